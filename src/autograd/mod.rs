@@ -1,0 +1,418 @@
+//! Reverse-mode automatic differentiation, with the tape in the type.
+//!
+//! A tensor's third type parameter says whether it records: [`NoTape`] (inference; records
+//! nothing, costs nothing) or [`Tape`] (traced; every operation on it records its backward
+//! rule). `x.trace()` starts a graph at `x`; any operation with a traced operand yields a traced
+//! result; `loss.backward()` walks the graph once, in reverse, and returns [`Gradients`], looked
+//! up by the tensor they belong to. `backward` on an untraced tensor does not compile.
+//!
+//! # Which tensors get a gradient
+//! As in PyTorch, a tensor *requires grad* if it is a traced leaf (`trace()`), a parameter
+//! (`set_requires_grad(true)`, as the layers create their weights), or the result of an
+//! operation on such a tensor. Untraced tensors (a network's parameters, inference constants)
+//! can meet traced ones; the gradient of each that requires grad is computed and stored under
+//! its id, so `grads.get(&net.weight)` works with no bookkeeping in the network. A constant
+//! that does not require grad costs no backward work.
+//!
+//! Operations on untraced tensors record nothing, even on a parameter: to build an expression
+//! from a parameter *before* it meets a traced tensor (a weight penalty `w.square().sum()`),
+//! call `.trace()` on it first. Its id stays, so `grads.get(&w)` still finds the gradient:
+//!
+//! ```
+//! use stensor::prelude::*;
+//! let w = Tensor::<(U2,), f64>::from_array([1.0, -2.0]);
+//! let penalty = w.clone().trace().square().sum();
+//! assert_eq!(penalty.backward().get(&w).unwrap().to_vec(), vec![2.0, -4.0]);
+//! ```
+//!
+//! # Design note: a graph of nodes, not a tape that moves
+//! Each traced tensor holds an `Arc` to the node that made it (its backward closure and the
+//! nodes of its traced inputs). `backward` collects the reachable nodes and runs them in
+//! decreasing creation order, which is a reverse topological order because a node is always
+//! created after its inputs. Compared with a tape moved through the operations (dfdx), a traced
+//! tensor can be cloned and used twice (residual connections) with no ceremony, and graphs
+//! built from two separately traced inputs merge for free.
+
+use crate::shape::{rules::GradShape, Shape};
+use crate::tensor::{Element, Tensor};
+use std::collections::HashMap;
+use std::fmt::{self, Debug};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+static NEXT_ID: AtomicU64 = AtomicU64::new(1);
+
+/// The identity of a tensor's value: every new tensor gets one; clones share it. Gradients are
+/// stored by it.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let a = Tensor::<(U2,)>::zeros();
+/// let b = a.clone();
+/// let c = Tensor::<(U2,)>::zeros();
+/// assert_eq!(a.id(), b.id());
+/// assert_ne!(a.id(), c.id());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct UniqueId(u64);
+
+impl UniqueId {
+    pub(crate) fn new() -> Self {
+        UniqueId(NEXT_ID.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A recorded backward rule: given the gradient of the output, accumulate the gradients of the
+/// inputs into [`Gradients`].
+pub(crate) type BackwardFn<E> = Box<dyn Fn(&[E], &mut Gradients<E>) + Send + Sync>;
+
+/// One recorded operation.
+pub struct Node<E> {
+    seq: u64,
+    out_id: UniqueId,
+    parents: Vec<Arc<Node<E>>>,
+    backward: BackwardFn<E>,
+}
+
+impl<E> Debug for Node<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Node")
+            .field("seq", &self.seq)
+            .field("out_id", &self.out_id)
+            .field("parents", &self.parents.len())
+            .finish()
+    }
+}
+
+/// Whether a tensor records operations: [`NoTape`] or [`Tape`].
+pub trait TapeMode<E>: Clone + Debug + Send + Sync + 'static {
+    /// `true` for [`Tape`].
+    const TRACED: bool;
+    /// The node that produced this tensor, if it was produced by a recorded operation.
+    #[doc(hidden)]
+    fn node(&self) -> Option<&Arc<Node<E>>>;
+    /// A tape value pointing at `node`.
+    #[doc(hidden)]
+    fn from_node(node: Option<Arc<Node<E>>>) -> Self;
+}
+
+/// The tape of an inference tensor: records nothing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct NoTape;
+
+/// The tape of a traced tensor: the node of the operation that made it.
+#[derive(Clone)]
+pub struct Tape<E> {
+    node: Option<Arc<Node<E>>>,
+}
+
+impl<E> Debug for Tape<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.node {
+            Some(n) => write!(f, "Tape(op #{})", n.seq),
+            None => f.write_str("Tape(leaf)"),
+        }
+    }
+}
+
+impl<E: Element> TapeMode<E> for NoTape {
+    const TRACED: bool = false;
+    fn node(&self) -> Option<&Arc<Node<E>>> {
+        None
+    }
+    fn from_node(_: Option<Arc<Node<E>>>) -> Self {
+        NoTape
+    }
+}
+
+impl<E: Element> TapeMode<E> for Tape<E> {
+    const TRACED: bool = true;
+    fn node(&self) -> Option<&Arc<Node<E>>> {
+        self.node.as_ref()
+    }
+    fn from_node(node: Option<Arc<Node<E>>>) -> Self {
+        Tape { node }
+    }
+}
+
+/// The tape of the result of an operation on a `Self`-taped and an `Rhs`-taped tensor: traced if
+/// either is.
+pub trait MergeTape<E, Rhs>: TapeMode<E> {
+    /// The result's tape.
+    type Output: TapeMode<E>;
+}
+impl<E: Element> MergeTape<E, NoTape> for NoTape {
+    type Output = NoTape;
+}
+impl<E: Element> MergeTape<E, Tape<E>> for NoTape {
+    type Output = Tape<E>;
+}
+impl<E: Element> MergeTape<E, NoTape> for Tape<E> {
+    type Output = Tape<E>;
+}
+impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
+    type Output = Tape<E>;
+}
+
+/// Marks the traced tape: `backward` exists only where it is implemented.
+#[diagnostic::on_unimplemented(
+    message = "`backward` needs a traced tensor, but this tensor records nothing (`{Self}`)",
+    label = "no operation was recorded for this tensor",
+    note = "start the graph with `.trace()` on an input or parameter, so the result has type `Tensor<_, _, Tape<_>>`"
+)]
+pub trait IsTraced {}
+impl<E> IsTraced for Tape<E> {}
+
+/// Marks the rank-0 shape: `backward()` starts from a scalar.
+#[diagnostic::on_unimplemented(
+    message = "`backward()` starts from a scalar loss, but this tensor has shape `{Self}`",
+    label = "not a rank-0 tensor",
+    note = "reduce it first (`.sum()`, `.mean()`), or call `backward_with(&upstream_gradient)`"
+)]
+pub trait ScalarShape: Shape {}
+impl ScalarShape for () {}
+
+/// Where an input's gradient goes: its id, length, and whether it wants one at all.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct GradTarget {
+    pub(crate) id: UniqueId,
+    pub(crate) len: usize,
+    pub(crate) requires_grad: bool,
+}
+
+/// The gradients computed by a backward pass, by tensor.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let w = Tensor::<(U3,), f64>::from_vec(vec![1.0, 2.0, 3.0]).unwrap().trace();
+/// let loss = w.clone().square().sum();   // sum(w^2)
+/// let grads = loss.backward();
+/// assert_eq!(grads.get(&w).unwrap().to_vec(), vec![2.0, 4.0, 6.0]);
+/// ```
+#[derive(Clone, Default)]
+pub struct Gradients<E> {
+    map: HashMap<UniqueId, Vec<E>>,
+}
+
+impl<E: Element> Gradients<E> {
+    /// An empty set.
+    ///
+    /// ```
+    /// let g = stensor::autograd::Gradients::<f32>::new();
+    /// assert!(g.is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Gradients {
+            map: HashMap::new(),
+        }
+    }
+
+    /// The gradient of `t`, shaped like `t`, if one was computed (it requires grad and the
+    /// loss depends on it).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones().trace();
+    /// let unused = Tensor::<(U2,), f64>::ones().trace();
+    /// let g = x.clone().mul_scalar(3.0).sum().backward();
+    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![3.0, 3.0]);
+    /// assert!(g.get(&unused).is_none());
+    /// ```
+    pub fn get<S: Shape, T: TapeMode<E>>(&self, t: &Tensor<S, E, T>) -> Option<Tensor<S, E>> {
+        let g = self.map.get(&t.id())?;
+        Some(Tensor::from_parts(t.shape(), g.clone()))
+    }
+
+    /// The gradient of `t` as a slice, if one was computed.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones().trace();
+    /// let g = x.clone().sum().backward();
+    /// assert_eq!(g.slice(&x), Some(&[1.0, 1.0][..]));
+    /// ```
+    pub fn slice<S: Shape, T: TapeMode<E>>(&self, t: &Tensor<S, E, T>) -> Option<&[E]> {
+        self.map.get(&t.id()).map(|v| v.as_slice())
+    }
+
+    /// The gradient stored under `id`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones().trace();
+    /// let g = x.clone().sum().backward();
+    /// assert_eq!(g.by_id(x.id()), Some(&[1.0, 1.0][..]));
+    /// ```
+    pub fn by_id(&self, id: UniqueId) -> Option<&[E]> {
+        self.map.get(&id).map(|v| v.as_slice())
+    }
+
+    /// How many tensors have a gradient here.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones().trace();
+    /// assert_eq!(x.sum().backward().len(), 2); // x and the loss itself
+    /// ```
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether no gradient is stored.
+    ///
+    /// ```
+    /// assert!(stensor::autograd::Gradients::<f64>::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// The accumulation buffer of `target` (zeros on first use), or `None` if it does not
+    /// require grad.
+    pub(crate) fn accum(&mut self, target: &GradTarget) -> Option<&mut [E]> {
+        if !target.requires_grad {
+            return None;
+        }
+        Some(
+            self.map
+                .entry(target.id)
+                .or_insert_with(|| vec![E::zero(); target.len]),
+        )
+    }
+}
+
+impl<E> Debug for Gradients<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut ids: Vec<_> = self.map.iter().map(|(k, v)| (k.0, v.len())).collect();
+        ids.sort_unstable();
+        f.debug_struct("Gradients")
+            .field("ids_and_lens", &ids)
+            .finish()
+    }
+}
+
+static NEXT_SEQ: AtomicU64 = AtomicU64::new(1);
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    pub(crate) fn grad_target(&self) -> GradTarget {
+        GradTarget {
+            id: self.id(),
+            len: self.numel(),
+            requires_grad: self.requires_grad(),
+        }
+    }
+
+    /// This tensor as an input of a recorded operation.
+    pub(crate) fn as_input(&self) -> (GradTarget, Option<&Arc<Node<E>>>) {
+        (self.grad_target(), self.tape.node())
+    }
+}
+
+/// Builds the result of an operation: the output value and, if the result is traced and an
+/// input requires grad, a node whose backward rule `make_backward` builds from the output's
+/// buffer (only then, so an inference call never allocates a closure).
+pub(crate) fn op_result<S, E, T, F>(
+    shape: S,
+    data: Vec<E>,
+    inputs: &[(GradTarget, Option<&Arc<Node<E>>>)],
+    make_backward: F,
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    E: Element,
+    T: TapeMode<E>,
+    F: FnOnce(&Arc<Vec<E>>) -> BackwardFn<E>,
+{
+    let requires_grad = T::TRACED && inputs.iter().any(|(g, _)| g.requires_grad);
+    let mut out = Tensor::<S, E, T>::from_parts(shape, data);
+    if requires_grad {
+        let parents = inputs.iter().filter_map(|(_, n)| n.cloned()).collect();
+        let node = Node {
+            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+            out_id: out.id(),
+            parents,
+            backward: make_backward(&out.data_arc()),
+        };
+        out.requires_grad = true;
+        out.retape(T::from_node(Some(Arc::new(node))))
+    } else {
+        out.retape(T::from_node(None))
+    }
+}
+
+/// Runs the backward pass from `root` with upstream gradient `seed`.
+fn run_backward<E: Element>(
+    root_id: UniqueId,
+    root: Option<&Arc<Node<E>>>,
+    seed: Vec<E>,
+) -> Gradients<E> {
+    let mut grads = Gradients::new();
+    grads.map.insert(root_id, seed);
+    let Some(root) = root else {
+        return grads;
+    };
+    // Collect every reachable node once (iteratively: deep graphs must not overflow the stack).
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![root.clone()];
+    let mut nodes = Vec::new();
+    while let Some(n) = stack.pop() {
+        if seen.insert(n.seq) {
+            stack.extend(n.parents.iter().cloned());
+            nodes.push(n);
+        }
+    }
+    // A node is created after its inputs, so decreasing creation order is reverse topological.
+    nodes.sort_unstable_by(|a, b| b.seq.cmp(&a.seq));
+    for n in nodes {
+        if let Some(g) = grads.map.remove(&n.out_id) {
+            (n.backward)(&g, &mut grads);
+            grads.map.insert(n.out_id, g);
+        }
+    }
+    grads
+}
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// Backpropagates from this scalar: the gradient of every tensor that requires grad and
+    /// that this value depends on.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U2), f64>::from_array([[1.0, 2.0], [3.0, 4.0]]).trace();
+    /// let loss = x.clone().square().mean(); // mean(x^2)
+    /// let g = loss.backward();
+    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![0.5, 1.0, 1.5, 2.0]);
+    /// ```
+    pub fn backward(&self) -> Gradients<E>
+    where
+        T: IsTraced,
+        S: ScalarShape,
+    {
+        run_backward(self.id(), self.tape.node(), vec![E::one()])
+    }
+
+    /// Backpropagates from this tensor with the upstream gradient `grad` (PyTorch's
+    /// `y.backward(grad)`), for a non-scalar output.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U3,), f64>::from_vec(vec![1.0, 2.0, 3.0]).unwrap().trace();
+    /// let y = x.clone().mul_scalar(2.0);
+    /// let g = y.backward_with(&Tensor::from_vec(vec![1.0, 0.0, -1.0]).unwrap());
+    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0, 0.0, -2.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a runtime dimension of `grad` differs from this tensor's.
+    pub fn backward_with<S2: Shape + GradShape<S>>(&self, grad: &Tensor<S2, E>) -> Gradients<E>
+    where
+        T: IsTraced,
+    {
+        assert_eq!(
+            grad.shape().dims(),
+            self.shape().dims(),
+            "backward_with: gradient dims differ from the tensor's"
+        );
+        run_backward(self.id(), self.tape.node(), grad.to_vec())
+    }
+}

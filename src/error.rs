@@ -1,0 +1,63 @@
+//! The error type for run-time failures: data whose length or dimensions do not fit a shape.
+//!
+//! Shape errors between tensors are compile errors; what is left for run time is data that
+//! arrives at run time (a `Vec` of the wrong length, dimensions read from a file).
+
+use std::fmt;
+
+/// A run-time failure. It names what was expected and what was found.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let err = Tensor::<(U2, U3)>::from_vec(vec![1.0; 5]).unwrap_err();
+/// assert_eq!(
+///     err.to_string(),
+///     "data of length 5 does not fit a tensor of shape [2, 3] (6 elements)"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Error {
+    /// A flat buffer whose length is not the shape's number of elements.
+    Length {
+        /// The shape's dimensions.
+        dims: Vec<usize>,
+        /// The buffer's length.
+        found: usize,
+    },
+    /// Dimensions that do not match a shape (rank, or a static dimension).
+    Dims {
+        /// The dimensions the shape type can take (`None` for a runtime dimension).
+        expected: Vec<Option<usize>>,
+        /// The dimensions found.
+        found: Vec<usize>,
+    },
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Length { dims, found } => write!(
+                f,
+                "data of length {found} does not fit a tensor of shape {dims:?} ({} elements)",
+                dims.iter().product::<usize>()
+            ),
+            Error::Dims { expected, found } => {
+                let exp: Vec<String> = expected
+                    .iter()
+                    .map(|d| d.map_or("usize".to_string(), |d| d.to_string()))
+                    .collect();
+                write!(
+                    f,
+                    "dimensions {found:?} do not fit a tensor of shape [{}]",
+                    exp.join(", ")
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// `Result` with this crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

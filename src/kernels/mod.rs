@@ -1,0 +1,22 @@
+//! Untyped compute on slices and `usize` dimensions: the loops every operation runs.
+//!
+//! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
+//! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
+//! module (none is needed yet: the loops are written so the compiler vectorises them).
+//!
+//! Each kernel is tested against a plain reference implementation on odd sizes.
+
+mod elementwise;
+mod gemm;
+mod layout;
+mod reduce;
+mod softmax;
+
+pub use elementwise::*;
+pub use gemm::*;
+pub use layout::*;
+pub use reduce::*;
+pub use softmax::*;
+
+/// Work below this many elements stays on one thread (rayon costs microseconds).
+pub const PARALLEL_MIN_ELEMS: usize = 1 << 16;

@@ -1,0 +1,45 @@
+#![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
+#![forbid(unsafe_code)]
+
+// Lets the `dim!` expansion (`::stensor::typenum::...`) name this crate from inside it too.
+extern crate self as stensor;
+
+pub mod autograd;
+pub mod error;
+pub mod gradcheck;
+pub mod kernels;
+pub mod ops;
+pub mod shape;
+pub mod tensor;
+
+pub use error::{Error, Result};
+pub use stensor_macros::dim;
+pub use tensor::Tensor;
+/// The `typenum` crate, whose unsigned integers are this crate's static dimensions.
+pub use typenum;
+
+/// Static dimensions by name: `U0` ..= `U1024`, and `U<N>` for any `N` typenum maps (all of
+/// `0..=1024` and many larger round numbers); [`dim!`] writes any other literal.
+///
+/// ```
+/// use stensor::dims::*;
+/// use stensor::shape::ConstDim;
+/// assert_eq!(<U784 as ConstDim>::SIZE, 784);
+/// assert_eq!(<U<784> as ConstDim>::SIZE, 784);
+/// ```
+pub mod dims {
+    pub use typenum::consts::*;
+    pub use typenum::{False, True, U};
+}
+
+/// Everything a program usually needs: `use stensor::prelude::*;`.
+pub mod prelude {
+    pub use crate::autograd::{Gradients, NoTape, Tape, TapeMode};
+    pub use crate::dims::*;
+    pub use crate::shape::{
+        Axes2, Axes3, Axes4, Axes5, BroadcastSuffix, ConcatAlong, ConstDim, ConstShape, Dim,
+        FlattenDims, HasAxis, PermuteTo, RemoveAxis, ReshapeTo, Shape, SwapAxes,
+    };
+    pub use crate::tensor::{Element, Rng, Tensor};
+}

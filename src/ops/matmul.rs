@@ -1,0 +1,214 @@
+//! Matrix products: `(M, K) x (K, N)`, batched `(B, M, K) x (B, K, N)`, and a batch of
+//! matrices times one matrix `(B, M, K) x (K, N)` (a linear layer over a batch).
+
+use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::kernels::{gemm, Trans};
+use crate::shape::rules::{MatmulBatch, MatmulInner};
+use crate::shape::{Dim, Shape};
+use crate::tensor::{Element, Tensor};
+
+/// A matrix product of `Self` and `Rhs`; see [`Tensor::matmul`].
+pub trait MatMul<Rhs> {
+    /// The product's type.
+    type Output;
+    /// The product.
+    fn matmul_impl(self, rhs: &Rhs) -> Self::Output;
+}
+
+/// `C = A B` for `batch` independent products of `A` (`m x k`) and `B` (`k x n`; shared by
+/// every batch entry when `shared_b`), with the backward rule.
+fn batched_product<S3, E, T, S1, S2, T1, T2>(
+    a: Tensor<S1, E, T1>,
+    b: &Tensor<S2, E, T2>,
+    out: S3,
+    (batch, m, k, n): (usize, usize, usize, usize),
+    shared_b: bool,
+) -> Tensor<S3, E, T>
+where
+    S1: Shape,
+    S2: Shape,
+    S3: Shape,
+    E: Element,
+    T: TapeMode<E>,
+    T1: TapeMode<E>,
+    T2: TapeMode<E>,
+{
+    let (ta, na) = a.as_input();
+    let (tb, nb) = b.as_input();
+    let av = a.data_arc();
+    let bv = b.data_arc();
+    let mut c = vec![E::zero(); batch * m * n];
+    if shared_b {
+        // One product with the batch folded into the rows.
+        gemm(
+            batch * m,
+            k,
+            n,
+            &av,
+            Trans::No,
+            &bv,
+            Trans::No,
+            &mut c,
+            false,
+        );
+    } else {
+        for i in 0..batch {
+            gemm(
+                m,
+                k,
+                n,
+                &av[i * m * k..(i + 1) * m * k],
+                Trans::No,
+                &bv[i * k * n..(i + 1) * k * n],
+                Trans::No,
+                &mut c[i * m * n..(i + 1) * m * n],
+                false,
+            );
+        }
+    }
+    op_result(out, c, &[(ta, na), (tb, nb)], |_| {
+        Box::new(move |g, grads| {
+            if let Some(ga) = grads.accum(&ta) {
+                if shared_b {
+                    gemm(batch * m, n, k, g, Trans::No, &bv, Trans::Yes, ga, true);
+                } else {
+                    for i in 0..batch {
+                        gemm(
+                            m,
+                            n,
+                            k,
+                            &g[i * m * n..(i + 1) * m * n],
+                            Trans::No,
+                            &bv[i * k * n..(i + 1) * k * n],
+                            Trans::Yes,
+                            &mut ga[i * m * k..(i + 1) * m * k],
+                            true,
+                        );
+                    }
+                }
+            }
+            if let Some(gb) = grads.accum(&tb) {
+                if shared_b {
+                    gemm(k, batch * m, n, &av, Trans::Yes, g, Trans::No, gb, true);
+                } else {
+                    for i in 0..batch {
+                        gemm(
+                            k,
+                            m,
+                            n,
+                            &av[i * m * k..(i + 1) * m * k],
+                            Trans::Yes,
+                            &g[i * m * n..(i + 1) * m * n],
+                            Trans::No,
+                            &mut gb[i * k * n..(i + 1) * k * n],
+                            true,
+                        );
+                    }
+                }
+            }
+        })
+    })
+}
+
+fn check_inner(k1: usize, k2: usize) {
+    assert_eq!(
+        k1, k2,
+        "matmul: runtime inner dimensions differ ({k1} vs {k2})"
+    );
+}
+
+impl<M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(M, K), E, T1>
+where
+    M: Dim,
+    K: Dim,
+    K2: Dim + MatmulInner<K>,
+    N: Dim,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    type Output = Tensor<(M, N), E, T1::Output>;
+    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
+        let (m, k) = self.shape();
+        let (k2, n) = rhs.shape();
+        check_inner(k.size(), k2.size());
+        let dims = (1, m.size(), k.size(), n.size());
+        batched_product(self, rhs, (m, n), dims, true)
+    }
+}
+
+impl<B, B2, M, K, K2, N, E, T1, T2> MatMul<Tensor<(B2, K2, N), E, T2>> for Tensor<(B, M, K), E, T1>
+where
+    B: Dim,
+    B2: Dim + MatmulBatch<B>,
+    M: Dim,
+    K: Dim,
+    K2: Dim + MatmulInner<K>,
+    N: Dim,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    type Output = Tensor<(B, M, N), E, T1::Output>;
+    fn matmul_impl(self, rhs: &Tensor<(B2, K2, N), E, T2>) -> Self::Output {
+        let (b, m, k) = self.shape();
+        let (b2, k2, n) = rhs.shape();
+        check_inner(k.size(), k2.size());
+        assert_eq!(
+            b.size(),
+            b2.size(),
+            "matmul: runtime batch dimensions differ"
+        );
+        let dims = (b.size(), m.size(), k.size(), n.size());
+        batched_product(self, rhs, (b, m, n), dims, false)
+    }
+}
+
+impl<B, M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(B, M, K), E, T1>
+where
+    B: Dim,
+    M: Dim,
+    K: Dim,
+    K2: Dim + MatmulInner<K>,
+    N: Dim,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    type Output = Tensor<(B, M, N), E, T1::Output>;
+    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
+        let (b, m, k) = self.shape();
+        let (k2, n) = rhs.shape();
+        check_inner(k.size(), k2.size());
+        let dims = (1, b.size() * m.size(), k.size(), n.size());
+        batched_product(self, rhs, (b, m, n), dims, true)
+    }
+}
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// The matrix product: `(M, K) x (K, N) -> (M, N)`, batched
+    /// `(B, M, K) x (B, K, N) -> (B, M, N)`, or `(B, M, K) x (K, N) -> (B, M, N)`. Inner
+    /// dimensions that differ do not compile.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let a = Tensor::<(U2, U3)>::from_array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]]);
+    /// let b = Tensor::<(U3, U1)>::from_array([[1.0], [0.0], [-1.0]]);
+    /// let c: Tensor<(U2, U1)> = a.matmul(&b);
+    /// assert_eq!(c.to_vec(), vec![-2.0, -2.0]);
+    ///
+    /// // a runtime batch of matrices times one matrix
+    /// let x = Tensor::<(usize, U2, U3)>::ones_shaped((4, U2::new(), U3::new()));
+    /// let y = x.matmul(&b);
+    /// assert_eq!(y.dims(), [4, 2, 1]);
+    /// ```
+    ///
+    /// # Panics
+    /// If runtime (`usize`) inner or batch dimensions differ.
+    pub fn matmul<R>(self, rhs: &R) -> <Self as MatMul<R>>::Output
+    where
+        Self: MatMul<R>,
+    {
+        self.matmul_impl(rhs)
+    }
+}

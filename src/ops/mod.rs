@@ -1,0 +1,40 @@
+//! Differentiable tensor operations with typed shapes, one file per family.
+//!
+//! Each operation checks shapes in the type system, hands slices to a kernel in
+//! [`crate::kernels`], and, when its result is traced and an input requires grad, records its
+//! backward rule. Every rule is checked against central finite differences in f64 in the test
+//! suite.
+//!
+//! Conventions: methods take `self` by value (a tensor nobody else holds has its buffer reused
+//! by inference-mode elementwise operations; clone first to keep it, which is cheap) and other
+//! operands by reference. The result of an operation between a traced and an untraced tensor is
+//! traced.
+
+mod elementwise;
+mod matmul;
+mod reduce;
+mod reshape;
+mod softmax;
+
+pub use matmul::MatMul;
+
+use crate::shape::Shape;
+
+/// `(outer, n, inner)`: the sizes before, at and after `axis` of `dims`.
+pub(crate) fn axis_split(dims: &[usize], axis: usize) -> (usize, usize, usize) {
+    let outer = dims[..axis].iter().product();
+    let inner = dims[axis + 1..].iter().product();
+    (outer, dims[axis], inner)
+}
+
+/// Panics unless two shape values agree at run time (only runtime `usize` dims can differ once
+/// the types agree).
+pub(crate) fn assert_same_dims<A: Shape, B: Shape>(a: &A, b: &B, what: &str) {
+    assert_eq!(
+        a.dims(),
+        b.dims(),
+        "{what}: runtime dimensions differ ({:?} vs {:?})",
+        a.dims(),
+        b.dims()
+    );
+}

@@ -1,0 +1,251 @@
+//! Operations that rearrange elements: reshape, flatten, permute, transpose, concatenate, and
+//! moving between a static and a runtime batch dimension.
+
+use super::{assert_same_dims, axis_split};
+use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::kernels;
+use crate::shape::{ConcatAlong, Dim, FlattenDims, PermuteTo, ReshapeTo, Shape, SwapAxes};
+use crate::tensor::{Element, Tensor};
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// The same elements under another shape value (same `numel`); the gradient passes through.
+    fn view_as<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
+        debug_assert_eq!(shape.numel(), self.numel());
+        if !(T::TRACED && self.requires_grad()) {
+            return Tensor::from_parts(shape, self.take_data());
+        }
+        let (target, node) = self.as_input();
+        let node = node.cloned();
+        let data = self.take_data();
+        op_result(shape, data, &[(target, node.as_ref())], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    kernels::add_assign(gx, g);
+                }
+            })
+        })
+    }
+
+    /// The same elements in row-major order under shape `S2`; the number of elements must be
+    /// equal (checked at compile time). A runtime batch dimension stays a runtime dimension and
+    /// takes the size that keeps the element count.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U6)>::arange();
+    /// let y: Tensor<(U3, U2, U2)> = x.reshape();
+    /// assert_eq!(y[[2, 1, 0]], 10.0);
+    ///
+    /// let b = Tensor::<(usize, U4, U7)>::zeros_shaped((5, U4::new(), U7::new()));
+    /// let f: Tensor<(usize, U28)> = b.reshape();
+    /// assert_eq!(f.dims(), [5, 28]);
+    /// ```
+    pub fn reshape<S2: Shape>(self) -> Tensor<S2, E, T>
+    where
+        S: ReshapeTo<S2>,
+    {
+        let statics = S2::static_dims();
+        let known: usize = statics[..S2::RANK].iter().map(|d| d.unwrap_or(1)).product();
+        let n = self.numel();
+        let mut dyn_left = n / known.max(1);
+        let dims: Vec<usize> = statics[..S2::RANK]
+            .iter()
+            .map(|d| match d {
+                Some(s) => *s,
+                None => std::mem::replace(&mut dyn_left, 1),
+            })
+            .collect();
+        let shape = S2::from_dims(&dims).expect("reshape: the shape rule guarantees the dims");
+        assert_eq!(
+            shape.numel(),
+            n,
+            "reshape: at most one runtime dimension can be inferred"
+        );
+        self.view_as(shape)
+    }
+
+    /// Merges dims `START..=END` into one, like PyTorch's `flatten(start_dim, end_dim)`
+    /// (negative indices count from the end).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U16, U5, U5)>::zeros();
+    /// let y: Tensor<(U2, U400)> = x.flatten::<1, -1>();
+    /// assert_eq!(y.dims(), [2, 400]);
+    /// ```
+    pub fn flatten<const START: isize, const END: isize>(self) -> Tensor<S::Output, E, T>
+    where
+        S: FlattenDims<START, END>,
+    {
+        let shape = self.shape().flatten();
+        self.view_as(shape)
+    }
+
+    /// The axes permuted: output axis `k` is input axis `P[k]` (PyTorch's `permute`), with
+    /// `P` one of [`Axes2`](crate::shape::Axes2) .. [`Axes5`](crate::shape::Axes5).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U3, U4)>::arange();
+    /// let y: Tensor<(U4, U2, U3)> = x.permute::<Axes3<2, 0, 1>>();
+    /// assert_eq!(y[[3, 1, 2]], 23.0);
+    /// ```
+    pub fn permute<P>(self) -> Tensor<<S as PermuteTo<P>>::Output, E, T>
+    where
+        S: PermuteTo<P>,
+    {
+        let shape = self.shape().permute();
+        self.permute_op(shape, S::AXES)
+    }
+
+    /// Axes `I` and `J` swapped (PyTorch's `transpose(I, J)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U3)>::arange();
+    /// let y: Tensor<(U3, U2)> = x.transpose::<0, 1>();
+    /// assert_eq!(y.to_vec(), vec![0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
+    /// ```
+    pub fn transpose<const I: usize, const J: usize>(
+        self,
+    ) -> Tensor<<S as SwapAxes<I, J>>::Output, E, T>
+    where
+        S: SwapAxes<I, J>,
+    {
+        let mut axes: Vec<usize> = (0..S::RANK).collect();
+        axes.swap(I, J);
+        let shape = self.shape().swap();
+        self.permute_op(shape, &axes)
+    }
+
+    fn permute_op<S2: Shape>(self, shape: S2, axes: &[usize]) -> Tensor<S2, E, T> {
+        let dims = self.dims();
+        let mut y = vec![E::zero(); self.numel()];
+        kernels::permute(self.as_slice(), &dims, axes, &mut y);
+        let (target, node) = self.as_input();
+        let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
+        let mut inverse = vec![0; axes.len()];
+        for (k, &a) in axes.iter().enumerate() {
+            inverse[a] = k;
+        }
+        op_result(shape, y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    let mut back = vec![E::zero(); g.len()];
+                    kernels::permute(g, &out_dims, &inverse, &mut back);
+                    kernels::add_assign(gx, &back);
+                }
+            })
+        })
+    }
+
+    /// `self` and `rhs` joined along axis `I`; every other dimension must be equal.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let a = Tensor::<(U2, U1)>::from_array([[1.0], [2.0]]);
+    /// let b = Tensor::<(U2, U2)>::from_array([[3.0, 4.0], [5.0, 6.0]]);
+    /// let c: Tensor<(U2, U3)> = a.concat::<1, _, _>(&b);
+    /// assert_eq!(c.to_vec(), vec![1.0, 3.0, 4.0, 2.0, 5.0, 6.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a runtime (`usize`) dimension off the axis differs.
+    pub fn concat<const I: usize, S2: Shape, T2: TapeMode<E>>(
+        self,
+        rhs: &Tensor<S2, E, T2>,
+    ) -> Tensor<<S as ConcatAlong<S2, I>>::Output, E, T::Output>
+    where
+        S: ConcatAlong<S2, I>,
+        T: MergeTape<E, T2>,
+    {
+        let (da, db) = (self.dims(), rhs.dims());
+        for ax in (0..S::RANK).filter(|&ax| ax != I) {
+            assert_eq!(da[ax], db[ax], "concat: runtime dimension {ax} differs");
+        }
+        let shape = self.shape().concat(&rhs.shape());
+        let (outer, na, inner) = axis_split(&da, I);
+        let nb = db[I];
+        let y = kernels::concat(
+            self.as_slice(),
+            rhs.as_slice(),
+            outer,
+            na * inner,
+            nb * inner,
+        );
+        let (ta, node_a) = self.as_input();
+        let (tb, node_b) = rhs.as_input();
+        op_result(shape, y, &[(ta, node_a), (tb, node_b)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(ga) = grads.accum(&ta) {
+                    kernels::concat_backward(g, Some(ga), None, outer, na * inner, nb * inner);
+                }
+                if let Some(gb) = grads.accum(&tb) {
+                    kernels::concat_backward(g, None, Some(gb), outer, na * inner, nb * inner);
+                }
+            })
+        })
+    }
+}
+
+/// Moving the first dimension between static and runtime.
+pub trait BatchDim: Shape {
+    /// The shape with a runtime first dimension.
+    type Dyn: Shape;
+    /// The shape value with a runtime first dimension.
+    fn to_dyn(&self) -> Self::Dyn;
+}
+
+macro_rules! batch_dim {
+    ($($D:ident $i:tt),*) => {
+        impl<B: Dim, $($D: Dim),*> BatchDim for (B, $($D,)*) {
+            type Dyn = (usize, $($D,)*);
+            fn to_dyn(&self) -> Self::Dyn {
+                (self.0.size(), $(self.$i,)*)
+            }
+        }
+    };
+}
+batch_dim!();
+batch_dim!(A 1);
+batch_dim!(A 1, C 2);
+batch_dim!(A 1, C 2, D 3);
+batch_dim!(A 1, C 2, D 3, F 4);
+
+impl<S: BatchDim, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// The same tensor with its first dimension as a runtime `usize` (the batch), so tensors of
+    /// different batch sizes share one type.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U8, U3)>::zeros();
+    /// let d: Tensor<(usize, U3)> = x.to_dyn_batch();
+    /// assert_eq!(d.dims(), [8, 3]);
+    /// ```
+    pub fn to_dyn_batch(self) -> Tensor<S::Dyn, E, T> {
+        let shape = self.shape().to_dyn();
+        self.view_as(shape)
+    }
+
+    /// The same tensor with its first dimension as the static `B`, or `self` back if the
+    /// runtime batch is not `B`'s size.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let d = Tensor::<(usize, U3)>::zeros_shaped((8, U3::new()));
+    /// let s: Tensor<(U8, U3)> = d.try_static_batch().unwrap();
+    /// assert_eq!(s.dims(), [8, 3]);
+    /// ```
+    pub fn try_static_batch<S2>(self) -> Result<Tensor<S2, E, T>, Self>
+    where
+        S2: BatchDim<Dyn = S::Dyn>,
+    {
+        match S2::from_dims(&self.dims()) {
+            Some(shape) => {
+                assert_same_dims(&shape, &self.shape(), "try_static_batch");
+                Ok(self.view_as(shape))
+            }
+            None => Err(self),
+        }
+    }
+}

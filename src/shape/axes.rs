@@ -1,0 +1,204 @@
+//! Shape relations indexed by axes: reduce one axis, swap two, permute all, concatenate along
+//! one, broadcast over leading dims, flatten a range, reshape.
+//!
+//! The impls live in `axes_gen.rs`, written by `scripts/gen_axes.py` (one impl per rank and
+//! axis choice: a table is cheaper to compile than type-level recursion, and its errors are
+//! plain "not implemented" errors that carry the rule's message).
+
+use super::{Dim, Shape};
+use typenum::{Eq, IsEqual, Unsigned, U0, U1};
+
+use super::rules::SameNumel;
+
+/// The shape has an axis `I` (`I < RANK`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn last_axis_len<S: HasAxis<1>>(s: S) -> usize { s.dims()[1] }
+/// assert_eq!(last_axis_len((U2::new(), U7::new())), 7);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "axis {I} is out of range for a tensor of shape `{Self}`",
+    label = "no such axis",
+    note = "axes count from 0 and must be smaller than the rank"
+)]
+pub trait HasAxis<const I: usize>: Shape {}
+
+/// The shape with axis `I` removed (the result of a reduction along `I`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// let s: (U2, U4) = <(U2, U3, U4) as RemoveAxis<1>>::remove(&Default::default());
+/// assert_eq!(s, (U2::new(), U4::new()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "axis {I} is out of range for a tensor of shape `{Self}`",
+    label = "no such axis",
+    note = "axes count from 0 and must be smaller than the rank"
+)]
+pub trait RemoveAxis<const I: usize>: HasAxis<I> {
+    /// The reduced shape.
+    type Output: Shape;
+    /// The reduced shape value.
+    fn remove(&self) -> Self::Output;
+}
+
+/// The shape with axes `I` and `J` swapped.
+///
+/// ```
+/// use stensor::prelude::*;
+/// type T = <(U2, U3, U4) as SwapAxes<0, 2>>::Output;
+/// assert_eq!(T::DIMS, &[4, 3, 2]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "cannot swap axes {I} and {J} of a tensor of shape `{Self}`",
+    label = "axis out of range",
+    note = "axes count from 0 and must be smaller than the rank"
+)]
+pub trait SwapAxes<const I: usize, const J: usize>: Shape {
+    /// The transposed shape.
+    type Output: Shape;
+    /// The transposed shape value.
+    fn swap(&self) -> Self::Output;
+}
+
+/// A permutation of the axes of a rank-2 tensor, as in `permute::<Axes2<1, 0>>()`.
+pub struct Axes2<const A: usize, const B: usize>;
+/// A permutation of the axes of a rank-3 tensor, as in `permute::<Axes3<0, 2, 1>>()`.
+pub struct Axes3<const A: usize, const B: usize, const C: usize>;
+/// A permutation of the axes of a rank-4 tensor, as in `permute::<Axes4<0, 2, 3, 1>>()`.
+pub struct Axes4<const A: usize, const B: usize, const C: usize, const D: usize>;
+/// A permutation of the axes of a rank-5 tensor.
+pub struct Axes5<const A: usize, const B: usize, const C: usize, const D: usize, const E: usize>;
+
+/// The shape with its axes permuted by `P` (one of [`Axes2`] .. [`Axes5`]); output axis `k`
+/// is input axis `P[k]`, as in PyTorch's `permute`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// type T = <(U2, U3, U4) as PermuteTo<Axes3<2, 0, 1>>>::Output;
+/// assert_eq!(T::DIMS, &[4, 2, 3]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{P}` is not a permutation of the axes of a tensor of shape `{Self}`",
+    label = "not a permutation of this tensor's axes",
+    note = "name every axis exactly once, e.g. `Axes3<0, 2, 1>` for a rank-3 tensor"
+)]
+pub trait PermuteTo<P>: Shape {
+    /// The permuted shape.
+    type Output: Shape;
+    /// `AXES[k]` is the input axis that becomes output axis `k`.
+    const AXES: &'static [usize];
+    /// The permuted shape value.
+    fn permute(&self) -> Self::Output;
+}
+
+/// `Small` broadcasts over the leading dimensions of `Self`: its dims equal the trailing dims
+/// of `Self` (a bias `(C,)` over `(N, C)`, a `(H, W)` mask over `(N, C, H, W)`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn outer_copies<B: BroadcastSuffix<S>, S: Shape>(big: B, small: S) -> usize {
+///     big.numel() / small.numel()
+/// }
+/// assert_eq!(outer_copies((U4::new(), U3::new()), (U3::new(),)), 4);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a tensor of shape `{Small}` cannot broadcast over a tensor of shape `{Self}`",
+    label = "not a trailing part of this shape",
+    note = "broadcasting repeats the smaller tensor over leading dimensions: its dimensions must equal the trailing dimensions of the larger one"
+)]
+pub trait BroadcastSuffix<Small: Shape>: Shape {}
+
+/// Concatenation of `Self` and `Rhs` along axis `I`: every other dimension equal, the axis
+/// lengths added.
+///
+/// ```
+/// use stensor::prelude::*;
+/// type T = <(U2, U3) as ConcatAlong<(U2, U5), 1>>::Output;
+/// assert_eq!(T::DIMS, &[2, 8]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "tensors of shapes `{Self}` and `{Rhs}` cannot be concatenated along axis {I}",
+    label = "shapes differ outside the concatenation axis",
+    note = "every dimension except the concatenation axis must be equal, and the axis must exist"
+)]
+pub trait ConcatAlong<Rhs: Shape, const I: usize>: Shape {
+    /// The concatenated shape.
+    type Output: Shape;
+    /// The concatenated shape value.
+    fn concat(&self, rhs: &Rhs) -> Self::Output;
+}
+
+/// The shape with dims `START..=END` merged into their product, like PyTorch's
+/// `flatten(start_dim, end_dim)`; negative indices count from the end (`-1` is the last).
+///
+/// ```
+/// use stensor::prelude::*;
+/// type T = <(U8, U16, U5, U5) as FlattenDims<1, -1>>::Output;
+/// assert_eq!(T::DIMS, &[8, 400]);
+/// type V = <(usize, U3, U4) as FlattenDims<1, 2>>::Output;
+/// assert_eq!(V::from_dims(&[9, 12]).map(|s| s.numel()), Some(108));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "cannot flatten dims {START}..={END} of a tensor of shape `{Self}`",
+    label = "dims out of range or start after end",
+    note = "start and end must name axes of this tensor, start <= end (negative counts from the end), and a runtime dimension can only be flattened with other runtime dimensions"
+)]
+pub trait FlattenDims<const START: isize, const END: isize>: Shape {
+    /// The flattened shape.
+    type Output: Shape;
+    /// The flattened shape value.
+    fn flatten(&self) -> Self::Output;
+}
+
+/// The static part of a dimension as a `typenum` number: itself for a static dimension, `U1`
+/// (and one runtime dimension counted) for `usize`.
+pub trait DimNum: Dim {
+    /// The static size, `U1` for a runtime dimension.
+    type Num: Unsigned;
+    /// `U1` for a runtime dimension, `U0` for a static one.
+    type Dyn: Unsigned;
+}
+impl DimNum for usize {
+    type Num = U1;
+    type Dyn = U1;
+}
+impl<D: super::ConstDim> DimNum for D {
+    type Num = D;
+    type Dyn = U0;
+}
+
+/// The product of a shape's static dims, and its count of runtime dims, as `typenum` numbers.
+pub trait StaticNumel: Shape {
+    /// Product of the static dimensions.
+    type Numel: Unsigned;
+    /// Number of runtime (`usize`) dimensions.
+    type DynCount: Unsigned;
+}
+
+/// `Self` can be reshaped to `S2`: the same number of elements, decided at compile time (and
+/// the same number of runtime dimensions, whose size carries over).
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn can<A: ReshapeTo<B>, B: Shape>() {}
+/// can::<(U2, U6), (U3, U4)>();
+/// can::<(usize, U4, U7), (usize, U28)>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a reshape from `{Self}` to `{S2}` must keep the number of elements",
+    label = "different number of elements"
+)]
+pub trait ReshapeTo<S2: Shape>: Shape {}
+
+impl<S1, S2> ReshapeTo<S2> for S1
+where
+    S1: StaticNumel,
+    S2: StaticNumel,
+    S1::Numel: IsEqual<S2::Numel>,
+    Eq<S1::Numel, S2::Numel>: SameNumel,
+    S1::DynCount: IsEqual<S2::DynCount>,
+    Eq<S1::DynCount, S2::DynCount>: SameNumel,
+{
+}

@@ -1,0 +1,48 @@
+//! The element types a tensor can hold: `f32` and `f64`.
+
+use num_traits::{Float, FloatConst};
+use std::fmt::{Debug, Display};
+use std::iter::Sum;
+
+/// A tensor element: `f32` (the fast path: SIMD kernels) or `f64` (a correct generic path, used
+/// by gradient checks).
+///
+/// ```
+/// use stensor::tensor::Element;
+/// assert_eq!(<f32 as Element>::NAME, "f32");
+/// assert_eq!(<f64 as Element>::from_f64(0.5), 0.5);
+/// ```
+pub trait Element:
+    Float + FloatConst + Default + Debug + Display + Sum + Send + Sync + 'static
+{
+    /// `"f32"` or `"f64"`.
+    const NAME: &'static str;
+    /// Converts from `f64` (rounding for `f32`).
+    fn from_f64(x: f64) -> Self;
+    /// Converts to `f64` (exactly).
+    fn as_f64(self) -> f64;
+    /// Converts from `usize`.
+    fn from_usize(n: usize) -> Self {
+        Self::from_f64(n as f64)
+    }
+}
+
+impl Element for f32 {
+    const NAME: &'static str = "f32";
+    fn from_f64(x: f64) -> Self {
+        x as f32
+    }
+    fn as_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+impl Element for f64 {
+    const NAME: &'static str = "f64";
+    fn from_f64(x: f64) -> Self {
+        x
+    }
+    fn as_f64(self) -> f64 {
+        self
+    }
+}
