@@ -33,7 +33,7 @@
 //! tensor can be cloned and used twice (residual connections) with no ceremony, and graphs
 //! built from two separately traced inputs merge for free.
 
-use crate::shape::{rules::GradShape, Shape};
+use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 use std::collections::HashMap;
 use std::fmt::{self, Debug};
@@ -72,6 +72,19 @@ pub struct Node<E> {
     out_id: UniqueId,
     parents: Vec<Arc<Node<E>>>,
     backward: BackwardFn<E>,
+}
+
+impl<E> Drop for Node<E> {
+    /// Tears a long chain down iteratively: the default recursive drop of `Arc` parents would
+    /// overflow the stack on a graph of a few hundred thousand operations.
+    fn drop(&mut self) {
+        let mut stack = std::mem::take(&mut self.parents);
+        while let Some(n) = stack.pop() {
+            if let Ok(mut node) = Arc::try_unwrap(n) {
+                stack.append(&mut node.parents);
+            }
+        }
+    }
 }
 
 impl<E> Debug for Node<E> {
@@ -362,7 +375,7 @@ fn run_backward<E: Element>(
         }
     }
     // A node is created after its inputs, so decreasing creation order is reverse topological.
-    nodes.sort_unstable_by(|a, b| b.seq.cmp(&a.seq));
+    nodes.sort_unstable_by_key(|n| std::cmp::Reverse(n.seq));
     for n in nodes {
         if let Some(g) = grads.map.remove(&n.out_id) {
             (n.backward)(&g, &mut grads);
@@ -404,7 +417,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     ///
     /// # Panics
     /// If a runtime dimension of `grad` differs from this tensor's.
-    pub fn backward_with<S2: Shape + GradShape<S>>(&self, grad: &Tensor<S2, E>) -> Gradients<E>
+    pub fn backward_with(&self, grad: &Tensor<S, E>) -> Gradients<E>
     where
         T: IsTraced,
     {

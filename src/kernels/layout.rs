@@ -133,7 +133,7 @@ pub fn repeat<E: Copy>(src: &[E], reps: usize) -> Vec<E> {
 /// ```
 pub fn sum_blocks<E: Element>(src: &[E], dst: &mut [E]) {
     let n = dst.len();
-    assert!(n == 0 || src.len() % n == 0, "sum_blocks: lengths");
+    assert!(n == 0 || src.len().is_multiple_of(n), "sum_blocks: lengths");
     if n == 0 {
         return;
     }

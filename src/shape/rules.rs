@@ -74,20 +74,30 @@ same_rule!(
     "this batch dimension differs from the left operand's"
 );
 same_rule!(
-    /// A gradient or upstream value has the shape of the tensor it belongs to.
+    /// Tensors joined by `concat` agree on every dimension but the concatenation axis.
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// let x = Tensor::<(U3,), f64>::ones().trace();
-    /// let y = x.clone().square();
-    /// let g = y.backward_with(&Tensor::ones());
-    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0; 3]);
+    /// let a = Tensor::<(U2, U3)>::zeros();
+    /// let b = Tensor::<(U2, U1)>::zeros();
+    /// assert_eq!(a.concat::<1, _, _>(&b).dims(), [2, 4]);
     /// ```
-    GradShape,
-    "a gradient must have the shape of the tensor it belongs to",
-    "this gradient's shape differs from the tensor's"
+    ConcatDim,
+    "tensors to concatenate must have equal dimensions except along the concatenation axis",
+    "this dimension differs from the other tensor's"
 );
-
+same_rule!(
+    /// A nested array's lengths are the tensor's dimensions.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let t = Tensor::<(U1, U2)>::from_array([[1.0, 2.0]]);
+    /// assert_eq!(t.dims(), [1, 2]);
+    /// ```
+    ArrayDim,
+    "the array's length differs from the tensor's dimension",
+    "this array length differs from the tensor's dimension"
+);
 bit_rule!(
     /// A reshape keeps the number of elements.
     ///

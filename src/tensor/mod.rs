@@ -14,9 +14,10 @@ pub use rng::Rng;
 
 use crate::autograd::{NoTape, Tape, TapeMode, UniqueId};
 use crate::error::{Error, Result};
+use crate::shape::rules::ArrayDim;
 use crate::shape::{ConstShape, Dim, Shape};
 use std::sync::Arc;
-use typenum::{Const, ToUInt};
+use typenum::{Const, ToUInt, U};
 
 /// A tensor of shape `S` with elements `E`, recording on tape `T`.
 ///
@@ -62,7 +63,8 @@ pub trait ArrayFor<S: Shape, E> {
 impl<E, D0, const N0: usize> ArrayFor<(D0,), E> for [E; N0]
 where
     D0: Dim,
-    Const<N0>: ToUInt<Output = D0>,
+    Const<N0>: ToUInt,
+    U<N0>: ArrayDim<D0>,
 {
     fn flat(&self) -> &[E] {
         self
@@ -72,8 +74,10 @@ impl<E, D0, D1, const N0: usize, const N1: usize> ArrayFor<(D0, D1), E> for [[E;
 where
     D0: Dim,
     D1: Dim,
-    Const<N0>: ToUInt<Output = D0>,
-    Const<N1>: ToUInt<Output = D1>,
+    Const<N0>: ToUInt,
+    U<N0>: ArrayDim<D0>,
+    Const<N1>: ToUInt,
+    U<N1>: ArrayDim<D1>,
 {
     fn flat(&self) -> &[E] {
         self.as_flattened()
@@ -85,9 +89,12 @@ where
     D0: Dim,
     D1: Dim,
     D2: Dim,
-    Const<N0>: ToUInt<Output = D0>,
-    Const<N1>: ToUInt<Output = D1>,
-    Const<N2>: ToUInt<Output = D2>,
+    Const<N0>: ToUInt,
+    U<N0>: ArrayDim<D0>,
+    Const<N1>: ToUInt,
+    U<N1>: ArrayDim<D1>,
+    Const<N2>: ToUInt,
+    U<N2>: ArrayDim<D2>,
 {
     fn flat(&self) -> &[E] {
         self.as_flattened().as_flattened()
@@ -100,10 +107,14 @@ where
     D1: Dim,
     D2: Dim,
     D3: Dim,
-    Const<N0>: ToUInt<Output = D0>,
-    Const<N1>: ToUInt<Output = D1>,
-    Const<N2>: ToUInt<Output = D2>,
-    Const<N3>: ToUInt<Output = D3>,
+    Const<N0>: ToUInt,
+    U<N0>: ArrayDim<D0>,
+    Const<N1>: ToUInt,
+    U<N1>: ArrayDim<D1>,
+    Const<N2>: ToUInt,
+    U<N2>: ArrayDim<D2>,
+    Const<N3>: ToUInt,
+    U<N3>: ArrayDim<D3>,
 {
     fn flat(&self) -> &[E] {
         self.as_flattened().as_flattened().as_flattened()

@@ -1,0 +1,286 @@
+//! Every op's backward rule against central finite differences in f64, through the shared
+//! helper `stensor::gradcheck::check_gradients`.
+
+use stensor::gradcheck::{check_gradients, check_gradients_with, GradCheck};
+use stensor::prelude::*;
+
+fn rand<S: ConstShape>(seed: u64) -> Tensor<S, f64> {
+    Tensor::rand_uniform(seed, -2.0, 2.0)
+}
+
+fn positive<S: ConstShape>(seed: u64) -> Tensor<S, f64> {
+    Tensor::rand_uniform(seed, 0.5, 3.0)
+}
+
+/// Values at least 0.1 away from zero (so |x| and relu are smooth at every point).
+fn away_from_zero<S: ConstShape>(seed: u64) -> Tensor<S, f64> {
+    let t = Tensor::<S, f64>::rand_uniform(seed, 0.1, 2.0);
+    let signs = Tensor::<S, f64>::rand_uniform(seed + 99, -1.0, 1.0);
+    Tensor::from_vec(
+        t.to_vec()
+            .iter()
+            .zip(signs.to_vec())
+            .map(|(v, s)| if s < 0.0 { -v } else { *v })
+            .collect(),
+    )
+    .unwrap()
+}
+
+macro_rules! check {
+    ($x:expr, $f:expr) => {
+        if let Err(e) = check_gradients($f, &$x) {
+            panic!("{}", e);
+        }
+    };
+}
+
+type S3 = (U2, U3, U4);
+
+#[test]
+fn unary_ops() {
+    let x = rand::<S3>(1);
+    let p = positive::<S3>(2);
+    let nz = away_from_zero::<S3>(3);
+    check!(x, |x| x.neg());
+    check!(nz, |x| x.abs());
+    check!(x, |x| x.exp());
+    check!(p, |x| x.ln());
+    check!(p, |x| x.sqrt());
+    check!(x, |x| x.square());
+    check!(p, |x| x.powf(2.5));
+    check!(p, |x| x.powf(-0.5));
+    check!(x, |x| x.powf(0.0));
+    check!(p, |x| x.recip());
+    check!(nz, |x| x.relu());
+    check!(x, |x| x.sigmoid());
+    check!(x, |x| x.tanh());
+    check!(x, |x| x.sin());
+    check!(x, |x| x.cos());
+    check!(nz, |x| x.clamp(-1.05, 1.05));
+    check!(x, |x| x.add_scalar(3.0));
+    check!(x, |x| x.sub_scalar(3.0));
+    check!(x, |x| x.mul_scalar(-1.5));
+    check!(x, |x| x.div_scalar(4.0));
+    check!(x, |x| -(x * 2.0 + 1.0 - 0.5) / 3.0);
+}
+
+#[test]
+fn binary_ops_each_operand() {
+    let a = rand::<S3>(10);
+    let b = rand::<S3>(11);
+    let bp = positive::<S3>(12);
+    check!(a, |x| x.add(&b));
+    check!(b, |y| a.clone().add(&y));
+    check!(a, |x| x.sub(&b));
+    check!(b, |y| a.clone().sub(&y));
+    check!(a, |x| x.mul(&b));
+    check!(b, |y| a.clone().mul(&y));
+    check!(a, |x| x.div(&bp));
+    check!(bp, |y| a.clone().div(&y));
+    check!(a, |x| x.maximum(&b));
+    check!(b, |y| a.clone().maximum(&y));
+    check!(a, |x| x.minimum(&b));
+    check!(b, |y| a.clone().minimum(&y));
+    // operators, by value and by reference
+    check!(a, |x| x + &b);
+    check!(b, |y| &a * &y);
+    check!(a, |x| x / bp.clone());
+}
+
+#[test]
+fn same_tensor_used_twice_accumulates() {
+    let a = rand::<S3>(13);
+    check!(a, |x| x.clone().mul(&x));
+    check!(a, |x| x.clone().add(&x.clone().exp()).mul(&x));
+}
+
+#[test]
+fn both_operands_traced_in_one_graph() {
+    let a = rand::<(U3, U4)>(20);
+    let b = rand::<(U3, U4)>(21);
+    let (ta, tb) = (a.clone().trace(), b.clone().trace());
+    let grads = ta.clone().mul(&tb).sin().sum().backward();
+    // d/da sum(sin(a b)) = cos(a b) b, and symmetric.
+    let ab = a.clone().mul(&b).cos();
+    let expect_a = ab.clone().mul(&b).to_vec();
+    let expect_b = ab.mul(&a).to_vec();
+    for (g, e) in grads.get(&ta).unwrap().to_vec().iter().zip(&expect_a) {
+        assert!((g - e).abs() < 1e-12);
+    }
+    for (g, e) in grads.get(&tb).unwrap().to_vec().iter().zip(&expect_b) {
+        assert!((g - e).abs() < 1e-12);
+    }
+}
+
+#[test]
+fn parameters_get_gradients_by_id() {
+    let x = rand::<(U4, U3)>(30);
+    let mut w = rand::<(U3, U2)>(31);
+    let untouched = rand::<(U3, U2)>(32);
+    w.set_requires_grad(true);
+    let grads = x
+        .clone()
+        .trace_no_grad()
+        .matmul(&w)
+        .square()
+        .sum()
+        .backward();
+    let gw = grads.get(&w).unwrap();
+    // d/dw sum((x w)^2) = 2 x^T (x w)
+    let expect = x
+        .clone()
+        .transpose::<0, 1>()
+        .matmul(&x.matmul(&w))
+        .mul_scalar(2.0);
+    for (g, e) in gw.to_vec().iter().zip(expect.to_vec()) {
+        assert!((g - e).abs() < 1e-12);
+    }
+    assert!(grads.get(&untouched).is_none());
+}
+
+#[test]
+fn broadcasting() {
+    let big = rand::<S3>(40);
+    let small = rand::<(U4,)>(41);
+    let mid = positive::<(U3, U4)>(42);
+    check!(small, |s| s.broadcast::<S3>());
+    check!(small, |s| s.broadcast_to((5usize, U4::new())));
+    check!(big, |b| b.broadcast_add(&small));
+    check!(small, |s| big.clone().broadcast_add(&s));
+    check!(big, |b| b.broadcast_sub(&small));
+    check!(small, |s| big.clone().broadcast_sub(&s));
+    check!(big, |b| b.broadcast_mul(&mid));
+    check!(mid, |s| big.clone().broadcast_mul(&s));
+    check!(big, |b| b.broadcast_div(&mid));
+    check!(mid, |s| big.clone().broadcast_div(&s));
+    let scalar = Tensor::<(), f64>::scalar(0.7);
+    check!(scalar, |s| big.clone().broadcast_mul(&s));
+}
+
+#[test]
+fn reductions_over_everything() {
+    let x = rand::<S3>(50);
+    check!(x, |x| x.sum());
+    check!(x, |x| x.mean());
+    check!(x, |x| x.max());
+    check!(x, |x| x.min());
+    check!(x, |x| x.var());
+}
+
+#[test]
+fn reductions_along_each_axis() {
+    let x = rand::<S3>(60);
+    check!(x, |x| x.sum_axis::<0>());
+    check!(x, |x| x.sum_axis::<1>());
+    check!(x, |x| x.sum_axis::<2>());
+    check!(x, |x| x.mean_axis::<0>());
+    check!(x, |x| x.mean_axis::<2>());
+    check!(x, |x| x.max_axis::<0>());
+    check!(x, |x| x.max_axis::<1>());
+    check!(x, |x| x.min_axis::<2>());
+    check!(x, |x| x.var_axis::<1>());
+    check!(x, |x| x.var_axis_correction::<2>(0));
+    check!(x, |x| x.var_axis::<0>());
+}
+
+#[test]
+fn max_of_ties_shares_the_gradient() {
+    let x = Tensor::<(U4,), f64>::from_array([1.0, 3.0, 3.0, 2.0]).trace();
+    let g = x.clone().max().backward();
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![0.0, 0.5, 0.5, 0.0]);
+    let g = x
+        .clone()
+        .reshape::<(U1, U4)>()
+        .max_axis::<1>()
+        .sum()
+        .backward();
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![0.0, 1.0, 0.0, 0.0]);
+    let y = Tensor::<(U2,), f64>::from_array([2.0, 2.0]).trace();
+    let z = Tensor::<(U2,), f64>::from_array([2.0, 1.0]);
+    let g = y.clone().maximum(&z).sum().backward();
+    assert_eq!(g.get(&y).unwrap().to_vec(), vec![0.5, 1.0]);
+}
+
+#[test]
+fn matrix_products() {
+    let a = rand::<(U3, U4)>(70);
+    let b = rand::<(U4, U5)>(71);
+    check!(a, |x| x.matmul(&b));
+    check!(b, |y| a.clone().matmul(&y));
+    let ba = rand::<(U2, U3, U4)>(72);
+    let bb = rand::<(U2, U4, U5)>(73);
+    check!(ba, |x| x.matmul(&bb));
+    check!(bb, |y| ba.clone().matmul(&y));
+    check!(ba, |x| x.matmul(&b));
+    check!(b, |y| ba.clone().matmul(&y));
+}
+
+#[test]
+fn rearrangements() {
+    let x = rand::<S3>(80);
+    check!(x, |x| x.reshape::<(U6, U4)>());
+    check!(x, |x| x.reshape::<(U24,)>().square());
+    check!(x, |x| x.flatten::<1, -1>());
+    check!(x, |x| x.flatten::<0, 1>().exp());
+    check!(x, |x| x.permute::<Axes3<2, 0, 1>>());
+    check!(x, |x| x.permute::<Axes3<1, 2, 0>>().sin());
+    check!(x, |x| x.transpose::<0, 2>());
+    check!(x, |x| x.transpose::<1, 2>().mul_scalar(2.0));
+    let y = rand::<(U2, U5, U4)>(81);
+    check!(x, |x| x.concat::<1, _, _>(&y));
+    check!(y, |y| x.clone().concat::<1, _, _>(&y));
+    let z = rand::<(U2, U3, U1)>(82);
+    check!(x, |x| x.concat::<2, _, _>(&z).square());
+    check!(z, |z| x.clone().concat::<2, _, _>(&z).square());
+    check!(x, |x| x.clone().concat::<0, _, _>(&x));
+    let x4 = rand::<(U2, U3, U2, U2)>(83);
+    check!(x4, |x| x.permute::<Axes4<0, 2, 3, 1>>());
+}
+
+#[test]
+fn softmax_along_each_axis() {
+    let x = rand::<S3>(90);
+    check!(x, |x| x.softmax::<0>());
+    check!(x, |x| x.softmax::<1>());
+    check!(x, |x| x.softmax::<2>());
+    check!(x, |x| x.log_softmax::<0>());
+    check!(x, |x| x.log_softmax::<2>());
+    // large logits stay finite and differentiable
+    let big =
+        Tensor::<(U2, U3), f64>::from_array([[1000.0, 999.0, -1000.0], [-1000.0, -999.5, -1000.0]]);
+    let loose = GradCheck {
+        eps: 1e-4,
+        rtol: 1e-4,
+        atol: 1e-8,
+    };
+    check_gradients_with(loose, |x| x.log_softmax::<1>(), &big).unwrap();
+    check_gradients_with(loose, |x| x.softmax::<1>(), &big).unwrap();
+}
+
+#[test]
+fn runtime_batch_dimension() {
+    let x =
+        Tensor::<(usize, U3), f64>::uniform_shaped((5, U3::new()), &mut Rng::seed(100), -1.0, 1.0);
+    let w = rand::<(U3, U2)>(101);
+    let b = rand::<(U2,)>(102);
+    check!(x, |x| x.matmul(&w).broadcast_add(&b).log_softmax::<1>());
+    check!(x, |x| x.reshape::<(usize, U3, U1)>().sum_axis::<2>());
+    let s = rand::<(U4, U3)>(103);
+    check!(s, |x| x.to_dyn_batch().square());
+    check!(s, |x| x
+        .to_dyn_batch()
+        .try_static_batch::<(U4, U3)>()
+        .unwrap()
+        .exp());
+}
+
+#[test]
+fn a_deep_chain_backpropagates_without_overflowing() {
+    let x = Tensor::<(U1,), f64>::from_array([0.5]).trace();
+    let mut y = x.clone();
+    for _ in 0..300_000 {
+        y = y.mul_scalar(1.0);
+    }
+    let g = y.sum().backward();
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![1.0]);
+}
