@@ -83,7 +83,7 @@ pub fn concat<E: Copy>(a: &[E], b: &[E], outer: usize, a_inner: usize, b_inner: 
     out
 }
 
-/// The backward of [`concat`]: adds the two parts of `g` into `ga` and `gb` (each optional).
+/// The backward of [`concat()`]: adds the two parts of `g` into `ga` and `gb` (each optional).
 ///
 /// ```
 /// let mut ga = vec![0.0f64; 4];

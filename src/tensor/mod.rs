@@ -1,5 +1,5 @@
 //! `Tensor<S, E, T>`: a value of shape `S` (a tuple of type-level dims), element type `E`
-//! (`f32` or `f64`) and tape `T` ([`NoTape`] or [`Tape`](crate::autograd::Tape)).
+//! (`f32` or `f64`) and tape `T` ([`NoTape`] or [`Tape`]).
 //!
 //! Storage is one heap buffer of exactly `numel` elements, in row-major (C) order, shared by
 //! clones (`Arc`): cloning a tensor is cheap, and an operation on a tensor nobody else holds
