@@ -60,4 +60,12 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// `Result` with this crate's [`Error`].
+///
+/// ```
+/// fn parse(v: Vec<f32>) -> stensor::Result<stensor::Tensor<(stensor::dims::U2,)>> {
+///     stensor::Tensor::from_vec(v)
+/// }
+/// assert!(parse(vec![1.0, 2.0]).is_ok());
+/// assert!(parse(vec![1.0]).is_err());
+/// ```
 pub type Result<T, E = Error> = std::result::Result<T, E>;

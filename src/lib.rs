@@ -1,6 +1,6 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)] // `src/kernels/` may allow it locally, with a `// SAFETY:` line per block
 
 // Lets the `dim!` expansion (`::stensor::typenum::...`) name this crate from inside it too.
 extern crate self as stensor;

@@ -66,7 +66,8 @@ impl UniqueId {
 /// inputs into [`Gradients`].
 pub(crate) type BackwardFn<E> = Box<dyn Fn(&[E], &mut Gradients<E>) + Send + Sync>;
 
-/// One recorded operation.
+/// One recorded operation (internal to autograd; named by [`TapeMode`]).
+#[doc(hidden)]
 pub struct Node<E> {
     seq: u64,
     out_id: UniqueId,
@@ -98,6 +99,14 @@ impl<E> Debug for Node<E> {
 }
 
 /// Whether a tensor records operations: [`NoTape`] or [`Tape`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn is_traced<E: Element, T: TapeMode<E>>(_: &Tensor<(U1,), E, T>) -> bool { T::TRACED }
+/// let x = Tensor::<(U1,)>::zeros();
+/// assert!(!is_traced(&x));
+/// assert!(is_traced(&x.trace()));
+/// ```
 pub trait TapeMode<E>: Clone + Debug + Send + Sync + 'static {
     /// `true` for [`Tape`].
     const TRACED: bool;
@@ -110,10 +119,24 @@ pub trait TapeMode<E>: Clone + Debug + Send + Sync + 'static {
 }
 
 /// The tape of an inference tensor: records nothing.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x: Tensor<(U2,), f32, NoTape> = Tensor::ones();
+/// let y = x.exp(); // records nothing
+/// assert!(!y.requires_grad());
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct NoTape;
 
 /// The tape of a traced tensor: the node of the operation that made it.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x: Tensor<(U2,), f64, Tape<f64>> = Tensor::ones().trace();
+/// let g = x.clone().exp().sum().backward();
+/// assert_eq!(g.get(&x).unwrap().to_vec(), vec![std::f64::consts::E; 2]);
+/// ```
 #[derive(Clone)]
 pub struct Tape<E> {
     node: Option<Arc<Node<E>>>,
@@ -150,6 +173,14 @@ impl<E: Element> TapeMode<E> for Tape<E> {
 
 /// The tape of the result of an operation on a `Self`-taped and an `Rhs`-taped tensor: traced if
 /// either is.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x = Tensor::<(U2,)>::ones().trace();
+/// let c = Tensor::<(U2,)>::ones();
+/// let y: Tensor<(U2,), f32, Tape<f32>> = c.add(&x); // untraced + traced is traced
+/// assert!(y.requires_grad());
+/// ```
 pub trait MergeTape<E, Rhs>: TapeMode<E> {
     /// The result's tape.
     type Output: TapeMode<E>;
@@ -168,6 +199,14 @@ impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
 }
 
 /// Marks the traced tape: `backward` exists only where it is implemented.
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn loss_grads<T: TapeMode<f64> + stensor::autograd::IsTraced>(l: Tensor<(), f64, T>) -> usize {
+///     l.backward().len()
+/// }
+/// assert_eq!(loss_grads(Tensor::<(U2,), f64>::ones().trace().sum()), 2);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`backward` needs a traced tensor, but this tensor records nothing (`{Self}`)",
     label = "no operation was recorded for this tensor",
@@ -177,6 +216,12 @@ pub trait IsTraced {}
 impl<E> IsTraced for Tape<E> {}
 
 /// Marks the rank-0 shape: `backward()` starts from a scalar.
+///
+/// ```
+/// use stensor::prelude::*;
+/// fn needs_scalar<S: stensor::autograd::ScalarShape>() {}
+/// needs_scalar::<()>();
+/// ```
 #[diagnostic::on_unimplemented(
     message = "`backward()` starts from a scalar loss, but this tensor has shape `{Self}`",
     label = "not a rank-0 tensor",

@@ -17,6 +17,14 @@ const MR: usize = 4;
 const PARALLEL_MIN_FLOPS: usize = 1 << 22;
 
 /// Whether an operand is used as stored or transposed.
+///
+/// ```
+/// use stensor::kernels::{gemm, Trans};
+/// // [1 2; 3 4]^T [1; 1] = [4; 6]
+/// let mut c = [0.0f64; 2];
+/// gemm(2, 2, 1, &[1.0, 2.0, 3.0, 4.0], Trans::Yes, &[1.0, 1.0], Trans::No, &mut c, false);
+/// assert_eq!(c, [4.0, 6.0]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Trans {
     /// Use the matrix as stored.
@@ -107,6 +115,47 @@ pub fn gemm<E: Element>(
             });
     } else {
         gemm_rows(a, b, c, m, k, n);
+    }
+}
+
+/// `batch` independent products `C_i (+)= op(A_i) op(B_i)`, the operands stored one after the
+/// other (each as for [`gemm`]).
+///
+/// ```
+/// use stensor::kernels::{gemm_batched, Trans};
+/// // two 1x1 products: [2] * [3] and [4] * [5]
+/// let mut c = [0.0f32; 2];
+/// gemm_batched(2, 1, 1, 1, &[2.0, 4.0], Trans::No, &[3.0, 5.0], Trans::No, &mut c, false);
+/// assert_eq!(c, [6.0, 20.0]);
+/// ```
+///
+/// # Panics
+/// If a slice's length is not `batch` times the product of its dimensions.
+#[allow(clippy::too_many_arguments)]
+pub fn gemm_batched<E: Element>(
+    batch: usize,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    ta: Trans,
+    b: &[E],
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    assert!(
+        a.len() == batch * m * k && b.len() == batch * k * n && c.len() == batch * m * n,
+        "gemm_batched: lengths"
+    );
+    if batch == 0 || m * n == 0 {
+        return;
+    }
+    let (sa, sb, sc) = (m * k, k * n, m * n);
+    for (i, ci) in c.chunks_exact_mut(sc).enumerate() {
+        let ai = &a[i * sa..(i + 1) * sa];
+        let bi = &b[i * sb..(i + 1) * sb];
+        gemm(m, k, n, ai, ta, bi, tb, ci, accumulate);
     }
 }
 
@@ -231,6 +280,30 @@ mod tests {
             }
             for (x, y) in c.iter().zip(&expect) {
                 prop_assert!((x - y).abs() <= 1e-12 * (k as f64) + 1e-12 * y.abs(), "{x} vs {y}");
+            }
+        }
+    }
+
+    #[test]
+    fn batched_matches_reference_per_matrix_on_odd_sizes() {
+        for (batch, m, k, n) in [(1, 1, 1, 1), (3, 7, 15, 17), (2, 33, 1, 7), (7, 1, 17, 3)] {
+            let a = values(batch * m * k, 5);
+            let b = values(batch * k * n, 6);
+            let mut c = vec![0.0; batch * m * n];
+            gemm_batched(batch, m, k, n, &a, Trans::Yes, &b, Trans::No, &mut c, false);
+            for i in 0..batch {
+                let e = reference(
+                    m,
+                    k,
+                    n,
+                    &a[i * m * k..(i + 1) * m * k],
+                    Trans::Yes,
+                    &b[i * k * n..(i + 1) * k * n],
+                    Trans::No,
+                );
+                for (x, y) in c[i * m * n..(i + 1) * m * n].iter().zip(&e) {
+                    assert!((x - y).abs() < 1e-12);
+                }
             }
         }
     }

@@ -2,12 +2,20 @@
 //! matrices times one matrix `(B, M, K) x (K, N)` (a linear layer over a batch).
 
 use crate::autograd::{op_result, MergeTape, TapeMode};
-use crate::kernels::{gemm, Trans};
+use crate::kernels::{gemm_batched, Trans};
 use crate::shape::rules::{MatmulBatch, MatmulInner};
 use crate::shape::{Dim, Shape};
 use crate::tensor::{Element, Tensor};
 
 /// A matrix product of `Self` and `Rhs`; see [`Tensor::matmul`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::ops::MatMul;
+/// fn product<A: MatMul<B>, B>(a: A, b: &B) -> A::Output { a.matmul_impl(b) }
+/// let c = product(Tensor::<(U1, U2)>::ones(), &Tensor::<(U2, U1)>::ones());
+/// assert_eq!(c.to_vec(), vec![2.0]);
+/// ```
 pub trait MatMul<Rhs> {
     /// The product's type.
     type Output;
@@ -38,73 +46,28 @@ where
     let av = a.data_arc();
     let bv = b.data_arc();
     let mut c = vec![E::zero(); batch * m * n];
-    if shared_b {
-        // One product with the batch folded into the rows.
-        gemm(
-            batch * m,
-            k,
-            n,
-            &av,
-            Trans::No,
-            &bv,
-            Trans::No,
-            &mut c,
-            false,
-        );
-    } else {
-        for i in 0..batch {
-            gemm(
-                m,
-                k,
-                n,
-                &av[i * m * k..(i + 1) * m * k],
-                Trans::No,
-                &bv[i * k * n..(i + 1) * k * n],
-                Trans::No,
-                &mut c[i * m * n..(i + 1) * m * n],
-                false,
-            );
-        }
-    }
+    // A shared right operand folds the batch into the rows: one product instead of `batch`.
+    let (groups, rows) = if shared_b { (1, batch * m) } else { (batch, m) };
+    gemm_batched(
+        groups,
+        rows,
+        k,
+        n,
+        &av,
+        Trans::No,
+        &bv,
+        Trans::No,
+        &mut c,
+        false,
+    );
     op_result(out, c, &[(ta, na), (tb, nb)], |_| {
         Box::new(move |g, grads| {
+            // dA = dC B^T, dB = A^T dC, per group.
             if let Some(ga) = grads.accum(&ta) {
-                if shared_b {
-                    gemm(batch * m, n, k, g, Trans::No, &bv, Trans::Yes, ga, true);
-                } else {
-                    for i in 0..batch {
-                        gemm(
-                            m,
-                            n,
-                            k,
-                            &g[i * m * n..(i + 1) * m * n],
-                            Trans::No,
-                            &bv[i * k * n..(i + 1) * k * n],
-                            Trans::Yes,
-                            &mut ga[i * m * k..(i + 1) * m * k],
-                            true,
-                        );
-                    }
-                }
+                gemm_batched(groups, rows, n, k, g, Trans::No, &bv, Trans::Yes, ga, true);
             }
             if let Some(gb) = grads.accum(&tb) {
-                if shared_b {
-                    gemm(k, batch * m, n, &av, Trans::Yes, g, Trans::No, gb, true);
-                } else {
-                    for i in 0..batch {
-                        gemm(
-                            k,
-                            m,
-                            n,
-                            &av[i * m * k..(i + 1) * m * k],
-                            Trans::Yes,
-                            &g[i * m * n..(i + 1) * m * n],
-                            Trans::No,
-                            &mut gb[i * k * n..(i + 1) * k * n],
-                            true,
-                        );
-                    }
-                }
+                gemm_batched(groups, k, rows, n, &av, Trans::Yes, g, Trans::No, gb, true);
             }
         })
     })

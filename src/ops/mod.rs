@@ -17,6 +17,7 @@ mod reshape;
 mod softmax;
 
 pub use matmul::MatMul;
+pub use reshape::BatchDim;
 
 use crate::shape::Shape;
 

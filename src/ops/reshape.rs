@@ -189,6 +189,12 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
 }
 
 /// Moving the first dimension between static and runtime.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::ops::BatchDim;
+/// assert_eq!((U8::new(), U3::new()).to_dyn(), (8usize, U3::new()));
+/// ```
 pub trait BatchDim: Shape {
     /// The shape with a runtime first dimension.
     type Dyn: Shape;

@@ -63,12 +63,37 @@ pub trait SwapAxes<const I: usize, const J: usize>: Shape {
 }
 
 /// A permutation of the axes of a rank-2 tensor, as in `permute::<Axes2<1, 0>>()`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let t = Tensor::<(U2, U3)>::arange().permute::<Axes2<1, 0>>();
+/// assert_eq!(t.dims(), [3, 2]);
+/// ```
 pub struct Axes2<const A: usize, const B: usize>;
 /// A permutation of the axes of a rank-3 tensor, as in `permute::<Axes3<0, 2, 1>>()`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let t = Tensor::<(U2, U3, U4)>::zeros().permute::<Axes3<0, 2, 1>>();
+/// assert_eq!(t.dims(), [2, 4, 3]);
+/// ```
 pub struct Axes3<const A: usize, const B: usize, const C: usize>;
 /// A permutation of the axes of a rank-4 tensor, as in `permute::<Axes4<0, 2, 3, 1>>()`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// // NCHW -> NHWC
+/// let t = Tensor::<(U1, U3, U4, U5)>::zeros().permute::<Axes4<0, 2, 3, 1>>();
+/// assert_eq!(t.dims(), [1, 4, 5, 3]);
+/// ```
 pub struct Axes4<const A: usize, const B: usize, const C: usize, const D: usize>;
 /// A permutation of the axes of a rank-5 tensor.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let t = Tensor::<(U1, U2, U3, U4, U5)>::zeros().permute::<Axes5<4, 3, 2, 1, 0>>();
+/// assert_eq!(t.dims(), [5, 4, 3, 2, 1]);
+/// ```
 pub struct Axes5<const A: usize, const B: usize, const C: usize, const D: usize, const E: usize>;
 
 /// The shape with its axes permuted by `P` (one of [`Axes2`] .. [`Axes5`]); output axis `k`
@@ -154,6 +179,14 @@ pub trait FlattenDims<const START: isize, const END: isize>: Shape {
 
 /// The static part of a dimension as a `typenum` number: itself for a static dimension, `U1`
 /// (and one runtime dimension counted) for `usize`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::DimNum;
+/// use stensor::typenum::Unsigned;
+/// assert_eq!(<<U7 as DimNum>::Num as Unsigned>::USIZE, 7);
+/// assert_eq!(<<usize as DimNum>::Dyn as Unsigned>::USIZE, 1);
+/// ```
 pub trait DimNum: Dim {
     /// The static size, `U1` for a runtime dimension.
     type Num: Unsigned;
@@ -170,6 +203,14 @@ impl<D: super::ConstDim> DimNum for D {
 }
 
 /// The product of a shape's static dims, and its count of runtime dims, as `typenum` numbers.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::StaticNumel;
+/// use stensor::typenum::Unsigned;
+/// assert_eq!(<<(usize, U4, U7) as StaticNumel>::Numel as Unsigned>::USIZE, 28);
+/// assert_eq!(<<(usize, U4, U7) as StaticNumel>::DynCount as Unsigned>::USIZE, 1);
+/// ```
 pub trait StaticNumel: Shape {
     /// Product of the static dimensions.
     type Numel: Unsigned;

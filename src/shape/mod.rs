@@ -32,6 +32,10 @@ use core::fmt::{self, Debug};
 use typenum::{Bit, UInt, UTerm, Unsigned};
 
 /// The largest rank a [`Shape`] may have.
+///
+/// ```
+/// assert_eq!(stensor::shape::MAX_RANK, 5);
+/// ```
 pub const MAX_RANK: usize = 5;
 
 /// One dimension of a shape: a static `typenum` unsigned integer, or a runtime `usize`.

@@ -23,6 +23,12 @@ use typenum::{
 };
 
 /// Type-level `if`: `Select<B1, A, B> = A`, `Select<B0, A, B> = B`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::Select;
+/// assert_eq!(<Select<True, U3, U5> as ConstDim>::SIZE, 3);
+/// ```
 pub trait SelectBit<A, B> {
     /// The selected type.
     type Output;
@@ -34,9 +40,22 @@ impl<A, B> SelectBit<A, B> for B0 {
     type Output = B;
 }
 /// `A` if `C` is `B1`, else `B`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::Select;
+/// assert_eq!(<Select<False, U3, U5> as ConstDim>::SIZE, 5);
+/// ```
 pub type Select<C, A, B> = <C as SelectBit<A, B>>::Output;
 
 /// Saturating subtraction `max(A - B, 0)` as a total type operation.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::SatSub;
+/// use stensor::typenum::Unsigned;
+/// assert_eq!(<SatSub<U7, U3> as Unsigned>::USIZE, 4);
+/// ```
 pub trait SatSubOp<B> {
     /// `max(Self - B, 0)`.
     type Output: Unsigned;
@@ -50,12 +69,29 @@ where
     type Output = Diff<Maximum<A, B>, B>;
 }
 /// `max(A - B, 0)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::SatSub;
+/// use stensor::typenum::Unsigned;
+/// assert_eq!(<SatSub<U3, U7> as Unsigned>::USIZE, 0);
+/// ```
 pub type SatSub<A, B> = <A as SatSubOp<B>>::Output;
 
 /// The raw arithmetic of a sliding window (convolution and pooling), with no rule asserted:
 /// `Padded = In + PadTotal`, `Eff = D (K - 1) + 1`, `Span = max(Padded - Eff, 0)`.
 ///
 /// Implemented for `(In, K, S, PadTotal, D)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::WindowArith;
+/// use stensor::typenum::{Bit, Unsigned};
+/// // input 5, kernel 3, stride 2, total padding 2, dilation 1
+/// type W = <(U5, U3, U2, U2, U1) as WindowArith>::FloorOut;
+/// assert_eq!(W::USIZE, 3);
+/// assert!(!<<(U2, U5, U1, U0, U1) as WindowArith>::Fits as Bit>::BOOL);
+/// ```
 pub trait WindowArith {
     /// `In + PadTotal`.
     type Padded: Unsigned;
@@ -103,6 +139,13 @@ where
 
 /// The checked output length of a convolution along one dimension, for
 /// `(In, K, S, P, D)`; see [`ConvOut`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::ConvOutput;
+/// fn out_len<X: ConvOutput>() -> usize { <X::Output as ConstDim>::SIZE }
+/// assert_eq!(out_len::<(U10, U3, U1, U0, U1)>(), 8);
+/// ```
 pub trait ConvOutput {
     /// The output length.
     type Output: crate::shape::ConstDim;
@@ -142,6 +185,13 @@ pub type ConvOut<In, K, S, P, D> = <(In, K, S, P, D) as ConvOutput>::Output;
 
 /// The checked output length of a pooling window along one dimension, for
 /// `(In, K, S, P, D, CeilMode)`; see [`PoolOut`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::PoolOutput;
+/// fn out_len<X: PoolOutput>() -> usize { <X::Output as ConstDim>::SIZE }
+/// assert_eq!(out_len::<(U10, U2, U2, U0, U1, False)>(), 5);
+/// ```
 pub trait PoolOutput {
     /// The output length.
     type Output: crate::shape::ConstDim;
@@ -222,6 +272,13 @@ pub type PoolOut<In, K, S, P, D, CeilMode> = <(In, K, S, P, D, CeilMode) as Pool
 
 /// The checked output length of a transposed convolution, for `(In, K, S, P, D, OP)`; see
 /// [`ConvTransposeOut`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::ConvTransposeOutput;
+/// fn out_len<X: ConvTransposeOutput>() -> usize { <X::Output as ConstDim>::SIZE }
+/// assert_eq!(out_len::<(U8, U3, U1, U0, U1, U0)>(), 10);
+/// ```
 pub trait ConvTransposeOutput {
     /// The output length.
     type Output: crate::shape::ConstDim;
@@ -272,6 +329,13 @@ pub type ConvTransposeOut<In, K, S, P, D, OP> =
     <(In, K, S, P, D, OP) as ConvTransposeOutput>::Output;
 
 /// The checked output length of an adaptive pooling, for `(In, Out)`; see [`AdaptiveOut`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::AdaptiveOutput;
+/// fn out_len<X: AdaptiveOutput>() -> usize { <X::Output as ConstDim>::SIZE }
+/// assert_eq!(out_len::<(U9, U4)>(), 4);
+/// ```
 pub trait AdaptiveOutput {
     /// The output length.
     type Output: crate::shape::ConstDim;
@@ -338,21 +402,15 @@ pub fn pool_out_size(
     dilation: usize,
     ceil_mode: bool,
 ) -> Option<usize> {
-    if kernel == 0 || stride == 0 || dilation == 0 {
-        return None;
-    }
+    let floor = conv_out_size(input, kernel, stride, padding, dilation)?;
     let eff = dilation * (kernel - 1) + 1;
     if padding > eff / 2 {
         return None;
     }
-    let padded = input + 2 * padding;
-    if padded < eff {
-        return None;
-    }
-    let span = padded - eff;
     if !ceil_mode {
-        return Some(span / stride + 1);
+        return Some(floor);
     }
+    let span = input + 2 * padding - eff;
     let mut out = span.div_ceil(stride) + 1;
     if (out - 1) * stride >= input + padding {
         out -= 1;

@@ -50,6 +50,13 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Clone for Tensor<S, E, T> {
 
 /// A nested array that fits a tensor of shape `S`: `[E; N]` for `(U<N>,)`, `[[E; N]; M]` for
 /// `(U<M>, U<N>)`, up to rank 4. The dimensions are checked at compile time.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::tensor::ArrayFor;
+/// let a = [[1.0f32, 2.0], [3.0, 4.0]];
+/// assert_eq!(ArrayFor::<(U2, U2), f32>::flat(&a), &[1.0, 2.0, 3.0, 4.0]);
+/// ```
 #[diagnostic::on_unimplemented(
     message = "this array does not fit a tensor of shape `{S}`",
     label = "array dimensions differ from the tensor's",
