@@ -24,8 +24,16 @@ fn close<S: Shape, T: TapeMode<f64>, T2: TapeMode<f64>>(
 
 type S = (U3, U4, U5);
 
+/// Case count: `PROPTEST_CASES` if set (for long runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
 
     #[test]
     fn multiplication_distributes_over_addition(a in tensor::<S>(10.0), b in tensor::<S>(10.0), c in tensor::<S>(10.0)) {

@@ -55,8 +55,16 @@ fn brute_conv_transpose(
     (full > 2 * p).then(|| full - 2 * p)
 }
 
+/// Case count: `PROPTEST_CASES` if set (for long runs), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(2000))]
+    #![proptest_config(ProptestConfig::with_cases(cases(2000)))]
 
     #[test]
     fn conv_formula_counts_the_windows(input in 1usize..64, k in 1usize..8, s in 1usize..5, p in 0usize..4, d in 1usize..4) {

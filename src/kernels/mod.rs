@@ -17,10 +17,3 @@ pub use gemm::*;
 pub use layout::*;
 pub use reduce::*;
 pub use softmax::*;
-
-/// Work below this many elements stays on one thread (rayon costs microseconds).
-///
-/// ```
-/// assert!(stensor::kernels::PARALLEL_MIN_ELEMS >= 1024);
-/// ```
-pub const PARALLEL_MIN_ELEMS: usize = 1 << 16;

@@ -327,7 +327,7 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         let mut data = Vec::with_capacity(n);
         let mut idx = [0usize; crate::shape::MAX_RANK];
         for _ in 0..n {
-            data.push(f(index_from::<S>(&idx[..S::RANK])));
+            data.push(f(S::index_from_slice(&idx[..S::RANK])));
             for ax in (0..S::RANK).rev() {
                 idx[ax] += 1;
                 if idx[ax] < dims[ax] {
@@ -472,10 +472,6 @@ impl<E: Element> Tensor<(), E> {
 
 fn expected_dims<S: Shape>() -> Vec<Option<usize>> {
     S::static_dims()[..S::RANK].to_vec()
-}
-
-fn index_from<S: Shape>(idx: &[usize]) -> S::Index {
-    S::index_from_slice(idx)
 }
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
