@@ -237,6 +237,34 @@ fn conv_transpose_alias_matches_the_formula() {
 }
 
 #[test]
+fn flatten_alias_is_the_product_of_the_merged_dims() {
+    use stensor::shape::out::FlattenOut;
+    fn dims<S: ConstShape>() -> Vec<usize> {
+        S::DIMS.to_vec()
+    }
+    let d = [2usize, 3, 4, 5];
+    let expect = |s: usize, e: usize| -> Vec<usize> {
+        let mut v = d[..s].to_vec();
+        v.push(d[s..=e].iter().product());
+        v.extend_from_slice(&d[e + 1..]);
+        v
+    };
+    type S4 = (U2, U3, U4, U5);
+    assert_eq!(dims::<FlattenOut<S4, 0, 3>>(), expect(0, 3));
+    assert_eq!(dims::<FlattenOut<S4, 0, -1>>(), expect(0, 3));
+    assert_eq!(dims::<FlattenOut<S4, 1, -1>>(), expect(1, 3));
+    assert_eq!(dims::<FlattenOut<S4, 1, 2>>(), expect(1, 2));
+    assert_eq!(dims::<FlattenOut<S4, -3, -2>>(), expect(1, 2));
+    assert_eq!(dims::<FlattenOut<S4, 2, 2>>(), expect(2, 2));
+    assert_eq!(dims::<FlattenOut<S4, 3, -1>>(), expect(3, 3));
+    assert_eq!(dims::<FlattenOut<(U7,), 0, -1>>(), vec![7]);
+    assert_eq!(
+        dims::<FlattenOut<(U2, U3, U4, U5, U6), 1, 3>>(),
+        vec![2, 60, 6]
+    );
+}
+
+#[test]
 fn adaptive_alias_is_the_requested_size() {
     assert_eq!(<AdaptiveOut<U7, U3> as ConstDim>::SIZE, 3);
     assert_eq!(<AdaptiveOut<U3, U7> as ConstDim>::SIZE, 7);

@@ -456,3 +456,19 @@ pub fn adaptive_window(i: usize, input: usize, output: usize) -> (usize, usize) 
     let end = ((i + 1) * input).div_ceil(output);
     (start, end)
 }
+
+/// The shape after merging dims `START..=END` into their product, like PyTorch's
+/// `flatten(start_dim, end_dim)` and `nn.Flatten` (whose defaults are `1, -1`).
+///
+/// PyTorch: `out.shape = in.shape[:start] + (prod(in.shape[start:end + 1]),) + in.shape[end + 1:]`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::out::FlattenOut;
+/// // LeNet's Flatten: (N, 16, 5, 5) -> (N, 400)
+/// type F = FlattenOut<(usize, U16, U5, U5), 1, -1>;
+/// assert_eq!(F::from_dims(&[8, 400]).map(|s| s.numel()), Some(3200));
+/// assert_eq!(<FlattenOut<(U2, U3, U4), 0, 1> as ConstShape>::DIMS, &[6, 4]);
+/// ```
+pub type FlattenOut<S, const START: isize, const END: isize> =
+    <S as crate::shape::FlattenDims<START, END>>::Output;
