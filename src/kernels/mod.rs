@@ -6,14 +6,25 @@
 //!
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
+mod conv;
 mod elementwise;
 mod gemm;
 mod layout;
+mod pad;
 mod reduce;
 mod softmax;
 
+pub use conv::*;
 pub use elementwise::*;
 pub use gemm::*;
 pub use layout::*;
+pub use pad::*;
 pub use reduce::*;
 pub use softmax::*;
+
+/// Work below this many elements stays on one thread (rayon costs microseconds).
+///
+/// ```
+/// assert!(stensor::kernels::PARALLEL_MIN_ELEMS >= 1024);
+/// ```
+pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;

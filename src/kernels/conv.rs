@@ -1,0 +1,440 @@
+//! Convolution over 3-d spatial data (1-d and 2-d convolutions are 3-d ones with leading
+//! spatial dims of size 1): forward, input gradient and weight gradient, with groups, strides,
+//! zero padding and dilation. A transposed convolution is the input gradient of the convolution
+//! going the other way, so these three kernels serve it too.
+//!
+//! Each image and group is lowered to a matrix product: `im2col` lays out every receptive field
+//! as a column (`Cin/G * Kvol` rows by `Ovol` columns), the weights of the group multiply it, and
+//! `col2im` scatters columns back for the input gradient. Images run in parallel.
+
+use super::{gemm, Trans};
+use crate::tensor::Element;
+use rayon::prelude::*;
+
+/// The sizes of a convolution: batch, channels, groups, and per spatial dim (depth, height,
+/// width) the input, kernel, stride, front zero padding, dilation and output lengths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConvGeom {
+    /// Images in the batch.
+    pub batch: usize,
+    /// Input channels.
+    pub cin: usize,
+    /// Output channels.
+    pub cout: usize,
+    /// Groups (divides `cin` and `cout`).
+    pub groups: usize,
+    /// Input length per spatial dim.
+    pub input: [usize; 3],
+    /// Kernel length per spatial dim.
+    pub kernel: [usize; 3],
+    /// Stride per spatial dim.
+    pub stride: [usize; 3],
+    /// Zero padding in front of each spatial dim (the padding behind only shapes `output`).
+    pub padding: [usize; 3],
+    /// Dilation per spatial dim.
+    pub dilation: [usize; 3],
+    /// Output length per spatial dim.
+    pub output: [usize; 3],
+}
+
+impl ConvGeom {
+    fn in_vol(&self) -> usize {
+        self.input.iter().product()
+    }
+    fn out_vol(&self) -> usize {
+        self.output.iter().product()
+    }
+    fn k_vol(&self) -> usize {
+        self.kernel.iter().product()
+    }
+    fn cin_g(&self) -> usize {
+        self.cin / self.groups
+    }
+    fn cout_g(&self) -> usize {
+        self.cout / self.groups
+    }
+    /// The number of weights: `cout * cin / groups * Kvol`.
+    ///
+    /// ```
+    /// use stensor::kernels::ConvGeom;
+    /// let g = ConvGeom { batch: 1, cin: 4, cout: 6, groups: 2, input: [1, 5, 5],
+    ///     kernel: [1, 3, 3], stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 3, 3] };
+    /// assert_eq!(g.weight_len(), 6 * 2 * 9);
+    /// ```
+    pub fn weight_len(&self) -> usize {
+        self.cout * self.cin_g() * self.k_vol()
+    }
+    fn check(&self) {
+        assert!(
+            self.groups > 0 && self.cin % self.groups == 0 && self.cout % self.groups == 0,
+            "conv: groups must divide the channels"
+        );
+    }
+}
+
+/// Lays out the receptive fields of one image-group `x` (`cin_g x in_vol`) as the columns of
+/// `col` (`cin_g * k_vol x out_vol`), zeros where a field reaches into the padding.
+fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
+    let [id, ih, iw] = g.input;
+    let [kd, kh, kw] = g.kernel;
+    let [od, oh, ow] = g.output;
+    let ov = g.out_vol();
+    let mut row = 0;
+    for c in 0..g.cin_g() {
+        let xc = &x[c * g.in_vol()..(c + 1) * g.in_vol()];
+        for a in 0..kd {
+            for b in 0..kh {
+                for e in 0..kw {
+                    let dst = &mut col[row * ov..(row + 1) * ov];
+                    let mut o = 0;
+                    for z in 0..od {
+                        let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
+                        for y in 0..oh {
+                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
+                            let inside = (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                            for xo in 0..ow {
+                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
+                                dst[o] = if inside && (0..iw as isize).contains(&xi) {
+                                    xc[((zi as usize) * ih + yi as usize) * iw + xi as usize]
+                                } else {
+                                    E::zero()
+                                };
+                                o += 1;
+                            }
+                        }
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The adjoint of [`im2col`]: adds each column entry back to the input position it came from.
+fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
+    let [id, ih, iw] = g.input;
+    let [kd, kh, kw] = g.kernel;
+    let [od, oh, ow] = g.output;
+    let ov = g.out_vol();
+    let mut row = 0;
+    for c in 0..g.cin_g() {
+        let dxc = &mut dx[c * g.in_vol()..(c + 1) * g.in_vol()];
+        for a in 0..kd {
+            for b in 0..kh {
+                for e in 0..kw {
+                    let src = &col[row * ov..(row + 1) * ov];
+                    let mut o = 0;
+                    for z in 0..od {
+                        let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
+                        for y in 0..oh {
+                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
+                            let inside = (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                            for xo in 0..ow {
+                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
+                                if inside && (0..iw as isize).contains(&xi) {
+                                    let k = ((zi as usize) * ih + yi as usize) * iw + xi as usize;
+                                    dxc[k] = dxc[k] + src[o];
+                                }
+                                o += 1;
+                            }
+                        }
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+}
+
+fn parallel<E>(g: &ConvGeom) -> bool {
+    let _ = std::marker::PhantomData::<E>;
+    g.batch > 1 && g.batch * g.cout * g.out_vol() * g.cin_g() * g.k_vol() >= 1 << 18
+}
+
+/// `out = conv(x, w) + bias`: `x` is `batch x cin x input`, `w` is `cout x cin/groups x
+/// kernel`, `out` is `batch x cout x output`.
+///
+/// ```
+/// use stensor::kernels::{conv_forward, ConvGeom};
+/// // 1-d: [1 2 3 4] * [1 -1], stride 1 -> [-1 -1 -1]
+/// let g = ConvGeom { batch: 1, cin: 1, cout: 1, groups: 1, input: [1, 1, 4], kernel: [1, 1, 2],
+///     stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 1, 3] };
+/// let mut out = vec![0.0f32; 3];
+/// conv_forward(&g, &[1.0, 2.0, 3.0, 4.0], &[1.0, -1.0], None, &mut out);
+/// assert_eq!(out, vec![-1.0, -1.0, -1.0]);
+/// ```
+pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E]>, out: &mut [E]) {
+    g.check();
+    let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
+    assert_eq!(x.len(), g.batch * g.cin * iv, "conv_forward: input length");
+    assert_eq!(w.len(), g.weight_len(), "conv_forward: weight length");
+    assert_eq!(out.len(), g.batch * g.cout * ov, "conv_forward: output length");
+    if out.is_empty() {
+        return;
+    }
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let per_image = |(xn, on): (&[E], &mut [E])| {
+        let mut col = vec![E::zero(); cin_g * kv * ov];
+        for gi in 0..g.groups {
+            im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], &mut col);
+            let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
+            let og = &mut on[gi * cout_g * ov..(gi + 1) * cout_g * ov];
+            gemm(cout_g, cin_g * kv, ov, wg, Trans::No, &col, Trans::No, og, false);
+        }
+        if let Some(b) = bias {
+            for (c, plane) in on.chunks_exact_mut(ov).enumerate() {
+                for v in plane.iter_mut() {
+                    *v = *v + b[c];
+                }
+            }
+        }
+    };
+    let (xs, os) = (g.cin * iv, g.cout * ov);
+    if parallel::<E>(g) {
+        x.par_chunks(xs.max(1)).zip(out.par_chunks_mut(os)).for_each(per_image);
+    } else {
+        x.chunks(xs.max(1)).zip(out.chunks_mut(os)).for_each(per_image);
+    }
+}
+
+/// `dx += conv_backward_input(dy, w)`: the gradient of the input (and the forward pass of a
+/// transposed convolution).
+///
+/// ```
+/// use stensor::kernels::{conv_backward_input, ConvGeom};
+/// let g = ConvGeom { batch: 1, cin: 1, cout: 1, groups: 1, input: [1, 1, 4], kernel: [1, 1, 2],
+///     stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 1, 3] };
+/// let mut dx = vec![0.0f64; 4];
+/// conv_backward_input(&g, &[1.0, 1.0, 1.0], &[1.0, -1.0], &mut dx);
+/// assert_eq!(dx, vec![1.0, 0.0, 0.0, -1.0]);
+/// ```
+pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut [E]) {
+    g.check();
+    let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
+    assert_eq!(dx.len(), g.batch * g.cin * iv, "conv_backward_input: input length");
+    assert_eq!(w.len(), g.weight_len(), "conv_backward_input: weight length");
+    assert_eq!(dy.len(), g.batch * g.cout * ov, "conv_backward_input: output length");
+    if dx.is_empty() || dy.is_empty() {
+        return;
+    }
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let per_image = |(dyn_, dxn): (&[E], &mut [E])| {
+        let mut col = vec![E::zero(); cin_g * kv * ov];
+        for gi in 0..g.groups {
+            let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
+            let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
+            gemm(cin_g * kv, cout_g, ov, wg, Trans::Yes, dyg, Trans::No, &mut col, false);
+            col2im(g, &col, &mut dxn[gi * cin_g * iv..(gi + 1) * cin_g * iv]);
+        }
+    };
+    let (xs, os) = (g.cin * iv, g.cout * ov);
+    if parallel::<E>(g) {
+        dy.par_chunks(os).zip(dx.par_chunks_mut(xs)).for_each(per_image);
+    } else {
+        dy.chunks(os).zip(dx.chunks_mut(xs)).for_each(per_image);
+    }
+}
+
+/// `dw += conv_backward_weight(x, dy)`: the gradient of the weights, summed over the batch.
+///
+/// ```
+/// use stensor::kernels::{conv_backward_weight, ConvGeom};
+/// let g = ConvGeom { batch: 1, cin: 1, cout: 1, groups: 1, input: [1, 1, 4], kernel: [1, 1, 2],
+///     stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 1, 3] };
+/// let mut dw = vec![0.0f64; 2];
+/// conv_backward_weight(&g, &[1.0, 2.0, 3.0, 4.0], &[1.0, 1.0, 1.0], &mut dw);
+/// assert_eq!(dw, vec![6.0, 9.0]);
+/// ```
+pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mut [E]) {
+    g.check();
+    let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
+    assert_eq!(x.len(), g.batch * g.cin * iv, "conv_backward_weight: input length");
+    assert_eq!(dw.len(), g.weight_len(), "conv_backward_weight: weight length");
+    assert_eq!(dy.len(), g.batch * g.cout * ov, "conv_backward_weight: output length");
+    if dw.is_empty() || dy.is_empty() {
+        return;
+    }
+    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
+    let wg_len = cout_g * cin_g * kv;
+    let accumulate = |acc: &mut [E], col: &mut [E], n: usize| {
+        let xn = &x[n * g.cin * iv..(n + 1) * g.cin * iv];
+        let dyn_ = &dy[n * g.cout * ov..(n + 1) * g.cout * ov];
+        for gi in 0..g.groups {
+            im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], col);
+            let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
+            let dwg = &mut acc[gi * wg_len..(gi + 1) * wg_len];
+            gemm(cout_g, ov, cin_g * kv, dyg, Trans::No, col, Trans::Yes, dwg, true);
+        }
+    };
+    if parallel::<E>(g) {
+        // A private accumulator per task, summed at the end.
+        let total = (0..g.batch)
+            .into_par_iter()
+            .fold(
+                || (vec![E::zero(); dw.len()], vec![E::zero(); cin_g * kv * ov]),
+                |(mut acc, mut col), n| {
+                    accumulate(&mut acc, &mut col, n);
+                    (acc, col)
+                },
+            )
+            .map(|(acc, _)| acc)
+            .reduce(
+                || vec![E::zero(); dw.len()],
+                |mut a, b| {
+                    super::add_assign(&mut a, &b);
+                    a
+                },
+            );
+        super::add_assign(dw, &total);
+    } else {
+        let mut col = vec![E::zero(); cin_g * kv * ov];
+        for n in 0..g.batch {
+            accumulate(dw, &mut col, n);
+        }
+    }
+}
+
+/// `db[c] += sum of dy over the batch and the spatial positions of channel c`.
+///
+/// ```
+/// let mut db = vec![0.0f32; 2];
+/// // batch 1, 2 channels of 3 positions
+/// stensor::kernels::channel_sum(&[1.0, 2.0, 3.0, 10.0, 20.0, 30.0], 1, 2, &mut db);
+/// assert_eq!(db, vec![6.0, 60.0]);
+/// ```
+pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut [E]) {
+    assert_eq!(db.len(), channels, "channel_sum: length");
+    let per = if batch * channels == 0 { 0 } else { dy.len() / (batch * channels) };
+    for n in 0..batch {
+        for (c, d) in db.iter_mut().enumerate() {
+            let start = (n * channels + c) * per;
+            *d = *d + dy[start..start + per].iter().copied().sum::<E>();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tensor::Rng;
+
+    fn vals(n: usize, seed: u64) -> Vec<f64> {
+        let mut r = Rng::seed(seed);
+        (0..n).map(|_| r.uniform(-1.0, 1.0)).collect()
+    }
+
+    /// The definition, one output element at a time.
+    fn reference(g: &ConvGeom, x: &[f64], w: &[f64]) -> Vec<f64> {
+        let (cin_g, cout_g) = (g.cin / g.groups, g.cout / g.groups);
+        let [od, oh, ow] = g.output;
+        let [id, ih, iw] = g.input;
+        let [kd, kh, kw] = g.kernel;
+        let mut out = vec![0.0; g.batch * g.cout * od * oh * ow];
+        for n in 0..g.batch {
+            for co in 0..g.cout {
+                let grp = co / cout_g;
+                for z in 0..od {
+                    for y in 0..oh {
+                        for xo in 0..ow {
+                            let mut s = 0.0;
+                            for ci in 0..cin_g {
+                                for a in 0..kd {
+                                    for b in 0..kh {
+                                        for e in 0..kw {
+                                            let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
+                                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
+                                            let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
+                                            if zi < 0 || yi < 0 || xi < 0 || zi >= id as isize || yi >= ih as isize || xi >= iw as isize {
+                                                continue;
+                                            }
+                                            let c = grp * cin_g + ci;
+                                            let xv = x[(((n * g.cin + c) * id + zi as usize) * ih + yi as usize) * iw + xi as usize];
+                                            let wv = w[(((co * cin_g + ci) * kd + a) * kh + b) * kw + e];
+                                            s += xv * wv;
+                                        }
+                                    }
+                                }
+                            }
+                            out[(((n * g.cout + co) * od + z) * oh + y) * ow + xo] = s;
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn geometries() -> Vec<ConvGeom> {
+        let mut v = Vec::new();
+        let os = |i: usize, k: usize, s: usize, p: usize, d: usize| crate::shape::out::conv_out_size(i, k, s, p, d).unwrap();
+        for (batch, cin, cout, groups) in [(1, 1, 1, 1), (3, 2, 4, 1), (2, 4, 6, 2), (2, 3, 3, 3), (1, 6, 2, 2)] {
+            for (inp, k, s, p, d) in [
+                ([1, 1, 17], [1, 1, 3], [1, 1, 2], [0, 0, 1], [1, 1, 1]),
+                ([1, 7, 15], [1, 3, 2], [1, 2, 1], [0, 1, 0], [1, 1, 2]),
+                ([1, 9, 9], [1, 3, 3], [1, 1, 1], [0, 2, 2], [1, 2, 2]),
+                ([3, 5, 4], [2, 2, 3], [1, 2, 1], [1, 0, 1], [1, 1, 1]),
+                ([1, 33, 1], [1, 5, 1], [1, 3, 1], [0, 2, 0], [1, 1, 1]),
+            ] {
+                let output = [0, 1, 2].map(|i| os(inp[i], k[i], s[i], p[i], d[i]));
+                v.push(ConvGeom { batch, cin, cout, groups, input: inp, kernel: k, stride: s, padding: p, dilation: d, output });
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn forward_matches_the_definition_on_odd_sizes() {
+        for (i, g) in geometries().iter().enumerate() {
+            let x = vals(g.batch * g.cin * g.input.iter().product::<usize>(), i as u64);
+            let w = vals(g.weight_len(), 100 + i as u64);
+            let b = vals(g.cout, 200 + i as u64);
+            let mut out = vec![0.0; g.batch * g.cout * g.output.iter().product::<usize>()];
+            conv_forward(g, &x, &w, Some(&b), &mut out);
+            let expect = reference(g, &x, &w);
+            let ov: usize = g.output.iter().product();
+            for (j, (o, e)) in out.iter().zip(&expect).enumerate() {
+                let c = (j / ov) % g.cout;
+                assert!((o - e - b[c]).abs() < 1e-12, "{g:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn backward_kernels_are_the_adjoints_of_forward() {
+        // <conv(x, w), y> == <x, dx(y, w)> == <w, dw(x, y)>
+        for (i, g) in geometries().iter().enumerate() {
+            let x = vals(g.batch * g.cin * g.input.iter().product::<usize>(), i as u64);
+            let w = vals(g.weight_len(), 300 + i as u64);
+            let y = vals(g.batch * g.cout * g.output.iter().product::<usize>(), 400 + i as u64);
+            let mut out = vec![0.0; y.len()];
+            conv_forward(g, &x, &w, None, &mut out);
+            let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
+            let mut dx = vec![0.0; x.len()];
+            conv_backward_input(g, &y, &w, &mut dx);
+            let mut dw = vec![0.0; w.len()];
+            conv_backward_weight(g, &x, &y, &mut dw);
+            let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+            let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
+            assert!((lhs - via_x).abs() < 1e-10 && (lhs - via_w).abs() < 1e-10, "{g:?}");
+        }
+    }
+
+    #[test]
+    fn large_batches_take_the_parallel_path_and_agree() {
+        let g = ConvGeom { batch: 8, cin: 4, cout: 8, groups: 1, input: [1, 16, 16], kernel: [1, 3, 3],
+            stride: [1; 3], padding: [0, 1, 1], dilation: [1; 3], output: [1, 16, 16] };
+        assert!(parallel::<f64>(&g));
+        let x = vals(8 * 4 * 256, 1);
+        let w = vals(g.weight_len(), 2);
+        let y = vals(8 * 8 * 256, 3);
+        let mut dw = vec![0.0; w.len()];
+        conv_backward_weight(&g, &x, &y, &mut dw);
+        let mut out = vec![0.0; y.len()];
+        conv_forward(&g, &x, &w, None, &mut out);
+        let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
+        assert!((lhs - via_w).abs() < 1e-9);
+        let expect = reference(&g, &x, &w);
+        assert!(out.iter().zip(&expect).all(|(a, b)| (a - b).abs() < 1e-12));
+    }
+}
