@@ -11,6 +11,7 @@ mod elementwise;
 mod gemm;
 mod layout;
 mod pad;
+mod pool;
 mod reduce;
 mod softmax;
 
@@ -19,6 +20,7 @@ pub use elementwise::*;
 pub use gemm::*;
 pub use layout::*;
 pub use pad::*;
+pub use pool::*;
 pub use reduce::*;
 pub use softmax::*;
 

@@ -1,0 +1,474 @@
+//! Pooling over 3-d spatial data, one `(D, H, W)` plane per (image, channel): max pooling with
+//! indices, average pooling, adaptive pooling and max unpooling, with their backward passes.
+//! 1-d and 2-d pooling use leading spatial dims of size 1.
+//!
+//! Semantics follow PyTorch's CPU kernels: a max window starts at its first in-bounds position,
+//! keeps the first of equal maxima and lets NaN win; an average window's divisor counts the
+//! padding up to the padded bounds (`count_include_pad`) or only the input, or is
+//! `divisor_override`.
+
+use crate::tensor::Element;
+use rayon::prelude::*;
+
+/// The sizes of a pooling: planes (`batch * channels`), and per spatial dim the input, kernel,
+/// stride, padding (both sides), dilation and output lengths.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PoolGeom {
+    /// Independent planes: batch times channels.
+    pub planes: usize,
+    /// Input length per spatial dim.
+    pub input: [usize; 3],
+    /// Window length per spatial dim.
+    pub kernel: [usize; 3],
+    /// Stride per spatial dim.
+    pub stride: [usize; 3],
+    /// Padding on each side per spatial dim.
+    pub padding: [usize; 3],
+    /// Dilation per spatial dim (1 for average pooling).
+    pub dilation: [usize; 3],
+    /// Output length per spatial dim.
+    pub output: [usize; 3],
+}
+
+impl PoolGeom {
+    fn in_vol(&self) -> usize {
+        self.input.iter().product()
+    }
+    fn out_vol(&self) -> usize {
+        self.output.iter().product()
+    }
+    /// In-bounds input positions of window `o` along dim `d` (max pooling, with dilation).
+    fn taps(&self, d: usize, o: usize) -> Vec<usize> {
+        let start = (o * self.stride[d]) as isize - self.padding[d] as isize;
+        (0..self.kernel[d])
+            .map(|j| start + (j * self.dilation[d]) as isize)
+            .filter(|&i| i >= 0 && (i as usize) < self.input[d])
+            .map(|i| i as usize)
+            .collect()
+    }
+    /// `(clipped start, clipped end, window size counting padding)` of average window `o`
+    /// along dim `d`.
+    fn avg_range(&self, d: usize, o: usize) -> (usize, usize, usize) {
+        let start = (o * self.stride[d]) as isize - self.padding[d] as isize;
+        let end = (start + self.kernel[d] as isize).min((self.input[d] + self.padding[d]) as isize);
+        let size = (end - start) as usize;
+        let (s, e) = (start.max(0) as usize, end.min(self.input[d] as isize).max(0) as usize);
+        (s, e.max(s), size)
+    }
+}
+
+fn for_planes<E: Send + Sync, F>(src: &[E], src_len: usize, dst: &mut [E], dst_len: usize, f: F)
+where
+    F: Fn(&[E], &mut [E]) + Send + Sync,
+{
+    if src_len == 0 || dst_len == 0 {
+        return;
+    }
+    if src.len().max(dst.len()) >= super::PARALLEL_MIN_ELEMS {
+        src.par_chunks(src_len)
+            .zip(dst.par_chunks_mut(dst_len))
+            .for_each(|(s, d)| f(s, d));
+    } else {
+        src.chunks(src_len).zip(dst.chunks_mut(dst_len)).for_each(|(s, d)| f(s, d));
+    }
+}
+
+/// Max pooling: the maximum of every window and its flat index within the input plane
+/// (PyTorch's `return_indices`).
+///
+/// ```
+/// use stensor::kernels::{max_pool_forward, PoolGeom};
+/// let g = PoolGeom { planes: 1, input: [1, 1, 5], kernel: [1, 1, 2], stride: [1, 1, 2],
+///     padding: [0; 3], dilation: [1; 3], output: [1, 1, 2] };
+/// let (v, i) = max_pool_forward(&g, &[1.0f32, 3.0, 2.0, 2.0, 9.0]);
+/// assert_eq!((v, i), (vec![3.0, 2.0], vec![1, 2]));
+/// ```
+pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize>) {
+    assert_eq!(x.len(), g.planes * g.in_vol(), "max_pool_forward: length");
+    let taps: Vec<Vec<Vec<usize>>> = (0..3)
+        .map(|d| (0..g.output[d]).map(|o| g.taps(d, o)).collect())
+        .collect();
+    let (ov, iv) = (g.out_vol(), g.in_vol());
+    let [_, ih, iw] = g.input;
+    let mut vals = vec![E::zero(); g.planes * ov];
+    let mut idx = vec![0usize; g.planes * ov];
+    let plane = |p: usize, xv: &[E], vo: &mut [E], io: &mut [usize]| {
+        let _ = p;
+        let mut o = 0;
+        for ta in &taps[0] {
+            for tb in &taps[1] {
+                for tc in &taps[2] {
+                    let mut best = E::neg_infinity();
+                    let mut bi = match (ta.first(), tb.first(), tc.first()) {
+                        (Some(a), Some(b), Some(c)) => (a * ih + b) * iw + c,
+                        _ => 0,
+                    };
+                    for a in ta {
+                        for b in tb {
+                            for c in tc {
+                                let k = (a * ih + b) * iw + c;
+                                let v = xv[k];
+                                if v > best || v.is_nan() {
+                                    best = v;
+                                    bi = k;
+                                }
+                            }
+                        }
+                    }
+                    vo[o] = best;
+                    io[o] = bi;
+                    o += 1;
+                }
+            }
+        }
+    };
+    if ov > 0 && iv > 0 {
+        if x.len() >= super::PARALLEL_MIN_ELEMS {
+            x.par_chunks(iv)
+                .zip(vals.par_chunks_mut(ov).zip(idx.par_chunks_mut(ov)))
+                .enumerate()
+                .for_each(|(p, (xv, (vo, io)))| plane(p, xv, vo, io));
+        } else {
+            for (p, (xv, (vo, io))) in x.chunks(iv).zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov))).enumerate() {
+                plane(p, xv, vo, io);
+            }
+        }
+    }
+    (vals, idx)
+}
+
+/// Adds `gy[p, o]` to `gx[p, idx[p, o]]`: the backward of max pooling (and the forward of max
+/// unpooling), plane by plane.
+///
+/// ```
+/// let mut gx = vec![0.0f64; 4];
+/// stensor::kernels::scatter_add_planes(&[1.0, 2.0], &[3, 3], 2, &mut gx, 4);
+/// assert_eq!(gx, vec![0.0, 0.0, 0.0, 3.0]);
+/// ```
+pub fn scatter_add_planes<E: Element>(gy: &[E], idx: &[usize], out_vol: usize, gx: &mut [E], in_vol: usize) {
+    assert_eq!(gy.len(), idx.len(), "scatter_add_planes: lengths");
+    if out_vol == 0 || in_vol == 0 {
+        return;
+    }
+    for (p, (gp, ip)) in gy.chunks(out_vol).zip(idx.chunks(out_vol)).enumerate() {
+        let dst = &mut gx[p * in_vol..(p + 1) * in_vol];
+        for (&v, &i) in gp.iter().zip(ip) {
+            dst[i] = dst[i] + v;
+        }
+    }
+}
+
+/// `out[p, o] = x[p, idx[p, o]]`: the backward of max unpooling, plane by plane.
+///
+/// ```
+/// let g = stensor::kernels::gather_planes(&[5.0f32, 6.0, 7.0, 8.0], &[2, 0], 2, 4);
+/// assert_eq!(g, vec![7.0, 5.0]);
+/// ```
+pub fn gather_planes<E: Element>(x: &[E], idx: &[usize], out_vol: usize, in_vol: usize) -> Vec<E> {
+    if out_vol == 0 {
+        return Vec::new();
+    }
+    idx.chunks(out_vol)
+        .enumerate()
+        .flat_map(|(p, ip)| ip.iter().map(move |&i| x[p * in_vol + i]))
+        .collect()
+}
+
+fn avg_windows(g: &PoolGeom) -> [Vec<(usize, usize, usize)>; 3] {
+    [0, 1, 2].map(|d| (0..g.output[d]).map(|o| g.avg_range(d, o)).collect())
+}
+
+fn divisor(w: [&(usize, usize, usize); 3], count_include_pad: bool, divisor_override: Option<usize>) -> usize {
+    if let Some(d) = divisor_override {
+        return d;
+    }
+    if count_include_pad {
+        w.iter().map(|r| r.2).product()
+    } else {
+        w.iter().map(|r| r.1 - r.0).product()
+    }
+}
+
+/// Average pooling (no dilation), with PyTorch's divisor rules.
+///
+/// ```
+/// use stensor::kernels::{avg_pool_forward, PoolGeom};
+/// let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2],
+///     padding: [0, 0, 1], dilation: [1; 3], output: [1, 1, 2] };
+/// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], true, None), vec![1.0, 5.0]);
+/// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], false, None), vec![2.0, 5.0]);
+/// ```
+pub fn avg_pool_forward<E: Element>(g: &PoolGeom, x: &[E], count_include_pad: bool, divisor_override: Option<usize>) -> Vec<E> {
+    assert_eq!(x.len(), g.planes * g.in_vol(), "avg_pool_forward: length");
+    let w = avg_windows(g);
+    let [_, ih, iw] = g.input;
+    let mut out = vec![E::zero(); g.planes * g.out_vol()];
+    for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
+        let mut o = 0;
+        for ra in &w[0] {
+            for rb in &w[1] {
+                for rc in &w[2] {
+                    let mut s = E::zero();
+                    for a in ra.0..ra.1 {
+                        for b in rb.0..rb.1 {
+                            for c in rc.0..rc.1 {
+                                s = s + xv[(a * ih + b) * iw + c];
+                            }
+                        }
+                    }
+                    ov[o] = s / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
+                    o += 1;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The backward of [`avg_pool_forward`], accumulated into `gx`.
+///
+/// ```
+/// use stensor::kernels::{avg_pool_backward, PoolGeom};
+/// let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2],
+///     padding: [0, 0, 1], dilation: [1; 3], output: [1, 1, 2] };
+/// let mut gx = vec![0.0f64; 3];
+/// avg_pool_backward(&g, &[1.0, 1.0], true, None, &mut gx);
+/// assert_eq!(gx, vec![0.5, 0.5, 0.5]);
+/// ```
+pub fn avg_pool_backward<E: Element>(g: &PoolGeom, gy: &[E], count_include_pad: bool, divisor_override: Option<usize>, gx: &mut [E]) {
+    assert!(gy.len() == g.planes * g.out_vol() && gx.len() == g.planes * g.in_vol(), "avg_pool_backward: lengths");
+    let w = avg_windows(g);
+    let [_, ih, iw] = g.input;
+    for_planes(gy, g.out_vol(), gx, g.in_vol(), |gv, xv| {
+        let mut o = 0;
+        for ra in &w[0] {
+            for rb in &w[1] {
+                for rc in &w[2] {
+                    let share = gv[o] / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
+                    for a in ra.0..ra.1 {
+                        for b in rb.0..rb.1 {
+                            for c in rc.0..rc.1 {
+                                let k = (a * ih + b) * iw + c;
+                                xv[k] = xv[k] + share;
+                            }
+                        }
+                    }
+                    o += 1;
+                }
+            }
+        }
+    });
+}
+
+fn adaptive_ranges(input: [usize; 3], output: [usize; 3]) -> [Vec<(usize, usize)>; 3] {
+    [0, 1, 2].map(|d| {
+        (0..output[d])
+            .map(|i| crate::shape::out::adaptive_window(i, input[d], output[d]))
+            .collect()
+    })
+}
+
+/// Adaptive average pooling of `planes` planes from `input` to `output` lengths.
+///
+/// ```
+/// let y = stensor::kernels::adaptive_avg_forward(&[1.0f32, 2.0, 3.0, 4.0, 5.0], 1, [1, 1, 5], [1, 1, 2]);
+/// assert_eq!(y, vec![2.0, 4.0]); // windows [0, 3) and [2, 5)
+/// ```
+pub fn adaptive_avg_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3], output: [usize; 3]) -> Vec<E> {
+    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
+    assert_eq!(x.len(), planes * iv, "adaptive_avg_forward: length");
+    let r = adaptive_ranges(input, output);
+    let [_, ih, iw] = input;
+    let mut out = vec![E::zero(); planes * ov];
+    for_planes(x, iv, &mut out, ov, |xv, yv| {
+        let mut o = 0;
+        for ra in &r[0] {
+            for rb in &r[1] {
+                for rc in &r[2] {
+                    let mut s = E::zero();
+                    for a in ra.0..ra.1 {
+                        for b in rb.0..rb.1 {
+                            for c in rc.0..rc.1 {
+                                s = s + xv[(a * ih + b) * iw + c];
+                            }
+                        }
+                    }
+                    let n = (ra.1 - ra.0) * (rb.1 - rb.0) * (rc.1 - rc.0);
+                    yv[o] = s / E::from_usize(n);
+                    o += 1;
+                }
+            }
+        }
+    });
+    out
+}
+
+/// The backward of [`adaptive_avg_forward`], accumulated into `gx`.
+///
+/// ```
+/// let mut gx = vec![0.0f64; 5];
+/// stensor::kernels::adaptive_avg_backward(&[3.0, 3.0], &mut gx, 1, [1, 1, 5], [1, 1, 2]);
+/// assert_eq!(gx, vec![1.0, 1.0, 2.0, 1.0, 1.0]);
+/// ```
+pub fn adaptive_avg_backward<E: Element>(gy: &[E], gx: &mut [E], planes: usize, input: [usize; 3], output: [usize; 3]) {
+    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
+    assert!(gy.len() == planes * ov && gx.len() == planes * iv, "adaptive_avg_backward: lengths");
+    let r = adaptive_ranges(input, output);
+    let [_, ih, iw] = input;
+    for_planes(gy, ov, gx, iv, |gv, xv| {
+        let mut o = 0;
+        for ra in &r[0] {
+            for rb in &r[1] {
+                for rc in &r[2] {
+                    let n = (ra.1 - ra.0) * (rb.1 - rb.0) * (rc.1 - rc.0);
+                    let share = gv[o] / E::from_usize(n);
+                    for a in ra.0..ra.1 {
+                        for b in rb.0..rb.1 {
+                            for c in rc.0..rc.1 {
+                                let k = (a * ih + b) * iw + c;
+                                xv[k] = xv[k] + share;
+                            }
+                        }
+                    }
+                    o += 1;
+                }
+            }
+        }
+    });
+}
+
+/// Adaptive max pooling: the maximum of every adaptive window and its flat index in the plane.
+///
+/// ```
+/// let (v, i) = stensor::kernels::adaptive_max_forward(&[1.0f32, 5.0, 3.0, 4.0, 2.0], 1, [1, 1, 5], [1, 1, 2]);
+/// assert_eq!((v, i), (vec![5.0, 4.0], vec![1, 3]));
+/// ```
+pub fn adaptive_max_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3], output: [usize; 3]) -> (Vec<E>, Vec<usize>) {
+    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
+    assert_eq!(x.len(), planes * iv, "adaptive_max_forward: length");
+    let r = adaptive_ranges(input, output);
+    let [_, ih, iw] = input;
+    let mut vals = vec![E::zero(); planes * ov];
+    let mut idx = vec![0usize; planes * ov];
+    if iv == 0 || ov == 0 {
+        return (vals, idx);
+    }
+    for (xv, (vo, io)) in x.chunks(iv).zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov))) {
+        let mut o = 0;
+        for ra in &r[0] {
+            for rb in &r[1] {
+                for rc in &r[2] {
+                    let mut best = E::neg_infinity();
+                    let mut bi = (ra.0 * ih + rb.0) * iw + rc.0;
+                    for a in ra.0..ra.1 {
+                        for b in rb.0..rb.1 {
+                            for c in rc.0..rc.1 {
+                                let k = (a * ih + b) * iw + c;
+                                if xv[k] > best || xv[k].is_nan() {
+                                    best = xv[k];
+                                    bi = k;
+                                }
+                            }
+                        }
+                    }
+                    vo[o] = best;
+                    io[o] = bi;
+                    o += 1;
+                }
+            }
+        }
+    }
+    (vals, idx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shape::out::pool_out_size;
+
+    fn geom(planes: usize, input: [usize; 3], k: [usize; 3], s: [usize; 3], p: [usize; 3], d: [usize; 3], ceil: bool) -> PoolGeom {
+        let output = [0, 1, 2].map(|i| pool_out_size(input[i], k[i], s[i], p[i], d[i], ceil).unwrap());
+        PoolGeom { planes, input, kernel: k, stride: s, padding: p, dilation: d, output }
+    }
+
+    /// 1-d reference of PyTorch's max pool over one row.
+    fn max_1d(x: &[f64], k: usize, s: usize, p: usize, d: usize, out: usize) -> Vec<(f64, usize)> {
+        (0..out)
+            .map(|o| {
+                let start = (o * s) as isize - p as isize;
+                let mut best = (f64::NEG_INFINITY, usize::MAX);
+                for j in 0..k {
+                    let i = start + (j * d) as isize;
+                    if i >= 0 && (i as usize) < x.len() {
+                        let i = i as usize;
+                        if best.1 == usize::MAX || x[i] > best.0 {
+                            best = (x[i], i);
+                        }
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+
+    #[test]
+    fn max_pool_matches_a_one_dim_reference_on_odd_sizes() {
+        for (n, k, s, p, d, ceil) in [(1, 1, 1, 0, 1, false), (7, 3, 2, 1, 1, true), (15, 2, 2, 1, 2, false), (17, 5, 3, 2, 1, true), (33, 4, 4, 2, 3, false)] {
+            let g = geom(3, [1, 1, n], [1, 1, k], [1, 1, s], [0, 0, p], [1, 1, d], ceil);
+            let x: Vec<f64> = (0..3 * n).map(|i| ((i * 7919) % 23) as f64).collect();
+            let (v, idx) = max_pool_forward(&g, &x);
+            for pl in 0..3 {
+                let r = max_1d(&x[pl * n..(pl + 1) * n], k, s, p, d, g.output[2]);
+                for (o, (rv, ri)) in r.iter().enumerate() {
+                    assert_eq!((v[pl * g.output[2] + o], idx[pl * g.output[2] + o]), (*rv, *ri), "{g:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn nan_wins_and_ties_keep_the_first() {
+        let g = geom(1, [1, 1, 4], [1, 1, 4], [1, 1, 4], [0; 3], [1; 3], false);
+        let (v, i) = max_pool_forward(&g, &[1.0f64, 3.0, 3.0, 2.0]);
+        assert_eq!((v[0], i[0]), (3.0, 1));
+        let (v, i) = max_pool_forward(&g, &[1.0f64, f64::NAN, 3.0, 2.0]);
+        assert!(v[0].is_nan());
+        assert_eq!(i[0], 1);
+    }
+
+    #[test]
+    fn avg_pool_backward_is_the_adjoint() {
+        for (input, k, s, p, ceil) in [([1, 7, 5], [1, 3, 2], [1, 2, 2], [0, 1, 1], true), ([3, 4, 9], [2, 2, 3], [1, 2, 3], [1, 1, 0], false), ([1, 1, 17], [1, 1, 5], [1, 1, 3], [0, 0, 2], true)] {
+            let g = geom(2, input, k, s, p, [1; 3], ceil);
+            let n = 2 * input.iter().product::<usize>();
+            let x: Vec<f64> = (0..n).map(|i| ((i * 31) % 13) as f64 - 6.0).collect();
+            for (cip, div) in [(true, None), (false, None), (true, Some(5))] {
+                let y = avg_pool_forward(&g, &x, cip, div);
+                let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 17) % 7) as f64 - 3.0).collect();
+                let mut gx = vec![0.0; n];
+                avg_pool_backward(&g, &gy, cip, div, &mut gx);
+                let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
+                let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
+                assert!((lhs - rhs).abs() < 1e-9, "{g:?} {cip} {div:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn avg_of_a_constant_is_the_constant_without_padding_counted() {
+        let g = geom(1, [1, 7, 6], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], true);
+        let y = avg_pool_forward(&g, &[2.5f64; 42], false, None);
+        assert!(y.iter().all(|&v| (v - 2.5).abs() < 1e-12));
+    }
+
+    #[test]
+    fn adaptive_pools_to_the_input_size_are_identity() {
+        let x: Vec<f64> = (0..2 * 3 * 5).map(|i| (i as f64).sin()).collect();
+        assert_eq!(adaptive_avg_forward(&x, 2, [1, 3, 5], [1, 3, 5]), x);
+        assert_eq!(adaptive_max_forward(&x, 2, [1, 3, 5], [1, 3, 5]).0, x);
+        let gy: Vec<f64> = (0..30).map(|i| i as f64).collect();
+        let mut gx = vec![0.0; 30];
+        adaptive_avg_backward(&gy, &mut gx, 2, [1, 3, 5], [1, 3, 5]);
+        assert_eq!(gx, gy);
+    }
+}
