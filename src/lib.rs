@@ -9,6 +9,7 @@ pub mod autograd;
 pub mod error;
 pub mod gradcheck;
 pub mod kernels;
+pub mod nn;
 pub mod ops;
 pub mod shape;
 pub mod tensor;
@@ -39,7 +40,7 @@ pub mod prelude {
     pub use crate::dims::*;
     pub use crate::shape::{
         Axes2, Axes3, Axes4, Axes5, BroadcastSuffix, ConcatAlong, ConstDim, ConstShape, Dim,
-        FlattenDims, HasAxis, PermuteTo, RemoveAxis, ReshapeTo, Shape, SwapAxes,
+        FlattenDims, HasAxis, PermuteTo, RemoveAxis, ReshapeTo, Shape, SwapAxes, UnflattenDim,
     };
     pub use crate::tensor::{Element, Rng, Tensor};
 }

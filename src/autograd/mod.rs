@@ -185,16 +185,15 @@ pub trait MergeTape<E, Rhs>: TapeMode<E> {
     /// The result's tape.
     type Output: TapeMode<E>;
 }
-impl<E: Element> MergeTape<E, NoTape> for NoTape {
-    type Output = NoTape;
+// One blanket impl for equal tapes, so generic code combining two tensors of the same tape `T`
+// gets `T` back without naming it.
+impl<E: Element, T: TapeMode<E>> MergeTape<E, T> for T {
+    type Output = T;
 }
 impl<E: Element> MergeTape<E, Tape<E>> for NoTape {
     type Output = Tape<E>;
 }
 impl<E: Element> MergeTape<E, NoTape> for Tape<E> {
-    type Output = Tape<E>;
-}
-impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
     type Output = Tape<E>;
 }
 

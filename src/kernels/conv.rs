@@ -88,12 +88,16 @@ fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
                     let dst = &mut col[row * ov..(row + 1) * ov];
                     let mut o = 0;
                     for z in 0..od {
-                        let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
+                        let zi =
+                            (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
                         for y in 0..oh {
-                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
-                            let inside = (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize
+                                - g.padding[1] as isize;
+                            let inside =
+                                (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
                             for xo in 0..ow {
-                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
+                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize
+                                    - g.padding[2] as isize;
                                 dst[o] = if inside && (0..iw as isize).contains(&xi) {
                                     xc[((zi as usize) * ih + yi as usize) * iw + xi as usize]
                                 } else {
@@ -125,12 +129,16 @@ fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
                     let src = &col[row * ov..(row + 1) * ov];
                     let mut o = 0;
                     for z in 0..od {
-                        let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
+                        let zi =
+                            (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
                         for y in 0..oh {
-                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
-                            let inside = (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
+                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize
+                                - g.padding[1] as isize;
+                            let inside =
+                                (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
                             for xo in 0..ow {
-                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
+                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize
+                                    - g.padding[2] as isize;
                                 if inside && (0..iw as isize).contains(&xi) {
                                     let k = ((zi as usize) * ih + yi as usize) * iw + xi as usize;
                                     dxc[k] = dxc[k] + src[o];
@@ -168,7 +176,11 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
     assert_eq!(x.len(), g.batch * g.cin * iv, "conv_forward: input length");
     assert_eq!(w.len(), g.weight_len(), "conv_forward: weight length");
-    assert_eq!(out.len(), g.batch * g.cout * ov, "conv_forward: output length");
+    assert_eq!(
+        out.len(),
+        g.batch * g.cout * ov,
+        "conv_forward: output length"
+    );
     if out.is_empty() {
         return;
     }
@@ -179,7 +191,17 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
             im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], &mut col);
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
             let og = &mut on[gi * cout_g * ov..(gi + 1) * cout_g * ov];
-            gemm(cout_g, cin_g * kv, ov, wg, Trans::No, &col, Trans::No, og, false);
+            gemm(
+                cout_g,
+                cin_g * kv,
+                ov,
+                wg,
+                Trans::No,
+                &col,
+                Trans::No,
+                og,
+                false,
+            );
         }
         if let Some(b) = bias {
             for (c, plane) in on.chunks_exact_mut(ov).enumerate() {
@@ -191,9 +213,13 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
     };
     let (xs, os) = (g.cin * iv, g.cout * ov);
     if parallel::<E>(g) {
-        x.par_chunks(xs.max(1)).zip(out.par_chunks_mut(os)).for_each(per_image);
+        x.par_chunks(xs.max(1))
+            .zip(out.par_chunks_mut(os))
+            .for_each(per_image);
     } else {
-        x.chunks(xs.max(1)).zip(out.chunks_mut(os)).for_each(per_image);
+        x.chunks(xs.max(1))
+            .zip(out.chunks_mut(os))
+            .for_each(per_image);
     }
 }
 
@@ -211,9 +237,21 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
 pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut [E]) {
     g.check();
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
-    assert_eq!(dx.len(), g.batch * g.cin * iv, "conv_backward_input: input length");
-    assert_eq!(w.len(), g.weight_len(), "conv_backward_input: weight length");
-    assert_eq!(dy.len(), g.batch * g.cout * ov, "conv_backward_input: output length");
+    assert_eq!(
+        dx.len(),
+        g.batch * g.cin * iv,
+        "conv_backward_input: input length"
+    );
+    assert_eq!(
+        w.len(),
+        g.weight_len(),
+        "conv_backward_input: weight length"
+    );
+    assert_eq!(
+        dy.len(),
+        g.batch * g.cout * ov,
+        "conv_backward_input: output length"
+    );
     if dx.is_empty() || dy.is_empty() {
         return;
     }
@@ -223,13 +261,25 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
         for gi in 0..g.groups {
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
             let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
-            gemm(cin_g * kv, cout_g, ov, wg, Trans::Yes, dyg, Trans::No, &mut col, false);
+            gemm(
+                cin_g * kv,
+                cout_g,
+                ov,
+                wg,
+                Trans::Yes,
+                dyg,
+                Trans::No,
+                &mut col,
+                false,
+            );
             col2im(g, &col, &mut dxn[gi * cin_g * iv..(gi + 1) * cin_g * iv]);
         }
     };
     let (xs, os) = (g.cin * iv, g.cout * ov);
     if parallel::<E>(g) {
-        dy.par_chunks(os).zip(dx.par_chunks_mut(xs)).for_each(per_image);
+        dy.par_chunks(os)
+            .zip(dx.par_chunks_mut(xs))
+            .for_each(per_image);
     } else {
         dy.chunks(os).zip(dx.chunks_mut(xs)).for_each(per_image);
     }
@@ -248,9 +298,21 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
 pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mut [E]) {
     g.check();
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
-    assert_eq!(x.len(), g.batch * g.cin * iv, "conv_backward_weight: input length");
-    assert_eq!(dw.len(), g.weight_len(), "conv_backward_weight: weight length");
-    assert_eq!(dy.len(), g.batch * g.cout * ov, "conv_backward_weight: output length");
+    assert_eq!(
+        x.len(),
+        g.batch * g.cin * iv,
+        "conv_backward_weight: input length"
+    );
+    assert_eq!(
+        dw.len(),
+        g.weight_len(),
+        "conv_backward_weight: weight length"
+    );
+    assert_eq!(
+        dy.len(),
+        g.batch * g.cout * ov,
+        "conv_backward_weight: output length"
+    );
     if dw.is_empty() || dy.is_empty() {
         return;
     }
@@ -263,7 +325,17 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
             im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], col);
             let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
             let dwg = &mut acc[gi * wg_len..(gi + 1) * wg_len];
-            gemm(cout_g, ov, cin_g * kv, dyg, Trans::No, col, Trans::Yes, dwg, true);
+            gemm(
+                cout_g,
+                ov,
+                cin_g * kv,
+                dyg,
+                Trans::No,
+                col,
+                Trans::Yes,
+                dwg,
+                true,
+            );
         }
     };
     if parallel::<E>(g) {
@@ -304,7 +376,11 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
 /// ```
 pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut [E]) {
     assert_eq!(db.len(), channels, "channel_sum: length");
-    let per = if batch * channels == 0 { 0 } else { dy.len() / (batch * channels) };
+    let per = if batch * channels == 0 {
+        0
+    } else {
+        dy.len() / (batch * channels)
+    };
     for n in 0..batch {
         for (c, d) in db.iter_mut().enumerate() {
             let start = (n * channels + c) * per;
@@ -341,15 +417,29 @@ mod tests {
                                 for a in 0..kd {
                                     for b in 0..kh {
                                         for e in 0..kw {
-                                            let zi = (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
-                                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize - g.padding[1] as isize;
-                                            let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize - g.padding[2] as isize;
-                                            if zi < 0 || yi < 0 || xi < 0 || zi >= id as isize || yi >= ih as isize || xi >= iw as isize {
+                                            let zi = (z * g.stride[0] + a * g.dilation[0]) as isize
+                                                - g.padding[0] as isize;
+                                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize
+                                                - g.padding[1] as isize;
+                                            let xi = (xo * g.stride[2] + e * g.dilation[2])
+                                                as isize
+                                                - g.padding[2] as isize;
+                                            if zi < 0
+                                                || yi < 0
+                                                || xi < 0
+                                                || zi >= id as isize
+                                                || yi >= ih as isize
+                                                || xi >= iw as isize
+                                            {
                                                 continue;
                                             }
                                             let c = grp * cin_g + ci;
-                                            let xv = x[(((n * g.cin + c) * id + zi as usize) * ih + yi as usize) * iw + xi as usize];
-                                            let wv = w[(((co * cin_g + ci) * kd + a) * kh + b) * kw + e];
+                                            let xv = x[(((n * g.cin + c) * id + zi as usize) * ih
+                                                + yi as usize)
+                                                * iw
+                                                + xi as usize];
+                                            let wv =
+                                                w[(((co * cin_g + ci) * kd + a) * kh + b) * kw + e];
                                             s += xv * wv;
                                         }
                                     }
@@ -366,8 +456,16 @@ mod tests {
 
     fn geometries() -> Vec<ConvGeom> {
         let mut v = Vec::new();
-        let os = |i: usize, k: usize, s: usize, p: usize, d: usize| crate::shape::out::conv_out_size(i, k, s, p, d).unwrap();
-        for (batch, cin, cout, groups) in [(1, 1, 1, 1), (3, 2, 4, 1), (2, 4, 6, 2), (2, 3, 3, 3), (1, 6, 2, 2)] {
+        let os = |i: usize, k: usize, s: usize, p: usize, d: usize| {
+            crate::shape::out::conv_out_size(i, k, s, p, d).unwrap()
+        };
+        for (batch, cin, cout, groups) in [
+            (1, 1, 1, 1),
+            (3, 2, 4, 1),
+            (2, 4, 6, 2),
+            (2, 3, 3, 3),
+            (1, 6, 2, 2),
+        ] {
             for (inp, k, s, p, d) in [
                 ([1, 1, 17], [1, 1, 3], [1, 1, 2], [0, 0, 1], [1, 1, 1]),
                 ([1, 7, 15], [1, 3, 2], [1, 2, 1], [0, 1, 0], [1, 1, 2]),
@@ -376,7 +474,18 @@ mod tests {
                 ([1, 33, 1], [1, 5, 1], [1, 3, 1], [0, 2, 0], [1, 1, 1]),
             ] {
                 let output = [0, 1, 2].map(|i| os(inp[i], k[i], s[i], p[i], d[i]));
-                v.push(ConvGeom { batch, cin, cout, groups, input: inp, kernel: k, stride: s, padding: p, dilation: d, output });
+                v.push(ConvGeom {
+                    batch,
+                    cin,
+                    cout,
+                    groups,
+                    input: inp,
+                    kernel: k,
+                    stride: s,
+                    padding: p,
+                    dilation: d,
+                    output,
+                });
             }
         }
         v
@@ -385,7 +494,10 @@ mod tests {
     #[test]
     fn forward_matches_the_definition_on_odd_sizes() {
         for (i, g) in geometries().iter().enumerate() {
-            let x = vals(g.batch * g.cin * g.input.iter().product::<usize>(), i as u64);
+            let x = vals(
+                g.batch * g.cin * g.input.iter().product::<usize>(),
+                i as u64,
+            );
             let w = vals(g.weight_len(), 100 + i as u64);
             let b = vals(g.cout, 200 + i as u64);
             let mut out = vec![0.0; g.batch * g.cout * g.output.iter().product::<usize>()];
@@ -403,9 +515,15 @@ mod tests {
     fn backward_kernels_are_the_adjoints_of_forward() {
         // <conv(x, w), y> == <x, dx(y, w)> == <w, dw(x, y)>
         for (i, g) in geometries().iter().enumerate() {
-            let x = vals(g.batch * g.cin * g.input.iter().product::<usize>(), i as u64);
+            let x = vals(
+                g.batch * g.cin * g.input.iter().product::<usize>(),
+                i as u64,
+            );
             let w = vals(g.weight_len(), 300 + i as u64);
-            let y = vals(g.batch * g.cout * g.output.iter().product::<usize>(), 400 + i as u64);
+            let y = vals(
+                g.batch * g.cout * g.output.iter().product::<usize>(),
+                400 + i as u64,
+            );
             let mut out = vec![0.0; y.len()];
             conv_forward(g, &x, &w, None, &mut out);
             let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
@@ -415,14 +533,27 @@ mod tests {
             conv_backward_weight(g, &x, &y, &mut dw);
             let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
             let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
-            assert!((lhs - via_x).abs() < 1e-10 && (lhs - via_w).abs() < 1e-10, "{g:?}");
+            assert!(
+                (lhs - via_x).abs() < 1e-10 && (lhs - via_w).abs() < 1e-10,
+                "{g:?}"
+            );
         }
     }
 
     #[test]
     fn large_batches_take_the_parallel_path_and_agree() {
-        let g = ConvGeom { batch: 8, cin: 4, cout: 8, groups: 1, input: [1, 16, 16], kernel: [1, 3, 3],
-            stride: [1; 3], padding: [0, 1, 1], dilation: [1; 3], output: [1, 16, 16] };
+        let g = ConvGeom {
+            batch: 8,
+            cin: 4,
+            cout: 8,
+            groups: 1,
+            input: [1, 16, 16],
+            kernel: [1, 3, 3],
+            stride: [1; 3],
+            padding: [0, 1, 1],
+            dilation: [1; 3],
+            output: [1, 16, 16],
+        };
         assert!(parallel::<f64>(&g));
         let x = vals(8 * 4 * 256, 1);
         let w = vals(g.weight_len(), 2);

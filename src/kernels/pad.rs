@@ -71,9 +71,13 @@ pub fn pad<E: Element>(
     }
     let body = |(src, dst): (&[E], &mut [E])| {
         for a in 0..od[0] {
-            let Some(sa) = source(a, pads[0].0, dims[0], mode) else { continue };
+            let Some(sa) = source(a, pads[0].0, dims[0], mode) else {
+                continue;
+            };
             for b in 0..od[1] {
-                let Some(sb) = source(b, pads[1].0, dims[1], mode) else { continue };
+                let Some(sb) = source(b, pads[1].0, dims[1], mode) else {
+                    continue;
+                };
                 let row = (a * od[1] + b) * od[2];
                 let srow = (sa * dims[1] + sb) * dims[2];
                 for c in 0..od[2] {
@@ -85,9 +89,13 @@ pub fn pad<E: Element>(
         }
     };
     if planes * outp >= super::PARALLEL_MIN_ELEMS {
-        x.par_chunks(inp.max(1)).zip(out.par_chunks_mut(outp)).for_each(body);
+        x.par_chunks(inp.max(1))
+            .zip(out.par_chunks_mut(outp))
+            .for_each(body);
     } else {
-        x.chunks(inp.max(1)).zip(out.chunks_mut(outp)).for_each(body);
+        x.chunks(inp.max(1))
+            .zip(out.chunks_mut(outp))
+            .for_each(body);
     }
     out
 }
@@ -113,15 +121,22 @@ pub fn pad_backward<E: Element>(
     let inp: usize = dims.iter().product();
     let od = padded_dims(dims, pads);
     let outp: usize = od.iter().product();
-    assert!(g.len() == planes * outp && gx.len() == planes * inp, "pad_backward: lengths");
+    assert!(
+        g.len() == planes * outp && gx.len() == planes * inp,
+        "pad_backward: lengths"
+    );
     if inp == 0 {
         return;
     }
     let body = |(src, dst): (&[E], &mut [E])| {
         for a in 0..od[0] {
-            let Some(sa) = source(a, pads[0].0, dims[0], mode) else { continue };
+            let Some(sa) = source(a, pads[0].0, dims[0], mode) else {
+                continue;
+            };
             for b in 0..od[1] {
-                let Some(sb) = source(b, pads[1].0, dims[1], mode) else { continue };
+                let Some(sb) = source(b, pads[1].0, dims[1], mode) else {
+                    continue;
+                };
                 let row = (a * od[1] + b) * od[2];
                 let srow = (sa * dims[1] + sb) * dims[2];
                 for c in 0..od[2] {
@@ -133,7 +148,9 @@ pub fn pad_backward<E: Element>(
         }
     };
     if planes * outp >= super::PARALLEL_MIN_ELEMS {
-        g.par_chunks(outp.max(1)).zip(gx.par_chunks_mut(inp)).for_each(body);
+        g.par_chunks(outp.max(1))
+            .zip(gx.par_chunks_mut(inp))
+            .for_each(body);
     } else {
         g.chunks(outp.max(1)).zip(gx.chunks_mut(inp)).for_each(body);
     }
@@ -163,8 +180,17 @@ mod tests {
 
     #[test]
     fn two_d_padding_matches_rowwise_then_columnwise_reference() {
-        for mode in [PadMode::Constant(2.5), PadMode::Reflect, PadMode::Replicate, PadMode::Circular] {
-            for (h, w, pads) in [(3, 4, [(1, 2), (2, 1)]), (7, 1, [(0, 3), (0, 0)]), (5, 17, [(4, 0), (3, 16)])] {
+        for mode in [
+            PadMode::Constant(2.5),
+            PadMode::Reflect,
+            PadMode::Replicate,
+            PadMode::Circular,
+        ] {
+            for (h, w, pads) in [
+                (3, 4, [(1, 2), (2, 1)]),
+                (7, 1, [(0, 3), (0, 0)]),
+                (5, 17, [(4, 0), (3, 16)]),
+            ] {
                 let pads_ok = match mode {
                     PadMode::Reflect => pads.iter().zip([h, w]).all(|(p, n)| p.0 < n && p.1 < n),
                     _ => true,
@@ -177,13 +203,24 @@ mod tests {
                 let (oh, ow) = (h + pads[0].0 + pads[0].1, w + pads[1].0 + pads[1].1);
                 for p in 0..2 {
                     let rows: Vec<Vec<f64>> = (0..h)
-                        .map(|r| reference_1d(&x[p * h * w + r * w..p * h * w + (r + 1) * w], pads[1].0, pads[1].1, mode))
+                        .map(|r| {
+                            reference_1d(
+                                &x[p * h * w + r * w..p * h * w + (r + 1) * w],
+                                pads[1].0,
+                                pads[1].1,
+                                mode,
+                            )
+                        })
                         .collect();
                     for c in 0..ow {
                         let col: Vec<f64> = rows.iter().map(|r| r[c]).collect();
                         let full = reference_1d(&col, pads[0].0, pads[0].1, mode);
                         for r in 0..oh {
-                            assert_eq!(y[p * oh * ow + r * ow + c], full[r], "{mode:?} {h}x{w} {pads:?}");
+                            assert_eq!(
+                                y[p * oh * ow + r * ow + c],
+                                full[r],
+                                "{mode:?} {h}x{w} {pads:?}"
+                            );
                         }
                     }
                 }
@@ -194,7 +231,12 @@ mod tests {
     #[test]
     fn backward_is_the_adjoint_of_padding() {
         // <pad(x), g> == <x, pad_backward(g)> for every mode (constant 0 for linearity).
-        for mode in [PadMode::Constant(0.0), PadMode::Reflect, PadMode::Replicate, PadMode::Circular] {
+        for mode in [
+            PadMode::Constant(0.0),
+            PadMode::Reflect,
+            PadMode::Replicate,
+            PadMode::Circular,
+        ] {
             let dims = [3, 5, 7];
             let pads = [(1, 2), (2, 0), (3, 4)];
             let x: Vec<f64> = (0..105).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();

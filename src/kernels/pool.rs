@@ -52,7 +52,10 @@ impl PoolGeom {
         let start = (o * self.stride[d]) as isize - self.padding[d] as isize;
         let end = (start + self.kernel[d] as isize).min((self.input[d] + self.padding[d]) as isize);
         let size = (end - start) as usize;
-        let (s, e) = (start.max(0) as usize, end.min(self.input[d] as isize).max(0) as usize);
+        let (s, e) = (
+            start.max(0) as usize,
+            end.min(self.input[d] as isize).max(0) as usize,
+        );
         (s, e.max(s), size)
     }
 }
@@ -69,7 +72,9 @@ where
             .zip(dst.par_chunks_mut(dst_len))
             .for_each(|(s, d)| f(s, d));
     } else {
-        src.chunks(src_len).zip(dst.chunks_mut(dst_len)).for_each(|(s, d)| f(s, d));
+        src.chunks(src_len)
+            .zip(dst.chunks_mut(dst_len))
+            .for_each(|(s, d)| f(s, d));
     }
 }
 
@@ -129,7 +134,11 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
                 .enumerate()
                 .for_each(|(p, (xv, (vo, io)))| plane(p, xv, vo, io));
         } else {
-            for (p, (xv, (vo, io))) in x.chunks(iv).zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov))).enumerate() {
+            for (p, (xv, (vo, io))) in x
+                .chunks(iv)
+                .zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov)))
+                .enumerate()
+            {
                 plane(p, xv, vo, io);
             }
         }
@@ -145,7 +154,13 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
 /// stensor::kernels::scatter_add_planes(&[1.0, 2.0], &[3, 3], 2, &mut gx, 4);
 /// assert_eq!(gx, vec![0.0, 0.0, 0.0, 3.0]);
 /// ```
-pub fn scatter_add_planes<E: Element>(gy: &[E], idx: &[usize], out_vol: usize, gx: &mut [E], in_vol: usize) {
+pub fn scatter_add_planes<E: Element>(
+    gy: &[E],
+    idx: &[usize],
+    out_vol: usize,
+    gx: &mut [E],
+    in_vol: usize,
+) {
     assert_eq!(gy.len(), idx.len(), "scatter_add_planes: lengths");
     if out_vol == 0 || in_vol == 0 {
         return;
@@ -178,7 +193,11 @@ fn avg_windows(g: &PoolGeom) -> [Vec<(usize, usize, usize)>; 3] {
     [0, 1, 2].map(|d| (0..g.output[d]).map(|o| g.avg_range(d, o)).collect())
 }
 
-fn divisor(w: [&(usize, usize, usize); 3], count_include_pad: bool, divisor_override: Option<usize>) -> usize {
+fn divisor(
+    w: [&(usize, usize, usize); 3],
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> usize {
     if let Some(d) = divisor_override {
         return d;
     }
@@ -198,7 +217,12 @@ fn divisor(w: [&(usize, usize, usize); 3], count_include_pad: bool, divisor_over
 /// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], true, None), vec![1.0, 5.0]);
 /// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], false, None), vec![2.0, 5.0]);
 /// ```
-pub fn avg_pool_forward<E: Element>(g: &PoolGeom, x: &[E], count_include_pad: bool, divisor_override: Option<usize>) -> Vec<E> {
+pub fn avg_pool_forward<E: Element>(
+    g: &PoolGeom,
+    x: &[E],
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+) -> Vec<E> {
     assert_eq!(x.len(), g.planes * g.in_vol(), "avg_pool_forward: length");
     let w = avg_windows(g);
     let [_, ih, iw] = g.input;
@@ -216,7 +240,11 @@ pub fn avg_pool_forward<E: Element>(g: &PoolGeom, x: &[E], count_include_pad: bo
                             }
                         }
                     }
-                    ov[o] = s / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
+                    ov[o] = s / E::from_usize(divisor(
+                        [ra, rb, rc],
+                        count_include_pad,
+                        divisor_override,
+                    ));
                     o += 1;
                 }
             }
@@ -235,8 +263,17 @@ pub fn avg_pool_forward<E: Element>(g: &PoolGeom, x: &[E], count_include_pad: bo
 /// avg_pool_backward(&g, &[1.0, 1.0], true, None, &mut gx);
 /// assert_eq!(gx, vec![0.5, 0.5, 0.5]);
 /// ```
-pub fn avg_pool_backward<E: Element>(g: &PoolGeom, gy: &[E], count_include_pad: bool, divisor_override: Option<usize>, gx: &mut [E]) {
-    assert!(gy.len() == g.planes * g.out_vol() && gx.len() == g.planes * g.in_vol(), "avg_pool_backward: lengths");
+pub fn avg_pool_backward<E: Element>(
+    g: &PoolGeom,
+    gy: &[E],
+    count_include_pad: bool,
+    divisor_override: Option<usize>,
+    gx: &mut [E],
+) {
+    assert!(
+        gy.len() == g.planes * g.out_vol() && gx.len() == g.planes * g.in_vol(),
+        "avg_pool_backward: lengths"
+    );
     let w = avg_windows(g);
     let [_, ih, iw] = g.input;
     for_planes(gy, g.out_vol(), gx, g.in_vol(), |gv, xv| {
@@ -244,7 +281,8 @@ pub fn avg_pool_backward<E: Element>(g: &PoolGeom, gy: &[E], count_include_pad: 
         for ra in &w[0] {
             for rb in &w[1] {
                 for rc in &w[2] {
-                    let share = gv[o] / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
+                    let share = gv[o]
+                        / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
                     for a in ra.0..ra.1 {
                         for b in rb.0..rb.1 {
                             for c in rc.0..rc.1 {
@@ -274,8 +312,16 @@ fn adaptive_ranges(input: [usize; 3], output: [usize; 3]) -> [Vec<(usize, usize)
 /// let y = stensor::kernels::adaptive_avg_forward(&[1.0f32, 2.0, 3.0, 4.0, 5.0], 1, [1, 1, 5], [1, 1, 2]);
 /// assert_eq!(y, vec![2.0, 4.0]); // windows [0, 3) and [2, 5)
 /// ```
-pub fn adaptive_avg_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3], output: [usize; 3]) -> Vec<E> {
-    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
+pub fn adaptive_avg_forward<E: Element>(
+    x: &[E],
+    planes: usize,
+    input: [usize; 3],
+    output: [usize; 3],
+) -> Vec<E> {
+    let (iv, ov) = (
+        input.iter().product::<usize>(),
+        output.iter().product::<usize>(),
+    );
     assert_eq!(x.len(), planes * iv, "adaptive_avg_forward: length");
     let r = adaptive_ranges(input, output);
     let [_, ih, iw] = input;
@@ -310,9 +356,21 @@ pub fn adaptive_avg_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3
 /// stensor::kernels::adaptive_avg_backward(&[3.0, 3.0], &mut gx, 1, [1, 1, 5], [1, 1, 2]);
 /// assert_eq!(gx, vec![1.0, 1.0, 2.0, 1.0, 1.0]);
 /// ```
-pub fn adaptive_avg_backward<E: Element>(gy: &[E], gx: &mut [E], planes: usize, input: [usize; 3], output: [usize; 3]) {
-    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
-    assert!(gy.len() == planes * ov && gx.len() == planes * iv, "adaptive_avg_backward: lengths");
+pub fn adaptive_avg_backward<E: Element>(
+    gy: &[E],
+    gx: &mut [E],
+    planes: usize,
+    input: [usize; 3],
+    output: [usize; 3],
+) {
+    let (iv, ov) = (
+        input.iter().product::<usize>(),
+        output.iter().product::<usize>(),
+    );
+    assert!(
+        gy.len() == planes * ov && gx.len() == planes * iv,
+        "adaptive_avg_backward: lengths"
+    );
     let r = adaptive_ranges(input, output);
     let [_, ih, iw] = input;
     for_planes(gy, ov, gx, iv, |gv, xv| {
@@ -343,8 +401,16 @@ pub fn adaptive_avg_backward<E: Element>(gy: &[E], gx: &mut [E], planes: usize, 
 /// let (v, i) = stensor::kernels::adaptive_max_forward(&[1.0f32, 5.0, 3.0, 4.0, 2.0], 1, [1, 1, 5], [1, 1, 2]);
 /// assert_eq!((v, i), (vec![5.0, 4.0], vec![1, 3]));
 /// ```
-pub fn adaptive_max_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3], output: [usize; 3]) -> (Vec<E>, Vec<usize>) {
-    let (iv, ov) = (input.iter().product::<usize>(), output.iter().product::<usize>());
+pub fn adaptive_max_forward<E: Element>(
+    x: &[E],
+    planes: usize,
+    input: [usize; 3],
+    output: [usize; 3],
+) -> (Vec<E>, Vec<usize>) {
+    let (iv, ov) = (
+        input.iter().product::<usize>(),
+        output.iter().product::<usize>(),
+    );
     assert_eq!(x.len(), planes * iv, "adaptive_max_forward: length");
     let r = adaptive_ranges(input, output);
     let [_, ih, iw] = input;
@@ -353,7 +419,10 @@ pub fn adaptive_max_forward<E: Element>(x: &[E], planes: usize, input: [usize; 3
     if iv == 0 || ov == 0 {
         return (vals, idx);
     }
-    for (xv, (vo, io)) in x.chunks(iv).zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov))) {
+    for (xv, (vo, io)) in x
+        .chunks(iv)
+        .zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov)))
+    {
         let mut o = 0;
         for ra in &r[0] {
             for rb in &r[1] {
@@ -386,9 +455,26 @@ mod tests {
     use super::*;
     use crate::shape::out::pool_out_size;
 
-    fn geom(planes: usize, input: [usize; 3], k: [usize; 3], s: [usize; 3], p: [usize; 3], d: [usize; 3], ceil: bool) -> PoolGeom {
-        let output = [0, 1, 2].map(|i| pool_out_size(input[i], k[i], s[i], p[i], d[i], ceil).unwrap());
-        PoolGeom { planes, input, kernel: k, stride: s, padding: p, dilation: d, output }
+    fn geom(
+        planes: usize,
+        input: [usize; 3],
+        k: [usize; 3],
+        s: [usize; 3],
+        p: [usize; 3],
+        d: [usize; 3],
+        ceil: bool,
+    ) -> PoolGeom {
+        let output =
+            [0, 1, 2].map(|i| pool_out_size(input[i], k[i], s[i], p[i], d[i], ceil).unwrap());
+        PoolGeom {
+            planes,
+            input,
+            kernel: k,
+            stride: s,
+            padding: p,
+            dilation: d,
+            output,
+        }
     }
 
     /// 1-d reference of PyTorch's max pool over one row.
@@ -413,14 +499,32 @@ mod tests {
 
     #[test]
     fn max_pool_matches_a_one_dim_reference_on_odd_sizes() {
-        for (n, k, s, p, d, ceil) in [(1, 1, 1, 0, 1, false), (7, 3, 2, 1, 1, true), (15, 2, 2, 1, 2, false), (17, 5, 3, 2, 1, true), (33, 4, 4, 2, 3, false)] {
-            let g = geom(3, [1, 1, n], [1, 1, k], [1, 1, s], [0, 0, p], [1, 1, d], ceil);
+        for (n, k, s, p, d, ceil) in [
+            (1, 1, 1, 0, 1, false),
+            (7, 3, 2, 1, 1, true),
+            (15, 2, 2, 1, 2, false),
+            (17, 5, 3, 2, 1, true),
+            (33, 4, 4, 2, 3, false),
+        ] {
+            let g = geom(
+                3,
+                [1, 1, n],
+                [1, 1, k],
+                [1, 1, s],
+                [0, 0, p],
+                [1, 1, d],
+                ceil,
+            );
             let x: Vec<f64> = (0..3 * n).map(|i| ((i * 7919) % 23) as f64).collect();
             let (v, idx) = max_pool_forward(&g, &x);
             for pl in 0..3 {
                 let r = max_1d(&x[pl * n..(pl + 1) * n], k, s, p, d, g.output[2]);
                 for (o, (rv, ri)) in r.iter().enumerate() {
-                    assert_eq!((v[pl * g.output[2] + o], idx[pl * g.output[2] + o]), (*rv, *ri), "{g:?}");
+                    assert_eq!(
+                        (v[pl * g.output[2] + o], idx[pl * g.output[2] + o]),
+                        (*rv, *ri),
+                        "{g:?}"
+                    );
                 }
             }
         }
@@ -438,7 +542,11 @@ mod tests {
 
     #[test]
     fn avg_pool_backward_is_the_adjoint() {
-        for (input, k, s, p, ceil) in [([1, 7, 5], [1, 3, 2], [1, 2, 2], [0, 1, 1], true), ([3, 4, 9], [2, 2, 3], [1, 2, 3], [1, 1, 0], false), ([1, 1, 17], [1, 1, 5], [1, 1, 3], [0, 0, 2], true)] {
+        for (input, k, s, p, ceil) in [
+            ([1, 7, 5], [1, 3, 2], [1, 2, 2], [0, 1, 1], true),
+            ([3, 4, 9], [2, 2, 3], [1, 2, 3], [1, 1, 0], false),
+            ([1, 1, 17], [1, 1, 5], [1, 1, 3], [0, 0, 2], true),
+        ] {
             let g = geom(2, input, k, s, p, [1; 3], ceil);
             let n = 2 * input.iter().product::<usize>();
             let x: Vec<f64> = (0..n).map(|i| ((i * 31) % 13) as f64 - 6.0).collect();

@@ -11,13 +11,17 @@
 //! traced.
 
 mod elementwise;
+mod linear;
 mod matmul;
 mod reduce;
 mod reshape;
 mod softmax;
+pub mod spatial;
 
 pub use matmul::MatMul;
 pub use reshape::BatchDim;
+
+pub(crate) use linear::linear_op;
 
 use crate::shape::Shape;
 

@@ -9,7 +9,7 @@ use crate::tensor::{Element, Tensor};
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// The same elements under another shape value (same `numel`); the gradient passes through.
-    fn view_as<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
+    pub(crate) fn view_as<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
         debug_assert_eq!(shape.numel(), self.numel());
         if !(T::TRACED && self.requires_grad()) {
             return Tensor::from_parts(shape, self.take_data());

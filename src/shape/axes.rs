@@ -177,6 +177,27 @@ pub trait FlattenDims<const START: isize, const END: isize>: Shape {
     fn flatten(&self) -> Self::Output;
 }
 
+/// The shape with dim `DIM` split into the dims of the tuple `Sizes` (PyTorch's
+/// `unflatten(dim, sizes)`); negative `DIM` counts from the end. The sizes must multiply to the
+/// dim, checked at compile time.
+///
+/// ```
+/// use stensor::prelude::*;
+/// type T = <(U2, U12) as UnflattenDim<1, (U3, U4)>>::Output;
+/// assert_eq!(T::DIMS, &[2, 3, 4]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "cannot unflatten dim {DIM} of a tensor of shape `{Self}` into `{Sizes}`",
+    label = "no such dim, or the result would exceed rank 5",
+    note = "`Sizes` is a tuple of static dims whose product is the dim"
+)]
+pub trait UnflattenDim<const DIM: isize, Sizes>: Shape {
+    /// The unflattened shape.
+    type Output: Shape;
+    /// The unflattened shape value.
+    fn unflatten(&self) -> Self::Output;
+}
+
 /// The static part of a dimension as a `typenum` number: itself for a static dimension, `U1`
 /// (and one runtime dimension counted) for `usize`.
 ///

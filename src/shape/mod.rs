@@ -197,6 +197,12 @@ impl core::ops::Deref for Dims {
     }
 }
 
+impl<const N: usize> From<[usize; N]> for Dims {
+    fn from(d: [usize; N]) -> Self {
+        Dims::new(&d)
+    }
+}
+
 impl<const N: usize> PartialEq<[usize; N]> for Dims {
     fn eq(&self, other: &[usize; N]) -> bool {
         **self == other[..]

@@ -98,6 +98,145 @@ same_rule!(
     "the array's length differs from the tensor's dimension",
     "this array length differs from the tensor's dimension"
 );
+same_rule!(
+    /// A layer receives the number of channels (or features) it was built for.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Conv2d, Module};
+    /// let conv = Conv2d::<U3, U8, U3>::new(&mut Rng::seed(0));
+    /// let y = conv.forward(Tensor::<(U1, U3, U5, U5)>::zeros());
+    /// assert_eq!(y.dims(), [1, 8, 3, 3]);
+    /// ```
+    InChannels,
+    "the input's channel dimension must equal the layer's in_channels",
+    "this input has a different number of channels than the layer expects"
+);
+same_rule!(
+    /// A `Linear` layer receives inputs whose last dimension is its `in_features`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// let fc = Linear::<U400, U120>::new(&mut Rng::seed(0));
+    /// assert_eq!(fc.forward(Tensor::<(U2, U400)>::zeros()).dims(), [2, 120]);
+    /// ```
+    InFeatures,
+    "the input's last dimension must equal the Linear layer's in_features",
+    "this input has a different number of features than the layer expects"
+);
+same_rule!(
+    /// `MaxUnpool` takes the indices a `MaxPool` returned for its input.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{MaxPool2d, MaxUnpool2d};
+    /// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4, U4)>::arange());
+    /// let back = MaxUnpool2d::<U2>::new().forward(y, &idx);
+    /// assert_eq!(back.dims(), [1, 1, 4, 4]);
+    /// ```
+    IndicesShape,
+    "max unpooling needs the indices of a max pooling whose output has this input's shape",
+    "these indices belong to a tensor of another shape"
+);
+bit_rule!(
+    /// `groups` divides the input channels.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Conv2d;
+    /// let c = Conv2d::<U4, U6, U3, U1, U0, U1, U2>::new(&mut Rng::seed(0));
+    /// assert_eq!(c.weight.dims(), [6, 2, 3, 3]);
+    /// ```
+    GroupsDivideIn,
+    "groups must divide in_channels",
+    "in_channels is not a multiple of groups",
+    "PyTorch's rule: in_channels % groups == 0"
+);
+bit_rule!(
+    /// `groups` divides the output channels.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Conv2d;
+    /// let c = Conv2d::<U4, U4, U3, U1, U1, U1, U4>::new(&mut Rng::seed(0));
+    /// assert_eq!(c.weight.dims(), [4, 1, 3, 3]);
+    /// ```
+    GroupsDivideOut,
+    "groups must divide out_channels",
+    "out_channels is not a multiple of groups",
+    "PyTorch's rule: out_channels % groups == 0"
+);
+bit_rule!(
+    /// `groups` is at least 1.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Conv1d;
+    /// let c = Conv1d::<U2, U2, U1>::new(&mut Rng::seed(0));
+    /// assert_eq!(c.weight.dims(), [2, 2, 1]);
+    /// ```
+    GroupsNonZero,
+    "groups must be at least 1",
+    "zero groups",
+    "PyTorch rejects groups=0"
+);
+bit_rule!(
+    /// Reflection padding is smaller than the input along that dimension.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Module, ReflectionPad1d};
+    /// let y = ReflectionPad1d::<U2>::new().forward(Tensor::<(U1, U1, U3)>::arange());
+    /// assert_eq!(y.to_vec(), vec![2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0]);
+    /// ```
+    ReflectPadSmaller,
+    "reflect padding must be smaller than the input dimension",
+    "padding not smaller than this input dimension",
+    "PyTorch's rule: each reflect padding < the size of the dimension it pads"
+);
+bit_rule!(
+    /// Circular padding is at most the input size along that dimension.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{CircularPad1d, Module};
+    /// let y = CircularPad1d::<U3>::new().forward(Tensor::<(U1, U1, U3)>::arange());
+    /// assert_eq!(y.to_vec(), vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0, 2.0]);
+    /// ```
+    CircularPadFits,
+    "circular padding must not exceed the input dimension",
+    "padding larger than this input dimension",
+    "PyTorch's rule: each circular padding <= the size of the dimension it pads"
+);
+bit_rule!(
+    /// `padding="same"` needs stride 1.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Conv1d, Module, Same};
+    /// let c = Conv1d::<U1, U1, U4, U1, Same>::new(&mut Rng::seed(0));
+    /// assert_eq!(c.forward(Tensor::<(U1, U1, U9)>::zeros()).dims(), [1, 1, 9]);
+    /// ```
+    SameNeedsStrideOne,
+    "padding=\"same\" requires stride 1",
+    "stride is not 1",
+    "PyTorch's rule: padding='same' is not supported for strided convolutions"
+);
+bit_rule!(
+    /// `Unflatten`'s sizes multiply to the dimension it splits.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Module, Unflatten};
+    /// let y = Unflatten::<1, (U2, U3)>::new().forward(Tensor::<(U4, U6)>::zeros());
+    /// assert_eq!(y.dims(), [4, 2, 3]);
+    /// ```
+    UnflattenNumel,
+    "Unflatten's sizes must multiply to the dimension it splits",
+    "the product of these sizes differs from the dimension",
+    "PyTorch's rule: prod(unflattened_size) == input.size(dim)"
+);
 bit_rule!(
     /// A reshape keeps the number of elements.
     ///

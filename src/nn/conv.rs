@@ -1,0 +1,311 @@
+//! `Conv1d`, `Conv2d`, `Conv3d`, `ConvTranspose1d`, `ConvTranspose2d`.
+//!
+//! Type parameters follow PyTorch's constructor order: `Conv2d<in, out, kernel, stride = 1,
+//! padding = 0, dilation = 1, groups = 1, padding_mode = Zeros>` and `ConvTranspose2d<in, out,
+//! kernel, stride = 1, padding = 0, output_padding = 0, groups = 1, dilation = 1>`; the element
+//! type comes last (`f32` by default). A hyper-parameter is one number for every spatial dim or
+//! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
+
+use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
+use super::{init, param, spatial3, Module};
+use crate::autograd::TapeMode;
+use crate::kernels::ConvGeom;
+use crate::ops::spatial::{conv_op, pad_op};
+use crate::shape::out::ConvTransposeOutput;
+use crate::shape::rules::InChannels;
+use crate::shape::{ConstDim, Dim};
+use crate::tensor::{Element, Rng, Tensor};
+use core::marker::PhantomData;
+use typenum::{U0, U1};
+
+macro_rules! conv_layer {
+    ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<CI, CO, K, S = U1, P = U0, D = U1, G = U1, M = Zeros, E = f32>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            E: Element,
+        {
+            /// `(out_channels, in_channels / groups, kernel..)`, as in PyTorch.
+            pub weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
+            /// `(out_channels,)`, if the layer has a bias.
+            pub bias: Option<Tensor<(CO,), E>>,
+            hyper: PhantomData<(S, P, D, M)>,
+        }
+
+        impl<CI, CO, K, S, P, D, G, M, E> $name<CI, CO, K, S, P, D, G, M, E>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            E: Element,
+        {
+            /// The number of inputs each output sees: `in_channels / groups * kernel volume`.
+            fn fan_in() -> usize {
+                G::InPerGroup::SIZE $(* <K as $spec>::$A::SIZE)+
+            }
+
+            /// With a bias, initialised like PyTorch (weight and bias from
+            /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`), drawn from `rng`.
+            pub fn new(rng: &mut Rng) -> Self {
+                let weight = init::default_uniform(Self::fan_in(), rng);
+                let bias = Some(init::default_uniform(Self::fan_in(), rng));
+                $name { weight, bias, hyper: PhantomData }
+            }
+
+            /// Without a bias (`bias=False`).
+            pub fn without_bias(rng: &mut Rng) -> Self {
+                let weight = init::default_uniform(Self::fan_in(), rng);
+                $name { weight, bias: None, hyper: PhantomData }
+            }
+
+            /// From given parameters (marked as requiring grad).
+            pub fn from_params(
+                weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
+                bias: Option<Tensor<(CO,), E>>,
+            ) -> Self {
+                $name { weight: param(weight), bias: bias.map(param), hyper: PhantomData }
+            }
+        }
+
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M, E, T> Module<Tensor<(Bt, C2, $($In,)+), E, T>>
+            for $name<CI, CO, K, S, P, D, G, M, E>
+        where
+            Bt: Dim,
+            C2: Dim + InChannels<CI>,
+            $($In: ConstDim,)+
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec,
+            D: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            M: PaddingMode,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M): ConvAxis,)+
+        {
+            type Output = Tensor<
+                (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out,)+),
+                E,
+                T,
+            >;
+            fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
+                let batch = x.shape().0;
+                assert_eq!(x.dims()[1], CI::SIZE, "conv: runtime channel dim");
+                let lo = [$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::LO),+];
+                let hi = [$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::HI),+];
+                let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out as ConstDim>::SIZE),+];
+                let input = [$($In::SIZE),+];
+                let mut x5 = x.to_dyn5();
+                let zeros = M::NAME == "zeros";
+                let mut padded = spatial3(&input);
+                if !zeros {
+                    let (l3, h3) = (spatial3_zero(&lo), spatial3_zero(&hi));
+                    let pads = [0, 1, 2].map(|d| (l3[d], h3[d]));
+                    x5 = pad_op(x5, pads, M::mode(E::zero()));
+                    padded = [0, 1, 2].map(|d| padded[d] + pads[d].0 + pads[d].1);
+                }
+                let geom = ConvGeom {
+                    batch: batch.size(),
+                    cin: CI::SIZE,
+                    cout: CO::SIZE,
+                    groups: G::SIZE,
+                    input: padded,
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: if zeros { spatial3_zero(&lo) } else { [0; 3] },
+                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
+                    output: spatial3(&out),
+                };
+                let y = conv_op(x5, &self.weight, self.bias.as_ref(), geom, false);
+                y.to_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out>::default(),)+))
+            }
+        }
+    };
+}
+
+/// Fills `[0; 3]` from the right with `v` (front/back paddings of 1-d or 2-d data as 3-d).
+fn spatial3_zero(v: &[usize]) -> [usize; 3] {
+    let mut out = [0; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+conv_layer!(
+    /// A 1-d convolution over `(N, C_in, L)` (PyTorch's `nn.Conv1d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Conv1d, Module};
+    /// // Conv1d(2, 3, kernel_size=3, stride=2, padding=1)
+    /// let conv = Conv1d::<U2, U3, U3, U2, U1>::new(&mut Rng::seed(0));
+    /// let y: Tensor<(U4, U3, U5)> = conv.forward(Tensor::<(U4, U2, U9)>::zeros());
+    /// assert_eq!(y.dims(), [4, 3, 5]);
+    /// ```
+    Conv1d, Spec1, [(L, A)]
+);
+conv_layer!(
+    /// A 2-d convolution over `(N, C_in, H, W)` (PyTorch's `nn.Conv2d`), with groups,
+    /// dilation, rectangular hyper-parameters, `Same`/`Valid` padding and padding modes.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Conv2d, Module, Reflect};
+    /// let mut rng = Rng::seed(0);
+    /// // The seed CIFAR-10 net's first layer: Conv2d(3, 32, 5, padding=2)
+    /// let c = Conv2d::<U3, U32, U5, U1, U2>::new(&mut rng);
+    /// let y: Tensor<(U64, U32, U32, U32)> = c.forward(Tensor::<(U64, U3, U32, U32)>::zeros());
+    /// // kernel (2, 3), stride (2, 1), padding (1, 0), dilation (1, 2), reflect padding
+    /// let r = Conv2d::<U2, U3, (U2, U3), (U2, U1), (U1, U0), (U1, U2), U1, Reflect>::new(&mut rng);
+    /// let z: Tensor<(U2, U3, U4, U4)> = r.forward(Tensor::<(U2, U2, U7, U8)>::zeros());
+    /// assert_eq!((y.dims(), z.dims()), ([64, 32, 32, 32].into(), [2, 3, 4, 4].into()));
+    /// ```
+    Conv2d, Spec2, [(H, A), (W, B)]
+);
+conv_layer!(
+    /// A 3-d convolution over `(N, C_in, D, H, W)` (PyTorch's `nn.Conv3d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Conv3d, Module};
+    /// let conv = Conv3d::<U2, U2, U2, U1, U1>::new(&mut Rng::seed(0));
+    /// let y: Tensor<(U1, U2, U4, U5, U4)> = conv.forward(Tensor::<(U1, U2, U3, U4, U3)>::zeros());
+    /// assert_eq!(y.dims(), [1, 2, 4, 5, 4]);
+    /// ```
+    Conv3d, Spec3, [(Dp, A), (H, B), (W, C)]
+);
+
+macro_rules! conv_transpose_layer {
+    ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+        $(#[$doc])*
+        #[derive(Clone, Debug)]
+        pub struct $name<CI, CO, K, S = U1, P = U0, OP = U0, G = U1, D = U1, E = f32>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            E: Element,
+        {
+            /// `(in_channels, out_channels / groups, kernel..)`, as in PyTorch.
+            pub weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
+            /// `(out_channels,)`, if the layer has a bias.
+            pub bias: Option<Tensor<(CO,), E>>,
+            hyper: PhantomData<(S, P, OP, D)>,
+        }
+
+        impl<CI, CO, K, S, P, OP, G, D, E> $name<CI, CO, K, S, P, OP, G, D, E>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            E: Element,
+        {
+            /// PyTorch's fan-in of a transposed convolution: `weight.size(1) * kernel volume`.
+            fn fan_in() -> usize {
+                G::OutPerGroup::SIZE $(* <K as $spec>::$A::SIZE)+
+            }
+
+            /// With a bias, initialised like PyTorch, drawn from `rng`.
+            pub fn new(rng: &mut Rng) -> Self {
+                let weight = init::default_uniform(Self::fan_in(), rng);
+                let bias = Some(init::default_uniform(Self::fan_in(), rng));
+                $name { weight, bias, hyper: PhantomData }
+            }
+
+            /// Without a bias (`bias=False`).
+            pub fn without_bias(rng: &mut Rng) -> Self {
+                let weight = init::default_uniform(Self::fan_in(), rng);
+                $name { weight, bias: None, hyper: PhantomData }
+            }
+
+            /// From given parameters (marked as requiring grad).
+            pub fn from_params(
+                weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
+                bias: Option<Tensor<(CO,), E>>,
+            ) -> Self {
+                $name { weight: param(weight), bias: bias.map(param), hyper: PhantomData }
+            }
+        }
+
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D, E, T> Module<Tensor<(Bt, C2, $($In,)+), E, T>>
+            for $name<CI, CO, K, S, P, OP, G, D, E>
+        where
+            Bt: Dim,
+            C2: Dim + InChannels<CI>,
+            $($In: ConstDim,)+
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            OP: $spec,
+            D: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A): ConvTransposeOutput,)+
+        {
+            type Output = Tensor<
+                (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output,)+),
+                E,
+                T,
+            >;
+            fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
+                let batch = x.shape().0;
+                assert_eq!(x.dims()[1], CI::SIZE, "conv_transpose: runtime channel dim");
+                let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output as ConstDim>::SIZE),+];
+                // The convolution that maps this layer's output back to its input.
+                let geom = ConvGeom {
+                    batch: batch.size(),
+                    cin: CO::SIZE,
+                    cout: CI::SIZE,
+                    groups: G::SIZE,
+                    input: spatial3(&out),
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: spatial3_zero(&[$(<P as $spec>::$A::SIZE),+]),
+                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
+                    output: spatial3(&[$($In::SIZE),+]),
+                };
+                let y = conv_op(x.to_dyn5(), &self.weight, self.bias.as_ref(), geom, true);
+                y.to_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output>::default(),)+))
+            }
+        }
+    };
+}
+
+conv_transpose_layer!(
+    /// A 1-d transposed convolution over `(N, C_in, L)` (PyTorch's `nn.ConvTranspose1d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{ConvTranspose1d, Module};
+    /// // stride 2, padding 1, output_padding 1 doubles the length
+    /// let up = ConvTranspose1d::<U4, U2, U3, U2, U1, U1>::new(&mut Rng::seed(0));
+    /// let y: Tensor<(U1, U2, U16)> = up.forward(Tensor::<(U1, U4, U8)>::zeros());
+    /// assert_eq!(y.dims(), [1, 2, 16]);
+    /// ```
+    ConvTranspose1d, Spec1, [(L, A)]
+);
+conv_transpose_layer!(
+    /// A 2-d transposed convolution over `(N, C_in, H, W)` (PyTorch's `nn.ConvTranspose2d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{ConvTranspose2d, Module};
+    /// // W4d: ConvTranspose2d(32, 64, 3) maps 126x126 to 128x128
+    /// let t = ConvTranspose2d::<U32, U64, U3>::new(&mut Rng::seed(0));
+    /// let y: Tensor<(U1, U64, U128, U128)> = t.forward(Tensor::<(U1, U32, U126, U126)>::zeros());
+    /// assert_eq!(y.dims(), [1, 64, 128, 128]);
+    /// ```
+    ConvTranspose2d, Spec2, [(H, A), (W, B)]
+);

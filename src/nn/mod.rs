@@ -1,0 +1,66 @@
+//! Layers with typed output shapes: the output type of every layer is computed at compile time
+//! from its type parameters and its input's type, so feeding a layer the wrong input does not
+//! compile. Semantics, defaults and initialisation follow PyTorch's `torch.nn`.
+//!
+//! Every layer implements [`Module`] for the inputs it accepts (any batch dim, static or
+//! runtime; `f32` or `f64`; traced or not). Parameters are ordinary tensors that require grad,
+//! so after `loss.backward()` the gradient of `layer.weight` is `grads.get(&layer.weight)`.
+//!
+//! ```
+//! use stensor::prelude::*;
+//! use stensor::nn::{AvgPool2d, Conv2d, Flatten, Linear, Module};
+//! let mut rng = Rng::seed(0);
+//! // The seed LeNet's first stages: Conv2d(1, 6, 5, padding=2), AvgPool2d(2), ...
+//! let c1 = Conv2d::<U1, U6, U5, U1, U2>::new(&mut rng);
+//! let p1 = AvgPool2d::<U2>::new();
+//! let c2 = Conv2d::<U6, U16, U5>::new(&mut rng);
+//! let fc = Linear::<U400, U120>::new(&mut rng);
+//! let x = Tensor::<(U8, U1, U28, U28)>::zeros();
+//! let y: Tensor<(U8, U6, U28, U28)> = c1.forward(x);
+//! let y: Tensor<(U8, U16, U5, U5)> = p1.forward(c2.forward(p1.forward(y)));
+//! let y: Tensor<(U8, U120)> = fc.forward(Flatten::<1, -1>::new().forward(y));
+//! assert_eq!(y.dims(), [8, 120]);
+//! ```
+
+mod conv;
+pub mod init;
+mod linear;
+mod pad;
+mod pool;
+mod spatial;
+
+pub use conv::*;
+pub use linear::*;
+pub use pad::*;
+pub use pool::*;
+pub use spatial::*;
+
+/// A layer (or network) that maps an input of type `X` to [`Module::Output`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Identity, Module};
+/// let y = Identity.forward(Tensor::<(U2,)>::ones());
+/// assert_eq!(y.to_vec(), vec![1.0, 1.0]);
+/// ```
+pub trait Module<X> {
+    /// The output type, computed from the input type.
+    type Output;
+    /// Runs the layer.
+    fn forward(&self, x: X) -> Self::Output;
+}
+
+/// A parameter tensor: it requires grad.
+pub(crate) fn param<S: crate::shape::Shape, E: crate::tensor::Element>(
+    mut t: crate::Tensor<S, E>,
+) -> crate::Tensor<S, E> {
+    t.set_requires_grad(true);
+    t
+}
+
+/// Fills `[1; 3]` from the right with `v` (a 1-d or 2-d spatial size as 3-d).
+pub(crate) fn spatial3(v: &[usize]) -> [usize; 3] {
+    let mut out = [1; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}

@@ -1,0 +1,210 @@
+//! Padding layers: `ZeroPad`, `ConstantPad`, `ReflectionPad`, `ReplicationPad` and
+//! `CircularPad`, 1-d and 2-d, with asymmetric padding.
+//!
+//! `Pad2d<Mode, Left, Right = Left, Top = Left, Bottom = Left>` follows PyTorch's padding order
+//! `(left, right, top, bottom)`; the named layers are aliases (`ReflectionPad2d<U1, U2, U0,
+//! U1>`). A reflection padding not smaller than the input, or a circular one larger than it,
+//! does not compile.
+
+use super::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
+use super::Module;
+use crate::autograd::TapeMode;
+use crate::ops::spatial::pad_op;
+use crate::shape::{ConstDim, Dim};
+use crate::tensor::{Element, Tensor};
+use core::marker::PhantomData;
+use core::ops::Add;
+use typenum::Sum;
+
+/// Pads the last dim of `(N, C, W)` by `L` in front and `R` behind, in mode `M`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ReplicationPad1d};
+/// let y = ReplicationPad1d::<U1, U2>::new().forward(Tensor::<(U1, U1, U2)>::from_array([[[1.0, 2.0]]]));
+/// assert_eq!(y.to_vec(), vec![1.0, 1.0, 2.0, 2.0, 2.0]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pad1d<M, L, R = L> {
+    /// The fill value of [`Constant`] padding (unused by the other modes).
+    pub value: f64,
+    hyper: PhantomData<(M, L, R)>,
+}
+
+/// Pads the last two dims of `(N, C, H, W)` by `(L, R, T, B)` = (left, right, top, bottom), in
+/// mode `M`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ZeroPad2d};
+/// let y: Tensor<(U1, U1, U4, U5)> = ZeroPad2d::<U1, U2, U0, U1>::new().forward(Tensor::<(U1, U1, U3, U2)>::ones());
+/// assert_eq!(y.to_vec().iter().sum::<f32>(), 6.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Pad2d<M, L, R = L, T = L, B = L> {
+    /// The fill value of [`Constant`] padding (unused by the other modes).
+    pub value: f64,
+    hyper: PhantomData<(M, L, R, T, B)>,
+}
+
+macro_rules! pad_ctor {
+    ($name:ident<$($p:ident),+>) => {
+        impl<$($p),+> Default for $name<$($p),+> {
+            fn default() -> Self {
+                $name { value: 0.0, hyper: PhantomData }
+            }
+        }
+        impl<$($p),+> $name<$($p),+> {
+            /// The layer (fill value 0 for constant padding).
+            pub fn new() -> Self {
+                Self::default()
+            }
+            /// The layer with fill value `value` (PyTorch's `ConstantPad(padding, value)`).
+            pub fn with_value(value: f64) -> Self {
+                $name { value, hyper: PhantomData }
+            }
+        }
+    };
+}
+pad_ctor!(Pad1d<M, L, R>);
+pad_ctor!(Pad2d<M, L, R, T, B>);
+
+impl<Bt, Ch, W, M, L, R, E, Tp> Module<Tensor<(Bt, Ch, W), E, Tp>> for Pad1d<M, L, R>
+where
+    Bt: Dim,
+    Ch: Dim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    M: PaddingMode + PadFits<W, L, R>,
+    E: Element,
+    Tp: TapeMode<E>,
+{
+    type Output = Tensor<(Bt, Ch, Sum<Sum<W, L>, R>), E, Tp>;
+    fn forward(&self, x: Tensor<(Bt, Ch, W), E, Tp>) -> Self::Output {
+        let (bt, ch, _) = x.shape();
+        let pads = [(0, 0), (0, 0), (L::SIZE, R::SIZE)];
+        let y = pad_op(x.to_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        y.to_typed((bt, ch, Default::default()))
+    }
+}
+
+impl<Bt, Ch, H, W, M, L, R, T, B, E, Tp> Module<Tensor<(Bt, Ch, H, W), E, Tp>>
+    for Pad2d<M, L, R, T, B>
+where
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim + Add<T>,
+    Sum<H, T>: Add<B>,
+    Sum<Sum<H, T>, B>: ConstDim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    T: ConstDim,
+    B: ConstDim,
+    M: PaddingMode + PadFits<H, T, B> + PadFits<W, L, R>,
+    E: Element,
+    Tp: TapeMode<E>,
+{
+    type Output = Tensor<(Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>), E, Tp>;
+    fn forward(&self, x: Tensor<(Bt, Ch, H, W), E, Tp>) -> Self::Output {
+        let (bt, ch, _, _) = x.shape();
+        let pads = [(0, 0), (T::SIZE, B::SIZE), (L::SIZE, R::SIZE)];
+        let y = pad_op(x.to_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        y.to_typed((bt, ch, Default::default(), Default::default()))
+    }
+}
+
+/// Zero padding of `(N, C, W)` (PyTorch's `nn.ZeroPad1d((left, right))`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ZeroPad1d};
+/// assert_eq!(ZeroPad1d::<U1>::new().forward(Tensor::<(U1, U1, U1)>::ones()).to_vec(), vec![0.0, 1.0, 0.0]);
+/// ```
+pub type ZeroPad1d<L, R = L> = Pad1d<Zeros, L, R>;
+/// Constant padding of `(N, C, W)`; build with `with_value` (PyTorch's `nn.ConstantPad1d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{ConstantPad1d, Module};
+/// let y = ConstantPad1d::<U1>::with_value(3.5).forward(Tensor::<(U1, U1, U1)>::ones());
+/// assert_eq!(y.to_vec(), vec![3.5, 1.0, 3.5]);
+/// ```
+pub type ConstantPad1d<L, R = L> = Pad1d<Constant, L, R>;
+/// Reflection padding of `(N, C, W)` (PyTorch's `nn.ReflectionPad1d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ReflectionPad1d};
+/// let y = ReflectionPad1d::<U1>::new().forward(Tensor::<(U1, U1, U2)>::arange());
+/// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
+/// ```
+pub type ReflectionPad1d<L, R = L> = Pad1d<Reflect, L, R>;
+/// Replication padding of `(N, C, W)` (PyTorch's `nn.ReplicationPad1d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ReplicationPad1d};
+/// let y = ReplicationPad1d::<U2, U0>::new().forward(Tensor::<(U1, U1, U2)>::arange());
+/// assert_eq!(y.to_vec(), vec![0.0, 0.0, 0.0, 1.0]);
+/// ```
+pub type ReplicationPad1d<L, R = L> = Pad1d<Replicate, L, R>;
+/// Circular padding of `(N, C, W)` (PyTorch's `nn.CircularPad1d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{CircularPad1d, Module};
+/// let y = CircularPad1d::<U1>::new().forward(Tensor::<(U1, U1, U2)>::arange());
+/// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
+/// ```
+pub type CircularPad1d<L, R = L> = Pad1d<Circular, L, R>;
+/// Zero padding of `(N, C, H, W)` by `(left, right, top, bottom)` (PyTorch's `nn.ZeroPad2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ZeroPad2d};
+/// let y: Tensor<(U1, U1, U3, U3)> = ZeroPad2d::<U1>::new().forward(Tensor::<(U1, U1, U1, U1)>::ones());
+/// assert_eq!(y.to_vec().iter().sum::<f32>(), 1.0);
+/// ```
+pub type ZeroPad2d<L, R = L, T = L, B = L> = Pad2d<Zeros, L, R, T, B>;
+/// Constant padding of `(N, C, H, W)`; build with `with_value` (PyTorch's `nn.ConstantPad2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{ConstantPad2d, Module};
+/// let y = ConstantPad2d::<U1>::with_value(2.0).forward(Tensor::<(U1, U1, U1, U1)>::zeros());
+/// assert_eq!(y.to_vec().iter().sum::<f32>(), 16.0);
+/// ```
+pub type ConstantPad2d<L, R = L, T = L, B = L> = Pad2d<Constant, L, R, T, B>;
+/// Reflection padding of `(N, C, H, W)` (PyTorch's `nn.ReflectionPad2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ReflectionPad2d};
+/// let y: Tensor<(U1, U1, U6, U7)> = ReflectionPad2d::<U2, U1, U1, U2>::new().forward(Tensor::<(U1, U1, U3, U4)>::zeros());
+/// assert_eq!(y.dims(), [1, 1, 6, 7]);
+/// ```
+pub type ReflectionPad2d<L, R = L, T = L, B = L> = Pad2d<Reflect, L, R, T, B>;
+/// Replication padding of `(N, C, H, W)` (PyTorch's `nn.ReplicationPad2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, ReplicationPad2d};
+/// let y = ReplicationPad2d::<U1>::new().forward(Tensor::<(U1, U1, U1, U1)>::full(7.0));
+/// assert_eq!(y.to_vec(), vec![7.0; 9]);
+/// ```
+pub type ReplicationPad2d<L, R = L, T = L, B = L> = Pad2d<Replicate, L, R, T, B>;
+/// Circular padding of `(N, C, H, W)` (PyTorch's `nn.CircularPad2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{CircularPad2d, Module};
+/// let y: Tensor<(U1, U1, U4, U4)> = CircularPad2d::<U1>::new().forward(Tensor::<(U1, U1, U2, U2)>::arange());
+/// assert_eq!(y[[0, 0, 0, 0]], 3.0);
+/// ```
+pub type CircularPad2d<L, R = L, T = L, B = L> = Pad2d<Circular, L, R, T, B>;

@@ -1,0 +1,490 @@
+//! Pooling layers: `MaxPool1d/2d/3d`, `AvgPool1d/2d/3d`, `MaxUnpool2d`,
+//! `AdaptiveAvgPool1d/2d`, `AdaptiveMaxPool1d/2d`, and the combined adaptive avg+max poolings.
+//!
+//! Type parameters follow PyTorch: `MaxPool2d<kernel, stride = kernel, padding = 0,
+//! dilation = 1, ceil_mode = False>`, `AvgPool2d<kernel, stride = kernel, padding = 0,
+//! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
+
+use super::spatial::{Spec1, Spec2, Spec3};
+use super::{spatial3, Module};
+use crate::autograd::TapeMode;
+use crate::kernels::PoolGeom;
+use crate::ops::spatial::{
+    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op,
+};
+use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
+use crate::shape::rules::IndicesShape;
+use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
+use crate::tensor::{Element, Tensor};
+use core::marker::PhantomData;
+use std::sync::Arc;
+use typenum::{Bit, False, U0, U1};
+
+/// The positions of the maxima a max pooling picked: for every output element, the flat index
+/// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
+/// output shape, so [`MaxUnpool2d`] only accepts indices that fit its input.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::MaxPool2d;
+/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
+/// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(x);
+/// assert_eq!((y.to_vec(), idx.to_vec()), (vec![4.0], vec![1]));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolIndices<S: Shape> {
+    shape: S,
+    idx: Arc<Vec<usize>>,
+}
+
+impl<S: Shape> PoolIndices<S> {
+    /// The indices, row-major over the pooling's output.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.as_slice(), &[1, 3]);
+    /// ```
+    pub fn as_slice(&self) -> &[usize] {
+        &self.idx
+    }
+
+    /// The indices, copied.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.to_vec(), vec![1, 3]);
+    /// ```
+    pub fn to_vec(&self) -> Vec<usize> {
+        self.idx.to_vec()
+    }
+
+    /// The shape of the pooling's output these indices belong to.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.shape().dims(), [1, 1, 2]);
+    /// ```
+    pub fn shape(&self) -> S {
+        self.shape
+    }
+}
+
+macro_rules! pool_layers {
+    ($spec:ident, $max:ident, $avg:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
+        #[doc = $max_doc]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $max<K, S = K, P = U0, D = U1, C = False>(PhantomData<(K, S, P, D, C)>);
+
+        impl<K, S, P, D, C> $max<K, S, P, D, C> {
+            /// The layer.
+            pub fn new() -> Self {
+                $max(PhantomData)
+            }
+
+            /// The pooled tensor and the flat index of every maximum within its input plane.
+            #[allow(clippy::type_complexity)]
+            pub fn forward_with_indices<Bt, Ch, $($In,)+ E, T>(
+                &self,
+                x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+            ) -> (
+                Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>,
+                PoolIndices<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+)>,
+            )
+            where
+                Bt: Dim,
+                Ch: Dim,
+                $($In: ConstDim,)+
+                K: $spec<$($A: ConstDim),+>,
+                S: $spec<$($A: ConstDim),+>,
+                P: $spec<$($A: ConstDim),+>,
+                D: $spec<$($A: ConstDim),+>,
+                C: Bit,
+                E: Element,
+                T: TapeMode<E>,
+                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+            {
+                let (bt, ch) = (x.shape().0, x.shape().1);
+                let geom = PoolGeom {
+                    planes: bt.size() * ch.size(),
+                    input: spatial3(&[$($In::SIZE),+]),
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
+                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
+                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
+                };
+                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+);
+                let (y, idx) = max_pool_op(x.to_dyn5(), geom);
+                (y.to_typed(shape), PoolIndices { shape, idx })
+            }
+        }
+
+        impl<Bt, Ch, $($In,)+ K, S, P, D, C, E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<K, S, P, D, C>
+        where
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            D: $spec<$($A: ConstDim),+>,
+            C: Bit,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+        {
+            type Output = Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>;
+            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+                self.forward_with_indices(x).0
+            }
+        }
+
+        #[doc = $avg_doc]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        pub struct $avg<K, S = K, P = U0, C = False> {
+            /// Whether the divisor counts padded positions (PyTorch's default `true`).
+            pub count_include_pad: bool,
+            /// A fixed divisor instead of the window size (PyTorch's `divisor_override`).
+            pub divisor_override: Option<usize>,
+            hyper: PhantomData<(K, S, P, C)>,
+        }
+
+        impl<K, S, P, C> Default for $avg<K, S, P, C> {
+            fn default() -> Self {
+                $avg { count_include_pad: true, divisor_override: None, hyper: PhantomData }
+            }
+        }
+
+        impl<K, S, P, C> $avg<K, S, P, C> {
+            /// The layer with PyTorch's defaults (`count_include_pad=True`, no divisor override).
+            pub fn new() -> Self {
+                Self::default()
+            }
+
+            /// Sets `count_include_pad`.
+            pub fn count_include_pad(mut self, yes: bool) -> Self {
+                self.count_include_pad = yes;
+                self
+            }
+
+            /// Sets `divisor_override` (`None` for the window size).
+            pub fn divisor_override(mut self, divisor: Option<usize>) -> Self {
+                self.divisor_override = divisor;
+                self
+            }
+        }
+
+        impl<Bt, Ch, $($In,)+ K, S, P, C, E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<K, S, P, C>
+        where
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            C: Bit,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
+        {
+            type Output = Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>;
+            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+                let (bt, ch) = (x.shape().0, x.shape().1);
+                let geom = PoolGeom {
+                    planes: bt.size() * ch.size(),
+                    input: spatial3(&[$($In::SIZE),+]),
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
+                    dilation: [1; 3],
+                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
+                };
+                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output>::default(),)+);
+                avg_pool_op(x.to_dyn5(), geom, self.count_include_pad, self.divisor_override).to_typed(shape)
+            }
+        }
+    };
+}
+
+/// Fills `[0; 3]` from the right (paddings of 1-d or 2-d data as 3-d).
+fn pads3(v: &[usize]) -> [usize; 3] {
+    let mut out = [0; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+pool_layers!(
+    Spec1, MaxPool1d, AvgPool1d, [(L, A)],
+    "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Module};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
+    "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Module};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
+);
+pool_layers!(
+    Spec2, MaxPool2d, AvgPool2d, [(H, A), (W, B)],
+    "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Module};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
+    "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Module};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
+);
+pool_layers!(
+    Spec3, MaxPool3d, AvgPool3d, [(Dp, A), (H, B), (W, C)],
+    "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Module};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
+    "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Module};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
+);
+
+/// 2-d max unpooling (PyTorch's `nn.MaxUnpool2d`): places each value at the index its
+/// [`MaxPool2d`] recorded, zeros elsewhere; the output is `(In - 1) * stride - 2 * padding +
+/// kernel` per dim. Indices of another shape do not compile.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{MaxPool2d, MaxUnpool2d};
+/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
+/// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(x);
+/// let back = MaxUnpool2d::<U2>::new().forward(y, &idx);
+/// assert_eq!(back.to_vec(), vec![0.0, 4.0, 0.0, 0.0]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MaxUnpool2d<K, S = K, P = U0>(PhantomData<(K, S, P)>);
+
+impl<K, S, P> MaxUnpool2d<K, S, P> {
+    /// The layer.
+    ///
+    /// ```
+    /// let _u = stensor::nn::MaxUnpool2d::<stensor::dims::U2>::new();
+    /// ```
+    pub fn new() -> Self {
+        MaxUnpool2d(PhantomData)
+    }
+
+    /// Unpools `x` with the indices of the max pooling that produced it.
+    #[allow(clippy::type_complexity)]
+    pub fn forward<Bt, Ch, H, W, S2, E, T>(
+        &self,
+        x: Tensor<(Bt, Ch, H, W), E, T>,
+        indices: &PoolIndices<S2>,
+    ) -> Tensor<
+        (
+            Bt,
+            Ch,
+            <(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output,
+            <(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output,
+        ),
+        E,
+        T,
+    >
+    where
+        Bt: Dim,
+        Ch: Dim,
+        H: ConstDim,
+        W: ConstDim,
+        S2: Shape + IndicesShape<(Bt, Ch, H, W)>,
+        K: Spec2,
+        S: Spec2,
+        P: Spec2,
+        E: Element,
+        T: TapeMode<E>,
+        (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
+        (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
+    {
+        assert_eq!(
+            indices.shape().dims(),
+            x.dims(),
+            "max_unpool: runtime dims of the indices"
+        );
+        let (bt, ch) = (x.shape().0, x.shape().1);
+        let oh = <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output>::default();
+        let ow = <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output>::default();
+        let y = max_unpool_op(x.to_dyn5(), indices.idx.clone(), [1, oh.size(), ow.size()]);
+        y.to_typed((bt, ch, oh, ow))
+    }
+}
+
+macro_rules! adaptive_layers {
+    ($avg:ident, $max:ident, [$(($In:ident, $O:ident)),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
+        adaptive_layers!(@struct $avg, $defaults, $avg_doc);
+        adaptive_layers!(@struct $max, $defaults, $max_doc);
+
+        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<$($O),+>
+        where
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            $(($In, $O): AdaptiveOutput,)+
+            E: Element,
+            T: TapeMode<E>,
+        {
+            type Output = Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>;
+            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+                let (bt, ch) = (x.shape().0, x.shape().1);
+                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
+                adaptive_avg_op(x.to_dyn5(), out).to_typed((bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+))
+            }
+        }
+
+        impl<$($O),+> $max<$($O),+> {
+            /// The pooled tensor and the flat index of every maximum within its input plane.
+            #[allow(clippy::type_complexity)]
+            pub fn forward_with_indices<Bt, Ch, $($In,)+ E, T>(
+                &self,
+                x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+            ) -> (
+                Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>,
+                PoolIndices<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+)>,
+            )
+            where
+                Bt: Dim,
+                Ch: Dim,
+                $($In: ConstDim,)+
+                $(($In, $O): AdaptiveOutput,)+
+                E: Element,
+                T: TapeMode<E>,
+            {
+                let (bt, ch) = (x.shape().0, x.shape().1);
+                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
+                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
+                let (y, idx) = adaptive_max_op(x.to_dyn5(), out);
+                (y.to_typed(shape), PoolIndices { shape, idx })
+            }
+        }
+
+        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<$($O),+>
+        where
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            $(($In, $O): AdaptiveOutput,)+
+            E: Element,
+            T: TapeMode<E>,
+        {
+            type Output = Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>;
+            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+                self.forward_with_indices(x).0
+            }
+        }
+    };
+    (@struct $name:ident, [$($P:ident $(= $def:ident)?),+], $doc:literal) => {
+        #[doc = $doc]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $name<$($P $(= $def)?),+>(PhantomData<($($P,)+)>);
+
+        impl<$($P),+> $name<$($P),+> {
+            /// The layer.
+            pub fn new() -> Self {
+                $name(PhantomData)
+            }
+        }
+    };
+}
+
+adaptive_layers!(
+    AdaptiveAvgPool1d, AdaptiveMaxPool1d, [(L, O)], [O],
+    "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Module};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
+    "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Module};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
+);
+adaptive_layers!(
+    AdaptiveAvgPool2d, AdaptiveMaxPool2d, [(H, OH), (W, OW)], [OH, OW = OH],
+    "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Module};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
+    "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Module};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
+);
+
+/// `0.5 * (adaptive_avg_pool2d(x) + adaptive_max_pool2d(x))`: the combined pooling that adds
+/// the two (timm's `adaptive_avgmax_pool2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::adaptive_avgmax_pool2d;
+/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[0.0, 1.0], [2.0, 5.0]]]]);
+/// let y: Tensor<(U1, U1, U1, U1)> = adaptive_avgmax_pool2d::<U1, U1, _, _, _, _, _, _>(x);
+/// assert_eq!(y.to_vec(), vec![0.5 * (2.0 + 5.0)]);
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn adaptive_avgmax_pool2d<OH, OW, Bt, Ch, H, W, E, T>(
+    x: Tensor<(Bt, Ch, H, W), E, T>,
+) -> Tensor<
+    (
+        Bt,
+        Ch,
+        <(H, OH) as AdaptiveOutput>::Output,
+        <(W, OW) as AdaptiveOutput>::Output,
+    ),
+    E,
+    T,
+>
+where
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim,
+    W: ConstDim,
+    (H, OH): AdaptiveOutput,
+    (W, OW): AdaptiveOutput,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let avg = AdaptiveAvgPool2d::<OH, OW>::new().forward(x.clone());
+    let max = AdaptiveMaxPool2d::<OH, OW>::new().forward(x);
+    avg.add(&max).mul_scalar(E::from_f64(0.5))
+}
+
+/// `cat([adaptive_avg_pool2d(x), adaptive_max_pool2d(x)], dim=1)`: the combined pooling that
+/// concatenates the two along the channels (timm's `adaptive_catavgmax_pool2d`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::adaptive_catavgmax_pool2d;
+/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[0.0, 1.0], [2.0, 5.0]]]]);
+/// let y: Tensor<(U1, U2, U1, U1)> = adaptive_catavgmax_pool2d::<U1, U1, _, _, _, _, _, _>(x);
+/// assert_eq!(y.to_vec(), vec![2.0, 5.0]);
+/// ```
+#[allow(clippy::type_complexity)]
+pub fn adaptive_catavgmax_pool2d<OH, OW, Bt, Ch, H, W, E, T>(
+    x: Tensor<(Bt, Ch, H, W), E, T>,
+) -> Tensor<
+    <(
+        Bt,
+        Ch,
+        <(H, OH) as AdaptiveOutput>::Output,
+        <(W, OW) as AdaptiveOutput>::Output,
+    ) as ConcatAlong<
+        (
+            Bt,
+            Ch,
+            <(H, OH) as AdaptiveOutput>::Output,
+            <(W, OW) as AdaptiveOutput>::Output,
+        ),
+        1,
+    >>::Output,
+    E,
+    T,
+>
+where
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim,
+    W: ConstDim,
+    (H, OH): AdaptiveOutput,
+    (W, OW): AdaptiveOutput,
+    (
+        Bt,
+        Ch,
+        <(H, OH) as AdaptiveOutput>::Output,
+        <(W, OW) as AdaptiveOutput>::Output,
+    ): ConcatAlong<
+        (
+            Bt,
+            Ch,
+            <(H, OH) as AdaptiveOutput>::Output,
+            <(W, OW) as AdaptiveOutput>::Output,
+        ),
+        1,
+    >,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let avg = AdaptiveAvgPool2d::<OH, OW>::new().forward(x.clone());
+    let max = AdaptiveMaxPool2d::<OH, OW>::new().forward(x);
+    avg.concat::<1, _, _>(&max)
+}

@@ -1,0 +1,305 @@
+//! Type-level hyper-parameters shared by the convolution, pooling and padding layers.
+//!
+//! A kernel, stride, padding or dilation is one `typenum` number for every spatial dim
+//! (PyTorch's `3`) or a tuple with one per dim (PyTorch's `(2, 3)`): [`Spec1`], [`Spec2`],
+//! [`Spec3`] read either. Convolution padding may also be [`Same`] or [`Valid`] (PyTorch's
+//! `padding="same"` / `"valid"`). The padding mode is a type ([`Zeros`], [`Reflect`],
+//! [`Replicate`], [`Circular`]) so its size rules are checked at compile time.
+
+use crate::kernels::PadMode;
+use crate::shape::out::{SatSub, SatSubOp, WindowArith};
+use crate::shape::rules::*;
+use crate::shape::ConstDim;
+use crate::tensor::Element;
+use core::ops::{Add, BitOr, Div, Mul, Not, Rem, Sub};
+use typenum::{
+    Bit, Diff, Eq, Gr, IsEqual, IsGreater, IsLess, IsLessOrEqual, Le, LeEq, Max, Maximum, Mod, Or,
+    Prod, Quot, Sum, B0, B1, U0, U1, U2,
+};
+
+/// PyTorch's `padding="same"`: the output has the input's length (stride 1), the total padding
+/// `dilation * (kernel - 1)` split with the smaller half in front.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Conv2d, Module, Same};
+/// let c = Conv2d::<U1, U1, U4, U1, Same>::new(&mut Rng::seed(0));
+/// assert_eq!(c.forward(Tensor::<(U1, U1, U7, U7)>::zeros()).dims(), [1, 1, 7, 7]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Same;
+
+/// PyTorch's `padding="valid"`: no padding.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Conv1d, Module, Valid};
+/// let c = Conv1d::<U1, U1, U3, U1, Valid>::new(&mut Rng::seed(0));
+/// assert_eq!(c.forward(Tensor::<(U1, U1, U7)>::zeros()).dims(), [1, 1, 5]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Valid;
+
+macro_rules! spec_marker_impls {
+    ($($t:ty),*) => {$(
+        impl Spec1 for $t { type A = $t; }
+        impl Spec2 for $t { type A = $t; type B = $t; }
+        impl Spec3 for $t { type A = $t; type B = $t; type C = $t; }
+    )*};
+}
+
+/// A hyper-parameter of a 1-d layer: a number, or a 1-tuple.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Spec1;
+/// assert_eq!(<<U3 as Spec1>::A as ConstDim>::SIZE, 3);
+/// ```
+pub trait Spec1 {
+    /// The value for the length dim.
+    type A;
+}
+/// A hyper-parameter of a 2-d layer: one number for both dims, or `(height, width)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Spec2;
+/// assert_eq!(<<(U2, U3) as Spec2>::B as ConstDim>::SIZE, 3);
+/// assert_eq!(<<U5 as Spec2>::A as ConstDim>::SIZE, 5);
+/// ```
+pub trait Spec2 {
+    /// The value for the height dim.
+    type A;
+    /// The value for the width dim.
+    type B;
+}
+/// A hyper-parameter of a 3-d layer: one number for all dims, or `(depth, height, width)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Spec3;
+/// assert_eq!(<<(U1, U2, U3) as Spec3>::C as ConstDim>::SIZE, 3);
+/// ```
+pub trait Spec3 {
+    /// The value for the depth dim.
+    type A;
+    /// The value for the height dim.
+    type B;
+    /// The value for the width dim.
+    type C;
+}
+impl<N: ConstDim> Spec1 for N {
+    type A = N;
+}
+impl<X> Spec1 for (X,) {
+    type A = X;
+}
+impl<N: ConstDim> Spec2 for N {
+    type A = N;
+    type B = N;
+}
+impl<X, Y> Spec2 for (X, Y) {
+    type A = X;
+    type B = Y;
+}
+impl<N: ConstDim> Spec3 for N {
+    type A = N;
+    type B = N;
+    type C = N;
+}
+impl<X, Y, Z> Spec3 for (X, Y, Z) {
+    type A = X;
+    type B = Y;
+    type C = Z;
+}
+spec_marker_impls!(Same, Valid);
+
+/// How a padding spec pads one dim of a convolution with kernel `K` and dilation `D`: `Lo`
+/// in front, `Hi` behind, and whether it needs stride 1.
+pub trait PadSpec<K, D> {
+    /// Padding in front.
+    type Lo: ConstDim;
+    /// Padding behind.
+    type Hi: ConstDim;
+    /// `B1` for [`Same`], which PyTorch allows only with stride 1.
+    type NeedsStrideOne: Bit;
+}
+impl<N: ConstDim, K, D> PadSpec<K, D> for N {
+    type Lo = N;
+    type Hi = N;
+    type NeedsStrideOne = B0;
+}
+impl<K, D> PadSpec<K, D> for Valid {
+    type Lo = U0;
+    type Hi = U0;
+    type NeedsStrideOne = B0;
+}
+type SameTotal<K, D> = Prod<D, SatSub<K, U1>>;
+impl<K, D> PadSpec<K, D> for Same
+where
+    K: SatSubOp<U1>,
+    D: Mul<SatSub<K, U1>>,
+    SameTotal<K, D>: Div<U2> + Sub<Quot<SameTotal<K, D>, U2>>,
+    Quot<SameTotal<K, D>, U2>: ConstDim,
+    Diff<SameTotal<K, D>, Quot<SameTotal<K, D>, U2>>: ConstDim,
+{
+    type Lo = Quot<SameTotal<K, D>, U2>;
+    type Hi = Diff<SameTotal<K, D>, Quot<SameTotal<K, D>, U2>>;
+    type NeedsStrideOne = B1;
+}
+
+/// A padding mode of a convolution or padding layer.
+pub trait PaddingMode: Copy + Default + Send + Sync + 'static {
+    /// PyTorch's name: `"zeros"`, `"reflect"`, `"replicate"`, `"circular"` (`"constant"` for
+    /// [`Constant`]).
+    const NAME: &'static str;
+    /// The kernel's mode, with `value` for constant padding.
+    fn mode<E: Element>(value: E) -> PadMode<E>;
+}
+
+macro_rules! padding_mode {
+    ($(#[$doc:meta])* $name:ident, $s:literal, |$v:ident| $mode:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct $name;
+        impl PaddingMode for $name {
+            const NAME: &'static str = $s;
+            fn mode<E: Element>($v: E) -> PadMode<E> {
+                $mode
+            }
+        }
+    };
+}
+padding_mode!(
+    /// Zero padding (`padding_mode="zeros"`, `ZeroPad`).
+    ///
+    /// ```
+    /// use stensor::nn::{PaddingMode, Zeros};
+    /// assert_eq!(Zeros::NAME, "zeros");
+    /// ```
+    Zeros, "zeros", |_v| PadMode::Constant(E::zero())
+);
+padding_mode!(
+    /// Constant padding with the layer's value (`ConstantPad`).
+    ///
+    /// ```
+    /// use stensor::nn::{Constant, PaddingMode};
+    /// assert_eq!(Constant::NAME, "constant");
+    /// ```
+    Constant, "constant", |v| PadMode::Constant(v)
+);
+padding_mode!(
+    /// Reflection padding (`padding_mode="reflect"`, `ReflectionPad`).
+    ///
+    /// ```
+    /// use stensor::nn::{PaddingMode, Reflect};
+    /// assert_eq!(Reflect::NAME, "reflect");
+    /// ```
+    Reflect, "reflect", |_v| PadMode::Reflect
+);
+padding_mode!(
+    /// Replication padding (`padding_mode="replicate"`, `ReplicationPad`).
+    ///
+    /// ```
+    /// use stensor::nn::{PaddingMode, Replicate};
+    /// assert_eq!(Replicate::NAME, "replicate");
+    /// ```
+    Replicate, "replicate", |_v| PadMode::Replicate
+);
+padding_mode!(
+    /// Circular padding (`padding_mode="circular"`, `CircularPad`).
+    ///
+    /// ```
+    /// use stensor::nn::{Circular, PaddingMode};
+    /// assert_eq!(Circular::NAME, "circular");
+    /// ```
+    Circular, "circular", |_v| PadMode::Circular
+);
+
+/// The size rule a padding mode puts on padding `Lo`/`Hi` of a dim of length `In`.
+pub trait PadFits<In, Lo, Hi> {}
+impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Zeros {}
+impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Constant {}
+impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Replicate {}
+impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Reflect
+where
+    Lo: IsLess<In>,
+    Le<Lo, In>: ReflectPadSmaller,
+    Hi: IsLess<In>,
+    Le<Hi, In>: ReflectPadSmaller,
+{
+}
+impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Circular
+where
+    Lo: IsLessOrEqual<In>,
+    LeEq<Lo, In>: CircularPadFits,
+    Hi: IsLessOrEqual<In>,
+    LeEq<Hi, In>: CircularPadFits,
+{
+}
+
+type Win<In, K, S, P, D> = (
+    In,
+    K,
+    S,
+    Sum<<P as PadSpec<K, D>>::Lo, <P as PadSpec<K, D>>::Hi>,
+    D,
+);
+
+/// One spatial dim of a convolution, for `(In, K, S, P, D, M)`: input length, kernel, stride,
+/// padding spec, dilation and padding mode. Checks every rule and gives the output length.
+pub trait ConvAxis {
+    /// The output length.
+    type Out: ConstDim;
+    /// Padding in front.
+    const LO: usize;
+    /// Padding behind.
+    const HI: usize;
+}
+impl<In, K, S, P, D, M> ConvAxis for (In, K, S, P, D, M)
+where
+    P: PadSpec<K, D>,
+    P::Lo: Add<P::Hi>,
+    Win<In, K, S, P, D>: WindowArith,
+    <Win<In, K, S, P, D> as WindowArith>::Fits: KernelFits,
+    <Win<In, K, S, P, D> as WindowArith>::FloorOut: ConstDim,
+    K: IsGreater<U0>,
+    Gr<K, U0>: KernelNonZero,
+    S: IsGreater<U0> + IsEqual<U1>,
+    Gr<S, U0>: StrideNonZero,
+    D: IsGreater<U0>,
+    Gr<D, U0>: DilationNonZero,
+    P::NeedsStrideOne: Not,
+    <P::NeedsStrideOne as Not>::Output: BitOr<Eq<S, U1>>,
+    Or<<P::NeedsStrideOne as Not>::Output, Eq<S, U1>>: SameNeedsStrideOne,
+    M: PadFits<In, P::Lo, P::Hi>,
+{
+    type Out = <Win<In, K, S, P, D> as WindowArith>::FloorOut;
+    const LO: usize = <P::Lo as ConstDim>::SIZE;
+    const HI: usize = <P::Hi as ConstDim>::SIZE;
+}
+
+/// `G` groups of `CI` input and `CO` output channels: `G >= 1` divides both.
+pub trait Groups<CI, CO>: ConstDim {
+    /// `CI / G`.
+    type InPerGroup: ConstDim;
+    /// `CO / G`.
+    type OutPerGroup: ConstDim;
+}
+type SafeG<G> = Maximum<G, U1>;
+impl<G, CI, CO> Groups<CI, CO> for G
+where
+    G: ConstDim + IsGreater<U0> + Max<U1>,
+    Gr<G, U0>: GroupsNonZero,
+    CI: Rem<SafeG<G>> + Div<SafeG<G>>,
+    Mod<CI, SafeG<G>>: IsEqual<U0>,
+    Eq<Mod<CI, SafeG<G>>, U0>: GroupsDivideIn,
+    CO: Rem<SafeG<G>> + Div<SafeG<G>>,
+    Mod<CO, SafeG<G>>: IsEqual<U0>,
+    Eq<Mod<CO, SafeG<G>>, U0>: GroupsDivideOut,
+    Quot<CI, SafeG<G>>: ConstDim,
+    Quot<CO, SafeG<G>>: ConstDim,
+{
+    type InPerGroup = Quot<CI, SafeG<G>>;
+    type OutPerGroup = Quot<CO, SafeG<G>>;
+}

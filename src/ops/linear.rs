@@ -1,0 +1,58 @@
+//! `y = x W^T + b` over the last dimension of any-rank input (PyTorch's `F.linear`).
+
+use crate::autograd::{op_result, NoTape, TapeMode};
+use crate::kernels::{self, gemm, Trans};
+use crate::shape::Shape;
+use crate::tensor::{Element, Tensor};
+
+/// `x` viewed as `m x in`, `w` as `out x in`, `b` as `out`; the result has shape `out_shape`
+/// (`x`'s shape with the last dim replaced by `out`).
+pub(crate) fn linear_op<S, S2, SW, SB, E, T>(
+    x: Tensor<S, E, T>,
+    w: &Tensor<SW, E, NoTape>,
+    b: Option<&Tensor<SB, E, NoTape>>,
+    out_shape: S2,
+) -> Tensor<S2, E, T>
+where
+    S: Shape,
+    S2: Shape,
+    SW: Shape,
+    SB: Shape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let wd = w.dims();
+    let (out, inp) = (wd[0], wd[1]);
+    let m = if inp == 0 { 0 } else { x.numel() / inp };
+    let xv = x.data_arc();
+    let wv = w.data_arc();
+    let mut y = vec![E::zero(); m * out];
+    gemm(m, inp, out, &xv, Trans::No, &wv, Trans::Yes, &mut y, false);
+    if let Some(b) = b {
+        for row in y.chunks_exact_mut(out.max(1)) {
+            kernels::add_assign(row, b.as_slice());
+        }
+    }
+    let (tx, nx) = x.as_input();
+    let tw = w.grad_target();
+    let tb = b.map(|b| b.grad_target());
+    let mut inputs = vec![(tx, nx), (tw, None)];
+    if let Some(tb) = tb {
+        inputs.push((tb, None));
+    }
+    op_result(out_shape, y, &inputs, |_| {
+        Box::new(move |g, grads| {
+            if let Some(gx) = grads.accum(&tx) {
+                // dx = dy W
+                gemm(m, out, inp, g, Trans::No, &wv, Trans::No, gx, true);
+            }
+            if let Some(gw) = grads.accum(&tw) {
+                // dW = dy^T x
+                gemm(out, m, inp, g, Trans::Yes, &xv, Trans::No, gw, true);
+            }
+            if let Some(gb) = tb.as_ref().and_then(|tb| grads.accum(tb)) {
+                kernels::sum_blocks(g, gb);
+            }
+        })
+    })
+}
