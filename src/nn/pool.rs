@@ -38,6 +38,29 @@ pub struct PoolIndices<S: Shape> {
 }
 
 impl<S: Shape> PoolIndices<S> {
+    /// Indices from elsewhere (e.g. PyTorch's `return_indices`), for a pooling output of shape
+    /// `shape`: an error unless there is one per output element.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::PoolIndices;
+    /// let idx = PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0, 3]).unwrap();
+    /// assert_eq!(idx.to_vec(), vec![0, 3]);
+    /// assert!(PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0]).is_err());
+    /// ```
+    pub fn from_vec(shape: S, idx: Vec<usize>) -> crate::Result<Self> {
+        if idx.len() != shape.numel() {
+            return Err(crate::Error::Length {
+                dims: shape.dims().to_vec(),
+                found: idx.len(),
+            });
+        }
+        Ok(PoolIndices {
+            shape,
+            idx: Arc::new(idx),
+        })
+    }
+
     /// The indices, row-major over the pooling's output.
     ///
     /// ```
@@ -301,6 +324,19 @@ impl<K, S, P> MaxUnpool2d<K, S, P> {
         let y = max_unpool_op(x.to_dyn5(), indices.idx.clone(), [1, oh.size(), ow.size()]);
         y.to_typed((bt, ch, oh, ow))
     }
+}
+
+/// The output plane size of a 2-d max unpooling.
+fn oh_ow<H, W, K, S, P>() -> usize
+where
+    K: Spec2,
+    S: Spec2,
+    P: Spec2,
+    (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
+    (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
+{
+    <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output as ConstDim>::SIZE
+        * <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output as ConstDim>::SIZE
 }
 
 macro_rules! adaptive_layers {

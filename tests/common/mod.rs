@@ -1,0 +1,174 @@
+//! Shared helpers of the PyTorch parity tests: reading `tests/reference/*.json` (copied from the
+//! project's reference set; see `tests/reference/FORMAT.md`) and comparing with tolerances.
+
+#![allow(dead_code)]
+
+use serde_json::Value;
+use stensor::autograd::UniqueId;
+use stensor::prelude::*;
+
+/// One reference case.
+pub struct Case(pub Value);
+
+/// The cases of `tests/reference/<family>.json`.
+pub fn cases(family: &str) -> Vec<Case> {
+    let path = format!(
+        "{}/tests/reference/{family}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
+    v["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .cloned()
+        .map(Case)
+        .collect()
+}
+
+/// The case called `name` in `family`.
+pub fn case(family: &str, name: &str) -> Case {
+    cases(family)
+        .into_iter()
+        .find(|c| c.0["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name} in {family}.json"))
+}
+
+fn floats(v: &Value) -> Vec<f64> {
+    match v {
+        Value::Array(a) => a.iter().map(|x| x.as_f64().expect("number")).collect(),
+        Value::Number(n) => vec![n.as_f64().unwrap()],
+        _ => panic!("not numbers: {v}"),
+    }
+}
+
+impl Case {
+    pub fn name(&self) -> &str {
+        self.0["name"].as_str().unwrap()
+    }
+    pub fn config(&self) -> &Value {
+        &self.0["config"]
+    }
+    fn tensor_json(&self, path: &[&str]) -> &Value {
+        let mut v = &self.0;
+        for p in path {
+            v = &v[*p];
+        }
+        assert!(!v.is_null(), "{}: no {:?}", self.name(), path);
+        v
+    }
+    /// The flat data at `path` (e.g. `["grads", "weight"]`).
+    pub fn data(&self, path: &[&str]) -> Vec<f64> {
+        floats(&self.tensor_json(path)["data"])
+    }
+    /// The dims at `path`.
+    pub fn dims(&self, path: &[&str]) -> Vec<usize> {
+        self.tensor_json(path)["shape"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.as_u64().unwrap() as usize)
+            .collect()
+    }
+    /// The tensor at `path` as a `Tensor<S, E>`; its dims must be `S`'s.
+    pub fn tensor<S: Shape, E: Element>(&self, path: &[&str]) -> Tensor<S, E> {
+        let data = self.data(path).into_iter().map(E::from_f64).collect();
+        Tensor::from_dims_vec(&self.dims(path), data)
+            .unwrap_or_else(|e| panic!("{} {:?}: {e}", self.name(), path))
+    }
+    pub fn has(&self, path: &[&str]) -> bool {
+        let mut v = &self.0;
+        for p in path {
+            v = &v[*p];
+        }
+        !v.is_null()
+    }
+}
+
+/// Tolerances: f64 to 1e-10 relative; f32 to 1e-4 relative plus 1e-5 absolute (FORMAT.md).
+pub fn tol<E: Element>() -> (f64, f64) {
+    if E::NAME == "f64" {
+        (1e-10, 1e-12)
+    } else {
+        (1e-4, 1e-5)
+    }
+}
+
+/// Panics unless `got` matches `want` within the element type's tolerance, naming the case,
+/// what was compared and the worst element.
+pub fn assert_close<E: Element>(what: &str, got: &[E], want: &[f64]) {
+    assert_eq!(
+        got.len(),
+        want.len(),
+        "{what}: {} values, expected {}",
+        got.len(),
+        want.len()
+    );
+    let (rtol, atol) = tol::<E>();
+    let mut worst = (0.0, 0usize);
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        let g = g.as_f64();
+        let excess = (g - w).abs() - (atol + rtol * w.abs());
+        if excess > worst.0 || g.is_nan() != w.is_nan() {
+            worst = (excess.max(f64::MIN_POSITIVE), i);
+        }
+    }
+    if worst.0 > 0.0 {
+        let i = worst.1;
+        panic!(
+            "{what} ({}): element {i}: got {}, expected {}",
+            E::NAME,
+            got[i].as_f64(),
+            want[i]
+        );
+    }
+}
+
+/// Runs `f` on the case's input `x` traced, backpropagates the case's `grad_output`, and checks
+/// the output, the input gradient (when the case has one) and each named parameter's gradient.
+pub fn check_forward_backward<SX, SO, E, F>(c: &Case, f: F, params: &[(&str, UniqueId)])
+where
+    SX: Shape,
+    SO: Shape,
+    E: Element,
+    F: FnOnce(Tensor<SX, E, Tape<E>>) -> Tensor<SO, E, Tape<E>>,
+{
+    let x = c.tensor::<SX, E>(&["inputs", "x"]).trace();
+    let y = f(x.clone());
+    assert_eq!(
+        &y.dims()[..],
+        &c.dims(&["output"])[..],
+        "{}: output dims",
+        c.name()
+    );
+    assert_close(
+        &format!("{} output", c.name()),
+        y.as_slice(),
+        &c.data(&["output"]),
+    );
+    let go = c
+        .data(&["grad_output"])
+        .into_iter()
+        .map(E::from_f64)
+        .collect();
+    let grads = y.backward_with(&Tensor::from_vec_shaped(y.shape(), go).unwrap());
+    if c.has(&["grads", "x"]) {
+        let gx = grads.get(&x).expect("input gradient");
+        assert_close(
+            &format!("{} grad x", c.name()),
+            gx.as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+    }
+    for (name, id) in params {
+        let g = grads
+            .by_id(*id)
+            .unwrap_or_else(|| panic!("{}: no gradient for {name}", c.name()));
+        assert_close(
+            &format!("{} grad {name}", c.name()),
+            g,
+            &c.data(&["grads", name]),
+        );
+    }
+}
