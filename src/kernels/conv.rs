@@ -66,7 +66,9 @@ impl ConvGeom {
     }
     fn check(&self) {
         assert!(
-            self.groups > 0 && self.cin % self.groups == 0 && self.cout % self.groups == 0,
+            self.groups > 0
+                && self.cin.is_multiple_of(self.groups)
+                && self.cout.is_multiple_of(self.groups),
             "conv: groups must divide the channels"
         );
     }
@@ -376,11 +378,7 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
 /// ```
 pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut [E]) {
     assert_eq!(db.len(), channels, "channel_sum: length");
-    let per = if batch * channels == 0 {
-        0
-    } else {
-        dy.len() / (batch * channels)
-    };
+    let per = dy.len().checked_div(batch * channels).unwrap_or(0);
     for n in 0..batch {
         for (c, d) in db.iter_mut().enumerate() {
             let start = (n * channels + c) * per;

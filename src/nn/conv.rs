@@ -103,7 +103,7 @@ macro_rules! conv_layer {
                 let hi = [$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::HI),+];
                 let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out as ConstDim>::SIZE),+];
                 let input = [$($In::SIZE),+];
-                let mut x5 = x.to_dyn5();
+                let mut x5 = x.into_dyn5();
                 let zeros = M::NAME == "zeros";
                 let mut padded = spatial3(&input);
                 if !zeros {
@@ -125,7 +125,7 @@ macro_rules! conv_layer {
                     output: spatial3(&out),
                 };
                 let y = conv_op(x5, &self.weight, self.bias.as_ref(), geom, false);
-                y.to_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out>::default(),)+))
+                y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out>::default(),)+))
             }
         }
     };
@@ -276,8 +276,8 @@ macro_rules! conv_transpose_layer {
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&[$($In::SIZE),+]),
                 };
-                let y = conv_op(x.to_dyn5(), &self.weight, self.bias.as_ref(), geom, true);
-                y.to_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output>::default(),)+))
+                let y = conv_op(x.into_dyn5(), &self.weight, self.bias.as_ref(), geom, true);
+                y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output>::default(),)+))
             }
         }
     };

@@ -86,8 +86,8 @@ where
     fn forward(&self, x: Tensor<(Bt, Ch, W), E, Tp>) -> Self::Output {
         let (bt, ch, _) = x.shape();
         let pads = [(0, 0), (0, 0), (L::SIZE, R::SIZE)];
-        let y = pad_op(x.to_dyn5(), pads, M::mode(E::from_f64(self.value)));
-        y.to_typed((bt, ch, Default::default()))
+        let y = pad_op(x.into_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        y.into_typed((bt, ch, Default::default()))
     }
 }
 
@@ -114,8 +114,8 @@ where
     fn forward(&self, x: Tensor<(Bt, Ch, H, W), E, Tp>) -> Self::Output {
         let (bt, ch, _, _) = x.shape();
         let pads = [(0, 0), (T::SIZE, B::SIZE), (L::SIZE, R::SIZE)];
-        let y = pad_op(x.to_dyn5(), pads, M::mode(E::from_f64(self.value)));
-        y.to_typed((bt, ch, Default::default(), Default::default()))
+        let y = pad_op(x.into_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        y.into_typed((bt, ch, Default::default(), Default::default()))
     }
 }
 

@@ -143,8 +143,8 @@ macro_rules! pool_layers {
                     output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
                 };
                 let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+);
-                let (y, idx) = max_pool_op(x.to_dyn5(), geom);
-                (y.to_typed(shape), PoolIndices { shape, idx })
+                let (y, idx) = max_pool_op(x.into_dyn5(), geom);
+                (y.into_typed(shape), PoolIndices { shape, idx })
             }
         }
 
@@ -229,7 +229,7 @@ macro_rules! pool_layers {
                     output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
                 };
                 let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output>::default(),)+);
-                avg_pool_op(x.to_dyn5(), geom, self.count_include_pad, self.divisor_override).to_typed(shape)
+                avg_pool_op(x.into_dyn5(), geom, self.count_include_pad, self.divisor_override).into_typed(shape)
             }
         }
     };
@@ -321,22 +321,18 @@ impl<K, S, P> MaxUnpool2d<K, S, P> {
         let (bt, ch) = (x.shape().0, x.shape().1);
         let oh = <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output>::default();
         let ow = <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output>::default();
-        let y = max_unpool_op(x.to_dyn5(), indices.idx.clone(), [1, oh.size(), ow.size()]);
-        y.to_typed((bt, ch, oh, ow))
+        let plane = oh.size() * ow.size();
+        assert!(
+            indices.as_slice().iter().all(|&i| i < plane),
+            "max_unpool: an index is outside the {plane}-element output plane"
+        );
+        let y = max_unpool_op(
+            x.into_dyn5(),
+            indices.idx.clone(),
+            [1, oh.size(), ow.size()],
+        );
+        y.into_typed((bt, ch, oh, ow))
     }
-}
-
-/// The output plane size of a 2-d max unpooling.
-fn oh_ow<H, W, K, S, P>() -> usize
-where
-    K: Spec2,
-    S: Spec2,
-    P: Spec2,
-    (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
-    (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
-{
-    <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output as ConstDim>::SIZE
-        * <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output as ConstDim>::SIZE
 }
 
 macro_rules! adaptive_layers {
@@ -357,7 +353,7 @@ macro_rules! adaptive_layers {
             fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
                 let (bt, ch) = (x.shape().0, x.shape().1);
                 let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
-                adaptive_avg_op(x.to_dyn5(), out).to_typed((bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+))
+                adaptive_avg_op(x.into_dyn5(), out).into_typed((bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+))
             }
         }
 
@@ -382,8 +378,8 @@ macro_rules! adaptive_layers {
                 let (bt, ch) = (x.shape().0, x.shape().1);
                 let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
                 let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
-                let (y, idx) = adaptive_max_op(x.to_dyn5(), out);
-                (y.to_typed(shape), PoolIndices { shape, idx })
+                let (y, idx) = adaptive_max_op(x.into_dyn5(), out);
+                (y.into_typed(shape), PoolIndices { shape, idx })
             }
         }
 

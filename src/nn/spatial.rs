@@ -265,13 +265,19 @@ where
     <Win<In, K, S, P, D> as WindowArith>::FloorOut: ConstDim,
     K: IsGreater<U0>,
     Gr<K, U0>: KernelNonZero,
-    S: IsGreater<U0> + IsEqual<U1>,
+    S: IsGreater<U0>,
     Gr<S, U0>: StrideNonZero,
     D: IsGreater<U0>,
     Gr<D, U0>: DilationNonZero,
     P::NeedsStrideOne: Not,
-    <P::NeedsStrideOne as Not>::Output: BitOr<Eq<S, U1>>,
-    Or<<P::NeedsStrideOne as Not>::Output, Eq<S, U1>>: SameNeedsStrideOne,
+    // `S + In == 1 + In` is `S == 1`, written to depend on the input length so rustc checks it
+    // with the concrete input (error E0277 with the rule's sentence) instead of rejecting the
+    // method while probing it (a bare E0599 that names no rule).
+    S: Add<In>,
+    U1: Add<In>,
+    Sum<S, In>: IsEqual<Sum<U1, In>>,
+    <P::NeedsStrideOne as Not>::Output: BitOr<Eq<Sum<S, In>, Sum<U1, In>>>,
+    Or<<P::NeedsStrideOne as Not>::Output, Eq<Sum<S, In>, Sum<U1, In>>>: SameNeedsStrideOne,
     M: PadFits<In, P::Lo, P::Hi>,
 {
     type Out = <Win<In, K, S, P, D> as WindowArith>::FloorOut;

@@ -23,7 +23,7 @@ where
 {
     let wd = w.dims();
     let (out, inp) = (wd[0], wd[1]);
-    let m = if inp == 0 { 0 } else { x.numel() / inp };
+    let m = x.numel().checked_div(inp).unwrap_or(0);
     let xv = x.data_arc();
     let wv = w.data_arc();
     let mut y = vec![E::zero(); m * out];

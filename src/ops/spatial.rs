@@ -25,7 +25,7 @@ fn split(x: &Dyn5) -> (usize, usize, [usize; 3]) {
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// This `(N, C, spatial..)` tensor (1 to 3 spatial dims) as `(N, C, D, H, W)`.
-    pub(crate) fn to_dyn5(self) -> Tensor<Dyn5, E, T> {
+    pub(crate) fn into_dyn5(self) -> Tensor<Dyn5, E, T> {
         let d = self.dims();
         let r = d.len();
         assert!((3..=5).contains(&r), "spatial op on a rank-{r} tensor");
@@ -37,7 +37,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
 
 impl<E: Element, T: TapeMode<E>> Tensor<Dyn5, E, T> {
     /// Back to a typed shape with the same elements.
-    pub(crate) fn to_typed<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
+    pub(crate) fn into_typed<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
         assert_eq!(shape.numel(), self.numel(), "spatial op: typed output size");
         self.view_as(shape)
     }

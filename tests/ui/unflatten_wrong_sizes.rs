@@ -1,0 +1,6 @@
+use stensor::nn::{Module, Unflatten};
+use stensor::prelude::*;
+
+fn main() {
+    let _y = Unflatten::<1, (U3, U3)>::new().forward(Tensor::<(U2, U8)>::zeros());
+}
