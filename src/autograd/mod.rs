@@ -185,15 +185,17 @@ pub trait MergeTape<E, Rhs>: TapeMode<E> {
     /// The result's tape.
     type Output: TapeMode<E>;
 }
-// One blanket impl for equal tapes, so generic code combining two tensors of the same tape `T`
-// gets `T` back without naming it.
-impl<E: Element, T: TapeMode<E>> MergeTape<E, T> for T {
+// A blanket impl for an untraced right operand, so generic code over a tape `T` that combines
+// a tensor with a parameter or a constant gets `T` back without naming it (dfdx's rule). Two
+// tensors of the same generic tape need the bound `T: MergeTape<E, T, Output = T>`, which both
+// tapes satisfy.
+impl<E: Element, T: TapeMode<E>> MergeTape<E, NoTape> for T {
     type Output = T;
 }
 impl<E: Element> MergeTape<E, Tape<E>> for NoTape {
     type Output = Tape<E>;
 }
-impl<E: Element> MergeTape<E, NoTape> for Tape<E> {
+impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
     type Output = Tape<E>;
 }
 

@@ -69,7 +69,16 @@ macro_rules! conv_layer {
                 weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
                 bias: Option<Tensor<(CO,), E>>,
             ) -> Self {
-                $name { weight: param(weight), bias: bias.map(param), hyper: PhantomData }
+                Self::from_raw(param(weight), bias.map(param))
+            }
+
+            /// From given tensors as they are (the functional form: whether they require grad
+            /// stays the caller's choice).
+            pub(crate) fn from_raw(
+                weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
+                bias: Option<Tensor<(CO,), E>>,
+            ) -> Self {
+                $name { weight, bias, hyper: PhantomData }
             }
         }
 
@@ -232,7 +241,15 @@ macro_rules! conv_transpose_layer {
                 weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
                 bias: Option<Tensor<(CO,), E>>,
             ) -> Self {
-                $name { weight: param(weight), bias: bias.map(param), hyper: PhantomData }
+                Self::from_raw(param(weight), bias.map(param))
+            }
+
+            /// From given tensors as they are (the functional form).
+            pub(crate) fn from_raw(
+                weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
+                bias: Option<Tensor<(CO,), E>>,
+            ) -> Self {
+                $name { weight, bias, hyper: PhantomData }
             }
         }
 

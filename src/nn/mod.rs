@@ -23,6 +23,7 @@
 //! ```
 
 mod conv;
+pub mod functional;
 pub mod init;
 mod linear;
 mod pad;

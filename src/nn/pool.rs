@@ -7,7 +7,7 @@
 
 use super::spatial::{Spec1, Spec2, Spec3};
 use super::{spatial3, Module};
-use crate::autograd::TapeMode;
+use crate::autograd::{MergeTape, TapeMode};
 use crate::kernels::PoolGeom;
 use crate::ops::spatial::{
     adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op,
@@ -454,7 +454,7 @@ where
     (H, OH): AdaptiveOutput,
     (W, OW): AdaptiveOutput,
     E: Element,
-    T: TapeMode<E>,
+    T: TapeMode<E> + MergeTape<E, T, Output = T>,
 {
     let avg = AdaptiveAvgPool2d::<OH, OW>::new().forward(x.clone());
     let max = AdaptiveMaxPool2d::<OH, OW>::new().forward(x);
@@ -514,7 +514,7 @@ where
         1,
     >,
     E: Element,
-    T: TapeMode<E>,
+    T: TapeMode<E> + MergeTape<E, T, Output = T>,
 {
     let avg = AdaptiveAvgPool2d::<OH, OW>::new().forward(x.clone());
     let max = AdaptiveMaxPool2d::<OH, OW>::new().forward(x);

@@ -1,0 +1,355 @@
+//! The functional forms of the layers (PyTorch's `torch.nn.functional`): the same computation
+//! as the layer, with the weights passed in. Hyper-parameters are passed as values of their
+//! types, in PyTorch's argument order, e.g. `conv2d(x, &w, Some(&b), U2::new(), U1::new(),
+//! U1::new(), U1::new())` for `F.conv2d(x, w, b, stride=2, padding=1)`. Unlike the layers'
+//! `from_params`, these leave `requires_grad` of the weights as the caller set it.
+//!
+//! ```
+//! use stensor::prelude::*;
+//! use stensor::nn::functional as F;
+//! let x = Tensor::<(U1, U2, U5, U5)>::ones();
+//! let w = Tensor::<(U4, U2, U3, U3)>::ones();
+//! let y = F::conv2d(x, &w, None, U1::new(), U1::new(), U1::new(), U1::new());
+//! let y = F::max_pool2d(y, U2::new(), U2::new(), U0::new(), U1::new(), False::new());
+//! assert_eq!(y.dims(), [1, 4, 2, 2]);
+//! ```
+
+use super::*;
+use crate::shape::ConstDim;
+use crate::tensor::{Element, Tensor};
+use core::ops::Mul;
+use typenum::Prod;
+
+/// `x W^T + b` over the last dim (`F.linear`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// let w = Tensor::<(U1, U2)>::from_array([[1.0, 2.0]]);
+/// let y = stensor::nn::functional::linear(Tensor::<(U2,)>::ones(), &w, None);
+/// assert_eq!(y.to_vec(), vec![3.0]);
+/// ```
+pub fn linear<X, I, O, E>(
+    x: X,
+    weight: &Tensor<(O, I), E>,
+    bias: Option<&Tensor<(O,), E>>,
+) -> <Linear<I, O, E> as Module<X>>::Output
+where
+    I: ConstDim,
+    O: ConstDim,
+    E: Element,
+    Linear<I, O, E>: Module<X>,
+{
+    Linear {
+        weight: weight.clone(),
+        bias: bias.cloned(),
+    }
+    .forward(x)
+}
+
+macro_rules! functional_conv {
+    ($(#[$doc:meta])* $f:ident, $layer:ident, ($($Kd:ident),+)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        pub fn $f<X, CO, CIG, $($Kd,)+ S, P, D, G, E>(
+            x: X,
+            weight: &Tensor<(CO, CIG, $($Kd,)+), E>,
+            bias: Option<&Tensor<(CO,), E>>,
+            _stride: S,
+            _padding: P,
+            _dilation: D,
+            _groups: G,
+        ) -> <$layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E> as Module<X>>::Output
+        where
+            CO: ConstDim,
+            CIG: ConstDim + Mul<G>,
+            Prod<CIG, G>: ConstDim,
+            $($Kd: ConstDim,)+
+            G: spatial::Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
+            E: Element,
+            $layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E>: Module<X>,
+        {
+            $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
+        }
+    };
+}
+functional_conv!(
+    /// A 1-d convolution (`F.conv1d(x, w, b, stride, padding, dilation, groups)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U1, U1, U2)>::from_array([[[1.0, -1.0]]]);
+    /// let x = Tensor::<(U1, U1, U4)>::from_array([[[1.0, 2.0, 4.0, 8.0]]]);
+    /// let y = stensor::nn::functional::conv1d(x, &w, None, U1::new(), U0::new(), U1::new(), U1::new());
+    /// assert_eq!(y.to_vec(), vec![-1.0, -2.0, -4.0]);
+    /// ```
+    conv1d, Conv1d, (KL)
+);
+functional_conv!(
+    /// A 2-d convolution (`F.conv2d(x, w, b, stride, padding, dilation, groups)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Same;
+    /// let w = Tensor::<(U2, U1, U3, U3)>::ones();
+    /// let y = stensor::nn::functional::conv2d(Tensor::<(U1, U2, U4, U4)>::ones(), &w, None, U1::new(), Same, U1::new(), U2::new());
+    /// assert_eq!(y.dims(), [1, 2, 4, 4]);
+    /// ```
+    conv2d, Conv2d, (KH, KW)
+);
+functional_conv!(
+    /// A 3-d convolution (`F.conv3d(x, w, b, stride, padding, dilation, groups)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U1, U1, U2, U2, U2)>::ones();
+    /// let y = stensor::nn::functional::conv3d(Tensor::<(U1, U1, U2, U2, U2)>::ones(), &w, None, U1::new(), U0::new(), U1::new(), U1::new());
+    /// assert_eq!(y.to_vec(), vec![8.0]);
+    /// ```
+    conv3d, Conv3d, (KD, KH, KW)
+);
+
+macro_rules! functional_conv_transpose {
+    ($(#[$doc:meta])* $f:ident, $layer:ident, ($($Kd:ident),+)) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        pub fn $f<X, CI, COG, $($Kd,)+ S, P, OP, G, D, E>(
+            x: X,
+            weight: &Tensor<(CI, COG, $($Kd,)+), E>,
+            bias: Option<&Tensor<(Prod<COG, G>,), E>>,
+            _stride: S,
+            _padding: P,
+            _output_padding: OP,
+            _groups: G,
+            _dilation: D,
+        ) -> <$layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E> as Module<X>>::Output
+        where
+            CI: ConstDim,
+            COG: ConstDim + Mul<G>,
+            Prod<COG, G>: ConstDim,
+            $($Kd: ConstDim,)+
+            G: spatial::Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
+            E: Element,
+            $layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E>: Module<X>,
+        {
+            $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
+        }
+    };
+}
+functional_conv_transpose!(
+    /// A 1-d transposed convolution (`F.conv_transpose1d(x, w, b, stride, padding,
+    /// output_padding, groups, dilation)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U1, U1, U2)>::ones();
+    /// let y = stensor::nn::functional::conv_transpose1d(Tensor::<(U1, U1, U2)>::ones(), &w, None, U2::new(), U0::new(), U0::new(), U1::new(), U1::new());
+    /// assert_eq!(y.to_vec(), vec![1.0; 4]);
+    /// ```
+    conv_transpose1d, ConvTranspose1d, (KL)
+);
+functional_conv_transpose!(
+    /// A 2-d transposed convolution (`F.conv_transpose2d(x, w, b, stride, padding,
+    /// output_padding, groups, dilation)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U1, U1, U2, U2)>::ones();
+    /// let y = stensor::nn::functional::conv_transpose2d(Tensor::<(U1, U1, U1, U1)>::ones(), &w, None, U1::new(), U0::new(), U0::new(), U1::new(), U1::new());
+    /// assert_eq!(y.to_vec(), vec![1.0; 4]);
+    /// ```
+    conv_transpose2d, ConvTranspose2d, (KH, KW)
+);
+
+macro_rules! functional_max_pool {
+    ($(#[$doc:meta])* $f:ident, $layer:ident) => {
+        $(#[$doc])*
+        pub fn $f<X, K, S, P, D, C>(x: X, _kernel: K, _stride: S, _padding: P, _dilation: D, _ceil_mode: C) -> <$layer<K, S, P, D, C> as Module<X>>::Output
+        where
+            $layer<K, S, P, D, C>: Module<X>,
+        {
+            $layer::<K, S, P, D, C>::new().forward(x)
+        }
+    };
+}
+functional_max_pool!(
+    /// `F.max_pool1d(x, kernel, stride, padding, dilation, ceil_mode)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
+    /// assert_eq!(y.to_vec(), vec![1.0, 3.0]);
+    /// ```
+    max_pool1d, MaxPool1d
+);
+functional_max_pool!(
+    /// `F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
+    /// assert_eq!(y.to_vec(), vec![3.0]);
+    /// ```
+    max_pool2d, MaxPool2d
+);
+functional_max_pool!(
+    /// `F.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::max_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
+    /// assert_eq!(y.to_vec(), vec![7.0]);
+    /// ```
+    max_pool3d, MaxPool3d
+);
+
+macro_rules! functional_avg_pool {
+    ($(#[$doc:meta])* $f:ident, $layer:ident) => {
+        $(#[$doc])*
+        #[allow(clippy::too_many_arguments)]
+        pub fn $f<X, K, S, P, C>(x: X, _kernel: K, _stride: S, _padding: P, _ceil_mode: C, count_include_pad: bool, divisor_override: Option<usize>) -> <$layer<K, S, P, C> as Module<X>>::Output
+        where
+            $layer<K, S, P, C>: Module<X>,
+        {
+            $layer::<K, S, P, C>::new().count_include_pad(count_include_pad).divisor_override(divisor_override).forward(x)
+        }
+    };
+}
+functional_avg_pool!(
+    /// `F.avg_pool1d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
+    /// assert_eq!(y.to_vec(), vec![0.5, 2.5]);
+    /// ```
+    avg_pool1d, AvgPool1d
+);
+functional_avg_pool!(
+    /// `F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, Some(2));
+    /// assert_eq!(y.to_vec(), vec![3.0]);
+    /// ```
+    avg_pool2d, AvgPool2d
+);
+functional_avg_pool!(
+    /// `F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = stensor::nn::functional::avg_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
+    /// assert_eq!(y.to_vec(), vec![3.5]);
+    /// ```
+    avg_pool3d, AvgPool3d
+);
+
+/// `F.adaptive_avg_pool1d(x, output_size)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::adaptive_avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
+/// assert_eq!(y.to_vec(), vec![1.5]);
+/// ```
+pub fn adaptive_avg_pool1d<X, O>(
+    x: X,
+    _output_size: O,
+) -> <AdaptiveAvgPool1d<O> as Module<X>>::Output
+where
+    AdaptiveAvgPool1d<O>: Module<X>,
+{
+    AdaptiveAvgPool1d::<O>::new().forward(x)
+}
+
+/// `F.adaptive_avg_pool2d(x, (oh, ow))`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::adaptive_avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
+/// assert_eq!(y.to_vec(), vec![1.5]);
+/// ```
+pub fn adaptive_avg_pool2d<X, OH, OW>(
+    x: X,
+    _output_size: (OH, OW),
+) -> <AdaptiveAvgPool2d<OH, OW> as Module<X>>::Output
+where
+    AdaptiveAvgPool2d<OH, OW>: Module<X>,
+{
+    AdaptiveAvgPool2d::<OH, OW>::new().forward(x)
+}
+
+/// `F.adaptive_max_pool1d(x, output_size)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::adaptive_max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
+/// assert_eq!(y.to_vec(), vec![3.0]);
+/// ```
+pub fn adaptive_max_pool1d<X, O>(
+    x: X,
+    _output_size: O,
+) -> <AdaptiveMaxPool1d<O> as Module<X>>::Output
+where
+    AdaptiveMaxPool1d<O>: Module<X>,
+{
+    AdaptiveMaxPool1d::<O>::new().forward(x)
+}
+
+/// `F.adaptive_max_pool2d(x, (oh, ow))`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::adaptive_max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
+/// assert_eq!(y.to_vec(), vec![3.0]);
+/// ```
+pub fn adaptive_max_pool2d<X, OH, OW>(
+    x: X,
+    _output_size: (OH, OW),
+) -> <AdaptiveMaxPool2d<OH, OW> as Module<X>>::Output
+where
+    AdaptiveMaxPool2d<OH, OW>: Module<X>,
+{
+    AdaptiveMaxPool2d::<OH, OW>::new().forward(x)
+}
+
+/// `F.pad(x, (left, right, top, bottom), mode, value)` for `(N, C, H, W)` input: `M` is the mode
+/// ([`Zeros`], [`Constant`], [`Reflect`], [`Replicate`], [`Circular`]).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Constant;
+/// let y = stensor::nn::functional::pad2d(Tensor::<(U1, U1, U1, U1)>::zeros(), Constant, (U1::new(), U0::new(), U0::new(), U0::new()), 5.0);
+/// assert_eq!(y.to_vec(), vec![5.0, 0.0]);
+/// ```
+pub fn pad2d<X, M, L, R, T, B>(
+    x: X,
+    _mode: M,
+    _padding: (L, R, T, B),
+    value: f64,
+) -> <Pad2d<M, L, R, T, B> as Module<X>>::Output
+where
+    Pad2d<M, L, R, T, B>: Module<X>,
+{
+    Pad2d::<M, L, R, T, B>::with_value(value).forward(x)
+}
+
+/// `F.pad(x, (left, right), mode, value)` for `(N, C, W)` input.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Reflect;
+/// let y = stensor::nn::functional::pad1d(Tensor::<(U1, U1, U3)>::arange(), Reflect, (U1::new(), U1::new()), 0.0);
+/// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 2.0, 1.0]);
+/// ```
+pub fn pad1d<X, M, L, R>(
+    x: X,
+    _mode: M,
+    _padding: (L, R),
+    value: f64,
+) -> <Pad1d<M, L, R> as Module<X>>::Output
+where
+    Pad1d<M, L, R>: Module<X>,
+{
+    Pad1d::<M, L, R>::with_value(value).forward(x)
+}
