@@ -206,11 +206,7 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
             );
         }
         if let Some(b) = bias {
-            for (c, plane) in on.chunks_exact_mut(ov).enumerate() {
-                for v in plane.iter_mut() {
-                    *v = *v + b[c];
-                }
-            }
+            add_channel_bias(on, ov, b);
         }
     };
     let (xs, os) = (g.cin * iv, g.cout * ov);
@@ -365,6 +361,23 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
         for n in 0..g.batch {
             accumulate(dw, &mut col, n);
         }
+    }
+}
+
+/// `y[n, c, :] += b[c]` for `y` of planes of `plane` elements, channels cycling through `b`.
+///
+/// ```
+/// let mut y = vec![0.0f32; 4]; // 2 images x 2 channels x 1 position
+/// stensor::kernels::add_channel_bias(&mut y, 1, &[1.0, 2.0]);
+/// assert_eq!(y, vec![1.0, 2.0, 1.0, 2.0]);
+/// ```
+pub fn add_channel_bias<E: Element>(y: &mut [E], plane: usize, b: &[E]) {
+    if plane == 0 || b.is_empty() {
+        return;
+    }
+    for (i, p) in y.chunks_exact_mut(plane).enumerate() {
+        let bc = b[i % b.len()];
+        p.iter_mut().for_each(|v| *v = *v + bc);
     }
 }
 

@@ -173,6 +173,37 @@ pub fn scatter_add_planes<E: Element>(
     }
 }
 
+/// `y[p, idx[p, i]] = x[p, i]` into zero planes of `out_vol` elements: max unpooling (a later
+/// duplicate index overwrites, as in PyTorch).
+///
+/// ```
+/// let y = stensor::kernels::unpool_planes(&[5.0f32, 6.0], &[3, 0], 2, 1, 4);
+/// assert_eq!(y, vec![0.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0, 0.0]);
+/// ```
+pub fn unpool_planes<E: Element>(
+    x: &[E],
+    idx: &[usize],
+    planes: usize,
+    in_vol: usize,
+    out_vol: usize,
+) -> Vec<E> {
+    assert!(
+        x.len() == planes * in_vol && idx.len() == x.len(),
+        "unpool_planes: lengths"
+    );
+    let mut y = vec![E::zero(); planes * out_vol];
+    if in_vol == 0 || out_vol == 0 {
+        return y;
+    }
+    for (p, (xp, ip)) in x.chunks(in_vol).zip(idx.chunks(in_vol)).enumerate() {
+        let dst = &mut y[p * out_vol..(p + 1) * out_vol];
+        for (&v, &i) in xp.iter().zip(ip) {
+            dst[i] = v;
+        }
+    }
+    y
+}
+
 /// `out[p, o] = x[p, idx[p, o]]`: the backward of max unpooling, plane by plane.
 ///
 /// ```
@@ -567,6 +598,26 @@ mod tests {
         let g = geom(1, [1, 7, 6], [1, 3, 3], [1, 2, 2], [0, 1, 1], [1; 3], true);
         let y = avg_pool_forward(&g, &[2.5f64; 42], false, None);
         assert!(y.iter().all(|&v| (v - 2.5).abs() < 1e-12));
+    }
+
+    #[test]
+    fn unpool_is_the_adjoint_of_gather_on_odd_sizes() {
+        // <unpool(x), g> == <x, gather(g)> for distinct indices
+        for (planes, iv, ov) in [(1, 1, 1), (3, 7, 15), (2, 17, 33), (7, 5, 5)] {
+            let x: Vec<f64> = (0..planes * iv).map(|i| i as f64 - 3.0).collect();
+            let idx: Vec<usize> = (0..planes * iv)
+                .map(|i| (i % iv) * ov / iv.max(1))
+                .collect();
+            let g: Vec<f64> = (0..planes * ov).map(|i| ((i * 7) % 5) as f64).collect();
+            let y = unpool_planes(&x, &idx, planes, iv, ov);
+            let back = gather_planes(&g, &idx, iv, ov);
+            let lhs: f64 = y.iter().zip(&g).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&back).map(|(a, b)| a * b).sum();
+            assert_eq!(lhs, rhs);
+            let mut gx = vec![0.0; planes * ov];
+            scatter_add_planes(&x, &idx, iv, &mut gx, ov);
+            assert_eq!(gx, y);
+        }
     }
 
     #[test]

@@ -29,9 +29,7 @@ where
     let mut y = vec![E::zero(); m * out];
     gemm(m, inp, out, &xv, Trans::No, &wv, Trans::Yes, &mut y, false);
     if let Some(b) = b {
-        for row in y.chunks_exact_mut(out.max(1)) {
-            kernels::add_assign(row, b.as_slice());
-        }
+        kernels::add_channel_bias(&mut y, 1, b.as_slice());
     }
     let (tx, nx) = x.as_input();
     let tw = w.grad_target();

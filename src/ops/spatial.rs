@@ -95,11 +95,7 @@ where
     if transposed {
         kernels::conv_backward_input(&geom, &xv, &wv, &mut y);
         if let Some(b) = b {
-            let bv = b.as_slice();
-            for (i, plane) in y.chunks_exact_mut(in_vol.max(1)).enumerate() {
-                let bc = bv[i % out_c];
-                plane.iter_mut().for_each(|v| *v = *v + bc);
-            }
+            kernels::add_channel_bias(&mut y, in_vol, b.as_slice());
         }
     } else {
         kernels::conv_forward(&geom, &xv, &wv, b.map(|b| b.as_slice()), &mut y);

@@ -1,0 +1,60 @@
+"""Extra PyTorch reference cases for parameter combinations `gen.py` does not cover.
+
+Run with a Python that has torch, from this folder:
+    python gen_extra.py            # writes layers_extra.json here
+Same format as the other files (FORMAT.md); every value computed in float64.
+"""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen  # noqa: E402  (sets the seed, provides module_case)
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+
+torch.manual_seed(1234)
+rnd = gen.rnd
+mc = gen.module_case
+
+
+def cases():
+    cs = []
+    # convolutions
+    cs.append(mc("conv1d_groups_dilation_reflect", nn.Conv1d(4, 6, 3, stride=1, padding=2, dilation=2, groups=2, padding_mode="reflect"), rnd(2, 4, 9), "Conv1d", {}))
+    cs.append(mc("conv1d_same_even_kernel", nn.Conv1d(2, 3, 4, padding="same", dilation=2), rnd(2, 2, 10), "Conv1d", {}))
+    cs.append(mc("conv1d_circular_stride", nn.Conv1d(2, 2, 3, stride=2, padding=2, padding_mode="circular"), rnd(1, 2, 7), "Conv1d", {}))
+    cs.append(mc("conv2d_same_rect", nn.Conv2d(2, 2, (2, 3), padding="same", dilation=(2, 1)), rnd(2, 2, 5, 6), "Conv2d", {}))
+    cs.append(mc("conv2d_valid_nobias", nn.Conv2d(3, 4, 3, padding="valid", bias=False), rnd(1, 3, 6, 5), "Conv2d", {}))
+    cs.append(mc("conv2d_replicate_groups", nn.Conv2d(4, 4, 3, padding=(1, 2), groups=2, padding_mode="replicate"), rnd(2, 4, 5, 4), "Conv2d", {}))
+    cs.append(mc("conv3d_groups_rect", nn.Conv3d(4, 2, (2, 3, 2), stride=(1, 2, 2), padding=(1, 0, 1), dilation=(1, 1, 2), groups=2), rnd(1, 4, 3, 7, 6), "Conv3d", {}))
+    cs.append(mc("conv3d_circular", nn.Conv3d(1, 2, 3, padding=1, padding_mode="circular"), rnd(1, 1, 3, 4, 4), "Conv3d", {}))
+    cs.append(mc("conv_transpose1d_full", nn.ConvTranspose1d(4, 6, 3, stride=2, padding=1, output_padding=1, groups=2, dilation=2), rnd(2, 4, 5), "ConvTranspose1d", {}))
+    cs.append(mc("conv_transpose2d_rect", nn.ConvTranspose2d(2, 3, (3, 2), stride=(2, 1), padding=(1, 0), output_padding=(1, 0), dilation=(1, 2)), rnd(1, 2, 4, 3), "ConvTranspose2d", {}))
+    cs.append(mc("linear_rank3_nobias", nn.Linear(4, 3, bias=False), rnd(2, 5, 4), "Linear", {}))
+    # pooling
+    cs.append(mc("maxpool1d_ceil_dilation", nn.MaxPool1d(3, stride=2, padding=1, dilation=2, ceil_mode=True, return_indices=True), rnd(2, 3, 10), "MaxPool1d", {}))
+    cs.append(mc("maxpool3d_pad", nn.MaxPool3d((2, 2, 3), stride=(1, 2, 2), padding=(1, 1, 1), return_indices=True), rnd(1, 2, 3, 5, 6), "MaxPool3d", {}))
+    cs.append(mc("avgpool1d_ceil_nopad", nn.AvgPool1d(3, stride=2, padding=1, ceil_mode=True, count_include_pad=False), rnd(2, 2, 8), "AvgPool1d", {}))
+    cs.append(mc("avgpool3d_divisor", nn.AvgPool3d(2, stride=(1, 2, 2), padding=1, divisor_override=3), rnd(1, 2, 3, 4, 5), "AvgPool3d", {}))
+    cs.append(mc("avgpool2d_ceil_include_pad", nn.AvgPool2d(3, stride=2, padding=1, ceil_mode=True), rnd(1, 2, 6, 5), "AvgPool2d", {}))
+    cs.append(mc("adaptive_avg_pool1d_7_3", nn.AdaptiveAvgPool1d(3), rnd(2, 2, 7), "AdaptiveAvgPool1d", {}))
+    cs.append(mc("adaptive_max_pool1d_7_3", nn.AdaptiveMaxPool1d(3, return_indices=True), rnd(2, 2, 7), "AdaptiveMaxPool1d", {}))
+    cs.append(mc("adaptive_avg_pool2d_up", nn.AdaptiveAvgPool2d((5, 4)), rnd(1, 2, 3, 3), "AdaptiveAvgPool2d", {}))
+    cs.append(mc("adaptive_max_pool2d_up", nn.AdaptiveMaxPool2d((4, 5), return_indices=True), rnd(1, 2, 3, 3), "AdaptiveMaxPool2d", {}))
+    # padding
+    cs.append(mc("zero_pad1d", nn.ZeroPad1d((2, 1)), rnd(2, 2, 4), "ZeroPad1d", {}))
+    cs.append(mc("constant_pad1d", nn.ConstantPad1d((1, 3), -2.5), rnd(2, 2, 4), "ConstantPad1d", {}))
+    cs.append(mc("reflection_pad1d", nn.ReflectionPad1d((3, 2)), rnd(2, 2, 4), "ReflectionPad1d", {}))
+    cs.append(mc("replication_pad1d", nn.ReplicationPad1d((0, 3)), rnd(2, 2, 4), "ReplicationPad1d", {}))
+    cs.append(mc("circular_pad1d", nn.CircularPad1d((4, 1)), rnd(2, 2, 4), "CircularPad1d", {}))
+    cs.append(mc("circular_pad2d", nn.CircularPad2d((1, 2, 3, 0)), rnd(1, 2, 3, 4), "CircularPad2d", {}))
+    return cs
+
+
+if __name__ == "__main__":
+    out = {"family": "layers_extra", "torch": torch.__version__, "cases": cases()}
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers_extra.json")
+    with open(path, "w") as f:
+        json.dump(out, f)
+    print(f"wrote {len(out['cases'])} cases to {path}")
