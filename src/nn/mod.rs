@@ -22,6 +22,7 @@
 //! assert_eq!(y.dims(), [8, 120]);
 //! ```
 
+mod activation;
 mod conv;
 pub mod functional;
 pub mod init;
@@ -30,6 +31,7 @@ mod pad;
 mod pool;
 mod spatial;
 
+pub use activation::*;
 pub use conv::*;
 pub use linear::*;
 pub use pad::*;

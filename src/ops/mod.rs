@@ -10,6 +10,7 @@
 //! operands by reference. The result of an operation between a traced and an untraced tensor is
 //! traced.
 
+mod activation;
 mod elementwise;
 mod linear;
 mod matmul;
@@ -21,6 +22,7 @@ pub mod spatial;
 pub use matmul::MatMul;
 pub use reshape::BatchDim;
 
+pub(crate) use activation::prelu_op;
 pub(crate) use linear::linear_op;
 
 use crate::shape::Shape;

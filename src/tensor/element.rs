@@ -11,6 +11,7 @@ use std::iter::Sum;
 /// use stensor::tensor::Element;
 /// assert_eq!(<f32 as Element>::NAME, "f32");
 /// assert_eq!(<f64 as Element>::from_f64(0.5), 0.5);
+/// assert!((0.5f64.erf() - 0.5204998778130465).abs() < 1e-15);
 /// ```
 pub trait Element:
     Float + FloatConst + Default + Debug + Display + Sum + Send + Sync + 'static
@@ -25,6 +26,8 @@ pub trait Element:
     fn from_usize(n: usize) -> Self {
         Self::from_f64(n as f64)
     }
+    /// The error function (for the exact GELU).
+    fn erf(self) -> Self;
 }
 
 impl Element for f32 {
@@ -35,6 +38,9 @@ impl Element for f32 {
     fn as_f64(self) -> f64 {
         self as f64
     }
+    fn erf(self) -> Self {
+        libm::erff(self)
+    }
 }
 
 impl Element for f64 {
@@ -44,5 +50,8 @@ impl Element for f64 {
     }
     fn as_f64(self) -> f64 {
         self
+    }
+    fn erf(self) -> Self {
+        libm::erf(self)
     }
 }
