@@ -14,6 +14,7 @@ mod activation;
 mod elementwise;
 mod linear;
 mod matmul;
+pub(crate) mod norm;
 mod reduce;
 mod reshape;
 mod softmax;

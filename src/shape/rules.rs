@@ -238,6 +238,20 @@ bit_rule!(
     "PyTorch's rule: prod(unflattened_size) == input.size(dim)"
 );
 bit_rule!(
+    /// `GroupNorm`'s groups divide its channels.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::GroupNorm;
+    /// let g = GroupNorm::<U2, U4>::new();
+    /// assert_eq!(g.weight.as_ref().unwrap().dims(), [4]);
+    /// ```
+    NormGroupsDivide,
+    "num_groups must divide num_channels",
+    "num_channels is not a multiple of num_groups",
+    "PyTorch's rule: num_channels % num_groups == 0"
+);
+bit_rule!(
     /// A reshape keeps the number of elements.
     ///
     /// ```

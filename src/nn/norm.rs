@@ -1,0 +1,475 @@
+//! Normalization layers: `BatchNorm1d/2d/3d`, `LayerNorm`, `InstanceNorm1d/2d`, `GroupNorm`.
+//!
+//! Defaults are PyTorch's: `eps = 1e-5`, `momentum = Some(0.1)` (`None` is the cumulative
+//! average), affine weight 1 and bias 0, batch norm tracks running statistics and instance norm
+//! does not. In training mode batch norm normalizes with the batch's statistics (biased
+//! variance) and updates the running ones with the unbiased variance; in evaluation mode it uses
+//! the running ones. The running statistics are updated during `forward(&self)`, like PyTorch's
+//! buffers, so they sit behind a lock; read and set them with the accessor methods.
+
+use super::Module;
+use crate::autograd::TapeMode;
+use crate::kernels::{AffineIndex, NormStats};
+use crate::ops::norm::{norm_op, StatsSource};
+use crate::shape::rules::{InChannels, NormGroupsDivide};
+use crate::shape::{BroadcastSuffix, ConstDim, ConstShape, Dim, Shape};
+use crate::tensor::{Element, Tensor};
+use core::ops::Rem;
+use std::sync::Mutex;
+use typenum::{Eq, IsEqual, Mod, U0};
+
+/// Running statistics of batch or instance norm.
+#[derive(Clone, Debug)]
+pub struct RunningStats<C: ConstDim, E: Element> {
+    /// Running mean per channel.
+    pub mean: Tensor<(C,), E>,
+    /// Running (unbiased) variance per channel.
+    pub var: Tensor<(C,), E>,
+    /// Training batches seen.
+    pub num_batches_tracked: usize,
+}
+
+impl<C: ConstDim, E: Element> RunningStats<C, E> {
+    fn new() -> Self {
+        RunningStats {
+            mean: Tensor::zeros(),
+            var: Tensor::ones(),
+            num_batches_tracked: 0,
+        }
+    }
+
+    /// Blends a batch's mean and unbiased variance in (PyTorch's update).
+    fn update(&mut self, mean: &[E], var_unbiased: &[E], momentum: Option<f64>) {
+        self.num_batches_tracked += 1;
+        let f = E::from_f64(momentum.unwrap_or(1.0 / self.num_batches_tracked as f64));
+        let blend = |r: &mut [E], s: &[E]| {
+            for (r, &s) in r.iter_mut().zip(s) {
+                *r = (E::one() - f) * *r + f * s;
+            }
+        };
+        blend(self.mean.as_mut_slice(), mean);
+        blend(self.var.as_mut_slice(), var_unbiased);
+    }
+}
+
+fn affine_params<C: ConstDim, E: Element>(
+    affine: bool,
+) -> (Option<Tensor<(C,), E>>, Option<Tensor<(C,), E>>) {
+    if affine {
+        (
+            Some(super::param(Tensor::ones())),
+            Some(super::param(Tensor::zeros())),
+        )
+    } else {
+        (None, None)
+    }
+}
+
+/// `(n, c, s)` of an `(N, C, ...)` input.
+fn ncs(d: &[usize]) -> (usize, usize, usize) {
+    (d[0], d[1], d[2..].iter().product())
+}
+
+macro_rules! batch_norm {
+    ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+]) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<C: ConstDim, E: Element = f32> {
+            /// Scale per channel (`None` without `affine`).
+            pub weight: Option<Tensor<(C,), E>>,
+            /// Shift per channel (`None` without `affine`).
+            pub bias: Option<Tensor<(C,), E>>,
+            /// Added to the variance.
+            pub eps: f64,
+            /// Weight of a new batch in the running statistics; `None` for the cumulative average.
+            pub momentum: Option<f64>,
+            /// Whether running statistics are kept (and used in evaluation).
+            pub track_running_stats: bool,
+            training: bool,
+            running: Mutex<RunningStats<C, E>>,
+        }
+
+        impl<C: ConstDim, E: Element> $name<C, E> {
+            /// PyTorch's defaults: affine, eps 1e-5, momentum 0.1, tracking, training mode.
+            pub fn new() -> Self {
+                Self::with_options(1e-5, Some(0.1), true, true)
+            }
+            /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
+            pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
+                let (weight, bias) = affine_params(affine);
+                $name { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
+            }
+            /// Training mode: batch statistics, running statistics updated.
+            pub fn train(&mut self) { self.training = true; }
+            /// Evaluation mode: running statistics.
+            pub fn eval(&mut self) { self.training = false; }
+            /// Whether the layer is in training mode.
+            pub fn is_training(&self) -> bool { self.training }
+            /// A copy of the running statistics.
+            pub fn running_stats(&self) -> RunningStats<C, E> { self.running.lock().expect("running stats").clone() }
+            /// Replaces the running statistics (e.g. loaded from a state dict).
+            pub fn set_running_stats(&self, stats: RunningStats<C, E>) { *self.running.lock().expect("running stats") = stats; }
+
+            fn apply<S: Shape, T: TapeMode<E>>(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
+                let (n, c, s) = ncs(&x.dims());
+                let stats = NormStats::PerChannel { n, c, s };
+                let aff = match (&self.weight, &self.bias) {
+                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
+                    _ => None,
+                };
+                let use_batch = self.training || !self.track_running_stats;
+                if !use_batch {
+                    let r = self.running.lock().expect("running stats");
+                    return norm_op(x, stats, StatsSource::Fixed(r.mean.as_slice(), r.var.as_slice()), self.eps, aff).0;
+                }
+                let m = n * s;
+                assert!(!self.training || m > 1, "Expected more than 1 value per channel when training, got input dims {:?}", x.dims());
+                let (y, batch) = norm_op(x, stats, StatsSource::Batch, self.eps, aff);
+                if self.training && self.track_running_stats {
+                    let (mean, var) = batch.expect("batch statistics");
+                    let k = E::from_f64(m as f64 / (m as f64 - 1.0));
+                    let unbiased: Vec<E> = var.iter().map(|&v| v * k).collect();
+                    self.running.lock().expect("running stats").update(&mean, &unbiased, self.momentum);
+                }
+                y
+            }
+        }
+
+        impl<C: ConstDim, E: Element> Default for $name<C, E> {
+            fn default() -> Self { Self::new() }
+        }
+
+        impl<C: ConstDim, E: Element> Clone for $name<C, E> {
+            fn clone(&self) -> Self {
+                $name {
+                    weight: self.weight.clone(), bias: self.bias.clone(), eps: self.eps, momentum: self.momentum,
+                    track_running_stats: self.track_running_stats, training: self.training,
+                    running: Mutex::new(self.running_stats()),
+                }
+            }
+        }
+
+        $(
+            impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)* C: ConstDim, E: Element, T: TapeMode<E>>
+                Module<Tensor<(B, C2, $($Sp,)*), E, T>> for $name<C, E>
+            {
+                type Output = Tensor<(B, C2, $($Sp,)*), E, T>;
+                fn forward(&self, x: Tensor<(B, C2, $($Sp,)*), E, T>) -> Self::Output {
+                    self.apply(x)
+                }
+            }
+        )+
+    };
+}
+
+batch_norm!(
+    /// Batch norm over `(N, C)` or `(N, C, L)` (PyTorch's `nn.BatchNorm1d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm1d, Module};
+    /// let bn = BatchNorm1d::<U2, f64>::new();
+    /// let y = bn.forward(Tensor::<(U2, U2), f64>::from_array([[1.0, 5.0], [3.0, 5.0]]));
+    /// assert!((y[[0, 0]] + 1.0).abs() < 1e-4 && y[[0, 1]] == 0.0);
+    /// // running mean moved 10% toward the batch mean
+    /// assert_eq!(bn.running_stats().mean.to_vec(), vec![0.2, 0.5]);
+    /// ```
+    BatchNorm1d, [[], [L]]
+);
+batch_norm!(
+    /// Batch norm over `(N, C, H, W)` (PyTorch's `nn.BatchNorm2d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm2d, Module};
+    /// let mut bn = BatchNorm2d::<U3>::new();
+    /// let y = bn.forward(Tensor::<(U4, U3, U5, U5)>::rand_normal(0, 2.0, 3.0));
+    /// assert!(y.clone().mean().item().abs() < 1e-5);
+    /// bn.eval(); // now normalizes with the running statistics
+    /// let _z: Tensor<(U1, U3, U5, U5)> = bn.forward(Tensor::zeros());
+    /// ```
+    BatchNorm2d, [[H, W]]
+);
+batch_norm!(
+    /// Batch norm over `(N, C, D, H, W)` (PyTorch's `nn.BatchNorm3d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm3d, Module};
+    /// let bn = BatchNorm3d::<U2>::new();
+    /// let y = bn.forward(Tensor::<(U2, U2, U2, U2, U2)>::arange());
+    /// assert_eq!(y.dims(), [2, 2, 2, 2, 2]);
+    /// ```
+    BatchNorm3d, [[D, H, W]]
+);
+
+macro_rules! instance_norm {
+    ($(#[$doc:meta])* $name:ident, [$($Sp:ident),+]) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name<C: ConstDim, E: Element = f32> {
+            /// Scale per channel (`None` without `affine`, PyTorch's default).
+            pub weight: Option<Tensor<(C,), E>>,
+            /// Shift per channel (`None` without `affine`).
+            pub bias: Option<Tensor<(C,), E>>,
+            /// Added to the variance.
+            pub eps: f64,
+            /// Weight of a new batch in the running statistics; `None` for the cumulative average.
+            pub momentum: Option<f64>,
+            /// Whether running statistics are kept and used in evaluation (default `false`).
+            pub track_running_stats: bool,
+            training: bool,
+            running: Mutex<RunningStats<C, E>>,
+        }
+
+        impl<C: ConstDim, E: Element> $name<C, E> {
+            /// PyTorch's defaults: no affine, no running statistics, eps 1e-5.
+            pub fn new() -> Self {
+                Self::with_options(1e-5, Some(0.1), false, false)
+            }
+            /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
+            pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
+                let (weight, bias) = affine_params(affine);
+                $name { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
+            }
+            /// Training mode.
+            pub fn train(&mut self) { self.training = true; }
+            /// Evaluation mode (running statistics, if tracked).
+            pub fn eval(&mut self) { self.training = false; }
+            /// Whether the layer is in training mode.
+            pub fn is_training(&self) -> bool { self.training }
+            /// A copy of the running statistics.
+            pub fn running_stats(&self) -> RunningStats<C, E> { self.running.lock().expect("running stats").clone() }
+            /// Replaces the running statistics.
+            pub fn set_running_stats(&self, stats: RunningStats<C, E>) { *self.running.lock().expect("running stats") = stats; }
+        }
+
+        impl<C: ConstDim, E: Element> Default for $name<C, E> {
+            fn default() -> Self { Self::new() }
+        }
+
+        impl<C: ConstDim, E: Element> Clone for $name<C, E> {
+            fn clone(&self) -> Self {
+                $name {
+                    weight: self.weight.clone(), bias: self.bias.clone(), eps: self.eps, momentum: self.momentum,
+                    track_running_stats: self.track_running_stats, training: self.training,
+                    running: Mutex::new(self.running_stats()),
+                }
+            }
+        }
+
+        impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)+ C: ConstDim, E: Element, T: TapeMode<E>>
+            Module<Tensor<(B, C2, $($Sp,)+), E, T>> for $name<C, E>
+        {
+            type Output = Tensor<(B, C2, $($Sp,)+), E, T>;
+            fn forward(&self, x: Tensor<(B, C2, $($Sp,)+), E, T>) -> Self::Output {
+                let (n, c, s) = ncs(&x.dims());
+                let aff = match (&self.weight, &self.bias) {
+                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
+                    _ => None,
+                };
+                let stats = NormStats::Groups { m: s };
+                if !self.training && self.track_running_stats {
+                    // The running statistics, repeated for every instance.
+                    let r = self.running.lock().expect("running stats");
+                    let mean: Vec<E> = (0..n * c).map(|i| r.mean.as_slice()[i % c]).collect();
+                    let var: Vec<E> = (0..n * c).map(|i| r.var.as_slice()[i % c]).collect();
+                    return norm_op(x, stats, StatsSource::Fixed(&mean, &var), self.eps, aff).0;
+                }
+                let (y, batch) = norm_op(x, stats, StatsSource::Batch, self.eps, aff);
+                if self.training && self.track_running_stats {
+                    // PyTorch runs batch norm over (1, N*C, ...) and averages the N updates.
+                    let (mean, var) = batch.expect("batch statistics");
+                    let k = E::from_f64(s as f64 / (s as f64 - 1.0));
+                    let avg = |v: &[E], scale: E| -> Vec<E> {
+                        (0..c).map(|ch| (0..n).map(|b| v[b * c + ch] * scale).sum::<E>() / E::from_usize(n)).collect()
+                    };
+                    let (m, v) = (avg(&mean, E::one()), avg(&var, k));
+                    self.running.lock().expect("running stats").update(&m, &v, self.momentum);
+                }
+                y
+            }
+        }
+    };
+}
+
+instance_norm!(
+    /// Instance norm over `(N, C, L)`: each `(n, c)` row normalized on its own
+    /// (PyTorch's `nn.InstanceNorm1d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{InstanceNorm1d, Module};
+    /// let y = InstanceNorm1d::<U1, f64>::new().forward(Tensor::<(U1, U1, U2), f64>::from_array([[[1.0, 3.0]]]));
+    /// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4);
+    /// ```
+    InstanceNorm1d, [L]
+);
+instance_norm!(
+    /// Instance norm over `(N, C, H, W)` (PyTorch's `nn.InstanceNorm2d`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{InstanceNorm2d, Module};
+    /// let y = InstanceNorm2d::<U3>::with_options(1e-5, Some(0.1), true, false).forward(Tensor::<(U2, U3, U4, U4)>::arange());
+    /// assert_eq!(y.dims(), [2, 3, 4, 4]);
+    /// ```
+    InstanceNorm2d, [H, W]
+);
+
+/// Group norm (PyTorch's `nn.GroupNorm(G, C)`): the `C` channels split into `G` groups (`G` must
+/// divide `C`, checked at compile time), each `(n, group)` normalized over its channels and
+/// positions, then a per-channel affine (default on).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{GroupNorm, Module};
+/// let gn = GroupNorm::<U2, U4, f64>::new();
+/// let y = gn.forward(Tensor::<(U2, U4, U3, U3), f64>::arange());
+/// assert!(y.mean().item().abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug)]
+pub struct GroupNorm<G: ConstDim, C: ConstDim, E: Element = f32>
+where
+    C: Rem<G>,
+    Mod<C, G>: IsEqual<U0>,
+    Eq<Mod<C, G>, U0>: NormGroupsDivide,
+{
+    /// Scale per channel (`None` without `affine`).
+    pub weight: Option<Tensor<(C,), E>>,
+    /// Shift per channel (`None` without `affine`).
+    pub bias: Option<Tensor<(C,), E>>,
+    /// Added to the variance.
+    pub eps: f64,
+    groups: core::marker::PhantomData<G>,
+}
+
+impl<G: ConstDim, C: ConstDim, E: Element> GroupNorm<G, C, E>
+where
+    C: Rem<G>,
+    Mod<C, G>: IsEqual<U0>,
+    Eq<Mod<C, G>, U0>: NormGroupsDivide,
+{
+    /// PyTorch's defaults: affine, eps 1e-5.
+    pub fn new() -> Self {
+        Self::with_options(1e-5, true)
+    }
+    /// With `eps` and `affine`.
+    pub fn with_options(eps: f64, affine: bool) -> Self {
+        let (weight, bias) = affine_params(affine);
+        GroupNorm {
+            weight,
+            bias,
+            eps,
+            groups: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<G: ConstDim, C: ConstDim, E: Element> Default for GroupNorm<G, C, E>
+where
+    C: Rem<G>,
+    Mod<C, G>: IsEqual<U0>,
+    Eq<Mod<C, G>, U0>: NormGroupsDivide,
+{
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+macro_rules! group_norm_rank {
+    ($($Sp:ident),*) => {
+        impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)* G: ConstDim, C: ConstDim, E: Element, T: TapeMode<E>>
+            Module<Tensor<(B, C2, $($Sp,)*), E, T>> for GroupNorm<G, C, E>
+        where
+            C: Rem<G>,
+            Mod<C, G>: IsEqual<U0>,
+            Eq<Mod<C, G>, U0>: NormGroupsDivide,
+        {
+            type Output = Tensor<(B, C2, $($Sp,)*), E, T>;
+            fn forward(&self, x: Tensor<(B, C2, $($Sp,)*), E, T>) -> Self::Output {
+                let (_, c, s) = ncs(&x.dims());
+                let aff = match (&self.weight, &self.bias) {
+                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
+                    _ => None,
+                };
+                let m = c / G::SIZE * s;
+                norm_op(x, NormStats::Groups { m }, StatsSource::Batch, self.eps, aff).0
+            }
+        }
+    };
+}
+group_norm_rank!();
+group_norm_rank!(L);
+group_norm_rank!(H, W);
+group_norm_rank!(D, H, W);
+
+/// Layer norm over the trailing dims `NS` (PyTorch's `nn.LayerNorm(normalized_shape)`, e.g.
+/// `LayerNorm<(U2, U4)>` for `[2, 4]`), with an elementwise affine of shape `NS` (default on).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{LayerNorm, Module};
+/// let ln = LayerNorm::<(U4,), f64>::new();
+/// let y = ln.forward(Tensor::<(U2, U4), f64>::from_array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 8.0]]));
+/// assert!(y.sum_axis::<1>().to_vec().iter().all(|v| v.abs() < 1e-12));
+/// ```
+#[derive(Clone, Debug)]
+pub struct LayerNorm<NS: ConstShape, E: Element = f32> {
+    /// Elementwise scale (`None` without `elementwise_affine`).
+    pub weight: Option<Tensor<NS, E>>,
+    /// Elementwise shift (`None` without `elementwise_affine`).
+    pub bias: Option<Tensor<NS, E>>,
+    /// Added to the variance.
+    pub eps: f64,
+}
+
+impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
+    /// PyTorch's defaults: elementwise affine, eps 1e-5.
+    pub fn new() -> Self {
+        Self::with_options(1e-5, true)
+    }
+    /// With `eps` and `elementwise_affine`.
+    pub fn with_options(eps: f64, elementwise_affine: bool) -> Self {
+        let (weight, bias) = if elementwise_affine {
+            (
+                Some(super::param(Tensor::ones())),
+                Some(super::param(Tensor::zeros())),
+            )
+        } else {
+            (None, None)
+        };
+        LayerNorm { weight, bias, eps }
+    }
+}
+
+impl<NS: ConstShape, E: Element> Default for LayerNorm<NS, E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S, NS, E, T> Module<Tensor<S, E, T>> for LayerNorm<NS, E>
+where
+    S: BroadcastSuffix<NS>,
+    NS: ConstShape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    type Output = Tensor<S, E, T>;
+    fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
+        let m = NS::NUMEL;
+        let aff = match (&self.weight, &self.bias) {
+            (Some(w), Some(b)) => Some((w, b, AffineIndex::Element { m })),
+            _ => None,
+        };
+        norm_op(
+            x,
+            NormStats::Groups { m },
+            StatsSource::Batch,
+            self.eps,
+            aff,
+        )
+        .0
+    }
+}

@@ -1,0 +1,141 @@
+//! PyTorch parity of every normalization case in `tests/reference/norm.json`: outputs, input
+//! and affine gradients, and the running statistics after a training step, in f64 and f32.
+
+mod common;
+
+use common::{assert_close, case, cases, check_forward_backward, Case};
+use stensor::nn::*;
+use stensor::prelude::*;
+
+fn param<S: Shape, E: Element>(c: &Case, name: &str) -> Option<Tensor<S, E>> {
+    c.has(&["params", name]).then(|| {
+        let mut t = c.tensor::<S, E>(&["params", name]);
+        t.set_requires_grad(true);
+        t
+    })
+}
+
+fn affine_ids<S: Shape, E: Element>(
+    w: &Option<Tensor<S, E>>,
+    b: &Option<Tensor<S, E>>,
+) -> Vec<(&'static str, stensor::autograd::UniqueId)> {
+    let mut v = vec![];
+    if let (Some(w), Some(b)) = (w, b) {
+        v.push(("weight", w.id()));
+        v.push(("bias", b.id()));
+    }
+    v
+}
+
+fn check_running<C: ConstDim, E: Element>(c: &Case, r: &RunningStats<C, E>) {
+    if !c.has(&["buffers_after"]) {
+        return;
+    }
+    assert_close(
+        &format!("{} running_mean", c.name()),
+        r.mean.as_slice(),
+        &c.data(&["buffers_after", "running_mean"]),
+    );
+    assert_close(
+        &format!("{} running_var", c.name()),
+        r.var.as_slice(),
+        &c.data(&["buffers_after", "running_var"]),
+    );
+    let n = c.data(&["buffers_after", "num_batches_tracked"])[0] as usize;
+    assert_eq!(r.num_batches_tracked, n, "{} num_batches_tracked", c.name());
+}
+
+macro_rules! batch_norm_case {
+    ($name:literal, $E:ty, $layer:ident<$C:ty>, $x:ty) => {{
+        let c = case("norm", $name);
+        let cfg = c.config();
+        let affine = cfg["affine"].as_bool().unwrap();
+        let mut bn = $layer::<$C, $E>::with_options(
+            cfg["eps"].as_f64().unwrap(),
+            cfg["momentum"].as_f64(),
+            affine,
+            true,
+        );
+        bn.weight = param(&c, "weight");
+        bn.bias = param(&c, "bias");
+        bn.set_running_stats(RunningStats {
+            mean: c.tensor(&["params", "running_mean"]),
+            var: c.tensor(&["params", "running_var"]),
+            num_batches_tracked: c.data(&["params", "num_batches_tracked"])[0] as usize,
+        });
+        if !c.0["train"].as_bool().unwrap() {
+            bn.eval();
+        }
+        let ids = affine_ids(&bn.weight, &bn.bias);
+        check_forward_backward::<$x, $x, $E, _>(&c, |x| bn.forward(x), &ids);
+        check_running(&c, &bn.running_stats());
+    }};
+}
+
+fn all<E: Element>() {
+    batch_norm_case!(
+        "batchnorm2d_train_affine1",
+        E,
+        BatchNorm2d<U3>,
+        (U4, U3, U5, U5)
+    );
+    batch_norm_case!(
+        "batchnorm2d_train_affine0",
+        E,
+        BatchNorm2d<U3>,
+        (U4, U3, U5, U5)
+    );
+    batch_norm_case!("batchnorm2d_eval", E, BatchNorm2d<U3>, (U4, U3, U5, U5));
+    batch_norm_case!("batchnorm1d_train", E, BatchNorm1d<U4>, (U6, U4));
+
+    let c = case("norm", "layernorm_seed");
+    let mut ln = LayerNorm::<(U2, U4), E>::new();
+    ln.weight = param(&c, "weight");
+    ln.bias = param(&c, "bias");
+    let ids = affine_ids(&ln.weight, &ln.bias);
+    check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| ln.forward(x), &ids);
+    let c = case("norm", "layernorm_last");
+    let mut ln = LayerNorm::<(U5,), E>::new();
+    ln.weight = param(&c, "weight");
+    ln.bias = param(&c, "bias");
+    let ids = affine_ids(&ln.weight, &ln.bias);
+    check_forward_backward::<(U2, U3, U5), (U2, U3, U5), E, _>(&c, |x| ln.forward(x), &ids);
+
+    let c = case("norm", "instancenorm1d_seed");
+    let inn = InstanceNorm1d::<U2, E>::new();
+    check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| inn.forward(x), &[]);
+    let c = case("norm", "instancenorm2d");
+    let mut inn = InstanceNorm2d::<U3, E>::with_options(1e-5, Some(0.1), true, false);
+    inn.weight = param(&c, "weight");
+    inn.bias = param(&c, "bias");
+    let ids = affine_ids(&inn.weight, &inn.bias);
+    check_forward_backward::<(U2, U3, U4, U4), (U2, U3, U4, U4), E, _>(
+        &c,
+        |x| inn.forward(x),
+        &ids,
+    );
+
+    let c = case("norm", "groupnorm_seed_g1");
+    let gn = GroupNorm::<U1, U2, E>::with_options(1e-5, false);
+    check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| gn.forward(x), &[]);
+    let c = case("norm", "groupnorm_seed_g2");
+    let gn = GroupNorm::<U2, U2, E>::with_options(1e-5, false);
+    check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| gn.forward(x), &[]);
+    let c = case("norm", "groupnorm_affine");
+    let mut gn = GroupNorm::<U2, U4, E>::new();
+    gn.weight = param(&c, "weight");
+    gn.bias = param(&c, "bias");
+    let ids = affine_ids(&gn.weight, &gn.bias);
+    check_forward_backward::<(U2, U4, U3, U3), (U2, U4, U3, U3), E, _>(&c, |x| gn.forward(x), &ids);
+}
+
+#[test]
+fn normalization_matches_pytorch() {
+    all::<f64>();
+    all::<f32>();
+    assert_eq!(
+        cases("norm").len(),
+        11,
+        "norm.json gained cases: add them above"
+    );
+}
