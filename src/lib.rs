@@ -9,6 +9,7 @@ pub mod autograd;
 pub mod error;
 pub mod gradcheck;
 pub mod kernels;
+pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod shape;

@@ -91,6 +91,27 @@ pub fn binary_backward<E: Element>(
     }
 }
 
+/// `f(x[i], a[i], b[i])` for every `i`, into a new buffer.
+///
+/// ```
+/// let y = stensor::kernels::map3_into(&[1.0f32, 2.0], &[3.0, 4.0], &[5.0, 6.0], |x, a, b| x * a + b);
+/// assert_eq!(y, vec![8.0, 14.0]);
+/// ```
+///
+/// # Panics
+/// If the lengths differ.
+pub fn map3_into<E: Copy>(x: &[E], a: &[E], b: &[E], f: impl Fn(E, E, E) -> E) -> Vec<E> {
+    assert!(
+        x.len() == a.len() && a.len() == b.len(),
+        "map3_into: lengths differ"
+    );
+    x.iter()
+        .zip(a)
+        .zip(b)
+        .map(|((&x, &a), &b)| f(x, a, b))
+        .collect()
+}
+
 /// `dst[i] += alpha * src[i]`.
 ///
 /// ```

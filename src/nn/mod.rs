@@ -24,6 +24,7 @@
 
 mod activation;
 mod conv;
+mod dropout;
 pub mod functional;
 pub mod init;
 mod linear;
@@ -34,6 +35,7 @@ mod spatial;
 
 pub use activation::*;
 pub use conv::*;
+pub use dropout::*;
 pub use linear::*;
 pub use norm::*;
 pub use pad::*;

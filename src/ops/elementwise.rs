@@ -33,6 +33,28 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         })
     }
 
+    /// `y = f(x, a, b)` elementwise with two untraced side inputs `a` and `b` (e.g. a target
+    /// and a weight), differentiated in `x` only: `d(x, a, b) = df/dx`.
+    pub(crate) fn map_with_op<F, D>(self, a: &[E], b: &[E], f: F, d: D) -> Self
+    where
+        F: Fn(E, E, E) -> E,
+        D: Fn(E, E, E) -> E + Send + Sync + 'static,
+    {
+        let y = kernels::map3_into(self.as_slice(), a, b, f);
+        let (target, node) = self.as_input();
+        let x = self.data_arc();
+        let (a, b) = (a.to_vec(), b.to_vec());
+        op_result(self.shape(), y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    // gx += g * d(x, a, b)
+                    let dx = kernels::map3_into(&x, &a, &b, &d);
+                    kernels::binary_backward(gx, &dx, &dx, g, |dv, _| dv);
+                }
+            })
+        })
+    }
+
     /// `z = f(a, b)` elementwise with partial derivatives `da(a, b)` and `db(a, b)`.
     pub(crate) fn zip_op<S2, T2, F, DA, DB>(
         self,

@@ -24,6 +24,7 @@ pub use matmul::MatMul;
 pub use reshape::BatchDim;
 
 pub(crate) use activation::prelu_op;
+pub(crate) use elementwise::sigmoid;
 pub(crate) use linear::linear_op;
 
 use crate::shape::Shape;

@@ -1,7 +1,7 @@
 """Extra PyTorch reference cases for parameter combinations `gen.py` does not cover.
 
 Run with a Python that has torch, from this folder:
-    python gen_extra.py            # writes layers_extra.json here
+    python gen_extra.py            # writes layers_extra.json and loss_extra.json here
 Same format as the other files (FORMAT.md); every value computed in float64.
 """
 import json
@@ -52,9 +52,40 @@ def cases():
     return cs
 
 
-if __name__ == "__main__":
-    out = {"family": "layers_extra", "torch": torch.__version__, "cases": cases()}
-    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "layers_extra.json")
+def loss_cases():
+    import torch.nn.functional as F
+    fc = gen.fn_case
+    cs = []
+    x, lp, prob = rnd(4, 5), torch.log_softmax(rnd(4, 5), 1), torch.softmax(rnd(4, 5), 1)
+    tgt = torch.tensor([1, 4, 0, 4])
+    cs.append(fc("nll_weight_ignore", lambda x, target: F.nll_loss(x, target, weight=torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=torch.float64), ignore_index=0), {"x": lp, "target": tgt}, "NLLLoss", {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "ignore_index": 0}))
+    cs.append(fc("nll_none", lambda x, target: F.nll_loss(x, target, reduction="none"), {"x": lp, "target": tgt}, "NLLLoss", {"reduction": "none"}))
+    cs.append(fc("ce_weight_ignore_smooth", lambda x, target: F.cross_entropy(x, target, weight=torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=torch.float64), ignore_index=4, label_smoothing=0.2), {"x": x, "target": tgt}, "CrossEntropyLoss", {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "ignore_index": 4, "label_smoothing": 0.2}))
+    cs.append(fc("ce_probs_weight_smooth", lambda x, target: F.cross_entropy(x, target, weight=torch.tensor([1.0, 2.0, 0.5, 1.0, 3.0], dtype=torch.float64), label_smoothing=0.1), {"x": x, "target": prob}, "CrossEntropyLoss", {"weight": [1.0, 2.0, 0.5, 1.0, 3.0], "label_smoothing": 0.1}, grad_inputs=("x",)))
+    cs.append(fc("ce_probs_sum", lambda x, target: F.cross_entropy(x, target, reduction="sum"), {"x": x, "target": prob}, "CrossEntropyLoss", {"reduction": "sum"}))
+    cs.append(fc("ce_spatial_none_smooth", lambda x, target: F.cross_entropy(x, target, reduction="none", label_smoothing=0.3), {"x": rnd(2, 3, 2, 2), "target": torch.tensor([[[0, 2], [1, 1]], [[2, 0], [0, 1]]])}, "CrossEntropyLoss", {"reduction": "none", "label_smoothing": 0.3}))
+    p = torch.sigmoid(rnd(3, 4)); p[0, 0] = 0.0; p[1, 1] = 1.0
+    t01 = torch.rand(3, 4, dtype=torch.float64)
+    cs.append(fc("bce_mean", lambda x, target: F.binary_cross_entropy(x, target), {"x": torch.sigmoid(rnd(3, 4)), "target": t01}, "BCELoss", {}))
+    cs.append(fc("bce_sum_clamped", lambda x, target: F.binary_cross_entropy(x, target, reduction="sum"), {"x": p, "target": torch.round(t01)}, "BCELoss", {"reduction": "sum"}))
+    cs.append(fc("bce_logits_pos_weight", lambda x, target: F.binary_cross_entropy_with_logits(x, target, pos_weight=torch.tensor([1.0, 2.0, 0.5, 3.0], dtype=torch.float64)), {"x": rnd(3, 4) * 5, "target": t01}, "BCEWithLogitsLoss", {"pos_weight": [1.0, 2.0, 0.5, 3.0]}))
+    cs.append(fc("bce_logits_none_extreme", lambda x, target: F.binary_cross_entropy_with_logits(x, target, reduction="none"), {"x": torch.tensor([[-1000.0, -3.0, 0.0, 1000.0]], dtype=torch.float64), "target": torch.tensor([[0.0, 1.0, 0.5, 1.0]], dtype=torch.float64)}, "BCEWithLogitsLoss", {"reduction": "none"}))
+    cs.append(fc("smooth_l1_beta", lambda x, target: F.smooth_l1_loss(x, target, beta=0.5), {"x": rnd(3, 4), "target": rnd(3, 4)}, "SmoothL1Loss", {"beta": 0.5}))
+    cs.append(fc("huber_delta_sum", lambda x, target: F.huber_loss(x, target, delta=0.7, reduction="sum"), {"x": rnd(3, 4), "target": rnd(3, 4)}, "HuberLoss", {"delta": 0.7, "reduction": "sum"}))
+    tp = prob.clone(); tp[0, 1] = 0.0
+    cs.append(fc("kl_div_batchmean", lambda x, target: F.kl_div(x, target, reduction="batchmean"), {"x": lp, "target": tp}, "KLDivLoss", {"reduction": "batchmean"}))
+    cs.append(fc("kl_div_log_target_mean", lambda x, target: F.kl_div(x, target, reduction="mean", log_target=True), {"x": lp, "target": torch.log_softmax(rnd(4, 5), 1)}, "KLDivLoss", {"reduction": "mean", "log_target": True}))
+    return cs
+
+
+def write(name, cs):
+    out = {"family": name, "torch": torch.__version__, "cases": cs}
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.json")
     with open(path, "w") as f:
         json.dump(out, f)
-    print(f"wrote {len(out['cases'])} cases to {path}")
+    print(f"wrote {len(cs)} cases to {path}")
+
+
+if __name__ == "__main__":
+    write("layers_extra", cases())
+    write("loss_extra", loss_cases())

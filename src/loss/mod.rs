@@ -1,0 +1,624 @@
+//! Loss functions (PyTorch's `nn.L1Loss`, `nn.MSELoss`, `nn.CrossEntropyLoss`, `nn.NLLLoss`,
+//! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`).
+//!
+//! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
+//! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
+//! per-element or per-sample losses, typed). Targets are untraced tensors of the input's shape,
+//! or class indices for `CrossEntropyLoss` and `NLLLoss`.
+//!
+//! # Design note
+//! Cross-entropy and NLL in every variant (class indices or probabilities, `weight`,
+//! `ignore_index`, `label_smoothing`, the three reductions, spatial inputs) are one expression:
+//! `sum(log_softmax(x) * A)`, where `A` is a constant built from the targets that carries the
+//! weights, the smoothing and PyTorch's normalizer of the mean (the sum of the weights of the
+//! non-ignored targets). The gradient then comes from the log-softmax and product rules, which
+//! are checked on their own.
+
+use crate::autograd::TapeMode;
+use crate::shape::{RemoveAxis, Shape};
+use crate::tensor::{Element, Tensor};
+
+/// How per-element losses combine (PyTorch's `reduction="mean"` / `"sum"`; `"none"` is each
+/// loss's `forward_none`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Reduction {
+    /// The mean (PyTorch's default; weighted losses divide by the sum of the weights).
+    #[default]
+    Mean,
+    /// The sum.
+    Sum,
+}
+
+fn reduce<S: Shape, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    r: Reduction,
+) -> Tensor<(), E, T> {
+    match r {
+        Reduction::Mean => x.mean(),
+        Reduction::Sum => x.sum(),
+    }
+}
+
+macro_rules! pointwise_loss {
+    ($(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr),* }, |$s:ident, $x:ident, $t:ident| $body:expr) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub struct $name {
+            /// Mean (default) or sum.
+            pub reduction: Reduction,
+            $($(#[$fdoc])* pub $field: $ty,)*
+        }
+
+        impl Default for $name {
+            fn default() -> Self {
+                $name { reduction: Reduction::Mean, $($field: $default),* }
+            }
+        }
+
+        impl $name {
+            /// The per-element losses (`reduction="none"`).
+            pub fn forward_none<S: Shape, E: Element, T: TapeMode<E>>(&self, $x: Tensor<S, E, T>, $t: &Tensor<S, E>) -> Tensor<S, E, T> {
+                let $s = self;
+                $body
+            }
+            /// The reduced loss.
+            pub fn forward<S: Shape, E: Element, T: TapeMode<E>>(&self, x: Tensor<S, E, T>, target: &Tensor<S, E>) -> Tensor<(), E, T> {
+                reduce(self.forward_none(x, target), self.reduction)
+            }
+        }
+    };
+}
+
+pointwise_loss!(
+    /// `|x - y|` (`nn.L1Loss`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::L1Loss;
+    /// let l = L1Loss::default().forward(Tensor::<(U2,)>::from_array([1.0, 2.0]), &Tensor::from_array([2.0, 4.0]));
+    /// assert_eq!(l.item(), 1.5);
+    /// ```
+    L1Loss {},
+    |_s, x, t| x.sub(t).abs()
+);
+pointwise_loss!(
+    /// `(x - y)^2` (`nn.MSELoss`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::{MSELoss, Reduction};
+    /// let l = MSELoss { reduction: Reduction::Sum }.forward(Tensor::<(U2,)>::from_array([1.0, 2.0]), &Tensor::from_array([2.0, 4.0]));
+    /// assert_eq!(l.item(), 5.0);
+    /// ```
+    MSELoss {},
+    |_s, x, t| x.sub(t).square()
+);
+pointwise_loss!(
+    /// Quadratic below `beta`, linear above (`nn.SmoothL1Loss`, default `beta = 1`; `beta = 0`
+    /// is L1).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::SmoothL1Loss;
+    /// let l = SmoothL1Loss::default().forward_none(Tensor::<(U2,)>::from_array([0.5, 3.0]), &Tensor::zeros());
+    /// assert_eq!(l.to_vec(), vec![0.125, 2.5]);
+    /// ```
+    SmoothL1Loss { /// Where the loss turns linear.
+        beta: f64 = 1.0 },
+    |s, x, t| {
+        let beta = E::from_f64(s.beta);
+        let half = E::from_f64(0.5);
+        x.zip_op(
+            t,
+            move |a, b| {
+                let z = (a - b).abs();
+                if z < beta { half * z * z / beta } else { z - half * beta }
+            },
+            move |a, b| {
+                let d = a - b;
+                if d < -beta { -E::one() } else if d > beta { E::one() } else { d / beta }
+            },
+            move |a, b| {
+                let d = a - b;
+                if d < -beta { E::one() } else if d > beta { -E::one() } else { -d / beta }
+            },
+        )
+    }
+);
+pointwise_loss!(
+    /// `z^2 / 2` below `delta`, `delta (z - delta / 2)` above, for `z = |x - y|`
+    /// (`nn.HuberLoss`, default `delta = 1`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::HuberLoss;
+    /// let l = HuberLoss { delta: 2.0, ..Default::default() }.forward_none(Tensor::<(U2,)>::from_array([1.0, 4.0]), &Tensor::zeros());
+    /// assert_eq!(l.to_vec(), vec![0.5, 6.0]);
+    /// ```
+    HuberLoss { /// Where the loss turns linear.
+        delta: f64 = 1.0 },
+    |s, x, t| {
+        let delta = E::from_f64(s.delta);
+        let half = E::from_f64(0.5);
+        x.zip_op(
+            t,
+            move |a, b| {
+                let z = (a - b).abs();
+                if z < delta { half * z * z } else { delta * (z - half * delta) }
+            },
+            move |a, b| {
+                let d = a - b;
+                if d < -delta { -delta } else if d > delta { delta } else { d }
+            },
+            move |a, b| {
+                let d = a - b;
+                if d < -delta { delta } else if d > delta { -delta } else { -d }
+            },
+        )
+    }
+);
+pointwise_loss!(
+    /// Binary cross-entropy of probabilities `x` against targets `y`:
+    /// `-(y ln x + (1 - y) ln(1 - x))`, each log clamped at -100 like PyTorch (`nn.BCELoss`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::BCELoss;
+    /// let l = BCELoss::default().forward_none(Tensor::<(U2,), f64>::from_array([0.5, 0.0]), &Tensor::from_array([1.0, 1.0]));
+    /// assert_eq!(l.to_vec(), vec![std::f64::consts::LN_2, 100.0]);
+    /// ```
+    BCELoss {},
+    |_s, x, t| {
+        let floor = E::from_f64(-100.0);
+        // PyTorch's backward clamps the denominator at the float32 constant 1e-12.
+        let tiny = E::from_f64(f64::from(1e-12f32));
+        x.zip_op(
+            t,
+            move |p, y| -(y * p.ln().max(floor) + (E::one() - y) * (E::one() - p).ln().max(floor)),
+            // PyTorch's backward: (x - y) / max(x (1 - x), 1e-12)
+            move |p, y| (p - y) / (p * (E::one() - p)).max(tiny),
+            move |p, _| (E::one() - p).ln().max(floor) - p.ln().max(floor),
+        )
+    }
+);
+
+/// Binary cross-entropy on logits, `(1 - y) x + (1 + (p - 1) y) ln(1 + e^-x)` computed stably,
+/// with an optional positive-class weight `p` per class of the last dim (`nn.BCEWithLogitsLoss`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::BCEWithLogitsLoss;
+/// let l = BCEWithLogitsLoss::default().forward_none(Tensor::<(U2,), f64>::from_array([-1000.0, 1000.0]), &Tensor::from_array([0.0, 1.0]));
+/// assert_eq!(l.to_vec(), vec![0.0, 0.0]);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BCEWithLogitsLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// Weight of positive examples, one per class of the last dim (PyTorch's `pos_weight`).
+    pub pos_weight: Option<Vec<f64>>,
+}
+
+impl BCEWithLogitsLoss {
+    /// The per-element losses (`reduction="none"`).
+    ///
+    /// # Panics
+    /// If `pos_weight` has neither 1 entry nor one per class of the last dim.
+    pub fn forward_none<S, E, T>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<S, E, T>
+    where
+        S: Shape,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let dims = x.dims();
+        let last = dims.last().copied().unwrap_or(1);
+        let lw: Vec<E> = target
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, &y)| match &self.pos_weight {
+                None => E::one(),
+                Some(p) => {
+                    assert!(
+                        p.len() == 1 || p.len() == last,
+                        "pos_weight has {} entries for {last} classes",
+                        p.len()
+                    );
+                    let pw = E::from_f64(p[if p.len() == 1 { 0 } else { i % last }]);
+                    (pw - E::one()) * y + E::one()
+                }
+            })
+            .collect();
+        // (1 - y) x + lw (ln(1 + e^-|x|) + max(-x, 0)); d/dx = (1 - y) - lw sigmoid(-x)
+        x.map_with_op(
+            target.as_slice(),
+            &lw,
+            |x, y, lw| (E::one() - y) * x + lw * ((-x.abs()).exp().ln_1p() + (-x).max(E::zero())),
+            |x, y, lw| (E::one() - y) - lw * crate::ops::sigmoid(-x),
+        )
+    }
+
+    /// The reduced loss.
+    pub fn forward<S, E, T>(&self, x: Tensor<S, E, T>, target: &Tensor<S, E>) -> Tensor<(), E, T>
+    where
+        S: Shape,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        reduce(self.forward_none(x, target), self.reduction)
+    }
+}
+
+/// How [`KLDivLoss`] reduces: PyTorch's `"mean"` (over elements, the default), `"batchmean"`
+/// (sum over the batch size, the mathematically right one) or `"sum"`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KLReduction {
+    /// Mean over all elements.
+    #[default]
+    Mean,
+    /// Sum divided by the first dim.
+    BatchMean,
+    /// Sum.
+    Sum,
+}
+
+/// Kullback-Leibler divergence of target `y` from log-probabilities `x`:
+/// `y (ln y - x)` (0 where `y = 0`), or with `log_target` `e^y (y - x)` (`nn.KLDivLoss`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::{KLDivLoss, KLReduction};
+/// let x = Tensor::<(U1, U2), f64>::from_array([[0.5f64.ln(), 0.5f64.ln()]]);
+/// let l = KLDivLoss { reduction: KLReduction::BatchMean, log_target: false }.forward(x, &Tensor::from_array([[0.5, 0.5]]));
+/// assert!(l.item().abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct KLDivLoss {
+    /// Mean (default), batch mean or sum.
+    pub reduction: KLReduction,
+    /// Whether the target holds log-probabilities.
+    pub log_target: bool,
+}
+
+impl KLDivLoss {
+    /// The per-element terms (`reduction="none"`).
+    pub fn forward_none<S: Shape, E: Element, T: TapeMode<E>>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<S, E, T> {
+        let log_target = self.log_target;
+        x.zip_op(
+            target,
+            move |a, y| {
+                if log_target {
+                    y.exp() * (y - a)
+                } else if y > E::zero() {
+                    y * (y.ln() - a)
+                } else {
+                    E::zero() - y * a
+                }
+            },
+            move |_, y| if log_target { -y.exp() } else { -y },
+            move |a, y| {
+                if log_target {
+                    y.exp() * (y - a + E::one())
+                } else if y > E::zero() {
+                    y.ln() + E::one() - a
+                } else {
+                    -a
+                }
+            },
+        )
+    }
+
+    /// The reduced loss.
+    pub fn forward<S: Shape, E: Element, T: TapeMode<E>>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<(), E, T> {
+        let batch = x.dims().first().copied().unwrap_or(1).max(1);
+        let l = self.forward_none(x, target);
+        match self.reduction {
+            KLReduction::Mean => l.mean(),
+            KLReduction::Sum => l.sum(),
+            KLReduction::BatchMean => l.sum().div_scalar(E::from_usize(batch)),
+        }
+    }
+}
+
+/// Cross-entropy of logits `(N, C)` or `(N, C, d1, ...)` against class indices or class
+/// probabilities (`nn.CrossEntropyLoss`): `weight` per class, `ignore_index`,
+/// `label_smoothing`, and PyTorch's weighted mean.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::CrossEntropyLoss;
+/// let logits = Tensor::<(U2, U3), f64>::zeros();
+/// let l = CrossEntropyLoss::default().forward(logits, &[0, 2]);
+/// assert!((l.item() - 3f64.ln()).abs() < 1e-15);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CrossEntropyLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// A weight per class.
+    pub weight: Option<Vec<f64>>,
+    /// A class index whose positions contribute nothing (PyTorch's default -100 never matches:
+    /// `None`).
+    pub ignore_index: Option<usize>,
+    /// Mix `label_smoothing / C` of the uniform distribution into each target.
+    pub label_smoothing: f64,
+}
+
+/// `A`: the coefficient of each log-probability in the loss (see the module's design note).
+/// `x` is `(N, C, S)`; `divide` selects the mean's normalizer.
+#[allow(clippy::too_many_arguments)]
+fn class_coefficients<E: Element>(
+    dims: &[usize],
+    target: &[usize],
+    weight: Option<&[f64]>,
+    ignore: Option<usize>,
+    smoothing: f64,
+    divide: bool,
+) -> Vec<E> {
+    let (n, c) = (dims[0], dims[1]);
+    let s: usize = dims[2..].iter().product();
+    assert_eq!(
+        target.len(),
+        n * s,
+        "{} targets for {n} x {s} positions",
+        target.len()
+    );
+    let w = |k: usize| weight.map_or(1.0, |w| w[k]);
+    if let Some(wt) = weight {
+        assert_eq!(wt.len(), c, "{} class weights for {c} classes", wt.len());
+    }
+    let mut denom = 0.0;
+    for &t in target {
+        if Some(t) != ignore {
+            assert!(t < c, "target {t} is out of bounds for {c} classes");
+            denom += w(t);
+        }
+    }
+    let denom = if divide { denom } else { 1.0 };
+    let mut a = vec![E::zero(); n * c * s];
+    for b in 0..n {
+        for p in 0..s {
+            let t = target[b * s + p];
+            if Some(t) == ignore {
+                continue;
+            }
+            for k in 0..c {
+                let hit = if k == t {
+                    (1.0 - smoothing) * w(t)
+                } else {
+                    0.0
+                };
+                let coef = -(hit + smoothing / c as f64 * w(k)) / denom;
+                a[(b * c + k) * s + p] = E::from_f64(coef);
+            }
+        }
+    }
+    a
+}
+
+impl CrossEntropyLoss {
+    fn with_indices<S, E, T>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &[usize],
+        log_softmax: bool,
+        divide: bool,
+    ) -> Tensor<S, E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let dims = x.dims();
+        let a = class_coefficients::<E>(
+            &dims,
+            target,
+            self.weight.as_deref(),
+            self.ignore_index,
+            self.label_smoothing,
+            divide,
+        );
+        let a = Tensor::from_vec_shaped(x.shape(), a).expect("same length");
+        let lsm = if log_softmax { x.log_softmax::<1>() } else { x };
+        lsm.mul(&a)
+    }
+
+    /// The loss against class indices, one per position (`N` or `N * d1 * ...`, row-major).
+    ///
+    /// # Panics
+    /// If the number of targets is not the number of positions, or a target (other than
+    /// `ignore_index`) is not a class, or `weight` has a length other than `C`.
+    pub fn forward<S, E, T>(&self, logits: Tensor<S, E, T>, target: &[usize]) -> Tensor<(), E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let divide = self.reduction == Reduction::Mean;
+        self.with_indices(logits, target, true, divide).sum()
+    }
+
+    /// The per-position losses (`reduction="none"`), shape `(N, d1, ...)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CrossEntropyLoss;
+    /// let l: Tensor<(U2,)> = CrossEntropyLoss::default().forward_none(Tensor::<(U2, U4)>::zeros(), &[1, 3]);
+    /// assert_eq!(l.dims(), [2]);
+    /// ```
+    pub fn forward_none<S, E, T>(
+        &self,
+        logits: Tensor<S, E, T>,
+        target: &[usize],
+    ) -> Tensor<S::Output, E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        self.with_indices(logits, target, true, false)
+            .sum_axis::<1>()
+    }
+
+    /// The loss against class probabilities of the logits' shape (soft labels); the mean
+    /// divides by the number of positions, as PyTorch.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CrossEntropyLoss;
+    /// let p = Tensor::<(U1, U2), f64>::from_array([[0.5, 0.5]]);
+    /// let l = CrossEntropyLoss::default().forward_probs(Tensor::<(U1, U2), f64>::zeros(), &p);
+    /// assert!((l.item() - 2f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn forward_probs<S, E, T>(
+        &self,
+        logits: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<(), E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let dims = logits.dims();
+        let positions = logits.numel() / dims[1].max(1);
+        let l = self.probs_terms(logits, target).sum();
+        match self.reduction {
+            Reduction::Mean => l.div_scalar(E::from_usize(positions)),
+            Reduction::Sum => l,
+        }
+    }
+
+    /// Per-position losses against class probabilities (`reduction="none"`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CrossEntropyLoss;
+    /// let p = Tensor::<(U2, U2)>::from_array([[1.0, 0.0], [0.0, 1.0]]);
+    /// let l = CrossEntropyLoss::default().forward_probs_none(Tensor::<(U2, U2)>::zeros(), &p);
+    /// assert_eq!(l.dims(), [2]);
+    /// ```
+    pub fn forward_probs_none<S, E, T>(
+        &self,
+        logits: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<S::Output, E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        self.probs_terms(logits, target).sum_axis::<1>()
+    }
+
+    fn probs_terms<S, E, T>(
+        &self,
+        logits: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<S, E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let dims = logits.dims();
+        let (c, s) = (dims[1], dims[2..].iter().product::<usize>());
+        if let Some(w) = &self.weight {
+            assert_eq!(w.len(), c, "{} class weights for {c} classes", w.len());
+        }
+        let eps = self.label_smoothing;
+        let a: Vec<E> = target
+            .as_slice()
+            .iter()
+            .enumerate()
+            .map(|(i, &t)| {
+                let k = (i / s.max(1)) % c;
+                let w = self.weight.as_ref().map_or(1.0, |w| w[k]);
+                E::from_f64(-(t.as_f64() * (1.0 - eps) + eps / c as f64) * w)
+            })
+            .collect();
+        let a = Tensor::from_vec_shaped(logits.shape(), a).expect("same length");
+        logits.log_softmax::<1>().mul(&a)
+    }
+}
+
+/// Negative log-likelihood of log-probabilities `(N, C)` or `(N, C, d1, ...)` against class
+/// indices (`nn.NLLLoss`): `weight`, `ignore_index`, PyTorch's weighted mean.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::NLLLoss;
+/// let lp = Tensor::<(U1, U2), f64>::from_array([[-0.1, -2.3]]);
+/// assert_eq!(NLLLoss::default().forward(lp, &[1]).item(), 2.3);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct NLLLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// A weight per class.
+    pub weight: Option<Vec<f64>>,
+    /// A class index whose positions contribute nothing.
+    pub ignore_index: Option<usize>,
+}
+
+impl NLLLoss {
+    fn as_ce(&self) -> CrossEntropyLoss {
+        CrossEntropyLoss {
+            reduction: self.reduction,
+            weight: self.weight.clone(),
+            ignore_index: self.ignore_index,
+            label_smoothing: 0.0,
+        }
+    }
+
+    /// The loss against class indices.
+    ///
+    /// # Panics
+    /// As [`CrossEntropyLoss::forward`].
+    pub fn forward<S, E, T>(&self, log_probs: Tensor<S, E, T>, target: &[usize]) -> Tensor<(), E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        let divide = self.reduction == Reduction::Mean;
+        self.as_ce()
+            .with_indices(log_probs, target, false, divide)
+            .sum()
+    }
+
+    /// The per-position losses (`reduction="none"`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::NLLLoss;
+    /// let l = NLLLoss::default().forward_none(Tensor::<(U2, U2)>::from_array([[-1.0, -2.0], [-3.0, -4.0]]), &[0, 1]);
+    /// assert_eq!(l.to_vec(), vec![1.0, 4.0]);
+    /// ```
+    pub fn forward_none<S, E, T>(
+        &self,
+        log_probs: Tensor<S, E, T>,
+        target: &[usize],
+    ) -> Tensor<S::Output, E, T>
+    where
+        S: RemoveAxis<1>,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        self.as_ce()
+            .with_indices(log_probs, target, false, false)
+            .sum_axis::<1>()
+    }
+}

@@ -1,0 +1,105 @@
+//! `Dropout` and `Dropout2d` (PyTorch's `nn.Dropout(p=0.5)`, `nn.Dropout2d`): in training each
+//! element (or each whole channel) is zeroed with probability `p` and the rest scaled by
+//! `1 / (1 - p)`; in evaluation they pass the input through. Masks come from the layer's seeded
+//! generator.
+
+use super::Module;
+use crate::autograd::TapeMode;
+use crate::shape::Shape;
+use crate::tensor::{Element, Rng, Tensor};
+use std::sync::Mutex;
+
+macro_rules! dropout_layer {
+    ($(#[$doc:meta])* $name:ident, per_channel = $per_channel:literal) => {
+        $(#[$doc])*
+        #[derive(Debug)]
+        pub struct $name {
+            p: f64,
+            training: bool,
+            rng: Mutex<Rng>,
+        }
+
+        impl $name {
+            /// Zeroes with probability `p`, drawing masks from a generator seeded with `seed`.
+            ///
+            /// # Panics
+            /// If `p` is not in `[0, 1]` (PyTorch raises too).
+            pub fn new(p: f64, seed: u64) -> Self {
+                assert!((0.0..=1.0).contains(&p), "dropout probability has to be between 0 and 1, but got {p}");
+                $name { p, training: true, rng: Mutex::new(Rng::seed(seed)) }
+            }
+            /// The probability of zeroing.
+            pub fn p(&self) -> f64 { self.p }
+            /// Training mode: masks applied.
+            pub fn train(&mut self) { self.training = true; }
+            /// Evaluation mode: identity.
+            pub fn eval(&mut self) { self.training = false; }
+            /// Whether the layer is in training mode.
+            pub fn is_training(&self) -> bool { self.training }
+        }
+
+        impl Default for $name {
+            /// `p = 0.5`, seed 0.
+            fn default() -> Self { $name::new(0.5, 0) }
+        }
+
+        impl Clone for $name {
+            fn clone(&self) -> Self {
+                $name { p: self.p, training: self.training, rng: Mutex::new(self.rng.lock().expect("dropout generator").clone()) }
+            }
+        }
+
+        impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for $name {
+            type Output = Tensor<S, E, T>;
+            fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
+                if !self.training || self.p == 0.0 {
+                    return x;
+                }
+                let dims = x.dims();
+                let (units, per_unit) = if $per_channel && dims.len() >= 3 {
+                    (dims[0] * dims[1], dims[2..].iter().product::<usize>())
+                } else {
+                    (x.numel(), 1)
+                };
+                let keep = if self.p >= 1.0 { E::zero() } else { E::from_f64(1.0 / (1.0 - self.p)) };
+                let mut rng = self.rng.lock().expect("dropout generator");
+                let mut mask = Vec::with_capacity(x.numel());
+                for _ in 0..units {
+                    let m = if rng.next_f64() < self.p { E::zero() } else { keep };
+                    mask.extend(std::iter::repeat_n(m, per_unit));
+                }
+                let mask = Tensor::from_vec_shaped(x.shape(), mask).expect("mask has the input's length");
+                x.mul(&mask)
+            }
+        }
+    };
+}
+
+dropout_layer!(
+    /// Elementwise dropout.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Dropout, Module};
+    /// let mut d = Dropout::new(0.5, 1);
+    /// let y = d.forward(Tensor::<(U<1000>,), f64>::ones());
+    /// assert!(y.to_vec().iter().all(|&v| v == 0.0 || v == 2.0));
+    /// d.eval();
+    /// assert_eq!(d.forward(Tensor::<(U3,)>::ones()).to_vec(), vec![1.0; 3]);
+    /// ```
+    Dropout, per_channel = false
+);
+dropout_layer!(
+    /// Channel dropout over `(N, C, ...)`: each `(n, c)` channel is kept or zeroed whole.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Dropout2d, Module};
+    /// let d = Dropout2d::new(0.5, 3);
+    /// let y = d.forward(Tensor::<(U2, U8, U3, U3)>::ones());
+    /// for ch in y.to_vec().chunks(9) {
+    ///     assert!(ch.iter().all(|&v| v == ch[0]));
+    /// }
+    /// ```
+    Dropout2d, per_channel = true
+);
