@@ -12,6 +12,7 @@ pub mod kernels;
 pub mod loss;
 pub mod nn;
 pub mod ops;
+pub mod optim;
 pub mod shape;
 pub mod tensor;
 

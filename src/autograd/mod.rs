@@ -306,6 +306,19 @@ impl<E: Element> Gradients<E> {
         self.map.get(&id).map(|v| v.as_slice())
     }
 
+    /// The gradient stored under `id`, mutably (for clipping or scaling in place).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones().trace();
+    /// let mut g = x.clone().sum().backward();
+    /// g.by_id_mut(x.id()).unwrap()[0] = 5.0;
+    /// assert_eq!(g.slice(&x), Some(&[5.0, 1.0][..]));
+    /// ```
+    pub fn by_id_mut(&mut self, id: UniqueId) -> Option<&mut [E]> {
+        self.map.get_mut(&id).map(|v| v.as_mut_slice())
+    }
+
     /// How many tensors have a gradient here.
     ///
     /// ```

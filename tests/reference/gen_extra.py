@@ -1,7 +1,7 @@
 """Extra PyTorch reference cases for parameter combinations `gen.py` does not cover.
 
 Run with a Python that has torch, from this folder:
-    python gen_extra.py            # writes layers_extra.json and loss_extra.json here
+    python gen_extra.py            # writes layers_extra, loss_extra, schedule_extra, optim_extra .json here
 Same format as the other files (FORMAT.md); every value computed in float64.
 """
 import json
@@ -78,6 +78,62 @@ def loss_cases():
     return cs
 
 
+def schedule_cases():
+    """Learning rates (and momenta) of each schedule over its first steps."""
+    import torch.optim as optim
+    cs = []
+
+    def run(name, make, opt_kind="sgd", steps=12, config=None):
+        p = torch.nn.Parameter(torch.zeros(1))
+        opt = optim.SGD([p], lr=0.5, momentum=0.9) if opt_kind == "sgd" else optim.Adam([p], lr=0.5)
+        sched = make(opt)
+        lrs, moms = [], []
+        for _ in range(steps):
+            g = opt.param_groups[0]
+            lrs.append(g["lr"])
+            moms.append(g["momentum"] if "momentum" in g else g["betas"][0])
+            opt.step()
+            sched.step()
+        cs.append({"name": name, "kind": type(sched).__name__, "config": config or {}, "optimizer": opt_kind, "base_lr": 0.5, "lrs": lrs, "momenta": moms})
+
+    run("step_lr", lambda o: optim.lr_scheduler.StepLR(o, step_size=3, gamma=0.5))
+    run("multistep_lr", lambda o: optim.lr_scheduler.MultiStepLR(o, milestones=[2, 5, 9], gamma=0.3))
+    run("exponential_lr", lambda o: optim.lr_scheduler.ExponentialLR(o, gamma=0.8))
+    run("cosine_lr", lambda o: optim.lr_scheduler.CosineAnnealingLR(o, T_max=7, eta_min=0.01), steps=16)
+    run("linear_lr", lambda o: optim.lr_scheduler.LinearLR(o, start_factor=0.25, end_factor=0.9, total_iters=6))
+    run("linear_lr_default", lambda o: optim.lr_scheduler.LinearLR(o))
+    run("one_cycle", lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=2.0, total_steps=12))
+    run("one_cycle_linear_three_phase", lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=2.0, total_steps=12, anneal_strategy="linear", three_phase=True, pct_start=0.25))
+    run("one_cycle_adam", lambda o: optim.lr_scheduler.OneCycleLR(o, max_lr=1.0, total_steps=10), opt_kind="adam", steps=10)
+    return cs
+
+
+def optim_cases():
+    """Optimizer settings gen.py does not cover: amsgrad, maximize, RMSprop variants."""
+    import torch.optim as optim
+    cs = []
+
+    def run(name, kind, make, config):
+        p0 = rnd(5)
+        p = torch.nn.Parameter(p0.clone())
+        opt = make([p])
+        grads, after = [], []
+        for _ in range(3):
+            g = rnd(5)
+            p.grad = g.clone()
+            opt.step()
+            grads.append(gen.t(g))
+            after.append(gen.t(p))
+        cs.append({"name": name, "kind": kind, "config": config, "param": gen.t(p0), "grads": grads, "after_each_step": after})
+
+    run("adam_amsgrad_maximize", "Adam", lambda ps: optim.Adam(ps, lr=0.05, betas=(0.8, 0.95), eps=1e-6, amsgrad=True, maximize=True), {"lr": 0.05, "betas": [0.8, 0.95], "eps": 1e-6, "amsgrad": True, "maximize": True})
+    run("adamw_amsgrad", "AdamW", lambda ps: optim.AdamW(ps, lr=0.02, amsgrad=True), {"lr": 0.02, "amsgrad": True})
+    run("rmsprop", "RMSprop", lambda ps: optim.RMSprop(ps, lr=0.01), {"lr": 0.01})
+    run("rmsprop_centered_momentum_wd", "RMSprop", lambda ps: optim.RMSprop(ps, lr=0.01, alpha=0.9, momentum=0.5, centered=True, weight_decay=0.1), {"lr": 0.01, "alpha": 0.9, "momentum": 0.5, "centered": True, "weight_decay": 0.1})
+    run("sgd_maximize_wd", "SGD", lambda ps: optim.SGD(ps, lr=0.1, momentum=0.5, weight_decay=0.2, maximize=True), {"lr": 0.1, "momentum": 0.5, "weight_decay": 0.2, "maximize": True})
+    return cs
+
+
 def write(name, cs):
     out = {"family": name, "torch": torch.__version__, "cases": cs}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.json")
@@ -89,3 +145,5 @@ def write(name, cs):
 if __name__ == "__main__":
     write("layers_extra", cases())
     write("loss_extra", loss_cases())
+    write("schedule_extra", schedule_cases())
+    write("optim_extra", optim_cases())

@@ -1,0 +1,251 @@
+//! Fused optimizer updates: one pass over a parameter, its gradient and its state, following
+//! PyTorch's `torch.optim` single-tensor implementations step for step.
+
+use crate::tensor::Element;
+
+/// Hyper-parameters of [`sgd_update`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SgdArgs {
+    /// Learning rate.
+    pub lr: f64,
+    /// Momentum factor.
+    pub momentum: f64,
+    /// Dampening of the momentum.
+    pub dampening: f64,
+    /// Nesterov momentum.
+    pub nesterov: bool,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+/// One SGD step on `p` with gradient `g` and momentum buffer `buf` (`first` on the buffer's
+/// first use, when PyTorch copies the gradient into it).
+///
+/// ```
+/// use stensor::kernels::{sgd_update, SgdArgs};
+/// let mut p = [1.0f64, 2.0];
+/// let args = SgdArgs { lr: 0.1, momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0, maximize: false };
+/// sgd_update(&mut p, &[1.0, -1.0], None, false, args);
+/// assert_eq!(p, [0.9, 2.1]);
+/// ```
+pub fn sgd_update<E: Element>(
+    p: &mut [E],
+    g: &[E],
+    mut buf: Option<&mut [E]>,
+    first: bool,
+    a: SgdArgs,
+) {
+    assert_eq!(p.len(), g.len(), "sgd_update: lengths");
+    let (lr, mom, damp, wd) = (
+        E::from_f64(a.lr),
+        E::from_f64(a.momentum),
+        E::from_f64(a.dampening),
+        E::from_f64(a.weight_decay),
+    );
+    for i in 0..p.len() {
+        let mut d = if a.maximize { -g[i] } else { g[i] };
+        if a.weight_decay != 0.0 {
+            d = d + wd * p[i];
+        }
+        if let Some(b) = buf.as_deref_mut() {
+            b[i] = if first {
+                d
+            } else {
+                mom * b[i] + (E::one() - damp) * d
+            };
+            d = if a.nesterov { d + mom * b[i] } else { b[i] };
+        }
+        p[i] = p[i] - lr * d;
+    }
+}
+
+/// Hyper-parameters of [`adam_update`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamArgs {
+    /// Learning rate.
+    pub lr: f64,
+    /// First-moment decay.
+    pub beta1: f64,
+    /// Second-moment decay.
+    pub beta2: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// Weight decay: an L2 penalty (Adam) or decoupled (AdamW).
+    pub weight_decay: f64,
+    /// Decoupled weight decay (AdamW).
+    pub decoupled: bool,
+    /// Keep the maximum of the second moments (AMSGrad).
+    pub amsgrad: bool,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+/// One Adam / AdamW step (`step` counts from 1) with first and second moments `m`, `v` and, for
+/// AMSGrad, the running maximum `vmax`.
+///
+/// ```
+/// use stensor::kernels::{adam_update, AdamArgs};
+/// let mut p = [1.0f64];
+/// let (mut m, mut v) = ([0.0], [0.0]);
+/// let a = AdamArgs { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, maximize: false };
+/// adam_update(&mut p, &[0.5], &mut m, &mut v, None, 1, a);
+/// assert!((p[0] - 0.9).abs() < 1e-7); // the first step moves by about lr
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn adam_update<E: Element>(
+    p: &mut [E],
+    g: &[E],
+    m: &mut [E],
+    v: &mut [E],
+    mut vmax: Option<&mut [E]>,
+    step: u64,
+    a: AdamArgs,
+) {
+    assert!(
+        p.len() == g.len() && g.len() == m.len() && m.len() == v.len(),
+        "adam_update: lengths"
+    );
+    let (b1, b2) = (E::from_f64(a.beta1), E::from_f64(a.beta2));
+    let bc1 = 1.0 - a.beta1.powi(step as i32);
+    let bc2_sqrt = E::from_f64((1.0 - a.beta2.powi(step as i32)).sqrt());
+    let step_size = E::from_f64(a.lr / bc1);
+    let (eps, wd) = (E::from_f64(a.eps), E::from_f64(a.weight_decay));
+    let decay = E::from_f64(1.0 - a.lr * a.weight_decay);
+    for i in 0..p.len() {
+        let mut d = if a.maximize { -g[i] } else { g[i] };
+        if a.weight_decay != 0.0 {
+            if a.decoupled {
+                p[i] = p[i] * decay;
+            } else {
+                d = d + wd * p[i];
+            }
+        }
+        m[i] = m[i] + (d - m[i]) * (E::one() - b1);
+        v[i] = v[i] * b2 + (E::one() - b2) * d * d;
+        let second = match vmax.as_deref_mut() {
+            Some(vm) => {
+                vm[i] = vm[i].max(v[i]);
+                vm[i]
+            }
+            None => v[i],
+        };
+        let denom = second.sqrt() / bc2_sqrt + eps;
+        p[i] = p[i] - step_size * m[i] / denom;
+    }
+}
+
+/// Hyper-parameters of [`rmsprop_update`].
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RmsPropArgs {
+    /// Learning rate.
+    pub lr: f64,
+    /// Smoothing of the squared gradients.
+    pub alpha: f64,
+    /// Added to the denominator.
+    pub eps: f64,
+    /// L2 penalty added to the gradient.
+    pub weight_decay: f64,
+    /// Momentum factor.
+    pub momentum: f64,
+    /// Normalize by the variance estimate instead of the second moment.
+    pub centered: bool,
+    /// Ascend instead of descend.
+    pub maximize: bool,
+}
+
+/// One RMSprop step with the squared-gradient average `sq`, the gradient average `ga`
+/// (centered) and the momentum buffer `buf`.
+///
+/// ```
+/// use stensor::kernels::{rmsprop_update, RmsPropArgs};
+/// let mut p = [1.0f64];
+/// let mut sq = [0.0];
+/// let a = RmsPropArgs { lr: 0.01, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: false, maximize: false };
+/// rmsprop_update(&mut p, &[1.0], &mut sq, None, None, a);
+/// assert!((p[0] - (1.0 - 0.01 / 0.1)).abs() < 1e-6);
+/// ```
+pub fn rmsprop_update<E: Element>(
+    p: &mut [E],
+    g: &[E],
+    sq: &mut [E],
+    mut ga: Option<&mut [E]>,
+    mut buf: Option<&mut [E]>,
+    a: RmsPropArgs,
+) {
+    assert!(
+        p.len() == g.len() && g.len() == sq.len(),
+        "rmsprop_update: lengths"
+    );
+    let (lr, alpha, eps, wd, mom) = (
+        E::from_f64(a.lr),
+        E::from_f64(a.alpha),
+        E::from_f64(a.eps),
+        E::from_f64(a.weight_decay),
+        E::from_f64(a.momentum),
+    );
+    for i in 0..p.len() {
+        let mut d = if a.maximize { -g[i] } else { g[i] };
+        if a.weight_decay != 0.0 {
+            d = d + wd * p[i];
+        }
+        sq[i] = sq[i] * alpha + (E::one() - alpha) * d * d;
+        let avg = match ga.as_deref_mut() {
+            Some(ga) => {
+                ga[i] = ga[i] + (d - ga[i]) * (E::one() - alpha);
+                (sq[i] - ga[i] * ga[i]).sqrt() + eps
+            }
+            None => sq[i].sqrt() + eps,
+        };
+        match buf.as_deref_mut() {
+            Some(b) => {
+                b[i] = b[i] * mom + d / avg;
+                p[i] = p[i] - lr * b[i];
+            }
+            None => p[i] = p[i] - lr * d / avg,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn adam_matches_a_plain_scalar_loop_on_odd_sizes() {
+        for n in [1, 7, 17, 33] {
+            let mut p: Vec<f64> = (0..n).map(|i| i as f64 * 0.1 - 1.0).collect();
+            let g: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64 - 2.0).collect();
+            let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
+            let mut vmax = vec![0.0; n];
+            let a = AdamArgs {
+                lr: 0.01,
+                beta1: 0.8,
+                beta2: 0.9,
+                eps: 1e-6,
+                weight_decay: 0.1,
+                decoupled: true,
+                amsgrad: true,
+                maximize: false,
+            };
+            let mut expect = p.clone();
+            let (mut em, mut ev, mut evm) = (vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+            for step in 1..=3u64 {
+                adam_update(&mut p, &g, &mut m, &mut v, Some(&mut vmax), step, a);
+                for i in 0..n {
+                    expect[i] *= 1.0 - 0.01 * 0.1;
+                    em[i] = 0.8 * em[i] + 0.2 * g[i];
+                    ev[i] = 0.9 * ev[i] + 0.1 * g[i] * g[i];
+                    evm[i] = f64::max(evm[i], ev[i]);
+                    let mhat = em[i] / (1.0 - 0.8f64.powi(step as i32));
+                    let vhat = evm[i] / (1.0 - 0.9f64.powi(step as i32));
+                    expect[i] -= 0.01 * mhat / (vhat.sqrt() + 1e-6);
+                }
+                for (a, b) in p.iter().zip(&expect) {
+                    assert!((a - b).abs() < 1e-12);
+                }
+            }
+        }
+    }
+}
