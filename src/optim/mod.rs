@@ -234,7 +234,7 @@ impl<E> Adam<E> {
 ///
 /// ```
 /// use stensor::optim::AdamW;
-/// let opt = AdamW::<f32>::new(1e-3);
+/// let opt = AdamW::new::<f32>(1e-3);
 /// assert_eq!(opt.weight_decay, 0.01);
 /// ```
 pub struct AdamW;
