@@ -2,6 +2,9 @@
 //! through each parameter; and consistency between the 1-d, 2-d and 3-d forms (a 1-d layer is
 //! the 2-d layer over a height of 1, and so on).
 
+mod common;
+
+use common::param_fd;
 use stensor::gradcheck::check_gradients;
 use stensor::nn::*;
 use stensor::prelude::*;
@@ -34,32 +37,6 @@ fn linear_takes_any_rank() {
     check!(rand::<(U4,)>(1), |x| fc.forward(x));
     check!(rand::<(U2, U3, U4)>(4), |x| fc.forward(x));
     check!(rand::<(U2, U1, U3, U4)>(5), |x| fc.forward(x));
-}
-
-/// The gradient a layer reports for a parameter equals the finite difference of the loss in
-/// that parameter.
-fn param_fd<SP: ConstShape>(
-    p: &Tensor<SP, f64>,
-    loss: impl Fn(&Tensor<SP, f64>) -> f64,
-    analytic: &[f64],
-    what: &str,
-) {
-    let eps = 1e-6;
-    let base = p.to_vec();
-    for i in 0..base.len() {
-        let mut plus = base.clone();
-        plus[i] += eps;
-        let mut minus = base.clone();
-        minus[i] -= eps;
-        let num = (loss(&Tensor::from_vec(plus).unwrap())
-            - loss(&Tensor::from_vec(minus).unwrap()))
-            / (2.0 * eps);
-        assert!(
-            (num - analytic[i]).abs() <= 1e-7 + 1e-5 * num.abs(),
-            "{what}: parameter element {i}: numeric {num}, analytic {}",
-            analytic[i]
-        );
-    }
 }
 
 /// Checks the input gradient with `check_gradients` and every parameter gradient with

@@ -29,10 +29,8 @@ macro_rules! pointwise {
         let t = c.tensor::<$S, $E>(&["inputs", "target"]);
         match reduction(&c) {
             Some(r) => {
-                let l = $loss {
-                    reduction: r,
-                    ..Default::default()
-                };
+                let mut l = $loss::default();
+                l.reduction = r;
                 check_forward_backward::<$S, (), $E, _>(&c, |x| l.forward(x, &t), &[]);
             }
             None => {

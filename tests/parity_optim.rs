@@ -108,7 +108,10 @@ fn step_params_updates_through_gradients() {
     assert_eq!(b.to_vec(), vec![0.5 - 0.1]);
 }
 
-fn schedule(c: &Case, opt: &mut SGD<f64>) -> Box<dyn FnMut(&mut SGD<f64>) -> (f64, f64)> {
+/// Advances a schedule one step, returning the rate and momentum it was at.
+type Stepper = Box<dyn FnMut(&mut SGD<f64>) -> (f64, f64)>;
+
+fn schedule(c: &Case, opt: &mut SGD<f64>) -> Stepper {
     macro_rules! stepper {
         ($s:expr) => {{
             let mut s = $s;

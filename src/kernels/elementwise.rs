@@ -140,6 +140,70 @@ pub fn add_assign<E: Element>(dst: &mut [E], src: &[E]) {
     }
 }
 
+/// PReLU over `(N, C, S)` data: `x` if positive, else `w[c] x` (one shared slope when
+/// `w.len() == 1`, else one per channel).
+///
+/// ```
+/// let y = stensor::kernels::prelu_forward(&[-1.0f32, 2.0, -3.0, 4.0], &[0.5, 0.1], 2, 1);
+/// assert_eq!(y, vec![-0.5, 2.0, -1.5, 4.0]);
+/// ```
+pub fn prelu_forward<E: Element>(x: &[E], w: &[E], channels: usize, inner: usize) -> Vec<E> {
+    let slope = |i: usize| {
+        if w.len() == 1 {
+            w[0]
+        } else {
+            w[(i / inner.max(1)) % channels]
+        }
+    };
+    x.iter()
+        .enumerate()
+        .map(|(i, &v)| if v > E::zero() { v } else { slope(i) * v })
+        .collect()
+}
+
+/// The backward of [`prelu_forward`]: accumulates `dx` and `dw` (either optional).
+///
+/// ```
+/// let (mut dx, mut dw) = (vec![0.0f64; 2], vec![0.0f64; 1]);
+/// stensor::kernels::prelu_backward(&[1.0, 1.0], &[-2.0, 3.0], &[0.25], 1, 2, Some(&mut dx), Some(&mut dw));
+/// assert_eq!((dx, dw), (vec![0.25, 1.0], vec![-2.0]));
+/// ```
+pub fn prelu_backward<E: Element>(
+    g: &[E],
+    x: &[E],
+    w: &[E],
+    channels: usize,
+    inner: usize,
+    dx: Option<&mut [E]>,
+    dw: Option<&mut [E]>,
+) {
+    let idx = |i: usize| {
+        if w.len() == 1 {
+            0
+        } else {
+            (i / inner.max(1)) % channels
+        }
+    };
+    if let Some(dx) = dx {
+        for (i, d) in dx.iter_mut().enumerate() {
+            let k = if x[i] > E::zero() {
+                E::one()
+            } else {
+                w[idx(i)]
+            };
+            *d = g[i].mul_add(k, *d);
+        }
+    }
+    if let Some(dw) = dw {
+        for (i, &v) in x.iter().enumerate() {
+            if v <= E::zero() {
+                let s = idx(i);
+                dw[s] = g[i].mul_add(v, dw[s]);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,9 +52,10 @@ impl<C: ConstDim, E: Element> RunningStats<C, E> {
     }
 }
 
-fn affine_params<C: ConstDim, E: Element>(
-    affine: bool,
-) -> (Option<Tensor<(C,), E>>, Option<Tensor<(C,), E>>) {
+/// An optional per-channel weight and bias.
+type AffinePair<C, E> = (Option<Tensor<(C,), E>>, Option<Tensor<(C,), E>>);
+
+fn affine_params<C: ConstDim, E: Element>(affine: bool) -> AffinePair<C, E> {
     if affine {
         (
             Some(super::param(Tensor::ones())),

@@ -405,47 +405,18 @@ where
     } else {
         1
     };
-    let slope_of = move |i: usize| {
-        if nw == 1 {
-            0
-        } else {
-            (i / inner.max(1)) % channels
-        }
-    };
     let xv = x.data_arc();
     let wv = w.data_arc();
-    let y: Vec<E> = xv
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            if v > E::zero() {
-                v
-            } else {
-                wv[slope_of(i)] * v
-            }
-        })
-        .collect();
+    let y = kernels::prelu_forward(&xv, &wv, channels, inner);
     let (tx, nx) = x.as_input();
     let tw = w.grad_target();
     op_result(x.shape(), y, &[(tx, nx), (tw, None)], |_| {
         Box::new(move |g, grads| {
             if let Some(gx) = grads.accum(&tx) {
-                for (i, d) in gx.iter_mut().enumerate() {
-                    let k = if xv[i] > E::zero() {
-                        E::one()
-                    } else {
-                        wv[slope_of(i)]
-                    };
-                    *d = *d + g[i] * k;
-                }
+                kernels::prelu_backward(g, &xv, &wv, channels, inner, Some(gx), None);
             }
             if let Some(gw) = grads.accum(&tw) {
-                for (i, &v) in xv.iter().enumerate() {
-                    if v <= E::zero() {
-                        let s = slope_of(i);
-                        gw[s] = gw[s] + g[i] * v;
-                    }
-                }
+                kernels::prelu_backward(g, &xv, &wv, channels, inner, None, Some(gw));
             }
         })
     })

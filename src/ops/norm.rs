@@ -13,6 +13,15 @@ pub(crate) enum StatsSource<'a, E> {
     Fixed(&'a [E], &'a [E]),
 }
 
+/// An affine weight and bias, and how elements index them.
+pub(crate) type Affine<'a, SW, E> = Option<(
+    &'a Tensor<SW, E, NoTape>,
+    &'a Tensor<SW, E, NoTape>,
+    AffineIndex,
+)>;
+/// The mean and biased variance a normalization computed from its input.
+pub(crate) type BatchStats<E> = Option<(Vec<E>, Vec<E>)>;
+
 /// Normalizes `x` with statistics grouped by `stats`, then applies the optional affine weight
 /// and bias. Returns the result and, for batch statistics, the mean and biased variance it used.
 pub(crate) fn norm_op<S, SW, E, T>(
@@ -20,8 +29,8 @@ pub(crate) fn norm_op<S, SW, E, T>(
     stats: NormStats,
     source: StatsSource<'_, E>,
     eps: f64,
-    affine: Option<(&Tensor<SW, E, NoTape>, &Tensor<SW, E, NoTape>, AffineIndex)>,
-) -> (Tensor<S, E, T>, Option<(Vec<E>, Vec<E>)>)
+    affine: Affine<'_, SW, E>,
+) -> (Tensor<S, E, T>, BatchStats<E>)
 where
     S: Shape,
     SW: Shape,

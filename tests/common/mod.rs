@@ -172,3 +172,29 @@ where
         );
     }
 }
+
+/// The gradient a layer reports for a parameter equals the central finite difference of the
+/// loss in that parameter (f64, step 1e-6).
+pub fn param_fd<SP: ConstShape>(
+    p: &Tensor<SP, f64>,
+    loss: impl Fn(&Tensor<SP, f64>) -> f64,
+    analytic: &[f64],
+    what: &str,
+) {
+    let eps = 1e-6;
+    let base = p.to_vec();
+    for i in 0..base.len() {
+        let mut plus = base.clone();
+        plus[i] += eps;
+        let mut minus = base.clone();
+        minus[i] -= eps;
+        let num = (loss(&Tensor::from_vec(plus).unwrap())
+            - loss(&Tensor::from_vec(minus).unwrap()))
+            / (2.0 * eps);
+        assert!(
+            (num - analytic[i]).abs() <= 1e-7 + 1e-5 * num.abs(),
+            "{what}: parameter element {i}: numeric {num}, analytic {}",
+            analytic[i]
+        );
+    }
+}

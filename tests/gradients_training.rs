@@ -1,0 +1,278 @@
+//! Finite-difference checks in f64 of the activations, normalizations, dropout and losses:
+//! through the input, and through every learnable parameter.
+
+mod common;
+
+use common::param_fd;
+use stensor::gradcheck::{check_gradients, check_gradients_with, GradCheck};
+use stensor::loss::*;
+use stensor::nn::*;
+use stensor::prelude::*;
+
+fn rand<S: ConstShape>(seed: u64, lo: f64, hi: f64) -> Tensor<S, f64> {
+    Tensor::rand_uniform(seed, lo, hi)
+}
+
+/// Values at least 0.05 from every kink in `kinks`.
+fn away_from<S: ConstShape>(seed: u64, kinks: &[f64]) -> Tensor<S, f64> {
+    let mut r = Rng::seed(seed);
+    Tensor::from_fn(|_| loop {
+        let v = r.uniform(-4.0, 4.0);
+        if kinks.iter().all(|k| (v - k).abs() > 0.05) {
+            break v;
+        }
+    })
+}
+
+macro_rules! check {
+    ($x:expr, $f:expr) => {
+        if let Err(e) = check_gradients($f, &$x) {
+            panic!("{}: {}", stringify!($f), e);
+        }
+    };
+}
+
+type S = (U2, U3, U4);
+
+#[test]
+fn activations() {
+    let x = rand::<S>(1, -4.0, 4.0);
+    let k0 = away_from::<S>(2, &[0.0]);
+    check!(x, |x| Sigmoid.forward(x));
+    check!(x, |x| Tanh.forward(x));
+    check!(k0, |x| ReLU.forward(x));
+    check!(away_from::<S>(3, &[0.0, 6.0]), |x| ReLU6.forward(x));
+    check!(k0, |x| LeakyReLU {
+        negative_slope: 0.2
+    }
+    .forward(x));
+    check!(k0, |x| ELU { alpha: 1.5 }.forward(x));
+    check!(k0, |x| SELU.forward(x));
+    check!(k0, |x| CELU { alpha: 0.7 }.forward(x));
+    check!(x, |x| GELU::default().forward(x));
+    check!(x, |x| GELU { approximate: true }.forward(x));
+    check!(x, |x| Softplus {
+        beta: 2.0,
+        threshold: 3.0
+    }
+    .forward(x));
+    check!(away_from::<S>(4, &[-0.5, 0.5]), |x| Softshrink::default()
+        .forward(x));
+    check!(away_from::<S>(5, &[-0.5, 0.5]), |x| Hardshrink::default()
+        .forward(x));
+    check!(x, |x| Tanhshrink.forward(x));
+    check!(x, |x| LogSigmoid.forward(x));
+    check!(away_from::<S>(6, &[-2.0, 3.0]), |x| Hardtanh {
+        min_val: -2.0,
+        max_val: 3.0
+    }
+    .forward(x));
+    check!(x, |x| SiLU.forward(x));
+    check!(x, |x| Mish.forward(x));
+    check!(away_from::<S>(7, &[-3.0, 3.0]), |x| Hardswish.forward(x));
+    check!(away_from::<S>(8, &[-3.0, 3.0]), |x| Hardsigmoid.forward(x));
+    check!(x, |x| Softmax::<1>.forward(x));
+    check!(x, |x| LogSoftmax::<2>.forward(x));
+    check!(x, |x| Softmin::<0>.forward(x));
+    // RReLU in training: the same seed draws the same slopes on every evaluation
+    check!(k0, |x| RReLU::new(0.1, 0.4, 9).forward(x));
+    let mut r = RReLU::new(0.1, 0.4, 9);
+    r.eval();
+    check!(k0, |x| r.forward(x));
+}
+
+#[test]
+fn prelu_input_and_slopes() {
+    let x = away_from::<(U2, U3, U4)>(10, &[0.0]);
+    let p = PReLU::<U3, f64>::with_init(0.3);
+    check!(x, |x| p.forward(x));
+    let y = p.forward(x.clone().trace_no_grad());
+    let g = y.sum().backward();
+    param_fd(
+        &p.weight,
+        |w| PReLU { weight: w.clone() }.forward(x.clone()).sum().item(),
+        g.slice(&p.weight).unwrap(),
+        "prelu weight",
+    );
+}
+
+#[test]
+fn dropout_with_a_fixed_seed() {
+    let x = rand::<(U2, U3, U4, U4)>(11, -1.0, 1.0);
+    check!(x, |x| Dropout::new(0.3, 5).forward(x));
+    check!(x, |x| Dropout2d::new(0.5, 5).forward(x));
+}
+
+type Affine<C> = (Option<Tensor<(C,), f64>>, Option<Tensor<(C,), f64>>);
+
+fn affine<C: ConstDim>(seed: u64) -> Affine<C> {
+    let mut w = rand::<(C,)>(seed, 0.5, 1.5);
+    let mut b = rand::<(C,)>(seed + 1, -0.5, 0.5);
+    w.set_requires_grad(true);
+    b.set_requires_grad(true);
+    (Some(w), Some(b))
+}
+
+/// Checks the input gradient and, through `param_fd`, the affine weight and bias of a norm
+/// layer rebuilt by `make(weight, bias)`.
+fn norm_layer<X, L, F>(x: Tensor<X, f64>, make: F)
+where
+    X: ConstShape,
+    L: Module<Tensor<X, f64, Tape<f64>>, Output = Tensor<X, f64, Tape<f64>>>
+        + Module<Tensor<X, f64>, Output = Tensor<X, f64>>,
+    F: Fn(Option<Tensor<(U3,), f64>>, Option<Tensor<(U3,), f64>>) -> L,
+{
+    let (w, b) = affine::<U3>(20);
+    let l = make(w.clone(), b.clone());
+    if let Err(e) = check_gradients(|x| l.forward(x), &x) {
+        panic!("norm input: {e}");
+    }
+    let wout = Tensor::<X, f64>::rand_uniform(21, 0.5, 1.5);
+    let g = l
+        .forward(x.clone().trace_no_grad())
+        .mul(&wout)
+        .sum()
+        .backward();
+    let (w, b) = (w.unwrap(), b.unwrap());
+    let loss = |wv: &Tensor<(U3,), f64>, bv: &Tensor<(U3,), f64>| {
+        make(Some(wv.clone()), Some(bv.clone()))
+            .forward(x.clone())
+            .mul(&wout)
+            .sum()
+            .item()
+    };
+    param_fd(&w, |wv| loss(wv, &b), g.slice(&w).unwrap(), "norm weight");
+    param_fd(&b, |bv| loss(&w, bv), g.slice(&b).unwrap(), "norm bias");
+}
+
+#[test]
+fn normalization() {
+    let x = rand::<(U4, U3, U2, U3)>(30, -2.0, 2.0);
+    norm_layer(x.clone(), |w, b| {
+        let mut bn = BatchNorm2d::<U3, f64>::new();
+        (bn.weight, bn.bias) = (w, b);
+        bn
+    });
+    norm_layer(x.clone(), |w, b| {
+        let mut bn = BatchNorm2d::<U3, f64>::new();
+        (bn.weight, bn.bias) = (w, b);
+        bn.set_running_stats(RunningStats {
+            mean: Tensor::from_array([0.1, -0.2, 0.3]),
+            var: Tensor::from_array([0.5, 1.5, 2.0]),
+            num_batches_tracked: 3,
+        });
+        bn.eval();
+        bn
+    });
+    norm_layer(x.clone(), |w, b| {
+        let mut n = InstanceNorm2d::<U3, f64>::with_options(1e-5, Some(0.1), true, false);
+        (n.weight, n.bias) = (w, b);
+        n
+    });
+    norm_layer(x.clone(), |w, b| {
+        let mut n = GroupNorm::<U3, U3, f64>::new();
+        (n.weight, n.bias) = (w, b);
+        n
+    });
+    let x1 = rand::<(U4, U3, U5)>(31, -2.0, 2.0);
+    norm_layer(x1, |w, b| {
+        let mut bn = BatchNorm1d::<U3, f64>::with_options(1e-3, None, true, true);
+        (bn.weight, bn.bias) = (w, b);
+        bn
+    });
+    let xl = rand::<(U2, U3, U3)>(32, -2.0, 2.0);
+    norm_layer(xl, |w, b| {
+        let mut ln = LayerNorm::<(U3,), f64>::new();
+        (ln.weight, ln.bias) = (w, b);
+        ln
+    });
+    check!(rand::<(U2, U4, U2, U2)>(33, -2.0, 2.0), |x| GroupNorm::<
+        U2,
+        U4,
+        f64,
+    >::with_options(
+        1e-5, false
+    )
+    .forward(x));
+    check!(rand::<(U2, U2, U3)>(34, -2.0, 2.0), |x| LayerNorm::<
+        (U2, U3),
+        f64,
+    >::with_options(
+        1e-5, false
+    )
+    .forward(x));
+}
+
+#[test]
+fn losses() {
+    type L = (U3, U4);
+    let x = rand::<L>(40, -2.0, 2.0);
+    let t = rand::<L>(41, -2.0, 2.0);
+    let away = away_from::<L>(42, &[]);
+    let t_far = Tensor::<L, f64>::from_fn(|[i, j]| {
+        away[[i, j]] + if (i + j) % 2 == 0 { 3.0 } else { -3.0 }
+    });
+    check!(away, |x| L1Loss::default().forward(x, &t_far));
+    check!(x, |x| MSELoss::default().forward(x, &t));
+    check!(x, |x| SmoothL1Loss {
+        beta: 0.5,
+        ..Default::default()
+    }
+    .forward(x, &t));
+    check!(x, |x| HuberLoss {
+        delta: 0.7,
+        reduction: Reduction::Sum
+    }
+    .forward(x, &t));
+    let p = rand::<L>(43, 0.05, 0.95);
+    let y = rand::<L>(44, 0.0, 1.0);
+    check!(p, |p| BCELoss::default().forward(p, &y));
+    check!(x, |x| BCEWithLogitsLoss {
+        pos_weight: Some(vec![1.0, 2.0, 0.5, 3.0]),
+        ..Default::default()
+    }
+    .forward(x, &y));
+    let lp = x.clone().log_softmax::<1>();
+    let q = rand::<L>(45, -2.0, 2.0).softmax::<1>();
+    check!(lp, |x| KLDivLoss {
+        reduction: KLReduction::BatchMean,
+        log_target: false
+    }
+    .forward(x, &q));
+    check!(lp, |x| KLDivLoss {
+        reduction: KLReduction::Sum,
+        log_target: true
+    }
+    .forward(x, &q.clone().ln()));
+    let targets = [1, 3, 0];
+    let ce = CrossEntropyLoss {
+        weight: Some(vec![1.0, 2.0, 0.5, 1.5]),
+        ignore_index: Some(0),
+        label_smoothing: 0.2,
+        ..Default::default()
+    };
+    check!(x, |x| ce.forward(x, &targets));
+    check!(x, |x| ce.forward_none(x, &targets));
+    check!(x, |x| ce.forward_probs(x, &q));
+    check!(rand::<(U2, U3, U2)>(46, -2.0, 2.0), |x| {
+        CrossEntropyLoss::default().forward(x, &[0, 2, 1, 1])
+    });
+    check!(lp, |x| NLLLoss {
+        weight: Some(vec![1.0, 2.0, 0.5, 1.5]),
+        ..Default::default()
+    }
+    .forward(x, &targets));
+    // stable at extreme logits
+    let big = Tensor::<(U1, U3), f64>::from_array([[1000.0, -1000.0, 999.0]]);
+    let loose = GradCheck {
+        eps: 1e-4,
+        rtol: 1e-4,
+        atol: 1e-8,
+    };
+    check_gradients_with(
+        loose,
+        |x| CrossEntropyLoss::default().forward(x, &[2]),
+        &big,
+    )
+    .unwrap();
+}
