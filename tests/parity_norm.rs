@@ -139,3 +139,50 @@ fn normalization_matches_pytorch() {
         "norm.json gained cases: add them above"
     );
 }
+
+fn running_from<C: ConstDim, E: Element>(c: &Case) -> RunningStats<C, E> {
+    RunningStats {
+        mean: c.tensor(&["params", "running_mean"]),
+        var: c.tensor(&["params", "running_var"]),
+        num_batches_tracked: c.data(&["params", "num_batches_tracked"])[0] as usize,
+    }
+}
+
+/// `tests/reference/norm_extra.json`: the cumulative average (`momentum=None`) and instance norm
+/// with running statistics, in training and evaluation.
+fn extra<E: Element>() {
+    let c = case("norm_extra", "batchnorm1d_cumulative");
+    let mut bn = BatchNorm1d::<U3, E>::with_options(1e-5, None, true, true);
+    bn.weight = param(&c, "weight");
+    bn.bias = param(&c, "bias");
+    bn.set_running_stats(running_from(&c));
+    let ids = affine_ids(&bn.weight, &bn.bias);
+    check_forward_backward::<(U5, U3, U4), (U5, U3, U4), E, _>(&c, |x| bn.forward(x), &ids);
+    check_running(&c, &bn.running_stats());
+
+    let c = case("norm_extra", "instancenorm1d_track_train");
+    let inn = InstanceNorm1d::<U2, E>::with_options(1e-5, Some(0.2), false, true);
+    inn.set_running_stats(running_from(&c));
+    check_forward_backward::<(U3, U2, U5), (U3, U2, U5), E, _>(&c, |x| inn.forward(x), &[]);
+    check_running(&c, &inn.running_stats());
+
+    let c = case("norm_extra", "instancenorm2d_track_eval");
+    let mut inn = InstanceNorm2d::<U2, E>::with_options(1e-5, Some(0.1), true, true);
+    inn.weight = param(&c, "weight");
+    inn.bias = param(&c, "bias");
+    inn.set_running_stats(running_from(&c));
+    inn.eval();
+    let ids = affine_ids(&inn.weight, &inn.bias);
+    check_forward_backward::<(U2, U2, U3, U3), (U2, U2, U3, U3), E, _>(
+        &c,
+        |x| inn.forward(x),
+        &ids,
+    );
+    check_running(&c, &inn.running_stats());
+}
+
+#[test]
+fn running_statistics_paths_match_pytorch() {
+    extra::<f64>();
+    extra::<f32>();
+}

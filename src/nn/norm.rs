@@ -38,10 +38,17 @@ impl<C: ConstDim, E: Element> RunningStats<C, E> {
         }
     }
 
-    /// Blends a batch's mean and unbiased variance in (PyTorch's update).
+    /// Batch norm's update: counts the batch, then blends its mean and unbiased variance in
+    /// with weight `momentum`, or `1 / batches` for the cumulative average (`None`).
     fn update(&mut self, mean: &[E], var_unbiased: &[E], momentum: Option<f64>) {
         self.num_batches_tracked += 1;
-        let f = E::from_f64(momentum.unwrap_or(1.0 / self.num_batches_tracked as f64));
+        let f = momentum.unwrap_or(1.0 / self.num_batches_tracked as f64);
+        self.blend(mean, var_unbiased, f);
+    }
+
+    /// Moves the running statistics a share `f` of the way to the given ones.
+    fn blend(&mut self, mean: &[E], var_unbiased: &[E], f: f64) {
+        let f = E::from_f64(f);
         let blend = |r: &mut [E], s: &[E]| {
             for (r, &s) in r.iter_mut().zip(s) {
                 *r = (E::one() - f) * *r + f * s;
@@ -215,7 +222,8 @@ macro_rules! instance_norm {
             pub bias: Option<Tensor<(C,), E>>,
             /// Added to the variance.
             pub eps: f64,
-            /// Weight of a new batch in the running statistics; `None` for the cumulative average.
+            /// Weight of a new batch in the running statistics (`None` leaves them unchanged, as
+            /// in PyTorch's instance norm).
             pub momentum: Option<f64>,
             /// Whether running statistics are kept and used in evaluation (default `false`).
             pub track_running_stats: bool,
@@ -286,7 +294,9 @@ macro_rules! instance_norm {
                         (0..c).map(|ch| (0..n).map(|b| v[b * c + ch] * scale).sum::<E>() / E::from_usize(n)).collect()
                     };
                     let (m, v) = (avg(&mean, E::one()), avg(&var, k));
-                    self.running.lock().expect("running stats").update(&m, &v, self.momentum);
+                    // PyTorch's instance norm neither counts batches nor averages cumulatively:
+                    // `momentum=None` leaves the statistics as they are.
+                    self.running.lock().expect("running stats").blend(&m, &v, self.momentum.unwrap_or(0.0));
                 }
                 y
             }

@@ -1,7 +1,7 @@
 """Extra PyTorch reference cases for parameter combinations `gen.py` does not cover.
 
 Run with a Python that has torch, from this folder:
-    python gen_extra.py            # writes layers_extra, loss_extra, schedule_extra, optim_extra .json here
+    python gen_extra.py            # writes layers_extra, loss_extra, schedule_extra, optim_extra, norm_extra .json here
 Same format as the other files (FORMAT.md); every value computed in float64.
 """
 import json
@@ -134,6 +134,22 @@ def optim_cases():
     return cs
 
 
+def norm_cases():
+    """Running-statistics paths gen.py does not cover."""
+    cs = []
+    bn = nn.BatchNorm1d(3, momentum=None)
+    bn.num_batches_tracked.fill_(3)
+    bn.running_mean.copy_(torch.tensor([0.5, -0.5, 1.0]))
+    bn.running_var.copy_(torch.tensor([2.0, 0.5, 1.0]))
+    cs.append(mc("batchnorm1d_cumulative", bn, rnd(5, 3, 4), "BatchNorm1d", {"num_features": 3, "eps": 1e-5, "momentum": None, "affine": True}))
+    cs.append(mc("instancenorm1d_track_train", nn.InstanceNorm1d(2, momentum=0.2, track_running_stats=True), rnd(3, 2, 5), "InstanceNorm1d", {"num_features": 2, "eps": 1e-5, "momentum": 0.2, "affine": False, "track_running_stats": True}))
+    inn = nn.InstanceNorm2d(2, affine=True, track_running_stats=True)
+    inn.running_mean.copy_(torch.tensor([0.3, -0.1]))
+    inn.running_var.copy_(torch.tensor([1.5, 0.7]))
+    cs.append(mc("instancenorm2d_track_eval", inn, rnd(2, 2, 3, 3), "InstanceNorm2d", {"num_features": 2, "eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}, train=False))
+    return cs
+
+
 def write(name, cs):
     out = {"family": name, "torch": torch.__version__, "cases": cs}
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), f"{name}.json")
@@ -147,3 +163,4 @@ if __name__ == "__main__":
     write("loss_extra", loss_cases())
     write("schedule_extra", schedule_cases())
     write("optim_extra", optim_cases())
+    write("norm_extra", norm_cases())
