@@ -17,7 +17,7 @@ pub mod shape;
 pub mod tensor;
 
 pub use error::{Error, Result};
-pub use stensor_macros::dim;
+pub use stensor_macros::{dim, Module};
 pub use tensor::Tensor;
 /// The `typenum` crate, whose unsigned integers are this crate's static dimensions.
 pub use typenum;

@@ -118,8 +118,8 @@ fn affine<C: ConstDim>(seed: u64) -> Affine<C> {
 fn norm_layer<X, L, F>(x: Tensor<X, f64>, make: F)
 where
     X: ConstShape,
-    L: Module<Tensor<X, f64, Tape<f64>>, Output = Tensor<X, f64, Tape<f64>>>
-        + Module<Tensor<X, f64>, Output = Tensor<X, f64>>,
+    L: Forward<Tensor<X, f64, Tape<f64>>, Output = Tensor<X, f64, Tape<f64>>>
+        + Forward<Tensor<X, f64>, Output = Tensor<X, f64>>,
     F: Fn(Option<Tensor<(U3,), f64>>, Option<Tensor<(U3,), f64>>) -> L,
 {
     let (w, b) = affine::<U3>(20);

@@ -9,7 +9,7 @@ use stensor::prelude::*;
 
 type X = (U1, U41);
 
-fn run<E: Element, M: Module<Tensor<X, E, Tape<E>>, Output = Tensor<X, E, Tape<E>>>>(
+fn run<E: Element, M: Forward<Tensor<X, E, Tape<E>>, Output = Tensor<X, E, Tape<E>>>>(
     name: &str,
     m: M,
 ) {

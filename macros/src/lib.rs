@@ -3,8 +3,8 @@
 //! Use them through `stensor` (`stensor::dim!`), which re-exports them; the expansions name
 //! `::stensor::typenum`, so this crate on its own is not useful.
 //!
-//! The crate parses its input by hand (no `syn`): a dimension literal is one token, and keeping
-//! the proc-macro crate free of heavy parsers keeps a user's clean build short.
+//! `dim!` parses its single literal by hand; `#[derive(Module)]` uses `syn`, since it must read
+//! arbitrary generics, where clauses and attributes correctly.
 
 use proc_macro::{Delimiter, TokenStream, TokenTree};
 use proc_macro2::TokenStream as TokenStream2;
@@ -73,4 +73,195 @@ fn uint_type(n: u64) -> TokenStream2 {
         ty = quote!(::stensor::typenum::UInt<#ty, #bit>);
     }
     ty
+}
+
+/// Derives `stensor::nn::Module` for a struct of modules (named or tuple fields, generics of any
+/// name), so its parameters are visited under dotted names (`conv1.weight`, `blocks.0.bias`),
+/// `train()`/`eval()` reach every layer inside, and it prints like PyTorch's `print(model)`
+/// (a `Display` impl; opt out with `#[module(no_display)]`).
+///
+/// - `#[module(skip)]` on a field that holds no parameters (a counter, a name).
+/// - `#[module(sequential)]` on the struct also derives `Forward` by chaining the fields in
+///   order (the output type inferred at compile time), like PyTorch's `nn.Sequential`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Conv2d, Flatten, Forward, Linear, MaxPool2d, Module, ReLU};
+///
+/// #[derive(Module)]
+/// #[module(sequential)]
+/// struct Net {
+///     conv: Conv2d<U1, U4, U3>,
+///     act: ReLU,
+///     pool: MaxPool2d<U2>,
+///     flat: Flatten,
+///     fc: Linear<U144, U10>,
+/// }
+///
+/// let mut rng = Rng::seed(0);
+/// let net = Net { conv: Conv2d::new(&mut rng), act: ReLU, pool: MaxPool2d::new(), flat: Flatten::new(), fc: Linear::new(&mut rng) };
+/// let y: Tensor<(U2, U10)> = net.forward(Tensor::<(U2, U1, U14, U14)>::zeros());
+/// assert_eq!(net.named_parameters()[0].0, "conv.weight");
+/// assert!(net.to_string().starts_with("Net(\n  (conv): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1))"));
+/// ```
+#[proc_macro_derive(Module, attributes(module))]
+pub fn derive_module(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match derive(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+struct Field {
+    member: syn::Member,
+    name: String,
+    ty: syn::Type,
+}
+
+fn module_flags(attrs: &[syn::Attribute]) -> syn::Result<Vec<String>> {
+    let mut flags = vec![];
+    for a in attrs.iter().filter(|a| a.path().is_ident("module")) {
+        a.parse_nested_meta(|m| {
+            let id = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
+            match id.as_str() {
+                "skip" | "sequential" | "no_display" => {
+                    flags.push(id);
+                    Ok(())
+                }
+                _ => Err(m.error("unknown module attribute: expected `skip` (on a field), `sequential` or `no_display` (on the struct)")),
+            }
+        })?;
+    }
+    Ok(flags)
+}
+
+fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let name = &input.ident;
+    let data = match &input.data {
+        syn::Data::Struct(s) => s,
+        _ => {
+            return Err(syn::Error::new_spanned(
+                &input.ident,
+                "#[derive(Module)] works on structs: a network is a struct of layers (put alternatives in separate structs, or write `impl Module` by hand)",
+            ))
+        }
+    };
+    let struct_flags = module_flags(&input.attrs)?;
+    let sequential = struct_flags.iter().any(|f| f == "sequential");
+    let display = !struct_flags.iter().any(|f| f == "no_display");
+    let mut fields = vec![];
+    for (i, f) in data.fields.iter().enumerate() {
+        let flags = module_flags(&f.attrs)?;
+        if flags.iter().any(|x| x == "sequential" || x == "no_display") {
+            return Err(syn::Error::new_spanned(
+                f,
+                "`sequential` and `no_display` go on the struct, not on a field",
+            ));
+        }
+        if flags.iter().any(|x| x == "skip") {
+            continue;
+        }
+        let (member, fname) = match &f.ident {
+            Some(id) => (syn::Member::Named(id.clone()), id.to_string()),
+            None => (syn::Member::Unnamed(syn::Index::from(i)), i.to_string()),
+        };
+        fields.push(Field {
+            member,
+            name: fname,
+            ty: f.ty.clone(),
+        });
+    }
+
+    let mut generics = input.generics.clone();
+    {
+        let wc = generics.make_where_clause();
+        for p in input.generics.type_params() {
+            let id = &p.ident;
+            wc.predicates.push(syn::parse_quote!(#id: 'static));
+        }
+        for f in &fields {
+            let ty = &f.ty;
+            wc.predicates
+                .push(syn::parse_quote!(#ty: ::stensor::nn::Module));
+        }
+    }
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    let members: Vec<_> = fields.iter().map(|f| &f.member).collect();
+    let names: Vec<_> = fields.iter().map(|f| &f.name).collect();
+    let kind = name.to_string();
+
+    let module_impl = quote! {
+        impl #impl_g ::stensor::nn::Module for #name #ty_g #where_c {
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorRef<'_>)) {
+                #( ::stensor::nn::Module::visit(&self.#members, &::stensor::nn::join(prefix, #names), f); )*
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorMut<'_>)) {
+                #( ::stensor::nn::Module::visit_mut(&mut self.#members, &::stensor::nn::join(prefix, #names), f); )*
+            }
+            fn children(&self) -> ::std::vec::Vec<(::std::string::String, &dyn ::stensor::nn::Module)> {
+                ::std::vec![#( (::std::string::String::from(#names), &self.#members as &dyn ::stensor::nn::Module) ),*]
+            }
+            fn children_mut(&mut self) -> ::std::vec::Vec<(::std::string::String, &mut dyn ::stensor::nn::Module)> {
+                ::std::vec![#( (::std::string::String::from(#names), &mut self.#members as &mut dyn ::stensor::nn::Module) ),*]
+            }
+            fn kind(&self) -> &'static str {
+                #kind
+            }
+            fn as_any_mut(&mut self) -> &mut dyn ::std::any::Any {
+                self
+            }
+        }
+    };
+
+    let display_impl = if display {
+        quote! {
+            impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::std::fmt::Display::fmt(&::stensor::nn::ModuleDisplay(self), f)
+                }
+            }
+        }
+    } else {
+        quote! {}
+    };
+
+    let forward_impl = if sequential {
+        if fields.is_empty() {
+            return Err(syn::Error::new_spanned(
+                name,
+                "#[module(sequential)] needs at least one (non-skipped) field to chain",
+            ));
+        }
+        let input_ty: syn::Type = syn::parse_quote!(__StensorInput);
+        let mut preds: Vec<syn::WherePredicate> = vec![];
+        let mut x = input_ty.clone();
+        for f in &fields {
+            let ty = &f.ty;
+            preds.push(syn::parse_quote!(#ty: ::stensor::nn::Forward<#x>));
+            x = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
+        }
+        let mut g2 = input.generics.clone();
+        g2.params.insert(0, syn::parse_quote!(__StensorInput));
+        {
+            let wc = g2.make_where_clause();
+            for p in preds {
+                wc.predicates.push(p);
+            }
+        }
+        let (impl_g2, _, where_c2) = g2.split_for_impl();
+        quote! {
+            impl #impl_g2 ::stensor::nn::Forward<__StensorInput> for #name #ty_g #where_c2 {
+                type Output = #x;
+                fn forward(&self, x: __StensorInput) -> Self::Output {
+                    #( let x = ::stensor::nn::Forward::forward(&self.#members, x); )*
+                    x
+                }
+            }
+        }
+    } else {
+        quote! {}
+    };
+
+    Ok(quote! { #module_impl #display_impl #forward_impl })
 }

@@ -2,7 +2,7 @@
 //! function of the same name on [`Tensor`] to any shape. Layers with settings keep them as
 //! public fields with PyTorch's defaults (`LeakyReLU::default()` has `negative_slope = 0.01`).
 
-use super::{param, Module};
+use super::{param, Forward};
 use crate::autograd::TapeMode;
 use crate::ops::prelu_op;
 use crate::shape::{ConstDim, HasAxis, Shape};
@@ -15,7 +15,7 @@ macro_rules! simple_activation {
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
 
-        impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for $name {
+        impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name {
             type Output = Tensor<S, E, T>;
             fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
                 x.$method()
@@ -29,7 +29,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Sigmoid};
+    /// use stensor::nn::{Forward, Sigmoid};
     /// assert_eq!(Sigmoid.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.5]);
     /// ```
     Sigmoid, sigmoid
@@ -39,7 +39,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Tanh};
+    /// use stensor::nn::{Forward, Tanh};
     /// assert_eq!(Tanh.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.0]);
     /// ```
     Tanh, tanh
@@ -49,7 +49,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, ReLU};
+    /// use stensor::nn::{Forward, ReLU};
     /// assert_eq!(ReLU.forward(Tensor::<(U2,)>::from_array([-1.0, 1.0])).to_vec(), vec![0.0, 1.0]);
     /// ```
     ReLU, relu
@@ -59,7 +59,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, ReLU6};
+    /// use stensor::nn::{Forward, ReLU6};
     /// assert_eq!(ReLU6.forward(Tensor::<(U1,)>::full(7.0)).to_vec(), vec![6.0]);
     /// ```
     ReLU6, relu6
@@ -69,7 +69,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, SELU};
+    /// use stensor::nn::{Forward, SELU};
     /// assert_eq!(SELU.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.0]);
     /// ```
     SELU, selu
@@ -79,7 +79,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Tanhshrink};
+    /// use stensor::nn::{Forward, Tanhshrink};
     /// assert_eq!(Tanhshrink.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.0]);
     /// ```
     Tanhshrink, tanhshrink
@@ -89,7 +89,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{LogSigmoid, Module};
+    /// use stensor::nn::{LogSigmoid, Forward};
     /// assert_eq!(LogSigmoid.forward(Tensor::<(U1,), f64>::full(1000.0)).to_vec(), vec![0.0]);
     /// ```
     LogSigmoid, log_sigmoid
@@ -99,7 +99,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, SiLU};
+    /// use stensor::nn::{Forward, SiLU};
     /// assert_eq!(SiLU.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.0]);
     /// ```
     SiLU, silu
@@ -109,7 +109,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Mish, Module};
+    /// use stensor::nn::{Mish, Forward};
     /// assert_eq!(Mish.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.0]);
     /// ```
     Mish, mish
@@ -119,7 +119,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Hardswish, Module};
+    /// use stensor::nn::{Hardswish, Forward};
     /// assert_eq!(Hardswish.forward(Tensor::<(U1,)>::full(3.0)).to_vec(), vec![3.0]);
     /// ```
     Hardswish, hardswish
@@ -129,7 +129,7 @@ simple_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Hardsigmoid, Module};
+    /// use stensor::nn::{Hardsigmoid, Forward};
     /// assert_eq!(Hardsigmoid.forward(Tensor::<(U1,)>::zeros()).to_vec(), vec![0.5]);
     /// ```
     Hardsigmoid, hardsigmoid
@@ -152,7 +152,7 @@ macro_rules! configured_activation {
             }
         }
 
-        impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for $name {
+        impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name {
             type Output = Tensor<S, E, T>;
             fn forward(&self, $x: Tensor<S, E, T>) -> Tensor<S, E, T> {
                 let $s = self;
@@ -167,7 +167,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{LeakyReLU, Module};
+    /// use stensor::nn::{LeakyReLU, Forward};
     /// let y = LeakyReLU::default().forward(Tensor::<(U1,)>::full(-100.0));
     /// assert_eq!(y.to_vec(), vec![-1.0]);
     /// ```
@@ -180,7 +180,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, ELU};
+    /// use stensor::nn::{Forward, ELU};
     /// assert_eq!(ELU { alpha: 2.0 }.forward(Tensor::<(U1,)>::full(-1000.0)).to_vec(), vec![-2.0]);
     /// ```
     ELU { /// The saturation value for negative inputs.
@@ -192,7 +192,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, CELU};
+    /// use stensor::nn::{Forward, CELU};
     /// assert_eq!(CELU::default().forward(Tensor::<(U1,)>::full(2.0)).to_vec(), vec![2.0]);
     /// ```
     CELU { /// The scale of the negative part.
@@ -204,7 +204,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Softplus};
+    /// use stensor::nn::{Forward, Softplus};
     /// assert_eq!(Softplus::default().forward(Tensor::<(U1,), f64>::full(-1000.0)).to_vec(), vec![0.0]);
     /// ```
     Softplus { /// The sharpness.
@@ -217,7 +217,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Softshrink};
+    /// use stensor::nn::{Forward, Softshrink};
     /// assert_eq!(Softshrink::default().forward(Tensor::<(U1,)>::full(1.0)).to_vec(), vec![0.5]);
     /// ```
     Softshrink { /// The shrinkage.
@@ -229,7 +229,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Hardshrink, Module};
+    /// use stensor::nn::{Hardshrink, Forward};
     /// assert_eq!(Hardshrink::default().forward(Tensor::<(U1,)>::full(0.3)).to_vec(), vec![0.0]);
     /// ```
     Hardshrink { /// The threshold.
@@ -241,7 +241,7 @@ configured_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Hardtanh, Module};
+    /// use stensor::nn::{Hardtanh, Forward};
     /// assert_eq!(Hardtanh::default().forward(Tensor::<(U1,)>::full(5.0)).to_vec(), vec![1.0]);
     /// ```
     Hardtanh { /// The lower bound.
@@ -255,7 +255,7 @@ configured_activation!(
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, GELU};
+/// use stensor::nn::{Forward, GELU};
 /// let x = Tensor::<(U1,), f64>::full(1.0);
 /// let exact = GELU::default().forward(x.clone()).item();
 /// let approx = GELU { approximate: true }.forward(x).item();
@@ -267,7 +267,7 @@ pub struct GELU {
     pub approximate: bool,
 }
 
-impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for GELU {
+impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for GELU {
     type Output = Tensor<S, E, T>;
     fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
         if self.approximate {
@@ -284,7 +284,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for GELU {
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, RReLU};
+/// use stensor::nn::{Forward, RReLU};
 /// let mut r = RReLU::new(0.1, 0.3, 7);
 /// let y = r.forward(Tensor::<(U4,), f64>::full(-1.0));
 /// assert!(y.to_vec().iter().all(|v| (-0.3..=-0.1).contains(v)));
@@ -342,7 +342,7 @@ impl Clone for RReLU {
     }
 }
 
-impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for RReLU {
+impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for RReLU {
     type Output = Tensor<S, E, T>;
     fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
         if !self.training {
@@ -361,7 +361,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for RReLU {
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, PReLU};
+/// use stensor::nn::{Forward, PReLU};
 /// let p = PReLU::<U3>::new();
 /// let y = p.forward(Tensor::<(U1, U3, U2)>::full(-4.0));
 /// assert_eq!(y.to_vec(), vec![-1.0; 6]);
@@ -391,7 +391,7 @@ impl<W: ConstDim, E: Element> Default for PReLU<W, E> {
     }
 }
 
-impl<S: Shape, W: ConstDim, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for PReLU<W, E> {
+impl<S: Shape, W: ConstDim, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for PReLU<W, E> {
     type Output = Tensor<S, E, T>;
     fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
         prelu_op(x, &self.weight)
@@ -404,7 +404,7 @@ macro_rules! axis_activation {
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name<const DIM: usize>;
 
-        impl<const DIM: usize, S: HasAxis<DIM>, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for $name<DIM> {
+        impl<const DIM: usize, S: HasAxis<DIM>, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name<DIM> {
             type Output = Tensor<S, E, T>;
             fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
                 x.$method::<DIM>()
@@ -417,7 +417,7 @@ axis_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Softmax};
+    /// use stensor::nn::{Forward, Softmax};
     /// let y = Softmax::<1>.forward(Tensor::<(U1, U2)>::zeros());
     /// assert_eq!(y.to_vec(), vec![0.5, 0.5]);
     /// ```
@@ -428,7 +428,7 @@ axis_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{LogSoftmax, Module};
+    /// use stensor::nn::{LogSoftmax, Forward};
     /// let y = LogSoftmax::<0>.forward(Tensor::<(U2,), f64>::zeros());
     /// assert_eq!(y.to_vec(), vec![-std::f64::consts::LN_2; 2]);
     /// ```
@@ -439,7 +439,7 @@ axis_activation!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Softmin};
+    /// use stensor::nn::{Forward, Softmin};
     /// let y = Softmin::<0>.forward(Tensor::<(U2,)>::from_array([0.0, 1000.0]));
     /// assert_eq!(y.to_vec(), vec![1.0, 0.0]);
     /// ```

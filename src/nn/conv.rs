@@ -7,7 +7,7 @@
 //! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
 
 use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
-use super::{init, param, spatial3, Module};
+use super::{init, param, spatial3, Forward};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
 use crate::ops::spatial::{conv_op, pad_op};
@@ -82,7 +82,7 @@ macro_rules! conv_layer {
             }
         }
 
-        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M, E, T> Module<Tensor<(Bt, C2, $($In,)+), E, T>>
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>
             for $name<CI, CO, K, S, P, D, G, M, E>
         where
             Bt: Dim,
@@ -152,7 +152,7 @@ conv_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Conv1d, Module};
+    /// use stensor::nn::{Conv1d, Forward};
     /// // Conv1d(2, 3, kernel_size=3, stride=2, padding=1)
     /// let conv = Conv1d::<U2, U3, U3, U2, U1>::new(&mut Rng::seed(0));
     /// let y: Tensor<(U4, U3, U5)> = conv.forward(Tensor::<(U4, U2, U9)>::zeros());
@@ -166,7 +166,7 @@ conv_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Conv2d, Module, Reflect};
+    /// use stensor::nn::{Conv2d, Forward, Reflect};
     /// let mut rng = Rng::seed(0);
     /// // The seed CIFAR-10 net's first layer: Conv2d(3, 32, 5, padding=2)
     /// let c = Conv2d::<U3, U32, U5, U1, U2>::new(&mut rng);
@@ -183,7 +183,7 @@ conv_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Conv3d, Module};
+    /// use stensor::nn::{Conv3d, Forward};
     /// let conv = Conv3d::<U2, U2, U2, U1, U1>::new(&mut Rng::seed(0));
     /// let y: Tensor<(U1, U2, U4, U5, U4)> = conv.forward(Tensor::<(U1, U2, U3, U4, U3)>::zeros());
     /// assert_eq!(y.dims(), [1, 2, 4, 5, 4]);
@@ -253,7 +253,7 @@ macro_rules! conv_transpose_layer {
             }
         }
 
-        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D, E, T> Module<Tensor<(Bt, C2, $($In,)+), E, T>>
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>
             for $name<CI, CO, K, S, P, OP, G, D, E>
         where
             Bt: Dim,
@@ -305,7 +305,7 @@ conv_transpose_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{ConvTranspose1d, Module};
+    /// use stensor::nn::{ConvTranspose1d, Forward};
     /// // stride 2, padding 1, output_padding 1 doubles the length
     /// let up = ConvTranspose1d::<U4, U2, U3, U2, U1, U1>::new(&mut Rng::seed(0));
     /// let y: Tensor<(U1, U2, U16)> = up.forward(Tensor::<(U1, U4, U8)>::zeros());
@@ -318,7 +318,7 @@ conv_transpose_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{ConvTranspose2d, Module};
+    /// use stensor::nn::{ConvTranspose2d, Forward};
     /// // W4d: ConvTranspose2d(32, 64, 3) maps 126x126 to 128x128
     /// let t = ConvTranspose2d::<U32, U64, U3>::new(&mut Rng::seed(0));
     /// let y: Tensor<(U1, U64, U128, U128)> = t.forward(Tensor::<(U1, U32, U126, U126)>::zeros());

@@ -3,7 +3,7 @@
 //! `1 / (1 - p)`; in evaluation they pass the input through. Masks come from the layer's seeded
 //! generator.
 
-use super::Module;
+use super::Forward;
 use crate::autograd::TapeMode;
 use crate::shape::Shape;
 use crate::tensor::{Element, Rng, Tensor};
@@ -49,7 +49,7 @@ macro_rules! dropout_layer {
             }
         }
 
-        impl<S: Shape, E: Element, T: TapeMode<E>> Module<Tensor<S, E, T>> for $name {
+        impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name {
             type Output = Tensor<S, E, T>;
             fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
                 if !self.training || self.p == 0.0 {
@@ -80,7 +80,7 @@ dropout_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Dropout, Module};
+    /// use stensor::nn::{Dropout, Forward};
     /// let mut d = Dropout::new(0.5, 1);
     /// let y = d.forward(Tensor::<(U<1000>,), f64>::ones());
     /// assert!(y.to_vec().iter().all(|&v| v == 0.0 || v == 2.0));
@@ -94,7 +94,7 @@ dropout_layer!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Dropout2d, Module};
+    /// use stensor::nn::{Dropout2d, Forward};
     /// let d = Dropout2d::new(0.5, 3);
     /// let y = d.forward(Tensor::<(U2, U8, U3, U3)>::ones());
     /// for ch in y.to_vec().chunks(9) {

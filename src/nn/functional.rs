@@ -32,12 +32,12 @@ pub fn linear<X, I, O, E>(
     x: X,
     weight: &Tensor<(O, I), E>,
     bias: Option<&Tensor<(O,), E>>,
-) -> <Linear<I, O, E> as Module<X>>::Output
+) -> <Linear<I, O, E> as Forward<X>>::Output
 where
     I: ConstDim,
     O: ConstDim,
     E: Element,
-    Linear<I, O, E>: Module<X>,
+    Linear<I, O, E>: Forward<X>,
 {
     Linear {
         weight: weight.clone(),
@@ -58,7 +58,7 @@ macro_rules! functional_conv {
             _padding: P,
             _dilation: D,
             _groups: G,
-        ) -> <$layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E> as Module<X>>::Output
+        ) -> <$layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E> as Forward<X>>::Output
         where
             CO: ConstDim,
             CIG: ConstDim + Mul<G>,
@@ -66,7 +66,7 @@ macro_rules! functional_conv {
             $($Kd: ConstDim,)+
             G: spatial::Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
             E: Element,
-            $layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E>: Module<X>,
+            $layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E>: Forward<X>,
         {
             $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
         }
@@ -121,7 +121,7 @@ macro_rules! functional_conv_transpose {
             _output_padding: OP,
             _groups: G,
             _dilation: D,
-        ) -> <$layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E> as Module<X>>::Output
+        ) -> <$layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E> as Forward<X>>::Output
         where
             CI: ConstDim,
             COG: ConstDim + Mul<G>,
@@ -129,7 +129,7 @@ macro_rules! functional_conv_transpose {
             $($Kd: ConstDim,)+
             G: spatial::Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
             E: Element,
-            $layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E>: Module<X>,
+            $layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E>: Forward<X>,
         {
             $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
         }
@@ -163,9 +163,9 @@ functional_conv_transpose!(
 macro_rules! functional_max_pool {
     ($(#[$doc:meta])* $f:ident, $layer:ident) => {
         $(#[$doc])*
-        pub fn $f<X, K, S, P, D, C>(x: X, _kernel: K, _stride: S, _padding: P, _dilation: D, _ceil_mode: C) -> <$layer<K, S, P, D, C> as Module<X>>::Output
+        pub fn $f<X, K, S, P, D, C>(x: X, _kernel: K, _stride: S, _padding: P, _dilation: D, _ceil_mode: C) -> <$layer<K, S, P, D, C> as Forward<X>>::Output
         where
-            $layer<K, S, P, D, C>: Module<X>,
+            $layer<K, S, P, D, C>: Forward<X>,
         {
             $layer::<K, S, P, D, C>::new().forward(x)
         }
@@ -206,9 +206,9 @@ macro_rules! functional_avg_pool {
     ($(#[$doc:meta])* $f:ident, $layer:ident) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments)]
-        pub fn $f<X, K, S, P, C>(x: X, _kernel: K, _stride: S, _padding: P, _ceil_mode: C, count_include_pad: bool, divisor_override: Option<usize>) -> <$layer<K, S, P, C> as Module<X>>::Output
+        pub fn $f<X, K, S, P, C>(x: X, _kernel: K, _stride: S, _padding: P, _ceil_mode: C, count_include_pad: bool, divisor_override: Option<usize>) -> <$layer<K, S, P, C> as Forward<X>>::Output
         where
-            $layer<K, S, P, C>: Module<X>,
+            $layer<K, S, P, C>: Forward<X>,
         {
             $layer::<K, S, P, C>::new().count_include_pad(count_include_pad).divisor_override(divisor_override).forward(x)
         }
@@ -255,9 +255,9 @@ functional_avg_pool!(
 pub fn adaptive_avg_pool1d<X, O>(
     x: X,
     _output_size: O,
-) -> <AdaptiveAvgPool1d<O> as Module<X>>::Output
+) -> <AdaptiveAvgPool1d<O> as Forward<X>>::Output
 where
-    AdaptiveAvgPool1d<O>: Module<X>,
+    AdaptiveAvgPool1d<O>: Forward<X>,
 {
     AdaptiveAvgPool1d::<O>::new().forward(x)
 }
@@ -272,9 +272,9 @@ where
 pub fn adaptive_avg_pool2d<X, OH, OW>(
     x: X,
     _output_size: (OH, OW),
-) -> <AdaptiveAvgPool2d<OH, OW> as Module<X>>::Output
+) -> <AdaptiveAvgPool2d<OH, OW> as Forward<X>>::Output
 where
-    AdaptiveAvgPool2d<OH, OW>: Module<X>,
+    AdaptiveAvgPool2d<OH, OW>: Forward<X>,
 {
     AdaptiveAvgPool2d::<OH, OW>::new().forward(x)
 }
@@ -289,9 +289,9 @@ where
 pub fn adaptive_max_pool1d<X, O>(
     x: X,
     _output_size: O,
-) -> <AdaptiveMaxPool1d<O> as Module<X>>::Output
+) -> <AdaptiveMaxPool1d<O> as Forward<X>>::Output
 where
-    AdaptiveMaxPool1d<O>: Module<X>,
+    AdaptiveMaxPool1d<O>: Forward<X>,
 {
     AdaptiveMaxPool1d::<O>::new().forward(x)
 }
@@ -306,9 +306,9 @@ where
 pub fn adaptive_max_pool2d<X, OH, OW>(
     x: X,
     _output_size: (OH, OW),
-) -> <AdaptiveMaxPool2d<OH, OW> as Module<X>>::Output
+) -> <AdaptiveMaxPool2d<OH, OW> as Forward<X>>::Output
 where
-    AdaptiveMaxPool2d<OH, OW>: Module<X>,
+    AdaptiveMaxPool2d<OH, OW>: Forward<X>,
 {
     AdaptiveMaxPool2d::<OH, OW>::new().forward(x)
 }
@@ -327,9 +327,9 @@ pub fn pad2d<X, M, L, R, T, B>(
     _mode: M,
     _padding: (L, R, T, B),
     value: f64,
-) -> <Pad2d<M, L, R, T, B> as Module<X>>::Output
+) -> <Pad2d<M, L, R, T, B> as Forward<X>>::Output
 where
-    Pad2d<M, L, R, T, B>: Module<X>,
+    Pad2d<M, L, R, T, B>: Forward<X>,
 {
     Pad2d::<M, L, R, T, B>::with_value(value).forward(x)
 }
@@ -347,9 +347,9 @@ pub fn pad1d<X, M, L, R>(
     _mode: M,
     _padding: (L, R),
     value: f64,
-) -> <Pad1d<M, L, R> as Module<X>>::Output
+) -> <Pad1d<M, L, R> as Forward<X>>::Output
 where
-    Pad1d<M, L, R>: Module<X>,
+    Pad1d<M, L, R>: Forward<X>,
 {
     Pad1d::<M, L, R>::with_value(value).forward(x)
 }

@@ -2,13 +2,13 @@
 //! from its type parameters and its input's type, so feeding a layer the wrong input does not
 //! compile. Semantics, defaults and initialisation follow PyTorch's `torch.nn`.
 //!
-//! Every layer implements [`Module`] for the inputs it accepts (any batch dim, static or
+//! Every layer implements [`Forward`] for the inputs it accepts (any batch dim, static or
 //! runtime; `f32` or `f64`; traced or not). Parameters are ordinary tensors that require grad,
 //! so after `loss.backward()` the gradient of `layer.weight` is `grads.get(&layer.weight)`.
 //!
 //! ```
 //! use stensor::prelude::*;
-//! use stensor::nn::{AvgPool2d, Conv2d, Flatten, Linear, Module};
+//! use stensor::nn::{AvgPool2d, Conv2d, Flatten, Linear, Forward};
 //! let mut rng = Rng::seed(0);
 //! // The seed LeNet's first stages: Conv2d(1, 6, 5, padding=2), AvgPool2d(2), ...
 //! let c1 = Conv2d::<U1, U6, U5, U1, U2>::new(&mut rng);
@@ -28,6 +28,8 @@ mod dropout;
 pub mod functional;
 pub mod init;
 mod linear;
+mod module;
+mod module_impls;
 mod norm;
 mod pad;
 mod pool;
@@ -37,20 +39,23 @@ pub use activation::*;
 pub use conv::*;
 pub use dropout::*;
 pub use linear::*;
+pub use module::*;
+pub use module_impls::HyperRepr;
 pub use norm::*;
 pub use pad::*;
 pub use pool::*;
 pub use spatial::*;
+pub use stensor_macros::Module;
 
-/// A layer (or network) that maps an input of type `X` to [`Module::Output`].
+/// A layer (or network) that maps an input of type `X` to [`Forward::Output`].
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Identity, Module};
+/// use stensor::nn::{Identity, Forward};
 /// let y = Identity.forward(Tensor::<(U2,)>::ones());
 /// assert_eq!(y.to_vec(), vec![1.0, 1.0]);
 /// ```
-pub trait Module<X> {
+pub trait Forward<X> {
     /// The output type, computed from the input type.
     type Output;
     /// Runs the layer.

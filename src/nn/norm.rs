@@ -7,7 +7,7 @@
 //! the running ones. The running statistics are updated during `forward(&self)`, like PyTorch's
 //! buffers, so they sit behind a lock; read and set them with the accessor methods.
 
-use super::Module;
+use super::Forward;
 use crate::autograd::TapeMode;
 use crate::kernels::{AffineIndex, NormStats};
 use crate::ops::norm::{norm_op, StatsSource};
@@ -159,7 +159,7 @@ macro_rules! batch_norm {
 
         $(
             impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)* C: ConstDim, E: Element, T: TapeMode<E>>
-                Module<Tensor<(B, C2, $($Sp,)*), E, T>> for $name<C, E>
+                Forward<Tensor<(B, C2, $($Sp,)*), E, T>> for $name<C, E>
             {
                 type Output = Tensor<(B, C2, $($Sp,)*), E, T>;
                 fn forward(&self, x: Tensor<(B, C2, $($Sp,)*), E, T>) -> Self::Output {
@@ -175,7 +175,7 @@ batch_norm!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{BatchNorm1d, Module};
+    /// use stensor::nn::{BatchNorm1d, Forward};
     /// let bn = BatchNorm1d::<U2, f64>::new();
     /// let y = bn.forward(Tensor::<(U2, U2), f64>::from_array([[1.0, 5.0], [3.0, 5.0]]));
     /// assert!((y[[0, 0]] + 1.0).abs() < 1e-4 && y[[0, 1]] == 0.0);
@@ -189,7 +189,7 @@ batch_norm!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{BatchNorm2d, Module};
+    /// use stensor::nn::{BatchNorm2d, Forward};
     /// let mut bn = BatchNorm2d::<U3>::new();
     /// let y = bn.forward(Tensor::<(U4, U3, U5, U5)>::rand_normal(0, 2.0, 3.0));
     /// assert!(y.clone().mean().item().abs() < 1e-5);
@@ -203,7 +203,7 @@ batch_norm!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{BatchNorm3d, Module};
+    /// use stensor::nn::{BatchNorm3d, Forward};
     /// let bn = BatchNorm3d::<U2>::new();
     /// let y = bn.forward(Tensor::<(U2, U2, U2, U2, U2)>::arange());
     /// assert_eq!(y.dims(), [2, 2, 2, 2, 2]);
@@ -268,7 +268,7 @@ macro_rules! instance_norm {
         }
 
         impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)+ C: ConstDim, E: Element, T: TapeMode<E>>
-            Module<Tensor<(B, C2, $($Sp,)+), E, T>> for $name<C, E>
+            Forward<Tensor<(B, C2, $($Sp,)+), E, T>> for $name<C, E>
         {
             type Output = Tensor<(B, C2, $($Sp,)+), E, T>;
             fn forward(&self, x: Tensor<(B, C2, $($Sp,)+), E, T>) -> Self::Output {
@@ -310,7 +310,7 @@ instance_norm!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{InstanceNorm1d, Module};
+    /// use stensor::nn::{InstanceNorm1d, Forward};
     /// let y = InstanceNorm1d::<U1, f64>::new().forward(Tensor::<(U1, U1, U2), f64>::from_array([[[1.0, 3.0]]]));
     /// assert!((y[[0, 0, 0]] + 1.0).abs() < 1e-4);
     /// ```
@@ -321,7 +321,7 @@ instance_norm!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{InstanceNorm2d, Module};
+    /// use stensor::nn::{InstanceNorm2d, Forward};
     /// let y = InstanceNorm2d::<U3>::with_options(1e-5, Some(0.1), true, false).forward(Tensor::<(U2, U3, U4, U4)>::arange());
     /// assert_eq!(y.dims(), [2, 3, 4, 4]);
     /// ```
@@ -334,7 +334,7 @@ instance_norm!(
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{GroupNorm, Module};
+/// use stensor::nn::{GroupNorm, Forward};
 /// let gn = GroupNorm::<U2, U4, f64>::new();
 /// let y = gn.forward(Tensor::<(U2, U4, U3, U3), f64>::arange());
 /// assert!(y.mean().item().abs() < 1e-12);
@@ -391,7 +391,7 @@ where
 macro_rules! group_norm_rank {
     ($($Sp:ident),*) => {
         impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)* G: ConstDim, C: ConstDim, E: Element, T: TapeMode<E>>
-            Module<Tensor<(B, C2, $($Sp,)*), E, T>> for GroupNorm<G, C, E>
+            Forward<Tensor<(B, C2, $($Sp,)*), E, T>> for GroupNorm<G, C, E>
         where
             C: Rem<G>,
             Mod<C, G>: IsEqual<U0>,
@@ -420,7 +420,7 @@ group_norm_rank!(D, H, W);
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{LayerNorm, Module};
+/// use stensor::nn::{LayerNorm, Forward};
 /// let ln = LayerNorm::<(U4,), f64>::new();
 /// let y = ln.forward(Tensor::<(U2, U4), f64>::from_array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 8.0]]));
 /// assert!(y.sum_axis::<1>().to_vec().iter().all(|v| v.abs() < 1e-12));
@@ -460,7 +460,7 @@ impl<NS: ConstShape, E: Element> Default for LayerNorm<NS, E> {
     }
 }
 
-impl<S, NS, E, T> Module<Tensor<S, E, T>> for LayerNorm<NS, E>
+impl<S, NS, E, T> Forward<Tensor<S, E, T>> for LayerNorm<NS, E>
 where
     S: BroadcastSuffix<NS>,
     NS: ConstShape,

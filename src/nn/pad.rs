@@ -7,7 +7,7 @@
 //! does not compile.
 
 use super::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
-use super::Module;
+use super::Forward;
 use crate::autograd::TapeMode;
 use crate::ops::spatial::pad_op;
 use crate::shape::{ConstDim, Dim};
@@ -20,7 +20,7 @@ use typenum::Sum;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ReplicationPad1d};
+/// use stensor::nn::{Forward, ReplicationPad1d};
 /// let y = ReplicationPad1d::<U1, U2>::new().forward(Tensor::<(U1, U1, U2)>::from_array([[[1.0, 2.0]]]));
 /// assert_eq!(y.to_vec(), vec![1.0, 1.0, 2.0, 2.0, 2.0]);
 /// ```
@@ -36,7 +36,7 @@ pub struct Pad1d<M, L, R = L> {
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ZeroPad2d};
+/// use stensor::nn::{Forward, ZeroPad2d};
 /// let y: Tensor<(U1, U1, U4, U5)> = ZeroPad2d::<U1, U2, U0, U1>::new().forward(Tensor::<(U1, U1, U3, U2)>::ones());
 /// assert_eq!(y.to_vec().iter().sum::<f32>(), 6.0);
 /// ```
@@ -69,7 +69,7 @@ macro_rules! pad_ctor {
 pad_ctor!(Pad1d<M, L, R>);
 pad_ctor!(Pad2d<M, L, R, T, B>);
 
-impl<Bt, Ch, W, M, L, R, E, Tp> Module<Tensor<(Bt, Ch, W), E, Tp>> for Pad1d<M, L, R>
+impl<Bt, Ch, W, M, L, R, E, Tp> Forward<Tensor<(Bt, Ch, W), E, Tp>> for Pad1d<M, L, R>
 where
     Bt: Dim,
     Ch: Dim,
@@ -91,7 +91,7 @@ where
     }
 }
 
-impl<Bt, Ch, H, W, M, L, R, T, B, E, Tp> Module<Tensor<(Bt, Ch, H, W), E, Tp>>
+impl<Bt, Ch, H, W, M, L, R, T, B, E, Tp> Forward<Tensor<(Bt, Ch, H, W), E, Tp>>
     for Pad2d<M, L, R, T, B>
 where
     Bt: Dim,
@@ -123,7 +123,7 @@ where
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ZeroPad1d};
+/// use stensor::nn::{Forward, ZeroPad1d};
 /// assert_eq!(ZeroPad1d::<U1>::new().forward(Tensor::<(U1, U1, U1)>::ones()).to_vec(), vec![0.0, 1.0, 0.0]);
 /// ```
 pub type ZeroPad1d<L, R = L> = Pad1d<Zeros, L, R>;
@@ -131,7 +131,7 @@ pub type ZeroPad1d<L, R = L> = Pad1d<Zeros, L, R>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{ConstantPad1d, Module};
+/// use stensor::nn::{ConstantPad1d, Forward};
 /// let y = ConstantPad1d::<U1>::with_value(3.5).forward(Tensor::<(U1, U1, U1)>::ones());
 /// assert_eq!(y.to_vec(), vec![3.5, 1.0, 3.5]);
 /// ```
@@ -140,7 +140,7 @@ pub type ConstantPad1d<L, R = L> = Pad1d<Constant, L, R>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ReflectionPad1d};
+/// use stensor::nn::{Forward, ReflectionPad1d};
 /// let y = ReflectionPad1d::<U1>::new().forward(Tensor::<(U1, U1, U2)>::arange());
 /// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
 /// ```
@@ -149,7 +149,7 @@ pub type ReflectionPad1d<L, R = L> = Pad1d<Reflect, L, R>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ReplicationPad1d};
+/// use stensor::nn::{Forward, ReplicationPad1d};
 /// let y = ReplicationPad1d::<U2, U0>::new().forward(Tensor::<(U1, U1, U2)>::arange());
 /// assert_eq!(y.to_vec(), vec![0.0, 0.0, 0.0, 1.0]);
 /// ```
@@ -158,7 +158,7 @@ pub type ReplicationPad1d<L, R = L> = Pad1d<Replicate, L, R>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{CircularPad1d, Module};
+/// use stensor::nn::{CircularPad1d, Forward};
 /// let y = CircularPad1d::<U1>::new().forward(Tensor::<(U1, U1, U2)>::arange());
 /// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 0.0]);
 /// ```
@@ -167,7 +167,7 @@ pub type CircularPad1d<L, R = L> = Pad1d<Circular, L, R>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ZeroPad2d};
+/// use stensor::nn::{Forward, ZeroPad2d};
 /// let y: Tensor<(U1, U1, U3, U3)> = ZeroPad2d::<U1>::new().forward(Tensor::<(U1, U1, U1, U1)>::ones());
 /// assert_eq!(y.to_vec().iter().sum::<f32>(), 1.0);
 /// ```
@@ -176,7 +176,7 @@ pub type ZeroPad2d<L, R = L, T = L, B = L> = Pad2d<Zeros, L, R, T, B>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{ConstantPad2d, Module};
+/// use stensor::nn::{ConstantPad2d, Forward};
 /// let y = ConstantPad2d::<U1>::with_value(2.0).forward(Tensor::<(U1, U1, U1, U1)>::zeros());
 /// assert_eq!(y.to_vec().iter().sum::<f32>(), 16.0);
 /// ```
@@ -185,7 +185,7 @@ pub type ConstantPad2d<L, R = L, T = L, B = L> = Pad2d<Constant, L, R, T, B>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ReflectionPad2d};
+/// use stensor::nn::{Forward, ReflectionPad2d};
 /// let y: Tensor<(U1, U1, U6, U7)> = ReflectionPad2d::<U2, U1, U1, U2>::new().forward(Tensor::<(U1, U1, U3, U4)>::zeros());
 /// assert_eq!(y.dims(), [1, 1, 6, 7]);
 /// ```
@@ -194,7 +194,7 @@ pub type ReflectionPad2d<L, R = L, T = L, B = L> = Pad2d<Reflect, L, R, T, B>;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Module, ReplicationPad2d};
+/// use stensor::nn::{Forward, ReplicationPad2d};
 /// let y = ReplicationPad2d::<U1>::new().forward(Tensor::<(U1, U1, U1, U1)>::full(7.0));
 /// assert_eq!(y.to_vec(), vec![7.0; 9]);
 /// ```
@@ -203,7 +203,7 @@ pub type ReplicationPad2d<L, R = L, T = L, B = L> = Pad2d<Replicate, L, R, T, B>
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{CircularPad2d, Module};
+/// use stensor::nn::{CircularPad2d, Forward};
 /// let y: Tensor<(U1, U1, U4, U4)> = CircularPad2d::<U1>::new().forward(Tensor::<(U1, U1, U2, U2)>::arange());
 /// assert_eq!(y[[0, 0, 0, 0]], 3.0);
 /// ```

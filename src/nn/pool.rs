@@ -6,7 +6,7 @@
 //! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
 
 use super::spatial::{Spec1, Spec2, Spec3};
-use super::{spatial3, Module};
+use super::{spatial3, Forward};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::kernels::PoolGeom;
 use crate::ops::spatial::{
@@ -148,7 +148,7 @@ macro_rules! pool_layers {
             }
         }
 
-        impl<Bt, Ch, $($In,)+ K, S, P, D, C, E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<K, S, P, D, C>
+        impl<Bt, Ch, $($In,)+ K, S, P, D, C, E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<K, S, P, D, C>
         where
             Bt: Dim,
             Ch: Dim,
@@ -203,7 +203,7 @@ macro_rules! pool_layers {
             }
         }
 
-        impl<Bt, Ch, $($In,)+ K, S, P, C, E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<K, S, P, C>
+        impl<Bt, Ch, $($In,)+ K, S, P, C, E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<K, S, P, C>
         where
             Bt: Dim,
             Ch: Dim,
@@ -244,18 +244,18 @@ fn pads3(v: &[usize]) -> [usize; 3] {
 
 pool_layers!(
     Spec1, MaxPool1d, AvgPool1d, [(L, A)],
-    "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Module};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
-    "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Module};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
+    "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Forward};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
+    "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Forward};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
 );
 pool_layers!(
     Spec2, MaxPool2d, AvgPool2d, [(H, A), (W, B)],
-    "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Module};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
-    "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Module};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
+    "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Forward};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
+    "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Forward};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
 );
 pool_layers!(
     Spec3, MaxPool3d, AvgPool3d, [(Dp, A), (H, B), (W, C)],
-    "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Module};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
-    "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Module};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
+    "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Forward};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
+    "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Forward};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );
 
 /// 2-d max unpooling (PyTorch's `nn.MaxUnpool2d`): places each value at the index its
@@ -340,7 +340,7 @@ macro_rules! adaptive_layers {
         adaptive_layers!(@struct $avg, $defaults, $avg_doc);
         adaptive_layers!(@struct $max, $defaults, $max_doc);
 
-        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<$($O),+>
+        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<$($O),+>
         where
             Bt: Dim,
             Ch: Dim,
@@ -383,7 +383,7 @@ macro_rules! adaptive_layers {
             }
         }
 
-        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Module<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<$($O),+>
+        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<$($O),+>
         where
             Bt: Dim,
             Ch: Dim,
@@ -414,13 +414,13 @@ macro_rules! adaptive_layers {
 
 adaptive_layers!(
     AdaptiveAvgPool1d, AdaptiveMaxPool1d, [(L, O)], [O],
-    "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Module};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
-    "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Module};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
+    "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Forward};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
+    "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Forward};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
 );
 adaptive_layers!(
     AdaptiveAvgPool2d, AdaptiveMaxPool2d, [(H, OH), (W, OW)], [OH, OW = OH],
-    "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Module};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
-    "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Module};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
+    "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Forward};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
+    "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Forward};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
 );
 
 /// `0.5 * (adaptive_avg_pool2d(x) + adaptive_max_pool2d(x))`: the combined pooling that adds

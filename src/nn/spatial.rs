@@ -22,7 +22,7 @@ use typenum::{
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Conv2d, Module, Same};
+/// use stensor::nn::{Conv2d, Forward, Same};
 /// let c = Conv2d::<U1, U1, U4, U1, Same>::new(&mut Rng::seed(0));
 /// assert_eq!(c.forward(Tensor::<(U1, U1, U7, U7)>::zeros()).dims(), [1, 1, 7, 7]);
 /// ```
@@ -33,7 +33,7 @@ pub struct Same;
 ///
 /// ```
 /// use stensor::prelude::*;
-/// use stensor::nn::{Conv1d, Module, Valid};
+/// use stensor::nn::{Conv1d, Forward, Valid};
 /// let c = Conv1d::<U1, U1, U3, U1, Valid>::new(&mut Rng::seed(0));
 /// assert_eq!(c.forward(Tensor::<(U1, U1, U7)>::zeros()).dims(), [1, 1, 5]);
 /// ```

@@ -61,6 +61,33 @@ pub trait Optimizer<E: Element> {
     }
     /// Sets the momentum a schedule cycles (no-op for optimizers without one).
     fn set_momentum(&mut self, _momentum: f64) {}
+    /// Updates every parameter of `net` (of this element type) that has a gradient in `grads`:
+    /// one call updates any network.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, Linear};
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let mut net = (Linear::<U2, U1, f64>::new(&mut Rng::seed(0)),);
+    /// let x = Tensor::<(U4, U2), f64>::ones().trace_no_grad();
+    /// let before = net.0.weight.to_vec();
+    /// let grads = net.forward(x).sum().backward();
+    /// SGD::new(0.5).step(&mut net, &grads);
+    /// assert_eq!(net.0.weight.to_vec(), vec![before[0] - 2.0, before[1] - 2.0]);
+    /// ```
+    fn step<M: crate::nn::Module>(&mut self, net: &mut M, grads: &Gradients<E>)
+    where
+        Self: Sized,
+    {
+        net.visit_mut("", &mut |_, t| {
+            if let (crate::nn::TensorKind::Parameter, Some(id)) = (t.kind, t.id) {
+                if let (Some(g), Some(p)) = (grads.by_id(id), E::from_values_mut(t.values)) {
+                    self.update(id, p, g);
+                }
+            }
+        });
+    }
+
     /// Updates each parameter that has a gradient in `grads`.
     fn step_params(&mut self, params: &mut [&mut dyn Param<E>], grads: &Gradients<E>) {
         for p in params.iter_mut() {

@@ -103,7 +103,7 @@ same_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Conv2d, Module};
+    /// use stensor::nn::{Conv2d, Forward};
     /// let conv = Conv2d::<U3, U8, U3>::new(&mut Rng::seed(0));
     /// let y = conv.forward(Tensor::<(U1, U3, U5, U5)>::zeros());
     /// assert_eq!(y.dims(), [1, 8, 3, 3]);
@@ -117,7 +117,7 @@ same_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Linear, Module};
+    /// use stensor::nn::{Linear, Forward};
     /// let fc = Linear::<U400, U120>::new(&mut Rng::seed(0));
     /// assert_eq!(fc.forward(Tensor::<(U2, U400)>::zeros()).dims(), [2, 120]);
     /// ```
@@ -186,7 +186,7 @@ bit_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, ReflectionPad1d};
+    /// use stensor::nn::{Forward, ReflectionPad1d};
     /// let y = ReflectionPad1d::<U2>::new().forward(Tensor::<(U1, U1, U3)>::arange());
     /// assert_eq!(y.to_vec(), vec![2.0, 1.0, 0.0, 1.0, 2.0, 1.0, 0.0]);
     /// ```
@@ -200,7 +200,7 @@ bit_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{CircularPad1d, Module};
+    /// use stensor::nn::{CircularPad1d, Forward};
     /// let y = CircularPad1d::<U3>::new().forward(Tensor::<(U1, U1, U3)>::arange());
     /// assert_eq!(y.to_vec(), vec![0.0, 1.0, 2.0, 0.0, 1.0, 2.0, 0.0, 1.0, 2.0]);
     /// ```
@@ -214,7 +214,7 @@ bit_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Conv1d, Module, Same};
+    /// use stensor::nn::{Conv1d, Forward, Same};
     /// let c = Conv1d::<U1, U1, U4, U1, Same>::new(&mut Rng::seed(0));
     /// assert_eq!(c.forward(Tensor::<(U1, U1, U9)>::zeros()).dims(), [1, 1, 9]);
     /// ```
@@ -228,7 +228,7 @@ bit_rule!(
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{Module, Unflatten};
+    /// use stensor::nn::{Forward, Unflatten};
     /// let y = Unflatten::<1, (U2, U3)>::new().forward(Tensor::<(U4, U6)>::zeros());
     /// assert_eq!(y.dims(), [4, 2, 3]);
     /// ```

@@ -28,6 +28,12 @@ pub trait Element:
     }
     /// The error function (for the exact GELU).
     fn erf(self) -> Self;
+    /// The values as a type-erased view (for state dicts and printing).
+    fn values(s: &[Self]) -> super::Values<'_>;
+    /// The values as a type-erased mutable view.
+    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_>;
+    /// The slice inside a type-erased view, if it holds this element type.
+    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]>;
 }
 
 impl Element for f32 {
@@ -41,6 +47,18 @@ impl Element for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
+    fn values(s: &[Self]) -> super::Values<'_> {
+        super::Values::F32(s)
+    }
+    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_> {
+        super::ValuesMut::F32(s)
+    }
+    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]> {
+        match v {
+            super::ValuesMut::F32(s) => Some(s),
+            _ => None,
+        }
+    }
 }
 
 impl Element for f64 {
@@ -53,5 +71,17 @@ impl Element for f64 {
     }
     fn erf(self) -> Self {
         libm::erf(self)
+    }
+    fn values(s: &[Self]) -> super::Values<'_> {
+        super::Values::F64(s)
+    }
+    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_> {
+        super::ValuesMut::F64(s)
+    }
+    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]> {
+        match v {
+            super::ValuesMut::F64(s) => Some(s),
+            _ => None,
+        }
     }
 }

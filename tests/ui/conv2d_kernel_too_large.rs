@@ -1,4 +1,4 @@
-use stensor::nn::{Conv2d, Module};
+use stensor::nn::{Conv2d, Forward};
 use stensor::prelude::*;
 
 // A 3x3 kernel with dilation 3 spans 7 pixels; the input is 6x6 with no padding.

@@ -1,4 +1,4 @@
-use stensor::nn::{Conv2d, Module, Reflect};
+use stensor::nn::{Conv2d, Forward, Reflect};
 use stensor::prelude::*;
 
 // padding_mode="reflect" with padding 4 on a 4x4 input.

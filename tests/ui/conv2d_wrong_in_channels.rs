@@ -1,4 +1,4 @@
-use stensor::nn::{Conv2d, Module};
+use stensor::nn::{Conv2d, Forward};
 use stensor::prelude::*;
 
 fn main() {

@@ -1,4 +1,4 @@
-use stensor::nn::{Flatten, Linear, Module};
+use stensor::nn::{Flatten, Linear, Forward};
 use stensor::prelude::*;
 
 // LeNet with a mistake: 16 * 5 * 5 = 400 features, but the Linear layer expects 256.

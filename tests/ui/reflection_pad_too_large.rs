@@ -1,4 +1,4 @@
-use stensor::nn::{Module, ReflectionPad2d};
+use stensor::nn::{Forward, ReflectionPad2d};
 use stensor::prelude::*;
 
 fn main() {

@@ -1,4 +1,4 @@
-use stensor::nn::{Conv1d, Module, Same};
+use stensor::nn::{Conv1d, Forward, Same};
 use stensor::prelude::*;
 
 fn main() {

@@ -1,4 +1,4 @@
-use stensor::nn::{Module, Unflatten};
+use stensor::nn::{Forward, Unflatten};
 use stensor::prelude::*;
 
 fn main() {

@@ -1,0 +1,436 @@
+//! The `Module` trait: what every layer and every network built from layers can do besides
+//! `forward` (which is [`Forward`](super::Forward), generic over the input). It is object safe,
+//! so networks are walked as trees of `&dyn Module`.
+//!
+//! - Parameters and buffers are visited with their dotted PyTorch names (`conv1.weight`,
+//!   `layers.2.bias`, `bn.running_mean`), immutably or mutably, as type-erased views.
+//! - `train()` / `eval()` reach every `Dropout`, `RReLU` and normalization layer inside.
+//! - `apply(f)` calls `f` on every submodule (children first, then the module, like PyTorch),
+//!   and `kind()` / `as_any_mut()` say what each is, so an init function can re-initialise every
+//!   convolution.
+//! - The printout is PyTorch's `print(model)` ([`ModuleDisplay`]) plus parameter counts.
+//!
+//! `#[derive(Module)]` implements it for a struct by delegating to its fields; tensors
+//! themselves are modules with one entry (a parameter if it requires grad, else a buffer).
+//!
+//! # Design note: no `zero_grad`
+//! Gradients here are the value `backward` returns, not state accumulated on the parameters, so
+//! there is nothing to zero: each step's [`Gradients`](crate::autograd::Gradients) is fresh.
+
+use crate::autograd::UniqueId;
+use crate::shape::{Dims, Shape};
+use crate::tensor::{Element, Tensor, Values, ValuesMut};
+use std::any::Any;
+use std::fmt;
+
+/// Whether a visited tensor is learned or state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TensorKind {
+    /// A learnable parameter (requires grad).
+    Parameter,
+    /// State that is not learned (running statistics).
+    Buffer,
+}
+
+/// A visited parameter or buffer.
+#[derive(Debug)]
+pub struct TensorRef<'a> {
+    /// Its id (where its gradient is stored); `None` for buffers that are not tensors.
+    pub id: Option<UniqueId>,
+    /// Its dimensions.
+    pub dims: Dims,
+    /// Its values.
+    pub values: Values<'a>,
+    /// Parameter or buffer.
+    pub kind: TensorKind,
+}
+
+/// A visited parameter or buffer, mutably.
+#[derive(Debug)]
+pub struct TensorMut<'a> {
+    /// Its id (where its gradient is stored); `None` for buffers that are not tensors.
+    pub id: Option<UniqueId>,
+    /// Its dimensions.
+    pub dims: Dims,
+    /// Its values.
+    pub values: ValuesMut<'a>,
+    /// Parameter or buffer.
+    pub kind: TensorKind,
+}
+
+/// `prefix.name`, or `name` at the root.
+///
+/// ```
+/// assert_eq!(stensor::nn::join("net.0", "weight"), "net.0.weight");
+/// assert_eq!(stensor::nn::join("", "weight"), "weight");
+/// ```
+pub fn join(prefix: &str, name: &str) -> String {
+    if prefix.is_empty() {
+        name.to_string()
+    } else {
+        format!("{prefix}.{name}")
+    }
+}
+
+/// A layer or a network of layers: named parameters and buffers, submodules, train/eval mode.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Conv2d, Linear, Module};
+/// let mut rng = Rng::seed(0);
+/// let net = (Conv2d::<U1, U6, U5>::new(&mut rng), Linear::<U4, U2>::new(&mut rng));
+/// let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+/// assert_eq!(names, ["0.weight", "0.bias", "1.weight", "1.bias"]);
+/// assert_eq!(net.num_params(), 6 * 25 + 6 + 8 + 2);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a module",
+    label = "this field holds no layers or parameters that stensor knows",
+    note = "mark fields that hold no parameters with `#[module(skip)]`, or implement `stensor::nn::Module` for the type"
+)]
+pub trait Module: Any {
+    /// Calls `f` on each parameter and buffer with its dotted name under `prefix`.
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>));
+    /// Calls `f` on each parameter and buffer, mutably.
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>));
+    /// The direct submodules with their names (none for a layer).
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        vec![]
+    }
+    /// The direct submodules, mutably.
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        vec![]
+    }
+    /// Switches this module and everything inside to training (`true`) or evaluation mode.
+    fn set_training(&mut self, training: bool) {
+        for (_, c) in self.children_mut() {
+            c.set_training(training);
+        }
+    }
+    /// The module's kind as PyTorch names it: `"Conv2d"`, `"BatchNorm2d"`, `"Sequential"`.
+    fn kind(&self) -> &'static str;
+    /// PyTorch's `extra_repr`: the settings inside the parentheses of the printout.
+    fn extra_repr(&self) -> String {
+        String::new()
+    }
+    /// Whether this is a bare tensor (listed as a parameter, not printed as a submodule).
+    fn is_tensor(&self) -> bool {
+        false
+    }
+    /// `self` as `Any`, to downcast to a concrete layer type.
+    fn as_any_mut(&mut self) -> &mut dyn Any;
+
+    /// Every parameter's (not buffer's) name and dims.
+    fn named_parameters(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = vec![];
+        self.visit("", &mut |n, t| {
+            if t.kind == TensorKind::Parameter {
+                out.push((n.to_string(), t.dims.to_vec()));
+            }
+        });
+        out
+    }
+    /// Every buffer's name and dims.
+    fn named_buffers(&self) -> Vec<(String, Vec<usize>)> {
+        let mut out = vec![];
+        self.visit("", &mut |n, t| {
+            if t.kind == TensorKind::Buffer {
+                out.push((n.to_string(), t.dims.to_vec()));
+            }
+        });
+        out
+    }
+    /// The number of learnable values.
+    fn num_params(&self) -> usize {
+        let mut n = 0;
+        self.visit("", &mut |_, t| {
+            if t.kind == TensorKind::Parameter {
+                n += t.values.len();
+            }
+        });
+        n
+    }
+    /// The ids of the parameters (for gradient clipping).
+    fn param_ids(&self) -> Vec<UniqueId> {
+        let mut out = vec![];
+        self.visit("", &mut |_, t| {
+            if let (TensorKind::Parameter, Some(id)) = (t.kind, t.id) {
+                out.push(id);
+            }
+        });
+        out
+    }
+    /// Training mode (PyTorch's `train()`).
+    fn train(&mut self)
+    where
+        Self: Sized,
+    {
+        self.set_training(true);
+    }
+    /// Evaluation mode (PyTorch's `eval()`).
+    fn eval(&mut self)
+    where
+        Self: Sized,
+    {
+        self.set_training(false);
+    }
+    /// Calls `f` on every submodule, children before parents, this module last (PyTorch's
+    /// `apply`).
+    fn apply(&mut self, f: &mut dyn FnMut(&mut dyn Module))
+    where
+        Self: Sized,
+    {
+        apply_dyn(self, f);
+    }
+}
+
+/// [`Module::apply`] on a trait object.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{apply_dyn, Linear, Module, ReLU};
+/// let mut net = (Linear::<U2, U2>::new(&mut Rng::seed(0)), ReLU);
+/// let mut kinds = vec![];
+/// apply_dyn(&mut net, &mut |m| kinds.push(m.kind()));
+/// assert_eq!(kinds, ["Linear", "ReLU", "Sequential"]);
+/// ```
+pub fn apply_dyn(m: &mut dyn Module, f: &mut dyn FnMut(&mut dyn Module)) {
+    for (_, c) in m.children_mut() {
+        apply_dyn(c, f);
+    }
+    f(m);
+}
+
+impl<S: Shape, E: Element> Module for Tensor<S, E> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+        let kind = if self.requires_grad() {
+            TensorKind::Parameter
+        } else {
+            TensorKind::Buffer
+        };
+        f(
+            prefix,
+            TensorRef {
+                id: Some(self.id()),
+                dims: self.dims(),
+                values: E::values(self.as_slice()),
+                kind,
+            },
+        );
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+        let kind = if self.requires_grad() {
+            TensorKind::Parameter
+        } else {
+            TensorKind::Buffer
+        };
+        let (id, dims) = (Some(self.id()), self.dims());
+        f(
+            prefix,
+            TensorMut {
+                id,
+                dims,
+                values: E::values_mut(self.as_mut_slice()),
+                kind,
+            },
+        );
+    }
+    fn kind(&self) -> &'static str {
+        "Tensor"
+    }
+    fn is_tensor(&self) -> bool {
+        true
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl<M: Module> Module for Option<M> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+        if let Some(m) = self {
+            m.visit(prefix, f);
+        }
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+        if let Some(m) = self {
+            m.visit_mut(prefix, f);
+        }
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        self.as_ref().map(|m| m.children()).unwrap_or_default()
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        self.as_mut().map(|m| m.children_mut()).unwrap_or_default()
+    }
+    fn set_training(&mut self, training: bool) {
+        if let Some(m) = self {
+            m.set_training(training);
+        }
+    }
+    fn kind(&self) -> &'static str {
+        self.as_ref().map_or("None", |m| m.kind())
+    }
+    fn extra_repr(&self) -> String {
+        self.as_ref().map(|m| m.extra_repr()).unwrap_or_default()
+    }
+    fn is_tensor(&self) -> bool {
+        self.as_ref().is_some_and(|m| m.is_tensor())
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        self
+    }
+}
+
+impl<M: Module> Module for Box<M> {
+    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+        (**self).visit(prefix, f);
+    }
+    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+        (**self).visit_mut(prefix, f);
+    }
+    fn children(&self) -> Vec<(String, &dyn Module)> {
+        (**self).children()
+    }
+    fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+        (**self).children_mut()
+    }
+    fn set_training(&mut self, training: bool) {
+        (**self).set_training(training);
+    }
+    fn kind(&self) -> &'static str {
+        (**self).kind()
+    }
+    fn extra_repr(&self) -> String {
+        (**self).extra_repr()
+    }
+    fn is_tensor(&self) -> bool {
+        (**self).is_tensor()
+    }
+    fn as_any_mut(&mut self) -> &mut dyn Any {
+        (**self).as_any_mut()
+    }
+}
+
+macro_rules! indexed_container {
+    ($($ty:ty, [$($g:tt)*], $kind:literal);+) => {$(
+        impl<$($g)*> Module for $ty {
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+                for (i, m) in self.iter().enumerate() {
+                    m.visit(&join(prefix, &i.to_string()), f);
+                }
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+                for (i, m) in self.iter_mut().enumerate() {
+                    m.visit_mut(&join(prefix, &i.to_string()), f);
+                }
+            }
+            fn children(&self) -> Vec<(String, &dyn Module)> {
+                self.iter().enumerate().map(|(i, m)| (i.to_string(), m as &dyn Module)).collect()
+            }
+            fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+                self.iter_mut().enumerate().map(|(i, m)| (i.to_string(), m as &mut dyn Module)).collect()
+            }
+            fn kind(&self) -> &'static str {
+                $kind
+            }
+            fn as_any_mut(&mut self) -> &mut dyn Any {
+                self
+            }
+        }
+    )+};
+}
+indexed_container!(Vec<M>, [M: Module], "ModuleList"; [M; N], [M: Module, const N: usize], "ModuleList");
+
+macro_rules! tuple_module {
+    ($($M:ident $i:tt),+) => {
+        impl<$($M: Module),+> Module for ($($M,)+) {
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+                $( self.$i.visit(&join(prefix, stringify!($i)), f); )+
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+                $( self.$i.visit_mut(&join(prefix, stringify!($i)), f); )+
+            }
+            fn children(&self) -> Vec<(String, &dyn Module)> {
+                vec![$( (stringify!($i).to_string(), &self.$i as &dyn Module) ),+]
+            }
+            fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
+                vec![$( (stringify!($i).to_string(), &mut self.$i as &mut dyn Module) ),+]
+            }
+            fn kind(&self) -> &'static str {
+                "Sequential"
+            }
+            fn as_any_mut(&mut self) -> &mut dyn Any {
+                self
+            }
+        }
+    };
+}
+tuple_module!(A 0);
+tuple_module!(A 0, B 1);
+tuple_module!(A 0, B 1, C 2);
+tuple_module!(A 0, B 1, C 2, D 3);
+tuple_module!(A 0, B 1, C 2, D 3, F 4);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
+tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
+
+/// Prints a module like PyTorch's `print(model)`, followed by its parameter count:
+///
+/// ```text
+/// Sequential(
+///   (0): Linear(in_features=4, out_features=2, bias=True)
+///   (1): ReLU()
+/// )
+/// Parameters: 10
+/// ```
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Linear, ModuleDisplay, ReLU};
+/// let net = (Linear::<U4, U2>::new(&mut Rng::seed(0)), ReLU);
+/// let s = ModuleDisplay(&net).to_string();
+/// assert!(s.starts_with("Sequential(\n  (0): Linear(in_features=4, out_features=2, bias=True)\n  (1): ReLU()\n)"));
+/// assert!(s.ends_with("Parameters: 10"));
+/// ```
+pub struct ModuleDisplay<'a>(pub &'a dyn Module);
+
+/// Writes the PyTorch-style tree of `m` at `indent` (two spaces per level).
+pub(crate) fn write_tree(m: &dyn Module, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
+    let children: Vec<(String, &dyn Module)> = m
+        .children()
+        .into_iter()
+        .filter(|(_, c)| !c.is_tensor())
+        .collect();
+    if children.is_empty() {
+        return write!(f, "{}({})", m.kind(), m.extra_repr());
+    }
+    writeln!(f, "{}(", m.kind())?;
+    for (name, c) in children {
+        write!(f, "{}({}): ", "  ".repeat(indent + 1), name)?;
+        write_tree(c, f, indent + 1)?;
+        writeln!(f)?;
+    }
+    write!(f, "{})", "  ".repeat(indent))
+}
+
+impl fmt::Display for ModuleDisplay<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_tree(self.0, f, 0)?;
+        let mut n = 0;
+        self.0.visit("", &mut |_, t| {
+            if t.kind == TensorKind::Parameter {
+                n += t.values.len();
+            }
+        });
+        write!(f, "\nParameters: {n}")
+    }
+}
