@@ -225,6 +225,7 @@ where
     A: Forward<X>,
 {
     type Output = <A as Forward<X>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         x
@@ -237,6 +238,7 @@ where
     B: Forward<<A as Forward<X>>::Output>,
 {
     type Output = <B as Forward<<A as Forward<X>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -251,6 +253,7 @@ where
     C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>,
 {
     type Output = <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -472,6 +475,7 @@ where
     J: Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -500,6 +504,7 @@ where
     K: Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -530,6 +535,7 @@ where
     L: Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -562,6 +568,7 @@ where
     M: Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -596,6 +603,7 @@ where
     N: Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -632,6 +640,7 @@ where
     O: Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -670,6 +679,7 @@ where
     P: Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -710,6 +720,7 @@ where
     Q: Forward<<P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <Q as Forward<<P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
+    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
