@@ -225,10 +225,8 @@ where
     A: Forward<X>,
 {
     type Output = <A as Forward<X>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
-        let x = self.0.forward(x);
-        x
+        self.0.forward(x)
     }
 }
 
@@ -238,11 +236,9 @@ where
     B: Forward<<A as Forward<X>>::Output>,
 {
     type Output = <B as Forward<<A as Forward<X>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
-        let x = self.1.forward(x);
-        x
+        self.1.forward(x)
     }
 }
 
@@ -253,12 +249,10 @@ where
     C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>,
 {
     type Output = <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
-        let x = self.2.forward(x);
-        x
+        self.2.forward(x)
     }
 }
 
@@ -276,8 +270,7 @@ where
         let x = self.0.forward(x);
         let x = self.1.forward(x);
         let x = self.2.forward(x);
-        let x = self.3.forward(x);
-        x
+        self.3.forward(x)
     }
 }
 
@@ -305,8 +298,7 @@ where
         let x = self.1.forward(x);
         let x = self.2.forward(x);
         let x = self.3.forward(x);
-        let x = self.4.forward(x);
-        x
+        self.4.forward(x)
     }
 }
 
@@ -343,8 +335,7 @@ where
         let x = self.2.forward(x);
         let x = self.3.forward(x);
         let x = self.4.forward(x);
-        let x = self.5.forward(x);
-        x
+        self.5.forward(x)
     }
 }
 
@@ -393,8 +384,7 @@ where
         let x = self.3.forward(x);
         let x = self.4.forward(x);
         let x = self.5.forward(x);
-        let x = self.6.forward(x);
-        x
+        self.6.forward(x)
     }
 }
 
@@ -457,8 +447,7 @@ where
         let x = self.4.forward(x);
         let x = self.5.forward(x);
         let x = self.6.forward(x);
-        let x = self.7.forward(x);
-        x
+        self.7.forward(x)
     }
 }
 
@@ -475,7 +464,6 @@ where
     J: Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -485,8 +473,7 @@ where
         let x = self.5.forward(x);
         let x = self.6.forward(x);
         let x = self.7.forward(x);
-        let x = self.8.forward(x);
-        x
+        self.8.forward(x)
     }
 }
 
@@ -504,7 +491,6 @@ where
     K: Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -515,8 +501,7 @@ where
         let x = self.6.forward(x);
         let x = self.7.forward(x);
         let x = self.8.forward(x);
-        let x = self.9.forward(x);
-        x
+        self.9.forward(x)
     }
 }
 
@@ -535,7 +520,6 @@ where
     L: Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -547,8 +531,7 @@ where
         let x = self.7.forward(x);
         let x = self.8.forward(x);
         let x = self.9.forward(x);
-        let x = self.10.forward(x);
-        x
+        self.10.forward(x)
     }
 }
 
@@ -568,7 +551,6 @@ where
     M: Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -581,8 +563,7 @@ where
         let x = self.8.forward(x);
         let x = self.9.forward(x);
         let x = self.10.forward(x);
-        let x = self.11.forward(x);
-        x
+        self.11.forward(x)
     }
 }
 
@@ -603,7 +584,6 @@ where
     N: Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -617,8 +597,7 @@ where
         let x = self.9.forward(x);
         let x = self.10.forward(x);
         let x = self.11.forward(x);
-        let x = self.12.forward(x);
-        x
+        self.12.forward(x)
     }
 }
 
@@ -640,7 +619,6 @@ where
     O: Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -655,8 +633,7 @@ where
         let x = self.10.forward(x);
         let x = self.11.forward(x);
         let x = self.12.forward(x);
-        let x = self.13.forward(x);
-        x
+        self.13.forward(x)
     }
 }
 
@@ -679,7 +656,6 @@ where
     P: Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -695,8 +671,7 @@ where
         let x = self.11.forward(x);
         let x = self.12.forward(x);
         let x = self.13.forward(x);
-        let x = self.14.forward(x);
-        x
+        self.14.forward(x)
     }
 }
 
@@ -720,7 +695,6 @@ where
     Q: Forward<<P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
 {
     type Output = <Q as Forward<<P as Forward<<O as Forward<<N as Forward<<M as Forward<<L as Forward<<K as Forward<<J as Forward<<I as Forward<<H as Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output;
-    #[allow(clippy::let_and_return)]
     fn forward(&self, x: X) -> Self::Output {
         let x = self.0.forward(x);
         let x = self.1.forward(x);
@@ -737,7 +711,6 @@ where
         let x = self.12.forward(x);
         let x = self.13.forward(x);
         let x = self.14.forward(x);
-        let x = self.15.forward(x);
-        x
+        self.15.forward(x)
     }
 }
