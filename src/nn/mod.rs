@@ -33,6 +33,7 @@ mod module_impls;
 mod norm;
 mod pad;
 mod pool;
+mod sequential;
 mod spatial;
 
 pub use activation::*;
