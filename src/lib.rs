@@ -8,6 +8,7 @@ extern crate self as stensor;
 pub mod autograd;
 pub mod error;
 pub mod gradcheck;
+pub mod io;
 pub mod kernels;
 pub mod loss;
 pub mod nn;

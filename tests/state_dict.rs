@@ -1,0 +1,280 @@
+//! State dicts with PyTorch: `tests/reference/lenet.safetensors` (PyTorch's `state_dict()` of
+//! the W1 LeNet, saved with `safetensors.torch.save_file`) loads into a derived LeNet whose field
+//! is named `net`, reproduces `model.json`'s logits, loss and every parameter gradient, and
+//! round-trips; every malformed input is an error that names the file, the key and the shapes.
+
+mod common;
+
+use common::{assert_close, case};
+use stensor::io::{self, StateDictError};
+use stensor::loss::CrossEntropyLoss;
+use stensor::nn::*;
+use stensor::optim::{Optimizer, SGD};
+use stensor::prelude::*;
+
+type LeNetSeq<E> = (
+    Conv2d<U1, U6, U5, U1, U2, U1, U1, Zeros, E>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Conv2d<U6, U16, U5, U1, U0, U1, U1, Zeros, E>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Flatten,
+    Linear<U400, U120, E>,
+    Sigmoid,
+    Linear<U120, U84, E>,
+    Sigmoid,
+    Linear<U84, U10, E>,
+);
+
+/// PyTorch's `LeNet` with `self.net = nn.Sequential(...)`.
+#[derive(Module)]
+struct LeNet<E: Element> {
+    net: LeNetSeq<E>,
+}
+
+impl<E: Element> LeNet<E> {
+    fn new(seed: u64) -> Self {
+        let mut r = Rng::seed(seed);
+        LeNet {
+            net: (
+                Conv2d::new(&mut r),
+                Sigmoid,
+                AvgPool2d::new(),
+                Conv2d::new(&mut r),
+                Sigmoid,
+                AvgPool2d::new(),
+                Flatten::new(),
+                Linear::new(&mut r),
+                Sigmoid,
+                Linear::new(&mut r),
+                Sigmoid,
+                Linear::new(&mut r),
+            ),
+        }
+    }
+}
+
+fn reference() -> std::path::PathBuf {
+    format!(
+        "{}/tests/reference/lenet.safetensors",
+        env!("CARGO_MANIFEST_DIR")
+    )
+    .into()
+}
+
+fn scratch(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("stensor-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[test]
+fn pytorch_state_dict_reproduces_the_reference_step() {
+    let mut net = LeNet::<f32>::new(99);
+    io::load(&mut net, reference()).unwrap();
+    let c = case("model", "lenet_step");
+    let x = c
+        .tensor::<(U4, U1, U28, U28), f32>(&["inputs", "x"])
+        .trace_no_grad();
+    let target: Vec<usize> = c
+        .data(&["inputs", "target"])
+        .iter()
+        .map(|&t| t as usize)
+        .collect();
+    let logits = net.net.forward(x);
+    assert_close("logits", logits.as_slice(), &c.data(&["output"]));
+    let loss = CrossEntropyLoss::default().forward(logits, &target);
+    assert_close("loss", loss.as_slice(), &[c.0["loss"].as_f64().unwrap()]);
+    let grads = loss.backward();
+    let mut checked = 0;
+    net.visit("", &mut |name, t| {
+        let g = grads
+            .by_id(t.id.unwrap())
+            .unwrap_or_else(|| panic!("no gradient for {name}"));
+        assert_close(&format!("grad {name}"), g, &c.data(&["grads", name]));
+        checked += 1;
+    });
+    assert_eq!(checked, 10);
+}
+
+#[test]
+fn names_are_pytorchs() {
+    let net = LeNet::<f32>::new(0);
+    let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "net.0.weight",
+            "net.0.bias",
+            "net.3.weight",
+            "net.3.bias",
+            "net.7.weight",
+            "net.7.bias",
+            "net.9.weight",
+            "net.9.bias",
+            "net.11.weight",
+            "net.11.bias"
+        ]
+    );
+    assert_eq!(net.num_params(), 61706);
+}
+
+#[test]
+fn save_load_round_trip_is_bit_identical() {
+    let mut net = LeNet::<f32>::new(1);
+    io::load(&mut net, reference()).unwrap();
+    let path = scratch("lenet.safetensors");
+    io::save(&net, &path).unwrap();
+    // the file holds what PyTorch's does, tensor for tensor
+    let ours = std::fs::read(&path).unwrap();
+    let theirs = std::fs::read(reference()).unwrap();
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(&ours).unwrap(),
+        safetensors::SafeTensors::deserialize(&theirs).unwrap(),
+    );
+    let mut names = a.names();
+    names.sort();
+    let mut names_b = b.names();
+    names_b.sort();
+    assert_eq!(names, names_b);
+    for n in names {
+        let (x, y) = (a.tensor(n).unwrap(), b.tensor(n).unwrap());
+        assert_eq!(
+            (x.dtype(), x.shape(), x.data()),
+            (y.dtype(), y.shape(), y.data()),
+            "{n}"
+        );
+    }
+    let mut back = LeNet::<f32>::new(2);
+    io::load(&mut back, &path).unwrap();
+    let x = Tensor::<(U2, U1, U28, U28)>::rand_uniform(5, 0.0, 1.0);
+    let (y1, y2) = (net.net.forward(x.clone()), back.net.forward(x));
+    assert_eq!(
+        y1.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
+        y2.to_vec().iter().map(|v| v.to_bits()).collect::<Vec<_>>()
+    );
+    // no temporary file is left behind
+    let leftovers: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty());
+}
+
+#[test]
+fn a_training_step_updates_the_loaded_network_through_step() {
+    let mut net = LeNet::<f32>::new(3);
+    io::load(&mut net, reference()).unwrap();
+    let before = net.net.0.weight.to_vec();
+    let x = Tensor::<(U2, U1, U28, U28)>::rand_uniform(6, 0.0, 1.0).trace_no_grad();
+    let grads = CrossEntropyLoss::default()
+        .forward(net.net.forward(x), &[3, 7])
+        .backward();
+    let g = grads.get(&net.net.0.weight).unwrap().to_vec();
+    SGD::new(0.9).step(&mut net, &grads);
+    for ((a, b), g) in net.net.0.weight.to_vec().iter().zip(&before).zip(&g) {
+        assert!((a - (b - 0.9 * g)).abs() < 1e-6);
+    }
+}
+
+#[test]
+fn mismatches_are_errors_naming_file_key_and_shapes() {
+    let bytes = std::fs::read(reference()).unwrap();
+    // a network with a different first layer
+    #[derive(Module)]
+    struct Wrong {
+        net: (Conv2d<U1, U8, U5, U1, U2>,),
+    }
+    let mut w = Wrong {
+        net: (Conv2d::new(&mut Rng::seed(0)),),
+    };
+    let before = w.net.0.weight.to_vec();
+    let err = io::load_bytes(&mut w, &bytes, "lenet.safetensors").unwrap_err();
+    assert_eq!(err.to_string(), "lenet.safetensors: tensor `net.0.weight` has shape [6, 1, 5, 5] in the file, but the network expects [8, 1, 5, 5]");
+    assert_eq!(
+        w.net.0.weight.to_vec(),
+        before,
+        "a failed strict load changes nothing"
+    );
+    // missing and unexpected keys
+    #[derive(Module)]
+    struct Extra {
+        net: LeNetSeq<f32>,
+        head: Linear<U10, U2>,
+    }
+    let mut e = Extra {
+        net: LeNet::<f32>::new(0).net,
+        head: Linear::new(&mut Rng::seed(0)),
+    };
+    let err = io::load_bytes(&mut e, &bytes, "f.safetensors").unwrap_err();
+    assert!(
+        matches!(&err, StateDictError::Missing { key, expected, .. } if key == "head.weight" && expected == &vec![2, 10]),
+        "{err}"
+    );
+    assert_eq!(err.to_string(), "f.safetensors: missing tensor `head.weight` (the network expects shape [2, 10], the file has none)");
+    #[derive(Module)]
+    struct Fewer {
+        net: (Conv2d<U1, U6, U5, U1, U2>,),
+    }
+    let mut f = Fewer {
+        net: (Conv2d::new(&mut Rng::seed(0)),),
+    };
+    let err = io::load_bytes(&mut f, &bytes, "f.safetensors").unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("unexpected tensor `net.11.bias` of shape [10]"),
+        "{err}"
+    );
+    // dtype: the file is float32, the network float64
+    let mut d = LeNet::<f64>::new(0);
+    let err = io::load_bytes(&mut d, &bytes, "f.safetensors").unwrap_err();
+    assert_eq!(err.to_string(), "f.safetensors: tensor `net.0.weight` (shape [6, 1, 5, 5]) is f32 in the file, but the network holds f64");
+    // non-strict: load what matches, report the rest
+    let report = io::load_non_strict(&mut e, &bytes, "f.safetensors").unwrap();
+    assert_eq!(report.loaded.len(), 10);
+    assert_eq!(report.problems.len(), 2);
+}
+
+#[test]
+fn truncated_or_corrupt_files_are_errors_not_panics() {
+    let bytes = std::fs::read(reference()).unwrap();
+    let mut net = LeNet::<f32>::new(0);
+    for cut in [0, 4, 8, 100, bytes.len() / 2, bytes.len() - 1] {
+        let err = io::load_bytes(&mut net, &bytes[..cut], "cut.safetensors").unwrap_err();
+        assert!(
+            matches!(err, StateDictError::Format { .. }),
+            "cut at {cut}: {err}"
+        );
+        assert!(err
+            .to_string()
+            .starts_with("cut.safetensors: not a valid safetensors file"));
+    }
+    let mut corrupt = bytes.clone();
+    corrupt[12] = b'}';
+    assert!(io::load_bytes(&mut net, &corrupt, "bad.safetensors").is_err());
+    let mut huge_header = bytes.clone();
+    huge_header[..8].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(io::load_bytes(&mut net, &huge_header, "bad.safetensors").is_err());
+    let err = io::load(&mut net, scratch("does-not-exist.safetensors")).unwrap_err();
+    assert!(
+        matches!(err, StateDictError::Io { .. })
+            && err.to_string().contains("does-not-exist.safetensors")
+    );
+}
+
+#[test]
+fn saving_over_an_existing_file_replaces_it_whole() {
+    let path = scratch("replace.safetensors");
+    let a = LeNet::<f32>::new(10);
+    let b = LeNet::<f32>::new(11);
+    io::save(&a, &path).unwrap();
+    io::save(&b, &path).unwrap();
+    let mut c = LeNet::<f32>::new(12);
+    io::load(&mut c, &path).unwrap();
+    assert_eq!(c.net.7.weight.to_vec(), b.net.7.weight.to_vec());
+    // a save into a folder that does not exist fails without touching anything
+    let err = io::save(&a, scratch("missing-dir/x.safetensors")).unwrap_err();
+    assert!(matches!(err, StateDictError::Io { .. }));
+}
