@@ -83,6 +83,10 @@ fn uint_type(n: u64) -> TokenStream2 {
 /// - `#[module(skip)]` on a field that holds no parameters (a counter, a name).
 /// - `#[module(sequential)]` on the struct also derives `Forward` by chaining the fields in
 ///   order (the output type inferred at compile time), like PyTorch's `nn.Sequential`.
+/// - `#[module(chain)]`: you write `forward`, which chains the fields in order; the struct gets
+///   the shape table (`stensor::nn::summary`) without a derived `forward`.
+/// - `#[module(input = Tensor<..>)]` with `sequential` or `chain`: `Display` shows each layer's
+///   static input and output shape for that input type.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -119,21 +123,26 @@ struct Field {
     ty: syn::Type,
 }
 
-fn module_flags(attrs: &[syn::Attribute]) -> syn::Result<Vec<String>> {
+fn module_flags(attrs: &[syn::Attribute]) -> syn::Result<(Vec<String>, Option<syn::Type>)> {
     let mut flags = vec![];
+    let mut input = None;
     for a in attrs.iter().filter(|a| a.path().is_ident("module")) {
         a.parse_nested_meta(|m| {
             let id = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
             match id.as_str() {
-                "skip" | "sequential" | "no_display" => {
+                "skip" | "sequential" | "chain" | "no_display" => {
                     flags.push(id);
                     Ok(())
                 }
-                _ => Err(m.error("unknown module attribute: expected `skip` (on a field), `sequential` or `no_display` (on the struct)")),
+                "input" => {
+                    input = Some(m.value()?.parse::<syn::Type>()?);
+                    Ok(())
+                }
+                _ => Err(m.error("unknown module attribute: expected `skip` (on a field), or `sequential`, `chain`, `input = Type`, `no_display` (on the struct)")),
             }
         })?;
     }
-    Ok(flags)
+    Ok((flags, input))
 }
 
 fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
@@ -147,16 +156,23 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
             ))
         }
     };
-    let struct_flags = module_flags(&input.attrs)?;
+    let (struct_flags, input_ty) = module_flags(&input.attrs)?;
     let sequential = struct_flags.iter().any(|f| f == "sequential");
+    let chain = sequential || struct_flags.iter().any(|f| f == "chain");
     let display = !struct_flags.iter().any(|f| f == "no_display");
+    if input_ty.is_some() && !chain {
+        return Err(syn::Error::new_spanned(name, "`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)"));
+    }
+    if struct_flags.iter().any(|f| f == "skip") {
+        return Err(syn::Error::new_spanned(name, "`skip` goes on a field, not on the struct"));
+    }
     let mut fields = vec![];
     for (i, f) in data.fields.iter().enumerate() {
-        let flags = module_flags(&f.attrs)?;
-        if flags.iter().any(|x| x == "sequential" || x == "no_display") {
+        let (flags, finput) = module_flags(&f.attrs)?;
+        if finput.is_some() || flags.iter().any(|x| x != "skip") {
             return Err(syn::Error::new_spanned(
                 f,
-                "`sequential` and `no_display` go on the struct, not on a field",
+                "`sequential`, `chain`, `input` and `no_display` go on the struct, not on a field",
             ));
         }
         if flags.iter().any(|x| x == "skip") {
@@ -214,11 +230,51 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
         }
     };
 
-    let display_impl = if display {
-        quote! {
+    let display_impl = match (display, &input_ty) {
+        (false, _) => quote! {},
+        (true, None) => quote! {
             impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
                 fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                     ::std::fmt::Display::fmt(&::stensor::nn::ModuleDisplay(self), f)
+                }
+            }
+        },
+        (true, Some(it)) => quote! {
+            impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
+                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                    ::stensor::nn::fmt_with_shapes::<#it, Self>(self, f)
+                }
+            }
+        },
+    };
+
+    let summary_impl = if chain {
+        if fields.is_empty() {
+            return Err(syn::Error::new_spanned(name, "`sequential` and `chain` need at least one (non-skipped) field"));
+        }
+        let mut preds: Vec<syn::WherePredicate> = vec![];
+        let mut x: syn::Type = syn::parse_quote!(__StensorInput);
+        let mut steps = vec![];
+        for f in &fields {
+            let ty = &f.ty;
+            let (member, fname) = (&f.member, &f.name);
+            preds.push(syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>));
+            steps.push(quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); });
+            x = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
+        }
+        let mut g3 = input.generics.clone();
+        g3.params.insert(0, syn::parse_quote!(__StensorInput));
+        {
+            let wc = g3.make_where_clause();
+            for p in preds {
+                wc.predicates.push(p);
+            }
+        }
+        let (impl_g3, _, where_c3) = g3.split_for_impl();
+        quote! {
+            impl #impl_g3 ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c3 {
+                fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
+                    #( #steps )*
                 }
             }
         }
@@ -263,5 +319,5 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
         quote! {}
     };
 
-    Ok(quote! { #module_impl #display_impl #forward_impl })
+    Ok(quote! { #module_impl #display_impl #forward_impl #summary_impl })
 }

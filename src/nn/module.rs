@@ -434,3 +434,148 @@ impl fmt::Display for ModuleDisplay<'_> {
         write!(f, "\nParameters: {n}")
     }
 }
+
+/// A tensor type whose shape can be printed from the type alone.
+pub trait TensorType {
+    /// The static shape, with a runtime dimension shown as `N`: `(N, 3, 32, 32)`.
+    fn shape_string() -> String;
+}
+
+impl<S: Shape, E: Element, T: crate::autograd::TapeMode<E>> TensorType for Tensor<S, E, T> {
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::TensorType;
+    /// assert_eq!(<Tensor<(usize, U3, U32, U32)> as TensorType>::shape_string(), "(N, 3, 32, 32)");
+    /// ```
+    fn shape_string() -> String {
+        let dims: Vec<String> = S::static_dims()[..S::RANK]
+            .iter()
+            .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
+            .collect();
+        if dims.len() == 1 {
+            format!("({},)", dims[0])
+        } else {
+            format!("({})", dims.join(", "))
+        }
+    }
+}
+
+/// One row of a [`Summary`]: a layer, the static shapes it maps, its parameter count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryRow {
+    /// The layer's dotted name.
+    pub name: String,
+    /// The layer as PyTorch prints it.
+    pub layer: String,
+    /// Its input shape.
+    pub input: String,
+    /// Its output shape.
+    pub output: String,
+    /// Its parameter count.
+    pub params: usize,
+}
+
+/// Layers and chains of layers that can list their static input and output shapes for input
+/// `X`: every layer, tuples, and `#[module(sequential)]` / `#[module(chain)]` structs.
+pub trait Summarize<X> {
+    /// Appends this module's rows, named under `prefix`.
+    fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>);
+}
+
+/// The layer / input size / output size table of a network for input type `X`, computed from
+/// the types alone (nothing runs).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{summary, Conv2d, Flatten, Linear, MaxPool2d};
+/// let net = (Conv2d::<U3, U8, U3, U1, U1>::new(&mut Rng::seed(0)), MaxPool2d::<U2>::new(), Flatten::<1, -1>::new(), Linear::<U512, U10>::new(&mut Rng::seed(1)));
+/// let s = summary::<Tensor<(usize, U3, U16, U16)>, _>(&net);
+/// assert_eq!(s.rows[1].output, "(N, 8, 8, 8)");
+/// assert_eq!(s.rows[3].input, "(N, 512)");
+/// assert_eq!(s.total_params, 8 * 27 + 8 + 5120 + 10);
+/// println!("{s}");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Summary {
+    /// One row per layer.
+    pub rows: Vec<SummaryRow>,
+    /// All parameters.
+    pub total_params: usize,
+}
+
+/// The [`Summary`] of `net` for input type `X`.
+pub fn summary<X, M: Summarize<X> + Module>(net: &M) -> Summary {
+    let mut rows = vec![];
+    net.summary_rows("", &mut rows);
+    Summary { rows, total_params: net.num_params() }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let head = ["Layer", "Input size", "Output size", "Params"];
+        let cells: Vec<[String; 4]> = self
+            .rows
+            .iter()
+            .map(|r| {
+                let layer = if r.name.is_empty() { r.layer.clone() } else { format!("({}) {}", r.name, r.layer) };
+                [layer, r.input.clone(), r.output.clone(), r.params.to_string()]
+            })
+            .collect();
+        let w: Vec<usize> = (0..4)
+            .map(|i| cells.iter().map(|c| c[i].len()).chain([head[i].len()]).max().unwrap_or(0))
+            .collect();
+        writeln!(f, "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}", head[0], head[1], head[2], head[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3])?;
+        for c in &cells {
+            writeln!(f, "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}", c[0], c[1], c[2], c[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3])?;
+        }
+        write!(f, "Total params: {}", self.total_params)
+    }
+}
+
+/// The row of one layer for input `X`.
+pub fn layer_row<X: TensorType, M: Module + super::Forward<X>>(m: &M, prefix: &str) -> SummaryRow
+where
+    M::Output: TensorType,
+{
+    SummaryRow {
+        name: prefix.to_string(),
+        layer: format!("{}({})", m.kind(), m.extra_repr()),
+        input: X::shape_string(),
+        output: <M::Output as TensorType>::shape_string(),
+        params: m.num_params(),
+    }
+}
+
+/// Prints a module tree like [`ModuleDisplay`], each chained layer followed by its static input
+/// and output shapes for input `X` (what `#[module(input = ..)]` makes `Display` do).
+pub fn fmt_with_shapes<X, M: Summarize<X> + Module>(m: &M, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+    let mut rows = vec![];
+    m.summary_rows("", &mut rows);
+    let shapes: std::collections::HashMap<String, (String, String)> = rows.into_iter().map(|r| (r.name, (r.input, r.output))).collect();
+    write_tree_shapes(m, "", f, 0, &shapes)?;
+    write!(f, "\nParameters: {}", m.num_params())
+}
+
+fn write_tree_shapes(
+    m: &dyn Module,
+    path: &str,
+    f: &mut fmt::Formatter<'_>,
+    indent: usize,
+    shapes: &std::collections::HashMap<String, (String, String)>,
+) -> fmt::Result {
+    let children: Vec<(String, &dyn Module)> = m.children().into_iter().filter(|(_, c)| !c.is_tensor()).collect();
+    if children.is_empty() {
+        write!(f, "{}({})", m.kind(), m.extra_repr())?;
+        if let Some((i, o)) = shapes.get(path) {
+            write!(f, "  {i} -> {o}")?;
+        }
+        return Ok(());
+    }
+    writeln!(f, "{}(", m.kind())?;
+    for (name, c) in children {
+        write!(f, "{}({}): ", "  ".repeat(indent + 1), name)?;
+        write_tree_shapes(c, &join(path, &name), f, indent + 1, shapes)?;
+        writeln!(f)?;
+    }
+    write!(f, "{})", "  ".repeat(indent))
+}

@@ -138,6 +138,18 @@ macro_rules! leaf_module {
                 self
             }
         }
+
+        impl<__X, $($g)*> Summarize<__X> for $ty
+        where
+            $($($w)*)?
+            Self: Forward<__X>,
+            __X: TensorType,
+            <Self as Forward<__X>>::Output: TensorType,
+        {
+            fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
+                rows.push(layer_row::<__X, Self>(self, prefix));
+            }
+        }
     };
 }
 
@@ -439,7 +451,7 @@ leaf_module!(
 );
 leaf_module!(
     impl[G: ConstDim, C: ConstDim, E: Element] GroupNorm<G, C, E>
-    where [C: core::ops::Rem<G>, typenum::Mod<C, G>: typenum::IsEqual<typenum::U0>, typenum::Eq<typenum::Mod<C, G>, typenum::U0>: crate::shape::rules::NormGroupsDivide],
+    where [C: core::ops::Rem<G>, typenum::Mod<C, G>: typenum::IsEqual<typenum::U0>, typenum::Eq<typenum::Mod<C, G>, typenum::U0>: crate::shape::rules::NormGroupsDivide,],
     kind = |s| "GroupNorm",
     fields = [weight, bias],
     repr = |s| format!("{}, {}, eps={}, affine={}", G::SIZE, C::SIZE, py_float(s.eps), py_bool(s.weight.is_some()))
