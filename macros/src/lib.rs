@@ -164,7 +164,10 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
         return Err(syn::Error::new_spanned(name, "`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)"));
     }
     if struct_flags.iter().any(|f| f == "skip") {
-        return Err(syn::Error::new_spanned(name, "`skip` goes on a field, not on the struct"));
+        return Err(syn::Error::new_spanned(
+            name,
+            "`skip` goes on a field, not on the struct",
+        ));
     }
     let mut fields = vec![];
     for (i, f) in data.fields.iter().enumerate() {
@@ -204,22 +207,39 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
     }
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
     let members: Vec<_> = fields.iter().map(|f| &f.member).collect();
-    let names: Vec<_> = fields.iter().map(|f| &f.name).collect();
     let kind = name.to_string();
+    // Per-field statements, spanned on the field so errors point at it.
+    let span_of = |f: &Field| syn::spanned::Spanned::span(&f.ty);
+    let visits: Vec<_> = fields.iter().map(|f| {
+        let (m, n) = (&f.member, &f.name);
+        quote::quote_spanned!(span_of(f)=> ::stensor::nn::Module::visit(&self.#m, &::stensor::nn::join(prefix, #n), f);)
+    }).collect();
+    let visits_mut: Vec<_> = fields.iter().map(|f| {
+        let (m, n) = (&f.member, &f.name);
+        quote::quote_spanned!(span_of(f)=> ::stensor::nn::Module::visit_mut(&mut self.#m, &::stensor::nn::join(prefix, #n), f);)
+    }).collect();
+    let kids: Vec<_> = fields.iter().map(|f| {
+        let (m, n) = (&f.member, &f.name);
+        quote::quote_spanned!(span_of(f)=> (::std::string::String::from(#n), &self.#m as &dyn ::stensor::nn::Module))
+    }).collect();
+    let kids_mut: Vec<_> = fields.iter().map(|f| {
+        let (m, n) = (&f.member, &f.name);
+        quote::quote_spanned!(span_of(f)=> (::std::string::String::from(#n), &mut self.#m as &mut dyn ::stensor::nn::Module))
+    }).collect();
 
     let module_impl = quote! {
         impl #impl_g ::stensor::nn::Module for #name #ty_g #where_c {
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorRef<'_>)) {
-                #( ::stensor::nn::Module::visit(&self.#members, &::stensor::nn::join(prefix, #names), f); )*
+                #( #visits )*
             }
             fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorMut<'_>)) {
-                #( ::stensor::nn::Module::visit_mut(&mut self.#members, &::stensor::nn::join(prefix, #names), f); )*
+                #( #visits_mut )*
             }
             fn children(&self) -> ::std::vec::Vec<(::std::string::String, &dyn ::stensor::nn::Module)> {
-                ::std::vec![#( (::std::string::String::from(#names), &self.#members as &dyn ::stensor::nn::Module) ),*]
+                ::std::vec![#( #kids ),*]
             }
             fn children_mut(&mut self) -> ::std::vec::Vec<(::std::string::String, &mut dyn ::stensor::nn::Module)> {
-                ::std::vec![#( (::std::string::String::from(#names), &mut self.#members as &mut dyn ::stensor::nn::Module) ),*]
+                ::std::vec![#( #kids_mut ),*]
             }
             fn kind(&self) -> &'static str {
                 #kind
@@ -250,7 +270,10 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
 
     let summary_impl = if chain {
         if fields.is_empty() {
-            return Err(syn::Error::new_spanned(name, "`sequential` and `chain` need at least one (non-skipped) field"));
+            return Err(syn::Error::new_spanned(
+                name,
+                "`sequential` and `chain` need at least one (non-skipped) field",
+            ));
         }
         let mut preds: Vec<syn::WherePredicate> = vec![];
         let mut x: syn::Type = syn::parse_quote!(__StensorInput);
@@ -258,7 +281,9 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
         for f in &fields {
             let ty = &f.ty;
             let (member, fname) = (&f.member, &f.name);
-            preds.push(syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>));
+            preds.push(
+                syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
+            );
             steps.push(quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); });
             x = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
         }

@@ -174,6 +174,22 @@ pub trait Module: Any {
     {
         self.set_training(false);
     }
+    /// The layer / input size / output size table for `f32` input of shape `S`, from the types
+    /// alone (for other element types use [`summary`]).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module, ReLU};
+    /// let net = (Linear::<U784, U512>::new(&mut Rng::seed(0)), ReLU);
+    /// let s = net.summary::<(usize, U784)>();
+    /// assert_eq!((s.rows[1].input.as_str(), s.total_params), ("(N, 512)", 784 * 512 + 512));
+    /// ```
+    fn summary<S: Shape>(&self) -> Summary
+    where
+        Self: Summarize<Tensor<S, f32>> + Sized,
+    {
+        summary::<Tensor<S, f32>, Self>(self)
+    }
     /// Calls `f` on every submodule, children before parents, this module last (PyTorch's
     /// `apply`).
     fn apply(&mut self, f: &mut dyn FnMut(&mut dyn Module))
@@ -507,7 +523,10 @@ pub struct Summary {
 pub fn summary<X, M: Summarize<X> + Module>(net: &M) -> Summary {
     let mut rows = vec![];
     net.summary_rows("", &mut rows);
-    Summary { rows, total_params: net.num_params() }
+    Summary {
+        rows,
+        total_params: net.num_params(),
+    }
 }
 
 impl fmt::Display for Summary {
@@ -517,16 +536,54 @@ impl fmt::Display for Summary {
             .rows
             .iter()
             .map(|r| {
-                let layer = if r.name.is_empty() { r.layer.clone() } else { format!("({}) {}", r.name, r.layer) };
-                [layer, r.input.clone(), r.output.clone(), r.params.to_string()]
+                let layer = if r.name.is_empty() {
+                    r.layer.clone()
+                } else {
+                    format!("({}) {}", r.name, r.layer)
+                };
+                [
+                    layer,
+                    r.input.clone(),
+                    r.output.clone(),
+                    r.params.to_string(),
+                ]
             })
             .collect();
         let w: Vec<usize> = (0..4)
-            .map(|i| cells.iter().map(|c| c[i].len()).chain([head[i].len()]).max().unwrap_or(0))
+            .map(|i| {
+                cells
+                    .iter()
+                    .map(|c| c[i].len())
+                    .chain([head[i].len()])
+                    .max()
+                    .unwrap_or(0)
+            })
             .collect();
-        writeln!(f, "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}", head[0], head[1], head[2], head[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3])?;
+        writeln!(
+            f,
+            "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
+            head[0],
+            head[1],
+            head[2],
+            head[3],
+            w0 = w[0],
+            w1 = w[1],
+            w2 = w[2],
+            w3 = w[3]
+        )?;
         for c in &cells {
-            writeln!(f, "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}", c[0], c[1], c[2], c[3], w0 = w[0], w1 = w[1], w2 = w[2], w3 = w[3])?;
+            writeln!(
+                f,
+                "{:<w0$}  {:<w1$}  {:<w2$}  {:>w3$}",
+                c[0],
+                c[1],
+                c[2],
+                c[3],
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2],
+                w3 = w[3]
+            )?;
         }
         write!(f, "Total params: {}", self.total_params)
     }
@@ -548,10 +605,16 @@ where
 
 /// Prints a module tree like [`ModuleDisplay`], each chained layer followed by its static input
 /// and output shapes for input `X` (what `#[module(input = ..)]` makes `Display` do).
-pub fn fmt_with_shapes<X, M: Summarize<X> + Module>(m: &M, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+pub fn fmt_with_shapes<X, M: Summarize<X> + Module>(
+    m: &M,
+    f: &mut fmt::Formatter<'_>,
+) -> fmt::Result {
     let mut rows = vec![];
     m.summary_rows("", &mut rows);
-    let shapes: std::collections::HashMap<String, (String, String)> = rows.into_iter().map(|r| (r.name, (r.input, r.output))).collect();
+    let shapes: std::collections::HashMap<String, (String, String)> = rows
+        .into_iter()
+        .map(|r| (r.name, (r.input, r.output)))
+        .collect();
     write_tree_shapes(m, "", f, 0, &shapes)?;
     write!(f, "\nParameters: {}", m.num_params())
 }
@@ -563,7 +626,11 @@ fn write_tree_shapes(
     indent: usize,
     shapes: &std::collections::HashMap<String, (String, String)>,
 ) -> fmt::Result {
-    let children: Vec<(String, &dyn Module)> = m.children().into_iter().filter(|(_, c)| !c.is_tensor()).collect();
+    let children: Vec<(String, &dyn Module)> = m
+        .children()
+        .into_iter()
+        .filter(|(_, c)| !c.is_tensor())
+        .collect();
     if children.is_empty() {
         write!(f, "{}({})", m.kind(), m.extra_repr())?;
         if let Some((i, o)) = shapes.get(path) {

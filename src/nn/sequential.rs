@@ -523,7 +523,7 @@ where
     }
 }
 
-impl<X, A, B> Summarize<X> for (A, B,)
+impl<X, A, B> Summarize<X> for (A, B)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
@@ -534,88 +534,216 @@ where
     }
 }
 
-impl<X, A, B, C> Summarize<X> for (A, B, C,)
+impl<X, A, B, C> Summarize<X> for (A, B, C)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
-    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output> + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
+    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>
+        + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
 {
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
         Summarize::<X>::summary_rows(&self.0, &join(prefix, "0"), rows);
         Summarize::<<A as Forward<X>>::Output>::summary_rows(&self.1, &join(prefix, "1"), rows);
-        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(&self.2, &join(prefix, "2"), rows);
+        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(
+            &self.2,
+            &join(prefix, "2"),
+            rows,
+        );
     }
 }
 
-impl<X, A, B, C, D> Summarize<X> for (A, B, C, D,)
+impl<X, A, B, C, D> Summarize<X> for (A, B, C, D)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
-    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output> + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
-    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output> + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
+    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>
+        + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
+    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>
+        + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
 {
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
         Summarize::<X>::summary_rows(&self.0, &join(prefix, "0"), rows);
         Summarize::<<A as Forward<X>>::Output>::summary_rows(&self.1, &join(prefix, "1"), rows);
-        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(&self.2, &join(prefix, "2"), rows);
+        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(
+            &self.2,
+            &join(prefix, "2"),
+            rows,
+        );
         Summarize::<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>::summary_rows(&self.3, &join(prefix, "3"), rows);
     }
 }
 
-impl<X, A, B, C, D, F> Summarize<X> for (A, B, C, D, F,)
+impl<X, A, B, C, D, F> Summarize<X> for (A, B, C, D, F)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
-    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output> + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
-    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output> + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
-    F: Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output> + Summarize<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>,
+    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>
+        + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
+    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>
+        + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
+    F:
+        Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            > + Summarize<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >,
 {
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
         Summarize::<X>::summary_rows(&self.0, &join(prefix, "0"), rows);
         Summarize::<<A as Forward<X>>::Output>::summary_rows(&self.1, &join(prefix, "1"), rows);
-        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(&self.2, &join(prefix, "2"), rows);
+        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(
+            &self.2,
+            &join(prefix, "2"),
+            rows,
+        );
         Summarize::<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>::summary_rows(&self.3, &join(prefix, "3"), rows);
-        Summarize::<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.4, &join(prefix, "4"), rows);
+        Summarize::<
+            <D as Forward<
+                <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+            >>::Output,
+        >::summary_rows(&self.4, &join(prefix, "4"), rows);
     }
 }
 
-impl<X, A, B, C, D, F, G> Summarize<X> for (A, B, C, D, F, G,)
+impl<X, A, B, C, D, F, G> Summarize<X> for (A, B, C, D, F, G)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
-    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output> + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
-    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output> + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
-    F: Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output> + Summarize<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>,
-    G: Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output> + Summarize<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>,
+    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>
+        + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
+    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>
+        + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
+    F:
+        Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            > + Summarize<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >,
+    G: Forward<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        > + Summarize<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        >,
 {
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
         Summarize::<X>::summary_rows(&self.0, &join(prefix, "0"), rows);
         Summarize::<<A as Forward<X>>::Output>::summary_rows(&self.1, &join(prefix, "1"), rows);
-        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(&self.2, &join(prefix, "2"), rows);
+        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(
+            &self.2,
+            &join(prefix, "2"),
+            rows,
+        );
         Summarize::<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>::summary_rows(&self.3, &join(prefix, "3"), rows);
-        Summarize::<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.4, &join(prefix, "4"), rows);
-        Summarize::<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.5, &join(prefix, "5"), rows);
+        Summarize::<
+            <D as Forward<
+                <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+            >>::Output,
+        >::summary_rows(&self.4, &join(prefix, "4"), rows);
+        Summarize::<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        >::summary_rows(&self.5, &join(prefix, "5"), rows);
     }
 }
 
-impl<X, A, B, C, D, F, G, H> Summarize<X> for (A, B, C, D, F, G, H,)
+impl<X, A, B, C, D, F, G, H> Summarize<X> for (A, B, C, D, F, G, H)
 where
     A: Forward<X> + Summarize<X>,
     B: Forward<<A as Forward<X>>::Output> + Summarize<<A as Forward<X>>::Output>,
-    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output> + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
-    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output> + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
-    F: Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output> + Summarize<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>,
-    G: Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output> + Summarize<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>,
-    H: Forward<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output> + Summarize<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>,
+    C: Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>
+        + Summarize<<B as Forward<<A as Forward<X>>::Output>>::Output>,
+    D: Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>
+        + Summarize<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>,
+    F:
+        Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            > + Summarize<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >,
+    G: Forward<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        > + Summarize<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        >,
+    H: Forward<
+            <G as Forward<
+                <F as Forward<
+                    <D as Forward<
+                        <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                    >>::Output,
+                >>::Output,
+            >>::Output,
+        > + Summarize<
+            <G as Forward<
+                <F as Forward<
+                    <D as Forward<
+                        <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                    >>::Output,
+                >>::Output,
+            >>::Output,
+        >,
 {
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
         Summarize::<X>::summary_rows(&self.0, &join(prefix, "0"), rows);
         Summarize::<<A as Forward<X>>::Output>::summary_rows(&self.1, &join(prefix, "1"), rows);
-        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(&self.2, &join(prefix, "2"), rows);
+        Summarize::<<B as Forward<<A as Forward<X>>::Output>>::Output>::summary_rows(
+            &self.2,
+            &join(prefix, "2"),
+            rows,
+        );
         Summarize::<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>::summary_rows(&self.3, &join(prefix, "3"), rows);
-        Summarize::<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.4, &join(prefix, "4"), rows);
-        Summarize::<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.5, &join(prefix, "5"), rows);
-        Summarize::<<G as Forward<<F as Forward<<D as Forward<<C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output>>::Output>>::Output>>::Output>::summary_rows(&self.6, &join(prefix, "6"), rows);
+        Summarize::<
+            <D as Forward<
+                <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+            >>::Output,
+        >::summary_rows(&self.4, &join(prefix, "4"), rows);
+        Summarize::<
+            <F as Forward<
+                <D as Forward<
+                    <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                >>::Output,
+            >>::Output,
+        >::summary_rows(&self.5, &join(prefix, "5"), rows);
+        Summarize::<
+            <G as Forward<
+                <F as Forward<
+                    <D as Forward<
+                        <C as Forward<<B as Forward<<A as Forward<X>>::Output>>::Output>>::Output,
+                    >>::Output,
+                >>::Output,
+            >>::Output,
+        >::summary_rows(&self.6, &join(prefix, "6"), rows);
     }
 }
 
