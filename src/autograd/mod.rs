@@ -395,8 +395,24 @@ where
     T: TapeMode<E>,
     F: FnOnce(&Arc<Vec<E>>) -> BackwardFn<E>,
 {
+    op_result_shared(shape, Arc::new(data), inputs, make_backward)
+}
+
+/// [`op_result`] for an output that shares its buffer (a view: reshape, flatten).
+pub(crate) fn op_result_shared<S, E, T, F>(
+    shape: S,
+    data: Arc<Vec<E>>,
+    inputs: &[(GradTarget, Option<&Arc<Node<E>>>)],
+    make_backward: F,
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    E: Element,
+    T: TapeMode<E>,
+    F: FnOnce(&Arc<Vec<E>>) -> BackwardFn<E>,
+{
     let requires_grad = T::TRACED && inputs.iter().any(|(g, _)| g.requires_grad);
-    let mut out = Tensor::<S, E, T>::from_parts(shape, data);
+    let mut out = Tensor::<S, E, T>::from_arc(shape, data);
     if requires_grad {
         let parents = inputs.iter().filter_map(|(_, n)| n.cloned()).collect();
         let node = Node {

@@ -74,39 +74,52 @@ impl ConvGeom {
     }
 }
 
-/// Lays out the receptive fields of one image-group `x` (`cin_g x in_vol`) as the columns of
-/// `col` (`cin_g * k_vol x out_vol`), zeros where a field reaches into the padding.
-fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
+/// The output positions `[lo, hi)` along one dim whose input position
+/// `o * stride + offset - pad` falls inside `0..len`.
+fn valid_range(out: usize, len: usize, stride: usize, pad: usize, offset: usize) -> (usize, usize) {
+    let lo = if offset >= pad {
+        0
+    } else {
+        (pad - offset).div_ceil(stride)
+    };
+    let hi = if len + pad > offset {
+        ((len - 1 + pad - offset) / stride + 1).min(out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// For every kernel tap `(c, a, b, e)` and output row `(z, y)`, calls `f(row, o_start, src)` where
+/// `src` is `None` for a row that falls into the padding, else `Some((input offset of the
+/// first valid x, x range))`: the shared walk of [`im2col`] and [`col2im`].
+fn for_each_tap_row(
+    g: &ConvGeom,
+    mut f: impl FnMut(usize, usize, Option<(usize, (usize, usize))>),
+) {
     let [id, ih, iw] = g.input;
     let [kd, kh, kw] = g.kernel;
     let [od, oh, ow] = g.output;
-    let ov = g.out_vol();
     let mut row = 0;
     for c in 0..g.cin_g() {
-        let xc = &x[c * g.in_vol()..(c + 1) * g.in_vol()];
         for a in 0..kd {
+            let zr = valid_range(od, id, g.stride[0], g.padding[0], a * g.dilation[0]);
             for b in 0..kh {
+                let yr = valid_range(oh, ih, g.stride[1], g.padding[1], b * g.dilation[1]);
                 for e in 0..kw {
-                    let dst = &mut col[row * ov..(row + 1) * ov];
-                    let mut o = 0;
+                    let xr = valid_range(ow, iw, g.stride[2], g.padding[2], e * g.dilation[2]);
                     for z in 0..od {
-                        let zi =
-                            (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
                         for y in 0..oh {
-                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize
-                                - g.padding[1] as isize;
-                            let inside =
-                                (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
-                            for xo in 0..ow {
-                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize
-                                    - g.padding[2] as isize;
-                                dst[o] = if inside && (0..iw as isize).contains(&xi) {
-                                    xc[((zi as usize) * ih + yi as usize) * iw + xi as usize]
-                                } else {
-                                    E::zero()
-                                };
-                                o += 1;
+                            let o = (z * oh + y) * ow;
+                            if z < zr.0 || z >= zr.1 || y < yr.0 || y >= yr.1 || xr.0 >= xr.1 {
+                                f(row, o, None);
+                                continue;
                             }
+                            let zi = z * g.stride[0] + a * g.dilation[0] - g.padding[0];
+                            let yi = y * g.stride[1] + b * g.dilation[1] - g.padding[1];
+                            let xi = xr.0 * g.stride[2] + e * g.dilation[2] - g.padding[2];
+                            let src = ((c * id + zi) * ih + yi) * iw + xi;
+                            f(row, o, Some((src, xr)));
                         }
                     }
                     row += 1;
@@ -116,44 +129,45 @@ fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
     }
 }
 
-/// The adjoint of [`im2col`]: adds each column entry back to the input position it came from.
-fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
-    let [id, ih, iw] = g.input;
-    let [kd, kh, kw] = g.kernel;
-    let [od, oh, ow] = g.output;
-    let ov = g.out_vol();
-    let mut row = 0;
-    for c in 0..g.cin_g() {
-        let dxc = &mut dx[c * g.in_vol()..(c + 1) * g.in_vol()];
-        for a in 0..kd {
-            for b in 0..kh {
-                for e in 0..kw {
-                    let src = &col[row * ov..(row + 1) * ov];
-                    let mut o = 0;
-                    for z in 0..od {
-                        let zi =
-                            (z * g.stride[0] + a * g.dilation[0]) as isize - g.padding[0] as isize;
-                        for y in 0..oh {
-                            let yi = (y * g.stride[1] + b * g.dilation[1]) as isize
-                                - g.padding[1] as isize;
-                            let inside =
-                                (0..id as isize).contains(&zi) && (0..ih as isize).contains(&yi);
-                            for xo in 0..ow {
-                                let xi = (xo * g.stride[2] + e * g.dilation[2]) as isize
-                                    - g.padding[2] as isize;
-                                if inside && (0..iw as isize).contains(&xi) {
-                                    let k = ((zi as usize) * ih + yi as usize) * iw + xi as usize;
-                                    dxc[k] = dxc[k] + src[o];
-                                }
-                                o += 1;
-                            }
-                        }
+/// Lays out the receptive fields of one image-group `x` (`cin_g x in_vol`) as the columns of
+/// `col` (`cin_g * k_vol x out_vol`), zeros where a field reaches into the padding. Rows of the
+/// output are copied whole where the stride is 1.
+fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
+    let (ov, ow, sx) = (g.out_vol(), g.output[2], g.stride[2]);
+    for_each_tap_row(g, |row, o, src| {
+        let dst = &mut col[row * ov + o..row * ov + o + ow];
+        match src {
+            None => dst.fill(E::zero()),
+            Some((s, (lo, hi))) => {
+                dst[..lo].fill(E::zero());
+                dst[hi..].fill(E::zero());
+                if sx == 1 {
+                    dst[lo..hi].copy_from_slice(&x[s..s + hi - lo]);
+                } else {
+                    for (j, d) in dst[lo..hi].iter_mut().enumerate() {
+                        *d = x[s + j * sx];
                     }
-                    row += 1;
                 }
             }
         }
-    }
+    });
+}
+
+/// The adjoint of [`im2col`]: adds each column entry back to the input position it came from.
+fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
+    let (ov, sx) = (g.out_vol(), g.stride[2]);
+    for_each_tap_row(g, |row, o, src| {
+        if let Some((s, (lo, hi))) = src {
+            let from = &col[row * ov + o + lo..row * ov + o + hi];
+            if sx == 1 {
+                super::add_assign(&mut dx[s..s + hi - lo], from);
+            } else {
+                for (j, &v) in from.iter().enumerate() {
+                    dx[s + j * sx] = dx[s + j * sx] + v;
+                }
+            }
+        }
+    });
 }
 
 fn parallel<E>(g: &ConvGeom) -> bool {
@@ -188,7 +202,9 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     let per_image = |(xn, on): (&[E], &mut [E])| {
-        let mut col = vec![E::zero(); cin_g * kv * ov];
+        // im2col writes every entry: no need to zero the buffer
+        let mut col = Vec::with_capacity(cin_g * kv * ov);
+        col.resize(cin_g * kv * ov, E::zero());
         for gi in 0..g.groups {
             im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], &mut col);
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];

@@ -1,11 +1,10 @@
 //! Matrix multiplication: `C (+)= op(A) op(B)` for row-major matrices, `op` the identity or the
 //! transpose.
 //!
-//! A correct, cache-blocked kernel: four rows of `C` at a time sweep a `KC x NC` block of `B`
-//! that stays in L2, so each loaded row of `B` feeds four fused multiply-adds, and the inner
-//! loop runs over contiguous memory the compiler vectorises. Large products split rows of `C`
-//! across rayon threads. (The BLIS-structured SIMD microkernel replaces this in the kernels
-//! issue; the signature stays.)
+//! `f32` runs the BLIS-structured SIMD kernel of `gemm_f32`. Other element types (`f64`, used
+//! by gradient checks) take a correct, cache-blocked generic path: four rows of `C` at a time
+//! sweep a `KC x NC` block of `B` that stays in L2, so each loaded row of `B` feeds four fused
+//! multiply-adds, and the inner loop runs over contiguous memory the compiler vectorises.
 
 use crate::tensor::Element;
 use rayon::prelude::*;
@@ -86,7 +85,10 @@ pub fn gemm<E: Element>(
     if m == 0 || n == 0 || k == 0 {
         return;
     }
-    // Bring both operands to row-major op(A) (m x k) and op(B) (k x n). A transposed copy costs
+    if E::fast_gemm(m, k, n, a, ta, b, tb, c) {
+        return;
+    }
+    // The generic path (f64): bring both operands to row-major op(A) (m x k) and op(B) (k x n). A transposed copy costs
     // O(mk) against the product's O(mkn).
     let a_rm;
     let a = match ta {

@@ -9,6 +9,7 @@
 mod conv;
 mod elementwise;
 mod gemm;
+mod gemm_f32;
 mod layout;
 mod norm;
 mod optim;
@@ -20,6 +21,7 @@ mod softmax;
 pub use conv::*;
 pub use elementwise::*;
 pub use gemm::*;
+pub(crate) use gemm_f32::gemm_f32;
 pub use layout::*;
 pub use norm::*;
 pub use optim::*;

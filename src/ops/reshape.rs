@@ -2,7 +2,7 @@
 //! moving between a static and a runtime batch dimension.
 
 use super::{assert_same_dims, axis_split};
-use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::autograd::{op_result, op_result_shared, MergeTape, TapeMode};
 use crate::kernels;
 use crate::shape::{ConcatAlong, Dim, FlattenDims, PermuteTo, ReshapeTo, Shape, SwapAxes};
 use crate::tensor::{Element, Tensor};
@@ -11,13 +11,12 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// The same elements under another shape value (same `numel`); the gradient passes through.
     pub(crate) fn view_as<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
         debug_assert_eq!(shape.numel(), self.numel());
+        // A view shares the buffer: no copy.
         if !(T::TRACED && self.requires_grad()) {
-            return Tensor::from_parts(shape, self.take_data());
+            return Tensor::from_arc(shape, self.data_arc());
         }
         let (target, node) = self.as_input();
-        let node = node.cloned();
-        let data = self.take_data();
-        op_result(shape, data, &[(target, node.as_ref())], |_| {
+        op_result_shared(shape, self.data_arc(), &[(target, node)], |_| {
             Box::new(move |g, grads| {
                 if let Some(gx) = grads.accum(&target) {
                     kernels::add_assign(gx, g);

@@ -34,6 +34,22 @@ pub trait Element:
     fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_>;
     /// The slice inside a type-erased view, if it holds this element type.
     fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]>;
+    /// `C += op(A) op(B)` with this type's fastest kernel, if it has one (the SIMD `f32`
+    /// GEMM); `false` sends the caller to the generic path.
+    #[doc(hidden)]
+    #[allow(clippy::too_many_arguments)]
+    fn fast_gemm(
+        _m: usize,
+        _k: usize,
+        _n: usize,
+        _a: &[Self],
+        _ta: crate::kernels::Trans,
+        _b: &[Self],
+        _tb: crate::kernels::Trans,
+        _c: &mut [Self],
+    ) -> bool {
+        false
+    }
 }
 
 impl Element for f32 {
@@ -58,6 +74,19 @@ impl Element for f32 {
             super::ValuesMut::F32(s) => Some(s),
             _ => None,
         }
+    }
+    fn fast_gemm(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        ta: crate::kernels::Trans,
+        b: &[f32],
+        tb: crate::kernels::Trans,
+        c: &mut [f32],
+    ) -> bool {
+        crate::kernels::gemm_f32(m, k, n, a, ta, b, tb, c);
+        true
     }
 }
 

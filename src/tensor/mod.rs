@@ -544,6 +544,18 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         }
     }
 
+    /// A tensor of shape `shape` sharing `data` (no copy), with a new id.
+    pub(crate) fn from_arc(shape: S, data: Arc<Vec<E>>) -> Tensor<S, E, T> {
+        debug_assert_eq!(data.len(), shape.numel());
+        Tensor {
+            id: UniqueId::new(),
+            shape,
+            data,
+            requires_grad: false,
+            tape: T::from_node(None),
+        }
+    }
+
     /// The same value on another tape.
     pub(crate) fn retape<T2: TapeMode<E>>(self, tape: T2) -> Tensor<S, E, T2> {
         Tensor {

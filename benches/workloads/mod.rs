@@ -1,0 +1,152 @@
+//! The reference workloads W1-W6 of `WORKLOADS.md`, shared by `examples/workloads.rs` (the
+//! figures in the README) and `benches/workloads.rs` (criterion).
+
+#![allow(dead_code)]
+
+use stensor::loss::CrossEntropyLoss;
+use stensor::nn::*;
+use stensor::optim::{Optimizer, SGD};
+use stensor::prelude::*;
+
+/// W1 / W6: the seed LeNet.
+pub type LeNet = (
+    Conv2d<U1, U6, U5, U1, U2>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Conv2d<U6, U16, U5>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Flatten,
+    Linear<U400, U120>,
+    Sigmoid,
+    Linear<U120, U84>,
+    Sigmoid,
+    Linear<U84, U10>,
+);
+
+pub fn lenet(seed: u64) -> LeNet {
+    let mut r = Rng::seed(seed);
+    (
+        Conv2d::new(&mut r),
+        Sigmoid,
+        AvgPool2d::new(),
+        Conv2d::new(&mut r),
+        Sigmoid,
+        AvgPool2d::new(),
+        Flatten::new(),
+        Linear::new(&mut r),
+        Sigmoid,
+        Linear::new(&mut r),
+        Sigmoid,
+        Linear::new(&mut r),
+    )
+}
+
+/// W2: the seed CIFAR-10 net (MYNN2).
+pub type CifarNet = (
+    Conv2d<U3, U32, U5, U1, U2>,
+    MaxPool2d<U2>,
+    Conv2d<U32, U32, U5, U1, U2>,
+    MaxPool2d<U2>,
+    Conv2d<U32, U64, U5, U1, U2>,
+    MaxPool2d<U2>,
+    Flatten,
+    Linear<U1024, U64>,
+    Linear<U64, U10>,
+);
+
+pub fn cifar_net(seed: u64) -> CifarNet {
+    let mut r = Rng::seed(seed);
+    (
+        Conv2d::new(&mut r),
+        MaxPool2d::new(),
+        Conv2d::new(&mut r),
+        MaxPool2d::new(),
+        Conv2d::new(&mut r),
+        MaxPool2d::new(),
+        Flatten::new(),
+        Linear::new(&mut r),
+        Linear::new(&mut r),
+    )
+}
+
+/// W3: the seed MLP.
+pub type Mlp = (
+    Flatten,
+    Linear<U784, U512>,
+    ReLU,
+    Linear<U512, U512>,
+    ReLU,
+    Linear<U512, U10>,
+);
+
+pub fn mlp(seed: u64) -> Mlp {
+    let mut r = Rng::seed(seed);
+    (
+        Flatten::new(),
+        Linear::new(&mut r),
+        ReLU,
+        Linear::new(&mut r),
+        ReLU,
+        Linear::new(&mut r),
+    )
+}
+
+fn labels(n: usize) -> Vec<usize> {
+    (0..n).map(|i| (i * 7) % 10).collect()
+}
+
+/// One W1 training step: forward, mean cross-entropy, backward, SGD(lr = 0.9).
+pub fn lenet_train_step(
+    net: &mut LeNet,
+    opt: &mut SGD,
+    x: &Tensor<(U256, U1, U28, U28)>,
+    y: &[usize],
+) -> f32 {
+    let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
+    let grads = loss.backward();
+    opt.step(net, &grads);
+    loss.item()
+}
+
+/// One W2 training step at batch 64 (SGD lr = 0.01).
+pub fn cifar_train_step(
+    net: &mut CifarNet,
+    opt: &mut SGD,
+    x: &Tensor<(U64, U3, U32, U32)>,
+    y: &[usize],
+) -> f32 {
+    let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
+    let grads = loss.backward();
+    opt.step(net, &grads);
+    loss.item()
+}
+
+/// One W3 training step at batch 64 (SGD lr = 0.01).
+pub fn mlp_train_step(
+    net: &mut Mlp,
+    opt: &mut SGD,
+    x: &Tensor<(U64, U28, U28)>,
+    y: &[usize],
+) -> f32 {
+    let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
+    let grads = loss.backward();
+    opt.step(net, &grads);
+    loss.item()
+}
+
+pub fn batch_labels(n: usize) -> Vec<usize> {
+    labels(n)
+}
+
+/// W4a: Conv2d(64, 32, 3) on 8x64x128x128.
+pub type W4a = Conv2d<U64, U32, U3>;
+/// W4b: the same with groups = 8.
+pub type W4b = Conv2d<U64, U32, U3, U1, U0, U1, U8>;
+/// W4c: depthwise Conv2d(64, 64, 3, groups=64) then Conv2d(64, 32, 1).
+pub type W4c = (Conv2d<U64, U64, U3, U1, U0, U1, U64>, Conv2d<U64, U32, U1>);
+/// W4d: ConvTranspose2d(32, 64, 3) on 8x32x126x126.
+pub type W4d = ConvTranspose2d<U32, U64, U3>;
+
+/// FLOPs of W4a: 2 N Cout Hout Wout Cin K K.
+pub const W4A_FLOPS: f64 = 2.0 * 8.0 * 32.0 * 126.0 * 126.0 * 64.0 * 9.0;

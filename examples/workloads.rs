@@ -1,0 +1,173 @@
+//! Runs the reference workloads W1-W6 of `WORKLOADS.md` and prints one line per figure, e.g.
+//! `W1 train examples/s threads=2 : 31234.5`, with the thread count from `RAYON_NUM_THREADS`.
+//! Each figure is the median of several repeats of at least a second each, after a warm-up.
+//!
+//! Run: `RAYON_NUM_THREADS=2 cargo run --release --example workloads [-- W1 W5 ...]`
+
+#[path = "../benches/workloads/mod.rs"]
+mod workloads;
+
+use std::time::{Duration, Instant};
+use stensor::kernels::{gemm, Trans};
+use stensor::nn::{Conv2d, Forward};
+use stensor::optim::SGD;
+use stensor::prelude::*;
+use workloads::*;
+
+const REPEATS: usize = 5;
+
+/// Median seconds per call of `f` over `REPEATS` timed runs of at least `min` each.
+fn time_per_call(mut f: impl FnMut(), min: Duration) -> f64 {
+    let warm = Instant::now();
+    while warm.elapsed() < min / 2 {
+        f();
+    }
+    let mut per: Vec<f64> = (0..REPEATS)
+        .map(|_| {
+            let t = Instant::now();
+            let mut n = 0usize;
+            while t.elapsed() < min {
+                f();
+                n += 1;
+            }
+            t.elapsed().as_secs_f64() / n as f64
+        })
+        .collect();
+    per.sort_by(f64::total_cmp);
+    per[REPEATS / 2]
+}
+
+fn main() {
+    let threads = rayon::current_num_threads();
+    let only: Vec<String> = std::env::args().skip(1).collect();
+    let want = |w: &str| only.is_empty() || only.iter().any(|o| w.starts_with(o.as_str()));
+    let sec = Duration::from_secs(1);
+    let line = |what: &str, v: f64| println!("{what} threads={threads} : {v:.1}");
+
+    if want("W1") {
+        let mut net = lenet(0);
+        let mut opt = SGD::new(0.9);
+        let x = Tensor::<(U256, U1, U28, U28)>::rand_uniform(1, 0.0, 1.0);
+        let y = batch_labels(256);
+        let t = time_per_call(
+            || {
+                lenet_train_step(&mut net, &mut opt, &x, &y);
+            },
+            sec,
+        );
+        line("W1 train examples/s", 256.0 / t);
+    }
+    if want("W2") {
+        let mut net = cifar_net(0);
+        let mut opt = SGD::new(0.01);
+        let x = Tensor::<(U64, U3, U32, U32)>::rand_uniform(2, -1.0, 1.0);
+        let y = batch_labels(64);
+        let t = time_per_call(
+            || {
+                cifar_train_step(&mut net, &mut opt, &x, &y);
+            },
+            sec,
+        );
+        line("W2 train examples/s", 64.0 / t);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(net.forward(x.clone()));
+            },
+            sec,
+        );
+        line("W2 inference examples/s", 64.0 / t);
+    }
+    if want("W3") {
+        let mut net = mlp(0);
+        let x1 = Tensor::<(U1, U28, U28)>::rand_uniform(3, 0.0, 1.0);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(net.forward(x1.clone()));
+            },
+            sec,
+        );
+        line("W3 inference batch-1 us", t * 1e6);
+        let mut opt = SGD::new(0.01);
+        let x = Tensor::<(U64, U28, U28)>::rand_uniform(4, 0.0, 1.0);
+        let y = batch_labels(64);
+        let t = time_per_call(
+            || {
+                mlp_train_step(&mut net, &mut opt, &x, &y);
+            },
+            sec,
+        );
+        line("W3 train examples/s", 64.0 / t);
+    }
+    if want("W4") {
+        let mut r = Rng::seed(5);
+        let x = Tensor::<(U8, U64, U128, U128)>::rand_uniform(5, -1.0, 1.0);
+        let a = W4a::new(&mut r);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(a.forward(x.clone()));
+            },
+            sec,
+        );
+        line("W4a conv forward ms", t * 1e3);
+        line("W4a conv forward GFLOP/s", W4A_FLOPS / t / 1e9);
+        let b = W4b::new(&mut r);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(b.forward(x.clone()));
+            },
+            sec,
+        );
+        line("W4b grouped conv forward ms", t * 1e3);
+        let c: W4c = (Conv2d::new(&mut r), Conv2d::new(&mut r));
+        let t = time_per_call(
+            || {
+                std::hint::black_box(c.forward(x.clone()));
+            },
+            sec,
+        );
+        line("W4c depthwise+pointwise forward ms", t * 1e3);
+        let d = W4d::new(&mut r);
+        let xd = Tensor::<(U8, U32, U126, U126)>::rand_uniform(6, -1.0, 1.0);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(d.forward(xd.clone()));
+            },
+            sec,
+        );
+        line("W4d conv-transpose forward ms", t * 1e3);
+        let t = time_per_call(
+            || {
+                let y = a.forward(x.clone().trace());
+                std::hint::black_box(y.sum().backward());
+            },
+            sec,
+        );
+        line("W4e conv forward+backward ms", t * 1e3);
+    }
+    if want("W5") {
+        for n in [256usize, 512, 1024] {
+            let a = vec![1.0f32; n * n];
+            let b = vec![0.5f32; n * n];
+            let mut c = vec![0.0f32; n * n];
+            let t = time_per_call(
+                || gemm(n, n, n, &a, Trans::No, &b, Trans::No, &mut c, false),
+                sec,
+            );
+            line(
+                &format!("W5 gemm {n} GFLOP/s"),
+                2.0 * (n * n * n) as f64 / t / 1e9,
+            );
+        }
+    }
+    if want("W6") {
+        let net = lenet(0);
+        let x = Tensor::<(U1, U1, U28, U28)>::rand_uniform(7, 0.0, 1.0);
+        let t = time_per_call(
+            || {
+                std::hint::black_box(net.forward(x.clone()));
+            },
+            sec,
+        );
+        line("W6 inference batch-1 us", t * 1e6);
+    }
+}

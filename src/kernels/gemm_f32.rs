@@ -1,0 +1,375 @@
+//! The `f32` matrix product in the BLIS structure, with `wide::f32x16` (AVX-512 with
+//! `-C target-cpu=native`) microkernels.
+//!
+//! - `B` is packed into `KC x 32` column panels of `f32x16` pairs, `A` into `KC x 12` row panels,
+//!   both zero-padded at the edges so the microkernel always runs its full `12 x 32` tile (24
+//!   accumulators in registers). Packing reads either orientation, so `A^T` and `B^T` are never
+//!   materialised.
+//! - Blocks of rows of `C` run on rayon threads above a work threshold (each with its own
+//!   packed `A`), one thread below it.
+//! - A one-row product (batch-1 inference) skips packing: a matrix-vector product.
+//!
+//! No `unsafe`: packed panels are `Vec<f32x16>`, so every vector load is an aligned, typed read.
+
+use super::Trans;
+use rayon::prelude::*;
+use std::cell::RefCell;
+use wide::f32x16;
+
+const MR: usize = 12;
+const NR: usize = 32;
+const KC: usize = 256;
+const MC: usize = 120;
+const NC: usize = 1024;
+/// Below this many multiply-adds a product stays on one thread.
+const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+
+thread_local! {
+    static PACK_B: RefCell<Vec<f32x16>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of `NR` columns: for each panel, for each `p`,
+/// two `f32x16` (zero past the edge).
+#[allow(clippy::too_many_arguments)]
+fn pack_b(
+    b: &[f32],
+    tb: Trans,
+    k: usize,
+    n: usize,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    out: &mut Vec<f32x16>,
+) {
+    let panels = nc.div_ceil(NR);
+    out.clear();
+    out.resize(panels * kc * 2, f32x16::ZERO);
+    for (q, panel) in out.chunks_exact_mut(kc * 2).enumerate() {
+        let jb = j0 + q * NR;
+        let w = NR.min(j0 + nc - jb);
+        for (p, pair) in panel.chunks_exact_mut(2).enumerate() {
+            let mut tmp = [0.0f32; NR];
+            match tb {
+                Trans::No => tmp[..w].copy_from_slice(&b[(p0 + p) * n + jb..(p0 + p) * n + jb + w]),
+                Trans::Yes => {
+                    for (j, t) in tmp[..w].iter_mut().enumerate() {
+                        *t = b[(jb + j) * k + p0 + p];
+                    }
+                }
+            }
+            pair[0] = f32x16::from(<[f32; 16]>::try_from(&tmp[..16]).expect("16"));
+            pair[1] = f32x16::from(<[f32; 16]>::try_from(&tmp[16..]).expect("16"));
+        }
+    }
+}
+
+/// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of `MR` rows: for each panel, for each `p`,
+/// `MR` values (zero past the edge).
+#[allow(clippy::too_many_arguments)]
+fn pack_a(
+    a: &[f32],
+    ta: Trans,
+    m: usize,
+    k: usize,
+    i0: usize,
+    mc: usize,
+    p0: usize,
+    kc: usize,
+    out: &mut Vec<f32>,
+) {
+    let panels = mc.div_ceil(MR);
+    out.clear();
+    out.resize(panels * kc * MR, 0.0);
+    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+        let ib = i0 + q * MR;
+        let h = MR.min(i0 + mc - ib);
+        match ta {
+            Trans::No => {
+                for i in 0..h {
+                    let row = &a[(ib + i) * k + p0..(ib + i) * k + p0 + kc];
+                    for (p, &v) in row.iter().enumerate() {
+                        panel[p * MR + i] = v;
+                    }
+                }
+            }
+            Trans::Yes => {
+                for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                    let col = &a[(p0 + p) * m + ib..(p0 + p) * m + ib + h];
+                    dst[..h].copy_from_slice(col);
+                }
+            }
+        }
+    }
+}
+
+/// `acc += A_panel * B_panel` over `kc` steps: the 12 x 32 register tile.
+#[inline(always)]
+fn micro(a: &[f32], b: &[f32x16], acc: &mut [[f32x16; 2]; MR]) {
+    let mut c = *acc;
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(2)) {
+        let ap: &[f32; MR] = ap.try_into().expect("MR values");
+        let (b0, b1) = (bp[0], bp[1]);
+        for i in 0..MR {
+            let ai = f32x16::splat(ap[i]);
+            c[i][0] = ai.mul_add(b0, c[i][0]);
+            c[i][1] = ai.mul_add(b1, c[i][1]);
+        }
+    }
+    *acc = c;
+}
+
+/// `C[i0.., j0..] += tile` for the valid `h x w` part.
+fn store(
+    c: &mut [f32],
+    n: usize,
+    row0: usize,
+    j0: usize,
+    h: usize,
+    w: usize,
+    tile: &[[f32x16; 2]; MR],
+) {
+    for (i, t) in tile.iter().enumerate().take(h) {
+        let row = &mut c[(row0 + i) * n + j0..(row0 + i) * n + j0 + w];
+        if w == NR {
+            for (half, v) in row.chunks_exact_mut(16).zip(t) {
+                let cur = f32x16::from(<[f32; 16]>::try_from(&*half).expect("16"));
+                half.copy_from_slice(&(cur + *v).to_array());
+            }
+        } else {
+            let lo = t[0].to_array();
+            let hi = t[1].to_array();
+            for (j, v) in row.iter_mut().enumerate() {
+                *v += if j < 16 { lo[j] } else { hi[j - 16] };
+            }
+        }
+    }
+}
+
+/// `a . b` with `f32x16` lanes.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let cut = a.len() - a.len() % 16;
+    let mut acc = f32x16::ZERO;
+    for (x, y) in a[..cut].chunks_exact(16).zip(b[..cut].chunks_exact(16)) {
+        let x = f32x16::from(<[f32; 16]>::try_from(x).expect("16"));
+        let y = f32x16::from(<[f32; 16]>::try_from(y).expect("16"));
+        acc = x.mul_add(y, acc);
+    }
+    acc.reduce_add()
+        + a[cut..]
+            .iter()
+            .zip(&b[cut..])
+            .map(|(x, y)| x * y)
+            .sum::<f32>()
+}
+
+/// Products with fewer rows than a register tile (a convolution with few output channels)
+/// skip packing: `A B` as scaled rows of `B` added to each row of `C`, `A B^T` as dot products
+/// of contiguous rows.
+fn few_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
+    for (i, crow) in c.chunks_exact_mut(n).enumerate().take(m) {
+        let arow = &a[i * k..(i + 1) * k];
+        match tb {
+            Trans::No => {
+                for (p, &ap) in arow.iter().enumerate() {
+                    for (cj, &bj) in crow.iter_mut().zip(&b[p * n..(p + 1) * n]) {
+                        *cj = ap.mul_add(bj, *cj);
+                    }
+                }
+            }
+            Trans::Yes => {
+                for (j, cj) in crow.iter_mut().enumerate() {
+                    *cj += dot(arow, &b[j * k..(j + 1) * k]);
+                }
+            }
+        }
+    }
+}
+
+/// `C += op(A) op(B)` for `f32`, `C` zeroed by the caller if needed.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    c: &mut [f32],
+) {
+    if m == 1 {
+        return gemv(k, n, a, b, tb, c);
+    }
+    if m < MR && ta == Trans::No {
+        return few_rows(m, k, n, a, b, tb, c);
+    }
+    let parallel = m * n * k >= PARALLEL_MIN_FLOPS && m > MR;
+    let threads = rayon::current_num_threads().max(1);
+    // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
+    let rows = if parallel {
+        m.div_ceil(2 * threads).next_multiple_of(MR).clamp(MR, MC)
+    } else {
+        MC
+    };
+    PACK_B.with(|pb| {
+        let mut pb = pb.borrow_mut();
+        for j0 in (0..n).step_by(NC) {
+            let nc = NC.min(n - j0);
+            for p0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - p0);
+                pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb);
+                let bp: &[f32x16] = &pb;
+                let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
+                    let i0 = t * rows;
+                    let mc = c_rows.len() / n;
+                    pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
+                    for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
+                        let jb = q * NR;
+                        let w = NR.min(nc - jb);
+                        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+                            let mut acc = [[f32x16::ZERO; 2]; MR];
+                            micro(apanel, bpanel, &mut acc);
+                            let h = MR.min(mc - r * MR);
+                            store(c_rows, n, r * MR, j0 + jb, h, w, &acc);
+                        }
+                    }
+                };
+                if parallel {
+                    c.par_chunks_mut(rows * n)
+                        .enumerate()
+                        .for_each_init(Vec::new, task);
+                } else {
+                    let mut pa = Vec::new();
+                    c.chunks_mut(rows * n)
+                        .enumerate()
+                        .for_each(|x| task(&mut pa, x));
+                }
+            }
+        }
+    });
+}
+
+/// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored
+/// transposed, or a sum of scaled rows of `B`.
+fn gemv(k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
+    match tb {
+        Trans::Yes => {
+            // memory-bound: two threads pay off well below the packed product's threshold
+            if n * k >= PARALLEL_MIN_FLOPS / 8 && rayon::current_num_threads() > 1 {
+                c.par_chunks_mut(64).enumerate().for_each(|(t, cs)| {
+                    for (j, cj) in cs.iter_mut().enumerate() {
+                        let j = t * 64 + j;
+                        *cj += dot(a, &b[j * k..(j + 1) * k]);
+                    }
+                });
+            } else {
+                for (j, cj) in c.iter_mut().enumerate() {
+                    *cj += dot(a, &b[j * k..(j + 1) * k]);
+                }
+            }
+        }
+        Trans::No => {
+            for (p, &ap) in a.iter().enumerate() {
+                let row = &b[p * n..(p + 1) * n];
+                for (cj, &bj) in c.iter_mut().zip(row) {
+                    *cj = ap.mul_add(bj, *cj);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn at(x: &[f32], t: Trans, rows: usize, cols: usize, r: usize, c: usize) -> f32 {
+        // element (r, c) of op(x), where op(x) is rows x cols
+        match t {
+            Trans::No => x[r * cols + c],
+            Trans::Yes => x[c * rows + r],
+        }
+    }
+
+    fn reference(
+        m: usize,
+        k: usize,
+        n: usize,
+        a: &[f32],
+        ta: Trans,
+        b: &[f32],
+        tb: Trans,
+    ) -> Vec<f64> {
+        let mut c = vec![0.0; m * n];
+        for i in 0..m {
+            for j in 0..n {
+                c[i * n + j] = (0..k)
+                    .map(|p| at(a, ta, m, k, i, p) as f64 * at(b, tb, k, n, p, j) as f64)
+                    .sum();
+            }
+        }
+        c
+    }
+
+    fn vals(len: usize, seed: u64) -> Vec<f32> {
+        let mut r = crate::tensor::Rng::seed(seed);
+        (0..len).map(|_| r.uniform(-1.0, 1.0) as f32).collect()
+    }
+
+    const ODD: [usize; 10] = [1, 3, 7, 12, 15, 17, 31, 33, 65, 257];
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(96))]
+        #[test]
+        fn packed_f32_matches_the_definition_on_odd_sizes(mi in 0..ODD.len(), ki in 0..ODD.len(), ni in 0..ODD.len(), ta in any::<bool>(), tb in any::<bool>(), seed in 0u64..100) {
+            let (m, k, n) = (ODD[mi], ODD[ki], ODD[ni]);
+            let ta = if ta { Trans::Yes } else { Trans::No };
+            let tb = if tb { Trans::Yes } else { Trans::No };
+            let a = vals(m * k, seed);
+            let b = vals(k * n, seed + 1);
+            let mut c = vals(m * n, seed + 2);
+            let c0 = c.clone();
+            gemm_f32(m, k, n, &a, ta, &b, tb, &mut c);
+            let r = reference(m, k, n, &a, ta, &b, tb);
+            for i in 0..m * n {
+                let want = r[i] + c0[i] as f64;
+                prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "({m},{k},{n}) {i}: {} vs {want}", c[i]);
+            }
+        }
+    }
+
+    #[test]
+    fn large_products_split_across_threads_and_agree() {
+        let (m, k, n) = (300, 600, 1100);
+        let a = vals(m * k, 1);
+        let b = vals(k * n, 2);
+        let mut c = vec![0.0; m * n];
+        gemm_f32(m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
+        let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
+        for i in (0..m * n).step_by(97) {
+            assert!((c[i] as f64 - r[i]).abs() < 1e-3, "{i}");
+        }
+    }
+
+    #[test]
+    fn the_build_targets_avx512_and_fma() {
+        // wide picks its instructions at compile time: without these the kernels silently run
+        // at half speed or worse. `.cargo/config.toml` builds with -C target-cpu=native.
+        assert!(
+            cfg!(target_feature = "fma"),
+            "build without FMA: set -C target-cpu=native"
+        );
+        assert!(
+            cfg!(target_feature = "avx2"),
+            "build without AVX2: set -C target-cpu=native"
+        );
+        if std::is_x86_feature_detected!("avx512f") {
+            assert!(
+                cfg!(target_feature = "avx512f"),
+                "the CPU has AVX-512 but the build does not use it"
+            );
+        }
+    }
+}
