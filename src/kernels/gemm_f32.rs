@@ -354,6 +354,8 @@ mod tests {
     }
 
     #[test]
+    // The assertions are on purpose about constants: they check how this crate was built.
+    #[allow(clippy::assertions_on_constants)]
     fn the_build_targets_avx512_and_fma() {
         // wide picks its instructions at compile time: without these the kernels silently run
         // at half speed or worse. `.cargo/config.toml` builds with -C target-cpu=native.
