@@ -90,16 +90,19 @@ fn valid_range(out: usize, len: usize, stride: usize, pad: usize, offset: usize)
     (lo.min(hi), hi)
 }
 
-/// For every kernel tap `(c, a, b, e)` and output row `(z, y)`, calls `f(row, o_start, src)` where
-/// `src` is `None` for a row that falls into the padding, else `Some((input offset of the
-/// first valid x, x range))`: the shared walk of [`im2col`] and [`col2im`].
+/// For every kernel tap `(c, a, b, e)` and output row `(z, y)` with `z * oh + y` in
+/// `rows`, calls `f(row, o_start, src)` where `o_start` is the row's first column within the
+/// block and `src` is `None` for a row that falls into the padding, else `Some((input offset of
+/// the first valid x, x range))`: the shared walk of [`im2col_rows`] and [`col2im_rows`].
 fn for_each_tap_row(
     g: &ConvGeom,
+    rows: std::ops::Range<usize>,
     mut f: impl FnMut(usize, usize, Option<(usize, (usize, usize))>),
 ) {
     let [id, ih, iw] = g.input;
     let [kd, kh, kw] = g.kernel;
     let [od, oh, ow] = g.output;
+    let _ = od;
     let mut row = 0;
     for c in 0..g.cin_g() {
         for a in 0..kd {
@@ -108,9 +111,10 @@ fn for_each_tap_row(
                 let yr = valid_range(oh, ih, g.stride[1], g.padding[1], b * g.dilation[1]);
                 for e in 0..kw {
                     let xr = valid_range(ow, iw, g.stride[2], g.padding[2], e * g.dilation[2]);
-                    for z in 0..od {
-                        for y in 0..oh {
-                            let o = (z * oh + y) * ow;
+                    for zy in rows.clone() {
+                        let (z, y) = (zy / oh, zy % oh);
+                        {
+                            let o = (zy - rows.start) * ow;
                             if z < zr.0 || z >= zr.1 || y < yr.0 || y >= yr.1 || xr.0 >= xr.1 {
                                 f(row, o, None);
                                 continue;
@@ -133,9 +137,15 @@ fn for_each_tap_row(
 /// `col` (`cin_g * k_vol x out_vol`), zeros where a field reaches into the padding. Rows of the
 /// output are copied whole where the stride is 1.
 fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
-    let (ov, ow, sx) = (g.out_vol(), g.output[2], g.stride[2]);
-    for_each_tap_row(g, |row, o, src| {
-        let dst = &mut col[row * ov + o..row * ov + o + ow];
+    im2col_rows(g, x, col, 0..g.output[0] * g.output[1]);
+}
+
+/// [`im2col`] of the output rows `rows` only: `col` is `cin_g * k_vol x rows.len() * ow`.
+fn im2col_rows<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E], rows: std::ops::Range<usize>) {
+    let (ow, sx) = (g.output[2], g.stride[2]);
+    let width = rows.len() * ow;
+    for_each_tap_row(g, rows, |row, o, src| {
+        let dst = &mut col[row * width + o..row * width + o + ow];
         match src {
             None => dst.fill(E::zero()),
             Some((s, (lo, hi))) => {
@@ -153,12 +163,14 @@ fn im2col<E: Element>(g: &ConvGeom, x: &[E], col: &mut [E]) {
     });
 }
 
-/// The adjoint of [`im2col`]: adds each column entry back to the input position it came from.
-fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
-    let (ov, sx) = (g.out_vol(), g.stride[2]);
-    for_each_tap_row(g, |row, o, src| {
+/// The adjoint of [`im2col_rows`]: adds each column entry of the output rows `rows` back to the
+/// input position it came from.
+fn col2im_rows<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E], rows: std::ops::Range<usize>) {
+    let (ow, sx) = (g.output[2], g.stride[2]);
+    let width = rows.len() * ow;
+    for_each_tap_row(g, rows, |row, o, src| {
         if let Some((s, (lo, hi))) = src {
-            let from = &col[row * ov + o + lo..row * ov + o + hi];
+            let from = &col[row * width + o + lo..row * width + o + hi];
             if sx == 1 {
                 super::add_assign(&mut dx[s..s + hi - lo], from);
             } else {
@@ -168,6 +180,27 @@ fn col2im<E: Element>(g: &ConvGeom, col: &[E], dx: &mut [E]) {
             }
         }
     });
+}
+
+/// Output rows per block of im2col columns: all of them for small convolutions, else about
+/// 512 KiB of columns, so im2col, packing and the product share the cache.
+fn block_rows(g: &ConvGeom) -> usize {
+    let (kv, ow, ov) = (g.cin_g() * g.k_vol(), g.output[2], g.out_vol());
+    let rows = g.output[0] * g.output[1];
+    if kv * ov > 1 << 18 {
+        ((1 << 17) / (kv * ow).max(1)).clamp(1, rows.max(1))
+    } else {
+        rows.max(1)
+    }
+}
+
+/// Columns `r0 * ow .. r1 * ow` of each of the `channels` planes of `src` (`channels x ov`),
+/// packed contiguously.
+fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, out: &mut [E]) {
+    let nb = cols.len();
+    for (o, s) in out.chunks_exact_mut(nb).zip(src.chunks_exact(ov)) {
+        o.copy_from_slice(&s[cols.clone()]);
+    }
 }
 
 fn parallel<E>(g: &ConvGeom) -> bool {
@@ -201,21 +234,55 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
         return;
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
-    let per_image = |(xn, on): (&[E], &mut [E])| {
-        // im2col writes every entry: no need to zero the buffer
-        let mut col = Vec::with_capacity(cin_g * kv * ov);
-        col.resize(cin_g * kv * ov, E::zero());
+    // Large im2col matrices are built a block of output rows at a time (about 512 KiB), so the
+    // columns stay in cache between im2col, packing and the product.
+    let ow = g.output[2];
+    let out_rows = g.output[0] * g.output[1];
+    let block_rows = block_rows(g);
+    // One buffer per thread and call (a fresh one per image costs page faults).
+    let new_col = || {
+        (
+            vec![E::zero(); cin_g * kv * block_rows * ow],
+            vec![E::zero(); cout_g * block_rows * ow],
+        )
+    };
+    let per_image = |(col, tmp): &mut (Vec<E>, Vec<E>), (xn, on): (&[E], &mut [E])| {
         for gi in 0..g.groups {
-            im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], &mut col);
+            let xg = &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv];
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
             let og = &mut on[gi * cout_g * ov..(gi + 1) * cout_g * ov];
+            if block_rows < out_rows {
+                for r0 in (0..out_rows).step_by(block_rows) {
+                    let r1 = (r0 + block_rows).min(out_rows);
+                    let nb = (r1 - r0) * ow;
+                    let colb = &mut col[..cin_g * kv * nb];
+                    im2col_rows(g, xg, colb, r0..r1);
+                    let tb = &mut tmp[..cout_g * nb];
+                    gemm(
+                        cout_g,
+                        cin_g * kv,
+                        nb,
+                        wg,
+                        Trans::No,
+                        colb,
+                        Trans::No,
+                        tb,
+                        false,
+                    );
+                    for (orow, trow) in og.chunks_exact_mut(ov).zip(tb.chunks_exact(nb)) {
+                        orow[r0 * ow..r1 * ow].copy_from_slice(trow);
+                    }
+                }
+                continue;
+            }
+            im2col(g, xg, col);
             gemm(
                 cout_g,
                 cin_g * kv,
                 ov,
                 wg,
                 Trans::No,
-                &col,
+                col,
                 Trans::No,
                 og,
                 false,
@@ -229,11 +296,12 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
     if parallel::<E>(g) {
         x.par_chunks(xs.max(1))
             .zip(out.par_chunks_mut(os))
-            .for_each(per_image);
+            .for_each_init(new_col, per_image);
     } else {
+        let mut bufs = new_col();
         x.chunks(xs.max(1))
             .zip(out.chunks_mut(os))
-            .for_each(per_image);
+            .for_each(|p| per_image(&mut bufs, p));
     }
 }
 
@@ -270,32 +338,50 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
         return;
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
-    let per_image = |(dyn_, dxn): (&[E], &mut [E])| {
-        let mut col = vec![E::zero(); cin_g * kv * ov];
+    let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
+    let new_col = || {
+        (
+            vec![E::zero(); cin_g * kv * block * ow],
+            vec![E::zero(); cout_g * block * ow],
+        )
+    };
+    let per_image = |(col, tmp): &mut (Vec<E>, Vec<E>), (dyn_, dxn): (&[E], &mut [E])| {
         for gi in 0..g.groups {
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
             let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
-            gemm(
-                cin_g * kv,
-                cout_g,
-                ov,
-                wg,
-                Trans::Yes,
-                dyg,
-                Trans::No,
-                &mut col,
-                false,
-            );
-            col2im(g, &col, &mut dxn[gi * cin_g * iv..(gi + 1) * cin_g * iv]);
+            let dxg = &mut dxn[gi * cin_g * iv..(gi + 1) * cin_g * iv];
+            for r0 in (0..out_rows).step_by(block) {
+                let r1 = (r0 + block).min(out_rows);
+                let nb = (r1 - r0) * ow;
+                // dcol = W^T dY for these output rows, then scattered back
+                let dyb = &mut tmp[..cout_g * nb];
+                gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
+                let colb = &mut col[..cin_g * kv * nb];
+                gemm(
+                    cin_g * kv,
+                    cout_g,
+                    nb,
+                    wg,
+                    Trans::Yes,
+                    dyb,
+                    Trans::No,
+                    colb,
+                    false,
+                );
+                col2im_rows(g, colb, dxg, r0..r1);
+            }
         }
     };
     let (xs, os) = (g.cin * iv, g.cout * ov);
     if parallel::<E>(g) {
         dy.par_chunks(os)
             .zip(dx.par_chunks_mut(xs))
-            .for_each(per_image);
+            .for_each_init(new_col, per_image);
     } else {
-        dy.chunks(os).zip(dx.chunks_mut(xs)).for_each(per_image);
+        let mut bufs = new_col();
+        dy.chunks(os)
+            .zip(dx.chunks_mut(xs))
+            .for_each(|p| per_image(&mut bufs, p));
     }
 }
 
@@ -332,35 +418,47 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     let wg_len = cout_g * cin_g * kv;
-    let accumulate = |acc: &mut [E], col: &mut [E], n: usize| {
+    let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
+    let buf_len = (cin_g * kv * block * ow, cout_g * block * ow);
+    // dW += dY col^T, a block of output rows at a time
+    let accumulate = |acc: &mut [E], (col, tmp): &mut (Vec<E>, Vec<E>), n: usize| {
         let xn = &x[n * g.cin * iv..(n + 1) * g.cin * iv];
         let dyn_ = &dy[n * g.cout * ov..(n + 1) * g.cout * ov];
         for gi in 0..g.groups {
-            im2col(g, &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv], col);
+            let xg = &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv];
             let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
             let dwg = &mut acc[gi * wg_len..(gi + 1) * wg_len];
-            gemm(
-                cout_g,
-                ov,
-                cin_g * kv,
-                dyg,
-                Trans::No,
-                col,
-                Trans::Yes,
-                dwg,
-                true,
-            );
+            for r0 in (0..out_rows).step_by(block) {
+                let r1 = (r0 + block).min(out_rows);
+                let nb = (r1 - r0) * ow;
+                let colb = &mut col[..cin_g * kv * nb];
+                im2col_rows(g, xg, colb, r0..r1);
+                let dyb = &mut tmp[..cout_g * nb];
+                gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
+                gemm(
+                    cout_g,
+                    nb,
+                    cin_g * kv,
+                    dyb,
+                    Trans::No,
+                    colb,
+                    Trans::Yes,
+                    dwg,
+                    true,
+                );
+            }
         }
     };
+    let new_bufs = || (vec![E::zero(); buf_len.0], vec![E::zero(); buf_len.1]);
     if parallel::<E>(g) {
         // A private accumulator per task, summed at the end.
         let total = (0..g.batch)
             .into_par_iter()
             .fold(
-                || (vec![E::zero(); dw.len()], vec![E::zero(); cin_g * kv * ov]),
-                |(mut acc, mut col), n| {
-                    accumulate(&mut acc, &mut col, n);
-                    (acc, col)
+                || (vec![E::zero(); dw.len()], new_bufs()),
+                |(mut acc, mut bufs), n| {
+                    accumulate(&mut acc, &mut bufs, n);
+                    (acc, bufs)
                 },
             )
             .map(|(acc, _)| acc)
@@ -373,9 +471,9 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
             );
         super::add_assign(dw, &total);
     } else {
-        let mut col = vec![E::zero(); cin_g * kv * ov];
+        let mut bufs = new_bufs();
         for n in 0..g.batch {
-            accumulate(dw, &mut col, n);
+            accumulate(dw, &mut bufs, n);
         }
     }
 }
@@ -565,6 +663,42 @@ mod tests {
                 "{g:?}"
             );
         }
+    }
+
+    #[test]
+    fn large_convolutions_take_the_blocked_path_and_agree() {
+        // 16 * 9 * 64 * 64 columns exceed the block threshold: several row blocks per image.
+        let g = ConvGeom {
+            batch: 2,
+            cin: 16,
+            cout: 4,
+            groups: 2,
+            input: [1, 66, 65],
+            kernel: [1, 3, 3],
+            stride: [1, 1, 1],
+            padding: [0, 1, 0],
+            dilation: [1; 3],
+            output: [1, 66, 63],
+        };
+        assert!(block_rows(&g) < 66);
+        let x = vals(2 * 16 * 66 * 65, 11);
+        let w = vals(g.weight_len(), 12);
+        let y = vals(2 * 4 * 66 * 63, 13);
+        let mut out = vec![0.0; y.len()];
+        conv_forward(&g, &x, &w, None, &mut out);
+        let expect = reference(&g, &x, &w);
+        assert!(out.iter().zip(&expect).all(|(a, b)| (a - b).abs() < 1e-10));
+        let mut dx = vec![0.0; x.len()];
+        conv_backward_input(&g, &y, &w, &mut dx);
+        let mut dw = vec![0.0; w.len()];
+        conv_backward_weight(&g, &x, &y, &mut dw);
+        let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+        let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
+        assert!(
+            (lhs - via_x).abs() < 1e-8 * lhs.abs().max(1.0)
+                && (lhs - via_w).abs() < 1e-8 * lhs.abs().max(1.0)
+        );
     }
 
     #[test]
