@@ -20,7 +20,7 @@ fn w1_w6_lenet(c: &mut Criterion) {
     let mut g = c.benchmark_group("W1 LeNet train batch 256");
     g.throughput(Throughput::Elements(256));
     g.bench_function("step", |b| {
-        b.iter(|| lenet_train_step(&mut net, &mut opt, &x, &y))
+        b.iter(|| train_step(&mut net, &mut opt, &x, &y))
     });
     g.finish();
     let x1 = Tensor::<(U1, U1, U28, U28)>::rand_uniform(2, 0.0, 1.0);
@@ -37,7 +37,7 @@ fn w2_cifar(c: &mut Criterion) {
     let mut g = c.benchmark_group("W2 CIFAR-10 net batch 64");
     g.throughput(Throughput::Elements(64));
     g.bench_function("train step", |b| {
-        b.iter(|| cifar_train_step(&mut net, &mut opt, &x, &y))
+        b.iter(|| train_step(&mut net, &mut opt, &x, &y))
     });
     g.bench_function("inference", |b| b.iter(|| net.forward(x.clone())));
     g.finish();
@@ -55,7 +55,7 @@ fn w3_mlp(c: &mut Criterion) {
     let mut g = c.benchmark_group("W3 MLP train batch 64");
     g.throughput(Throughput::Elements(64));
     g.bench_function("step", |b| {
-        b.iter(|| mlp_train_step(&mut net, &mut opt, &x, &y))
+        b.iter(|| train_step(&mut net, &mut opt, &x, &y))
     });
     g.finish();
 }

@@ -51,7 +51,7 @@ fn main() {
         let y = batch_labels(256);
         let t = time_per_call(
             || {
-                lenet_train_step(&mut net, &mut opt, &x, &y);
+                train_step(&mut net, &mut opt, &x, &y);
             },
             sec,
         );
@@ -64,7 +64,7 @@ fn main() {
         let y = batch_labels(64);
         let t = time_per_call(
             || {
-                cifar_train_step(&mut net, &mut opt, &x, &y);
+                train_step(&mut net, &mut opt, &x, &y);
             },
             sec,
         );
@@ -92,7 +92,7 @@ fn main() {
         let y = batch_labels(64);
         let t = time_per_call(
             || {
-                mlp_train_step(&mut net, &mut opt, &x, &y);
+                train_step(&mut net, &mut opt, &x, &y);
             },
             sec,
         );

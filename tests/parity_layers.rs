@@ -53,41 +53,25 @@ fn linear() {
     );
 }
 
-/// Builds the conv layer `$layer` from the case's parameters and checks it.
-macro_rules! conv_check {
-    ($c:expr, $E:ty, $layer:ty, $x:ty, $y:ty) => {{
-        let c: &Case = $c;
-        let w = c.tensor::<_, $E>(&["params", "weight"]);
-        let b = c
-            .has(&["params", "bias"])
-            .then(|| c.tensor::<_, $E>(&["params", "bias"]));
-        let layer = <$layer>::from_params(w, b);
-        let mut params = vec![("weight", layer.weight.id())];
-        if let Some(b) = &layer.bias {
-            params.push(("bias", b.id()));
-        }
-        check_forward_backward::<$x, $y, $E, _>(c, |x| layer.forward(x), &params);
-    }};
-}
-
+/// Every shared conv case, each built at its compile-time shape and checked.
 fn conv_cases<E: Element>() {
     let c = |n: &str| case("conv", n);
-    conv_check!(&c("conv2d_0"), E, Conv2d<U3, U4, U3, U1, U0, U1, U1, Zeros, E>, (U2, U3, U7, U7), (U2, U4, U5, U5));
-    conv_check!(&c("conv2d_1"), E, Conv2d<U3, U2, U5, U1, U2, U1, U1, Zeros, E>, (U2, U3, U8, U8), (U2, U2, U8, U8));
-    conv_check!(&c("conv2d_2"), E, Conv2d<U2, U4, U3, U2, U1, U1, U1, Zeros, E>, (U2, U2, U9, U8), (U2, U4, U5, U4));
-    conv_check!(&c("conv2d_3"), E, Conv2d<U2, U2, U3, U1, U0, U2, U1, Zeros, E>, (U2, U2, U9, U9), (U2, U2, U5, U5));
-    conv_check!(&c("conv2d_4"), E, Conv2d<U4, U6, U3, U1, U1, U1, U2, Zeros, E>, (U2, U4, U6, U6), (U2, U6, U6, U6));
-    conv_check!(&c("conv2d_5"), E, Conv2d<U4, U4, U3, U1, U1, U1, U4, Zeros, E>, (U2, U4, U6, U5), (U2, U4, U6, U5));
-    conv_check!(&c("conv2d_6"), E, Conv2d<U2, U3, U3, U1, U1, U1, U1, Reflect, E>, (U2, U2, U6, U6), (U2, U3, U6, U6));
-    conv_check!(&c("conv2d_7"), E, Conv2d<U2, U3, U3, U1, U2, U1, U1, Replicate, E>, (U2, U2, U6, U6), (U2, U3, U8, U8));
-    conv_check!(&c("conv2d_8"), E, Conv2d<U2, U3, U3, U2, U1, U1, U1, Circular, E>, (U2, U2, U7, U6), (U2, U3, U4, U3));
-    conv_check!(&c("conv2d_9"), E, Conv2d<U2, U3, (U2, U3), (U2, U1), (U1, U0), (U1, U2), U1, Zeros, E>, (U2, U2, U7, U8), (U2, U3, U4, U4));
-    conv_check!(&c("conv2d_nobias"), E, Conv2d<U3, U2, U3, U1, U0, U1, U1, Zeros, E>, (U1, U3, U5, U5), (U1, U2, U3, U3));
-    conv_check!(&c("conv1d_0"), E, Conv1d<U2, U3, U3, U2, U1, U1, U1, Zeros, E>, (U2, U2, U9), (U2, U3, U5));
-    conv_check!(&c("conv3d_0"), E, Conv3d<U2, U2, U2, U1, U1, U1, U1, Zeros, E>, (U1, U2, U3, U4, U3), (U1, U2, U4, U5, U4));
-    conv_check!(&c("conv_transpose2d_0"), E, ConvTranspose2d<U3, U1, U3, U2, U0, U0, U1, U1, E>, (U2, U3, U5, U5), (U2, U1, U11, U11));
-    conv_check!(&c("conv_transpose2d_1"), E, ConvTranspose2d<U2, U3, U3, U2, U1, U1, U1, U1, E>, (U2, U2, U4, U5), (U2, U3, U8, U10));
-    conv_check!(&c("conv_transpose2d_2"), E, ConvTranspose2d<U4, U2, U2, U1, U0, U0, U2, U2, E>, (U2, U4, U4, U4), (U2, U2, U6, U6));
+    check_with_params!(&c("conv2d_0"), E, Conv2d<U3, U4, U3, U1, U0, U1, U1, Zeros, E>, (U2, U3, U7, U7), (U2, U4, U5, U5));
+    check_with_params!(&c("conv2d_1"), E, Conv2d<U3, U2, U5, U1, U2, U1, U1, Zeros, E>, (U2, U3, U8, U8), (U2, U2, U8, U8));
+    check_with_params!(&c("conv2d_2"), E, Conv2d<U2, U4, U3, U2, U1, U1, U1, Zeros, E>, (U2, U2, U9, U8), (U2, U4, U5, U4));
+    check_with_params!(&c("conv2d_3"), E, Conv2d<U2, U2, U3, U1, U0, U2, U1, Zeros, E>, (U2, U2, U9, U9), (U2, U2, U5, U5));
+    check_with_params!(&c("conv2d_4"), E, Conv2d<U4, U6, U3, U1, U1, U1, U2, Zeros, E>, (U2, U4, U6, U6), (U2, U6, U6, U6));
+    check_with_params!(&c("conv2d_5"), E, Conv2d<U4, U4, U3, U1, U1, U1, U4, Zeros, E>, (U2, U4, U6, U5), (U2, U4, U6, U5));
+    check_with_params!(&c("conv2d_6"), E, Conv2d<U2, U3, U3, U1, U1, U1, U1, Reflect, E>, (U2, U2, U6, U6), (U2, U3, U6, U6));
+    check_with_params!(&c("conv2d_7"), E, Conv2d<U2, U3, U3, U1, U2, U1, U1, Replicate, E>, (U2, U2, U6, U6), (U2, U3, U8, U8));
+    check_with_params!(&c("conv2d_8"), E, Conv2d<U2, U3, U3, U2, U1, U1, U1, Circular, E>, (U2, U2, U7, U6), (U2, U3, U4, U3));
+    check_with_params!(&c("conv2d_9"), E, Conv2d<U2, U3, (U2, U3), (U2, U1), (U1, U0), (U1, U2), U1, Zeros, E>, (U2, U2, U7, U8), (U2, U3, U4, U4));
+    check_with_params!(&c("conv2d_nobias"), E, Conv2d<U3, U2, U3, U1, U0, U1, U1, Zeros, E>, (U1, U3, U5, U5), (U1, U2, U3, U3));
+    check_with_params!(&c("conv1d_0"), E, Conv1d<U2, U3, U3, U2, U1, U1, U1, Zeros, E>, (U2, U2, U9), (U2, U3, U5));
+    check_with_params!(&c("conv3d_0"), E, Conv3d<U2, U2, U2, U1, U1, U1, U1, Zeros, E>, (U1, U2, U3, U4, U3), (U1, U2, U4, U5, U4));
+    check_with_params!(&c("conv_transpose2d_0"), E, ConvTranspose2d<U3, U1, U3, U2, U0, U0, U1, U1, E>, (U2, U3, U5, U5), (U2, U1, U11, U11));
+    check_with_params!(&c("conv_transpose2d_1"), E, ConvTranspose2d<U2, U3, U3, U2, U1, U1, U1, U1, E>, (U2, U2, U4, U5), (U2, U3, U8, U10));
+    check_with_params!(&c("conv_transpose2d_2"), E, ConvTranspose2d<U4, U2, U2, U1, U0, U0, U2, U2, E>, (U2, U4, U4, U4), (U2, U2, U6, U6));
 }
 
 #[test]

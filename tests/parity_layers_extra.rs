@@ -13,22 +13,6 @@ fn c(name: &str) -> Case {
     case("layers_extra", name)
 }
 
-macro_rules! with_params {
-    ($c:expr, $E:ty, $layer:ty, $x:ty, $y:ty) => {{
-        let c: &Case = $c;
-        let w = c.tensor::<_, $E>(&["params", "weight"]);
-        let b = c
-            .has(&["params", "bias"])
-            .then(|| c.tensor::<_, $E>(&["params", "bias"]));
-        let layer = <$layer>::from_params(w, b);
-        let mut params = vec![("weight", layer.weight.id())];
-        if let Some(b) = &layer.bias {
-            params.push(("bias", b.id()));
-        }
-        check_forward_backward::<$x, $y, $E, _>(c, |x| layer.forward(x), &params);
-    }};
-}
-
 macro_rules! stateless {
     ($c:expr, $E:ty, $layer:expr, $x:ty, $y:ty) => {{
         let layer = $layer;
@@ -42,17 +26,17 @@ fn indices<S: Shape>(c: &Case, idx: &PoolIndices<S>) {
 }
 
 fn all<E: Element>() {
-    with_params!(&c("conv1d_groups_dilation_reflect"), E, Conv1d<U4, U6, U3, U1, U2, U2, U2, Reflect, E>, (U2, U4, U9), (U2, U6, U9));
-    with_params!(&c("conv1d_same_even_kernel"), E, Conv1d<U2, U3, U4, U1, Same, U2, U1, Zeros, E>, (U2, U2, U10), (U2, U3, U10));
-    with_params!(&c("conv1d_circular_stride"), E, Conv1d<U2, U2, U3, U2, U2, U1, U1, Circular, E>, (U1, U2, U7), (U1, U2, U5));
-    with_params!(&c("conv2d_same_rect"), E, Conv2d<U2, U2, (U2, U3), U1, Same, (U2, U1), U1, Zeros, E>, (U2, U2, U5, U6), (U2, U2, U5, U6));
-    with_params!(&c("conv2d_valid_nobias"), E, Conv2d<U3, U4, U3, U1, Valid, U1, U1, Zeros, E>, (U1, U3, U6, U5), (U1, U4, U4, U3));
-    with_params!(&c("conv2d_replicate_groups"), E, Conv2d<U4, U4, U3, U1, (U1, U2), U1, U2, Replicate, E>, (U2, U4, U5, U4), (U2, U4, U5, U6));
-    with_params!(&c("conv3d_groups_rect"), E, Conv3d<U4, U2, (U2, U3, U2), (U1, U2, U2), (U1, U0, U1), (U1, U1, U2), U2, Zeros, E>, (U1, U4, U3, U7, U6), (U1, U2, U4, U3, U3));
-    with_params!(&c("conv3d_circular"), E, Conv3d<U1, U2, U3, U1, U1, U1, U1, Circular, E>, (U1, U1, U3, U4, U4), (U1, U2, U3, U4, U4));
-    with_params!(&c("conv_transpose1d_full"), E, ConvTranspose1d<U4, U6, U3, U2, U1, U1, U2, U2, E>, (U2, U4, U5), (U2, U6, U12));
-    with_params!(&c("conv_transpose2d_rect"), E, ConvTranspose2d<U2, U3, (U3, U2), (U2, U1), (U1, U0), (U1, U0), U1, (U1, U2), E>, (U1, U2, U4, U3), (U1, U3, U8, U5));
-    with_params!(&c("linear_rank3_nobias"), E, Linear<U4, U3, E>, (U2, U5, U4), (U2, U5, U3));
+    check_with_params!(&c("conv1d_groups_dilation_reflect"), E, Conv1d<U4, U6, U3, U1, U2, U2, U2, Reflect, E>, (U2, U4, U9), (U2, U6, U9));
+    check_with_params!(&c("conv1d_same_even_kernel"), E, Conv1d<U2, U3, U4, U1, Same, U2, U1, Zeros, E>, (U2, U2, U10), (U2, U3, U10));
+    check_with_params!(&c("conv1d_circular_stride"), E, Conv1d<U2, U2, U3, U2, U2, U1, U1, Circular, E>, (U1, U2, U7), (U1, U2, U5));
+    check_with_params!(&c("conv2d_same_rect"), E, Conv2d<U2, U2, (U2, U3), U1, Same, (U2, U1), U1, Zeros, E>, (U2, U2, U5, U6), (U2, U2, U5, U6));
+    check_with_params!(&c("conv2d_valid_nobias"), E, Conv2d<U3, U4, U3, U1, Valid, U1, U1, Zeros, E>, (U1, U3, U6, U5), (U1, U4, U4, U3));
+    check_with_params!(&c("conv2d_replicate_groups"), E, Conv2d<U4, U4, U3, U1, (U1, U2), U1, U2, Replicate, E>, (U2, U4, U5, U4), (U2, U4, U5, U6));
+    check_with_params!(&c("conv3d_groups_rect"), E, Conv3d<U4, U2, (U2, U3, U2), (U1, U2, U2), (U1, U0, U1), (U1, U1, U2), U2, Zeros, E>, (U1, U4, U3, U7, U6), (U1, U2, U4, U3, U3));
+    check_with_params!(&c("conv3d_circular"), E, Conv3d<U1, U2, U3, U1, U1, U1, U1, Circular, E>, (U1, U1, U3, U4, U4), (U1, U2, U3, U4, U4));
+    check_with_params!(&c("conv_transpose1d_full"), E, ConvTranspose1d<U4, U6, U3, U2, U1, U1, U2, U2, E>, (U2, U4, U5), (U2, U6, U12));
+    check_with_params!(&c("conv_transpose2d_rect"), E, ConvTranspose2d<U2, U3, (U3, U2), (U2, U1), (U1, U0), (U1, U0), U1, (U1, U2), E>, (U1, U2, U4, U3), (U1, U3, U8, U5));
+    check_with_params!(&c("linear_rank3_nobias"), E, Linear<U4, U3, E>, (U2, U5, U4), (U2, U5, U3));
 
     let k = c("maxpool1d_ceil_dilation");
     let m = MaxPool1d::<U3, U2, U1, U2, True>::new();

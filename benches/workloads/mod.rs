@@ -96,43 +96,31 @@ fn labels(n: usize) -> Vec<usize> {
     (0..n).map(|i| (i * 7) % 10).collect()
 }
 
-/// One W1 training step: forward, mean cross-entropy, backward, SGD(lr = 0.9).
-pub fn lenet_train_step(
-    net: &mut LeNet,
-    opt: &mut SGD,
-    x: &Tensor<(U256, U1, U28, U28)>,
-    y: &[usize],
-) -> f32 {
+/// One training step of `net` on `x` (W1 with SGD lr 0.9, W2 and W3 with 0.01): forward, mean
+/// cross-entropy, backward, SGD update.
+pub fn train_step<N, S>(net: &mut N, opt: &mut SGD, x: &Tensor<S>, y: &[usize]) -> f32
+where
+    S: Shape,
+    N: Module
+        + Forward<Tensor<S, f32, Tape<f32>>, Output = Tensor<(S::Batch, U10), f32, Tape<f32>>>,
+    S: BatchOf,
+{
     let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
     let grads = loss.backward();
     opt.step(net, &grads);
     loss.item()
 }
 
-/// One W2 training step at batch 64 (SGD lr = 0.01).
-pub fn cifar_train_step(
-    net: &mut CifarNet,
-    opt: &mut SGD,
-    x: &Tensor<(U64, U3, U32, U32)>,
-    y: &[usize],
-) -> f32 {
-    let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
-    let grads = loss.backward();
-    opt.step(net, &grads);
-    loss.item()
+/// The first dimension of a shape.
+pub trait BatchOf {
+    /// It.
+    type Batch: Dim;
 }
-
-/// One W3 training step at batch 64 (SGD lr = 0.01).
-pub fn mlp_train_step(
-    net: &mut Mlp,
-    opt: &mut SGD,
-    x: &Tensor<(U64, U28, U28)>,
-    y: &[usize],
-) -> f32 {
-    let loss = CrossEntropyLoss::default().forward(net.forward(x.clone().trace_no_grad()), y);
-    let grads = loss.backward();
-    opt.step(net, &grads);
-    loss.item()
+impl<B: Dim, C: Dim, H: Dim, W: Dim> BatchOf for (B, C, H, W) {
+    type Batch = B;
+}
+impl<B: Dim, H: Dim, W: Dim> BatchOf for (B, H, W) {
+    type Batch = B;
 }
 
 pub fn batch_labels(n: usize) -> Vec<usize> {

@@ -198,3 +198,22 @@ pub fn param_fd<SP: ConstShape>(
         );
     }
 }
+
+/// Builds `$layer` from the case's `weight` (and `bias`, if present) with `from_params` and
+/// checks it with [`check_forward_backward`] for input `$x` and output `$y`.
+#[macro_export]
+macro_rules! check_with_params {
+    ($c:expr, $E:ty, $layer:ty, $x:ty, $y:ty) => {{
+        let c: &$crate::common::Case = $c;
+        let w = c.tensor::<_, $E>(&["params", "weight"]);
+        let b = c
+            .has(&["params", "bias"])
+            .then(|| c.tensor::<_, $E>(&["params", "bias"]));
+        let layer = <$layer>::from_params(w, b);
+        let mut params = vec![("weight", layer.weight.id())];
+        if let Some(b) = &layer.bias {
+            params.push(("bias", b.id()));
+        }
+        $crate::common::check_forward_backward::<$x, $y, $E, _>(c, |x| layer.forward(x), &params);
+    }};
+}
