@@ -345,11 +345,14 @@ impl<E: Element> Gradients<E> {
         if !target.requires_grad {
             return None;
         }
-        Some(
-            self.map
-                .entry(target.id)
-                .or_insert_with(|| vec![E::zero(); target.len]),
-        )
+        Some(self.map.entry(target.id).or_insert_with(|| {
+            // Zeros written, not `vec!`'s lazily mapped zero pages: kernels add into
+            // this buffer, and reading an unmapped page before writing it faults twice
+            // (the second fault, with several threads, interrupts every core).
+            let mut g = Vec::with_capacity(target.len);
+            g.resize(target.len, E::zero());
+            g
+        }))
     }
 }
 

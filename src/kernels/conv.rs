@@ -203,9 +203,17 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
     }
 }
 
+/// Images per rayon task: one task per thread, so each allocates its column buffers once per
+/// call (a buffer per split would map and unmap pages, and the unmapping interrupts every core).
+fn per_thread(batch: usize) -> usize {
+    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
+}
+
 fn parallel<E>(g: &ConvGeom) -> bool {
     let _ = std::marker::PhantomData::<E>;
-    g.batch > 1 && g.batch * g.cout * g.out_vol() * g.cin_g() * g.k_vol() >= 1 << 18
+    g.batch > 1
+        && rayon::current_num_threads() > 1
+        && g.batch * g.cout * g.out_vol() * g.cin_g() * g.k_vol() >= 1 << 18
 }
 
 /// `out = conv(x, w) + bias`: `x` is `batch x cin x input`, `w` is `cout x cin/groups x
@@ -221,6 +229,18 @@ fn parallel<E>(g: &ConvGeom) -> bool {
 /// assert_eq!(out, vec![-1.0, -1.0, -1.0]);
 /// ```
 pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E]>, out: &mut [E]) {
+    forward_into(g, x, w, bias, out, false);
+}
+
+/// [`conv_forward`], adding to `out` instead of overwriting it when `accumulate`.
+fn forward_into<E: Element>(
+    g: &ConvGeom,
+    x: &[E],
+    w: &[E],
+    bias: Option<&[E]>,
+    out: &mut [E],
+    accumulate: bool,
+) {
     g.check();
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
     assert_eq!(x.len(), g.batch * g.cin * iv, "conv_forward: input length");
@@ -270,7 +290,12 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
                         false,
                     );
                     for (orow, trow) in og.chunks_exact_mut(ov).zip(tb.chunks_exact(nb)) {
-                        orow[r0 * ow..r1 * ow].copy_from_slice(trow);
+                        let dst = &mut orow[r0 * ow..r1 * ow];
+                        if accumulate {
+                            super::add_assign(dst, trow);
+                        } else {
+                            dst.copy_from_slice(trow);
+                        }
                     }
                 }
                 continue;
@@ -285,7 +310,7 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
                 col,
                 Trans::No,
                 og,
-                false,
+                accumulate,
             );
         }
         if let Some(b) = bias {
@@ -296,6 +321,7 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
     if parallel::<E>(g) {
         x.par_chunks(xs.max(1))
             .zip(out.par_chunks_mut(os))
+            .with_min_len(per_thread(g.batch))
             .for_each_init(new_col, per_image);
     } else {
         let mut bufs = new_col();
@@ -317,6 +343,32 @@ pub fn conv_forward<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E
 /// assert_eq!(dx, vec![1.0, 0.0, 0.0, -1.0]);
 /// ```
 pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut [E]) {
+    backward_input_into(g, dy, w, dx, true);
+}
+
+/// `dx = conv_backward_input(dy, w)`, overwriting `dx`: the forward pass of a transposed
+/// convolution. Writing instead of adding matters for a freshly allocated output: adding reads
+/// its untouched pages first, and each such page then faults twice.
+///
+/// ```
+/// use stensor::kernels::{conv_transpose_forward, ConvGeom};
+/// let g = ConvGeom { batch: 1, cin: 1, cout: 1, groups: 1, input: [1, 1, 4], kernel: [1, 1, 2],
+///     stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 1, 3] };
+/// let mut dx = vec![9.0f64; 4];
+/// conv_transpose_forward(&g, &[1.0, 1.0, 1.0], &[1.0, -1.0], &mut dx);
+/// assert_eq!(dx, vec![1.0, 0.0, 0.0, -1.0]);
+/// ```
+pub fn conv_transpose_forward<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut [E]) {
+    backward_input_into(g, dy, w, dx, false);
+}
+
+fn backward_input_into<E: Element>(
+    g: &ConvGeom,
+    dy: &[E],
+    w: &[E],
+    dx: &mut [E],
+    accumulate: bool,
+) {
     g.check();
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
     assert_eq!(
@@ -334,7 +386,18 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
         g.batch * g.cout * ov,
         "conv_backward_input: output length"
     );
+    if !accumulate && (transposed_geometry(g).is_none() || dy.is_empty()) {
+        dx.fill(E::zero());
+    }
     if dx.is_empty() || dy.is_empty() {
+        return;
+    }
+    if let Some(t) = transposed_geometry(g) {
+        // dx = full convolution of dy with the flipped, transposed weights: a forward
+        // convolution with `cout/G * Kvol` as the product's inner size instead of `cout/G`,
+        // and no scatter-add of columns.
+        let wt = transpose_flip_weights(g, w);
+        forward_into(&t, dy, &wt, None, dx, accumulate);
         return;
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
@@ -376,6 +439,7 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
     if parallel::<E>(g) {
         dy.par_chunks(os)
             .zip(dx.par_chunks_mut(xs))
+            .with_min_len(per_thread(g.batch))
             .for_each_init(new_col, per_image);
     } else {
         let mut bufs = new_col();
@@ -383,6 +447,50 @@ pub fn conv_backward_input<E: Element>(g: &ConvGeom, dy: &[E], w: &[E], dx: &mut
             .zip(dx.chunks_mut(xs))
             .for_each(|p| per_image(&mut bufs, p));
     }
+}
+
+/// The forward convolution whose output is the input gradient of `g`, where that pays: stride
+/// 1, front padding at most the dilated kernel's reach (so the new padding is not negative),
+/// and enough channels for the product to fill the microkernel (`cin/G >= 16`, inner size
+/// `cout/G * Kvol >= 64`). Few channels keep the im2col + scatter path, whose product is
+/// shaped better for them.
+fn transposed_geometry(g: &ConvGeom) -> Option<ConvGeom> {
+    let reach = |i: usize| g.dilation[i] * (g.kernel[i] - 1);
+    let fits = g.stride == [1; 3] && (0..3).all(|i| g.kernel[i] > 0 && g.padding[i] <= reach(i));
+    if !fits || g.cin_g() < 16 || g.cout_g() * g.k_vol() < 64 {
+        return None;
+    }
+    Some(ConvGeom {
+        batch: g.batch,
+        cin: g.cout,
+        cout: g.cin,
+        groups: g.groups,
+        input: g.output,
+        kernel: g.kernel,
+        stride: [1; 3],
+        padding: [0, 1, 2].map(|i| reach(i) - g.padding[i]),
+        dilation: g.dilation,
+        output: g.input,
+    })
+}
+
+/// `w` (`cout x cin/G x Kvol`) as the weights of [`transposed_geometry`] (`cin x cout/G x
+/// Kvol`): input and output channels swapped within each group, kernel reversed in every dim.
+fn transpose_flip_weights<E: Element>(g: &ConvGeom, w: &[E]) -> Vec<E> {
+    let (cin_g, cout_g, kv) = (g.cin_g(), g.cout_g(), g.k_vol());
+    let mut wt = vec![E::zero(); w.len()];
+    for gi in 0..g.groups {
+        for co in 0..cout_g {
+            for ci in 0..cin_g {
+                let src = ((gi * cout_g + co) * cin_g + ci) * kv;
+                let dst = ((gi * cin_g + ci) * cout_g + co) * kv;
+                for t in 0..kv {
+                    wt[dst + kv - 1 - t] = w[src + t];
+                }
+            }
+        }
+    }
+    wt
 }
 
 /// `dw += conv_backward_weight(x, dy)`: the gradient of the weights, summed over the batch.
@@ -435,13 +543,16 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
                 im2col_rows(g, xg, colb, r0..r1);
                 let dyb = &mut tmp[..cout_g * nb];
                 gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
+                // dW^T += col dY^T: the long side (`cin/G * Kvol`) runs down the microkernel's
+                // rows and `cout/G` across its columns; packing `col` as A reads it in order,
+                // where packing it as a transposed B would stride across it.
                 gemm(
-                    cout_g,
-                    nb,
                     cin_g * kv,
-                    dyb,
-                    Trans::No,
+                    nb,
+                    cout_g,
                     colb,
+                    Trans::No,
+                    dyb,
                     Trans::Yes,
                     dwg,
                     true,
@@ -454,6 +565,7 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
         // A private accumulator per task, summed at the end.
         let total = (0..g.batch)
             .into_par_iter()
+            .with_min_len(per_thread(g.batch))
             .fold(
                 || (vec![E::zero(); dw.len()], new_bufs()),
                 |(mut acc, mut bufs), n| {
@@ -469,11 +581,29 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
                     a
                 },
             );
-        super::add_assign(dw, &total);
+        add_transposed(g, &total, dw);
     } else {
         let mut bufs = new_bufs();
+        let mut total = vec![E::zero(); dw.len()];
         for n in 0..g.batch {
-            accumulate(dw, &mut bufs, n);
+            accumulate(&mut total, &mut bufs, n);
+        }
+        add_transposed(g, &total, dw);
+    }
+}
+
+/// `dw += wt` for `wt` holding each group's weight gradient transposed (`cin/G * Kvol x
+/// cout/G`).
+fn add_transposed<E: Element>(g: &ConvGeom, wt: &[E], dw: &mut [E]) {
+    let (rows, cols) = (g.cin_g() * g.k_vol(), g.cout_g());
+    for (tg, dg) in wt
+        .chunks_exact(rows * cols)
+        .zip(dw.chunks_exact_mut(rows * cols))
+    {
+        for (r, trow) in tg.chunks_exact(cols).enumerate() {
+            for (c, &v) in trow.iter().enumerate() {
+                dg[c * rows + r] = dg[c * rows + r] + v;
+            }
         }
     }
 }
@@ -590,6 +720,9 @@ mod tests {
             (2, 4, 6, 2),
             (2, 3, 3, 3),
             (1, 6, 2, 2),
+            // enough channels per group for the input gradient's transposed path
+            (2, 32, 16, 1),
+            (1, 32, 32, 2),
         ] {
             for (inp, k, s, p, d) in [
                 ([1, 1, 17], [1, 1, 3], [1, 1, 2], [0, 0, 1], [1, 1, 1]),
@@ -597,6 +730,8 @@ mod tests {
                 ([1, 9, 9], [1, 3, 3], [1, 1, 1], [0, 2, 2], [1, 2, 2]),
                 ([3, 5, 4], [2, 2, 3], [1, 2, 1], [1, 0, 1], [1, 1, 1]),
                 ([1, 33, 1], [1, 5, 1], [1, 3, 1], [0, 2, 0], [1, 1, 1]),
+                ([1, 6, 7], [1, 2, 2], [1, 1, 1], [0, 1, 1], [1, 1, 1]),
+                ([2, 5, 3], [1, 1, 1], [1, 1, 1], [0, 1, 0], [1, 1, 1]),
             ] {
                 let output = [0, 1, 2].map(|i| os(inp[i], k[i], s[i], p[i], d[i]));
                 v.push(ConvGeom {
@@ -614,6 +749,26 @@ mod tests {
             }
         }
         v
+    }
+
+    #[test]
+    fn the_input_gradient_takes_the_transposed_path_only_where_it_is_exact_and_pays() {
+        let taken: Vec<bool> = geometries()
+            .iter()
+            .map(|g| transposed_geometry(g).is_some())
+            .collect();
+        let expect = |g: &ConvGeom| {
+            g.stride == [1; 3]
+                && g.cin / g.groups >= 16
+                && (0..3).all(|i| g.padding[i] <= g.dilation[i] * (g.kernel[i] - 1))
+        };
+        let want: Vec<bool> = geometries().iter().map(expect).collect();
+        assert_eq!(taken, want);
+        assert!(taken.iter().filter(|&&t| t).count() >= 4);
+        // padding beyond the kernel's reach falls back to the scatter path
+        assert!(geometries().iter().any(|g| g.cin / g.groups >= 16
+            && g.stride == [1; 3]
+            && transposed_geometry(g).is_none()));
     }
 
     #[test]
@@ -656,6 +811,17 @@ mod tests {
             conv_backward_input(g, &y, &w, &mut dx);
             let mut dw = vec![0.0; w.len()];
             conv_backward_weight(g, &x, &y, &mut dw);
+            // overwriting ignores what was there; accumulating adds to it
+            let mut over = vec![7.0; x.len()];
+            conv_transpose_forward(g, &y, &w, &mut over);
+            let mut added = vec![7.0; x.len()];
+            conv_backward_input(g, &y, &w, &mut added);
+            for ((o, a), d) in over.iter().zip(&added).zip(&dx) {
+                assert!(
+                    (o - d).abs() < 1e-12 && (a - 7.0 - d).abs() < 1e-12,
+                    "{g:?}"
+                );
+            }
             let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
             let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
             assert!(
@@ -667,12 +833,19 @@ mod tests {
 
     #[test]
     fn large_convolutions_take_the_blocked_path_and_agree() {
-        // 16 * 9 * 64 * 64 columns exceed the block threshold: several row blocks per image.
+        // 16 * 9 * 64 * 64 columns exceed the block threshold: several row blocks per image;
+        // the second geometry's input gradient is a blocked forward convolution too.
+        for (cin, cout, groups) in [(16, 4, 2), (32, 8, 1)] {
+            large_convolution_agrees(cin, cout, groups);
+        }
+    }
+
+    fn large_convolution_agrees(cin: usize, cout: usize, groups: usize) {
         let g = ConvGeom {
             batch: 2,
-            cin: 16,
-            cout: 4,
-            groups: 2,
+            cin,
+            cout,
+            groups,
             input: [1, 66, 65],
             kernel: [1, 3, 3],
             stride: [1, 1, 1],
@@ -681,9 +854,12 @@ mod tests {
             output: [1, 66, 63],
         };
         assert!(block_rows(&g) < 66);
-        let x = vals(2 * 16 * 66 * 65, 11);
+        if let Some(t) = transposed_geometry(&g) {
+            assert!(block_rows(&t) < 66);
+        }
+        let x = vals(2 * cin * 66 * 65, 11);
         let w = vals(g.weight_len(), 12);
-        let y = vals(2 * 4 * 66 * 63, 13);
+        let y = vals(2 * cout * 66 * 63, 13);
         let mut out = vec![0.0; y.len()];
         conv_forward(&g, &x, &w, None, &mut out);
         let expect = reference(&g, &x, &w);
@@ -715,7 +891,7 @@ mod tests {
             dilation: [1; 3],
             output: [1, 16, 16],
         };
-        assert!(parallel::<f64>(&g));
+        assert_eq!(parallel::<f64>(&g), rayon::current_num_threads() > 1);
         let x = vals(8 * 4 * 256, 1);
         let w = vals(g.weight_len(), 2);
         let y = vals(8 * 8 * 256, 3);

@@ -204,50 +204,63 @@ pub(crate) fn gemm_f32(
     if m < MR && ta == Trans::No {
         return few_rows(m, k, n, a, b, tb, c);
     }
-    let parallel = m * n * k >= PARALLEL_MIN_FLOPS && m > MR;
+    // Inside a rayon task (a convolution's per-image product, a batched product) the caller
+    // already keeps the threads busy; splitting again only adds joins and packing buffers.
     let threads = rayon::current_num_threads().max(1);
+    let parallel = m * n * k >= PARALLEL_MIN_FLOPS
+        && m > MR
+        && threads > 1
+        && rayon::current_thread_index().is_none();
     // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
     let rows = if parallel {
         m.div_ceil(2 * threads).next_multiple_of(MR).clamp(MR, MC)
     } else {
         MC
     };
-    PACK_B.with(|pb| {
-        let mut pb = pb.borrow_mut();
-        for j0 in (0..n).step_by(NC) {
-            let nc = NC.min(n - j0);
-            for p0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - p0);
-                pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb);
-                let bp: &[f32x16] = &pb;
-                let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
-                    let i0 = t * rows;
-                    let mc = c_rows.len() / n;
-                    pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
-                    for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
-                        let jb = q * NR;
-                        let w = NR.min(nc - jb);
-                        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
-                            let mut acc = [[f32x16::ZERO; 2]; MR];
-                            micro(apanel, bpanel, &mut acc);
-                            let h = MR.min(mc - r * MR);
-                            store(c_rows, n, r * MR, j0 + jb, h, w, &acc);
+    let mut body = || {
+        PACK_B.with(|pb| {
+            let mut pb = pb.borrow_mut();
+            for j0 in (0..n).step_by(NC) {
+                let nc = NC.min(n - j0);
+                for p0 in (0..k).step_by(KC) {
+                    let kc = KC.min(k - p0);
+                    pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb);
+                    let bp: &[f32x16] = &pb;
+                    let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
+                        let i0 = t * rows;
+                        let mc = c_rows.len() / n;
+                        pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
+                        for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
+                            let jb = q * NR;
+                            let w = NR.min(nc - jb);
+                            for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+                                let mut acc = [[f32x16::ZERO; 2]; MR];
+                                micro(apanel, bpanel, &mut acc);
+                                let h = MR.min(mc - r * MR);
+                                store(c_rows, n, r * MR, j0 + jb, h, w, &acc);
+                            }
                         }
+                    };
+                    if parallel {
+                        c.par_chunks_mut(rows * n)
+                            .enumerate()
+                            .for_each_init(Vec::new, task);
+                    } else {
+                        let mut pa = Vec::new();
+                        c.chunks_mut(rows * n)
+                            .enumerate()
+                            .for_each(|x| task(&mut pa, x));
                     }
-                };
-                if parallel {
-                    c.par_chunks_mut(rows * n)
-                        .enumerate()
-                        .for_each_init(Vec::new, task);
-                } else {
-                    let mut pa = Vec::new();
-                    c.chunks_mut(rows * n)
-                        .enumerate()
-                        .for_each(|x| task(&mut pa, x));
                 }
             }
-        }
-    });
+        })
+    };
+    if parallel {
+        // one hand-over to the pool per product, not one per block of the inner dimension
+        rayon::scope(|_| body());
+    } else {
+        body();
+    }
 }
 
 /// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored

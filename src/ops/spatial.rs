@@ -93,7 +93,7 @@ where
     let wv = w.data_arc();
     let mut y = vec![E::zero(); out_len];
     if transposed {
-        kernels::conv_backward_input(&geom, &xv, &wv, &mut y);
+        kernels::conv_transpose_forward(&geom, &xv, &wv, &mut y);
         if let Some(b) = b {
             kernels::add_channel_bias(&mut y, in_vol, b.as_slice());
         }
