@@ -203,12 +203,6 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
     }
 }
 
-/// Images per rayon task: one task per thread, so each allocates its column buffers once per
-/// call (a buffer per split would map and unmap pages, and the unmapping interrupts every core).
-fn per_thread(batch: usize) -> usize {
-    batch.div_ceil(rayon::current_num_threads().max(1)).max(1)
-}
-
 fn parallel<E>(g: &ConvGeom) -> bool {
     let _ = std::marker::PhantomData::<E>;
     g.batch > 1
@@ -321,7 +315,6 @@ fn forward_into<E: Element>(
     if parallel::<E>(g) {
         x.par_chunks(xs.max(1))
             .zip(out.par_chunks_mut(os))
-            .with_min_len(per_thread(g.batch))
             .for_each_init(new_col, per_image);
     } else {
         let mut bufs = new_col();
@@ -439,7 +432,6 @@ fn backward_input_into<E: Element>(
     if parallel::<E>(g) {
         dy.par_chunks(os)
             .zip(dx.par_chunks_mut(xs))
-            .with_min_len(per_thread(g.batch))
             .for_each_init(new_col, per_image);
     } else {
         let mut bufs = new_col();
@@ -528,7 +520,12 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
     let wg_len = cout_g * cin_g * kv;
     let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
     let buf_len = (cin_g * kv * block * ow, cout_g * block * ow);
-    // dW += dY col^T, a block of output rows at a time
+    // dW += dY col^T, a block of output rows at a time, computed as dW^T += col dY^T where
+    // that fills the microkernel better: the long side (`cin/G * Kvol`) then runs down its
+    // rows and `cout/G` across its 32 columns, and packing `col` as A reads it in order.
+    let ckv = cin_g * kv;
+    let tiles = |rows: usize, cols: usize| rows.div_ceil(12) * 12 * cols.div_ceil(32) * 32;
+    let transposed = tiles(ckv, cout_g) < tiles(cout_g, ckv);
     let accumulate = |acc: &mut [E], (col, tmp): &mut (Vec<E>, Vec<E>), n: usize| {
         let xn = &x[n * g.cin * iv..(n + 1) * g.cin * iv];
         let dyn_ = &dy[n * g.cout * ov..(n + 1) * g.cout * ov];
@@ -543,20 +540,11 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
                 im2col_rows(g, xg, colb, r0..r1);
                 let dyb = &mut tmp[..cout_g * nb];
                 gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
-                // dW^T += col dY^T: the long side (`cin/G * Kvol`) runs down the microkernel's
-                // rows and `cout/G` across its columns; packing `col` as A reads it in order,
-                // where packing it as a transposed B would stride across it.
-                gemm(
-                    cin_g * kv,
-                    nb,
-                    cout_g,
-                    colb,
-                    Trans::No,
-                    dyb,
-                    Trans::Yes,
-                    dwg,
-                    true,
-                );
+                if transposed {
+                    gemm(ckv, nb, cout_g, colb, Trans::No, dyb, Trans::Yes, dwg, true);
+                } else {
+                    gemm(cout_g, nb, ckv, dyb, Trans::No, colb, Trans::Yes, dwg, true);
+                }
             }
         }
     };
@@ -565,7 +553,6 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
         // A private accumulator per task, summed at the end.
         let total = (0..g.batch)
             .into_par_iter()
-            .with_min_len(per_thread(g.batch))
             .fold(
                 || (vec![E::zero(); dw.len()], new_bufs()),
                 |(mut acc, mut bufs), n| {
@@ -581,14 +568,23 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
                     a
                 },
             );
-        add_transposed(g, &total, dw);
-    } else {
+        if transposed {
+            add_transposed(g, &total, dw);
+        } else {
+            super::add_assign(dw, &total);
+        }
+    } else if transposed {
         let mut bufs = new_bufs();
         let mut total = vec![E::zero(); dw.len()];
         for n in 0..g.batch {
             accumulate(&mut total, &mut bufs, n);
         }
         add_transposed(g, &total, dw);
+    } else {
+        let mut bufs = new_bufs();
+        for n in 0..g.batch {
+            accumulate(dw, &mut bufs, n);
+        }
     }
 }
 
