@@ -401,6 +401,31 @@ where
     op_result_shared(shape, Arc::new(data), inputs, make_backward)
 }
 
+/// [`op_result`] for an operation of one input `x` whose backward adds into `x`'s gradient:
+/// `backward(g, gx)` gets the output's gradient and the input's gradient buffer.
+pub(crate) fn unary_result<S, S0, E, T, B>(
+    shape: S,
+    data: Vec<E>,
+    x: &Tensor<S0, E, T>,
+    backward: B,
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    S0: Shape,
+    E: Element,
+    T: TapeMode<E>,
+    B: Fn(&[E], &mut [E]) + Send + Sync + 'static,
+{
+    let (target, node) = x.as_input();
+    op_result(shape, data, &[(target, node)], |_| {
+        Box::new(move |g, grads| {
+            if let Some(gx) = grads.accum(&target) {
+                backward(g, gx);
+            }
+        })
+    })
+}
+
 /// [`op_result`] for an output that shares its buffer (a view: reshape, flatten).
 pub(crate) fn op_result_shared<S, E, T, F>(
     shape: S,

@@ -549,9 +549,10 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
         }
     };
     let new_bufs = || (vec![E::zero(); buf_len.0], vec![E::zero(); buf_len.1]);
-    if parallel::<E>(g) {
-        // A private accumulator per task, summed at the end.
-        let total = (0..g.batch)
+    // The sum over the batch, in the layout the products write (a private accumulator per
+    // task when parallel), then added to `dw`.
+    let total = if parallel::<E>(g) {
+        (0..g.batch)
             .into_par_iter()
             .fold(
                 || (vec![E::zero(); dw.len()], new_bufs()),
@@ -567,24 +568,18 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
                     super::add_assign(&mut a, &b);
                     a
                 },
-            );
-        if transposed {
-            add_transposed(g, &total, dw);
-        } else {
-            super::add_assign(dw, &total);
-        }
-    } else if transposed {
-        let mut bufs = new_bufs();
-        let mut total = vec![E::zero(); dw.len()];
+            )
+    } else {
+        let (mut acc, mut bufs) = (vec![E::zero(); dw.len()], new_bufs());
         for n in 0..g.batch {
-            accumulate(&mut total, &mut bufs, n);
+            accumulate(&mut acc, &mut bufs, n);
         }
+        acc
+    };
+    if transposed {
         add_transposed(g, &total, dw);
     } else {
-        let mut bufs = new_bufs();
-        for n in 0..g.batch {
-            accumulate(dw, &mut bufs, n);
-        }
+        super::add_assign(dw, &total);
     }
 }
 

@@ -18,6 +18,54 @@ use crate::tensor::{Element, Rng, Tensor};
 use core::marker::PhantomData;
 use typenum::{U0, U1};
 
+/// The constructors both convolution families share, for a weight of type `$W` and a bias of
+/// `(CO,)`, inside an `impl` that defines `fan_in()`.
+macro_rules! conv_constructors {
+    ($name:ident, $W:ty) => {
+        /// With a bias, initialised like PyTorch (weight and bias from
+        /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`), drawn from `rng`.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let c = ", stringify!($name), "::<U2, U4, U3>::new(&mut Rng::seed(0));\n",
+            "// fan_in is at least 2 channels x 3 taps here\n",
+            "let w = c.weight.to_vec();\n",
+            "assert!(w.iter().all(|w| w.abs() <= 1.0 / 6f32.sqrt()) && w.iter().any(|&w| w != 0.0));\n",
+            "assert!(c.bias.is_some());\n```")]
+        pub fn new(rng: &mut Rng) -> Self {
+            let weight = init::default_uniform(Self::fan_in(), rng);
+            let bias = Some(init::default_uniform(Self::fan_in(), rng));
+            Self { weight, bias, hyper: PhantomData }
+        }
+
+        /// Without a bias (`bias=False`).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let c = ", stringify!($name), "::<U2, U4, U3>::without_bias(&mut Rng::seed(0));\n",
+            "assert!(c.bias.is_none());\n```")]
+        pub fn without_bias(rng: &mut Rng) -> Self {
+            let weight = init::default_uniform(Self::fan_in(), rng);
+            Self { weight, bias: None, hyper: PhantomData }
+        }
+
+        /// From given parameters (marked as requiring grad).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let c = ", stringify!($name), "::<U2, U4, U3>::new(&mut Rng::seed(0));\n",
+            "let d = ", stringify!($name), "::<U2, U4, U3>::from_params(c.weight.clone(), None);\n",
+            "assert_eq!(d.weight.to_vec(), c.weight.to_vec());\n",
+            "assert!(d.weight.requires_grad() && d.bias.is_none());\n```")]
+        pub fn from_params(weight: Tensor<$W, E>, bias: Option<Tensor<(CO,), E>>) -> Self {
+            Self::from_raw(param(weight), bias.map(param))
+        }
+
+        /// From given tensors as they are (the functional form: whether they require grad
+        /// stays the caller's choice).
+        pub(crate) fn from_raw(weight: Tensor<$W, E>, bias: Option<Tensor<(CO,), E>>) -> Self {
+            Self { weight, bias, hyper: PhantomData }
+        }
+    };
+}
+
 macro_rules! conv_layer {
     ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
@@ -50,36 +98,7 @@ macro_rules! conv_layer {
                 G::InPerGroup::SIZE $(* <K as $spec>::$A::SIZE)+
             }
 
-            /// With a bias, initialised like PyTorch (weight and bias from
-            /// `U(-1/sqrt(fan_in), 1/sqrt(fan_in))`), drawn from `rng`.
-            pub fn new(rng: &mut Rng) -> Self {
-                let weight = init::default_uniform(Self::fan_in(), rng);
-                let bias = Some(init::default_uniform(Self::fan_in(), rng));
-                $name { weight, bias, hyper: PhantomData }
-            }
-
-            /// Without a bias (`bias=False`).
-            pub fn without_bias(rng: &mut Rng) -> Self {
-                let weight = init::default_uniform(Self::fan_in(), rng);
-                $name { weight, bias: None, hyper: PhantomData }
-            }
-
-            /// From given parameters (marked as requiring grad).
-            pub fn from_params(
-                weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
-                bias: Option<Tensor<(CO,), E>>,
-            ) -> Self {
-                Self::from_raw(param(weight), bias.map(param))
-            }
-
-            /// From given tensors as they are (the functional form: whether they require grad
-            /// stays the caller's choice).
-            pub(crate) fn from_raw(
-                weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
-                bias: Option<Tensor<(CO,), E>>,
-            ) -> Self {
-                $name { weight, bias, hyper: PhantomData }
-            }
+            conv_constructors!($name, (CO, G::InPerGroup, $(<K as $spec>::$A,)+));
         }
 
         impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>
@@ -223,34 +242,7 @@ macro_rules! conv_transpose_layer {
                 G::OutPerGroup::SIZE $(* <K as $spec>::$A::SIZE)+
             }
 
-            /// With a bias, initialised like PyTorch, drawn from `rng`.
-            pub fn new(rng: &mut Rng) -> Self {
-                let weight = init::default_uniform(Self::fan_in(), rng);
-                let bias = Some(init::default_uniform(Self::fan_in(), rng));
-                $name { weight, bias, hyper: PhantomData }
-            }
-
-            /// Without a bias (`bias=False`).
-            pub fn without_bias(rng: &mut Rng) -> Self {
-                let weight = init::default_uniform(Self::fan_in(), rng);
-                $name { weight, bias: None, hyper: PhantomData }
-            }
-
-            /// From given parameters (marked as requiring grad).
-            pub fn from_params(
-                weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
-                bias: Option<Tensor<(CO,), E>>,
-            ) -> Self {
-                Self::from_raw(param(weight), bias.map(param))
-            }
-
-            /// From given tensors as they are (the functional form).
-            pub(crate) fn from_raw(
-                weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
-                bias: Option<Tensor<(CO,), E>>,
-            ) -> Self {
-                $name { weight, bias, hyper: PhantomData }
-            }
+            conv_constructors!($name, (CI, G::OutPerGroup, $(<K as $spec>::$A,)+));
         }
 
         impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>

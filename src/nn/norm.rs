@@ -78,6 +78,55 @@ fn ncs(d: &[usize]) -> (usize, usize, usize) {
     (d[0], d[1], d[2..].iter().product())
 }
 
+/// The options, mode switches and running-statistics access batch and instance norm share.
+macro_rules! running_norm_methods {
+    ($name:ident) => {
+        /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let n = ", stringify!($name), "::<U3>::with_options(1e-3, None, true, true);\n",
+            "assert_eq!((n.eps, n.momentum, n.track_running_stats), (1e-3, None, true));\n",
+            "assert!(n.weight.is_some() && n.bias.is_some());\n```")]
+        pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
+            let (weight, bias) = affine_params(affine);
+            Self { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
+        }
+        /// Training mode: batch (or instance) statistics, running statistics updated if tracked.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let mut n = ", stringify!($name), "::<U3>::new();\n",
+            "n.eval();\nn.train();\nassert!(n.is_training());\n```")]
+        pub fn train(&mut self) { self.training = true; }
+        /// Evaluation mode: running statistics, if tracked.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let mut n = ", stringify!($name), "::<U3>::new();\n",
+            "n.eval();\nassert!(!n.is_training());\n```")]
+        pub fn eval(&mut self) { self.training = false; }
+        /// Whether the layer is in training mode (it starts in it).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "assert!(", stringify!($name), "::<U3>::new().is_training());\n```")]
+        pub fn is_training(&self) -> bool { self.training }
+        /// A copy of the running statistics.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let n = ", stringify!($name), "::<U3>::new();\n",
+            "let s = n.running_stats();\n",
+            "assert_eq!((s.mean.to_vec(), s.var.to_vec()), (vec![0.0; 3], vec![1.0; 3]));\n```")]
+        pub fn running_stats(&self) -> RunningStats<C, E> { self.running.lock().expect("running stats").clone() }
+        /// Replaces the running statistics (e.g. loaded from a state dict).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let n = ", stringify!($name), "::<U3>::new();\n",
+            "let mut s = n.running_stats();\n",
+            "s.mean = Tensor::from_vec(vec![1.0, 2.0, 3.0])?;\n",
+            "n.set_running_stats(s);\n",
+            "assert_eq!(n.running_stats().mean.to_vec(), vec![1.0, 2.0, 3.0]);\n# Ok::<(), stensor::Error>(())\n```")]
+        pub fn set_running_stats(&self, stats: RunningStats<C, E>) { *self.running.lock().expect("running stats") = stats; }
+    };
+}
+
 macro_rules! batch_norm {
     ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+]) => {
         $(#[$doc])*
@@ -102,21 +151,7 @@ macro_rules! batch_norm {
             pub fn new() -> Self {
                 Self::with_options(1e-5, Some(0.1), true, true)
             }
-            /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
-            pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
-                let (weight, bias) = affine_params(affine);
-                $name { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
-            }
-            /// Training mode: batch statistics, running statistics updated.
-            pub fn train(&mut self) { self.training = true; }
-            /// Evaluation mode: running statistics.
-            pub fn eval(&mut self) { self.training = false; }
-            /// Whether the layer is in training mode.
-            pub fn is_training(&self) -> bool { self.training }
-            /// A copy of the running statistics.
-            pub fn running_stats(&self) -> RunningStats<C, E> { self.running.lock().expect("running stats").clone() }
-            /// Replaces the running statistics (e.g. loaded from a state dict).
-            pub fn set_running_stats(&self, stats: RunningStats<C, E>) { *self.running.lock().expect("running stats") = stats; }
+            running_norm_methods!($name);
 
             fn apply<S: Shape, T: TapeMode<E>>(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
                 let (n, c, s) = ncs(&x.dims());
@@ -236,21 +271,7 @@ macro_rules! instance_norm {
             pub fn new() -> Self {
                 Self::with_options(1e-5, Some(0.1), false, false)
             }
-            /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
-            pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
-                let (weight, bias) = affine_params(affine);
-                $name { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
-            }
-            /// Training mode.
-            pub fn train(&mut self) { self.training = true; }
-            /// Evaluation mode (running statistics, if tracked).
-            pub fn eval(&mut self) { self.training = false; }
-            /// Whether the layer is in training mode.
-            pub fn is_training(&self) -> bool { self.training }
-            /// A copy of the running statistics.
-            pub fn running_stats(&self) -> RunningStats<C, E> { self.running.lock().expect("running stats").clone() }
-            /// Replaces the running statistics.
-            pub fn set_running_stats(&self, stats: RunningStats<C, E>) { *self.running.lock().expect("running stats") = stats; }
+            running_norm_methods!($name);
         }
 
         impl<C: ConstDim, E: Element> Default for $name<C, E> {

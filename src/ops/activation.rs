@@ -4,7 +4,7 @@
 //! and log-sigmoid use `max(z, 0) + ln(1 + e^-|z|)`, so `|x| = 1000` gives finite values.
 
 use super::elementwise::sigmoid;
-use crate::autograd::{op_result, TapeMode};
+use crate::autograd::{op_result, unary_result, TapeMode};
 use crate::kernels;
 use crate::shape::{ConstDim, Dim, HasAxis, Shape};
 use crate::tensor::{Element, Tensor};
@@ -364,7 +364,6 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// theirs).
     pub(crate) fn leaky_by(self, slopes: Vec<E>) -> Self {
         assert_eq!(slopes.len(), self.numel(), "rrelu: one slope per element");
-        let (target, node) = self.as_input();
         let gate: Vec<E> = self
             .as_slice()
             .iter()
@@ -372,14 +371,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             .map(|(&x, &a)| if x >= E::zero() { E::one() } else { a })
             .collect();
         let y = kernels::zip_into(self.as_slice(), &gate, |x, a| x * a);
-        op_result(self.shape(), y, &[(target, node)], |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::zip_inplace(gx, &kernels::zip_into(g, &gate, |g, a| g * a), |d, v| {
-                        d + v
-                    });
-                }
-            })
+        unary_result(self.shape(), y, &self, move |g, gx| {
+            kernels::zip_inplace(gx, &kernels::zip_into(g, &gate, |g, a| g * a), |d, v| d + v)
         })
     }
 }

@@ -2,7 +2,7 @@
 //! broadcasting over leading dims, and the `std::ops` operators.
 
 use super::assert_same_dims;
-use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::autograd::{op_result, unary_result, MergeTape, TapeMode};
 use crate::kernels;
 use crate::shape::{rules::SameShape, BroadcastSuffix, ConstShape, Shape};
 use crate::tensor::{Element, Tensor};
@@ -41,17 +41,12 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         D: Fn(E, E, E) -> E + Send + Sync + 'static,
     {
         let y = kernels::map3_into(self.as_slice(), a, b, f);
-        let (target, node) = self.as_input();
         let x = self.data_arc();
         let (a, b) = (a.to_vec(), b.to_vec());
-        op_result(self.shape(), y, &[(target, node)], |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    // gx += g * d(x, a, b)
-                    let dx = kernels::map3_into(&x, &a, &b, &d);
-                    kernels::binary_backward(gx, &dx, &dx, g, |dv, _| dv);
-                }
-            })
+        unary_result(self.shape(), y, &self, move |g, gx| {
+            // gx += g * d(x, a, b)
+            let dx = kernels::map3_into(&x, &a, &b, &d);
+            kernels::binary_backward(gx, &dx, &dx, g, |dv, _| dv);
         })
     }
 
@@ -517,15 +512,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             "broadcast: runtime trailing dimensions differ"
         );
         let reps = shape.numel() / self.numel().max(1);
-        let (target, node) = self.as_input();
         let out = kernels::repeat(self.as_slice(), reps);
-        op_result(shape, out, &[(target, node)], |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::sum_blocks(g, gx);
-                }
-            })
-        })
+        unary_result(shape, out, &self, |g, gx| kernels::sum_blocks(g, gx))
     }
 
     /// [`broadcast_to`](Self::broadcast_to) a static shape.

@@ -2,7 +2,7 @@
 //! moving between a static and a runtime batch dimension.
 
 use super::{assert_same_dims, axis_split};
-use crate::autograd::{op_result, op_result_shared, MergeTape, TapeMode};
+use crate::autograd::{op_result, op_result_shared, unary_result, MergeTape, TapeMode};
 use crate::kernels;
 use crate::shape::{ConcatAlong, Dim, FlattenDims, PermuteTo, ReshapeTo, Shape, SwapAxes};
 use crate::tensor::{Element, Tensor};
@@ -121,20 +121,15 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let dims = self.dims();
         let mut y = vec![E::zero(); self.numel()];
         kernels::permute(self.as_slice(), &dims, axes, &mut y);
-        let (target, node) = self.as_input();
         let out_dims: Vec<usize> = axes.iter().map(|&a| dims[a]).collect();
         let mut inverse = vec![0; axes.len()];
         for (k, &a) in axes.iter().enumerate() {
             inverse[a] = k;
         }
-        op_result(shape, y, &[(target, node)], |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    let mut back = vec![E::zero(); g.len()];
-                    kernels::permute(g, &out_dims, &inverse, &mut back);
-                    kernels::add_assign(gx, &back);
-                }
-            })
+        unary_result(shape, y, &self, move |g, gx| {
+            let mut back = vec![E::zero(); g.len()];
+            kernels::permute(g, &out_dims, &inverse, &mut back);
+            kernels::add_assign(gx, &back);
         })
     }
 

@@ -6,7 +6,7 @@
 //! 2-d data with leading spatial dims of 1), run one of these, and view the result as the typed
 //! output. The views are recorded too, so gradients flow through unchanged.
 
-use crate::autograd::{op_result, NoTape, TapeMode};
+use crate::autograd::{op_result, unary_result, NoTape, TapeMode};
 use crate::kernels::{self, ConvGeom, PadMode, PoolGeom};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -52,19 +52,9 @@ pub(crate) fn pad_op<E: Element, T: TapeMode<E>>(
     let (n, c, sp) = split(&x.shape());
     let out = [0, 1, 2].map(|d| sp[d] + pads[d].0 + pads[d].1);
     let y = kernels::pad(x.as_slice(), n * c, sp, pads, mode);
-    let (target, node) = x.as_input();
-    op_result(
-        dyn5([n, c, out[0], out[1], out[2]]),
-        y,
-        &[(target, node)],
-        |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::pad_backward(g, gx, n * c, sp, pads, mode);
-                }
-            })
-        },
-    )
+    unary_result(dyn5([n, c, out[0], out[1], out[2]]), y, &x, move |g, gx| {
+        kernels::pad_backward(g, gx, n * c, sp, pads, mode)
+    })
 }
 
 /// A convolution (or, with `transposed`, a transposed convolution whose `geom` is that of the
@@ -159,18 +149,11 @@ fn scatter_op<E: Element, T: TapeMode<E>>(
         input.iter().product::<usize>(),
         output.iter().product::<usize>(),
     );
-    let (target, node) = x.as_input();
-    op_result(
+    unary_result(
         dyn5([n, c, output[0], output[1], output[2]]),
         y,
-        &[(target, node)],
-        |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::scatter_add_planes(g, &idx, ov, gx, iv);
-                }
-            })
-        },
+        &x,
+        move |g, gx| kernels::scatter_add_planes(g, &idx, ov, gx, iv),
     )
 }
 
@@ -183,14 +166,9 @@ pub(crate) fn avg_pool_op<E: Element, T: TapeMode<E>>(
 ) -> Tensor<Dyn5, E, T> {
     let (n, c, _) = split(&x.shape());
     let y = kernels::avg_pool_forward(&geom, x.as_slice(), count_include_pad, divisor_override);
-    let (target, node) = x.as_input();
     let o = geom.output;
-    op_result(dyn5([n, c, o[0], o[1], o[2]]), y, &[(target, node)], |_| {
-        Box::new(move |g, grads| {
-            if let Some(gx) = grads.accum(&target) {
-                kernels::avg_pool_backward(&geom, g, count_include_pad, divisor_override, gx);
-            }
-        })
+    unary_result(dyn5([n, c, o[0], o[1], o[2]]), y, &x, move |g, gx| {
+        kernels::avg_pool_backward(&geom, g, count_include_pad, divisor_override, gx)
     })
 }
 
@@ -201,18 +179,11 @@ pub(crate) fn adaptive_avg_op<E: Element, T: TapeMode<E>>(
 ) -> Tensor<Dyn5, E, T> {
     let (n, c, sp) = split(&x.shape());
     let y = kernels::adaptive_avg_forward(x.as_slice(), n * c, sp, output);
-    let (target, node) = x.as_input();
-    op_result(
+    unary_result(
         dyn5([n, c, output[0], output[1], output[2]]),
         y,
-        &[(target, node)],
-        |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::adaptive_avg_backward(g, gx, n * c, sp, output);
-                }
-            })
-        },
+        &x,
+        move |g, gx| kernels::adaptive_avg_backward(g, gx, n * c, sp, output),
     )
 }
 
@@ -238,31 +209,11 @@ pub(crate) fn max_unpool_op<E: Element, T: TapeMode<E>>(
         sp.iter().product::<usize>(),
         output.iter().product::<usize>(),
     );
-    let mut y = vec![E::zero(); n * c * ov];
-    // PyTorch writes each value at its index (a later duplicate overwrites); indices from a
-    // max pooling with stride >= kernel are distinct.
-    for (p, (xp, ip)) in x
-        .as_slice()
-        .chunks(iv.max(1))
-        .zip(idx.chunks(iv.max(1)))
-        .enumerate()
-    {
-        for (&v, &i) in xp.iter().zip(ip) {
-            y[p * ov + i] = v;
-        }
-    }
-    let (target, node) = x.as_input();
-    op_result(
+    let y = kernels::unpool_planes(x.as_slice(), &idx, n * c, iv, ov);
+    unary_result(
         dyn5([n, c, output[0], output[1], output[2]]),
         y,
-        &[(target, node)],
-        |_| {
-            Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    let back = kernels::gather_planes(g, &idx, iv, ov);
-                    kernels::add_assign(gx, &back);
-                }
-            })
-        },
+        &x,
+        move |g, gx| kernels::add_assign(gx, &kernels::gather_planes(g, &idx, iv, ov)),
     )
 }
