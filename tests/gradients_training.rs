@@ -180,6 +180,12 @@ fn normalization() {
         (bn.weight, bn.bias) = (w, b);
         bn
     });
+    let x3 = rand::<(U2, U3, U2, U2, U3)>(33, -2.0, 2.0);
+    norm_layer(x3, |w, b| {
+        let mut bn = BatchNorm3d::<U3, f64>::new();
+        (bn.weight, bn.bias) = (w, b);
+        bn
+    });
     let xl = rand::<(U2, U3, U3)>(32, -2.0, 2.0);
     norm_layer(xl, |w, b| {
         let mut ln = LayerNorm::<(U3,), f64>::new();

@@ -148,8 +148,8 @@ fn running_from<C: ConstDim, E: Element>(c: &Case) -> RunningStats<C, E> {
     }
 }
 
-/// `tests/reference/norm_extra.json`: the cumulative average (`momentum=None`) and instance norm
-/// with running statistics, in training and evaluation.
+/// `tests/reference/norm_extra.json`: the cumulative average (`momentum=None`), instance norm
+/// with running statistics in training and evaluation, and 3-d batch norm.
 fn extra<E: Element>() {
     let c = case("norm_extra", "batchnorm1d_cumulative");
     let mut bn = BatchNorm1d::<U3, E>::with_options(1e-5, None, true, true);
@@ -179,6 +179,19 @@ fn extra<E: Element>() {
         &ids,
     );
     check_running(&c, &inn.running_stats());
+
+    let c = case("norm_extra", "batchnorm3d_train");
+    let mut bn = BatchNorm3d::<U2, E>::with_options(1e-5, Some(0.3), true, true);
+    bn.weight = param(&c, "weight");
+    bn.bias = param(&c, "bias");
+    bn.set_running_stats(running_from(&c));
+    let ids = affine_ids(&bn.weight, &bn.bias);
+    check_forward_backward::<(U3, U2, U2, U3, U2), (U3, U2, U2, U3, U2), E, _>(
+        &c,
+        |x| bn.forward(x),
+        &ids,
+    );
+    check_running(&c, &bn.running_stats());
 }
 
 #[test]

@@ -147,6 +147,11 @@ def norm_cases():
     inn.running_mean.copy_(torch.tensor([0.3, -0.1]))
     inn.running_var.copy_(torch.tensor([1.5, 0.7]))
     cs.append(mc("instancenorm2d_track_eval", inn, rnd(2, 2, 3, 3), "InstanceNorm2d", {"num_features": 2, "eps": 1e-5, "momentum": 0.1, "affine": True, "track_running_stats": True}, train=False))
+    bn3 = nn.BatchNorm3d(2, momentum=0.3)
+    with torch.no_grad():
+        bn3.weight.copy_(torch.tensor([1.5, -0.5]))
+        bn3.bias.copy_(torch.tensor([0.25, 0.1]))
+    cs.append(mc("batchnorm3d_train", bn3, rnd(3, 2, 2, 3, 2), "BatchNorm3d", {"num_features": 2, "eps": 1e-5, "momentum": 0.3, "affine": True}))
     return cs
 
 
