@@ -7,8 +7,9 @@
 //! as a column (`Cin/G * Kvol` rows by `Ovol` columns), the weights of the group multiply it, and
 //! `col2im` scatters columns back for the input gradient. Images run in parallel.
 
+use super::direct::Plan;
 use super::{gemm, Trans};
-use crate::tensor::Element;
+use crate::tensor::{Element, Values};
 use rayon::prelude::*;
 
 /// The sizes of a convolution: batch, channels, groups, and per spatial dim (depth, height,
@@ -203,6 +204,27 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
     }
 }
 
+/// `s` as `f32` values, if that is its element type (the direct kernel is `f32` only).
+fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
+    match E::values(s) {
+        Values::F32(v) => Some(v),
+        _ => None,
+    }
+}
+
+fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
+    <f32 as Element>::from_values_mut(E::values_mut(s))
+}
+
+/// The direct kernel's plan for `g`, if it applies (`f32`, few input channels).
+fn direct_plan<E: Element>(g: &ConvGeom) -> Option<Plan> {
+    if E::NAME == "f32" {
+        Plan::new(g)
+    } else {
+        None
+    }
+}
+
 fn parallel<E>(g: &ConvGeom) -> bool {
     let _ = std::marker::PhantomData::<E>;
     g.batch > 1
@@ -246,6 +268,14 @@ fn forward_into<E: Element>(
     );
     if out.is_empty() {
         return;
+    }
+    if let Some(plan) = direct_plan::<E>(g) {
+        let par = parallel::<E>(g);
+        if let (Some(x), Some(w), Some(out)) = (as_f32(x), as_f32(w), as_f32_mut(out)) {
+            let bias = bias.and_then(as_f32);
+            plan.forward(x, w, bias, out, accumulate, par);
+            return;
+        }
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     // Large im2col matrices are built a block of output rows at a time (about 512 KiB), so the
@@ -379,13 +409,14 @@ fn backward_input_into<E: Element>(
         g.batch * g.cout * ov,
         "conv_backward_input: output length"
     );
-    if !accumulate && (transposed_geometry(g).is_none() || dy.is_empty()) {
+    let transposed = transposed_geometry::<E>(g);
+    if !accumulate && (transposed.is_none() || dy.is_empty()) {
         dx.fill(E::zero());
     }
     if dx.is_empty() || dy.is_empty() {
         return;
     }
-    if let Some(t) = transposed_geometry(g) {
+    if let Some(t) = transposed {
         // dx = full convolution of dy with the flipped, transposed weights: a forward
         // convolution with `cout/G * Kvol` as the product's inner size instead of `cout/G`,
         // and no scatter-add of columns.
@@ -443,16 +474,16 @@ fn backward_input_into<E: Element>(
 
 /// The forward convolution whose output is the input gradient of `g`, where that pays: stride
 /// 1, front padding at most the dilated kernel's reach (so the new padding is not negative),
-/// and enough channels for the product to fill the microkernel (`cin/G >= 16`, inner size
-/// `cout/G * Kvol >= 64`). Few channels keep the im2col + scatter path, whose product is
-/// shaped better for them.
-fn transposed_geometry(g: &ConvGeom) -> Option<ConvGeom> {
+/// and either the direct kernel takes it or there are enough channels for the product to fill
+/// the microkernel (`cin/G >= 16`, inner size `cout/G * Kvol >= 64`). Otherwise the im2col +
+/// scatter path, whose product is shaped better for few channels.
+fn transposed_geometry<E: Element>(g: &ConvGeom) -> Option<ConvGeom> {
     let reach = |i: usize| g.dilation[i] * (g.kernel[i] - 1);
     let fits = g.stride == [1; 3] && (0..3).all(|i| g.kernel[i] > 0 && g.padding[i] <= reach(i));
-    if !fits || g.cin_g() < 16 || g.cout_g() * g.k_vol() < 64 {
+    if !fits {
         return None;
     }
-    Some(ConvGeom {
+    let t = ConvGeom {
         batch: g.batch,
         cin: g.cout,
         cout: g.cin,
@@ -463,7 +494,9 @@ fn transposed_geometry(g: &ConvGeom) -> Option<ConvGeom> {
         padding: [0, 1, 2].map(|i| reach(i) - g.padding[i]),
         dilation: g.dilation,
         output: g.input,
-    })
+    };
+    let fills_gemm = g.cin_g() >= 16 && g.cout_g() * g.k_vol() >= 64;
+    (fills_gemm || direct_plan::<E>(&t).is_some()).then_some(t)
 }
 
 /// `w` (`cout x cin/G x Kvol`) as the weights of [`transposed_geometry`] (`cin x cout/G x
@@ -515,6 +548,13 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
     );
     if dw.is_empty() || dy.is_empty() {
         return;
+    }
+    if let Some(plan) = direct_plan::<E>(g).filter(Plan::weight_grad_pays) {
+        let par = parallel::<E>(g);
+        if let (Some(x), Some(dy), Some(dw)) = (as_f32(x), as_f32(dy), as_f32_mut(dw)) {
+            plan.backward_weight(x, dy, dw, par);
+            return;
+        }
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     let wg_len = cout_g * cin_g * kv;
@@ -746,7 +786,7 @@ mod tests {
     fn the_input_gradient_takes_the_transposed_path_only_where_it_is_exact_and_pays() {
         let taken: Vec<bool> = geometries()
             .iter()
-            .map(|g| transposed_geometry(g).is_some())
+            .map(|g| transposed_geometry::<f64>(g).is_some())
             .collect();
         let expect = |g: &ConvGeom| {
             g.stride == [1; 3]
@@ -759,7 +799,7 @@ mod tests {
         // padding beyond the kernel's reach falls back to the scatter path
         assert!(geometries().iter().any(|g| g.cin / g.groups >= 16
             && g.stride == [1; 3]
-            && transposed_geometry(g).is_none()));
+            && transposed_geometry::<f64>(g).is_none()));
     }
 
     #[test]
@@ -845,7 +885,7 @@ mod tests {
             output: [1, 66, 63],
         };
         assert!(block_rows(&g) < 66);
-        if let Some(t) = transposed_geometry(&g) {
+        if let Some(t) = transposed_geometry::<f64>(&g) {
             assert!(block_rows(&t) < 66);
         }
         let x = vals(2 * cin * 66 * 65, 11);

@@ -7,6 +7,7 @@
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
 mod conv;
+mod direct;
 mod elementwise;
 mod gemm;
 mod gemm_f32;

@@ -1,0 +1,561 @@
+//! Direct ("implicit im2col") `f32` convolution for layers with few input channels, after the
+//! design in `KERNELS.md`: each image is zero-padded once into planes of `Hp x Wp`, and the
+//! output is computed on a *wide* grid of `Ho x Wp` positions with the flat index
+//! `p = oy * Wp + ox`. Every kernel tap `(ci, kh, kw)` then reads the padded input at the
+//! constant offset `ci * Hp * Wp + kh * dh * Wp + kw * dw` from `p`, so a run of 16 output
+//! positions is one contiguous vector load: no column matrix is built, copied or packed. The
+//! columns `ox >= Wo` of the wide grid are computed and thrown away (they cost `Wp / Wo - 1`
+//! extra work, 14% for LeNet's first layer).
+//!
+//! - Forward: a register tile of `CB` output channels by 4 vectors of 16 positions, the
+//!   weights of a block of `CB` channels packed tap by tap and broadcast.
+//! - Weight gradient: `dW[co, tap] = sum_p dY[co, p] * Xp[p + offset(tap)]`, with `dY` laid
+//!   on the wide grid (zeros in the thrown-away columns): a tile of `CB` channels by `24 / CB`
+//!   taps of vector accumulators, reduced across lanes once per batch.
+//! - Input gradient: stride 1 makes it a forward convolution of the output gradient with the
+//!   flipped, transposed weights, which this kernel runs when that convolution qualifies.
+//!
+//! It takes stride 1, any dilation and padding, groups, and 1-d or 2-d data (depth 1), with
+//! at least 4 output channels per group. Measured on the layers of W1, W2 and W4 (batch 64 or
+//! 256, 1 and 2 threads), the direct forward beat this crate's im2col + GEMM on every one of
+//! them (LeNet's first layer 5.3x, W4a 1.8x, W2's 8x8 layer even), so it takes any number of
+//! taps up to [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
+
+use super::ConvGeom;
+use rayon::prelude::*;
+use wide::f32x16;
+
+const LANES: usize = 16;
+/// Vectors of positions per forward tile.
+const NV: usize = 4;
+const CHUNK: usize = LANES * NV;
+/// The largest inner size `Cin/G * Kh * Kw` that runs direct. With more taps per output the
+/// im2col product reuses each loaded input across more output channels and wins.
+pub(super) const MAX_TAPS: usize = 4096;
+/// Positions (summed over images) one weight-gradient tile runs through before its registers
+/// are added to the accumulators.
+const BLOCK_POSITIONS: usize = 1024;
+/// The largest inner size whose weight gradient runs direct (see [`Plan::weight_grad_pays`]).
+const MAX_WEIGHT_GRAD_TAPS: usize = 200;
+
+/// A convolution's geometry as the direct kernel walks it.
+pub(super) struct Plan {
+    groups: usize,
+    cin_g: usize,
+    cout_g: usize,
+    h: usize,
+    w: usize,
+    pad: [usize; 2],
+    wp: usize,
+    plane: usize,
+    ho: usize,
+    wo: usize,
+    /// `Ho * Wp` rounded up to whole tiles.
+    wide: usize,
+    /// Offset of each tap from the output position, in the padded image.
+    offsets: Vec<usize>,
+    /// Length of the padded image buffer, with room for the last tile's reads.
+    padded_len: usize,
+    /// Output channels per register tile: 4, 6 or 8.
+    cb: usize,
+}
+
+impl Plan {
+    /// The plan for `g`, or `None` where the direct kernel does not apply or does not pay.
+    pub(super) fn new(g: &ConvGeom) -> Option<Plan> {
+        let (cin_g, cout_g) = (g.cin / g.groups, g.cout / g.groups);
+        let [_, kh, kw] = g.kernel;
+        let [_, h, w] = g.input;
+        let [_, dh, dw] = g.dilation;
+        let taps = cin_g * kh * kw;
+        let flat = g.input[0] == 1 && g.kernel[0] == 1 && g.output[0] == 1 && g.padding[0] == 0;
+        if !flat || g.stride != [1; 3] || cout_g < 4 || taps == 0 || taps > MAX_TAPS {
+            return None;
+        }
+        let (ph, pw) = (g.padding[1], g.padding[2]);
+        let (hp, wp) = (h + 2 * ph, w + 2 * pw);
+        let (reach_h, reach_w) = (dh * (kh - 1), dw * (kw - 1));
+        if hp <= reach_h || wp <= reach_w {
+            return None;
+        }
+        let (ho, wo) = (hp - reach_h, wp - reach_w);
+        if [1, ho, wo] != g.output {
+            return None;
+        }
+        let plane = hp * wp;
+        let offsets: Vec<usize> = (0..cin_g)
+            .flat_map(|ci| {
+                (0..kh).flat_map(move |a| (0..kw).map(move |b| ci * plane + a * dh * wp + b * dw))
+            })
+            .collect();
+        let wide = (ho * wp).next_multiple_of(CHUNK);
+        let max_off = offsets.iter().copied().max().unwrap_or(0);
+        // Waste in the last channel block decides the tile height.
+        let cb = [8, 6, 4]
+            .into_iter()
+            .min_by_key(|&cb| (cout_g.div_ceil(cb) * cb, usize::MAX - cb))
+            .unwrap_or(4);
+        Some(Plan {
+            groups: g.groups,
+            cin_g,
+            cout_g,
+            h,
+            w,
+            pad: [ph, pw],
+            wp,
+            plane,
+            ho,
+            wo,
+            wide,
+            offsets,
+            padded_len: (cin_g * plane).max(max_off + wide),
+            cb,
+        })
+    }
+
+    /// Whether the weight gradient runs direct too. Its tiles add their registers to
+    /// accumulators once per pass, so it needs few taps, or a wide grid that is mostly valid
+    /// positions (small padded images, like 8x8 padded to 12x12, waste half of it); measured
+    /// on the W1, W2 and W4 layers, the im2col product wins otherwise.
+    pub(super) fn weight_grad_pays(&self) -> bool {
+        self.taps() <= MAX_WEIGHT_GRAD_TAPS || 10 * self.ho * self.wo >= 6 * self.wide
+    }
+
+    fn taps(&self) -> usize {
+        self.offsets.len()
+    }
+
+    fn blocks(&self) -> usize {
+        self.cout_g.div_ceil(self.cb)
+    }
+
+    /// One image-group (`cin_g x H x W`) zero-padded into `xp`.
+    fn pad_image(&self, x: &[f32], xp: &mut Vec<f32>) {
+        xp.clear();
+        xp.resize(self.padded_len, 0.0);
+        let [ph, pw] = self.pad;
+        for (src, dst) in x
+            .chunks_exact(self.h * self.w)
+            .zip(xp.chunks_mut(self.plane))
+        {
+            for (y, row) in src.chunks_exact(self.w).enumerate() {
+                let at = (y + ph) * self.wp + pw;
+                dst[at..at + self.w].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// One group's weights (`cout_g x taps`) as blocks of `cb` channels, tap by tap: block `b`,
+    /// tap `t`, row `r` at `(b * taps + t) * cb + r`, zeros past the last channel.
+    fn pack_weights(&self, w: &[f32]) -> Vec<f32> {
+        let (taps, cb) = (self.taps(), self.cb);
+        let mut out = vec![0.0; self.blocks() * taps * cb];
+        for (co, wrow) in w.chunks_exact(taps).enumerate() {
+            let (b, r) = (co / cb, co % cb);
+            for (t, &v) in wrow.iter().enumerate() {
+                out[(b * taps + t) * cb + r] = v;
+            }
+        }
+        out
+    }
+
+    /// The wide-grid output of one image-group: `yw` is `blocks * cb x wide`.
+    fn forward_wide(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
+        match self.cb {
+            8 => self.forward_tiles::<8>(xp, wpk, yw),
+            6 => self.forward_tiles::<6>(xp, wpk, yw),
+            _ => self.forward_tiles::<4>(xp, wpk, yw),
+        }
+    }
+
+    fn forward_tiles<const CB: usize>(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
+        let taps = self.taps();
+        // Positions outside, channel blocks inside: the inputs one chunk reads (a few rows
+        // of every input channel) stay in cache for every block.
+        for p0 in (0..self.wide).step_by(CHUNK) {
+            for (b, wblk) in wpk.chunks_exact(taps * CB).enumerate() {
+                let mut acc = [[f32x16::ZERO; NV]; CB];
+                for (&off, wt) in self.offsets.iter().zip(wblk.chunks_exact(CB)) {
+                    let s = &xp[p0 + off..p0 + off + CHUNK];
+                    let xs: [f32x16; NV] = std::array::from_fn(|v| load(&s[v * LANES..]));
+                    for (r, a) in acc.iter_mut().enumerate() {
+                        let wv = f32x16::splat(wt[r]);
+                        for v in 0..NV {
+                            a[v] = wv.mul_add(xs[v], a[v]);
+                        }
+                    }
+                }
+                for (r, a) in acc.iter().enumerate() {
+                    let at = (b * CB + r) * self.wide + p0;
+                    for (v, d) in yw[at..at + CHUNK].chunks_exact_mut(LANES).enumerate() {
+                        d.copy_from_slice(a[v].as_array());
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the valid columns of the wide output into `out` (`cout_g x Ho x Wo`), adding
+    /// `bias` and adding to `out` when `accumulate`.
+    fn store(&self, yw: &[f32], out: &mut [f32], bias: Option<&[f32]>, accumulate: bool) {
+        let ov = self.ho * self.wo;
+        for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
+            let b = bias.map_or(0.0, |b| b[co]);
+            let src = &yw[co * self.wide..];
+            for (y, dst) in orow.chunks_exact_mut(self.wo).enumerate() {
+                let s = &src[y * self.wp..y * self.wp + self.wo];
+                if accumulate {
+                    dst.iter_mut().zip(s).for_each(|(d, &v)| *d += v + b);
+                } else {
+                    dst.iter_mut().zip(s).for_each(|(d, &v)| *d = v + b);
+                }
+            }
+        }
+    }
+
+    /// `out (+)= conv(x, w) + bias` for the whole batch (images in parallel when `parallel`).
+    pub(super) fn forward(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [f32],
+        accumulate: bool,
+        parallel: bool,
+    ) {
+        let wg_len = self.cout_g * self.taps();
+        let packed: Vec<Vec<f32>> = w.chunks_exact(wg_len).map(|wg| self.pack_weights(wg)).collect();
+        let (xs, os) = (self.groups * self.cin_g * self.h * self.w, self.groups * self.cout_g * self.ho * self.wo);
+        let (xg_len, og_len) = (self.cin_g * self.h * self.w, self.cout_g * self.ho * self.wo);
+        let new_bufs = || (Vec::new(), vec![0.0f32; self.blocks() * self.cb * self.wide]);
+        let per_image = |(xp, yw): &mut (Vec<f32>, Vec<f32>), (xn, on): (&[f32], &mut [f32])| {
+            for gi in 0..self.groups {
+                self.pad_image(&xn[gi * xg_len..(gi + 1) * xg_len], xp);
+                self.forward_wide(xp, &packed[gi], yw);
+                let bg = bias.map(|b| &b[gi * self.cout_g..(gi + 1) * self.cout_g]);
+                self.store(yw, &mut on[gi * og_len..(gi + 1) * og_len], bg, accumulate);
+            }
+        };
+        // One contiguous run of images per thread, each with one set of buffers (more,
+        // smaller tasks each allocating buffers cost page faults and TLB shootdowns).
+        let batch = x.len() / xs.max(1);
+        let per = batch.div_ceil(parts(batch, parallel)).max(1);
+        let run = |(i, ob): (usize, &mut [f32])| {
+            let mut bufs = new_bufs();
+            let xb = &x[i * per * xs..];
+            xb.chunks(xs)
+                .zip(ob.chunks_mut(os))
+                .for_each(|p| per_image(&mut bufs, p));
+        };
+        if per < batch {
+            out.par_chunks_mut(per * os).enumerate().for_each(run);
+        } else {
+            run((0, out));
+        }
+    }
+
+    /// `dw += conv_backward_weight(x, dy)` summed over the batch (images in parallel when
+    /// `parallel`, each task with its own accumulators).
+    pub(super) fn backward_weight(&self, x: &[f32], dy: &[f32], dw: &mut [f32], parallel: bool) {
+        debug_assert!(self.weight_grad_pays());
+        let tb = 24 / self.cb;
+        let taps_pad = self.taps().next_multiple_of(tb);
+        let rows = self.blocks() * self.cb;
+        let gacc = rows * taps_pad;
+        let (xg_len, og_len) = (self.cin_g * self.h * self.w, self.cout_g * self.ho * self.wo);
+        let (xs, os) = (self.groups * xg_len, self.groups * og_len);
+        let batch = x.len() / xs.max(1);
+        // Small images are taken several at a time, so each tile's pass over positions is
+        // long enough to pay for adding its registers to the accumulators.
+        let per_pass = (BLOCK_POSITIONS / self.wide).max(1);
+        // One contiguous run of images per thread, each with one set of accumulators.
+        let parts = parts(batch, parallel);
+        let run = |i: usize| {
+            let mut acc = vec![f32x16::ZERO; self.groups * gacc];
+            let (mut xp, mut dyw) = (Vec::new(), Vec::new());
+            let (mut xp_one, mut dyw_one) = (Vec::new(), Vec::new());
+            let images = i * batch / parts..(i + 1) * batch / parts;
+            for n0 in images.clone().step_by(per_pass) {
+                let n1 = (n0 + per_pass).min(images.end);
+                for gi in 0..self.groups {
+                    xp.clear();
+                    dyw.clear();
+                    for n in n0..n1 {
+                        let at = n * xs + gi * xg_len;
+                        self.pad_image(&x[at..at + xg_len], &mut xp_one);
+                        xp.extend_from_slice(&xp_one);
+                        let at = n * os + gi * og_len;
+                        self.widen(&dy[at..at + og_len], &mut dyw_one);
+                        dyw.extend_from_slice(&dyw_one);
+                    }
+                    let a = &mut acc[gi * gacc..(gi + 1) * gacc];
+                    match self.cb {
+                        8 => self.weight_tiles::<8, 3>(&xp, &dyw, taps_pad, a),
+                        6 => self.weight_tiles::<6, 4>(&xp, &dyw, taps_pad, a),
+                        _ => self.weight_tiles::<4, 6>(&xp, &dyw, taps_pad, a),
+                    }
+                }
+            }
+            acc
+        };
+        let total = if parts > 1 {
+            (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
+                a.iter_mut().zip(&b).for_each(|(a, &b)| *a += b);
+                a
+            })
+        } else {
+            Some(run(0))
+        }
+        .unwrap_or_default();
+        let taps = self.taps();
+        for (gacc, dwg) in total
+            .chunks_exact(gacc)
+            .zip(dw.chunks_exact_mut(self.cout_g * taps))
+        {
+            for (co, drow) in dwg.chunks_exact_mut(taps).enumerate() {
+                for (t, d) in drow.iter_mut().enumerate() {
+                    *d += gacc[co * taps_pad + t].reduce_add();
+                }
+            }
+        }
+    }
+
+    /// One image-group's output gradient (`cout_g x Ho x Wo`) on the wide grid, `blocks * cb`
+    /// rows of `wide`, zeros in the thrown-away columns and rows.
+    fn widen(&self, dy: &[f32], dyw: &mut Vec<f32>) {
+        dyw.clear();
+        dyw.resize(self.blocks() * self.cb * self.wide, 0.0);
+        for (src, dst) in dy
+            .chunks_exact(self.ho * self.wo)
+            .zip(dyw.chunks_exact_mut(self.wide))
+        {
+            for (y, row) in src.chunks_exact(self.wo).enumerate() {
+                dst[y * self.wp..y * self.wp + self.wo].copy_from_slice(row);
+            }
+        }
+    }
+
+    /// `acc[row * taps_pad + tap] += sum over p of dyw[row, p] * xp[p + offset(tap)]`, lane
+    /// by lane, in tiles of `CB` rows by `TB` taps (padded taps read offset 0 and land in
+    /// accumulators nobody reads).
+    fn weight_tiles<const CB: usize, const TB: usize>(
+        &self,
+        xp: &[f32],
+        dyw: &[f32],
+        taps_pad: usize,
+        acc: &mut [f32x16],
+    ) {
+        let taps = self.taps();
+        let rows_len = self.blocks() * CB * self.wide;
+        let images = dyw.len() / rows_len;
+        // One image at a time is cut into blocks of positions; several images are one block.
+        let pb = if images > 1 {
+            self.wide
+        } else {
+            BLOCK_POSITIONS.min(self.wide)
+        };
+        let off = |t: usize| if t < taps { self.offsets[t] } else { 0 };
+        for p0 in (0..self.wide).step_by(pb) {
+            let p1 = (p0 + pb).min(self.wide);
+            for b in 0..self.blocks() {
+                for t0 in (0..taps_pad).step_by(TB) {
+                    let offs: [usize; TB] = std::array::from_fn(|j| off(t0 + j));
+                    let mut c = [[f32x16::ZERO; TB]; CB];
+                    for j in 0..images {
+                        let xj = &xp[j * self.padded_len..(j + 1) * self.padded_len];
+                        let dj = &dyw[j * rows_len + b * CB * self.wide..][..CB * self.wide];
+                        weight_tile(xj, dj, self.wide, &offs, p0..p1, &mut c);
+                    }
+                    for (r, cr) in c.iter().enumerate() {
+                        let row = &mut acc[(b * CB + r) * taps_pad + t0..][..TB];
+                        row.iter_mut().zip(cr).for_each(|(a, &v)| *a += v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `c[r][q] += dy[r, p] * x[p + offs[q]]` lane by lane for `p` in `range` (a multiple of 16
+/// long): `dy` holds rows of `wide` positions.
+#[inline(always)]
+fn weight_tile<const CB: usize, const TB: usize>(
+    x: &[f32],
+    dy: &[f32],
+    wide: usize,
+    offs: &[usize; TB],
+    range: std::ops::Range<usize>,
+    c: &mut [[f32x16; TB]; CB],
+) {
+    let mut acc = *c;
+    for p in range.step_by(LANES) {
+        let xs: [f32x16; TB] = std::array::from_fn(|q| load(&x[p + offs[q]..]));
+        for (r, cr) in acc.iter_mut().enumerate() {
+            let d = load(&dy[r * wide + p..]);
+            for q in 0..TB {
+                cr[q] = d.mul_add(xs[q], cr[q]);
+            }
+        }
+    }
+    *c = acc;
+}
+
+/// How many runs of images a batch splits into: one per thread when `parallel`.
+fn parts(batch: usize, parallel: bool) -> usize {
+    if parallel {
+        rayon::current_num_threads().clamp(1, batch.max(1))
+    } else {
+        1
+    }
+}
+
+/// The 16 values at the start of `s` as a vector.
+#[inline(always)]
+fn load(s: &[f32]) -> f32x16 {
+    f32x16::from(<[f32; LANES]>::try_from(&s[..LANES]).expect("16 lanes"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::{conv_backward_input, conv_backward_weight, conv_forward};
+    use crate::tensor::Rng;
+    use proptest::prelude::*;
+
+    fn vals(n: usize, seed: u64) -> Vec<f64> {
+        let mut r = Rng::seed(seed);
+        (0..n).map(|_| r.uniform(-1.0, 1.0)).collect()
+    }
+
+    fn to32(v: &[f64]) -> Vec<f32> {
+        v.iter().map(|&x| x as f32).collect()
+    }
+
+    fn close(got: &[f32], want: &[f64], what: &str, g: &ConvGeom) {
+        assert_eq!(got.len(), want.len());
+        for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
+            assert!(
+                (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs()),
+                "{what} [{i}]: direct f32 {a} vs f64 {b}, {g:?}"
+            );
+        }
+    }
+
+    /// The direct `f32` kernels against the generic `f64` path (itself checked against the
+    /// definition in `conv.rs`): forward with bias, input and weight gradients added to
+    /// existing values.
+    fn agrees(g: ConvGeom, seed: u64) {
+        assert!(Plan::new(&g).is_some(), "not a direct geometry: {g:?}");
+        let iv: usize = g.input.iter().product();
+        let ov: usize = g.output.iter().product();
+        let x = vals(g.batch * g.cin * iv, seed);
+        let w = vals(g.weight_len(), seed + 1);
+        let b = vals(g.cout, seed + 2);
+        let dy = vals(g.batch * g.cout * ov, seed + 3);
+        let start_x = vals(x.len(), seed + 4);
+        let start_w = vals(w.len(), seed + 5);
+
+        let mut y64 = vec![0.0; dy.len()];
+        conv_forward(&g, &x, &w, Some(&b), &mut y64);
+        let mut y32 = vec![0.0f32; dy.len()];
+        conv_forward(&g, &to32(&x), &to32(&w), Some(&to32(&b)), &mut y32);
+        close(&y32, &y64, "forward", &g);
+
+        let mut dx64 = start_x.clone();
+        conv_backward_input(&g, &dy, &w, &mut dx64);
+        let mut dx32 = to32(&start_x);
+        conv_backward_input(&g, &to32(&dy), &to32(&w), &mut dx32);
+        close(&dx32, &dx64, "input gradient", &g);
+
+        let mut dw64 = start_w.clone();
+        conv_backward_weight(&g, &x, &dy, &mut dw64);
+        let mut dw32 = to32(&start_w);
+        conv_backward_weight(&g, &to32(&x), &to32(&dy), &mut dw32);
+        close(&dw32, &dw64, "weight gradient", &g);
+    }
+
+    /// A stride-1 geometry from its parts, `None` when the kernel does not fit the input.
+    #[allow(clippy::too_many_arguments)]
+    fn geom(
+        batch: usize,
+        groups: usize,
+        cin_g: usize,
+        cout_g: usize,
+        hw: [usize; 2],
+        k: [usize; 2],
+        p: [usize; 2],
+        d: [usize; 2],
+    ) -> Option<ConvGeom> {
+        let out = |i: usize| (hw[i] + 2 * p[i]).checked_sub(d[i] * (k[i] - 1)).filter(|&o| o > 0);
+        Some(ConvGeom {
+            batch,
+            cin: groups * cin_g,
+            cout: groups * cout_g,
+            groups,
+            input: [1, hw[0], hw[1]],
+            kernel: [1, k[0], k[1]],
+            stride: [1; 3],
+            padding: [0, p[0], p[1]],
+            dilation: [1, d[0], d[1]],
+            output: [1, out(0)?, out(1)?],
+        })
+    }
+
+    #[test]
+    fn the_seed_networks_layers_run_direct_and_agree() {
+        // LeNet's two convolutions, a 1-d one, and W2's first layer
+        for (i, g) in [
+            geom(3, 1, 1, 6, [28, 28], [5, 5], [2, 2], [1, 1]),
+            geom(2, 1, 6, 16, [14, 14], [5, 5], [0, 0], [1, 1]),
+            geom(2, 1, 3, 7, [1, 33], [1, 5], [0, 2], [1, 1]),
+            geom(2, 1, 3, 32, [32, 32], [5, 5], [2, 2], [1, 1]),
+            geom(2, 1, 32, 64, [8, 8], [5, 5], [2, 2], [1, 1]),
+            geom(2, 1, 32, 32, [16, 16], [5, 5], [2, 2], [1, 1]),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            agrees(g.expect("valid"), 10 * i as u64);
+        }
+    }
+
+    #[test]
+    fn many_taps_strides_or_few_outputs_are_left_to_im2col() {
+        let many = geom(1, 1, 200, 8, [8, 8], [5, 5], [2, 2], [1, 1]).expect("valid");
+        assert!(Plan::new(&many).is_none());
+        // W2's last convolution: direct forward, im2col weight gradient (8x8 padded to 12x12)
+        let small = geom(1, 1, 32, 64, [8, 8], [5, 5], [2, 2], [1, 1]).expect("valid");
+        assert!(Plan::new(&small).is_some_and(|p| !p.weight_grad_pays()));
+        let lenet = geom(1, 1, 6, 16, [14, 14], [5, 5], [0, 0], [1, 1]).expect("valid");
+        assert!(Plan::new(&lenet).is_some_and(|p| p.weight_grad_pays()));
+        let few_out = geom(1, 1, 3, 3, [8, 8], [3, 3], [1, 1], [1, 1]).expect("valid");
+        assert!(Plan::new(&few_out).is_none());
+        let strided = ConvGeom {
+            stride: [1, 2, 2],
+            output: [1, 4, 4],
+            ..geom(1, 1, 1, 8, [8, 8], [3, 3], [1, 1], [1, 1]).expect("valid")
+        };
+        assert!(Plan::new(&strided).is_none());
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        #[test]
+        fn direct_kernels_agree_on_odd_sizes(
+            batch in 1usize..4,
+            groups in 1usize..3,
+            cin_g in prop::sample::select(vec![1usize, 2, 3, 5]),
+            cout_g in prop::sample::select(vec![4usize, 5, 6, 7, 8, 9, 13, 17]),
+            h in prop::sample::select(vec![1usize, 3, 7, 15, 17]),
+            w in prop::sample::select(vec![1usize, 3, 7, 15, 17, 31, 33]),
+            k in (1usize..6, 1usize..6),
+            p in (0usize..3, 0usize..3),
+            d in (1usize..3, 1usize..3),
+            seed in 0u64..1000,
+        ) {
+            let g = geom(batch, groups, cin_g, cout_g, [h, w], [k.0, k.1], [p.0, p.1], [d.0, d.1]);
+            prop_assume!(g.is_some());
+            agrees(g.expect("some"), seed);
+        }
+    }
+}
