@@ -224,10 +224,24 @@ impl Plan {
         parallel: bool,
     ) {
         let wg_len = self.cout_g * self.taps();
-        let packed: Vec<Vec<f32>> = w.chunks_exact(wg_len).map(|wg| self.pack_weights(wg)).collect();
-        let (xs, os) = (self.groups * self.cin_g * self.h * self.w, self.groups * self.cout_g * self.ho * self.wo);
-        let (xg_len, og_len) = (self.cin_g * self.h * self.w, self.cout_g * self.ho * self.wo);
-        let new_bufs = || (Vec::new(), vec![0.0f32; self.blocks() * self.cb * self.wide]);
+        let packed: Vec<Vec<f32>> = w
+            .chunks_exact(wg_len)
+            .map(|wg| self.pack_weights(wg))
+            .collect();
+        let (xs, os) = (
+            self.groups * self.cin_g * self.h * self.w,
+            self.groups * self.cout_g * self.ho * self.wo,
+        );
+        let (xg_len, og_len) = (
+            self.cin_g * self.h * self.w,
+            self.cout_g * self.ho * self.wo,
+        );
+        let new_bufs = || {
+            (
+                Vec::new(),
+                vec![0.0f32; self.blocks() * self.cb * self.wide],
+            )
+        };
         let per_image = |(xp, yw): &mut (Vec<f32>, Vec<f32>), (xn, on): (&[f32], &mut [f32])| {
             for gi in 0..self.groups {
                 self.pad_image(&xn[gi * xg_len..(gi + 1) * xg_len], xp);
@@ -262,7 +276,10 @@ impl Plan {
         let taps_pad = self.taps().next_multiple_of(tb);
         let rows = self.blocks() * self.cb;
         let gacc = rows * taps_pad;
-        let (xg_len, og_len) = (self.cin_g * self.h * self.w, self.cout_g * self.ho * self.wo);
+        let (xg_len, og_len) = (
+            self.cin_g * self.h * self.w,
+            self.cout_g * self.ho * self.wo,
+        );
         let (xs, os) = (self.groups * xg_len, self.groups * og_len);
         let batch = x.len() / xs.max(1);
         // Small images are taken several at a time, so each tile's pass over positions is
@@ -486,7 +503,11 @@ mod tests {
         p: [usize; 2],
         d: [usize; 2],
     ) -> Option<ConvGeom> {
-        let out = |i: usize| (hw[i] + 2 * p[i]).checked_sub(d[i] * (k[i] - 1)).filter(|&o| o > 0);
+        let out = |i: usize| {
+            (hw[i] + 2 * p[i])
+                .checked_sub(d[i] * (k[i] - 1))
+                .filter(|&o| o > 0)
+        };
         Some(ConvGeom {
             batch,
             cin: groups * cin_g,

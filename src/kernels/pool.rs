@@ -68,9 +68,16 @@ where
         return;
     }
     if src.len().max(dst.len()) >= super::PARALLEL_MIN_ELEMS {
-        src.par_chunks(src_len)
-            .zip(dst.par_chunks_mut(dst_len))
-            .for_each(|(s, d)| f(s, d));
+        // Tasks of several planes: one small plane per task costs more in rayon than it
+        // computes.
+        let per = (super::PARALLEL_MIN_ELEMS / 4 / src_len.max(dst_len)).max(1);
+        src.par_chunks(src_len * per)
+            .zip(dst.par_chunks_mut(dst_len * per))
+            .for_each(|(s, d)| {
+                s.chunks(src_len)
+                    .zip(d.chunks_mut(dst_len))
+                    .for_each(|(s, d)| f(s, d))
+            });
     } else {
         src.chunks(src_len)
             .zip(dst.chunks_mut(dst_len))
@@ -224,21 +231,6 @@ fn avg_windows(g: &PoolGeom) -> [Vec<(usize, usize, usize)>; 3] {
     [0, 1, 2].map(|d| (0..g.output[d]).map(|o| g.avg_range(d, o)).collect())
 }
 
-fn divisor(
-    w: [&(usize, usize, usize); 3],
-    count_include_pad: bool,
-    divisor_override: Option<usize>,
-) -> usize {
-    if let Some(d) = divisor_override {
-        return d;
-    }
-    if count_include_pad {
-        w.iter().map(|r| r.2).product()
-    } else {
-        w.iter().map(|r| r.1 - r.0).product()
-    }
-}
-
 /// Average pooling (no dilation), with PyTorch's divisor rules.
 ///
 /// ```
@@ -255,33 +247,115 @@ pub fn avg_pool_forward<E: Element>(
     divisor_override: Option<usize>,
 ) -> Vec<E> {
     assert_eq!(x.len(), g.planes * g.in_vol(), "avg_pool_forward: length");
-    let w = avg_windows(g);
-    let [_, ih, iw] = g.input;
+    let rows = AvgRows::new(g, count_include_pad, divisor_override);
     let mut out = vec![E::zero(); g.planes * g.out_vol()];
     for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
-        let mut o = 0;
-        for ra in &w[0] {
-            for rb in &w[1] {
-                for rc in &w[2] {
-                    let mut s = E::zero();
-                    for a in ra.0..ra.1 {
-                        for b in rb.0..rb.1 {
-                            for c in rc.0..rc.1 {
-                                s = s + xv[(a * ih + b) * iw + c];
-                            }
-                        }
-                    }
-                    ov[o] = s / E::from_usize(divisor(
-                        [ra, rb, rc],
-                        count_include_pad,
-                        divisor_override,
-                    ));
-                    o += 1;
-                }
+        for (orow, (ins, drow)) in ov.chunks_exact_mut(rows.ow).zip(&rows.rows) {
+            // Each window's values are added in the order PyTorch's NCHW kernel adds them
+            // (depth, row, column), a whole output row at a time.
+            orow.fill(E::zero());
+            for &at in ins {
+                rows.add_window_columns(&xv[at..at + rows.iw], orow);
+            }
+            for (o, &dc) in orow.iter_mut().zip(&rows.col_div) {
+                *o = *o / (E::from_usize(*drow) * E::from_usize(dc));
             }
         }
     });
     out
+}
+
+/// Average pooling walked an output row at a time: for each output row, the input rows its
+/// windows cover and the row's part of the divisor; per output column, the window's columns
+/// and the column's part of the divisor (the divisor is the product of the parts).
+struct AvgRows {
+    iw: usize,
+    ow: usize,
+    rows: Vec<(Vec<usize>, usize)>,
+    cols: Vec<(usize, usize)>,
+    col_div: Vec<usize>,
+    /// Every column window lies inside the input and has the kernel's width.
+    full_cols: bool,
+    kw: usize,
+    sw: usize,
+    pw: usize,
+}
+
+impl AvgRows {
+    fn new(g: &PoolGeom, count_include_pad: bool, divisor_override: Option<usize>) -> Self {
+        let w = avg_windows(g);
+        let [_, ih, iw] = g.input;
+        let part = |r: &(usize, usize, usize)| {
+            if divisor_override.is_some() {
+                1
+            } else if count_include_pad {
+                r.2
+            } else {
+                r.1 - r.0
+            }
+        };
+        let mut rows = Vec::new();
+        for ra in &w[0] {
+            for rb in &w[1] {
+                let ins = (ra.0..ra.1)
+                    .flat_map(|a| (rb.0..rb.1).map(move |b| (a * ih + b) * iw))
+                    .collect();
+                let d = divisor_override.unwrap_or(part(ra) * part(rb));
+                rows.push((ins, d));
+            }
+        }
+        let [kw, sw, pw] = [g.kernel[2], g.stride[2], g.padding[2]];
+        AvgRows {
+            iw,
+            ow: g.output[2],
+            full_cols: w[2]
+                .iter()
+                .enumerate()
+                .all(|(ox, r)| r.1 - r.0 == kw && r.0 + pw == ox * sw),
+            cols: w[2].iter().map(|r| (r.0, r.1)).collect(),
+            col_div: w[2].iter().map(part).collect(),
+            rows,
+            kw,
+            sw,
+            pw,
+        }
+    }
+
+    /// `row[c] += share[ox]` for every column `c` of window `ox`: the adjoint of
+    /// [`AvgRows::add_window_columns`].
+    fn spread_window_columns<E: Element>(&self, share: &[E], row: &mut [E]) {
+        if self.full_cols {
+            for c in 0..self.kw {
+                for (ox, &s) in share.iter().enumerate() {
+                    let k = ox * self.sw + c - self.pw;
+                    row[k] = row[k] + s;
+                }
+            }
+        } else {
+            for (&s, &(c0, c1)) in share.iter().zip(&self.cols) {
+                for v in &mut row[c0..c1] {
+                    *v = *v + s;
+                }
+            }
+        }
+    }
+
+    /// `orow[ox] += sum of row over window ox's columns`, column by column.
+    fn add_window_columns<E: Element>(&self, row: &[E], orow: &mut [E]) {
+        if self.full_cols {
+            for c in 0..self.kw {
+                for (ox, o) in orow.iter_mut().enumerate() {
+                    *o = *o + row[ox * self.sw + c - self.pw];
+                }
+            }
+        } else {
+            for (o, &(c0, c1)) in orow.iter_mut().zip(&self.cols) {
+                for &v in &row[c0..c1] {
+                    *o = *o + v;
+                }
+            }
+        }
+    }
 }
 
 /// The backward of [`avg_pool_forward`], accumulated into `gx`.
@@ -305,25 +379,15 @@ pub fn avg_pool_backward<E: Element>(
         gy.len() == g.planes * g.out_vol() && gx.len() == g.planes * g.in_vol(),
         "avg_pool_backward: lengths"
     );
-    let w = avg_windows(g);
-    let [_, ih, iw] = g.input;
+    let rows = AvgRows::new(g, count_include_pad, divisor_override);
     for_planes(gy, g.out_vol(), gx, g.in_vol(), |gv, xv| {
-        let mut o = 0;
-        for ra in &w[0] {
-            for rb in &w[1] {
-                for rc in &w[2] {
-                    let share = gv[o]
-                        / E::from_usize(divisor([ra, rb, rc], count_include_pad, divisor_override));
-                    for a in ra.0..ra.1 {
-                        for b in rb.0..rb.1 {
-                            for c in rc.0..rc.1 {
-                                let k = (a * ih + b) * iw + c;
-                                xv[k] = xv[k] + share;
-                            }
-                        }
-                    }
-                    o += 1;
-                }
+        let mut share = vec![E::zero(); rows.ow];
+        for (grow, (ins, drow)) in gv.chunks_exact(rows.ow).zip(&rows.rows) {
+            for ((s, &gy), &dc) in share.iter_mut().zip(grow).zip(&rows.col_div) {
+                *s = gy / (E::from_usize(*drow) * E::from_usize(dc));
+            }
+            for &at in ins {
+                rows.spread_window_columns(&share, &mut xv[at..at + rows.iw]);
             }
         }
     });
@@ -485,6 +549,73 @@ pub fn adaptive_max_forward<E: Element>(
 mod tests {
     use super::*;
     use crate::shape::out::pool_out_size;
+    use proptest::prelude::*;
+
+    /// Average pooling by its definition, one window at a time: the in-bounds values of the
+    /// window in (depth, row, column) order, divided by the override, the padded window's
+    /// size or the in-bounds count.
+    fn avg_reference(g: &PoolGeom, x: &[f64], cip: bool, div: Option<usize>) -> Vec<f64> {
+        let [id, ih, iw] = g.input;
+        let mut out = Vec::new();
+        for plane in x.chunks(id * ih * iw) {
+            for z in 0..g.output[0] {
+                for y in 0..g.output[1] {
+                    for xo in 0..g.output[2] {
+                        let r = [g.avg_range(0, z), g.avg_range(1, y), g.avg_range(2, xo)];
+                        let mut s = 0.0;
+                        for a in r[0].0..r[0].1 {
+                            for b in r[1].0..r[1].1 {
+                                for c in r[2].0..r[2].1 {
+                                    s += plane[(a * ih + b) * iw + c];
+                                }
+                            }
+                        }
+                        let d = div.unwrap_or(if cip {
+                            r.iter().map(|r| r.2).product()
+                        } else {
+                            r.iter().map(|r| r.1 - r.0).product()
+                        });
+                        out.push(s / d as f64);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn avg_pool_matches_its_definition_on_odd_sizes(
+            planes in 1usize..4,
+            input in (prop::sample::select(vec![1usize, 3]),
+                prop::sample::select(vec![1usize, 3, 7, 15]),
+                prop::sample::select(vec![1usize, 7, 15, 17, 33])),
+            k in (1usize..3, 1usize..4, 1usize..5),
+            s in (1usize..3, 1usize..4, 1usize..4),
+            pad in (0usize..2, 0usize..2, 0usize..3),
+            ceil in any::<bool>(),
+            cip in any::<bool>(),
+            div in prop::option::of(1usize..7),
+        ) {
+            let (input, k, s) = ([input.0, input.1, input.2], [k.0, k.1, k.2], [s.0, s.1, s.2]);
+            let p = [pad.0, pad.1, pad.2];
+            prop_assume!((0..3).all(|i| 2 * p[i] <= k[i]
+                && pool_out_size(input[i], k[i], s[i], p[i], 1, ceil).is_some()));
+            let g = geom(planes, input, k, s, p, [1; 3], ceil);
+            let n = planes * input.iter().product::<usize>();
+            let x: Vec<f64> = (0..n).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+            let y = avg_pool_forward(&g, &x, cip, div);
+            prop_assert_eq!(&y, &avg_reference(&g, &x, cip, div));
+            // and the backward is its adjoint
+            let gy: Vec<f64> = (0..y.len()).map(|i| ((i * 13) % 7) as f64 - 3.0).collect();
+            let mut gx = vec![0.0; n];
+            avg_pool_backward(&g, &gy, cip, div, &mut gx);
+            let lhs: f64 = y.iter().zip(&gy).map(|(a, b)| a * b).sum();
+            let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
+            prop_assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()));
+        }
+    }
 
     fn geom(
         planes: usize,
