@@ -8,8 +8,9 @@
 //! `col2im` scatters columns back for the input gradient. Images run in parallel.
 
 use super::direct::Plan;
+use super::{as_f32, as_f32_mut};
 use super::{gemm, Trans};
-use crate::tensor::{Element, Values};
+use crate::tensor::Element;
 use rayon::prelude::*;
 
 /// The sizes of a convolution: batch, channels, groups, and per spatial dim (depth, height,
@@ -202,18 +203,6 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
     for (o, s) in out.chunks_exact_mut(nb).zip(src.chunks_exact(ov)) {
         o.copy_from_slice(&s[cols.clone()]);
     }
-}
-
-/// `s` as `f32` values, if that is its element type (the direct kernel is `f32` only).
-fn as_f32<E: Element>(s: &[E]) -> Option<&[f32]> {
-    match E::values(s) {
-        Values::F32(v) => Some(v),
-        _ => None,
-    }
-}
-
-fn as_f32_mut<E: Element>(s: &mut [E]) -> Option<&mut [f32]> {
-    <f32 as Element>::from_values_mut(E::values_mut(s))
 }
 
 /// The direct kernel's plan for `g`, if it applies (`f32`, few input channels).

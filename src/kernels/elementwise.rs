@@ -1,14 +1,25 @@
-//! Elementwise maps and their backward accumulations.
+//! Elementwise maps and their backward accumulations, split across threads above
+//! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has an `f32x16` kernel.
 
+use super::{as_f32, as_f32_mut, PARALLEL_MIN_ELEMS};
 use crate::tensor::Element;
+use rayon::prelude::*;
+use wide::f32x16;
+
+/// Elements per parallel task.
+const TASK: usize = 1 << 14;
 
 /// `f` applied to every element of `src`, into a new buffer.
 ///
 /// ```
 /// assert_eq!(stensor::kernels::map_into(&[1.0f32, 2.0], |x| x * 2.0), vec![2.0, 4.0]);
 /// ```
-pub fn map_into<A: Copy, B>(src: &[A], f: impl Fn(A) -> B) -> Vec<B> {
-    src.iter().map(|&x| f(x)).collect()
+pub fn map_into<A: Copy + Sync, B: Send>(src: &[A], f: impl Fn(A) -> B + Sync) -> Vec<B> {
+    if src.len() >= PARALLEL_MIN_ELEMS {
+        src.par_iter().with_min_len(TASK).map(|&x| f(x)).collect()
+    } else {
+        src.iter().map(|&x| f(x)).collect()
+    }
 }
 
 /// `f` applied to every element of `buf`, in place.
@@ -18,10 +29,100 @@ pub fn map_into<A: Copy, B>(src: &[A], f: impl Fn(A) -> B) -> Vec<B> {
 /// stensor::kernels::map_inplace(&mut v, |x| x.abs());
 /// assert_eq!(v, vec![1.0, 2.0]);
 /// ```
-pub fn map_inplace<E: Copy>(buf: &mut [E], f: impl Fn(E) -> E) {
-    for v in buf.iter_mut() {
-        *v = f(*v);
+pub fn map_inplace<E: Copy + Send>(buf: &mut [E], f: impl Fn(E) -> E + Sync) {
+    if buf.len() >= PARALLEL_MIN_ELEMS {
+        buf.par_chunks_mut(TASK)
+            .for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
+    } else {
+        buf.iter_mut().for_each(|v| *v = f(*v));
     }
+}
+
+/// `1 / (1 + e^-x)` of every element of `buf`, in place, written as `e^x / (1 + e^x)` for
+/// negative `x` so that tiny results do not round to zero. `f32` runs 16 lanes at a time.
+///
+/// ```
+/// let mut v = vec![0.0f32, 100.0, -100.0];
+/// stensor::kernels::sigmoid_inplace(&mut v);
+/// assert_eq!(v[..2], [0.5, 1.0]);
+/// assert!(v[2] > 0.0 && v[2] < 1e-43);
+/// ```
+pub fn sigmoid_inplace<E: Element>(buf: &mut [E]) {
+    match as_f32_mut(buf) {
+        Some(b) => sigmoid_f32(None, b),
+        None => map_inplace(buf, sigmoid_scalar),
+    }
+}
+
+/// `dst = sigmoid(src)` (see [`sigmoid_inplace`]).
+///
+/// ```
+/// let mut y = vec![0.0f64; 2];
+/// stensor::kernels::sigmoid_into(&[0.0, 1.0], &mut y);
+/// assert_eq!(y[0], 0.5);
+/// assert!((y[1] - 0.7310585786300049).abs() < 1e-15);
+/// ```
+///
+/// # Panics
+/// If the lengths differ.
+pub fn sigmoid_into<E: Element>(src: &[E], dst: &mut [E]) {
+    assert_eq!(src.len(), dst.len(), "sigmoid_into: lengths differ");
+    if let (Some(s), Some(d)) = (as_f32(src), as_f32_mut(dst)) {
+        return sigmoid_f32(Some(s), d);
+    }
+    let run = |(i, d): (usize, &mut [E])| {
+        let at = i * TASK;
+        d.iter_mut()
+            .zip(&src[at..])
+            .for_each(|(d, &x)| *d = sigmoid_scalar(x));
+    };
+    if dst.len() >= PARALLEL_MIN_ELEMS {
+        dst.par_chunks_mut(TASK).enumerate().for_each(run);
+    } else {
+        run((0, dst));
+    }
+}
+
+/// `dst = sigmoid(src)`, or in place when `src` is `None`: 16 lanes at a time, tasks of
+/// [`TASK`] elements on the pool when large.
+fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
+    let run = |(i, d): (usize, &mut [f32])| {
+        let at = i * TASK;
+        let mut chunks = d.chunks_exact_mut(16);
+        let mut k = at;
+        for v in &mut chunks {
+            let s = src.map_or(&*v, |s| &s[k..k + 16]);
+            let x = f32x16::from(<[f32; 16]>::try_from(s).expect("16 lanes"));
+            v.copy_from_slice(sigmoid16(x).as_array());
+            k += 16;
+        }
+        for v in chunks.into_remainder() {
+            *v = sigmoid_scalar(src.map_or(*v, |s| s[k]));
+            k += 1;
+        }
+    };
+    if dst.len() >= PARALLEL_MIN_ELEMS {
+        dst.par_chunks_mut(TASK).enumerate().for_each(run);
+    } else {
+        run((0, dst));
+    }
+}
+
+/// The sigmoid of one value, by the same formula as the vector kernel.
+pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
+    if x >= E::zero() {
+        (E::one() + (-x).exp()).recip()
+    } else {
+        let e = x.exp();
+        e / (E::one() + e)
+    }
+}
+
+fn sigmoid16(x: f32x16) -> f32x16 {
+    let e = (-x.abs()).exp();
+    let r = (f32x16::ONE + e).recip();
+    // x >= 0: 1 / (1 + e^-x); x < 0: e^x / (1 + e^x); NaN stays NaN
+    x.simd_ge(f32x16::ZERO).select(r, e * r)
 }
 
 /// `f(a[i], b[i])` for every `i`, into `a` (in place).
@@ -63,10 +164,24 @@ pub fn zip_into<E: Copy>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> Vec<E> {
 /// stensor::kernels::unary_backward(&mut gx, &[1.0, 3.0], &[1.0, 9.0], &[1.0, 0.5], |x, _| 2.0 * x);
 /// assert_eq!(gx, vec![2.0, 3.0]);
 /// ```
-pub fn unary_backward<E: Element>(dst: &mut [E], x: &[E], y: &[E], g: &[E], d: impl Fn(E, E) -> E) {
+pub fn unary_backward<E: Element>(
+    dst: &mut [E],
+    x: &[E],
+    y: &[E],
+    g: &[E],
+    d: impl Fn(E, E) -> E + Sync,
+) {
     assert!(dst.len() == x.len() && x.len() == y.len() && y.len() == g.len());
-    for i in 0..dst.len() {
-        dst[i] = dst[i] + g[i] * d(x[i], y[i]);
+    let run = |(i, dst): (usize, &mut [E])| {
+        let at = i * TASK;
+        for (j, v) in dst.iter_mut().enumerate() {
+            *v = *v + g[at + j] * d(x[at + j], y[at + j]);
+        }
+    };
+    if dst.len() >= PARALLEL_MIN_ELEMS {
+        dst.par_chunks_mut(TASK).enumerate().for_each(run);
+    } else {
+        run((0, dst));
     }
 }
 
@@ -209,6 +324,60 @@ mod tests {
     use super::*;
 
     const SIZES: [usize; 7] = [1, 3, 7, 15, 17, 33, 1025];
+
+    #[test]
+    fn the_f32_sigmoid_matches_f64_on_odd_sizes_and_extremes() {
+        let special = [
+            0.0,
+            -0.0,
+            1e-8,
+            -1e-8,
+            15.9,
+            -15.9,
+            88.0,
+            -88.0,
+            89.0,
+            -89.0,
+            -103.0,
+            -104.0,
+            1e30,
+            -1e30,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+        ];
+        // the sizes run the 16-lane body, the scalar tail and (the largest) the thread pool
+        for n in SIZES.into_iter().chain([PARALLEL_MIN_ELEMS + 17]) {
+            let x: Vec<f32> = (0..n)
+                .map(|i| {
+                    if i % 5 == 4 {
+                        special[(i / 5) % special.len()]
+                    } else {
+                        ((i * 7919) % 4001) as f32 / 100.0 - 20.0
+                    }
+                })
+                .collect();
+            let mut y = vec![0.0f32; n];
+            sigmoid_into(&x, &mut y);
+            let mut inplace = x.clone();
+            sigmoid_inplace(&mut inplace);
+            for (i, (&xi, &yi)) in x.iter().zip(&y).enumerate() {
+                let want = sigmoid_scalar(xi as f64);
+                let err = (yi as f64 - want).abs();
+                assert!(
+                    err <= 4.0 * f32::EPSILON as f64 * want || err < 1e-44,
+                    "sigmoid({xi}) = {yi}, want {want} (n = {n}, i = {i})"
+                );
+                assert_eq!(
+                    inplace[i].to_bits(),
+                    yi.to_bits(),
+                    "in place differs at {i}"
+                );
+            }
+        }
+        let mut nan = [f32::NAN; 17];
+        sigmoid_inplace(&mut nan);
+        assert!(nan.iter().all(|v| v.is_nan()));
+    }
 
     #[test]
     fn maps_match_a_plain_loop() {

@@ -31,6 +31,19 @@ pub use pool::*;
 pub use reduce::*;
 pub use softmax::*;
 
+/// `s` as `f32` values, if that is its element type (for the `f32`-only SIMD kernels).
+pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
+    match E::values(s) {
+        crate::tensor::Values::F32(v) => Some(v),
+        _ => None,
+    }
+}
+
+/// `s` as `f32` values, mutably, if that is its element type.
+pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut [f32]> {
+    <f32 as crate::tensor::Element>::from_values_mut(E::values_mut(s))
+}
+
 /// Work below this many elements stays on one thread (rayon costs microseconds).
 ///
 /// ```

@@ -11,18 +11,33 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// `y = f(x)` elementwise with derivative `d(x, y) = f'(x)`.
     pub(crate) fn map_op<F, D>(self, f: F, d: D) -> Self
     where
-        F: Fn(E) -> E,
+        F: Fn(E) -> E + Sync,
+        D: Fn(E, E) -> E + Send + Sync + 'static,
+    {
+        self.map_op_kernels(
+            |buf| kernels::map_inplace(buf, &f),
+            |x| kernels::map_into(x, &f),
+            d,
+        )
+    }
+
+    /// [`Tensor::map_op`] with the map given as two kernels, one rewriting a buffer in place
+    /// (for untraced values) and one making `y` from `x`.
+    pub(crate) fn map_op_kernels<K, KI, D>(self, inplace: K, into: KI, d: D) -> Self
+    where
+        K: Fn(&mut [E]),
+        KI: Fn(&[E]) -> Vec<E>,
         D: Fn(E, E) -> E + Send + Sync + 'static,
     {
         if !(T::TRACED && self.requires_grad()) {
             let shape = self.shape();
             let mut data = self.take_data();
-            kernels::map_inplace(&mut data, f);
+            inplace(&mut data);
             return Tensor::from_parts(shape, data);
         }
         let (target, node) = self.as_input();
         let x = self.data_arc();
-        let y = kernels::map_into(&x, f);
+        let y = into(&x);
         op_result(self.shape(), y, &[(target, node)], |y| {
             let y = y.clone();
             Box::new(move |g, grads| {
@@ -271,7 +286,15 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```
     pub fn sigmoid(self) -> Self {
-        self.map_op(sigmoid, |_, y| y * (E::one() - y))
+        self.map_op_kernels(
+            kernels::sigmoid_inplace,
+            |x| {
+                let mut y = vec![E::zero(); x.len()];
+                kernels::sigmoid_into(x, &mut y);
+                y
+            },
+            |_, y| y * (E::one() - y),
+        )
     }
 
     /// Hyperbolic tangent.
@@ -626,14 +649,7 @@ fn sign<E: Element>(x: E) -> E {
     }
 }
 
-pub(crate) fn sigmoid<E: Element>(x: E) -> E {
-    if x >= E::zero() {
-        (E::one() + (-x).exp()).recip()
-    } else {
-        let e = x.exp();
-        e / (E::one() + e)
-    }
-}
+pub(crate) use kernels::sigmoid_scalar as sigmoid;
 
 macro_rules! binary_operator {
     ($Trait:ident, $method:ident, $scalar:ident) => {
