@@ -339,6 +339,28 @@ impl<E: Element> Gradients<E> {
         self.map.is_empty()
     }
 
+    /// Adds a contribution to `target`'s gradient: `add` into the buffer if there is one, else
+    /// the buffer `init` makes becomes it (no zero fill followed by an add of the whole
+    /// buffer). Nothing when `target` does not require grad.
+    pub(crate) fn accum_or_init(
+        &mut self,
+        target: &GradTarget,
+        init: impl FnOnce() -> Vec<E>,
+        add: impl FnOnce(&mut [E]),
+    ) {
+        if !target.requires_grad {
+            return;
+        }
+        match self.map.entry(target.id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => add(e.get_mut()),
+            std::collections::hash_map::Entry::Vacant(e) => {
+                let buf = init();
+                debug_assert_eq!(buf.len(), target.len);
+                e.insert(buf);
+            }
+        }
+    }
+
     /// The accumulation buffer of `target` (zeros on first use), or `None` if it does not
     /// require grad.
     pub(crate) fn accum(&mut self, target: &GradTarget) -> Option<&mut [E]> {

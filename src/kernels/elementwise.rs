@@ -215,16 +215,29 @@ pub fn binary_backward<E: Element>(
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn map3_into<E: Copy>(x: &[E], a: &[E], b: &[E], f: impl Fn(E, E, E) -> E) -> Vec<E> {
+pub fn map3_into<E: Copy + Send + Sync>(
+    x: &[E],
+    a: &[E],
+    b: &[E],
+    f: impl Fn(E, E, E) -> E + Sync,
+) -> Vec<E> {
     assert!(
         x.len() == a.len() && a.len() == b.len(),
         "map3_into: lengths differ"
     );
-    x.iter()
-        .zip(a)
-        .zip(b)
-        .map(|((&x, &a), &b)| f(x, a, b))
-        .collect()
+    if x.len() >= PARALLEL_MIN_ELEMS {
+        (x, a, b)
+            .into_par_iter()
+            .with_min_len(TASK)
+            .map(|(&x, &a, &b)| f(x, a, b))
+            .collect()
+    } else {
+        x.iter()
+            .zip(a)
+            .zip(b)
+            .map(|((&x, &a), &b)| f(x, a, b))
+            .collect()
+    }
 }
 
 /// `dst[i] += alpha * src[i]`.

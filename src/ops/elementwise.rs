@@ -41,9 +41,11 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         op_result(self.shape(), y, &[(target, node)], |y| {
             let y = y.clone();
             Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::unary_backward(gx, &x, &y, g, &d);
-                }
+                grads.accum_or_init(
+                    &target,
+                    || kernels::map3_into(&x, &y, g, |x, y, g| g * d(x, y)),
+                    |gx| kernels::unary_backward(gx, &x, &y, g, &d),
+                );
             })
         })
     }
@@ -52,7 +54,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// and a weight), differentiated in `x` only: `d(x, a, b) = df/dx`.
     pub(crate) fn map_with_op<F, D>(self, a: &[E], b: &[E], f: F, d: D) -> Self
     where
-        F: Fn(E, E, E) -> E,
+        F: Fn(E, E, E) -> E + Sync,
         D: Fn(E, E, E) -> E + Send + Sync + 'static,
     {
         let y = kernels::map3_into(self.as_slice(), a, b, f);

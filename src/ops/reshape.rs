@@ -18,9 +18,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let (target, node) = self.as_input();
         op_result_shared(shape, self.data_arc(), &[(target, node)], |_| {
             Box::new(move |g, grads| {
-                if let Some(gx) = grads.accum(&target) {
-                    kernels::add_assign(gx, g);
-                }
+                grads.accum_or_init(&target, || g.to_vec(), |gx| kernels::add_assign(gx, g));
             })
         })
     }
