@@ -2,7 +2,7 @@
 //! `W1 train examples/s threads=2 : 31234.5`, with the thread count from `RAYON_NUM_THREADS`.
 //! Each figure is the median of several repeats of at least a second each, after a warm-up.
 //!
-//! Run: `RAYON_NUM_THREADS=2 cargo run --release --example workloads [-- W1 W5 ...]`
+//! Run: `RAYON_NUM_THREADS=2 cargo run --release --example workloads [-- W1 W5 W2-train ...]`
 
 #[path = "../benches/workloads/mod.rs"]
 mod workloads;
@@ -40,7 +40,13 @@ fn time_per_call(mut f: impl FnMut(), min: Duration) -> f64 {
 fn main() {
     let threads = rayon::current_num_threads();
     let only: Vec<String> = std::env::args().skip(1).collect();
-    let want = |w: &str| only.is_empty() || only.iter().any(|o| w.starts_with(o.as_str()));
+    // `W2` runs both W2 figures, `W2-train` only the first.
+    let want = |w: &str| {
+        only.is_empty()
+            || only
+                .iter()
+                .any(|o| w.starts_with(o.as_str()) || o.starts_with(w))
+    };
     let sec = Duration::from_secs(1);
     let line = |what: &str, v: f64| println!("{what} threads={threads} : {v:.1}");
 
@@ -62,20 +68,24 @@ fn main() {
         let mut opt = SGD::new(0.01);
         let x = Tensor::<(U64, U3, U32, U32)>::rand_uniform(2, -1.0, 1.0);
         let y = batch_labels(64);
-        let t = time_per_call(
-            || {
-                train_step(&mut net, &mut opt, &x, &y);
-            },
-            sec,
-        );
-        line("W2 train examples/s", 64.0 / t);
-        let t = time_per_call(
-            || {
-                std::hint::black_box(net.forward(x.clone()));
-            },
-            sec,
-        );
-        line("W2 inference examples/s", 64.0 / t);
+        if want("W2-train") {
+            let t = time_per_call(
+                || {
+                    train_step(&mut net, &mut opt, &x, &y);
+                },
+                sec,
+            );
+            line("W2 train examples/s", 64.0 / t);
+        }
+        if want("W2-inference") {
+            let t = time_per_call(
+                || {
+                    std::hint::black_box(net.forward(x.clone()));
+                },
+                sec,
+            );
+            line("W2 inference examples/s", 64.0 / t);
+        }
     }
     if want("W3") {
         let mut net = mlp(0);

@@ -50,7 +50,7 @@ pub(super) struct Plan {
     plane: usize,
     ho: usize,
     wo: usize,
-    /// `Ho * Wp` rounded up to whole tiles.
+    /// `Ho * Wp` rounded up to whole vectors.
     wide: usize,
     /// Offset of each tap from the output position, in the padded image.
     offsets: Vec<usize>,
@@ -88,7 +88,7 @@ impl Plan {
                 (0..kh).flat_map(move |a| (0..kw).map(move |b| ci * plane + a * dh * wp + b * dw))
             })
             .collect();
-        let wide = (ho * wp).next_multiple_of(CHUNK);
+        let wide = (ho * wp).next_multiple_of(LANES);
         let max_off = offsets.iter().copied().max().unwrap_or(0);
         // Waste in the last channel block decides the tile height.
         let cb = [8, 6, 4]
@@ -115,10 +115,10 @@ impl Plan {
 
     /// Whether the weight gradient runs direct too. Its tiles add their registers to
     /// accumulators once per pass, so it needs few taps, or a wide grid that is mostly valid
-    /// positions (small padded images, like 8x8 padded to 12x12, waste half of it); measured
+    /// positions, at least 70% (an 8x8 image padded to 12x12 has 64 of 96); measured
     /// on the W1, W2 and W4 layers, the im2col product wins otherwise.
     pub(super) fn weight_grad_pays(&self) -> bool {
-        self.taps() <= MAX_WEIGHT_GRAD_TAPS || 10 * self.ho * self.wo >= 6 * self.wide
+        self.taps() <= MAX_WEIGHT_GRAD_TAPS || 10 * self.ho * self.wo >= 7 * self.wide
     }
 
     fn taps(&self) -> usize {
@@ -171,26 +171,46 @@ impl Plan {
     fn forward_tiles<const CB: usize>(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
         let taps = self.taps();
         // Positions outside, channel blocks inside: the inputs one chunk reads (a few rows
-        // of every input channel) stay in cache for every block.
+        // of every input channel) stay in cache for every block. The last chunk may be
+        // short: it runs one vector of positions at a time.
         for p0 in (0..self.wide).step_by(CHUNK) {
             for (b, wblk) in wpk.chunks_exact(taps * CB).enumerate() {
-                let mut acc = [[f32x16::ZERO; NV]; CB];
-                for (&off, wt) in self.offsets.iter().zip(wblk.chunks_exact(CB)) {
-                    let s = &xp[p0 + off..p0 + off + CHUNK];
-                    let xs: [f32x16; NV] = std::array::from_fn(|v| load(&s[v * LANES..]));
-                    for (r, a) in acc.iter_mut().enumerate() {
-                        let wv = f32x16::splat(wt[r]);
-                        for v in 0..NV {
-                            a[v] = wv.mul_add(xs[v], a[v]);
-                        }
+                if p0 + CHUNK <= self.wide {
+                    self.forward_tile::<CB, NV>(xp, wblk, p0, b, yw);
+                } else {
+                    for p in (p0..self.wide).step_by(LANES) {
+                        self.forward_tile::<CB, 1>(xp, wblk, p, b, yw);
                     }
                 }
-                for (r, a) in acc.iter().enumerate() {
-                    let at = (b * CB + r) * self.wide + p0;
-                    for (v, d) in yw[at..at + CHUNK].chunks_exact_mut(LANES).enumerate() {
-                        d.copy_from_slice(a[v].as_array());
-                    }
+            }
+        }
+    }
+
+    /// Channels `b * CB ..` of positions `p0 .. p0 + 16 * V` of the wide output.
+    #[inline(always)]
+    fn forward_tile<const CB: usize, const V: usize>(
+        &self,
+        xp: &[f32],
+        wblk: &[f32],
+        p0: usize,
+        b: usize,
+        yw: &mut [f32],
+    ) {
+        let mut acc = [[f32x16::ZERO; V]; CB];
+        for (&off, wt) in self.offsets.iter().zip(wblk.chunks_exact(CB)) {
+            let s = &xp[p0 + off..p0 + off + V * LANES];
+            let xs: [f32x16; V] = std::array::from_fn(|v| load(&s[v * LANES..]));
+            for (r, a) in acc.iter_mut().enumerate() {
+                let wv = f32x16::splat(wt[r]);
+                for v in 0..V {
+                    a[v] = wv.mul_add(xs[v], a[v]);
                 }
+            }
+        }
+        for (r, a) in acc.iter().enumerate() {
+            let at = (b * CB + r) * self.wide + p0;
+            for (v, d) in yw[at..at + V * LANES].chunks_exact_mut(LANES).enumerate() {
+                d.copy_from_slice(a[v].as_array());
             }
         }
     }

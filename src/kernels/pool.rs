@@ -136,10 +136,20 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
     };
     if ov > 0 && iv > 0 {
         if x.len() >= super::PARALLEL_MIN_ELEMS {
-            x.par_chunks(iv)
-                .zip(vals.par_chunks_mut(ov).zip(idx.par_chunks_mut(ov)))
-                .enumerate()
-                .for_each(|(p, (xv, (vo, io)))| plane(p, xv, vo, io));
+            // several planes per task (see `for_planes`)
+            let per = (super::PARALLEL_MIN_ELEMS / 4 / iv).max(1);
+            x.par_chunks(iv * per)
+                .zip(
+                    vals.par_chunks_mut(ov * per)
+                        .zip(idx.par_chunks_mut(ov * per)),
+                )
+                .for_each(|(xs, (vs, is))| {
+                    for (xv, (vo, io)) in
+                        xs.chunks(iv).zip(vs.chunks_mut(ov).zip(is.chunks_mut(ov)))
+                    {
+                        plane(0, xv, vo, io);
+                    }
+                });
         } else {
             for (p, (xv, (vo, io))) in x
                 .chunks(iv)
@@ -324,7 +334,13 @@ impl AvgRows {
     /// `row[c] += share[ox]` for every column `c` of window `ox`: the adjoint of
     /// [`AvgRows::add_window_columns`].
     fn spread_window_columns<E: Element>(&self, share: &[E], row: &mut [E]) {
-        if self.full_cols {
+        if self.full_cols && self.pw == 0 && self.kw <= self.sw {
+            for (&s, w) in share.iter().zip(row.chunks_mut(self.sw)) {
+                for v in &mut w[..self.kw] {
+                    *v = *v + s;
+                }
+            }
+        } else if self.full_cols {
             for c in 0..self.kw {
                 for (ox, &s) in share.iter().enumerate() {
                     let k = ox * self.sw + c - self.pw;
@@ -342,7 +358,14 @@ impl AvgRows {
 
     /// `orow[ox] += sum of row over window ox's columns`, column by column.
     fn add_window_columns<E: Element>(&self, row: &[E], orow: &mut [E]) {
-        if self.full_cols {
+        if self.full_cols && self.pw == 0 && self.kw <= self.sw {
+            // windows side by side (e.g. 2x2 stride 2): one chunk of the row per output
+            for (o, w) in orow.iter_mut().zip(row.chunks(self.sw)) {
+                for &v in &w[..self.kw] {
+                    *o = *o + v;
+                }
+            }
+        } else if self.full_cols {
             for c in 0..self.kw {
                 for (ox, o) in orow.iter_mut().enumerate() {
                     *o = *o + row[ox * self.sw + c - self.pw];
