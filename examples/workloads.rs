@@ -112,47 +112,57 @@ fn main() {
         let mut r = Rng::seed(5);
         let x = Tensor::<(U8, U64, U128, U128)>::rand_uniform(5, -1.0, 1.0);
         let a = W4a::new(&mut r);
-        let t = time_per_call(
-            || {
-                std::hint::black_box(a.forward(x.clone()));
-            },
-            sec,
-        );
-        line("W4a conv forward ms", t * 1e3);
-        line("W4a conv forward GFLOP/s", W4A_FLOPS / t / 1e9);
+        if want("W4a") {
+            let t = time_per_call(
+                || {
+                    std::hint::black_box(a.forward(x.clone()));
+                },
+                sec,
+            );
+            line("W4a conv forward ms", t * 1e3);
+            line("W4a conv forward GFLOP/s", W4A_FLOPS / t / 1e9);
+        }
         let b = W4b::new(&mut r);
-        let t = time_per_call(
-            || {
-                std::hint::black_box(b.forward(x.clone()));
-            },
-            sec,
-        );
-        line("W4b grouped conv forward ms", t * 1e3);
+        if want("W4b") {
+            let t = time_per_call(
+                || {
+                    std::hint::black_box(b.forward(x.clone()));
+                },
+                sec,
+            );
+            line("W4b grouped conv forward ms", t * 1e3);
+        }
         let c: W4c = (Conv2d::new(&mut r), Conv2d::new(&mut r));
-        let t = time_per_call(
-            || {
-                std::hint::black_box(c.forward(x.clone()));
-            },
-            sec,
-        );
-        line("W4c depthwise+pointwise forward ms", t * 1e3);
+        if want("W4c") {
+            let t = time_per_call(
+                || {
+                    std::hint::black_box(c.forward(x.clone()));
+                },
+                sec,
+            );
+            line("W4c depthwise+pointwise forward ms", t * 1e3);
+        }
         let d = W4d::new(&mut r);
         let xd = Tensor::<(U8, U32, U126, U126)>::rand_uniform(6, -1.0, 1.0);
-        let t = time_per_call(
-            || {
-                std::hint::black_box(d.forward(xd.clone()));
-            },
-            sec,
-        );
-        line("W4d conv-transpose forward ms", t * 1e3);
-        let t = time_per_call(
-            || {
-                let y = a.forward(x.clone().trace());
-                std::hint::black_box(y.sum().backward());
-            },
-            sec,
-        );
-        line("W4e conv forward+backward ms", t * 1e3);
+        if want("W4d") {
+            let t = time_per_call(
+                || {
+                    std::hint::black_box(d.forward(xd.clone()));
+                },
+                sec,
+            );
+            line("W4d conv-transpose forward ms", t * 1e3);
+        }
+        if want("W4e") {
+            let t = time_per_call(
+                || {
+                    let y = a.forward(x.clone().trace());
+                    std::hint::black_box(y.sum().backward());
+                },
+                sec,
+            );
+            line("W4e conv forward+backward ms", t * 1e3);
+        }
     }
     if want("W5") {
         for n in [256usize, 512, 1024] {

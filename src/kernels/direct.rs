@@ -130,17 +130,25 @@ impl Plan {
     }
 
     /// One image-group (`cin_g x H x W`) zero-padded into `xp`.
-    fn pad_image(&self, x: &[f32], xp: &mut Vec<f32>) {
-        xp.clear();
-        xp.resize(self.padded_len, 0.0);
+    /// (`xp` is `padded_len` long; every element is written.)
+    fn pad_image(&self, x: &[f32], xp: &mut [f32]) {
         let [ph, pw] = self.pad;
+        let (planes, tail) = xp.split_at_mut(self.cin_g * self.plane);
+        tail.fill(0.0);
         for (src, dst) in x
             .chunks_exact(self.h * self.w)
-            .zip(xp.chunks_mut(self.plane))
+            .zip(planes.chunks_exact_mut(self.plane))
         {
-            for (y, row) in src.chunks_exact(self.w).enumerate() {
-                let at = (y + ph) * self.wp + pw;
-                dst[at..at + self.w].copy_from_slice(row);
+            for (yp, drow) in dst.chunks_exact_mut(self.wp).enumerate() {
+                if yp < ph || yp >= ph + self.h {
+                    drow.fill(0.0);
+                    continue;
+                }
+                let (front, rest) = drow.split_at_mut(pw);
+                let (mid, back) = rest.split_at_mut(self.w);
+                front.fill(0.0);
+                mid.copy_from_slice(&src[(yp - ph) * self.w..][..self.w]);
+                back.fill(0.0);
             }
         }
     }
@@ -264,6 +272,7 @@ impl Plan {
         };
         let per_image = |(xp, yw): &mut (Vec<f32>, Vec<f32>), (xn, on): (&[f32], &mut [f32])| {
             for gi in 0..self.groups {
+                xp.resize(self.padded_len, 0.0);
                 self.pad_image(&xn[gi * xg_len..(gi + 1) * xg_len], xp);
                 self.forward_wide(xp, &packed[gi], yw);
                 let bg = bias.map(|b| &b[gi * self.cout_g..(gi + 1) * self.cout_g]);
@@ -310,20 +319,20 @@ impl Plan {
         let run = |i: usize| {
             let mut acc = vec![f32x16::ZERO; self.groups * gacc];
             let (mut xp, mut dyw) = (Vec::new(), Vec::new());
-            let (mut xp_one, mut dyw_one) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
                 let n1 = (n0 + per_pass).min(images.end);
                 for gi in 0..self.groups {
-                    xp.clear();
-                    dyw.clear();
-                    for n in n0..n1 {
+                    let rows_len = self.blocks() * self.cb * self.wide;
+                    xp.resize((n1 - n0) * self.padded_len, 0.0);
+                    dyw.resize((n1 - n0) * rows_len, 0.0);
+                    for (k, n) in (n0..n1).enumerate() {
                         let at = n * xs + gi * xg_len;
-                        self.pad_image(&x[at..at + xg_len], &mut xp_one);
-                        xp.extend_from_slice(&xp_one);
+                        let slot = &mut xp[k * self.padded_len..(k + 1) * self.padded_len];
+                        self.pad_image(&x[at..at + xg_len], slot);
                         let at = n * os + gi * og_len;
-                        self.widen(&dy[at..at + og_len], &mut dyw_one);
-                        dyw.extend_from_slice(&dyw_one);
+                        let slot = &mut dyw[k * rows_len..(k + 1) * rows_len];
+                        self.widen(&dy[at..at + og_len], slot);
                     }
                     let a = &mut acc[gi * gacc..(gi + 1) * gacc];
                     match self.cb {
@@ -359,9 +368,8 @@ impl Plan {
 
     /// One image-group's output gradient (`cout_g x Ho x Wo`) on the wide grid, `blocks * cb`
     /// rows of `wide`, zeros in the thrown-away columns and rows.
-    fn widen(&self, dy: &[f32], dyw: &mut Vec<f32>) {
-        dyw.clear();
-        dyw.resize(self.blocks() * self.cb * self.wide, 0.0);
+    fn widen(&self, dy: &[f32], dyw: &mut [f32]) {
+        dyw.fill(0.0);
         for (src, dst) in dy
             .chunks_exact(self.ho * self.wo)
             .zip(dyw.chunks_exact_mut(self.wide))

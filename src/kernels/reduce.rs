@@ -1,6 +1,34 @@
 //! Reductions along one axis of a row-major buffer viewed as `outer x n x inner`.
 
+use super::PARALLEL_MIN_ELEMS;
 use crate::tensor::Element;
+use rayon::prelude::*;
+
+/// Elements per parallel task.
+const TASK: usize = 1 << 14;
+
+/// The sum of a contiguous run: eight interleaved partial sums (so the loop vectorises), then
+/// those added in order. Long runs are cut into tasks whose sums are added in order, so the
+/// result does not depend on the thread count.
+fn sum_run<E: Element>(s: &[E]) -> E {
+    let run = |s: &[E]| {
+        let mut acc = [E::zero(); 8];
+        let mut chunks = s.chunks_exact(8);
+        for c in &mut chunks {
+            for (a, &v) in acc.iter_mut().zip(c) {
+                *a = *a + v;
+            }
+        }
+        let tail = chunks.remainder().iter().fold(E::zero(), |a, &v| a + v);
+        acc.iter().fold(E::zero(), |a, &v| a + v) + tail
+    };
+    if s.len() >= PARALLEL_MIN_ELEMS {
+        let parts: Vec<E> = s.par_chunks(TASK).map(run).collect();
+        parts.into_iter().fold(E::zero(), |a, v| a + v)
+    } else {
+        run(s)
+    }
+}
 
 /// Sum along the middle axis of `src` viewed as `outer x n x inner`, into `outer x inner`.
 ///
@@ -12,6 +40,9 @@ use crate::tensor::Element;
 /// ```
 pub fn sum_axis<E: Element>(src: &[E], outer: usize, n: usize, inner: usize) -> Vec<E> {
     assert_eq!(src.len(), outer * n * inner, "sum_axis: length");
+    if inner == 1 {
+        return src.chunks(n.max(1)).map(sum_run).collect();
+    }
     let mut out = vec![E::zero(); outer * inner];
     for o in 0..outer {
         let dst = &mut out[o * inner..(o + 1) * inner];
@@ -37,16 +68,34 @@ pub fn spread_axis<E: Element>(
     outer: usize,
     n: usize,
     inner: usize,
-    w: impl Fn(usize, usize, usize) -> E,
+    w: impl Fn(usize, usize, usize) -> E + Sync,
 ) {
     assert_eq!(dst.len(), outer * n * inner, "spread_axis: length");
-    for o in 0..outer {
-        for j in 0..n {
-            for i in 0..inner {
-                let d = &mut dst[(o * n + j) * inner + i];
-                *d = *d + g[o * inner + i] * w(o, j, i);
+    if dst.is_empty() {
+        return;
+    }
+    // Tasks of whole rows `(o, j)` (or, for `inner == 1`, runs of them), each walking its
+    // rows in order.
+    let rows_per_task = (TASK / inner).max(1);
+    let run = |(t, d): (usize, &mut [E])| {
+        let r0 = t * rows_per_task;
+        let (mut o, mut j) = (r0 / n, r0 % n);
+        for row in d.chunks_mut(inner) {
+            let go = &g[o * inner..(o + 1) * inner];
+            for (i, (d, &gv)) in row.iter_mut().zip(go).enumerate() {
+                *d = *d + gv * w(o, j, i);
+            }
+            j += 1;
+            if j == n {
+                (o, j) = (o + 1, 0);
             }
         }
+    };
+    let chunk = rows_per_task * inner;
+    if dst.len() >= PARALLEL_MIN_ELEMS {
+        dst.par_chunks_mut(chunk).enumerate().for_each(run);
+    } else {
+        dst.chunks_mut(chunk).enumerate().for_each(run);
     }
 }
 

@@ -42,9 +42,23 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
                 }
                 op_result(out, y, &[(target, node)], |_| {
                     Box::new(move |g, grads| {
-                        if let Some(gx) = grads.accum(&target) {
-                            kernels::spread_axis(gx, g, outer, n, inner, |_, _, _| scale);
-                        }
+                        let spread = |gx: &mut [E]| {
+                            kernels::spread_axis(gx, g, outer, n, inner, |_, _, _| scale)
+                        };
+                        grads.accum_or_init(
+                            &target,
+                            || {
+                                let mut gx = vec![E::zero(); outer * n * inner];
+                                if outer * inner == 1 {
+                                    let v = g[0] * scale;
+                                    kernels::map_inplace(&mut gx, |_| v);
+                                } else {
+                                    spread(&mut gx);
+                                }
+                                gx
+                            },
+                            spread,
+                        );
                     })
                 })
             }
