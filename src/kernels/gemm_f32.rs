@@ -29,7 +29,7 @@ thread_local! {
 }
 
 /// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of `NR` columns: for each panel, for each `p`,
-/// two `f32x16` (zero past the edge).
+/// two `f32x16` (zero past the edge). Panels are packed on the pool when `parallel`.
 #[allow(clippy::too_many_arguments)]
 fn pack_b(
     b: &[f32],
@@ -41,14 +41,24 @@ fn pack_b(
     j0: usize,
     nc: usize,
     out: &mut Vec<f32x16>,
+    parallel: bool,
 ) {
     let panels = nc.div_ceil(NR);
     out.clear();
     out.resize(panels * kc * 2, f32x16::ZERO);
-    for (q, panel) in out.chunks_exact_mut(kc * 2).enumerate() {
+    let pack_panel = |(q, panel): (usize, &mut [f32x16])| {
         let jb = j0 + q * NR;
         let w = NR.min(j0 + nc - jb);
-        for (p, pair) in panel.chunks_exact_mut(2).enumerate() {
+        if tb == Trans::No && w == NR {
+            // whole rows of 32: two vector loads each (a variable-length copy calls memmove)
+            for (p, pair) in panel.chunks_exact_mut(2).enumerate() {
+                let at = (p0 + p) * n + jb;
+                pair[0] = f32x16::from(<[f32; 16]>::try_from(&b[at..at + 16]).expect("16"));
+                pair[1] = f32x16::from(<[f32; 16]>::try_from(&b[at + 16..at + 32]).expect("16"));
+            }
+            return;
+        }
+        for p in 0..kc {
             let mut tmp = [0.0f32; NR];
             match tb {
                 Trans::No => tmp[..w].copy_from_slice(&b[(p0 + p) * n + jb..(p0 + p) * n + jb + w]),
@@ -58,9 +68,16 @@ fn pack_b(
                     }
                 }
             }
-            pair[0] = f32x16::from(<[f32; 16]>::try_from(&tmp[..16]).expect("16"));
-            pair[1] = f32x16::from(<[f32; 16]>::try_from(&tmp[16..]).expect("16"));
+            panel[p * 2] = f32x16::from(<[f32; 16]>::try_from(&tmp[..16]).expect("16"));
+            panel[p * 2 + 1] = f32x16::from(<[f32; 16]>::try_from(&tmp[16..]).expect("16"));
         }
+    };
+    if parallel && panels > 1 {
+        out.par_chunks_mut(kc * 2).enumerate().for_each(pack_panel);
+    } else {
+        out.chunks_exact_mut(kc * 2)
+            .enumerate()
+            .for_each(pack_panel);
     }
 }
 
@@ -211,56 +228,114 @@ pub(crate) fn gemm_f32(
         && m > MR
         && threads > 1
         && rayon::current_thread_index().is_none();
+    if parallel && n >= m && n >= 2 * NR * threads {
+        return split_columns(m, k, n, a, ta, b, tb, c, threads);
+    }
     // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
     let rows = if parallel {
         m.div_ceil(2 * threads).next_multiple_of(MR).clamp(MR, MC)
     } else {
         MC
     };
-    let mut body = || {
-        PACK_B.with(|pb| {
-            let mut pb = pb.borrow_mut();
-            for j0 in (0..n).step_by(NC) {
-                let nc = NC.min(n - j0);
-                for p0 in (0..k).step_by(KC) {
-                    let kc = KC.min(k - p0);
-                    pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb);
-                    let bp: &[f32x16] = &pb;
-                    let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
-                        let i0 = t * rows;
-                        let mc = c_rows.len() / n;
-                        pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
-                        for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
-                            let jb = q * NR;
-                            let w = NR.min(nc - jb);
-                            for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
-                                let mut acc = [[f32x16::ZERO; 2]; MR];
-                                micro(apanel, bpanel, &mut acc);
-                                let h = MR.min(mc - r * MR);
-                                store(c_rows, n, r * MR, j0 + jb, h, w, &acc);
-                            }
-                        }
-                    };
-                    if parallel {
-                        c.par_chunks_mut(rows * n)
-                            .enumerate()
-                            .for_each_init(Vec::new, task);
-                    } else {
-                        let mut pa = Vec::new();
-                        c.chunks_mut(rows * n)
-                            .enumerate()
-                            .for_each(|x| task(&mut pa, x));
-                    }
-                }
-            }
-        })
-    };
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| body());
+        rayon::scope(|_| gemm_cols(m, k, n, a, ta, b, tb, 0..n, c, n, rows, true));
     } else {
-        body();
+        gemm_cols(m, k, n, a, ta, b, tb, 0..n, c, n, rows, false);
     }
+}
+
+/// A wide product on the pool: each thread takes a range of columns of `op(B)` and runs the
+/// whole product for them alone (its own packing of its `B` columns and of `A`, no hand-overs
+/// between blocks), into its own block of `C`, added to `C` at the end. Splitting rows
+/// instead would leave `B`'s packing to one thread while the others wait.
+#[allow(clippy::too_many_arguments)]
+fn split_columns(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    c: &mut [f32],
+    threads: usize,
+) {
+    let per = n.div_ceil(threads).next_multiple_of(NR);
+    let starts: Vec<usize> = (0..n).step_by(per).collect();
+    let parts: Vec<Vec<f32>> = starts
+        .par_iter()
+        .map(|&j| {
+            let w = per.min(n - j);
+            let mut cb = vec![0.0; m * w];
+            gemm_cols(m, k, n, a, ta, b, tb, j..j + w, &mut cb, w, MC, false);
+            cb
+        })
+        .collect();
+    c.par_chunks_mut(n).enumerate().for_each(|(i, crow)| {
+        for (&j, cb) in starts.iter().zip(&parts) {
+            let w = cb.len() / m;
+            for (d, &v) in crow[j..j + w].iter_mut().zip(&cb[i * w..(i + 1) * w]) {
+                *d += v;
+            }
+        }
+    });
+}
+
+/// `C += op(A) op(B)[.., cols]`, where `C` has row stride `ldc` and its column 0 is column
+/// `cols.start` of the product: the BLIS loops (column blocks, inner-dimension blocks, row
+/// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_cols(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    cols: std::ops::Range<usize>,
+    c: &mut [f32],
+    ldc: usize,
+    rows: usize,
+    parallel: bool,
+) {
+    PACK_B.with(|pb| {
+        let mut pb = pb.borrow_mut();
+        for j0 in cols.clone().step_by(NC) {
+            let nc = NC.min(cols.end - j0);
+            for p0 in (0..k).step_by(KC) {
+                let kc = KC.min(k - p0);
+                pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
+                let bp: &[f32x16] = &pb;
+                let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
+                    let i0 = t * rows;
+                    let mc = c_rows.len() / ldc;
+                    pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
+                    for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
+                        let jb = q * NR;
+                        let w = NR.min(nc - jb);
+                        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+                            let mut acc = [[f32x16::ZERO; 2]; MR];
+                            micro(apanel, bpanel, &mut acc);
+                            let h = MR.min(mc - r * MR);
+                            store(c_rows, ldc, r * MR, j0 - cols.start + jb, h, w, &acc);
+                        }
+                    }
+                };
+                if parallel {
+                    c.par_chunks_mut(rows * ldc)
+                        .enumerate()
+                        .for_each_init(Vec::new, task);
+                } else {
+                    let mut pa = Vec::new();
+                    c.chunks_mut(rows * ldc)
+                        .enumerate()
+                        .for_each(|x| task(&mut pa, x));
+                }
+            }
+        }
+    })
 }
 
 /// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored
