@@ -163,19 +163,59 @@ fn store(
     }
 }
 
-/// `a . b` with `f32x16` lanes.
+/// `c[j] += a . row j of b` for the rows of `b` (each `a.len()` long) that `c` covers: eight
+/// rows at a time, so eight independent chains of multiply-adds hide the FMA latency and
+/// each load of `a` serves eight rows.
+fn dots(a: &[f32], b: &[f32], c: &mut [f32]) {
+    let k = a.len();
+    let cut = k - k % 16;
+    let mut groups = c.chunks_exact_mut(8);
+    let mut j0 = 0;
+    for cg in &mut groups {
+        let rows: [&[f32]; 8] = std::array::from_fn(|r| &b[(j0 + r) * k..(j0 + r + 1) * k]);
+        let mut acc = [f32x16::ZERO; 8];
+        for p in (0..cut).step_by(16) {
+            let x = f32x16::from(<[f32; 16]>::try_from(&a[p..p + 16]).expect("16"));
+            for (acc, row) in acc.iter_mut().zip(&rows) {
+                let y = f32x16::from(<[f32; 16]>::try_from(&row[p..p + 16]).expect("16"));
+                *acc = x.mul_add(y, *acc);
+            }
+        }
+        for ((cj, acc), row) in cg.iter_mut().zip(&acc).zip(&rows) {
+            let tail: f32 = a[cut..].iter().zip(&row[cut..]).map(|(x, y)| x * y).sum();
+            *cj += acc.reduce_add() + tail;
+        }
+        j0 += 8;
+    }
+    for (j, cj) in groups.into_remainder().iter_mut().enumerate() {
+        *cj += dot(a, &b[(j0 + j) * k..(j0 + j + 1) * k]);
+    }
+}
+
+/// `a . b` with `f32x16` lanes, four chains of multiply-adds.
 fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let cut = a.len() - a.len() % 16;
-    let mut acc = f32x16::ZERO;
-    for (x, y) in a[..cut].chunks_exact(16).zip(b[..cut].chunks_exact(16)) {
+    let cut = a.len() - a.len() % 64;
+    let mut acc = [f32x16::ZERO; 4];
+    for (x, y) in a[..cut].chunks_exact(64).zip(b[..cut].chunks_exact(64)) {
+        for (q, acc) in acc.iter_mut().enumerate() {
+            let x = f32x16::from(<[f32; 16]>::try_from(&x[q * 16..q * 16 + 16]).expect("16"));
+            let y = f32x16::from(<[f32; 16]>::try_from(&y[q * 16..q * 16 + 16]).expect("16"));
+            *acc = x.mul_add(y, *acc);
+        }
+    }
+    let cut16 = a.len() - a.len() % 16;
+    for (x, y) in a[cut..cut16]
+        .chunks_exact(16)
+        .zip(b[cut..cut16].chunks_exact(16))
+    {
         let x = f32x16::from(<[f32; 16]>::try_from(x).expect("16"));
         let y = f32x16::from(<[f32; 16]>::try_from(y).expect("16"));
-        acc = x.mul_add(y, acc);
+        acc[0] = x.mul_add(y, acc[0]);
     }
-    acc.reduce_add()
-        + a[cut..]
+    ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
+        + a[cut16..]
             .iter()
-            .zip(&b[cut..])
+            .zip(&b[cut16..])
             .map(|(x, y)| x * y)
             .sum::<f32>()
 }
@@ -194,11 +234,7 @@ fn few_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &m
                     }
                 }
             }
-            Trans::Yes => {
-                for (j, cj) in crow.iter_mut().enumerate() {
-                    *cj += dot(arow, &b[j * k..(j + 1) * k]);
-                }
-            }
+            Trans::Yes => dots(arow, b, crow),
         }
     }
 }
@@ -343,18 +379,13 @@ fn gemm_cols(
 fn gemv(k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
     match tb {
         Trans::Yes => {
-            // memory-bound: two threads pay off well below the packed product's threshold
+            // Memory-bound: two threads pay off well below the packed product's threshold.
             if n * k >= PARALLEL_MIN_FLOPS / 8 && rayon::current_num_threads() > 1 {
                 c.par_chunks_mut(64).enumerate().for_each(|(t, cs)| {
-                    for (j, cj) in cs.iter_mut().enumerate() {
-                        let j = t * 64 + j;
-                        *cj += dot(a, &b[j * k..(j + 1) * k]);
-                    }
+                    dots(a, &b[t * 64 * k..], cs);
                 });
             } else {
-                for (j, cj) in c.iter_mut().enumerate() {
-                    *cj += dot(a, &b[j * k..(j + 1) * k]);
-                }
+                dots(a, b, c);
             }
         }
         Trans::No => {
