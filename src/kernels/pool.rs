@@ -258,17 +258,19 @@ pub fn avg_pool_forward<E: Element>(
 ) -> Vec<E> {
     assert_eq!(x.len(), g.planes * g.in_vol(), "avg_pool_forward: length");
     let rows = AvgRows::new(g, count_include_pad, divisor_override);
+    let divs = rows.divisors::<E>();
     let mut out = vec![E::zero(); g.planes * g.out_vol()];
     for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
-        for (orow, (ins, drow)) in ov.chunks_exact_mut(rows.ow).zip(&rows.rows) {
+        let per_row = ov.chunks_exact_mut(rows.ow).zip(&rows.rows);
+        for ((orow, (ins, _)), drow) in per_row.zip(divs.chunks_exact(rows.ow)) {
             // Each window's values are added in the order PyTorch's NCHW kernel adds them
             // (depth, row, column), a whole output row at a time.
             orow.fill(E::zero());
             for &at in ins {
                 rows.add_window_columns(&xv[at..at + rows.iw], orow);
             }
-            for (o, &dc) in orow.iter_mut().zip(&rows.col_div) {
-                *o = *o / (E::from_usize(*drow) * E::from_usize(dc));
+            for (o, &d) in orow.iter_mut().zip(drow) {
+                *o = *o / d;
             }
         }
     });
@@ -331,10 +333,23 @@ impl AvgRows {
         }
     }
 
+    /// Every output position's divisor (the same for every plane), as `E`.
+    fn divisors<E: Element>(&self) -> Vec<E> {
+        self.rows
+            .iter()
+            .flat_map(|&(_, dr)| self.col_div.iter().map(move |&dc| E::from_usize(dr * dc)))
+            .collect()
+    }
+
     /// `row[c] += share[ox]` for every column `c` of window `ox`: the adjoint of
     /// [`AvgRows::add_window_columns`].
     fn spread_window_columns<E: Element>(&self, share: &[E], row: &mut [E]) {
-        if self.full_cols && self.pw == 0 && self.kw <= self.sw {
+        if self.full_cols && self.pw == 0 && self.kw == 2 && self.sw == 2 {
+            for (&s, w) in share.iter().zip(row.chunks_exact_mut(2)) {
+                w[0] = w[0] + s;
+                w[1] = w[1] + s;
+            }
+        } else if self.full_cols && self.pw == 0 && self.kw <= self.sw {
             for (&s, w) in share.iter().zip(row.chunks_mut(self.sw)) {
                 for v in &mut w[..self.kw] {
                     *v = *v + s;
@@ -358,8 +373,14 @@ impl AvgRows {
 
     /// `orow[ox] += sum of row over window ox's columns`, column by column.
     fn add_window_columns<E: Element>(&self, row: &[E], orow: &mut [E]) {
-        if self.full_cols && self.pw == 0 && self.kw <= self.sw {
-            // windows side by side (e.g. 2x2 stride 2): one chunk of the row per output
+        if self.full_cols && self.pw == 0 && self.kw == 2 && self.sw == 2 {
+            // the common 2-wide pair, in fixed-size chunks the compiler vectorises
+            for (o, w) in orow.iter_mut().zip(row.chunks_exact(2)) {
+                *o = *o + w[0];
+                *o = *o + w[1];
+            }
+        } else if self.full_cols && self.pw == 0 && self.kw <= self.sw {
+            // windows side by side (e.g. 3x3 stride 3): one chunk of the row per output
             for (o, w) in orow.iter_mut().zip(row.chunks(self.sw)) {
                 for &v in &w[..self.kw] {
                     *o = *o + v;
@@ -403,11 +424,13 @@ pub fn avg_pool_backward<E: Element>(
         "avg_pool_backward: lengths"
     );
     let rows = AvgRows::new(g, count_include_pad, divisor_override);
+    let divs = rows.divisors::<E>();
     for_planes(gy, g.out_vol(), gx, g.in_vol(), |gv, xv| {
         let mut share = vec![E::zero(); rows.ow];
-        for (grow, (ins, drow)) in gv.chunks_exact(rows.ow).zip(&rows.rows) {
-            for ((s, &gy), &dc) in share.iter_mut().zip(grow).zip(&rows.col_div) {
-                *s = gy / (E::from_usize(*drow) * E::from_usize(dc));
+        let per_row = gv.chunks_exact(rows.ow).zip(&rows.rows);
+        for ((grow, (ins, _)), drow) in per_row.zip(divs.chunks_exact(rows.ow)) {
+            for ((s, &gy), &d) in share.iter_mut().zip(grow).zip(drow) {
+                *s = gy / d;
             }
             for &at in ins {
                 rows.spread_window_columns(&share, &mut xv[at..at + rows.iw]);
