@@ -284,3 +284,24 @@ fn a_deep_chain_backpropagates_without_overflowing() {
     let g = y.sum().backward();
     assert_eq!(g.get(&x).unwrap().to_vec(), vec![1.0]);
 }
+
+#[test]
+fn a_view_shares_its_gradient_with_its_input_until_either_is_added_to() {
+    // x is used through a view and directly: the view's gradient must stay its own while x's
+    // gathers both contributions (the buffer is shared, then copied on write).
+    let x = Tensor::<(U2, U3), f64>::arange().trace();
+    let v = x.clone().reshape::<(U3, U2)>();
+    let w = v.clone().reshape::<(U6,)>();
+    let loss = w.clone().mul_scalar(2.0).sum() + x.clone().mul_scalar(3.0).sum();
+    let g = loss.backward();
+    assert_eq!(g.get(&w).unwrap().to_vec(), vec![2.0; 6]);
+    assert_eq!(g.get(&v).unwrap().to_vec(), vec![2.0; 6]);
+    assert_eq!(g.get(&x).unwrap().to_vec(), vec![5.0; 6]);
+    // and a view whose input has no other use passes the same values on
+    let y = Tensor::<(U2, U3), f64>::arange().trace();
+    let g = y.clone().reshape::<(U6,)>().square().sum().backward();
+    assert_eq!(
+        g.get(&y).unwrap().to_vec(),
+        vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
+    );
+}

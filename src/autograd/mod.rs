@@ -73,6 +73,9 @@ pub struct Node<E> {
     out_id: UniqueId,
     parents: Vec<Arc<Node<E>>>,
     backward: BackwardFn<E>,
+    /// For a view (same elements, another shape): the input whose gradient is the view's
+    /// gradient, shared as the same buffer instead of running `backward`.
+    view_of: Option<GradTarget>,
 }
 
 impl<E> Drop for Node<E> {
@@ -250,7 +253,9 @@ pub(crate) struct GradTarget {
 /// ```
 #[derive(Clone, Default)]
 pub struct Gradients<E> {
-    map: HashMap<UniqueId, Vec<E>>,
+    /// Buffers are shared between a view and its input until one of them is added to
+    /// (copy on write).
+    map: HashMap<UniqueId, Arc<Vec<E>>>,
 }
 
 impl<E: Element> Gradients<E> {
@@ -279,7 +284,7 @@ impl<E: Element> Gradients<E> {
     /// ```
     pub fn get<S: Shape, T: TapeMode<E>>(&self, t: &Tensor<S, E, T>) -> Option<Tensor<S, E>> {
         let g = self.map.get(&t.id())?;
-        Some(Tensor::from_parts(t.shape(), g.clone()))
+        Some(Tensor::from_parts(t.shape(), g.to_vec()))
     }
 
     /// The gradient of `t` as a slice, if one was computed.
@@ -316,7 +321,9 @@ impl<E: Element> Gradients<E> {
     /// assert_eq!(g.slice(&x), Some(&[5.0, 1.0][..]));
     /// ```
     pub fn by_id_mut(&mut self, id: UniqueId) -> Option<&mut [E]> {
-        self.map.get_mut(&id).map(|v| v.as_mut_slice())
+        self.map
+            .get_mut(&id)
+            .map(|v| Arc::<Vec<E>>::make_mut(v).as_mut_slice())
     }
 
     /// How many tensors have a gradient here.
@@ -352,11 +359,29 @@ impl<E: Element> Gradients<E> {
             return;
         }
         match self.map.entry(target.id) {
-            std::collections::hash_map::Entry::Occupied(mut e) => add(e.get_mut()),
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                add(Arc::<Vec<E>>::make_mut(e.get_mut()))
+            }
             std::collections::hash_map::Entry::Vacant(e) => {
                 let buf = init();
                 debug_assert_eq!(buf.len(), target.len);
-                e.insert(buf);
+                e.insert(Arc::new(buf));
+            }
+        }
+    }
+
+    /// A view's gradient `g` passed to the input it views: the same buffer when the input
+    /// has none yet, else added to it.
+    fn share(&mut self, target: &GradTarget, g: &Arc<Vec<E>>) {
+        if !target.requires_grad {
+            return;
+        }
+        match self.map.entry(target.id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                crate::kernels::add_assign(Arc::<Vec<E>>::make_mut(e.get_mut()), g)
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Arc::clone(g));
             }
         }
     }
@@ -367,14 +392,16 @@ impl<E: Element> Gradients<E> {
         if !target.requires_grad {
             return None;
         }
-        Some(self.map.entry(target.id).or_insert_with(|| {
-            // Zeros written, not `vec!`'s lazily mapped zero pages: kernels add into
-            // this buffer, and reading an unmapped page before writing it faults twice
-            // (the second fault, with several threads, interrupts every core).
-            let mut g = Vec::with_capacity(target.len);
-            g.resize(target.len, E::zero());
-            g
-        }))
+        Some(Arc::<Vec<E>>::make_mut(
+            self.map.entry(target.id).or_insert_with(|| {
+                // Zeros written, not `vec!`'s lazily mapped zero pages: kernels add into
+                // this buffer, and reading an unmapped page before writing it faults twice
+                // (the second fault, with several threads, interrupts every core).
+                let mut g = Vec::with_capacity(target.len);
+                g.resize(target.len, E::zero());
+                Arc::new(g)
+            }),
+        ))
     }
 }
 
@@ -470,12 +497,39 @@ where
             out_id: out.id(),
             parents,
             backward: make_backward(&out.data_arc()),
+            view_of: None,
         };
         out.requires_grad = true;
         out.retape(T::from_node(Some(Arc::new(node))))
     } else {
         out.retape(T::from_node(None))
     }
+}
+
+/// A view of `x` (the same elements under another shape): its gradient is `x`'s, passed on as
+/// the same buffer (no copy) in the backward pass.
+pub(crate) fn view_result<S, S0, E, T>(shape: S, x: &Tensor<S0, E, T>) -> Tensor<S, E, T>
+where
+    S: Shape,
+    S0: Shape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let (target, node) = x.as_input();
+    let requires_grad = T::TRACED && target.requires_grad;
+    let mut out = Tensor::<S, E, T>::from_arc(shape, x.data_arc());
+    if !requires_grad {
+        return out.retape(T::from_node(None));
+    }
+    let node = Node {
+        seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+        out_id: out.id(),
+        parents: node.into_iter().cloned().collect(),
+        backward: Box::new(|_, _| {}),
+        view_of: Some(target),
+    };
+    out.requires_grad = true;
+    out.retape(T::from_node(Some(Arc::new(node))))
 }
 
 /// Runs the backward pass from `root` with upstream gradient `seed`.
@@ -485,7 +539,7 @@ fn run_backward<E: Element>(
     seed: Vec<E>,
 ) -> Gradients<E> {
     let mut grads = Gradients::new();
-    grads.map.insert(root_id, seed);
+    grads.map.insert(root_id, Arc::new(seed));
     let Some(root) = root else {
         return grads;
     };
@@ -503,7 +557,10 @@ fn run_backward<E: Element>(
     nodes.sort_unstable_by_key(|n| std::cmp::Reverse(n.seq));
     for n in nodes {
         if let Some(g) = grads.map.remove(&n.out_id) {
-            (n.backward)(&g, &mut grads);
+            match &n.view_of {
+                Some(target) => grads.share(target, &g),
+                None => (n.backward)(&g, &mut grads),
+            }
             grads.map.insert(n.out_id, g);
         }
     }

@@ -2,7 +2,7 @@
 //! moving between a static and a runtime batch dimension.
 
 use super::{assert_same_dims, axis_split};
-use crate::autograd::{op_result, op_result_shared, unary_result, MergeTape, TapeMode};
+use crate::autograd::{op_result, unary_result, view_result, MergeTape, TapeMode};
 use crate::kernels;
 use crate::shape::{ConcatAlong, Dim, FlattenDims, PermuteTo, ReshapeTo, Shape, SwapAxes};
 use crate::tensor::{Element, Tensor};
@@ -15,12 +15,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         if !(T::TRACED && self.requires_grad()) {
             return Tensor::from_arc(shape, self.data_arc());
         }
-        let (target, node) = self.as_input();
-        op_result_shared(shape, self.data_arc(), &[(target, node)], |_| {
-            Box::new(move |g, grads| {
-                grads.accum_or_init(&target, || g.to_vec(), |gx| kernels::add_assign(gx, g));
-            })
-        })
+        view_result(shape, &self)
     }
 
     /// The same elements in row-major order under shape `S2`; the number of elements must be
