@@ -26,9 +26,6 @@ use rayon::prelude::*;
 use wide::f32x16;
 
 const LANES: usize = 16;
-/// Vectors of positions per forward tile.
-const NV: usize = 4;
-const CHUNK: usize = LANES * NV;
 /// The largest inner size `Cin/G * Kh * Kw` that runs direct. With more taps per output the
 /// im2col product reuses each loaded input across more output channels and wins.
 pub(super) const MAX_TAPS: usize = 4096;
@@ -170,21 +167,28 @@ impl Plan {
     /// The wide-grid output of one image-group: `yw` is `blocks * cb x wide`.
     fn forward_wide(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
         match self.cb {
-            8 => self.forward_tiles::<8>(xp, wpk, yw),
-            6 => self.forward_tiles::<6>(xp, wpk, yw),
-            _ => self.forward_tiles::<4>(xp, wpk, yw),
+            // CB x V accumulators plus V inputs and a broadcast within the 32 registers
+            8 => self.forward_tiles::<8, 3>(xp, wpk, yw),
+            6 => self.forward_tiles::<6, 4>(xp, wpk, yw),
+            _ => self.forward_tiles::<4, 6>(xp, wpk, yw),
         }
     }
 
-    fn forward_tiles<const CB: usize>(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
+    fn forward_tiles<const CB: usize, const V: usize>(
+        &self,
+        xp: &[f32],
+        wpk: &[f32],
+        yw: &mut [f32],
+    ) {
+        let chunk = V * LANES;
         let taps = self.taps();
         // Positions outside, channel blocks inside: the inputs one chunk reads (a few rows
         // of every input channel) stay in cache for every block. The last chunk may be
         // short: it runs one vector of positions at a time.
-        for p0 in (0..self.wide).step_by(CHUNK) {
+        for p0 in (0..self.wide).step_by(chunk) {
             for (b, wblk) in wpk.chunks_exact(taps * CB).enumerate() {
-                if p0 + CHUNK <= self.wide {
-                    self.forward_tile::<CB, NV>(xp, wblk, p0, b, yw);
+                if p0 + chunk <= self.wide {
+                    self.forward_tile::<CB, V>(xp, wblk, p0, b, yw);
                 } else {
                     for p in (p0..self.wide).step_by(LANES) {
                         self.forward_tile::<CB, 1>(xp, wblk, p, b, yw);
