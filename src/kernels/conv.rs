@@ -816,43 +816,98 @@ mod tests {
         }
     }
 
-    #[test]
-    fn backward_kernels_are_the_adjoints_of_forward() {
-        // <conv(x, w), y> == <x, dx(y, w)> == <w, dw(x, y)>
-        for (i, g) in geometries().iter().enumerate() {
-            let x = vals(
-                g.batch * g.cin * g.input.iter().product::<usize>(),
-                i as u64,
-            );
-            let w = vals(g.weight_len(), 300 + i as u64);
-            let y = vals(
-                g.batch * g.cout * g.output.iter().product::<usize>(),
-                400 + i as u64,
-            );
-            let mut out = vec![0.0; y.len()];
-            conv_forward(g, &x, &w, None, &mut out);
-            let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
-            let mut dx = vec![0.0; x.len()];
-            conv_backward_input(g, &y, &w, &mut dx);
-            let mut dw = vec![0.0; w.len()];
-            conv_backward_weight(g, &x, &y, &mut dw);
-            // overwriting ignores what was there; accumulating adds to it
-            let mut over = vec![7.0; x.len()];
-            conv_transpose_forward(g, &y, &w, &mut over);
-            let mut added = vec![7.0; x.len()];
-            conv_backward_input(g, &y, &w, &mut added);
-            for ((o, a), d) in over.iter().zip(&added).zip(&dx) {
-                assert!(
-                    (o - d).abs() < 1e-12 && (a - 7.0 - d).abs() < 1e-12,
-                    "{g:?}"
-                );
-            }
-            let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
-            let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
+    /// The forward against the definition, and `<conv(x, w), y> == <x, dx(y, w)> == <w,
+    /// dw(x, y)>`, with overwriting and accumulating input gradients.
+    fn check_against_definition(g: &ConvGeom, seed: u64) {
+        let x = vals(g.batch * g.cin * g.input.iter().product::<usize>(), seed);
+        let w = vals(g.weight_len(), seed + 300);
+        let y = vals(
+            g.batch * g.cout * g.output.iter().product::<usize>(),
+            seed + 400,
+        );
+        let mut out = vec![0.0; y.len()];
+        conv_forward(g, &x, &w, None, &mut out);
+        let expect = reference(g, &x, &w);
+        assert!(
+            out.iter().zip(&expect).all(|(o, e)| (o - e).abs() < 1e-12),
+            "forward {g:?}"
+        );
+        let lhs: f64 = out.iter().zip(&y).map(|(a, b)| a * b).sum();
+        let mut dx = vec![0.0; x.len()];
+        conv_backward_input(g, &y, &w, &mut dx);
+        let mut dw = vec![0.0; w.len()];
+        conv_backward_weight(g, &x, &y, &mut dw);
+        // overwriting ignores what was there; accumulating adds to it
+        let mut over = vec![7.0; x.len()];
+        conv_transpose_forward(g, &y, &w, &mut over);
+        let mut added = vec![7.0; x.len()];
+        conv_backward_input(g, &y, &w, &mut added);
+        for ((o, a), d) in over.iter().zip(&added).zip(&dx) {
             assert!(
-                (lhs - via_x).abs() < 1e-10 && (lhs - via_w).abs() < 1e-10,
+                (o - d).abs() < 1e-12 && (a - 7.0 - d).abs() < 1e-12,
                 "{g:?}"
             );
+        }
+        let via_x: f64 = x.iter().zip(&dx).map(|(a, b)| a * b).sum();
+        let via_w: f64 = w.iter().zip(&dw).map(|(a, b)| a * b).sum();
+        assert!(
+            (lhs - via_x).abs() < 1e-10 && (lhs - via_w).abs() < 1e-10,
+            "{g:?}"
+        );
+    }
+
+    #[test]
+    fn backward_kernels_are_the_adjoints_of_forward() {
+        for (i, g) in geometries().iter().enumerate() {
+            check_against_definition(g, i as u64);
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        /// Random 1-d, 2-d and 3-d geometries on odd sizes, with groups, strides, padding
+        /// and dilation (the generic path that `f64` and strided `f32` convolutions take).
+        #[test]
+        fn kernels_agree_with_the_definition_on_random_geometries(
+            batch in 1usize..3,
+            groups in 1usize..3,
+            cin_g in 1usize..4,
+            cout_g in 1usize..4,
+            dims in 1usize..4,
+            size in proptest::sample::select(vec![1usize, 3, 7, 9]),
+            k in 1usize..4,
+            s in 1usize..3,
+            p in 0usize..2,
+            d in 1usize..3,
+            seed in 0u64..1000,
+        ) {
+            let spatial = |v: usize, one: usize| -> [usize; 3] {
+                let mut a = [one; 3];
+                a[3 - dims..].fill(v);
+                a
+            };
+            let (input, kernel) = (spatial(size, 1), spatial(k, 1));
+            let (stride, padding, dilation) = (spatial(s, 1), spatial(p, 0), spatial(d, 1));
+            let os: Option<Vec<usize>> = (0..3)
+                .map(|i| {
+                    crate::shape::out::conv_out_size(input[i], kernel[i], stride[i], padding[i], dilation[i])
+                })
+                .collect();
+            proptest::prop_assume!(os.is_some());
+            let os = os.expect("some");
+            let g = ConvGeom {
+                batch,
+                cin: groups * cin_g,
+                cout: groups * cout_g,
+                groups,
+                input,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                output: [os[0], os[1], os[2]],
+            };
+            check_against_definition(&g, seed);
         }
     }
 

@@ -104,8 +104,7 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
     let [_, ih, iw] = g.input;
     let mut vals = vec![E::zero(); g.planes * ov];
     let mut idx = vec![0usize; g.planes * ov];
-    let plane = |p: usize, xv: &[E], vo: &mut [E], io: &mut [usize]| {
-        let _ = p;
+    let plane = |xv: &[E], vo: &mut [E], io: &mut [usize]| {
         let mut o = 0;
         for ta in &taps[0] {
             for tb in &taps[1] {
@@ -147,16 +146,15 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
                     for (xv, (vo, io)) in
                         xs.chunks(iv).zip(vs.chunks_mut(ov).zip(is.chunks_mut(ov)))
                     {
-                        plane(0, xv, vo, io);
+                        plane(xv, vo, io);
                     }
                 });
         } else {
-            for (p, (xv, (vo, io))) in x
+            for (xv, (vo, io)) in x
                 .chunks(iv)
                 .zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov)))
-                .enumerate()
             {
-                plane(p, xv, vo, io);
+                plane(xv, vo, io);
             }
         }
     }
@@ -705,6 +703,27 @@ mod tests {
             .collect()
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn max_pool_matches_a_one_dim_reference_on_random_odd_sizes(
+            n in prop::sample::select(vec![1usize, 3, 7, 15, 17, 31, 33]),
+            k in 1usize..6,
+            s in 1usize..5,
+            p in 0usize..3,
+            d in 1usize..4,
+            ceil in any::<bool>(),
+        ) {
+            prop_assume!(2 * p <= k);
+            let out = pool_out_size(n, k, s, p, d, ceil);
+            prop_assume!(out.is_some());
+            // (a window wholly in the padding has no maximum to agree on)
+            let x: Vec<f64> = (0..n).map(|i| i as f64).collect();
+            prop_assume!(max_1d(&x, k, s, p, d, out.expect("some")).iter().all(|r| r.1 < n));
+            max_pool_agrees(n, k, s, p, d, ceil);
+        }
+    }
+
     #[test]
     fn max_pool_matches_a_one_dim_reference_on_odd_sizes() {
         for (n, k, s, p, d, ceil) in [
@@ -714,6 +733,13 @@ mod tests {
             (17, 5, 3, 2, 1, true),
             (33, 4, 4, 2, 3, false),
         ] {
+            max_pool_agrees(n, k, s, p, d, ceil);
+        }
+    }
+
+    /// Max pooling (values and indices) of 3 planes of length `n` against [`max_1d`].
+    fn max_pool_agrees(n: usize, k: usize, s: usize, p: usize, d: usize, ceil: bool) {
+        {
             let g = geom(
                 3,
                 [1, 1, n],
