@@ -104,7 +104,39 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
     let [_, ih, iw] = g.input;
     let mut vals = vec![E::zero(); g.planes * ov];
     let mut idx = vec![0usize; g.planes * ov];
+    let pair2x2 = g.kernel == [1, 2, 2]
+        && g.stride == [1, 2, 2]
+        && g.padding == [0; 3]
+        && g.dilation == [1; 3];
     let plane = |xv: &[E], vo: &mut [E], io: &mut [usize]| {
+        if pair2x2 {
+            // the common 2x2 window of stride 2: its four taps unrolled, same rule
+            let [od, oh, ow] = g.output;
+            for z in 0..od {
+                for oy in 0..oh {
+                    let r0 = (z * ih + 2 * oy) * iw;
+                    let at = (z * oh + oy) * ow;
+                    for (ox, (v, i)) in vo[at..at + ow]
+                        .iter_mut()
+                        .zip(&mut io[at..at + ow])
+                        .enumerate()
+                    {
+                        let k0 = r0 + 2 * ox;
+                        let (mut best, mut bi) = (E::neg_infinity(), k0);
+                        for k in [k0, k0 + 1, k0 + iw, k0 + iw + 1] {
+                            let x = xv[k];
+                            if x > best || x.is_nan() {
+                                best = x;
+                                bi = k;
+                            }
+                        }
+                        *v = best;
+                        *i = bi;
+                    }
+                }
+            }
+            return;
+        }
         let mut o = 0;
         for ta in &taps[0] {
             for tb in &taps[1] {
@@ -759,6 +791,40 @@ mod tests {
                         (*rv, *ri),
                         "{g:?}"
                     );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_unrolled_2x2_max_pool_matches_the_rule_with_ties_and_nans() {
+        // PyTorch's rule in 2-d: taps in row-major order, a larger value or a NaN replaces
+        for (ih, iw) in [(2, 2), (5, 7), (4, 6), (9, 9), (3, 17)] {
+            let g = geom(3, [1, ih, iw], [1, 2, 2], [1, 2, 2], [0; 3], [1; 3], false);
+            let n = 3 * ih * iw;
+            let x: Vec<f64> = (0..n)
+                .map(|i| match i % 11 {
+                    3 => f64::NAN,
+                    _ => ((i * 7) % 5) as f64,
+                })
+                .collect();
+            let (v, idx) = max_pool_forward(&g, &x);
+            let [_, oh, ow] = g.output;
+            for pl in 0..3 {
+                let xv = &x[pl * ih * iw..(pl + 1) * ih * iw];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        let (mut best, mut bi) = (f64::NEG_INFINITY, (2 * oy) * iw + 2 * ox);
+                        for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                            let k = (2 * oy + a) * iw + 2 * ox + b;
+                            if xv[k] > best || xv[k].is_nan() {
+                                (best, bi) = (xv[k], k);
+                            }
+                        }
+                        let o = pl * oh * ow + oy * ow + ox;
+                        assert_eq!(idx[o], bi, "{ih}x{iw} plane {pl} ({oy}, {ox})");
+                        assert!(v[o] == best || (v[o].is_nan() && best.is_nan()));
+                    }
                 }
             }
         }
