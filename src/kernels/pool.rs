@@ -104,10 +104,13 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
     let [_, ih, iw] = g.input;
     let mut vals = vec![E::zero(); g.planes * ov];
     let mut idx = vec![0usize; g.planes * ov];
+    // (ceil mode can add a last window that hangs over the edge: not this path)
     let pair2x2 = g.kernel == [1, 2, 2]
         && g.stride == [1, 2, 2]
         && g.padding == [0; 3]
-        && g.dilation == [1; 3];
+        && g.dilation == [1; 3]
+        && 2 * g.output[1] <= ih
+        && 2 * g.output[2] <= iw;
     let plane = |xv: &[E], vo: &mut [E], io: &mut [usize]| {
         if pair2x2 {
             // the common 2x2 window of stride 2: its four taps unrolled, same rule
@@ -799,8 +802,15 @@ mod tests {
     #[test]
     fn the_unrolled_2x2_max_pool_matches_the_rule_with_ties_and_nans() {
         // PyTorch's rule in 2-d: taps in row-major order, a larger value or a NaN replaces
-        for (ih, iw) in [(2, 2), (5, 7), (4, 6), (9, 9), (3, 17)] {
-            let g = geom(3, [1, ih, iw], [1, 2, 2], [1, 2, 2], [0; 3], [1; 3], false);
+        for (ih, iw, ceil) in [
+            (2, 2, false),
+            (5, 7, false),
+            (4, 6, false),
+            (9, 9, false),
+            (3, 17, false),
+            (5, 7, true),
+        ] {
+            let g = geom(3, [1, ih, iw], [1, 2, 2], [1, 2, 2], [0; 3], [1; 3], ceil);
             let n = 3 * ih * iw;
             let x: Vec<f64> = (0..n)
                 .map(|i| match i % 11 {
@@ -816,6 +826,9 @@ mod tests {
                     for ox in 0..ow {
                         let (mut best, mut bi) = (f64::NEG_INFINITY, (2 * oy) * iw + 2 * ox);
                         for (a, b) in [(0, 0), (0, 1), (1, 0), (1, 1)] {
+                            if 2 * oy + a >= ih || 2 * ox + b >= iw {
+                                continue; // the ceil-mode window past the edge
+                            }
                             let k = (2 * oy + a) * iw + 2 * ox + b;
                             if xv[k] > best || xv[k].is_nan() {
                                 (best, bi) = (xv[k], k);
