@@ -2,6 +2,7 @@
 //! PyTorch's `torch.optim` single-tensor implementations step for step.
 
 use crate::tensor::Element;
+use rayon::prelude::*;
 
 /// Hyper-parameters of [`sgd_update`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -44,20 +45,47 @@ pub fn sgd_update<E: Element>(
         E::from_f64(a.dampening),
         E::from_f64(a.weight_decay),
     );
-    for i in 0..p.len() {
-        let mut d = if a.maximize { -g[i] } else { g[i] };
-        if a.weight_decay != 0.0 {
-            d = d + wd * p[i];
+    // One run of elements; the options are tested once per run, so the plain step's loop
+    // vectorises.
+    let run = |p: &mut [E], g: &[E], buf: Option<&mut [E]>| {
+        let plain = buf.is_none() && a.weight_decay == 0.0 && !a.maximize;
+        if plain {
+            p.iter_mut().zip(g).for_each(|(p, &g)| *p = *p - lr * g);
+            return;
         }
-        if let Some(b) = buf.as_deref_mut() {
-            b[i] = if first {
-                d
-            } else {
-                mom * b[i] + (E::one() - damp) * d
-            };
-            d = if a.nesterov { d + mom * b[i] } else { b[i] };
+        let mut buf = buf;
+        for i in 0..p.len() {
+            let mut d = if a.maximize { -g[i] } else { g[i] };
+            if a.weight_decay != 0.0 {
+                d = d + wd * p[i];
+            }
+            if let Some(b) = buf.as_deref_mut() {
+                b[i] = if first {
+                    d
+                } else {
+                    mom * b[i] + (E::one() - damp) * d
+                };
+                d = if a.nesterov { d + mom * b[i] } else { b[i] };
+            }
+            p[i] = p[i] - lr * d;
         }
-        p[i] = p[i] - lr * d;
+    };
+    const TASK: usize = 1 << 14;
+    if p.len() < super::PARALLEL_MIN_ELEMS {
+        return run(p, g, buf);
+    }
+    match buf {
+        Some(b) => {
+            assert_eq!(b.len(), p.len(), "sgd_update: momentum buffer length");
+            p.par_chunks_mut(TASK)
+                .zip(g.par_chunks(TASK))
+                .zip(b.par_chunks_mut(TASK))
+                .for_each(|((p, g), b)| run(p, g, Some(b)));
+        }
+        None => p
+            .par_chunks_mut(TASK)
+            .zip(g.par_chunks(TASK))
+            .for_each(|(p, g)| run(p, g, None)),
     }
 }
 
@@ -211,6 +239,54 @@ pub fn rmsprop_update<E: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sgd_matches_a_plain_scalar_loop_on_odd_and_parallel_sizes() {
+        let big = crate::kernels::PARALLEL_MIN_ELEMS + 17;
+        for n in [1, 7, 17, 33, big] {
+            for (momentum, nesterov, wd, maximize) in [
+                (0.0, false, 0.0, false),
+                (0.9, false, 0.0, false),
+                (0.9, true, 0.01, false),
+                (0.0, false, 0.01, true),
+            ] {
+                let a = SgdArgs {
+                    lr: 0.1,
+                    momentum,
+                    dampening: 0.1,
+                    weight_decay: wd,
+                    nesterov,
+                    maximize,
+                };
+                let mut p: Vec<f64> = (0..n).map(|i| i as f64 * 0.01 - 1.0).collect();
+                let g: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64 - 2.0).collect();
+                let mut buf = vec![0.0; n];
+                let (mut expect, mut ebuf) = (p.clone(), vec![0.0; n]);
+                for step in 0..3 {
+                    let b = (momentum != 0.0).then_some(&mut buf[..]);
+                    sgd_update(&mut p, &g, b, step == 0, a);
+                    for i in 0..n {
+                        let mut d = if maximize { -g[i] } else { g[i] };
+                        d += wd * expect[i];
+                        if momentum != 0.0 {
+                            ebuf[i] = if step == 0 {
+                                d
+                            } else {
+                                momentum * ebuf[i] + 0.9 * d
+                            };
+                            d = if nesterov {
+                                d + momentum * ebuf[i]
+                            } else {
+                                ebuf[i]
+                            };
+                        }
+                        expect[i] -= 0.1 * d;
+                    }
+                    assert!(p.iter().zip(&expect).all(|(a, b)| (a - b).abs() < 1e-12));
+                }
+            }
+        }
+    }
 
     #[test]
     fn adam_matches_a_plain_scalar_loop_on_odd_sizes() {
