@@ -34,7 +34,7 @@ pub struct SgdArgs {
 pub fn sgd_update<E: Element>(
     p: &mut [E],
     g: &[E],
-    mut buf: Option<&mut [E]>,
+    buf: Option<&mut [E]>,
     first: bool,
     a: SgdArgs,
 ) {
