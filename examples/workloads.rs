@@ -48,8 +48,9 @@ fn fma_peak_gflops() -> f64 {
     runs[2]
 }
 
-/// Median seconds per call of `f` over `REPEATS` timed runs of at least `min` each.
-fn time_per_call(mut f: impl FnMut(), min: Duration) -> f64 {
+/// Median seconds per call of `f` over `REPEATS` timed runs of at least a second each.
+fn time_per_call(mut f: impl FnMut()) -> f64 {
+    let min = Duration::from_secs(1);
     let warm = Instant::now();
     while warm.elapsed() < min / 2 {
         f();
@@ -79,7 +80,6 @@ fn main() {
                 .iter()
                 .any(|o| w.starts_with(o.as_str()) || o.starts_with(w))
     };
-    let sec = Duration::from_secs(1);
     let line = |what: &str, v: f64| println!("{what} threads={threads} : {v:.1}");
 
     if want("W1") {
@@ -87,12 +87,9 @@ fn main() {
         let mut opt = SGD::new(0.9);
         let x = Tensor::<(U256, U1, U28, U28)>::rand_uniform(1, 0.0, 1.0);
         let y = batch_labels(256);
-        let t = time_per_call(
-            || {
-                train_step(&mut net, &mut opt, &x, &y);
-            },
-            sec,
-        );
+        let t = time_per_call(|| {
+            train_step(&mut net, &mut opt, &x, &y);
+        });
         line("W1 train examples/s", 256.0 / t);
     }
     if want("W2") {
@@ -101,21 +98,15 @@ fn main() {
         let x = Tensor::<(U64, U3, U32, U32)>::rand_uniform(2, -1.0, 1.0);
         let y = batch_labels(64);
         if want("W2-train") {
-            let t = time_per_call(
-                || {
-                    train_step(&mut net, &mut opt, &x, &y);
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                train_step(&mut net, &mut opt, &x, &y);
+            });
             line("W2 train examples/s", 64.0 / t);
         }
         if want("W2-inference") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(net.forward(x.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(net.forward(x.clone()));
+            });
             line("W2 inference examples/s", 64.0 / t);
         }
     }
@@ -123,24 +114,18 @@ fn main() {
         let mut net = mlp(0);
         let x1 = Tensor::<(U1, U28, U28)>::rand_uniform(3, 0.0, 1.0);
         if want("W3-inference") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(net.forward(x1.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(net.forward(x1.clone()));
+            });
             line("W3 inference batch-1 us", t * 1e6);
         }
         let mut opt = SGD::new(0.01);
         let x = Tensor::<(U64, U28, U28)>::rand_uniform(4, 0.0, 1.0);
         let y = batch_labels(64);
         if want("W3-train") {
-            let t = time_per_call(
-                || {
-                    train_step(&mut net, &mut opt, &x, &y);
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                train_step(&mut net, &mut opt, &x, &y);
+            });
             line("W3 train examples/s", 64.0 / t);
         }
     }
@@ -149,54 +134,39 @@ fn main() {
         let x = Tensor::<(U8, U64, U128, U128)>::rand_uniform(5, -1.0, 1.0);
         let a = W4a::new(&mut r);
         if want("W4a") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(a.forward(x.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(a.forward(x.clone()));
+            });
             line("W4a conv forward ms", t * 1e3);
             line("W4a conv forward GFLOP/s", W4A_FLOPS / t / 1e9);
         }
         let b = W4b::new(&mut r);
         if want("W4b") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(b.forward(x.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(b.forward(x.clone()));
+            });
             line("W4b grouped conv forward ms", t * 1e3);
         }
         let c: W4c = (Conv2d::new(&mut r), Conv2d::new(&mut r));
         if want("W4c") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(c.forward(x.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(c.forward(x.clone()));
+            });
             line("W4c depthwise+pointwise forward ms", t * 1e3);
         }
         let d = W4d::new(&mut r);
         let xd = Tensor::<(U8, U32, U126, U126)>::rand_uniform(6, -1.0, 1.0);
         if want("W4d") {
-            let t = time_per_call(
-                || {
-                    std::hint::black_box(d.forward(xd.clone()));
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                std::hint::black_box(d.forward(xd.clone()));
+            });
             line("W4d conv-transpose forward ms", t * 1e3);
         }
         if want("W4e") {
-            let t = time_per_call(
-                || {
-                    let y = a.forward(x.clone().trace());
-                    std::hint::black_box(y.sum().backward());
-                },
-                sec,
-            );
+            let t = time_per_call(|| {
+                let y = a.forward(x.clone().trace());
+                std::hint::black_box(y.sum().backward());
+            });
             line("W4e conv forward+backward ms", t * 1e3);
         }
     }
@@ -208,10 +178,7 @@ fn main() {
             let a = vec![1.0f32; n * n];
             let b = vec![0.5f32; n * n];
             let mut c = vec![0.0f32; n * n];
-            let t = time_per_call(
-                || gemm(n, n, n, &a, Trans::No, &b, Trans::No, &mut c, false),
-                sec,
-            );
+            let t = time_per_call(|| gemm(n, n, n, &a, Trans::No, &b, Trans::No, &mut c, false));
             let gflops = 2.0 * (n * n * n) as f64 / t / 1e9;
             line(&format!("W5 gemm {n} GFLOP/s"), gflops);
             line(&format!("W5 gemm {n} % of peak"), 100.0 * gflops / peak);
@@ -220,12 +187,9 @@ fn main() {
     if want("W6") {
         let net = lenet(0);
         let x = Tensor::<(U1, U1, U28, U28)>::rand_uniform(7, 0.0, 1.0);
-        let t = time_per_call(
-            || {
-                std::hint::black_box(net.forward(x.clone()));
-            },
-            sec,
-        );
+        let t = time_per_call(|| {
+            std::hint::black_box(net.forward(x.clone()));
+        });
         line("W6 inference batch-1 us", t * 1e6);
     }
 }

@@ -243,6 +243,18 @@ fn few_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &m
     }
 }
 
+/// The operands of one product: `op(A)` is `m x k`, `op(B)` is `k x n`.
+#[derive(Clone, Copy)]
+struct Product<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &'a [f32],
+    ta: Trans,
+    b: &'a [f32],
+    tb: Trans,
+}
+
 /// `C += op(A) op(B)` for `f32`, `C` zeroed by the caller if needed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_f32(
@@ -268,8 +280,17 @@ pub(crate) fn gemm_f32(
         && m > MR
         && threads > 1
         && rayon::current_thread_index().is_none();
+    let pr = Product {
+        m,
+        k,
+        n,
+        a,
+        ta,
+        b,
+        tb,
+    };
     if parallel && n >= m && n >= 2 * NR * threads {
-        return split_columns(m, k, n, a, ta, b, tb, c, threads);
+        return split_columns(pr, c, threads);
     }
     // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
     let rows = if parallel {
@@ -279,9 +300,9 @@ pub(crate) fn gemm_f32(
     };
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| gemm_cols(m, k, n, a, ta, b, tb, 0..n, c, n, rows, true));
+        rayon::scope(|_| gemm_cols(pr, 0..n, c, n, rows, true));
     } else {
-        gemm_cols(m, k, n, a, ta, b, tb, 0..n, c, n, rows, false);
+        gemm_cols(pr, 0..n, c, n, rows, false);
     }
 }
 
@@ -289,18 +310,8 @@ pub(crate) fn gemm_f32(
 /// whole product for them alone (its own packing of its `B` columns and of `A`, no hand-overs
 /// between blocks), into its own block of `C`, added to `C` at the end. Splitting rows
 /// instead would leave `B`'s packing to one thread while the others wait.
-#[allow(clippy::too_many_arguments)]
-fn split_columns(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ta: Trans,
-    b: &[f32],
-    tb: Trans,
-    c: &mut [f32],
-    threads: usize,
-) {
+fn split_columns(pr: Product<'_>, c: &mut [f32], threads: usize) {
+    let (m, n) = (pr.m, pr.n);
     let per = n.div_ceil(threads).next_multiple_of(NR);
     let starts: Vec<usize> = (0..n).step_by(per).collect();
     let parts: Vec<Vec<f32>> = starts
@@ -308,7 +319,7 @@ fn split_columns(
         .map(|&j| {
             let w = per.min(n - j);
             let mut cb = vec![0.0; m * w];
-            gemm_cols(m, k, n, a, ta, b, tb, j..j + w, &mut cb, w, MC, false);
+            gemm_cols(pr, j..j + w, &mut cb, w, MC, false);
             cb
         })
         .collect();
@@ -325,21 +336,23 @@ fn split_columns(
 /// `C += op(A) op(B)[.., cols]`, where `C` has row stride `ldc` and its column 0 is column
 /// `cols.start` of the product: the BLIS loops (column blocks, inner-dimension blocks, row
 /// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
-#[allow(clippy::too_many_arguments)]
 fn gemm_cols(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ta: Trans,
-    b: &[f32],
-    tb: Trans,
+    pr: Product<'_>,
     cols: std::ops::Range<usize>,
     c: &mut [f32],
     ldc: usize,
     rows: usize,
     parallel: bool,
 ) {
+    let Product {
+        m,
+        k,
+        n,
+        a,
+        ta,
+        b,
+        tb,
+    } = pr;
     PACK_B.with(|pb| {
         let mut pb = pb.borrow_mut();
         for j0 in cols.clone().step_by(NC) {
