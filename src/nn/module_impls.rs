@@ -173,6 +173,26 @@ leaf_module!(
     repr = |s| format!("dim={D}, unflattened_size={}", Sizes::repr())
 );
 
+/// PyTorch's `extra_repr` of a (transposed) convolution: channels, kernel and stride, then
+/// each `(shown, text)` whose value differs from the default, in PyTorch's order.
+fn conv_repr<CI: ConstDim, CO: ConstDim, K: HyperRepr, S: HyperRepr>(
+    rank: usize,
+    extras: &[(bool, String)],
+) -> String {
+    let mut r = format!(
+        "{}, {}, kernel_size={}, stride={}",
+        CI::SIZE,
+        CO::SIZE,
+        spec_tuple::<K>(rank),
+        spec_tuple::<S>(rank)
+    );
+    for (_, text) in extras.iter().filter(|(shown, _)| *shown) {
+        r += ", ";
+        r += text;
+    }
+    r
+}
+
 macro_rules! conv_module {
     ($name:ident, $spec:ident, $rank:literal, [$($A:ident),+]) => {
         leaf_module!(
@@ -188,28 +208,13 @@ macro_rules! conv_module {
             ],
             kind = |s| stringify!($name),
             fields = [weight, bias],
-            repr = |s| {
-                let mut r = format!(
-                    "{}, {}, kernel_size={}, stride={}",
-                    CI::SIZE, CO::SIZE, spec_tuple::<K>($rank), spec_tuple::<S>($rank)
-                );
-                if !is_all::<P>(0) {
-                    r += &format!(", padding={}", spec_tuple::<P>($rank));
-                }
-                if !is_all::<D>(1) {
-                    r += &format!(", dilation={}", spec_tuple::<D>($rank));
-                }
-                if G::SIZE != 1 {
-                    r += &format!(", groups={}", G::SIZE);
-                }
-                if s.bias.is_none() {
-                    r += ", bias=False";
-                }
-                if M::NAME != "zeros" {
-                    r += &format!(", padding_mode={}", M::NAME);
-                }
-                r
-            }
+            repr = |s| conv_repr::<CI, CO, K, S>($rank, &[
+                (!is_all::<P>(0), format!("padding={}", spec_tuple::<P>($rank))),
+                (!is_all::<D>(1), format!("dilation={}", spec_tuple::<D>($rank))),
+                (G::SIZE != 1, format!("groups={}", G::SIZE)),
+                (s.bias.is_none(), "bias=False".to_string()),
+                (M::NAME != "zeros", format!("padding_mode={}", M::NAME)),
+            ])
         );
     };
 }
@@ -232,28 +237,13 @@ macro_rules! conv_transpose_module {
             ],
             kind = |s| stringify!($name),
             fields = [weight, bias],
-            repr = |s| {
-                let mut r = format!(
-                    "{}, {}, kernel_size={}, stride={}",
-                    CI::SIZE, CO::SIZE, spec_tuple::<K>($rank), spec_tuple::<S>($rank)
-                );
-                if !is_all::<P>(0) {
-                    r += &format!(", padding={}", spec_tuple::<P>($rank));
-                }
-                if !is_all::<OP>(0) {
-                    r += &format!(", output_padding={}", spec_tuple::<OP>($rank));
-                }
-                if !is_all::<D>(1) {
-                    r += &format!(", dilation={}", spec_tuple::<D>($rank));
-                }
-                if G::SIZE != 1 {
-                    r += &format!(", groups={}", G::SIZE);
-                }
-                if s.bias.is_none() {
-                    r += ", bias=False";
-                }
-                r
-            }
+            repr = |s| conv_repr::<CI, CO, K, S>($rank, &[
+                (!is_all::<P>(0), format!("padding={}", spec_tuple::<P>($rank))),
+                (!is_all::<OP>(0), format!("output_padding={}", spec_tuple::<OP>($rank))),
+                (!is_all::<D>(1), format!("dilation={}", spec_tuple::<D>($rank))),
+                (G::SIZE != 1, format!("groups={}", G::SIZE)),
+                (s.bias.is_none(), "bias=False".to_string()),
+            ])
         );
     };
 }
