@@ -1,13 +1,10 @@
 //! Elementwise maps and their backward accumulations, split across threads above
 //! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has an `f32x16` kernel.
 
-use super::{as_f32, as_f32_mut, PARALLEL_MIN_ELEMS};
+use super::{as_f32, as_f32_mut, for_chunks, PARALLEL_MIN_ELEMS, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
 use wide::f32x16;
-
-/// Elements per parallel task.
-const TASK: usize = 1 << 14;
 
 /// `f` applied to every element of `src`, into a new buffer.
 ///
@@ -30,12 +27,7 @@ pub fn map_into<A: Copy + Sync, B: Send>(src: &[A], f: impl Fn(A) -> B + Sync) -
 /// assert_eq!(v, vec![1.0, 2.0]);
 /// ```
 pub fn map_inplace<E: Copy + Send>(buf: &mut [E], f: impl Fn(E) -> E + Sync) {
-    if buf.len() >= PARALLEL_MIN_ELEMS {
-        buf.par_chunks_mut(TASK)
-            .for_each(|c| c.iter_mut().for_each(|v| *v = f(*v)));
-    } else {
-        buf.iter_mut().for_each(|v| *v = f(*v));
-    }
+    for_chunks(buf, TASK, |_, c| c.iter_mut().for_each(|v| *v = f(*v)));
 }
 
 /// `1 / (1 + e^-x)` of every element of `buf`, in place, written as `e^x / (1 + e^x)` for
@@ -70,24 +62,17 @@ pub fn sigmoid_into<E: Element>(src: &[E], dst: &mut [E]) {
     if let (Some(s), Some(d)) = (as_f32(src), as_f32_mut(dst)) {
         return sigmoid_f32(Some(s), d);
     }
-    let run = |(i, d): (usize, &mut [E])| {
-        let at = i * TASK;
+    for_chunks(dst, TASK, |at, d| {
         d.iter_mut()
             .zip(&src[at..])
-            .for_each(|(d, &x)| *d = sigmoid_scalar(x));
-    };
-    if dst.len() >= PARALLEL_MIN_ELEMS {
-        dst.par_chunks_mut(TASK).enumerate().for_each(run);
-    } else {
-        run((0, dst));
-    }
+            .for_each(|(d, &x)| *d = sigmoid_scalar(x))
+    });
 }
 
 /// `dst = sigmoid(src)`, or in place when `src` is `None`: 16 lanes at a time, tasks of
-/// [`TASK`] elements on the pool when large.
+/// `TASK` elements on the pool when large.
 fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
-    let run = |(i, d): (usize, &mut [f32])| {
-        let at = i * TASK;
+    for_chunks(dst, TASK, |at, d| {
         let mut chunks = d.chunks_exact_mut(16);
         let mut k = at;
         for v in &mut chunks {
@@ -100,12 +85,7 @@ fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
             *v = sigmoid_scalar(src.map_or(*v, |s| s[k]));
             k += 1;
         }
-    };
-    if dst.len() >= PARALLEL_MIN_ELEMS {
-        dst.par_chunks_mut(TASK).enumerate().for_each(run);
-    } else {
-        run((0, dst));
-    }
+    });
 }
 
 /// The sigmoid of one value, by the same formula as the vector kernel.
@@ -190,17 +170,11 @@ pub fn unary_backward<E: Element>(
     d: impl Fn(E, E) -> E + Sync,
 ) {
     assert!(dst.len() == x.len() && x.len() == y.len() && y.len() == g.len());
-    let run = |(i, dst): (usize, &mut [E])| {
-        let at = i * TASK;
+    for_chunks(dst, TASK, |at, dst| {
         for (j, v) in dst.iter_mut().enumerate() {
             *v = *v + g[at + j] * d(x[at + j], y[at + j]);
         }
-    };
-    if dst.len() >= PARALLEL_MIN_ELEMS {
-        dst.par_chunks_mut(TASK).enumerate().for_each(run);
-    } else {
-        run((0, dst));
-    }
+    });
 }
 
 /// `dst[i] += g[i] * d(a[i], b[i])`: the backward of a binary map with respect to one operand.

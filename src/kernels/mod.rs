@@ -44,6 +44,26 @@ pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut 
     <f32 as crate::tensor::Element>::from_values_mut(E::values_mut(s))
 }
 
+/// Elements per task when a long buffer is split across threads.
+pub(crate) const TASK: usize = 1 << 14;
+
+/// `f(start, chunk)` for the chunks of `chunk` elements of `dst` (`start` is the chunk's first
+/// index), on the pool when `dst` has [`PARALLEL_MIN_ELEMS`] elements or more, in order on this
+/// thread otherwise.
+pub(crate) fn for_chunks<E: Send>(dst: &mut [E], chunk: usize, f: impl Fn(usize, &mut [E]) + Sync) {
+    let chunk = chunk.max(1);
+    if dst.len() >= PARALLEL_MIN_ELEMS {
+        use rayon::prelude::*;
+        dst.par_chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, d)| f(i * chunk, d));
+    } else {
+        dst.chunks_mut(chunk)
+            .enumerate()
+            .for_each(|(i, d)| f(i * chunk, d));
+    }
+}
+
 /// Work below this many elements stays on one thread (rayon costs microseconds).
 ///
 /// ```

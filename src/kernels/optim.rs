@@ -1,6 +1,7 @@
 //! Fused optimizer updates: one pass over a parameter, its gradient and its state, following
 //! PyTorch's `torch.optim` single-tensor implementations step for step.
 
+use super::TASK;
 use crate::tensor::Element;
 use rayon::prelude::*;
 
@@ -70,7 +71,6 @@ pub fn sgd_update<E: Element>(
             p[i] = p[i] - lr * d;
         }
     };
-    const TASK: usize = 1 << 14;
     if p.len() < super::PARALLEL_MIN_ELEMS {
         return run(p, g, buf);
     }

@@ -1,11 +1,8 @@
 //! Reductions along one axis of a row-major buffer viewed as `outer x n x inner`.
 
-use super::PARALLEL_MIN_ELEMS;
+use super::{for_chunks, PARALLEL_MIN_ELEMS, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
-
-/// Elements per parallel task.
-const TASK: usize = 1 << 14;
 
 /// The sum of a contiguous run: eight interleaved partial sums (so the loop vectorises), then
 /// those added in order. Long runs are cut into tasks whose sums are added in order, so the
@@ -77,8 +74,8 @@ pub fn spread_axis<E: Element>(
     // Tasks of whole rows `(o, j)` (or, for `inner == 1`, runs of them), each walking its
     // rows in order.
     let rows_per_task = (TASK / inner).max(1);
-    let run = |(t, d): (usize, &mut [E])| {
-        let r0 = t * rows_per_task;
+    for_chunks(dst, rows_per_task * inner, |start, d| {
+        let r0 = start / inner;
         let (mut o, mut j) = (r0 / n, r0 % n);
         for row in d.chunks_mut(inner) {
             let go = &g[o * inner..(o + 1) * inner];
@@ -90,13 +87,7 @@ pub fn spread_axis<E: Element>(
                 (o, j) = (o + 1, 0);
             }
         }
-    };
-    let chunk = rows_per_task * inner;
-    if dst.len() >= PARALLEL_MIN_ELEMS {
-        dst.par_chunks_mut(chunk).enumerate().for_each(run);
-    } else {
-        dst.chunks_mut(chunk).enumerate().for_each(run);
-    }
+    });
 }
 
 /// The index along the middle axis of the first maximum (or minimum, with `max = false`) for
