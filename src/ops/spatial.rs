@@ -100,25 +100,37 @@ where
     let shape = dyn5([geom.batch, out_c, out_sp[0], out_sp[1], out_sp[2]]);
     op_result(shape, y, &inputs, |_| {
         Box::new(move |g, grads| {
-            if transposed {
-                if let Some(gx) = grads.accum(&tx) {
-                    let mut t = vec![E::zero(); gx.len()];
-                    kernels::conv_forward(&geom, g, &wv, None, &mut t);
-                    kernels::add_assign(gx, &t);
-                }
+            // The input gradient: the convolution going the other way. Its first contribution
+            // is written straight into a fresh buffer (no zero fill of it first).
+            let x_len = if transposed {
+                geom.batch * geom.cout * out_vol
             } else {
-                // The first contribution is written straight into a fresh buffer (no zero
-                // fill of the whole input gradient first).
-                grads.accum_or_init(
-                    &tx,
-                    || {
-                        let mut gx = vec![E::zero(); geom.batch * geom.cin * in_vol];
-                        kernels::conv_transpose_forward(&geom, g, &wv, &mut gx);
-                        gx
-                    },
-                    |gx| kernels::conv_backward_input(&geom, g, &wv, gx),
-                );
-            }
+                geom.batch * geom.cin * in_vol
+            };
+            let write = |gx: &mut [E]| {
+                if transposed {
+                    kernels::conv_forward(&geom, g, &wv, None, gx);
+                } else {
+                    kernels::conv_transpose_forward(&geom, g, &wv, gx);
+                }
+            };
+            grads.accum_or_init(
+                &tx,
+                || {
+                    let mut gx = vec![E::zero(); x_len];
+                    write(&mut gx);
+                    gx
+                },
+                |gx| {
+                    if transposed {
+                        let mut t = vec![E::zero(); gx.len()];
+                        write(&mut t);
+                        kernels::add_assign(gx, &t);
+                    } else {
+                        kernels::conv_backward_input(&geom, g, &wv, gx);
+                    }
+                },
+            );
             if let Some(gw) = grads.accum(&tw) {
                 if transposed {
                     kernels::conv_backward_weight(&geom, g, &xv, gw);
