@@ -447,7 +447,37 @@ where
     T: TapeMode<E>,
     F: FnOnce(&Arc<Vec<E>>) -> BackwardFn<E>,
 {
-    op_result_shared(shape, Arc::new(data), inputs, make_backward)
+    let out = Tensor::<S, E, T>::from_arc(shape, Arc::new(data));
+    if !(T::TRACED && inputs.iter().any(|(g, _)| g.requires_grad)) {
+        return out.retape(T::from_node(None));
+    }
+    let parents = inputs.iter().filter_map(|(_, n)| n.cloned()).collect();
+    let backward = make_backward(&out.data_arc());
+    record(out, parents, backward, None)
+}
+
+/// `out` with a new node on the tape: its parents, its backward rule, and for a view the input
+/// whose gradient it shares.
+fn record<S, E, T>(
+    mut out: Tensor<S, E, T>,
+    parents: Vec<Arc<Node<E>>>,
+    backward: BackwardFn<E>,
+    view_of: Option<GradTarget>,
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let node = Node {
+        seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
+        out_id: out.id(),
+        parents,
+        backward,
+        view_of,
+    };
+    out.requires_grad = true;
+    out.retape(T::from_node(Some(Arc::new(node))))
 }
 
 /// [`op_result`] for an operation of one input `x` whose backward adds into `x`'s gradient:
@@ -475,37 +505,6 @@ where
     })
 }
 
-/// [`op_result`] for an output that shares its buffer (a view: reshape, flatten).
-pub(crate) fn op_result_shared<S, E, T, F>(
-    shape: S,
-    data: Arc<Vec<E>>,
-    inputs: &[(GradTarget, Option<&Arc<Node<E>>>)],
-    make_backward: F,
-) -> Tensor<S, E, T>
-where
-    S: Shape,
-    E: Element,
-    T: TapeMode<E>,
-    F: FnOnce(&Arc<Vec<E>>) -> BackwardFn<E>,
-{
-    let requires_grad = T::TRACED && inputs.iter().any(|(g, _)| g.requires_grad);
-    let mut out = Tensor::<S, E, T>::from_arc(shape, data);
-    if requires_grad {
-        let parents = inputs.iter().filter_map(|(_, n)| n.cloned()).collect();
-        let node = Node {
-            seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
-            out_id: out.id(),
-            parents,
-            backward: make_backward(&out.data_arc()),
-            view_of: None,
-        };
-        out.requires_grad = true;
-        out.retape(T::from_node(Some(Arc::new(node))))
-    } else {
-        out.retape(T::from_node(None))
-    }
-}
-
 /// A view of `x` (the same elements under another shape): its gradient is `x`'s, passed on as
 /// the same buffer (no copy) in the backward pass.
 pub(crate) fn view_result<S, S0, E, T>(shape: S, x: &Tensor<S0, E, T>) -> Tensor<S, E, T>
@@ -516,20 +515,12 @@ where
     T: TapeMode<E>,
 {
     let (target, node) = x.as_input();
-    let requires_grad = T::TRACED && target.requires_grad;
-    let mut out = Tensor::<S, E, T>::from_arc(shape, x.data_arc());
-    if !requires_grad {
+    let out = Tensor::<S, E, T>::from_arc(shape, x.data_arc());
+    if !(T::TRACED && target.requires_grad) {
         return out.retape(T::from_node(None));
     }
-    let node = Node {
-        seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
-        out_id: out.id(),
-        parents: node.into_iter().cloned().collect(),
-        backward: Box::new(|_, _| {}),
-        view_of: Some(target),
-    };
-    out.requires_grad = true;
-    out.retape(T::from_node(Some(Arc::new(node))))
+    let parents = node.into_iter().cloned().collect();
+    record(out, parents, Box::new(|_, _| {}), Some(target))
 }
 
 /// Runs the backward pass from `root` with upstream gradient `seed`.
