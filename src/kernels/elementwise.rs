@@ -101,6 +101,7 @@ pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
 /// `e^y` for `y <= 0`: `y = n ln 2 + r` with `|r| <= ln 2 / 2`, a degree-6 polynomial for
 /// `e^r` (error below 2 ulp), and `2^n` written into the exponent bits. Below -87 (where `2^n`
 /// would leave the normal range) the vector takes `wide`'s full `exp`.
+#[inline(always)]
 fn exp_nonpositive(y: f32x16) -> f32x16 {
     if y.simd_lt(f32x16::splat(-87.0)).any() || y.is_nan().any() {
         return y.exp();
@@ -116,6 +117,7 @@ fn exp_nonpositive(y: f32x16) -> f32x16 {
     p * bytemuck::cast::<wide::i32x16, f32x16>(bits)
 }
 
+#[inline(always)]
 fn sigmoid16(x: f32x16) -> f32x16 {
     let e = exp_nonpositive(-x.abs());
     let r = (f32x16::ONE + e).recip();
