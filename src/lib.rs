@@ -6,6 +6,7 @@
 extern crate self as stensor;
 
 pub mod autograd;
+pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod io;
@@ -14,6 +15,7 @@ pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+pub mod plot;
 pub mod shape;
 pub mod tensor;
 

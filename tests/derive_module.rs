@@ -359,3 +359,25 @@ fn layers_print_their_pytorch_repr() {
         assert_eq!(got.lines().next().unwrap(), want);
     }
 }
+
+#[test]
+fn normalization_layers_have_summary_rows() {
+    let net = (
+        Conv2d::<U3, U8, U3, U1, U1>::new(&mut Rng::seed(0)),
+        BatchNorm2d::<U8>::new(),
+        ReLU,
+        InstanceNorm2d::<U8>::new(),
+    );
+    let s = summary::<Tensor<(usize, U3, U16, U16)>, _>(&net);
+    assert_eq!(s.rows.len(), 4);
+    assert_eq!(
+        s.rows[1].layer,
+        "BatchNorm2d(8, eps=1e-05, momentum=0.1, affine=True, track_running_stats=True)"
+    );
+    assert_eq!(
+        (s.rows[1].input.as_str(), s.rows[1].output.as_str()),
+        ("(N, 8, 16, 16)", "(N, 8, 16, 16)")
+    );
+    assert_eq!(s.rows[1].params, 16);
+    assert_eq!(s.rows[3].name, "3");
+}

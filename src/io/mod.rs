@@ -203,6 +203,12 @@ pub fn save<M: Module>(net: &M, path: impl AsRef<Path>) -> Result<(), StateDictE
         path: path.to_path_buf(),
         source,
     };
+    write_atomic(path, &bytes).map_err(io)
+}
+
+/// Writes `bytes` to `path` without ever leaving a half-written file: a temporary file in the
+/// same folder is written, synced and renamed over `path` (removed again on failure).
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let file_name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -210,13 +216,12 @@ pub fn save<M: Module>(net: &M, path: impl AsRef<Path>) -> Result<(), StateDictE
     let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
     let write = || -> std::io::Result<()> {
         let mut f = fs::File::create(&tmp)?;
-        f.write_all(&bytes)?;
+        f.write_all(bytes)?;
         f.sync_all()?;
         fs::rename(&tmp, path)
     };
-    write().map_err(|e| {
+    write().inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-        io(e)
     })
 }
 

@@ -102,6 +102,23 @@ fn is_all<H: HyperRepr>(x: usize) -> bool {
     H::values().is_some_and(|v| v.iter().all(|&d| d == x))
 }
 
+/// `Summarize` for a single layer: one row with its input and output shapes.
+macro_rules! leaf_summary {
+    (impl[$($g:tt)*] $ty:ty $(where [$($w:tt)*])?) => {
+        impl<__X, $($g)*> Summarize<__X> for $ty
+        where
+            $($($w)*)?
+            Self: Forward<__X>,
+            __X: TensorType,
+            <Self as Forward<__X>>::Output: TensorType,
+        {
+            fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
+                rows.push(layer_row::<__X, Self>(self, prefix));
+            }
+        }
+    };
+}
+
 macro_rules! leaf_module {
     (
         impl[$($g:tt)*] $ty:ty $(where [$($w:tt)*])?,
@@ -139,17 +156,7 @@ macro_rules! leaf_module {
             }
         }
 
-        impl<__X, $($g)*> Summarize<__X> for $ty
-        where
-            $($($w)*)?
-            Self: Forward<__X>,
-            __X: TensorType,
-            <Self as Forward<__X>>::Output: TensorType,
-        {
-            fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
-                rows.push(layer_row::<__X, Self>(self, prefix));
-            }
-        }
+        leaf_summary!(impl[$($g)*] $ty $(where [$($w)*])?);
     };
 }
 
@@ -423,6 +430,8 @@ macro_rules! running_norm_module {
                 self
             }
         }
+
+        leaf_summary!(impl[C: ConstDim, E: Element] $name<C, E>);
     )+};
 }
 running_norm_module!(

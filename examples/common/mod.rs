@@ -1,0 +1,174 @@
+//! What the training examples share: command-line flags, one training epoch, evaluation, and
+//! the epoch loop with a progress bar (d2l's `train_ch6` and the PyTorch quickstart's loops).
+
+#![allow(dead_code)] // each example uses part of it
+
+use indicatif::{ProgressBar, ProgressStyle};
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::time::Instant;
+use stensor::data::{count_correct, ImageDataset};
+use stensor::loss::CrossEntropyLoss;
+use stensor::nn::{Forward, Module};
+use stensor::optim::Optimizer;
+use stensor::prelude::*;
+
+/// `--name value` pairs from the command line, checked against the names an example knows.
+pub struct Flags(HashMap<String, String>);
+
+impl Flags {
+    /// Reads `std::env::args()`; `known` lists the flags (without `--`) with a word on each for
+    /// `--help`.
+    pub fn parse(known: &[(&str, &str)]) -> Result<Flags, String> {
+        let help = || {
+            let lines: Vec<String> = known
+                .iter()
+                .map(|(k, what)| format!("  --{k:<10} {what}"))
+                .collect();
+            format!("options:\n{}", lines.join("\n"))
+        };
+        let mut map = HashMap::new();
+        let mut it = std::env::args().skip(1);
+        while let Some(flag) = it.next() {
+            if flag == "-h" || flag == "--help" {
+                return Err(help());
+            }
+            let name = flag.strip_prefix("--").unwrap_or("");
+            if !known.iter().any(|(k, _)| *k == name) {
+                return Err(format!("unknown option {flag}\n{}", help()));
+            }
+            let value = it.next().ok_or(format!("{flag} needs a value"))?;
+            map.insert(name.to_string(), value);
+        }
+        Ok(Flags(map))
+    }
+
+    /// The value of `--name`, or `default`.
+    pub fn get<T: FromStr>(&self, name: &str, default: T) -> Result<T, String> {
+        match self.0.get(name) {
+            Some(v) => v
+                .parse()
+                .map_err(|_| format!("--{name}: cannot read {v:?}")),
+            None => Ok(default),
+        }
+    }
+
+    /// The value of `--name` if given.
+    pub fn opt(&self, name: &str) -> Option<String> {
+        self.0.get(name).cloned()
+    }
+}
+
+/// A network that classifies `C x H x W` images into ten classes, traced or not.
+pub trait Classifier<C: ConstDim, H: ConstDim, W: ConstDim>: Module
+    + Forward<Tensor<(usize, C, H, W), f32, Tape<f32>>, Output = Tensor<(usize, U10), f32, Tape<f32>>>
+    + Forward<Tensor<(usize, C, H, W)>, Output = Tensor<(usize, U10)>>
+{
+}
+
+impl<N, C: ConstDim, H: ConstDim, W: ConstDim> Classifier<C, H, W> for N where
+    N: Module
+        + Forward<
+            Tensor<(usize, C, H, W), f32, Tape<f32>>,
+            Output = Tensor<(usize, U10), f32, Tape<f32>>,
+        > + Forward<Tensor<(usize, C, H, W)>, Output = Tensor<(usize, U10)>>
+{
+}
+
+/// Test accuracy: the share of images whose largest logit is their label.
+pub fn evaluate<C: ConstDim, H: ConstDim, W: ConstDim>(
+    net: &impl Classifier<C, H, W>,
+    test: &ImageDataset<C, H, W>,
+) -> f64 {
+    let correct: usize = test
+        .batches_of(500)
+        .map(|(x, y)| count_correct(&net.forward(x), &y))
+        .sum();
+    correct as f64 / test.len().max(1) as f64
+}
+
+/// One epoch over `train` in batches shuffled by `seed`: forward, mean cross-entropy, backward,
+/// an optimizer step. Calls `progress(mean loss so far, train accuracy so far, examples seen)`
+/// after each batch; returns the epoch's mean loss and train accuracy.
+pub fn train_epoch<C: ConstDim, H: ConstDim, W: ConstDim>(
+    net: &mut impl Classifier<C, H, W>,
+    opt: &mut impl Optimizer<f32>,
+    train: &ImageDataset<C, H, W>,
+    batch: usize,
+    seed: u64,
+    mut progress: impl FnMut(f64, f64, usize),
+) -> (f64, f64) {
+    let loss_fn = CrossEntropyLoss::default();
+    let (mut loss_sum, mut correct, mut seen) = (0.0f64, 0usize, 0usize);
+    for (x, y) in train.batches_of(batch).shuffle(seed) {
+        let logits = net.forward(x.trace_no_grad());
+        correct += count_correct(&logits, &y);
+        let loss = loss_fn.forward(logits, &y);
+        let grads = loss.backward();
+        opt.step(net, &grads);
+        loss_sum += f64::from(loss.item()) * y.len() as f64;
+        seen += y.len();
+        progress(loss_sum / seen as f64, correct as f64 / seen as f64, seen);
+    }
+    (
+        loss_sum / seen.max(1) as f64,
+        correct as f64 / seen.max(1) as f64,
+    )
+}
+
+/// The curves of a run: per epoch, train loss, train accuracy and test accuracy.
+pub type Curves = [Vec<(f64, f64)>; 3];
+
+/// Trains `epochs` epochs (epoch `e` shuffled by `seed + e`) with a progress bar per epoch
+/// (loss, accuracy, examples/s) and a line after each; prints the totals at the end.
+pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
+    net: &mut impl Classifier<C, H, W>,
+    opt: &mut impl Optimizer<f32>,
+    (train, test): (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
+    epochs: usize,
+    batch: usize,
+    seed: u64,
+) -> Curves {
+    let mut curves: Curves = Default::default();
+    let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
+        .expect("a valid template")
+        .progress_chars("=> ");
+    let start = Instant::now();
+    for epoch in 1..=epochs {
+        let bar = ProgressBar::new(train.len().div_ceil(batch) as u64)
+            .with_style(style.clone())
+            .with_prefix(format!("epoch {epoch:>2}/{epochs}"));
+        let t0 = Instant::now();
+        let (loss, acc) = train_epoch(net, opt, train, batch, seed + epoch as u64, |l, a, n| {
+            bar.inc(1);
+            bar.set_message(format!(
+                "loss {l:.3}, train acc {a:.3}, {:.0} examples/s",
+                n as f64 / t0.elapsed().as_secs_f64()
+            ));
+        });
+        bar.finish_and_clear();
+        let secs = t0.elapsed().as_secs_f64();
+        let test_acc = evaluate(net, test);
+        println!(
+            "epoch {epoch:>2}: loss {loss:.3}, train acc {acc:.3}, test acc {test_acc:.3}, \
+             {:.0} examples/s",
+            train.len() as f64 / secs
+        );
+        for (curve, v) in curves.iter_mut().zip([loss, acc, test_acc]) {
+            curve.push((epoch as f64, v));
+        }
+    }
+    if epochs > 0 {
+        let secs = start.elapsed().as_secs_f64();
+        let last = |c: &Vec<(f64, f64)>| c.last().map_or(0.0, |p| p.1);
+        println!(
+            "loss {:.3}, train acc {:.3}, test acc {:.3}; {epochs} epochs in {secs:.1} s \
+             ({:.0} examples/s, evaluation included)",
+            last(&curves[0]),
+            last(&curves[1]),
+            last(&curves[2]),
+            (epochs * train.len()) as f64 / secs
+        );
+    }
+    curves
+}

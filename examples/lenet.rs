@@ -1,0 +1,140 @@
+//! The seed experiment: LeNet-5 (sigmoid, average pooling, as in the d2l notes) trained on
+//! Fashion-MNIST with SGD (lr 0.9, batch 256, 10 epochs, cross-entropy, xavier-uniform
+//! weights).
+//!
+//! ```text
+//! cargo run --release --example lenet                      # the subset shipped in data/
+//! cargo run --release --example lenet -- --data ../shared/data/fashion-mnist
+//! cargo run --release --example lenet -- --plot curves.png --save lenet.safetensors
+//! cargo run --release --example lenet -- --load lenet.safetensors --epochs 0   # evaluate
+//! ```
+//!
+//! Options: `--data DIR` (the four Fashion-MNIST `*-ubyte[.gz]` files), `--epochs N`,
+//! `--batch N`, `--lr F`, `--seed N` (default 4), `--optimizer sgd|adam` (default sgd), `--plot FILE.png`, `--save FILE.safetensors` (PyTorch's
+//! names: `0.weight`, `3.bias`, ... as d2l's `nn.Sequential` saves them), `--load FILE` (resume
+//! training, or evaluate with `--epochs 0`). Threads: `RAYON_NUM_THREADS`.
+
+// Networks written as tuples of layers are long types by nature.
+#![allow(clippy::type_complexity)]
+
+#[path = "common/mod.rs"]
+mod common;
+
+pub use common::{evaluate, train_epoch};
+use stensor::data::{ImageDataset, Split};
+use stensor::nn::init::xavier_uniform_;
+use stensor::nn::*;
+use stensor::optim::{Adam, SGD};
+use stensor::plot::LinePlot;
+use stensor::prelude::*;
+
+/// LeNet-5 of the seed notes. A tuple struct, so its parameters have the names PyTorch gives
+/// the same `nn.Sequential` (`0.weight`, `3.weight`, `7.weight`, ...), and `sequential` derives
+/// `forward` by chaining the fields; every shape below is checked at compile time.
+#[derive(Module)]
+#[module(sequential, input = Tensor<(usize, U1, U28, U28)>)]
+pub struct LeNet(
+    Conv2d<U1, U6, U5, U1, U2>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Conv2d<U6, U16, U5>,
+    Sigmoid,
+    AvgPool2d<U2>,
+    Flatten,
+    Linear<U400, U120>,
+    Sigmoid,
+    Linear<U120, U84>,
+    Sigmoid,
+    Linear<U84, U10>,
+);
+
+impl LeNet {
+    /// PyTorch's default initialisation, then xavier-uniform weights for the convolutions and
+    /// linear layers (d2l's `init_weights`).
+    pub fn new(seed: u64) -> Self {
+        let mut rng = Rng::seed(seed);
+        let mut net = LeNet(
+            Conv2d::new(&mut rng),
+            Sigmoid,
+            AvgPool2d::new(),
+            Conv2d::new(&mut rng),
+            Sigmoid,
+            AvgPool2d::new(),
+            Flatten::new(),
+            Linear::new(&mut rng),
+            Sigmoid,
+            Linear::new(&mut rng),
+            Sigmoid,
+            Linear::new(&mut rng),
+        );
+        xavier_uniform_(&mut net.0.weight, 1.0, &mut rng);
+        xavier_uniform_(&mut net.3.weight, 1.0, &mut rng);
+        xavier_uniform_(&mut net.7.weight, 1.0, &mut rng);
+        xavier_uniform_(&mut net.9.weight, 1.0, &mut rng);
+        xavier_uniform_(&mut net.11.weight, 1.0, &mut rng);
+        net
+    }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let flags = common::Flags::parse(&[
+        (
+            "data",
+            "folder of the Fashion-MNIST files (default: the shipped subset)",
+        ),
+        ("epochs", "epochs to train (default 10; 0 evaluates)"),
+        ("batch", "batch size (default 256)"),
+        ("lr", "learning rate (default 0.9)"),
+        ("seed", "seed of the weights and the data order (default 4)"),
+        ("optimizer", "sgd (default) or adam"),
+        ("plot", "draw the curves into this PNG file"),
+        ("save", "save the weights to this safetensors file"),
+        ("load", "load weights from this safetensors file first"),
+    ])?;
+    let data = flags.get("data", "data/fashion-mnist-subset".to_string())?;
+    let (epochs, batch) = (flags.get("epochs", 10usize)?, flags.get("batch", 256usize)?);
+    let (lr, seed) = (flags.get("lr", 0.9f64)?, flags.get("seed", 4u64)?);
+    if batch == 0 {
+        return Err("--batch must be at least 1".into());
+    }
+    let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
+    let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
+    println!(
+        "Fashion-MNIST from {data}: {} training and {} test images; {} threads",
+        train.len(),
+        test.len(),
+        rayon::current_num_threads()
+    );
+    let mut net = LeNet::new(seed);
+    if let Some(path) = flags.opt("load") {
+        stensor::io::load(&mut net, &path)?;
+        println!("loaded {path}: test acc {:.3}", evaluate(&net, &test));
+    }
+    let sets = (&train, &test);
+    let curves = match flags.get("optimizer", "sgd".to_string())?.as_str() {
+        "sgd" => common::fit(&mut net, &mut SGD::new(lr), sets, epochs, batch, seed),
+        "adam" => common::fit(&mut net, &mut Adam::new(lr), sets, epochs, batch, seed),
+        other => return Err(format!("--optimizer: sgd or adam, not {other}").into()),
+    };
+    println!("\n{net}");
+    if let Some(path) = flags.opt("plot") {
+        LinePlot::new("epoch")
+            .series("train loss", &curves[0])
+            .series("train acc", &curves[1])
+            .series("test acc", &curves[2])
+            .save_png(&path, 640, 420)?;
+        println!("plotted the curves to {path}");
+    }
+    if let Some(path) = flags.opt("save") {
+        stensor::io::save(&net, &path)?;
+        println!("saved the weights to {path}");
+    }
+    Ok(())
+}
+
+fn main() {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
