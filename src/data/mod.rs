@@ -215,6 +215,12 @@ impl std::error::Error for DataError {
 }
 
 /// Which part of a dataset: the training or the test images.
+///
+/// ```
+/// use stensor::data::{ImageDataset, Split};
+/// let test = ImageDataset::fashion_mnist("data/fashion-mnist-subset", Split::Test).unwrap();
+/// assert_eq!(test.len(), 1000);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
     /// The training set.
