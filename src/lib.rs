@@ -18,6 +18,8 @@ pub mod optim;
 pub mod plot;
 pub mod shape;
 pub mod tensor;
+#[cfg(feature = "proptest")]
+pub mod testing;
 
 pub use error::{Error, Result};
 pub use stensor_macros::{dim, Module};

@@ -29,6 +29,10 @@ const NC: usize = 1024;
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 
 thread_local! {
+    /// A packed-B buffer kept between products on this thread. It is taken out for the length
+    /// of a product and put back after, never borrowed across parallel work: a rayon worker
+    /// that waits inside one product may run a task of another (two networks on one pool, or a
+    /// product nested in a parallel loop), which then finds the slot empty and allocates.
     static PACK_B: RefCell<Vec<f32x16>> = const { RefCell::new(Vec::new()) };
 }
 
@@ -353,42 +357,46 @@ fn gemm_cols(
         b,
         tb,
     } = pr;
-    PACK_B.with(|pb| {
-        let mut pb = pb.borrow_mut();
-        for j0 in cols.clone().step_by(NC) {
-            let nc = NC.min(cols.end - j0);
-            for p0 in (0..k).step_by(KC) {
-                let kc = KC.min(k - p0);
-                pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
-                let bp: &[f32x16] = &pb;
-                let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
-                    let i0 = t * rows;
-                    let mc = c_rows.len() / ldc;
-                    pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
-                    for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
-                        let jb = q * NR;
-                        let w = NR.min(nc - jb);
-                        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
-                            let mut acc = [[f32x16::ZERO; 2]; MR];
-                            micro(apanel, bpanel, &mut acc);
-                            let h = MR.min(mc - r * MR);
-                            store(c_rows, ldc, r * MR, j0 - cols.start + jb, h, w, &acc);
-                        }
+    let mut pb = PACK_B.with(|slot| slot.take());
+    for j0 in cols.clone().step_by(NC) {
+        let nc = NC.min(cols.end - j0);
+        for p0 in (0..k).step_by(KC) {
+            let kc = KC.min(k - p0);
+            pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
+            let bp: &[f32x16] = &pb;
+            let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
+                let i0 = t * rows;
+                let mc = c_rows.len() / ldc;
+                pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
+                for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
+                    let jb = q * NR;
+                    let w = NR.min(nc - jb);
+                    for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+                        let mut acc = [[f32x16::ZERO; 2]; MR];
+                        micro(apanel, bpanel, &mut acc);
+                        let h = MR.min(mc - r * MR);
+                        store(c_rows, ldc, r * MR, j0 - cols.start + jb, h, w, &acc);
                     }
-                };
-                if parallel {
-                    c.par_chunks_mut(rows * ldc)
-                        .enumerate()
-                        .for_each_init(Vec::new, task);
-                } else {
-                    let mut pa = Vec::new();
-                    c.chunks_mut(rows * ldc)
-                        .enumerate()
-                        .for_each(|x| task(&mut pa, x));
                 }
+            };
+            if parallel {
+                c.par_chunks_mut(rows * ldc)
+                    .enumerate()
+                    .for_each_init(Vec::new, task);
+            } else {
+                let mut pa = Vec::new();
+                c.chunks_mut(rows * ldc)
+                    .enumerate()
+                    .for_each(|x| task(&mut pa, x));
             }
         }
-    })
+    }
+    PACK_B.with(|slot| {
+        let mut slot = slot.borrow_mut();
+        if slot.capacity() < pb.capacity() {
+            *slot = pb;
+        }
+    });
 }
 
 /// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored
@@ -420,6 +428,46 @@ fn gemv(k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// Products started from inside parallel tasks (two networks on one pool): a worker that
+    /// waits inside one product runs another's tasks, and both need a packing buffer. This
+    /// panicked with "RefCell already borrowed" while the buffer stayed borrowed.
+    #[test]
+    fn concurrent_products_on_one_pool_are_correct() {
+        // taller than wide (rows split inside `rayon::scope`) and wider than tall (columns)
+        for (m, k, n) in [(320, 160, 96), (96, 160, 320)] {
+            let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
+            let mut want = vec![0.0f32; m * n];
+            for i in 0..m {
+                for p in 0..k {
+                    for j in 0..n {
+                        want[i * n + j] += a[i * k + p] * b[p * n + j];
+                    }
+                }
+            }
+            // several threads that are not pool workers, each running products on the pool
+            let results: Vec<Vec<f32>> = std::thread::scope(|scope| {
+                let runs: Vec<_> = (0..4)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            let mut c = vec![0.0f32; m * n];
+                            for _ in 0..50 {
+                                c.fill(0.0);
+                                gemm_f32(m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                            }
+                            c
+                        })
+                    })
+                    .collect();
+                runs.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            for c in results {
+                // small integers: every sum is exact
+                assert_eq!(c, want);
+            }
+        }
+    }
 
     fn at(x: &[f32], t: Trans, rows: usize, cols: usize, r: usize, c: usize) -> f32 {
         // element (r, c) of op(x), where op(x) is rows x cols

@@ -36,15 +36,25 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.hardtanh(E::zero(), E::from_f64(6.0))
     }
 
-    /// `x` clamped to `[min, max]`, gradient 1 strictly inside (`F.hardtanh`).
+    /// `x` clamped to `[min, max]`, gradient 1 strictly inside (`F.hardtanh`); NaN stays NaN,
+    /// as in PyTorch.
     ///
     /// ```
     /// use stensor::prelude::*;
     /// assert_eq!(Tensor::<(U3,)>::from_array([-3.0, 0.5, 4.0]).hardtanh(-2.0, 3.0).to_vec(), vec![-2.0, 0.5, 3.0]);
+    /// assert!(Tensor::<(U1,)>::from_array([f32::NAN]).hardtanh(-1.0, 1.0).item().is_nan());
     /// ```
     pub fn hardtanh(self, min: E, max: E) -> Self {
         self.map_op(
-            move |x| x.max(min).min(max),
+            move |x| {
+                if x < min {
+                    min
+                } else if x > max {
+                    max
+                } else {
+                    x
+                }
+            },
             move |x, _| step(x > min && x < max),
         )
     }

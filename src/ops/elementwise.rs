@@ -267,15 +267,19 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.map_op(|x| x.recip(), |_, y| -(y * y))
     }
 
-    /// `max(x, 0)` (gradient 1 where the output is positive, else 0, like PyTorch).
+    /// `max(x, 0)` (gradient 1 where the output is positive, else 0, like PyTorch); as
+    /// `torch.relu`, NaN stays NaN and `-0.0` stays `-0.0`.
     ///
     /// ```
     /// use stensor::prelude::*;
     /// assert_eq!(Tensor::<(U2,)>::from_array([-1.0, 2.0]).relu().to_vec(), vec![0.0, 2.0]);
+    /// let special = Tensor::<(U3,)>::from_array([f32::NAN, -0.0, f32::NEG_INFINITY]).relu().to_vec();
+    /// assert!(special[0].is_nan() && special[1].is_sign_negative() && special[2] == 0.0);
     /// ```
     pub fn relu(self) -> Self {
         self.map_op(
-            |x| if x > E::zero() { x } else { E::zero() },
+            // as PyTorch: NaN passes through and -0.0 stays -0.0 (only x < 0 becomes 0)
+            |x| if x < E::zero() { E::zero() } else { x },
             |_, y| if y > E::zero() { E::one() } else { E::zero() },
         )
     }

@@ -1,0 +1,101 @@
+//! Every layer's backward agrees with central finite differences (`check_module_gradients`: the
+//! input and every parameter), for hyper-parameters drawn per case from a set of
+//! configurations, random inputs and random weights (the seed is a proptest value).
+
+use crate::cases;
+use proptest::prelude::*;
+use stensor::nn::*;
+use stensor::prelude::*;
+use stensor::testing::*;
+
+/// Checks `layer` at `x` (standard normal values from `seed`).
+fn check<M, S, S2>(mut layer: M, seed: u64) -> Result<(), TestCaseError>
+where
+    M: Module + Forward<Tensor<S, f64, Tape<f64>>, Output = Tensor<S2, f64, Tape<f64>>>,
+    S: ConstShape,
+    S2: Shape,
+{
+    let x = Tensor::<S, f64>::rand_normal(seed, 0.0, 1.0);
+    check_module_gradients(&mut layer, &x, |m, x| m.forward(x))
+        .map_err(|e| TestCaseError::fail(format!("{}: {e}", layer.kind())))
+}
+
+type F = f64;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
+
+    #[test]
+    fn convolutions(config in 0usize..6, seed in any::<u64>()) {
+        let r = &mut stensor::tensor::Rng::seed(seed);
+        let s = seed ^ 1;
+        match config {
+            0 => check::<_, (U2, U4, U7, U6), _>(Conv2d::<U4, U6, (U3, U2), (U2, U1), (U1, U0), U1, U2, Zeros, F>::new(r), s)?,
+            1 => check::<_, (U1, U3, U6, U6), _>(Conv2d::<U3, U2, U3, U1, U2, U2, U1, Reflect, F>::new(r), s)?,
+            2 => check::<_, (U2, U2, U9), _>(Conv1d::<U2, U4, U3, U2, U1, U2, U2, Circular, F>::new(r), s)?,
+            3 => check::<_, (U1, U4, U4, U3), _>(ConvTranspose2d::<U4, U2, U3, U2, U1, U1, U2, U1, F>::new(r), s)?,
+            4 => check::<_, (U2, U3, U5), _>(ConvTranspose1d::<U3, U3, U2, U3, U0, U1, U3, U2, F>::new(r), s)?,
+            _ => check::<_, (U1, U2, U3, U3, U3), _>(Conv3d::<U2, U2, U2, U1, U1, U1, U1, Replicate, F>::new(r), s)?,
+        }
+    }
+
+    #[test]
+    fn linear_and_normalization(config in 0usize..6, seed in any::<u64>()) {
+        let r = &mut stensor::tensor::Rng::seed(seed);
+        let s = seed ^ 2;
+        match config {
+            0 => check::<_, (U3, U5), _>(Linear::<U5, U4, F>::new(r), s)?,
+            1 => check::<_, (U4, U3, U2, U2), _>(BatchNorm2d::<U3, F>::new(), s)?,
+            2 => check::<_, (U3, U2, U6), _>(LayerNorm::<(U6,), F>::new(), s)?,
+            3 => check::<_, (U2, U4, U3, U2), _>(GroupNorm::<U2, U4, F>::new(), s)?,
+            4 => check::<_, (U2, U3, U2, U3), _>(InstanceNorm2d::<U3, F>::with_options(1e-5, None, true, false), s)?,
+            _ => check::<_, (U2, U3, U5), _>(PReLU::<U3, F>::new(), s)?,
+        }
+    }
+
+    #[test]
+    fn pooling_and_padding(config in 0usize..7, seed in any::<u64>()) {
+        let s = seed;
+        match config {
+            0 => check::<_, (U2, U2, U7, U7), _>(MaxPool2d::<U3, U2, U1, U1, True>::new(), s)?,
+            1 => check::<_, (U2, U2, U7, U6), _>(AvgPool2d::<U3, U2, U1, True>::new().count_include_pad(false), s)?,
+            2 => check::<_, (U1, U3, U7, U5), _>(AdaptiveAvgPool2d::<U3, U2>::new(), s)?,
+            3 => check::<_, (U1, U3, U7, U5), _>(AdaptiveMaxPool2d::<U3, U2>::new(), s)?,
+            4 => check::<_, (U2, U2, U4, U5), _>(ReflectionPad2d::<U2, U1, U3, U0>::new(), s)?,
+            5 => check::<_, (U2, U2, U4, U5), _>(ReplicationPad2d::<U1, U3, U0, U2>::new(), s)?,
+            _ => check::<_, (U2, U3, U4), _>(CircularPad1d::<U3, U2>::new(), s)?,
+        }
+    }
+
+    #[test]
+    fn activations(config in 0usize..8, seed in any::<u64>()) {
+        let s = seed;
+        type X = (U3, U7);
+        match config {
+            0 => check::<_, X, _>(GELU::default(), s)?,
+            1 => check::<_, X, _>(GELU { approximate: true }, s)?,
+            2 => check::<_, X, _>(ELU { alpha: 0.7 }, s)?,
+            3 => check::<_, X, _>(Softplus::default(), s)?,
+            4 => check::<_, X, _>(Mish, s)?,
+            5 => check::<_, X, _>(SiLU, s)?,
+            6 => check::<_, X, _>(LogSoftmax::<1>, s)?,
+            _ => check::<_, X, _>(Tanh, s)?,
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(32)))]
+
+    /// The same check driven by the public strategies: a layer with weights redrawn in
+    /// `[-2, 2)` and an input with exact zeros among its values (a ReLU's kink is not
+    /// differentiable, so the activation here is smooth).
+    #[test]
+    fn a_conv_block_with_large_random_weights(
+        block in any_module(|r| (Conv2d::<U2, U3, U3, U1, U1, U1, U1, Zeros, F>::new(r), Tanh, AvgPool2d::<U2>::new())).params_in(-2.0, 2.0),
+        x in any_tensor_f64::<(U2, U2, U4, U4)>().with_zeros(),
+    ) {
+        let mut block = block.module;
+        check_module_gradients(&mut block, &x, |m, x| m.forward(x))?;
+    }
+}
