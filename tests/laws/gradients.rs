@@ -40,46 +40,70 @@ proptest! {
     }
 
     #[test]
-    fn linear_and_normalization(config in 0usize..6, seed in any::<u64>()) {
+    fn linear_and_normalization(config in 0usize..9, seed in any::<u64>()) {
         let r = &mut stensor::tensor::Rng::seed(seed);
         let s = seed ^ 2;
         match config {
             0 => check::<_, (U3, U5), _>(Linear::<U5, U4, F>::new(r), s)?,
             1 => check::<_, (U4, U3, U2, U2), _>(BatchNorm2d::<U3, F>::new(), s)?,
-            2 => check::<_, (U3, U2, U6), _>(LayerNorm::<(U6,), F>::new(), s)?,
-            3 => check::<_, (U2, U4, U3, U2), _>(GroupNorm::<U2, U4, F>::new(), s)?,
-            4 => check::<_, (U2, U3, U2, U3), _>(InstanceNorm2d::<U3, F>::with_options(1e-5, None, true, false), s)?,
+            2 => check::<_, (U5, U3), _>(BatchNorm1d::<U3, F>::new(), s)?,
+            3 => check::<_, (U2, U2, U2, U2, U3), _>(BatchNorm3d::<U2, F>::new(), s)?,
+            4 => check::<_, (U3, U2, U6), _>(LayerNorm::<(U6,), F>::new(), s)?,
+            5 => check::<_, (U2, U4, U3, U2), _>(GroupNorm::<U2, U4, F>::new(), s)?,
+            6 => check::<_, (U2, U3, U2, U3), _>(InstanceNorm2d::<U3, F>::with_options(1e-5, None, true, false), s)?,
+            7 => check::<_, (U2, U3, U5), _>(InstanceNorm1d::<U3, F>::new(), s)?,
             _ => check::<_, (U2, U3, U5), _>(PReLU::<U3, F>::new(), s)?,
         }
     }
 
     #[test]
-    fn pooling_and_padding(config in 0usize..7, seed in any::<u64>()) {
+    fn pooling_and_padding(config in 0usize..11, seed in any::<u64>()) {
         let s = seed;
         match config {
             0 => check::<_, (U2, U2, U7, U7), _>(MaxPool2d::<U3, U2, U1, U1, True>::new(), s)?,
             1 => check::<_, (U2, U2, U7, U6), _>(AvgPool2d::<U3, U2, U1, True>::new().count_include_pad(false), s)?,
-            2 => check::<_, (U1, U3, U7, U5), _>(AdaptiveAvgPool2d::<U3, U2>::new(), s)?,
-            3 => check::<_, (U1, U3, U7, U5), _>(AdaptiveMaxPool2d::<U3, U2>::new(), s)?,
-            4 => check::<_, (U2, U2, U4, U5), _>(ReflectionPad2d::<U2, U1, U3, U0>::new(), s)?,
-            5 => check::<_, (U2, U2, U4, U5), _>(ReplicationPad2d::<U1, U3, U0, U2>::new(), s)?,
+            2 => check::<_, (U2, U3, U9), _>(MaxPool1d::<U3, U2, U1, U2>::new(), s)?,
+            3 => check::<_, (U1, U2, U4, U5, U4), _>(AvgPool3d::<U2, U2, U1>::new(), s)?,
+            4 => check::<_, (U1, U3, U7, U5), _>(AdaptiveAvgPool2d::<U3, U2>::new(), s)?,
+            5 => check::<_, (U1, U3, U7, U5), _>(AdaptiveMaxPool2d::<U3, U2>::new(), s)?,
+            6 => check::<_, (U2, U2, U4, U5), _>(ReflectionPad2d::<U2, U1, U3, U0>::new(), s)?,
+            7 => check::<_, (U2, U2, U4, U5), _>(ReplicationPad2d::<U1, U3, U0, U2>::new(), s)?,
+            8 => check::<_, (U2, U2, U4, U5), _>(ZeroPad2d::<U1, U0, U2, U1>::new(), s)?,
+            9 => check::<_, (U2, U3, U4), _>(ConstantPad1d::<U2, U1>::with_value(1.5), s)?,
             _ => check::<_, (U2, U3, U4), _>(CircularPad1d::<U3, U2>::new(), s)?,
         }
     }
 
+    /// Every activation (kinks are measure-zero for normal inputs; RReLU in eval mode).
     #[test]
-    fn activations(config in 0usize..8, seed in any::<u64>()) {
+    fn activations(config in 0usize..24, seed in any::<u64>()) {
         let s = seed;
         type X = (U3, U7);
         match config {
-            0 => check::<_, X, _>(GELU::default(), s)?,
-            1 => check::<_, X, _>(GELU { approximate: true }, s)?,
-            2 => check::<_, X, _>(ELU { alpha: 0.7 }, s)?,
-            3 => check::<_, X, _>(Softplus::default(), s)?,
-            4 => check::<_, X, _>(Mish, s)?,
-            5 => check::<_, X, _>(SiLU, s)?,
-            6 => check::<_, X, _>(LogSoftmax::<1>, s)?,
-            _ => check::<_, X, _>(Tanh, s)?,
+            0 => check::<_, X, _>(Sigmoid, s)?,
+            1 => check::<_, X, _>(Tanh, s)?,
+            2 => check::<_, X, _>(ReLU, s)?,
+            3 => check::<_, X, _>(ReLU6, s)?,
+            4 => check::<_, X, _>(SELU, s)?,
+            5 => check::<_, X, _>(Tanhshrink, s)?,
+            6 => check::<_, X, _>(LogSigmoid, s)?,
+            7 => check::<_, X, _>(SiLU, s)?,
+            8 => check::<_, X, _>(Mish, s)?,
+            9 => check::<_, X, _>(Hardswish, s)?,
+            10 => check::<_, X, _>(Hardsigmoid, s)?,
+            11 => check::<_, X, _>(LeakyReLU { negative_slope: 0.2 }, s)?,
+            12 => check::<_, X, _>(ELU { alpha: 0.7 }, s)?,
+            13 => check::<_, X, _>(CELU { alpha: 1.3 }, s)?,
+            14 => check::<_, X, _>(Softplus::default(), s)?,
+            15 => check::<_, X, _>(Softshrink { lambd: 0.5 }, s)?,
+            16 => check::<_, X, _>(Hardshrink { lambd: 0.5 }, s)?,
+            17 => check::<_, X, _>(Hardtanh { min_val: -0.5, max_val: 1.0 }, s)?,
+            18 => check::<_, X, _>(GELU::default(), s)?,
+            19 => check::<_, X, _>(GELU { approximate: true }, s)?,
+            20 => check::<_, X, _>({ let mut r = RReLU::default(); r.eval(); r }, s)?,
+            21 => check::<_, X, _>(Softmax::<1>, s)?,
+            22 => check::<_, X, _>(LogSoftmax::<1>, s)?,
+            _ => check::<_, X, _>(Softmin::<0>, s)?,
         }
     }
 }
