@@ -293,6 +293,21 @@ pub fn avg_pool_forward<E: Element>(
     let rows = AvgRows::new(g, count_include_pad, divisor_override);
     let divs = rows.divisors::<E>();
     let mut out = vec![E::zero(); g.planes * g.out_vol()];
+    if let Some(scale) = rows.pairs_scale(&divs) {
+        // 2x2 windows, stride 2, one power-of-two divisor (LeNet's pooling): one pass, and a
+        // multiplication that equals the division exactly
+        for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
+            for (orow, (ins, _)) in ov.chunks_exact_mut(rows.ow).zip(&rows.rows) {
+                let r0 = xv[ins[0]..ins[0] + rows.iw].chunks_exact(2);
+                let r1 = xv[ins[1]..ins[1] + rows.iw].chunks_exact(2);
+                for ((o, a), b) in orow.iter_mut().zip(r0).zip(r1) {
+                    // PyTorch's order, from 0 (so four -0.0 give +0.0 as there)
+                    *o = ((((E::zero() + a[0]) + a[1]) + b[0]) + b[1]) * scale;
+                }
+            }
+        });
+        return out;
+    }
     for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
         let per_row = ov.chunks_exact_mut(rows.ow).zip(&rows.rows);
         for ((orow, (ins, _)), drow) in per_row.zip(divs.chunks_exact(rows.ow)) {
@@ -364,6 +379,16 @@ impl AvgRows {
             sw,
             pw,
         }
+    }
+
+    /// `1 / d` when every window is 2x2 inside the input (stride 2, no padding) and every
+    /// divisor is the same power of two `d`, so that multiplying by it is dividing by `d`.
+    fn pairs_scale<E: Element>(&self, divs: &[E]) -> Option<E> {
+        let pairs = self.full_cols && self.pw == 0 && self.kw == 2 && self.sw == 2;
+        let d = *divs.first()?;
+        let two_rows = self.rows.iter().all(|(ins, _)| ins.len() == 2);
+        let power_of_two = d > E::zero() && d.log2().fract() == E::zero();
+        (pairs && two_rows && power_of_two && divs.iter().all(|&v| v == d)).then(|| d.recip())
     }
 
     /// Every output position's divisor (the same for every plane), as `E`.
@@ -694,6 +719,35 @@ mod tests {
             let rhs: f64 = x.iter().zip(&gx).map(|(a, b)| a * b).sum();
             prop_assert!((lhs - rhs).abs() < 1e-9 * (1.0 + lhs.abs()));
         }
+    }
+
+    /// LeNet's 2x2 average pooling takes the one-pass path and matches the definition; a
+    /// divisor that is not a power of two keeps the general path.
+    #[test]
+    fn two_by_two_average_pooling_takes_the_pair_path() {
+        for (input, div) in [
+            ([1, 28, 28], None),
+            ([2, 10, 10], None),
+            ([1, 9, 7], Some(2)),
+        ] {
+            let g = geom(6, input, [1, 2, 2], [1, 2, 2], [0; 3], [1; 3], false);
+            let rows = AvgRows::new(&g, true, div);
+            assert!(rows.pairs_scale(&rows.divisors::<f64>()).is_some());
+            let n = 6 * input.iter().product::<usize>();
+            let x: Vec<f64> = (0..n)
+                .map(|i| ((i * 37) % 11) as f64 * 0.37 - 1.9)
+                .collect();
+            assert_eq!(
+                avg_pool_forward(&g, &x, true, div),
+                avg_reference(&g, &x, true, div)
+            );
+        }
+        let g = geom(1, [1, 4, 4], [1, 2, 2], [1, 2, 2], [0; 3], [1; 3], false);
+        let rows = AvgRows::new(&g, true, Some(3));
+        assert!(rows.pairs_scale(&rows.divisors::<f64>()).is_none());
+        // four -0.0 average to +0.0, as PyTorch's sum from 0 gives
+        let y = avg_pool_forward(&g, &[-0.0f32; 16], true, None);
+        assert!(y.iter().all(|v| v.to_bits() == 0));
     }
 
     fn geom(
