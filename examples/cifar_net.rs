@@ -28,7 +28,7 @@ use stensor::prelude::*;
 /// the shape table and the printout with shapes).
 #[derive(Module)]
 #[module(chain, input = Tensor<(usize, U3, U32, U32)>)]
-struct Mynn {
+pub struct Mynn {
     conv1: Conv2d<U3, U32, U5, U1, U2>,
     maxpool1: MaxPool2d<U2>,
     conv2: Conv2d<U32, U32, U5, U1, U2>,
@@ -41,7 +41,7 @@ struct Mynn {
 }
 
 impl Mynn {
-    fn new(rng: &mut Rng) -> Self {
+    pub fn new(rng: &mut Rng) -> Self {
         Mynn {
             conv1: Conv2d::new(rng),
             maxpool1: MaxPool2d::new(),
@@ -56,7 +56,7 @@ impl Mynn {
     }
 
     /// Each intermediate type is inferred (and checked) by the compiler.
-    fn forward<B: Dim, T: TapeMode<f32>>(
+    pub fn forward<B: Dim, T: TapeMode<f32>>(
         &self,
         x: Tensor<(B, U3, U32, U32), f32, T>,
     ) -> Tensor<(B, U10), f32, T> {
@@ -71,8 +71,8 @@ impl Mynn {
 /// `MYNN2`: the same layers as one `nn.Sequential` field (`model1.0.weight`, ...).
 #[derive(Module)]
 #[module(sequential, input = Tensor<(usize, U3, U32, U32)>)]
-struct Mynn2 {
-    model1: (
+pub struct Mynn2 {
+    pub model1: (
         Conv2d<U3, U32, U5, U1, U2>,
         MaxPool2d<U2>,
         Conv2d<U32, U32, U5, U1, U2>,
@@ -86,7 +86,7 @@ struct Mynn2 {
 }
 
 impl Mynn2 {
-    fn new(rng: &mut Rng) -> Self {
+    pub fn new(rng: &mut Rng) -> Self {
         Mynn2 {
             model1: (
                 Conv2d::new(rng),
@@ -127,21 +127,14 @@ fn generated(n: usize, seed: u64) -> Result<ImageDataset<U3, U32, U32>, stensor:
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let flags = common::Flags::parse(&[
-        (
+    let (flags, training) = common::parse(
+        &[(
             "data",
             "folder of CIFAR-10's binary files (default: generated images)",
-        ),
-        ("epochs", "epochs to train (default 5)"),
-        ("batch", "batch size (default 64)"),
-        ("lr", "learning rate (default 0.01)"),
-        ("seed", "seed of the weights and the data order (default 0)"),
-    ])?;
-    let (epochs, batch) = (flags.get("epochs", 5usize)?, flags.get("batch", 64usize)?);
-    let (lr, seed) = (flags.get("lr", 0.01f64)?, flags.get("seed", 0u64)?);
-    if batch == 0 {
-        return Err("--batch must be at least 1".into());
-    }
+        )],
+        (5, 64, 0.01, 0),
+    )?;
+    let (_, _, lr, seed) = training;
     let mut rng = Rng::seed(seed);
     let mynn = Mynn::new(&mut rng);
     println!("{mynn}\n");
@@ -179,20 +172,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             sets
         }
     };
-    common::fit(
-        &mut net,
-        &mut SGD::new(lr),
-        (&train, &test),
-        epochs,
-        batch,
-        seed,
-    );
+    common::fit(&mut net, &mut SGD::new(lr), (&train, &test), training);
     Ok(())
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    common::main_with(run);
 }

@@ -77,26 +77,21 @@ impl LeNet {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let flags = common::Flags::parse(&[
-        (
-            "data",
-            "folder of the Fashion-MNIST files (default: the shipped subset)",
-        ),
-        ("epochs", "epochs to train (default 10; 0 evaluates)"),
-        ("batch", "batch size (default 256)"),
-        ("lr", "learning rate (default 0.9)"),
-        ("seed", "seed of the weights and the data order (default 4)"),
-        ("optimizer", "sgd (default) or adam"),
-        ("plot", "draw the curves into this PNG file"),
-        ("save", "save the weights to this safetensors file"),
-        ("load", "load weights from this safetensors file first"),
-    ])?;
+    let (flags, training) = common::parse(
+        &[
+            (
+                "data",
+                "folder of the Fashion-MNIST files (default: the shipped subset)",
+            ),
+            ("optimizer", "sgd (default) or adam"),
+            ("plot", "draw the curves into this PNG file"),
+            ("save", "save the weights to this safetensors file"),
+            ("load", "load weights from this safetensors file first"),
+        ],
+        (10, 256, 0.9, 4),
+    )?;
+    let (_, _, lr, seed) = training;
     let data = flags.get("data", "data/fashion-mnist-subset".to_string())?;
-    let (epochs, batch) = (flags.get("epochs", 10usize)?, flags.get("batch", 256usize)?);
-    let (lr, seed) = (flags.get("lr", 0.9f64)?, flags.get("seed", 4u64)?);
-    if batch == 0 {
-        return Err("--batch must be at least 1".into());
-    }
     let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
     let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
     println!(
@@ -112,8 +107,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     }
     let sets = (&train, &test);
     let curves = match flags.get("optimizer", "sgd".to_string())?.as_str() {
-        "sgd" => common::fit(&mut net, &mut SGD::new(lr), sets, epochs, batch, seed),
-        "adam" => common::fit(&mut net, &mut Adam::new(lr), sets, epochs, batch, seed),
+        "sgd" => common::fit(&mut net, &mut SGD::new(lr), sets, training),
+        "adam" => common::fit(&mut net, &mut Adam::new(lr), sets, training),
         other => return Err(format!("--optimizer: sgd or adam, not {other}").into()),
     };
     println!("\n{net}");
@@ -125,16 +120,9 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             .save_png(&path, 640, 420)?;
         println!("plotted the curves to {path}");
     }
-    if let Some(path) = flags.opt("save") {
-        stensor::io::save(&net, &path)?;
-        println!("saved the weights to {path}");
-    }
-    Ok(())
+    common::save_if_asked(&flags, &net)
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    common::main_with(run);
 }

@@ -25,9 +25,9 @@ use stensor::prelude::*;
 /// derive chains the fields in order and prints every layer with its static shapes.
 #[derive(Module)]
 #[module(sequential, input = Tensor<(usize, U1, U28, U28)>)]
-struct NeuralNetwork {
-    flatten: Flatten,
-    linear_relu_stack: (
+pub struct NeuralNetwork {
+    pub flatten: Flatten,
+    pub linear_relu_stack: (
         Linear<U784, U512>,
         ReLU,
         Linear<U512, U512>,
@@ -36,24 +36,35 @@ struct NeuralNetwork {
     ),
 }
 
-fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let flags = common::Flags::parse(&[
-        (
-            "data",
-            "folder of the Fashion-MNIST files (default: the shipped subset)",
-        ),
-        ("epochs", "epochs to train (default 5)"),
-        ("batch", "batch size (default 64)"),
-        ("lr", "learning rate (default 0.001)"),
-        ("seed", "seed of the weights and the data order (default 0)"),
-        ("save", "save the weights to this safetensors file"),
-    ])?;
-    let data = flags.get("data", "data/fashion-mnist-subset".to_string())?;
-    let (epochs, batch) = (flags.get("epochs", 5usize)?, flags.get("batch", 64usize)?);
-    let (lr, seed) = (flags.get("lr", 1e-3f64)?, flags.get("seed", 0u64)?);
-    if batch == 0 {
-        return Err("--batch must be at least 1".into());
+impl NeuralNetwork {
+    /// PyTorch's default initialisation from `rng`.
+    pub fn new(rng: &mut Rng) -> Self {
+        NeuralNetwork {
+            flatten: Flatten::new(),
+            linear_relu_stack: (
+                Linear::new(rng),
+                ReLU,
+                Linear::new(rng),
+                ReLU,
+                Linear::new(rng),
+            ),
+        }
     }
+}
+
+fn run() -> Result<(), Box<dyn std::error::Error>> {
+    let (flags, training) = common::parse(
+        &[
+            (
+                "data",
+                "folder of the Fashion-MNIST files (default: the shipped subset)",
+            ),
+            ("save", "save the weights to this safetensors file"),
+        ],
+        (5, 64, 1e-3, 0),
+    )?;
+    let (_, _, lr, seed) = training;
+    let data = flags.get("data", "data/fashion-mnist-subset".to_string())?;
     let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
     let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
     println!(
@@ -61,36 +72,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         train.len(),
         test.len()
     );
-    let mut rng = Rng::seed(seed);
-    let mut net = NeuralNetwork {
-        flatten: Flatten::new(),
-        linear_relu_stack: (
-            Linear::new(&mut rng),
-            ReLU,
-            Linear::new(&mut rng),
-            ReLU,
-            Linear::new(&mut rng),
-        ),
-    };
+    let mut net = NeuralNetwork::new(&mut Rng::seed(seed));
     println!("{net}\n");
-    common::fit(
-        &mut net,
-        &mut SGD::new(lr),
-        (&train, &test),
-        epochs,
-        batch,
-        seed,
-    );
-    if let Some(path) = flags.opt("save") {
-        stensor::io::save(&net, &path)?;
-        println!("saved the weights to {path}");
-    }
-    Ok(())
+    common::fit(&mut net, &mut SGD::new(lr), (&train, &test), training);
+    common::save_if_asked(&flags, &net)
 }
 
 fn main() {
-    if let Err(e) = run() {
-        eprintln!("error: {e}");
-        std::process::exit(1);
-    }
+    common::main_with(run);
 }

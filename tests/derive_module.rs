@@ -3,6 +3,8 @@
 
 // Sequential networks as tuples are long types by nature.
 #![allow(clippy::type_complexity)]
+// Both examples included below bring their shared `examples/common` module along.
+#![allow(clippy::duplicate_mod)]
 
 use stensor::loss::CrossEntropyLoss;
 use stensor::nn::init::{xavier_uniform_, FanMode};
@@ -179,63 +181,17 @@ fn gradients_reach_every_parameter_by_name_and_step_updates_them() {
 
 // ------------------------------------------------------------------------- the seed networks
 
-/// The seed CIFAR-10 net written field by field (`MYNN`): `forward` by hand, chaining in order.
-#[derive(Module)]
-#[module(chain, input = Tensor<(usize, U3, U32, U32)>)]
-struct Mynn {
-    conv1: Conv2d<U3, U32, U5, U1, U2>,
-    maxpool1: MaxPool2d<U2>,
-    conv2: Conv2d<U32, U32, U5, U1, U2>,
-    maxpool2: MaxPool2d<U2>,
-    conv3: Conv2d<U32, U64, U5, U1, U2>,
-    maxpool3: MaxPool2d<U2>,
-    flatten: Flatten,
-    linear1: Linear<U1024, U64>,
-    linear2: Linear<U64, U10>,
-}
+// The seed networks are the examples' own (`examples/cifar_net.rs`, `examples/mlp.rs`), so
+// these tests check what a user runs.
+#[allow(dead_code)]
+#[path = "../examples/cifar_net.rs"]
+mod cifar_net;
+#[allow(dead_code)]
+#[path = "../examples/mlp.rs"]
+mod mlp;
 
-impl Mynn {
-    fn new(rng: &mut Rng) -> Self {
-        Mynn {
-            conv1: Conv2d::new(rng),
-            maxpool1: MaxPool2d::new(),
-            conv2: Conv2d::new(rng),
-            maxpool2: MaxPool2d::new(),
-            conv3: Conv2d::new(rng),
-            maxpool3: MaxPool2d::new(),
-            flatten: Flatten::new(),
-            linear1: Linear::new(rng),
-            linear2: Linear::new(rng),
-        }
-    }
-    fn forward<B: Dim, T: TapeMode<f32>>(
-        &self,
-        x: Tensor<(B, U3, U32, U32), f32, T>,
-    ) -> Tensor<(B, U10), f32, T> {
-        let x = self.maxpool1.forward(self.conv1.forward(x));
-        let x = self.maxpool2.forward(self.conv2.forward(x));
-        let x = self.maxpool3.forward(self.conv3.forward(x));
-        self.linear2
-            .forward(self.linear1.forward(self.flatten.forward(x)))
-    }
-}
-
-/// The same as a Sequential (`MYNN2`).
-#[derive(Module)]
-#[module(sequential, input = Tensor<(usize, U3, U32, U32)>)]
-struct Mynn2 {
-    model1: (
-        Conv2d<U3, U32, U5, U1, U2>,
-        MaxPool2d<U2>,
-        Conv2d<U32, U32, U5, U1, U2>,
-        MaxPool2d<U2>,
-        Conv2d<U32, U64, U5, U1, U2>,
-        MaxPool2d<U2>,
-        Flatten,
-        Linear<U1024, U64>,
-        Linear<U64, U10>,
-    ),
-}
+use cifar_net::{Mynn, Mynn2};
+use mlp::NeuralNetwork;
 
 const MYNN_PRINT: &str = "Mynn(
   (conv1): Conv2d(3, 32, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))  (N, 3, 32, 32) -> (N, 32, 32, 32)
@@ -260,20 +216,7 @@ fn the_cifar_net_field_by_field_prints_like_pytorch_with_shapes() {
 
 #[test]
 fn the_cifar_net_as_a_sequential_prints_and_trains() {
-    let mut rng = Rng::seed(0);
-    let mut net = Mynn2 {
-        model1: (
-            Conv2d::new(&mut rng),
-            MaxPool2d::new(),
-            Conv2d::new(&mut rng),
-            MaxPool2d::new(),
-            Conv2d::new(&mut rng),
-            MaxPool2d::new(),
-            Flatten::new(),
-            Linear::new(&mut rng),
-            Linear::new(&mut rng),
-        ),
-    };
+    let mut net = Mynn2::new(&mut Rng::seed(0));
     let s = net.to_string();
     assert!(s.starts_with("Mynn2(\n  (model1): Sequential(\n    (0): Conv2d(3, 32, kernel_size=(5, 5), stride=(1, 1), padding=(2, 2))  (N, 3, 32, 32) -> (N, 32, 32, 32)\n"), "{s}");
     assert!(s.contains("    (8): Linear(in_features=64, out_features=10, bias=True)  (N, 64) -> (N, 10)\n  )\n)\nParameters: 145578"), "{s}");
@@ -296,36 +239,11 @@ fn the_cifar_net_as_a_sequential_prints_and_trains() {
     SGD::new(0.01).step(&mut net, &grads);
 }
 
-/// The seed MLP (`NeuralNetwork`: Flatten, Linear(784, 512), ReLU, Linear(512, 512), ReLU,
-/// Linear(512, 10)).
-#[derive(Module)]
-#[module(sequential, input = Tensor<(usize, U28, U28)>)]
-struct NeuralNetwork {
-    flatten: Flatten,
-    linear_relu_stack: (
-        Linear<U784, U512>,
-        ReLU,
-        Linear<U512, U512>,
-        ReLU,
-        Linear<U512, U10>,
-    ),
-}
-
 #[test]
 fn the_mlp_prints_like_pytorch() {
-    let mut rng = Rng::seed(0);
-    let net = NeuralNetwork {
-        flatten: Flatten::new(),
-        linear_relu_stack: (
-            Linear::new(&mut rng),
-            ReLU,
-            Linear::new(&mut rng),
-            ReLU,
-            Linear::new(&mut rng),
-        ),
-    };
+    let net = NeuralNetwork::new(&mut Rng::seed(0));
     let expect = "NeuralNetwork(
-  (flatten): Flatten(start_dim=1, end_dim=-1)  (N, 28, 28) -> (N, 784)
+  (flatten): Flatten(start_dim=1, end_dim=-1)  (N, 1, 28, 28) -> (N, 784)
   (linear_relu_stack): Sequential(
     (0): Linear(in_features=784, out_features=512, bias=True)  (N, 784) -> (N, 512)
     (1): ReLU()  (N, 512) -> (N, 512)

@@ -18,7 +18,7 @@ pub struct Flags(HashMap<String, String>);
 
 impl Flags {
     /// Reads `std::env::args()`; `known` lists the flags (without `--`) with a word on each for
-    /// `--help`.
+    /// `--help` (which prints them and exits).
     pub fn parse(known: &[(&str, &str)]) -> Result<Flags, String> {
         let help = || {
             let lines: Vec<String> = known
@@ -31,7 +31,8 @@ impl Flags {
         let mut it = std::env::args().skip(1);
         while let Some(flag) = it.next() {
             if flag == "-h" || flag == "--help" {
-                return Err(help());
+                println!("{}", help());
+                std::process::exit(0);
             }
             let name = flag.strip_prefix("--").unwrap_or("");
             if !known.iter().any(|(k, _)| *k == name) {
@@ -57,6 +58,57 @@ impl Flags {
     pub fn opt(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
+}
+
+/// Runs an example's `run`, printing its error (a file, a flag) and exiting with status 1
+/// instead of panicking.
+pub fn main_with(run: fn() -> Result<(), Box<dyn std::error::Error>>) {
+    if let Err(e) = run() {
+        eprintln!("error: {e}");
+        std::process::exit(1);
+    }
+}
+
+/// The training hyper-parameters every example takes: epochs, batch size, learning rate, seed.
+pub type Training = (usize, usize, f64, u64);
+
+/// Reads the command line: the example's own flags (`extra`, with a word each for `--help`)
+/// and `--epochs`, `--batch` (at least 1), `--lr`, `--seed` with the example's `defaults`.
+pub fn parse(extra: &[(&str, &str)], defaults: Training) -> Result<(Flags, Training), String> {
+    let (epochs, batch, lr, seed) = defaults;
+    let help = [
+        format!("epochs to train (default {epochs})"),
+        format!("batch size (default {batch})"),
+        format!("learning rate (default {lr})"),
+        format!("seed of the weights and the data order (default {seed})"),
+    ];
+    let mut known: Vec<(&str, &str)> = extra.to_vec();
+    known.extend(
+        ["epochs", "batch", "lr", "seed"]
+            .into_iter()
+            .zip(help.iter().map(String::as_str)),
+    );
+    let flags = Flags::parse(&known)?;
+    let batch = flags.get("batch", batch)?;
+    if batch == 0 {
+        return Err("--batch must be at least 1".into());
+    }
+    let training = (
+        flags.get("epochs", epochs)?,
+        batch,
+        flags.get("lr", lr)?,
+        flags.get("seed", seed)?,
+    );
+    Ok((flags, training))
+}
+
+/// Saves `net` to the file `--save` names, if it names one.
+pub fn save_if_asked(flags: &Flags, net: &impl Module) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(path) = flags.opt("save") {
+        stensor::io::save(net, &path)?;
+        println!("saved the weights to {path}");
+    }
+    Ok(())
 }
 
 /// A network that classifies `C x H x W` images into ten classes, traced or not.
@@ -119,15 +171,14 @@ pub fn train_epoch<C: ConstDim, H: ConstDim, W: ConstDim>(
 /// The curves of a run: per epoch, train loss, train accuracy and test accuracy.
 pub type Curves = [Vec<(f64, f64)>; 3];
 
-/// Trains `epochs` epochs (epoch `e` shuffled by `seed + e`) with a progress bar per epoch
+/// Trains `epochs` epochs of batches of `batch` (epoch `e` shuffled by `seed + e`; the
+/// learning rate is the optimizer's) with a progress bar per epoch
 /// (loss, accuracy, examples/s) and a line after each; prints the totals at the end.
 pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
     net: &mut impl Classifier<C, H, W>,
     opt: &mut impl Optimizer<f32>,
     (train, test): (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
-    epochs: usize,
-    batch: usize,
-    seed: u64,
+    (epochs, batch, _, seed): Training,
 ) -> Curves {
     let mut curves: Curves = Default::default();
     let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")

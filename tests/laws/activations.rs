@@ -3,18 +3,13 @@
 //! SiLU(x) == x sigmoid(x), GELU(tanh) close to GELU; softmax sums to one and log_softmax is
 //! its log.
 
-use crate::cases;
+use crate::{cases, EXACT};
 use proptest::prelude::*;
 use stensor::nn::*;
 use stensor::prelude::*;
 use stensor::testing::*;
 
 type X = (U3, U4, U2, U3);
-const EXACT: Tolerance = Tolerance {
-    rtol: 0.0,
-    atol: 0.0,
-    equal_nan: false,
-};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(256)))]

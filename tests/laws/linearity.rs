@@ -1,17 +1,11 @@
 //! `f(a x + b y) == a f(x) + b f(y)` for convolutions and `Linear` without bias, in the input
 //! and in the weight.
 
-use crate::cases;
+use crate::{cases, ROUNDING as TOL};
 use proptest::prelude::*;
 use stensor::nn::functional::{conv1d, conv2d, linear};
 use stensor::prelude::*;
 use stensor::testing::*;
-
-const TOL: Tolerance = Tolerance {
-    rtol: 1e-10,
-    atol: 1e-10,
-    equal_nan: false,
-};
 
 /// `a x + b y`.
 fn combo<S: Shape>(a: f64, x: &Tensor<S, f64>, b: f64, y: &Tensor<S, f64>) -> Tensor<S, f64> {

@@ -35,6 +35,21 @@ pub fn cases(default: u32) -> u32 {
 }
 
 use stensor::prelude::*;
+use stensor::testing::Tolerance;
+
+/// Bit-for-bit (up to `-0.0 == 0.0`).
+pub const EXACT: Tolerance = Tolerance {
+    rtol: 0.0,
+    atol: 0.0,
+    equal_nan: false,
+};
+
+/// f64 results that differ only by rounding in a different order.
+pub const ROUNDING: Tolerance = Tolerance {
+    rtol: 1e-10,
+    atol: 1e-10,
+    equal_nan: false,
+};
 
 /// `<a, b>`: the sum of the elementwise products.
 pub fn dot<S: Shape, T1: TapeMode<f64>, T2: TapeMode<f64>>(
@@ -48,11 +63,20 @@ pub fn dot<S: Shape, T1: TapeMode<f64>, T2: TapeMode<f64>>(
         .sum()
 }
 
-/// Two inner products agree to `1e-10` relative to the magnitudes summed.
-pub fn same_inner_product(lhs: f64, rhs: f64, scale: f64) -> Result<(), String> {
+/// `<f(x), y> == <x, f*(y)>` to `1e-10` relative to `<|f(x)|, |y|>`.
+pub fn adjoint<S: Shape, S2: Shape>(
+    fx: &Tensor<S2, f64>,
+    y: &Tensor<S2, f64>,
+    x: &Tensor<S, f64>,
+    fty: &Tensor<S, f64>,
+) -> Result<(), proptest::test_runner::TestCaseError> {
+    let (lhs, rhs) = (dot(fx, y), dot(x, fty));
+    let scale = dot(&fx.clone().abs(), &y.clone().abs());
     if (lhs - rhs).abs() <= 1e-10 * (1.0 + scale) {
         Ok(())
     } else {
-        Err(format!("<f(x), y> = {lhs} but <x, f*(y)> = {rhs}"))
+        Err(proptest::test_runner::TestCaseError::fail(format!(
+            "<f(x), y> = {lhs} but <x, f*(y)> = {rhs}"
+        )))
     }
 }

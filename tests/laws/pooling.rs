@@ -2,18 +2,13 @@
 //! constant is the constant when padding is not counted; `MaxUnpool(MaxPool(x))` keeps exactly
 //! the maxima at their indices; adaptive pooling to the input size is the identity.
 
-use crate::cases;
+use crate::{cases, EXACT};
 use proptest::prelude::*;
 use stensor::nn::*;
 use stensor::prelude::*;
 use stensor::testing::*;
 
 type X = (U2, U3, U7, U7);
-const EXACT: Tolerance = Tolerance {
-    rtol: 0.0,
-    atol: 0.0,
-    equal_nan: false,
-};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(128)))]
