@@ -405,12 +405,26 @@ pub struct Tolerance {
 
 impl Tolerance {
     /// `torch.testing`'s defaults for `float32`: rtol 1.3e-6, atol 1e-5.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::testing::{close, Tolerance};
+    /// let x = Tensor::<(U2,)>::from_array([1.0, 100.0]);
+    /// close(&x.clone().add_scalar(1e-6), &x, Tolerance::F32).unwrap();
+    /// ```
     pub const F32: Tolerance = Tolerance {
         rtol: 1.3e-6,
         atol: 1e-5,
         equal_nan: false,
     };
     /// `torch.testing`'s defaults for `float64`: rtol 1e-7, atol 1e-7.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::testing::{close, Tolerance};
+    /// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]);
+    /// assert!(close(&x.clone().add_scalar(1e-6), &x, Tolerance::F64).is_err());
+    /// ```
     pub const F64: Tolerance = Tolerance {
         rtol: 1e-7,
         atol: 1e-7,
