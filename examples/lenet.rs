@@ -20,14 +20,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
-/// The Fashion-MNIST subset this repository ships.
-const SUBSET: &str = "data/fashion-mnist-subset";
 /// About how many steps of SGD (lr 0.9, batch 256) the sigmoid LeNet spends at chance accuracy
 /// before it starts to learn (measured on the full data: 0.10 after 235 steps, 0.58 after 470).
 const PLATEAU_STEPS: usize = 400;
 
 pub use common::{evaluate, train_epoch};
-use stensor::data::{ImageDataset, Split};
 use stensor::nn::init::xavier_uniform_;
 use stensor::nn::*;
 use stensor::optim::{Adam, SGD};
@@ -97,16 +94,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         (10, 256, 0.9, 4),
     )?;
     let (epochs, batch, lr, seed) = training;
-    let data = flags.get("data", SUBSET.to_string())?;
+    let (data, train, test) = common::fashion_mnist(&flags)?;
     let optimizer = flags.get("optimizer", "sgd".to_string())?;
-    let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
-    let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
-    println!(
-        "Fashion-MNIST from {data}: {} training and {} test images; {} threads",
-        train.len(),
-        test.len(),
-        rayon::current_num_threads()
-    );
     let mut net = LeNet::new(seed);
     if let Some(path) = flags.opt("load") {
         stensor::io::load(&mut net, &path)?;
@@ -118,7 +107,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "note: {steps} SGD steps; with the seed's recipe the sigmoid LeNet sits at chance \
              for its first ~{PLATEAU_STEPS}, so expect about 0.1 accuracy from this run."
         );
-        if data == SUBSET {
+        if data == common::SUBSET {
             println!(
                 "      The full data (--data DIR, 60,000 images) gives the seed's result; on this \
                  subset, --optimizer adam --lr 0.005 --batch 16 learns (about 0.8 test accuracy \

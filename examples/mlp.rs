@@ -16,7 +16,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use stensor::data::{ImageDataset, Split};
 use stensor::nn::*;
 use stensor::optim::SGD;
 use stensor::prelude::*;
@@ -64,14 +63,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         (5, 64, 1e-3, 0),
     )?;
     let (_, _, lr, seed) = training;
-    let data = flags.get("data", "data/fashion-mnist-subset".to_string())?;
-    let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
-    let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
-    println!(
-        "Fashion-MNIST from {data}: {} training and {} test images",
-        train.len(),
-        test.len()
-    );
+    let (_, train, test) = common::fashion_mnist(&flags)?;
     let mut net = NeuralNetwork::new(&mut Rng::seed(seed));
     println!("{net}\n");
     common::fit(&mut net, &mut SGD::new(lr), (&train, &test), training);

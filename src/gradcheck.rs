@@ -168,15 +168,9 @@ fn compare(
     if (numeric - analytic).abs() <= tolerance && analytic.is_finite() {
         return Ok(());
     }
-    let mut index = vec![0; dims.len()];
-    let mut rem = i;
-    for ax in (0..dims.len()).rev() {
-        index[ax] = rem % dims[ax];
-        rem /= dims[ax];
-    }
     Err(GradCheckError {
         tensor: tensor.to_string(),
-        index,
+        index: dims.index_of(i),
         numeric,
         analytic,
         tolerance,

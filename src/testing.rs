@@ -563,17 +563,11 @@ where
     match worst {
         None => Ok(()),
         Some((i, _)) => {
-            let mut index = vec![0; da.len()];
-            let mut rem = i;
-            for ax in (0..da.len()).rev() {
-                index[ax] = rem % da[ax];
-                rem /= da[ax];
-            }
             let (left, right) = (a.as_slice()[i].as_f64(), b.as_slice()[i].as_f64());
             Err(Mismatch::Values {
                 count,
                 numel: a.numel(),
-                index,
+                index: da.index_of(i),
                 left,
                 right,
                 allowed: tol.atol + tol.rtol * right.abs(),

@@ -7,7 +7,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::HashMap;
 use std::str::FromStr;
 use std::time::Instant;
-use stensor::data::{count_correct, ImageDataset};
+use stensor::data::{count_correct, ImageDataset, Split};
 use stensor::loss::CrossEntropyLoss;
 use stensor::nn::{Forward, Module};
 use stensor::optim::Optimizer;
@@ -100,6 +100,33 @@ pub fn parse(extra: &[(&str, &str)], defaults: Training) -> Result<(Flags, Train
         flags.get("seed", seed)?,
     );
     Ok((flags, training))
+}
+
+/// The folder of the Fashion-MNIST subset this repository ships.
+pub const SUBSET: &str = "data/fashion-mnist-subset";
+
+/// Fashion-MNIST's training and test sets from `--data` (default: [`SUBSET`]), with a line
+/// saying where they came from; also returns the folder.
+pub fn fashion_mnist(
+    flags: &Flags,
+) -> Result<
+    (
+        String,
+        ImageDataset<U1, U28, U28>,
+        ImageDataset<U1, U28, U28>,
+    ),
+    Box<dyn std::error::Error>,
+> {
+    let data = flags.get("data", SUBSET.to_string())?;
+    let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
+    let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
+    println!(
+        "Fashion-MNIST from {data}: {} training and {} test images; {} threads",
+        train.len(),
+        test.len(),
+        rayon::current_num_threads()
+    );
+    Ok((data, train, test))
 }
 
 /// Saves `net` to the file `--save` names, if it names one.

@@ -58,6 +58,13 @@ pub struct DataError {
 }
 
 /// What is wrong with a data file (see [`DataError`]).
+///
+/// ```
+/// use stensor::data::{DataErrorKind, ImageDataset};
+/// use stensor::prelude::*;
+/// let err = ImageDataset::<U1, U1, U1>::from_bytes(vec![0; 2], vec![0, 9], 3).unwrap_err();
+/// assert!(matches!(err.kind, DataErrorKind::Label { index: 1, label: 9, classes: 3 }));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum DataErrorKind {
@@ -248,6 +255,12 @@ pub struct ImageDataset<C: ConstDim, H: ConstDim, W: ConstDim> {
     shape: PhantomData<(C, H, W)>,
 }
 
+/// A pixel scaled to `[0, 1]`, as torchvision's `ToTensor` (a division, not a multiplication
+/// by `1 / 255`, so the values are the same).
+fn unit(p: u8) -> f32 {
+    f32::from(p) / 255.0
+}
+
 /// The images of one example: `C * H * W` bytes.
 fn image_len<C: ConstDim, H: ConstDim, W: ConstDim>() -> usize {
     C::SIZE * H::SIZE * W::SIZE
@@ -332,19 +345,18 @@ impl<C: ConstDim, H: ConstDim, W: ConstDim> ImageDataset<C, H, W> {
     ) -> Result<Self, DataError> {
         let (images, labels) = (images.as_ref(), labels.as_ref());
         let img = read_idx(images)?;
-        let mut expected = vec![None, Some(H::SIZE), Some(W::SIZE)];
-        let fits = match img.dims[..] {
-            [_, h, w] => C::SIZE == 1 && [h, w] == [H::SIZE, W::SIZE],
-            [_, c, h, w] => {
-                expected.insert(1, Some(C::SIZE));
-                [c, h, w] == [C::SIZE, H::SIZE, W::SIZE]
-            }
-            _ => false,
+        // `[N, H, W]` for one channel (MNIST's files), `[N, C, H, W]` otherwise
+        let expected: Vec<Option<usize>> = if C::SIZE == 1 && img.dims.len() != 4 {
+            vec![None, Some(H::SIZE), Some(W::SIZE)]
+        } else {
+            vec![None, Some(C::SIZE), Some(H::SIZE), Some(W::SIZE)]
         };
+        let fits = img.dims.len() == expected.len()
+            && img.dims[1..]
+                .iter()
+                .zip(&expected[1..])
+                .all(|(&d, &e)| Some(d) == e);
         if !fits {
-            if C::SIZE != 1 && expected.len() == 3 {
-                expected.insert(1, Some(C::SIZE));
-            }
             return Err(DataError::new(
                 images,
                 DataErrorKind::Dims {
@@ -444,7 +456,7 @@ impl<C: ConstDim, H: ConstDim, W: ConstDim> ImageDataset<C, H, W> {
     pub fn image(&self, i: usize) -> Tensor<(C, H, W)> {
         let n = image_len::<C, H, W>();
         let px = &self.pixels[i * n..(i + 1) * n];
-        Tensor::from_vec(px.iter().map(|&p| f32::from(p) / 255.0).collect())
+        Tensor::from_vec(px.iter().map(|&p| unit(p)).collect())
             .expect("an image has C * H * W pixels")
     }
 
@@ -733,10 +745,8 @@ impl<B: Dim, C: ConstDim, H: ConstDim, W: ConstDim> Iterator for Batches<'_, B, 
             let px = &self.data.pixels[i * per..(i + 1) * per];
             // as torchvision: ToTensor divides by 255, Normalize subtracts and divides
             match self.normalize {
-                Some((mean, std)) => {
-                    x.extend(px.iter().map(|&p| (f32::from(p) / 255.0 - mean) / std))
-                }
-                None => x.extend(px.iter().map(|&p| f32::from(p) / 255.0)),
+                Some((mean, std)) => x.extend(px.iter().map(|&p| (unit(p) - mean) / std)),
+                None => x.extend(px.iter().map(|&p| unit(p))),
             }
         }
         let labels = idx.iter().map(|&i| self.data.labels[i] as usize).collect();

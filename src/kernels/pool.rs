@@ -60,28 +60,50 @@ impl PoolGeom {
     }
 }
 
+/// `f(src plane, dst plane)` for every plane, several planes per rayon task when the work is
+/// large (one small plane per task costs more in rayon than it computes).
 fn for_planes<E: Send + Sync, F>(src: &[E], src_len: usize, dst: &mut [E], dst_len: usize, f: F)
 where
     F: Fn(&[E], &mut [E]) + Send + Sync,
 {
+    // a second output of zero-sized elements: no memory, and the same plane walk
+    let mut none = vec![(); dst.len()];
+    for_planes2(src, src_len, dst, &mut none, dst_len, |s, d, _| f(s, d));
+}
+
+/// [`for_planes`] with two outputs of `dst_len` elements per plane (max pooling's values and
+/// indices).
+fn for_planes2<E, A, B, F>(
+    src: &[E],
+    src_len: usize,
+    a: &mut [A],
+    b: &mut [B],
+    dst_len: usize,
+    f: F,
+) where
+    E: Sync,
+    A: Send,
+    B: Send,
+    F: Fn(&[E], &mut [A], &mut [B]) + Send + Sync,
+{
     if src_len == 0 || dst_len == 0 {
         return;
     }
-    if src.len().max(dst.len()) >= super::PARALLEL_MIN_ELEMS {
-        // Tasks of several planes: one small plane per task costs more in rayon than it
-        // computes.
+    let planes = |s: &[E], a: &mut [A], b: &mut [B]| {
+        s.chunks(src_len)
+            .zip(a.chunks_mut(dst_len).zip(b.chunks_mut(dst_len)))
+            .for_each(|(s, (a, b))| f(s, a, b))
+    };
+    if src.len().max(a.len()) >= super::PARALLEL_MIN_ELEMS {
         let per = (super::PARALLEL_MIN_ELEMS / 4 / src_len.max(dst_len)).max(1);
         src.par_chunks(src_len * per)
-            .zip(dst.par_chunks_mut(dst_len * per))
-            .for_each(|(s, d)| {
-                s.chunks(src_len)
-                    .zip(d.chunks_mut(dst_len))
-                    .for_each(|(s, d)| f(s, d))
-            });
+            .zip(
+                a.par_chunks_mut(dst_len * per)
+                    .zip(b.par_chunks_mut(dst_len * per)),
+            )
+            .for_each(|(s, (a, b))| planes(s, a, b));
     } else {
-        src.chunks(src_len)
-            .zip(dst.chunks_mut(dst_len))
-            .for_each(|(s, d)| f(s, d));
+        planes(src, a, b);
     }
 }
 
@@ -168,31 +190,7 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
             }
         }
     };
-    if ov > 0 && iv > 0 {
-        if x.len() >= super::PARALLEL_MIN_ELEMS {
-            // several planes per task (see `for_planes`)
-            let per = (super::PARALLEL_MIN_ELEMS / 4 / iv).max(1);
-            x.par_chunks(iv * per)
-                .zip(
-                    vals.par_chunks_mut(ov * per)
-                        .zip(idx.par_chunks_mut(ov * per)),
-                )
-                .for_each(|(xs, (vs, is))| {
-                    for (xv, (vo, io)) in
-                        xs.chunks(iv).zip(vs.chunks_mut(ov).zip(is.chunks_mut(ov)))
-                    {
-                        plane(xv, vo, io);
-                    }
-                });
-        } else {
-            for (xv, (vo, io)) in x
-                .chunks(iv)
-                .zip(vals.chunks_mut(ov).zip(idx.chunks_mut(ov)))
-            {
-                plane(xv, vo, io);
-            }
-        }
-    }
+    for_planes2(x, iv, &mut vals, &mut idx, ov, plane);
     (vals, idx)
 }
 

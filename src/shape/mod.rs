@@ -160,6 +160,23 @@ impl Dims {
         }
     }
 
+    /// The multi-index of the element at row-major position `flat`.
+    ///
+    /// ```
+    /// let d = stensor::shape::Dims::new(&[2, 3, 4]);
+    /// assert_eq!(d.index_of(17), vec![1, 1, 1]);
+    /// assert_eq!(d.index_of(0), vec![0, 0, 0]);
+    /// ```
+    pub fn index_of(&self, flat: usize) -> Vec<usize> {
+        let mut index = vec![0; self.len];
+        let mut rem = flat;
+        for (i, &d) in index.iter_mut().zip(&self.dims[..self.len]).rev() {
+            *i = rem % d.max(1);
+            rem /= d.max(1);
+        }
+        index
+    }
+
     /// The row-major (C order) strides of these dimensions.
     ///
     /// ```
