@@ -661,11 +661,17 @@ pub fn add_channel_bias<E: Element>(y: &mut [E], plane: usize, b: &[E]) {
 pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut [E]) {
     assert_eq!(db.len(), channels, "channel_sum: length");
     let per = dy.len().checked_div(batch * channels).unwrap_or(0);
-    for n in 0..batch {
-        for (c, d) in db.iter_mut().enumerate() {
+    // channel by channel (on the pool when large), each plane summed in vector chains
+    let add_channel = |(c, d): (usize, &mut E)| {
+        for n in 0..batch {
             let start = (n * channels + c) * per;
-            *d = *d + dy[start..start + per].iter().copied().sum::<E>();
+            *d = *d + super::reduce::sum_run(&dy[start..start + per]);
         }
+    };
+    if dy.len() >= super::PARALLEL_MIN_ELEMS {
+        db.par_iter_mut().enumerate().for_each(add_channel);
+    } else {
+        db.iter_mut().enumerate().for_each(add_channel);
     }
 }
 

@@ -21,7 +21,7 @@
 //! them (LeNet's first layer 5.3x, W4a 1.8x, W2's 8x8 layer even), so it takes any number of
 //! taps up to [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
 
-use super::ConvGeom;
+use super::{load_unchecked, ConvGeom};
 use rayon::prelude::*;
 use wide::f32x16;
 
@@ -155,10 +155,12 @@ impl Plan {
     fn pack_weights(&self, w: &[f32]) -> Vec<f32> {
         let (taps, cb) = (self.taps(), self.cb);
         let mut out = vec![0.0; self.blocks() * taps * cb];
-        for (co, wrow) in w.chunks_exact(taps).enumerate() {
-            let (b, r) = (co / cb, co % cb);
-            for (t, &v) in wrow.iter().enumerate() {
-                out[(b * taps + t) * cb + r] = v;
+        // block by block, each tap's `cb` values written together from `cb` rows of `w`
+        for (wblk, oblk) in w.chunks(taps * cb).zip(out.chunks_exact_mut(taps * cb)) {
+            for (r, wrow) in wblk.chunks_exact(taps).enumerate() {
+                for (o, &v) in oblk.chunks_exact_mut(cb).zip(wrow) {
+                    o[r] = v;
+                }
             }
         }
         out
@@ -199,7 +201,12 @@ impl Plan {
     }
 
     /// Channels `b * CB ..` of positions `p0 .. p0 + 16 * V` of the wide output.
-    #[inline(always)]
+    ///
+    /// Out of line, with the input reads checked once before the tap loop: inlined into the
+    /// chunk loop, the register allocator kept the 24 accumulators of the weight-gradient
+    /// tile on the stack; see [`weight_tile`].
+    #[inline(never)]
+    #[allow(unsafe_code)]
     fn forward_tile<const CB: usize, const V: usize>(
         &self,
         xp: &[f32],
@@ -208,10 +215,17 @@ impl Plan {
         b: usize,
         yw: &mut [f32],
     ) {
+        let reach = self.offsets.iter().copied().max().unwrap_or(0) + p0 + V * LANES;
+        assert!(
+            reach <= xp.len() && wblk.len() >= self.taps() * CB,
+            "forward_tile: {reach} > {}",
+            xp.len()
+        );
         let mut acc = [[f32x16::ZERO; V]; CB];
         for (&off, wt) in self.offsets.iter().zip(wblk.chunks_exact(CB)) {
-            let s = &xp[p0 + off..p0 + off + V * LANES];
-            let xs: [f32x16; V] = std::array::from_fn(|v| load(&s[v * LANES..]));
+            // SAFETY: `off + p0 + 16 * V <= reach <= xp.len()` for every offset, by the assert.
+            let xs: [f32x16; V] =
+                std::array::from_fn(|v| unsafe { load_unchecked(xp, p0 + off + v * LANES) });
             for (r, a) in acc.iter_mut().enumerate() {
                 let wv = f32x16::splat(wt[r]);
                 for v in 0..V {
@@ -427,7 +441,12 @@ impl Plan {
 
 /// `c[r][q] += dy[r, p] * x[p + offs[q]]` lane by lane for `p` in `range` (a multiple of 16
 /// long): `dy` holds rows of `wide` positions.
-#[inline(always)]
+///
+/// Every read is checked against the slices once, before the loop: the loop body is 24
+/// multiply-adds and 11 loads, and a bounds check per load (two compares and the address
+/// arithmetic for each of 11 slices) made the loop issue-bound at a third of the FMA peak.
+#[inline(never)]
+#[allow(unsafe_code)]
 fn weight_tile<const CB: usize, const TB: usize>(
     x: &[f32],
     dy: &[f32],
@@ -436,13 +455,22 @@ fn weight_tile<const CB: usize, const TB: usize>(
     range: std::ops::Range<usize>,
     c: &mut [[f32x16; TB]; CB],
 ) {
+    if range.is_empty() {
+        return;
+    }
+    assert!(range.len().is_multiple_of(LANES), "weight_tile: {range:?}");
+    let len = range.end - range.start;
+    let xr: [&[f32]; TB] = std::array::from_fn(|q| &x[offs[q] + range.start..][..len]);
+    let dr: [&[f32]; CB] = std::array::from_fn(|r| &dy[r * wide + range.start..][..len]);
     let mut acc = *c;
-    for p in range.step_by(LANES) {
-        let xs: [f32x16; TB] = std::array::from_fn(|q| load(&x[p + offs[q]..]));
-        for (r, cr) in acc.iter_mut().enumerate() {
-            let d = load(&dy[r * wide + p..]);
+    for i in (0..len).step_by(LANES) {
+        // SAFETY: `i + 16 <= len`, the length of every slice in `xr` and `dr`.
+        let xs: [f32x16; TB] = std::array::from_fn(|q| unsafe { load_unchecked(xr[q], i) });
+        for r in 0..CB {
+            // SAFETY: as above.
+            let d = unsafe { load_unchecked(dr[r], i) };
             for q in 0..TB {
-                cr[q] = d.mul_add(xs[q], cr[q]);
+                acc[r][q] = d.mul_add(xs[q], acc[r][q]);
             }
         }
     }
@@ -456,12 +484,6 @@ fn parts(batch: usize, parallel: bool) -> usize {
     } else {
         1
     }
-}
-
-/// The 16 values at the start of `s` as a vector.
-#[inline(always)]
-fn load(s: &[f32]) -> f32x16 {
-    f32x16::from(<[f32; LANES]>::try_from(&s[..LANES]).expect("16 lanes"))
 }
 
 #[cfg(test)]

@@ -2,7 +2,10 @@
 //!
 //! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
 //! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
-//! module (none is needed yet: the loops are written so the compiler vectorises them).
+//! module: [`load_unchecked`], a vector load whose bounds the caller checked once for a whole
+//! loop (the hot loops of the direct convolution and the matrix-vector product, where a check
+//! per load cost a third of the speed); everything else is written so the compiler vectorises
+//! it without.
 //!
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
@@ -42,6 +45,19 @@ pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
 /// `s` as `f32` values, mutably, if that is its element type.
 pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut [f32]> {
     <f32 as crate::tensor::Element>::from_values_mut(E::values_mut(s))
+}
+
+/// The 16 values `s[i..i + 16]` as a vector, without a bounds check.
+///
+/// # Safety
+/// `i + 16 <= s.len()`.
+#[inline(always)]
+#[allow(unsafe_code)]
+pub(crate) unsafe fn load_unchecked(s: &[f32], i: usize) -> wide::f32x16 {
+    debug_assert!(i + 16 <= s.len(), "load_unchecked: {i} + 16 > {}", s.len());
+    // SAFETY: the caller guarantees `i + 16 <= s.len()`, so the 16 values lie inside `s`;
+    // `read_unaligned` needs no alignment, and every bit pattern is an `f32`.
+    wide::f32x16::from(unsafe { s.as_ptr().add(i).cast::<[f32; 16]>().read_unaligned() })
 }
 
 /// Elements per task when a long buffer is split across threads.
