@@ -2,7 +2,7 @@
 //!
 //! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
 //! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
-//! module: [`load_unchecked`], a vector load whose bounds the caller checked once for a whole
+//! module: `load_unchecked`, a vector load whose bounds the caller checked once for a whole
 //! loop (the hot loops of the direct convolution and the matrix-vector product, where a check
 //! per load cost a third of the speed); everything else is written so the compiler vectorises
 //! it without.
