@@ -512,6 +512,33 @@ fn transpose_flip_weights<E: Element>(g: &ConvGeom, w: &[E]) -> Vec<E> {
     wt
 }
 
+/// `dw += conv_backward_weight(x, dy)` and `db +=` the sum of `dy` per output channel: the
+/// gradients of a convolution's weights and bias together. Where the direct kernel computes
+/// the weight gradient, each image's `dy` is summed while it is in cache (one pass over `dy`
+/// fewer than [`conv_backward_weight`] then [`channel_sum`]).
+///
+/// ```
+/// use stensor::kernels::{conv_backward_weight_bias, ConvGeom};
+/// let g = ConvGeom { batch: 1, cin: 1, cout: 1, groups: 1, input: [1, 1, 4], kernel: [1, 1, 2],
+///     stride: [1; 3], padding: [0; 3], dilation: [1; 3], output: [1, 1, 3] };
+/// let (mut dw, mut db) = (vec![0.0f32; 2], vec![0.0f32; 1]);
+/// conv_backward_weight_bias(&g, &[1.0, 2.0, 3.0, 4.0], &[1.0, 1.0, 1.0], &mut dw, &mut db);
+/// assert_eq!((dw, db), (vec![6.0, 9.0], vec![3.0]));
+/// ```
+///
+/// # Panics
+/// If a length disagrees with `g`.
+pub fn conv_backward_weight_bias<E: Element>(
+    g: &ConvGeom,
+    x: &[E],
+    dy: &[E],
+    dw: &mut [E],
+    db: &mut [E],
+) {
+    assert_eq!(db.len(), g.cout, "conv_backward_weight_bias: bias length");
+    backward_weight_into(g, x, dy, dw, Some(db));
+}
+
 /// `dw += conv_backward_weight(x, dy)`: the gradient of the weights, summed over the batch.
 ///
 /// ```
@@ -523,6 +550,18 @@ fn transpose_flip_weights<E: Element>(g: &ConvGeom, w: &[E]) -> Vec<E> {
 /// assert_eq!(dw, vec![6.0, 9.0]);
 /// ```
 pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mut [E]) {
+    backward_weight_into(g, x, dy, dw, None);
+}
+
+/// [`conv_backward_weight`], and [`channel_sum`] into `db` when given (inside the direct
+/// kernel's pass where it runs).
+fn backward_weight_into<E: Element>(
+    g: &ConvGeom,
+    x: &[E],
+    dy: &[E],
+    dw: &mut [E],
+    mut db: Option<&mut [E]>,
+) {
     g.check();
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
     assert_eq!(
@@ -541,14 +580,21 @@ pub fn conv_backward_weight<E: Element>(g: &ConvGeom, x: &[E], dy: &[E], dw: &mu
         "conv_backward_weight: output length"
     );
     if dw.is_empty() || dy.is_empty() {
+        if let Some(db) = db {
+            channel_sum(dy, g.batch, g.cout, db);
+        }
         return;
     }
     if let Some(plan) = direct_plan::<E>(g).filter(Plan::weight_grad_pays) {
         let par = parallel::<E>(g);
-        if let (Some(x), Some(dy), Some(dw)) = (as_f32(x), as_f32(dy), as_f32_mut(dw)) {
-            plan.backward_weight(x, dy, dw, par);
+        if let (Some(x), Some(dy32), Some(dw)) = (as_f32(x), as_f32(dy), as_f32_mut(dw)) {
+            let db32 = db.as_deref_mut().and_then(|d| as_f32_mut(d));
+            plan.backward_weight(x, dy32, dw, db32, par);
             return;
         }
+    }
+    if let Some(db) = db {
+        channel_sum(dy, g.batch, g.cout, db);
     }
     let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
     let wg_len = cout_g * cin_g * kv;

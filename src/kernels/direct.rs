@@ -316,8 +316,17 @@ impl Plan {
     }
 
     /// `dw += conv_backward_weight(x, dy)` summed over the batch (images in parallel when
-    /// `parallel`, each task with its own accumulators).
-    pub(super) fn backward_weight(&self, x: &[f32], dy: &[f32], dw: &mut [f32], parallel: bool) {
+    /// `parallel`, each task with its own accumulators), and the bias gradient `db +=` the
+    /// sum of `dy` per channel when asked: each image's `dy` is summed while the kernel has
+    /// it in cache, which spares the whole pass over `dy` a separate sum would make.
+    pub(super) fn backward_weight(
+        &self,
+        x: &[f32],
+        dy: &[f32],
+        dw: &mut [f32],
+        db: Option<&mut [f32]>,
+        parallel: bool,
+    ) {
         debug_assert!(self.weight_grad_pays());
         let tb = 24 / self.cb;
         let taps_pad = self.taps().next_multiple_of(tb);
@@ -334,8 +343,18 @@ impl Plan {
         let per_pass = (BLOCK_POSITIONS / self.wide).max(1);
         // One contiguous run of images per thread, each with one set of accumulators.
         let parts = parts(batch, parallel);
+        let plane = self.ho * self.wo;
+        let want_bias = db.is_some();
         let run = |i: usize| {
             let mut acc = vec![f32x16::ZERO; self.groups * gacc];
+            let mut sums = vec![
+                0.0f32;
+                if want_bias {
+                    self.groups * self.cout_g
+                } else {
+                    0
+                }
+            ];
             let (mut xp, mut dyw) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
@@ -350,7 +369,14 @@ impl Plan {
                         self.pad_image(&x[at..at + xg_len], slot);
                         let at = n * os + gi * og_len;
                         let slot = &mut dyw[k * rows_len..(k + 1) * rows_len];
-                        self.widen(&dy[at..at + og_len], slot);
+                        let dyg = &dy[at..at + og_len];
+                        self.widen(dyg, slot);
+                        if want_bias {
+                            let sg = &mut sums[gi * self.cout_g..(gi + 1) * self.cout_g];
+                            for (s, p) in sg.iter_mut().zip(dyg.chunks_exact(plane)) {
+                                *s += super::reduce::sum_run(p);
+                            }
+                        }
                     }
                     let a = &mut acc[gi * gacc..(gi + 1) * gacc];
                     match self.cb {
@@ -360,17 +386,21 @@ impl Plan {
                     }
                 }
             }
-            acc
+            (acc, sums)
         };
-        let total = if parts > 1 {
+        let (total, sums) = if parts > 1 {
             (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
-                a.iter_mut().zip(&b).for_each(|(a, &b)| *a += b);
+                a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
+                a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
                 a
             })
         } else {
             Some(run(0))
         }
         .unwrap_or_default();
+        if let Some(db) = db {
+            db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
+        }
         let taps = self.taps();
         for (gacc, dwg) in total
             .chunks_exact(gacc)
@@ -576,6 +606,15 @@ mod tests {
         let mut dw32 = to32(&start_w);
         conv_backward_weight(&g, &to32(&x), &to32(&dy), &mut dw32);
         close(&dw32, &dw64, "weight gradient", &g);
+
+        // weight and bias gradients in one pass, against the separate f64 kernels
+        let start_b = vals(g.cout, seed + 6);
+        let mut db64 = start_b.clone();
+        crate::kernels::channel_sum(&dy, g.batch, g.cout, &mut db64);
+        let (mut dw32, mut db32) = (to32(&start_w), to32(&start_b));
+        crate::kernels::conv_backward_weight_bias(&g, &to32(&x), &to32(&dy), &mut dw32, &mut db32);
+        close(&dw32, &dw64, "weight gradient (with bias)", &g);
+        close(&db32, &db64, "bias gradient", &g);
     }
 
     /// A stride-1 geometry from its parts, `None` when the kernel does not fit the input.
