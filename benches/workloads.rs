@@ -49,6 +49,18 @@ fn w3_mlp(c: &mut Criterion) {
     c.bench_function("W3 MLP inference batch 1", |b| {
         b.iter(|| net.forward(x1.clone()))
     });
+    // called from a pool thread, as a serving loop inside `rayon::scope` would
+    c.bench_function("W3 MLP inference batch 1 on-pool", |b| {
+        b.iter_custom(|iters| {
+            rayon::scope(|_| {
+                let t = std::time::Instant::now();
+                for _ in 0..iters {
+                    std::hint::black_box(net.forward(x1.clone()));
+                }
+                t.elapsed()
+            })
+        })
+    });
     let mut opt = SGD::new(0.01);
     let x = Tensor::<(U64, U28, U28)>::rand_uniform(5, 0.0, 1.0);
     let y = batch_labels(64);

@@ -118,6 +118,16 @@ fn main() {
                 std::hint::black_box(net.forward(x1.clone()));
             });
             line("W3 inference batch-1 us", t * 1e6);
+            // The same calls made from a thread of the pool (a serving loop run inside
+            // `rayon::scope` or `ThreadPool::install`): each layer's split then costs a
+            // hand-over between two pool threads, not a wake-up of this thread and of the
+            // pool (PyTorch's OpenMP threads likewise run with the caller as thread 0).
+            let t = rayon::scope(|_| {
+                time_per_call(|| {
+                    std::hint::black_box(net.forward(x1.clone()));
+                })
+            });
+            line("W3 inference batch-1 on-pool us", t * 1e6);
         }
         let mut opt = SGD::new(0.01);
         let x = Tensor::<(U64, U28, U28)>::rand_uniform(4, 0.0, 1.0);
