@@ -632,8 +632,12 @@ fn backward_weight_into<E: Element>(
     // The sum over the batch, in the layout the products write (a private accumulator per
     // task when parallel), then added to `dw`.
     let total = if parallel::<E>(g) {
+        // one run of images per thread: each split of the range makes a fold state, which
+        // is a zeroed weight-sized accumulator and column buffers
+        let per = g.batch.div_ceil(rayon::current_num_threads().max(1));
         (0..g.batch)
             .into_par_iter()
+            .with_min_len(per.max(1))
             .fold(
                 || (vec![E::zero(); dw.len()], new_bufs()),
                 |(mut acc, mut bufs), n| {

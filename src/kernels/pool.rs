@@ -141,19 +141,23 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
                 for oy in 0..oh {
                     let r0 = (z * ih + 2 * oy) * iw;
                     let at = (z * oh + oy) * ow;
-                    for (ox, (v, i)) in vo[at..at + ow]
-                        .iter_mut()
-                        .zip(&mut io[at..at + ow])
-                        .enumerate()
-                    {
+                    // the two input rows as pairs, and branch-free choices, so the loop
+                    // has no bounds checks or jumps and the compiler can vectorise it
+                    let top = xv[r0..r0 + 2 * ow].chunks_exact(2);
+                    let bottom = xv[r0 + iw..r0 + iw + 2 * ow].chunks_exact(2);
+                    let outs = vo[at..at + ow].iter_mut().zip(&mut io[at..at + ow]);
+                    for (ox, ((v, i), (t, b))) in outs.zip(top.zip(bottom)).enumerate() {
                         let k0 = r0 + 2 * ox;
                         let (mut best, mut bi) = (E::neg_infinity(), k0);
-                        for k in [k0, k0 + 1, k0 + iw, k0 + iw + 1] {
-                            let x = xv[k];
-                            if x > best || x.is_nan() {
-                                best = x;
-                                bi = k;
-                            }
+                        for (x, k) in [
+                            (t[0], k0),
+                            (t[1], k0 + 1),
+                            (b[0], k0 + iw),
+                            (b[1], k0 + iw + 1),
+                        ] {
+                            let take = x > best || x.is_nan();
+                            best = if take { x } else { best };
+                            bi = if take { k } else { bi };
                         }
                         *v = best;
                         *i = bi;
