@@ -217,11 +217,25 @@ pub fn scatter_add_planes<E: Element>(
     if out_vol == 0 || in_vol == 0 {
         return;
     }
-    for (p, (gp, ip)) in gy.chunks(out_vol).zip(idx.chunks(out_vol)).enumerate() {
-        let dst = &mut gx[p * in_vol..(p + 1) * in_vol];
+    let plane = |((dst, gp), ip): ((&mut [E], &[E]), &[usize])| {
         for (&v, &i) in gp.iter().zip(ip) {
             dst[i] = dst[i] + v;
         }
+    };
+    let planes = gx
+        .chunks_mut(in_vol)
+        .zip(gy.chunks(out_vol))
+        .zip(idx.chunks(out_vol));
+    if gy.len() >= super::PARALLEL_MIN_ELEMS {
+        // planes are independent: on the pool, several to a task
+        let per = (super::TASK / out_vol).max(1);
+        gx.par_chunks_mut(in_vol)
+            .zip(gy.par_chunks(out_vol))
+            .zip(idx.par_chunks(out_vol))
+            .with_min_len(per)
+            .for_each(plane);
+    } else {
+        planes.for_each(plane);
     }
 }
 
