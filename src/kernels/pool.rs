@@ -914,6 +914,27 @@ mod tests {
     }
 
     #[test]
+    fn scatter_on_the_pool_matches_the_plain_loop() {
+        // 37 planes of 33 x 33 pooled to 17 x 17 by windows that overlap (indices repeat
+        // within a plane): above the size where the planes go to the pool
+        let (planes, iv, ov) = (37, 33 * 33, 17 * 17 * 4);
+        let gy: Vec<f32> = (0..planes * ov)
+            .map(|i| ((i * 7) % 13) as f32 - 6.0)
+            .collect();
+        let idx: Vec<usize> = (0..planes * ov).map(|i| (i * 31) % iv).collect();
+        assert!(gy.len() >= crate::kernels::PARALLEL_MIN_ELEMS);
+        let mut want = vec![1.0f32; planes * iv];
+        for p in 0..planes {
+            for o in 0..ov {
+                want[p * iv + idx[p * ov + o]] += gy[p * ov + o];
+            }
+        }
+        let mut got = vec![1.0f32; planes * iv];
+        scatter_add_planes(&gy, &idx, ov, &mut got, iv);
+        assert_eq!(got, want);
+    }
+
+    #[test]
     fn nan_wins_and_ties_keep_the_first() {
         let g = geom(1, [1, 1, 4], [1, 1, 4], [1, 1, 4], [0; 3], [1; 3], false);
         let (v, i) = max_pool_forward(&g, &[1.0f64, 3.0, 3.0, 2.0]);
