@@ -313,7 +313,7 @@ pub fn avg_pool_forward<E: Element>(
         // 2x2 windows, stride 2, one power-of-two divisor (LeNet's pooling): one pass, and a
         // multiplication that equals the division exactly
         for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
-            for (orow, (ins, _)) in ov.chunks_exact_mut(rows.ow).zip(&rows.rows) {
+            for (orow, (ins, _)) in ov.chunks_exact_mut(rows.ow).zip(rows.rows()) {
                 let r0 = xv[ins[0]..ins[0] + rows.iw].chunks_exact(2);
                 let r1 = xv[ins[1]..ins[1] + rows.iw].chunks_exact(2);
                 for ((o, a), b) in orow.iter_mut().zip(r0).zip(r1) {
@@ -325,7 +325,7 @@ pub fn avg_pool_forward<E: Element>(
         return out;
     }
     for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
-        let per_row = ov.chunks_exact_mut(rows.ow).zip(&rows.rows);
+        let per_row = ov.chunks_exact_mut(rows.ow).zip(rows.rows());
         for ((orow, (ins, _)), drow) in per_row.zip(divs.chunks_exact(rows.ow)) {
             // Each window's values are added in the order PyTorch's NCHW kernel adds them
             // (depth, row, column), a whole output row at a time.
@@ -347,7 +347,10 @@ pub fn avg_pool_forward<E: Element>(
 struct AvgRows {
     iw: usize,
     ow: usize,
-    rows: Vec<(Vec<usize>, usize)>,
+    /// Per output row, its input rows' starts (a span of `starts`) and divisor: one buffer
+    /// for all rows, not one per row (a batch-1 LeNet made 19 allocations per pooling).
+    spans: Vec<(usize, usize, usize)>,
+    starts: Vec<usize>,
     cols: Vec<(usize, usize)>,
     col_div: Vec<usize>,
     /// Every column window lies inside the input and has the kernel's width.
@@ -370,14 +373,15 @@ impl AvgRows {
                 r.1 - r.0
             }
         };
-        let mut rows = Vec::new();
+        let (mut spans, mut starts) = (Vec::new(), Vec::new());
         for ra in &w[0] {
             for rb in &w[1] {
-                let ins = (ra.0..ra.1)
-                    .flat_map(|a| (rb.0..rb.1).map(move |b| (a * ih + b) * iw))
-                    .collect();
+                let at = starts.len();
+                starts.extend(
+                    (ra.0..ra.1).flat_map(|a| (rb.0..rb.1).map(move |b| (a * ih + b) * iw)),
+                );
                 let d = divisor_override.unwrap_or(part(ra) * part(rb));
-                rows.push((ins, d));
+                spans.push((at, starts.len(), d));
             }
         }
         let [kw, sw, pw] = [g.kernel[2], g.stride[2], g.padding[2]];
@@ -390,11 +394,17 @@ impl AvgRows {
                 .all(|(ox, r)| r.1 - r.0 == kw && r.0 + pw == ox * sw),
             cols: w[2].iter().map(|r| (r.0, r.1)).collect(),
             col_div: w[2].iter().map(part).collect(),
-            rows,
+            spans,
+            starts,
             kw,
             sw,
             pw,
         }
+    }
+
+    /// Per output row: the starts of the input rows its windows add, and its divisor.
+    fn rows(&self) -> impl Iterator<Item = (&[usize], usize)> + '_ {
+        self.spans.iter().map(|&(a, b, d)| (&self.starts[a..b], d))
     }
 
     /// `1 / d` when every window is 2x2 inside the input (stride 2, no padding) and every
@@ -402,16 +412,15 @@ impl AvgRows {
     fn pairs_scale<E: Element>(&self, divs: &[E]) -> Option<E> {
         let pairs = self.full_cols && self.pw == 0 && self.kw == 2 && self.sw == 2;
         let d = *divs.first()?;
-        let two_rows = self.rows.iter().all(|(ins, _)| ins.len() == 2);
+        let two_rows = self.rows().all(|(ins, _)| ins.len() == 2);
         let power_of_two = d > E::zero() && d.log2().fract() == E::zero();
         (pairs && two_rows && power_of_two && divs.iter().all(|&v| v == d)).then(|| d.recip())
     }
 
     /// Every output position's divisor (the same for every plane), as `E`.
     fn divisors<E: Element>(&self) -> Vec<E> {
-        self.rows
-            .iter()
-            .flat_map(|&(_, dr)| self.col_div.iter().map(move |&dc| E::from_usize(dr * dc)))
+        self.rows()
+            .flat_map(|(_, dr)| self.col_div.iter().map(move |&dc| E::from_usize(dr * dc)))
             .collect()
     }
 
@@ -501,7 +510,7 @@ pub fn avg_pool_backward<E: Element>(
     let divs = rows.divisors::<E>();
     for_planes(gy, g.out_vol(), gx, g.in_vol(), |gv, xv| {
         let mut share = vec![E::zero(); rows.ow];
-        let per_row = gv.chunks_exact(rows.ow).zip(&rows.rows);
+        let per_row = gv.chunks_exact(rows.ow).zip(rows.rows());
         for ((grow, (ins, _)), drow) in per_row.zip(divs.chunks_exact(rows.ow)) {
             for ((s, &gy), &d) in share.iter_mut().zip(grow).zip(drow) {
                 *s = gy / d;
