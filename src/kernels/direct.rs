@@ -217,8 +217,8 @@ impl Plan {
     ) {
         let reach = self.offsets.iter().copied().max().unwrap_or(0) + p0 + V * LANES;
         assert!(
-            reach <= xp.len() && wblk.len() >= self.taps() * CB,
-            "forward_tile: {reach} > {}",
+            reach <= xp.len(),
+            "forward_tile: reads to {reach} of {}",
             xp.len()
         );
         let mut acc = [[f32x16::ZERO; V]; CB];
@@ -344,17 +344,11 @@ impl Plan {
         // One contiguous run of images per thread, each with one set of accumulators.
         let parts = parts(batch, parallel);
         let plane = self.ho * self.wo;
-        let want_bias = db.is_some();
+        // per-channel sums of `dy` only when the bias gradient is asked for
+        let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
         let run = |i: usize| {
             let mut acc = vec![f32x16::ZERO; self.groups * gacc];
-            let mut sums = vec![
-                0.0f32;
-                if want_bias {
-                    self.groups * self.cout_g
-                } else {
-                    0
-                }
-            ];
+            let mut sums = vec![0.0f32; sums_len];
             let (mut xp, mut dyw) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
@@ -371,7 +365,7 @@ impl Plan {
                         let slot = &mut dyw[k * rows_len..(k + 1) * rows_len];
                         let dyg = &dy[at..at + og_len];
                         self.widen(dyg, slot);
-                        if want_bias {
+                        if sums_len > 0 {
                             let sg = &mut sums[gi * self.cout_g..(gi + 1) * self.cout_g];
                             for (s, p) in sg.iter_mut().zip(dyg.chunks_exact(plane)) {
                                 *s += super::reduce::sum_run(p);
@@ -488,8 +482,8 @@ fn weight_tile<const CB: usize, const TB: usize>(
     if range.is_empty() {
         return;
     }
-    assert!(range.len().is_multiple_of(LANES), "weight_tile: {range:?}");
-    let len = range.end - range.start;
+    let len = range.len();
+    assert!(len.is_multiple_of(LANES), "weight_tile: {range:?}");
     let xr: [&[f32]; TB] = std::array::from_fn(|q| &x[offs[q] + range.start..][..len]);
     let dr: [&[f32]; CB] = std::array::from_fn(|r| &dy[r * wide + range.start..][..len]);
     let mut acc = *c;

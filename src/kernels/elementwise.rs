@@ -72,19 +72,18 @@ pub fn sigmoid_into<E: Element>(src: &[E], dst: &mut [E]) {
 /// `dst = sigmoid(src)`, or in place when `src` is `None`: 16 lanes at a time, tasks of
 /// `TASK` elements on the pool when large.
 fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
-    let one = |v: &mut [f32], s: &[f32]| {
-        let x = f32x16::from(<[f32; 16]>::try_from(s).expect("16 lanes"));
-        v.copy_from_slice(sigmoid16(x).as_array());
+    let one = |v: &mut [f32], x: [f32; 16]| {
+        v.copy_from_slice(sigmoid16(f32x16::from(x)).as_array());
     };
     for_chunks(dst, TASK, |at, d| {
-        let whole = d.len() - d.len() % 16;
+        let (len, whole) = (d.len(), d.len() - d.len() % 16);
         let (d, tail) = d.split_at_mut(whole);
         // the two forms as two loops, so neither indexes `src` with a check per vector
         match src {
             Some(src) => {
-                let s = &src[at..at + whole + tail.len()];
+                let s = &src[at..at + len];
                 for (v, x) in d.chunks_exact_mut(16).zip(s.chunks_exact(16)) {
-                    one(v, x);
+                    one(v, x.try_into().expect("16 lanes"));
                 }
                 for (v, &x) in tail.iter_mut().zip(&s[whole..]) {
                     *v = sigmoid_scalar(x);
@@ -92,8 +91,8 @@ fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
             }
             None => {
                 for v in d.chunks_exact_mut(16) {
-                    let x: [f32; 16] = (&*v).try_into().expect("16 lanes");
-                    one(v, &x);
+                    let x = (&*v).try_into().expect("16 lanes");
+                    one(v, x);
                 }
                 for v in tail.iter_mut() {
                     *v = sigmoid_scalar(*v);

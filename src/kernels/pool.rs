@@ -222,10 +222,6 @@ pub fn scatter_add_planes<E: Element>(
             dst[i] = dst[i] + v;
         }
     };
-    let planes = gx
-        .chunks_mut(in_vol)
-        .zip(gy.chunks(out_vol))
-        .zip(idx.chunks(out_vol));
     if gy.len() >= super::PARALLEL_MIN_ELEMS {
         // planes are independent: on the pool, several to a task
         let per = (super::TASK / out_vol).max(1);
@@ -235,7 +231,10 @@ pub fn scatter_add_planes<E: Element>(
             .with_min_len(per)
             .for_each(plane);
     } else {
-        planes.for_each(plane);
+        gx.chunks_mut(in_vol)
+            .zip(gy.chunks(out_vol))
+            .zip(idx.chunks(out_vol))
+            .for_each(plane);
     }
 }
 

@@ -133,24 +133,27 @@ where
             );
             // The bias gradient (the sum of `g` per channel) inside the weight gradient's pass
             // over `g` where both are wanted; `g` is the convolution's `dy` unless transposed.
-            let want_b = tb.as_ref().is_some_and(|tb| tb.requires_grad);
-            let mut db = vec![E::zero(); if want_b { out_c } else { 0 }];
-            let mut summed = false;
-            if let Some(gw) = grads.accum(&tw) {
-                if transposed {
-                    kernels::conv_backward_weight(&geom, g, &xv, gw);
-                } else if want_b {
-                    kernels::conv_backward_weight_bias(&geom, &xv, g, gw, &mut db);
-                    summed = true;
-                } else {
-                    kernels::conv_backward_weight(&geom, &xv, g, gw);
+            let mut db = tb
+                .as_ref()
+                .is_some_and(|tb| tb.requires_grad)
+                .then(|| vec![E::zero(); out_c]);
+            match (grads.accum(&tw), db.as_deref_mut()) {
+                (Some(gw), Some(db)) if !transposed => {
+                    kernels::conv_backward_weight_bias(&geom, &xv, g, gw, db)
+                }
+                (gw, db) => {
+                    match gw {
+                        Some(gw) if transposed => kernels::conv_backward_weight(&geom, g, &xv, gw),
+                        Some(gw) => kernels::conv_backward_weight(&geom, &xv, g, gw),
+                        None => {}
+                    }
+                    if let Some(db) = db {
+                        kernels::channel_sum(g, geom.batch, out_c, db);
+                    }
                 }
             }
-            if let Some(gb) = tb.as_ref().and_then(|tb| grads.accum(tb)) {
-                if !summed {
-                    kernels::channel_sum(g, geom.batch, out_c, &mut db);
-                }
-                kernels::add_assign(gb, &db);
+            if let (Some(db), Some(gb)) = (&db, tb.as_ref().and_then(|tb| grads.accum(tb))) {
+                kernels::add_assign(gb, db);
             }
         })
     })
