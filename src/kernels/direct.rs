@@ -8,7 +8,7 @@
 //! extra work, 14% for LeNet's first layer).
 //!
 //! - Forward: a register tile of `CB` output channels by 4 vectors of 16 positions, the
-//!   weights of a block of `CB` channels packed tap by tap and broadcast.
+//!   weights of a block of `CB` channels broadcast from their rows in place.
 //! - Weight gradient: `dW[co, tap] = sum_p dY[co, p] * Xp[p + offset(tap)]`, with `dY` laid
 //!   on the wide grid (zeros in the thrown-away columns): a tile of `CB` channels by `24 / CB`
 //!   taps of vector accumulators, reduced across lanes once per batch. Where the output
@@ -158,59 +158,56 @@ impl Plan {
         }
     }
 
-    /// One group's weights (`cout_g x taps`) as blocks of `cb` channels, tap by tap: block `b`,
-    /// tap `t`, row `r` at `(b * taps + t) * cb + r`, zeros past the last channel.
-    fn pack_weights(&self, w: &[f32]) -> Vec<f32> {
-        let (taps, cb) = (self.taps(), self.cb);
-        let mut out = vec![0.0; self.blocks() * taps * cb];
-        // block by block, each tap's `cb` values written together from `cb` rows of `w`
-        for (wblk, oblk) in w.chunks(taps * cb).zip(out.chunks_exact_mut(taps * cb)) {
-            for (r, wrow) in wblk.chunks_exact(taps).enumerate() {
-                for (o, &v) in oblk.chunks_exact_mut(cb).zip(wrow) {
-                    o[r] = v;
-                }
-            }
-        }
-        out
-    }
-
     /// The wide-grid output of one image-group: `yw` is `blocks * cb x wide`.
-    fn forward_wide(&self, xp: &[f32], wpk: &[f32], yw: &mut [f32]) {
+    /// (`wg` is the group's weights, `cout_g x taps`.)
+    fn forward_wide(&self, xp: &[f32], wg: &[f32], yw: &mut [f32]) {
         match self.cb {
             // CB x V accumulators plus V inputs and a broadcast within the 32 registers
-            8 => self.forward_tiles::<8, 3>(xp, wpk, yw),
-            6 => self.forward_tiles::<6, 4>(xp, wpk, yw),
-            _ => self.forward_tiles::<4, 6>(xp, wpk, yw),
+            8 => self.forward_tiles::<8, 3>(xp, wg, yw),
+            6 => self.forward_tiles::<6, 4>(xp, wg, yw),
+            _ => self.forward_tiles::<4, 6>(xp, wg, yw),
         }
     }
 
     fn forward_tiles<const CB: usize, const V: usize>(
         &self,
         xp: &[f32],
-        wpk: &[f32],
+        wg: &[f32],
         yw: &mut [f32],
     ) {
         let chunk = V * LANES;
         let taps = self.taps();
+        // The weight rows of each block of `CB` channels, read in place (each tap's `CB`
+        // weights are broadcast one by one, so they need not be adjacent: no packing). Rows
+        // past the last channel repeat it; the tile's rows for them are never stored.
+        let blocks: Vec<[&[f32]; CB]> = (0..self.blocks())
+            .map(|b| {
+                std::array::from_fn(|r| {
+                    let co = (b * CB + r).min(self.cout_g - 1);
+                    &wg[co * taps..(co + 1) * taps]
+                })
+            })
+            .collect();
         // Positions outside, channel blocks inside: the inputs one chunk reads (a few rows
         // of every input channel) stay in cache for every block. The last chunk may be
         // short: it runs one vector of positions at a time.
         for p0 in (0..self.wide).step_by(chunk) {
-            for (b, wblk) in wpk.chunks_exact(taps * CB).enumerate() {
+            for (b, rows) in blocks.iter().enumerate() {
                 if p0 + chunk <= self.wide {
-                    self.forward_tile::<CB, V>(xp, wblk, p0, b, yw);
+                    self.forward_tile::<CB, V>(xp, rows, p0, b, yw);
                 } else {
                     for p in (p0..self.wide).step_by(LANES) {
-                        self.forward_tile::<CB, 1>(xp, wblk, p, b, yw);
+                        self.forward_tile::<CB, 1>(xp, rows, p, b, yw);
                     }
                 }
             }
         }
     }
 
-    /// Channels `b * CB ..` of positions `p0 .. p0 + 16 * V` of the wide output.
+    /// Channels `b * CB ..` (weight rows `rows`) of positions `p0 .. p0 + 16 * V` of the wide
+    /// output.
     ///
-    /// Out of line, with the input reads checked once before the tap loop: inlined into the
+    /// Out of line, with the reads checked once before the tap loop: inlined into the
     /// chunk loop, the register allocator kept the 24 accumulators of the weight-gradient
     /// tile on the stack; see [`weight_tile`].
     #[inline(never)]
@@ -218,24 +215,26 @@ impl Plan {
     fn forward_tile<const CB: usize, const V: usize>(
         &self,
         xp: &[f32],
-        wblk: &[f32],
+        rows: &[&[f32]; CB],
         p0: usize,
         b: usize,
         yw: &mut [f32],
     ) {
+        let taps = self.offsets.len();
         let reach = self.offsets.iter().copied().max().unwrap_or(0) + p0 + V * LANES;
         assert!(
-            reach <= xp.len(),
-            "forward_tile: reads to {reach} of {}",
+            reach <= xp.len() && rows.iter().all(|r| r.len() >= taps),
+            "forward_tile: reads to {reach} of {}, weight rows shorter than {taps}",
             xp.len()
         );
         let mut acc = [[f32x16::ZERO; V]; CB];
-        for (&off, wt) in self.offsets.iter().zip(wblk.chunks_exact(CB)) {
+        for (t, &off) in self.offsets.iter().enumerate() {
             // SAFETY: `off + p0 + 16 * V <= reach <= xp.len()` for every offset, by the assert.
             let xs: [f32x16; V] =
                 std::array::from_fn(|v| unsafe { load_unchecked(xp, p0 + off + v * LANES) });
-            for (r, a) in acc.iter_mut().enumerate() {
-                let wv = f32x16::splat(wt[r]);
+            for (a, row) in acc.iter_mut().zip(rows) {
+                // SAFETY: `t < taps <= row.len()`, by the assert.
+                let wv = f32x16::splat(unsafe { *row.get_unchecked(t) });
                 for v in 0..V {
                     a[v] = wv.mul_add(xs[v], a[v]);
                 }
@@ -278,10 +277,6 @@ impl Plan {
         parallel: bool,
     ) {
         let wg_len = self.cout_g * self.taps();
-        let packed: Vec<Vec<f32>> = w
-            .chunks_exact(wg_len)
-            .map(|wg| self.pack_weights(wg))
-            .collect();
         let (xs, os) = (
             self.groups * self.cin_g * self.h * self.w,
             self.groups * self.cout_g * self.ho * self.wo,
@@ -300,7 +295,7 @@ impl Plan {
             for gi in 0..self.groups {
                 xp.resize(self.padded_len, 0.0);
                 self.pad_image(&xn[gi * xg_len..(gi + 1) * xg_len], xp);
-                self.forward_wide(xp, &packed[gi], yw);
+                self.forward_wide(xp, &w[gi * wg_len..(gi + 1) * wg_len], yw);
                 let bg = bias.map(|b| &b[gi * self.cout_g..(gi + 1) * self.cout_g]);
                 self.store(yw, &mut on[gi * og_len..(gi + 1) * og_len], bg, accumulate);
             }
