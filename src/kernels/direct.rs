@@ -86,11 +86,13 @@ impl Plan {
             return None;
         }
         let plane = hp * wp;
-        let offsets: Vec<usize> = (0..cin_g)
-            .flat_map(|ci| {
-                (0..kh).flat_map(move |a| (0..kw).map(move |b| ci * plane + a * dh * wp + b * dw))
-            })
-            .collect();
+        // (sized up front: a collected `flat_map` grows the vector step by step)
+        let mut offsets = Vec::with_capacity(taps);
+        for ci in 0..cin_g {
+            for a in 0..kh {
+                offsets.extend((0..kw).map(|b| ci * plane + a * dh * wp + b * dw));
+            }
+        }
         let wide = (ho * wp).next_multiple_of(LANES);
         let max_off = offsets.iter().copied().max().unwrap_or(0);
         // Waste in the last channel block decides the tile height.

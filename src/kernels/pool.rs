@@ -372,7 +372,10 @@ impl AvgRows {
                 r.1 - r.0
             }
         };
-        let (mut spans, mut starts) = (Vec::new(), Vec::new());
+        // sized up front: growing them was most of a batch-1 pooling's allocator time
+        let len = |d: &[(usize, usize, usize)]| d.iter().map(|r| r.1 - r.0).sum::<usize>();
+        let mut spans = Vec::with_capacity(w[0].len() * w[1].len());
+        let mut starts = Vec::with_capacity(len(&w[0]) * len(&w[1]));
         for ra in &w[0] {
             for rb in &w[1] {
                 let at = starts.len();
