@@ -421,9 +421,11 @@ impl AvgRows {
 
     /// Every output position's divisor (the same for every plane), as `E`.
     fn divisors<E: Element>(&self) -> Vec<E> {
-        self.rows()
-            .flat_map(|(_, dr)| self.col_div.iter().map(move |&dc| E::from_usize(dr * dc)))
-            .collect()
+        let mut out = Vec::with_capacity(self.spans.len() * self.col_div.len());
+        for (_, dr) in self.rows() {
+            out.extend(self.col_div.iter().map(|&dc| E::from_usize(dr * dc)));
+        }
+        out
     }
 
     /// `row[c] += share[ox]` for every column `c` of window `ox`: the adjoint of
