@@ -397,9 +397,7 @@ impl<E: Element> Gradients<E> {
                 // Zeros written, not `vec!`'s lazily mapped zero pages: kernels add into
                 // this buffer, and reading an unmapped page before writing it faults twice
                 // (the second fault, with several threads, interrupts every core).
-                let mut g = Vec::with_capacity(target.len);
-                g.resize(target.len, E::zero());
-                Arc::new(g)
+                Arc::new(crate::kernels::zeros(target.len))
             }),
         ))
     }

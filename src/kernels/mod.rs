@@ -34,6 +34,25 @@ pub use pool::*;
 pub use reduce::*;
 pub use softmax::*;
 
+/// Buffers at least this long are zero-filled on the pool by [`zeros`].
+const PARALLEL_ZEROS: usize = 1 << 20;
+
+/// A new buffer of `len` zeros, filled on the pool when long. A fresh output's or gradient's
+/// zero fill (and the page faults of its first touch) otherwise ran on the calling thread
+/// alone while the pool waited for the kernel after it: in LeNet training (W1) that serial
+/// fill was most of the calling thread's own time. Zeros are written, not mapped lazily, since
+/// kernels then read-modify-write these buffers (see [`crate::autograd`]'s gradients).
+pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
+    use rayon::iter::ParallelExtend;
+    let mut v = Vec::with_capacity(len);
+    if len >= PARALLEL_ZEROS && rayon::current_num_threads() > 1 {
+        v.par_extend(rayon::iter::repeat_n(E::zero(), len));
+    } else {
+        v.resize(len, E::zero());
+    }
+    v
+}
+
 /// `s` as `f32` values, if that is its element type (for the `f32`-only SIMD kernels).
 pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
     match E::values(s) {
@@ -86,3 +105,28 @@ pub(crate) fn for_chunks<E: Send>(dst: &mut [E], chunk: usize, f: impl Fn(usize,
 /// assert!(stensor::kernels::PARALLEL_MIN_ELEMS >= 1024);
 /// ```
 pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn zeros_are_zeros_on_one_thread_and_on_the_pool() {
+        for len in [
+            0,
+            1,
+            17,
+            super::PARALLEL_ZEROS - 1,
+            super::PARALLEL_ZEROS + 33,
+        ] {
+            let serial: Vec<f32> = super::zeros(len);
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(3)
+                .build()
+                .unwrap();
+            let parallel: Vec<f64> = pool.install(|| super::zeros(len));
+            assert_eq!(serial.len(), len);
+            assert_eq!(parallel.len(), len);
+            assert!(serial.iter().all(|&v| v.to_bits() == 0));
+            assert!(parallel.iter().all(|&v| v.to_bits() == 0));
+        }
+    }
+}

@@ -307,7 +307,7 @@ pub fn avg_pool_forward<E: Element>(
     assert_eq!(x.len(), g.planes * g.in_vol(), "avg_pool_forward: length");
     let rows = AvgRows::new(g, count_include_pad, divisor_override);
     let divs = rows.divisors::<E>();
-    let mut out = vec![E::zero(); g.planes * g.out_vol()];
+    let mut out = super::zeros(g.planes * g.out_vol());
     if let Some(scale) = rows.pairs_scale(&divs) {
         // 2x2 windows, stride 2, one power-of-two divisor (LeNet's pooling): one pass, and a
         // multiplication that equals the division exactly

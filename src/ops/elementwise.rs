@@ -295,7 +295,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.map_op_kernels(
             kernels::sigmoid_inplace,
             |x| {
-                let mut y = vec![E::zero(); x.len()];
+                let mut y = kernels::zeros(x.len());
                 kernels::sigmoid_into(x, &mut y);
                 y
             },

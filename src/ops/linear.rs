@@ -26,7 +26,7 @@ where
     let m = x.numel().checked_div(inp).unwrap_or(0);
     let xv = x.data_arc();
     let wv = w.data_arc();
-    let mut y = vec![E::zero(); m * out];
+    let mut y = kernels::zeros(m * out);
     gemm(m, inp, out, &xv, Trans::No, &wv, Trans::Yes, &mut y, false);
     if let Some(b) = b {
         kernels::add_channel_bias(&mut y, 1, b.as_slice());

@@ -81,7 +81,7 @@ where
     };
     let xv = x.data_arc();
     let wv = w.data_arc();
-    let mut y = vec![E::zero(); out_len];
+    let mut y = kernels::zeros(out_len);
     if transposed {
         kernels::conv_transpose_forward(&geom, &xv, &wv, &mut y);
         if let Some(b) = b {
@@ -117,7 +117,7 @@ where
             grads.accum_or_init(
                 &tx,
                 || {
-                    let mut gx = vec![E::zero(); x_len];
+                    let mut gx = kernels::zeros(x_len);
                     write(&mut gx);
                     gx
                 },
