@@ -94,6 +94,65 @@ fn same_tensor_used_twice_accumulates() {
     check!(a, |x| x.clone().add(&x.clone().exp()).mul(&x));
 }
 
+/// Sigmoid and ReLU compute over their input's buffer when nothing else holds it: an input
+/// that is still held (here, used again after the activation) must keep its values, and both
+/// uses must get their gradients.
+#[test]
+fn activations_in_place_leave_a_shared_input_intact() {
+    let a = away_from_zero::<S3>(30);
+    let av = a.to_vec();
+    for relu in [false, true] {
+        let t = a.clone().trace();
+        let h = t.clone().mul_scalar(1.0);
+        let act = if relu {
+            h.clone().relu()
+        } else {
+            h.clone().sigmoid()
+        };
+        assert_eq!(h.to_vec(), av, "the activation wrote over a held input");
+        let shared = act.add(&h).sum().backward();
+        // and over a fresh buffer nothing else holds (the product's output): in place
+        let fresh = t.clone().mul_scalar(1.0);
+        let act = if relu { fresh.relu() } else { fresh.sigmoid() };
+        for (got, want) in act.to_vec().iter().zip(act_of(&av, relu)) {
+            assert!((got - want).abs() < 1e-15, "{got} vs {want}");
+        }
+        let alone = act.sum().backward();
+        let want = act_of(&av, relu);
+        for (i, (&x, &y)) in av.iter().zip(&want).enumerate() {
+            let d = if relu {
+                if x > 0.0 {
+                    1.0
+                } else {
+                    0.0
+                }
+            } else {
+                y * (1.0 - y)
+            };
+            let (gs, ga) = (
+                shared.get(&t).unwrap().to_vec()[i],
+                alone.get(&t).unwrap().to_vec()[i],
+            );
+            assert!((gs - (d + 1.0)).abs() < 1e-12, "{gs} vs {}", d + 1.0);
+            assert!((ga - d).abs() < 1e-12, "{ga} vs {d}");
+        }
+    }
+    check!(a, |x| x.sigmoid());
+    check!(a, |x| x.relu());
+}
+
+fn act_of(x: &[f64], relu: bool) -> Vec<f64> {
+    x.iter()
+        .map(|&v| {
+            if relu {
+                v.max(0.0)
+            } else {
+                1.0 / (1.0 + (-v).exp())
+            }
+        })
+        .collect()
+}
+
 #[test]
 fn both_operands_traced_in_one_graph() {
     let a = rand::<(U3, U4)>(20);

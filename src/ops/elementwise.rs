@@ -50,6 +50,38 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         })
     }
 
+    /// `y = f(x)` elementwise, written over `x`'s buffer (a new one only when something else
+    /// still holds it), for maps whose derivative is a function of the output alone:
+    /// `d(y) = f'(x)`. In training the input of an activation is usually the fresh output of
+    /// the layer before, held by nothing else; computing in place spares a buffer as large
+    /// as that output (its allocation, zero fill and page faults). `inplace` is the kernel.
+    pub(crate) fn map_op_y<K, D>(self, inplace: K, d: D) -> Self
+    where
+        K: Fn(&mut [E]),
+        D: Fn(E) -> E + Send + Sync + 'static,
+    {
+        let shape = self.shape();
+        if !(T::TRACED && self.requires_grad()) {
+            let mut data = self.take_data();
+            inplace(&mut data);
+            return Tensor::from_parts(shape, data);
+        }
+        let (target, node) = self.as_input();
+        let node = node.cloned();
+        let mut data = self.take_data();
+        inplace(&mut data);
+        op_result(shape, data, &[(target.clone(), node.as_ref())], |y| {
+            let y = y.clone();
+            Box::new(move |g, grads| {
+                grads.accum_or_init(
+                    &target,
+                    || kernels::map3_into(&y, g, g, |y, g, _| g * d(y)),
+                    |gx| kernels::unary_backward(gx, &y, &y, g, |_, y| d(y)),
+                );
+            })
+        })
+    }
+
     /// `y = f(x, a, b)` elementwise with two untraced side inputs `a` and `b` (e.g. a target
     /// and a weight), differentiated in `x` only: `d(x, a, b) = df/dx`.
     pub(crate) fn map_with_op<F, D>(self, a: &[E], b: &[E], f: F, d: D) -> Self
@@ -277,10 +309,10 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert!(special[0].is_nan() && special[1].is_sign_negative() && special[2] == 0.0);
     /// ```
     pub fn relu(self) -> Self {
-        self.map_op(
+        self.map_op_y(
             // as PyTorch: NaN passes through and -0.0 stays -0.0 (only x < 0 becomes 0)
-            |x| if x < E::zero() { E::zero() } else { x },
-            |_, y| if y > E::zero() { E::one() } else { E::zero() },
+            |buf| kernels::map_inplace(buf, |x| if x < E::zero() { E::zero() } else { x }),
+            |y| if y > E::zero() { E::one() } else { E::zero() },
         )
     }
 
@@ -292,15 +324,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(y.to_vec(), vec![0.0, 0.5, 1.0]);
     /// ```
     pub fn sigmoid(self) -> Self {
-        self.map_op_kernels(
-            kernels::sigmoid_inplace,
-            |x| {
-                let mut y = kernels::zeros(x.len());
-                kernels::sigmoid_into(x, &mut y);
-                y
-            },
-            |_, y| y * (E::one() - y),
-        )
+        self.map_op_y(kernels::sigmoid_inplace, |y| y * (E::one() - y))
     }
 
     /// Hyperbolic tangent.
