@@ -70,7 +70,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let node = node.cloned();
         let mut data = self.take_data();
         inplace(&mut data);
-        op_result(shape, data, &[(target.clone(), node.as_ref())], |y| {
+        op_result(shape, data, &[(target, node.as_ref())], |y| {
             let y = y.clone();
             Box::new(move |g, grads| {
                 grads.accum_or_init(
