@@ -45,6 +45,7 @@ const PARALLEL_ZEROS: usize = 1 << 20;
 pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
     use rayon::iter::ParallelExtend;
     let mut v = Vec::with_capacity(len);
+    advise_huge_pages(&mut v);
     if len >= PARALLEL_ZEROS && rayon::current_num_threads() > 1 {
         v.par_extend(rayon::iter::repeat_n(E::zero(), len));
     } else {
@@ -52,6 +53,36 @@ pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
     }
     v
 }
+
+/// Bytes of a transparent huge page (x86-64 and aarch64 Linux with 4 KB pages).
+const HUGE_PAGE: usize = 2 << 20;
+
+/// Asks Linux to back the whole 2 MB pages inside `v`'s allocation with transparent huge
+/// pages. A fresh buffer of tens of megabytes (W4e's 33 MB input gradient) otherwise takes a
+/// page fault every 4 KB on its first write: 8,000 faults, 12.5 ms on this VM against 2.4 ms
+/// with huge pages. Only advice: where the kernel declines (THP disabled), nothing changes.
+#[cfg(target_os = "linux")]
+#[allow(unsafe_code)]
+fn advise_huge_pages<E>(v: &mut Vec<E>) {
+    let bytes = v.capacity() * std::mem::size_of::<E>();
+    if bytes < 2 * HUGE_PAGE {
+        return;
+    }
+    let start = v.as_mut_ptr() as usize;
+    let first = start.next_multiple_of(HUGE_PAGE);
+    let end = (start + bytes) / HUGE_PAGE * HUGE_PAGE;
+    if end > first {
+        // SAFETY: `first..end` lies inside `v`'s allocation, which this function borrows
+        // mutably; MADV_HUGEPAGE only changes how the kernel backs those pages, never their
+        // contents or who may access them, and a failure (THP off) is ignored.
+        unsafe {
+            libc::madvise(first as *mut libc::c_void, end - first, libc::MADV_HUGEPAGE);
+        }
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn advise_huge_pages<E>(_: &mut Vec<E>) {}
 
 /// `s` as `f32` values, if that is its element type (for the `f32`-only SIMD kernels).
 pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
