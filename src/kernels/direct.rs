@@ -251,8 +251,9 @@ impl Plan {
     }
 
     /// Copies the valid columns of the wide output into `out` (`cout_g x Ho x Wo`), adding
-    /// `bias` and adding to `out` when `accumulate`.
-    fn store(&self, yw: &[f32], out: &mut [f32], bias: Option<&[f32]>, accumulate: bool) {
+    /// `bias` and adding to `out` when `accumulate` (initialised outputs only): every element
+    /// of `out` is written.
+    fn store<T: Slot>(&self, yw: &[f32], out: &mut [T], bias: Option<&[f32]>, accumulate: bool) {
         let ov = self.ho * self.wo;
         for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
             let b = bias.map_or(0.0, |b| b[co]);
@@ -260,12 +261,40 @@ impl Plan {
             for (y, dst) in orow.chunks_exact_mut(self.wo).enumerate() {
                 let s = &src[y * self.wp..y * self.wp + self.wo];
                 if accumulate {
-                    dst.iter_mut().zip(s).for_each(|(d, &v)| *d += v + b);
+                    dst.iter_mut().zip(s).for_each(|(d, &v)| d.add(v + b));
                 } else {
                     copy_plus(s, b, dst);
                 }
             }
         }
+    }
+
+    /// `conv(x, w) + bias` for the whole batch into a new buffer, each output written once
+    /// (no zero fill first): [`Plan::forward`] into the buffer's spare capacity.
+    #[allow(unsafe_code)]
+    pub(super) fn forward_new(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        len: usize,
+        parallel: bool,
+    ) -> Vec<f32> {
+        let xs = self.groups * self.cin_g * self.h * self.w;
+        let os = self.groups * self.cout_g * self.ho * self.wo;
+        assert!(
+            xs > 0 && x.len().is_multiple_of(xs) && len == x.len() / xs * os,
+            "forward_new: {len} outputs for {} inputs",
+            x.len()
+        );
+        let mut out = super::new_buffer(len);
+        let spare = &mut out.spare_capacity_mut()[..len];
+        self.forward_into(x, w, bias, spare, false, parallel);
+        // SAFETY: `forward_into` runs `store` on every group of every image of `spare`
+        // (`len = batch x cout x Ho x Wo` for `batch = x.len() / xs` images, by the assert),
+        // and `store` writes every element of the output it is given.
+        unsafe { out.set_len(len) };
+        out
     }
 
     /// `out (+)= conv(x, w) + bias` for the whole batch (images in parallel when `parallel`).
@@ -275,6 +304,19 @@ impl Plan {
         w: &[f32],
         bias: Option<&[f32]>,
         out: &mut [f32],
+        accumulate: bool,
+        parallel: bool,
+    ) {
+        self.forward_into(x, w, bias, out, accumulate, parallel);
+    }
+
+    /// [`Plan::forward`] into initialised outputs or, not accumulating, into uninitialised ones.
+    fn forward_into<T: Slot>(
+        &self,
+        x: &[f32],
+        w: &[f32],
+        bias: Option<&[f32]>,
+        out: &mut [T],
         accumulate: bool,
         parallel: bool,
     ) {
@@ -293,7 +335,7 @@ impl Plan {
                 vec![0.0f32; self.blocks() * self.cb * self.wide],
             )
         };
-        let per_image = |(xp, yw): &mut (Vec<f32>, Vec<f32>), (xn, on): (&[f32], &mut [f32])| {
+        let per_image = |(xp, yw): &mut (Vec<f32>, Vec<f32>), (xn, on): (&[f32], &mut [T])| {
             for gi in 0..self.groups {
                 xp.resize(self.padded_len, 0.0);
                 self.pad_image(&xn[gi * xg_len..(gi + 1) * xg_len], xp);
@@ -306,7 +348,7 @@ impl Plan {
         // smaller tasks each allocating buffers cost page faults and TLB shootdowns).
         let batch = x.len() / xs.max(1);
         let per = batch.div_ceil(parts(batch, parallel)).max(1);
-        let run = |(i, ob): (usize, &mut [f32])| {
+        let run = |(i, ob): (usize, &mut [T])| {
             let mut bufs = new_bufs();
             let xb = &x[i * per * xs..];
             xb.chunks(xs)
@@ -682,18 +724,48 @@ fn weight_tile_lanes<const CV: usize, const TT: usize>(
     *c = acc;
 }
 
-/// `dst[i] = src[i] + b`, 16 lanes at a time; a row of 16 or more ends with one vector that
-/// overlaps the last whole one (the compiler's own loop took 4 lanes at a time for rows as
-/// short as LeNet's 28 and 10: the top of a batch-1 LeNet's copy-out profile).
-fn copy_plus(src: &[f32], b: f32, dst: &mut [f32]) {
+/// An output element the direct kernel stores to: an initialised `f32`, or a slot of a new
+/// buffer's spare capacity written for the first time.
+pub(super) trait Slot: Send {
+    /// `*self = v`.
+    fn set(&mut self, v: f32);
+    /// `*self += v` (initialised outputs only).
+    fn add(&mut self, v: f32);
+}
+
+impl Slot for f32 {
+    fn set(&mut self, v: f32) {
+        *self = v;
+    }
+    fn add(&mut self, v: f32) {
+        *self += v;
+    }
+}
+
+impl Slot for std::mem::MaybeUninit<f32> {
+    fn set(&mut self, v: f32) {
+        self.write(v);
+    }
+    fn add(&mut self, _: f32) {
+        unreachable!("the direct kernel adds only into initialised outputs")
+    }
+}
+
+/// `dst[i] = src[i] + b` for every `i` of `dst`, 16 lanes at a time; a row of 16 or more
+/// ends with one vector that overlaps the last whole one (the compiler's own loop took 4 lanes
+/// at a time for rows as short as LeNet's 28 and 10: the top of a batch-1 LeNet's copy-out
+/// profile).
+fn copy_plus<T: Slot>(src: &[f32], b: f32, dst: &mut [T]) {
     let n = dst.len();
     let bv = f32x16::splat(b);
-    let one = |d: &mut [f32], s: &[f32]| {
+    let one = |d: &mut [T], s: &[f32]| {
         let v = f32x16::from(<[f32; LANES]>::try_from(&s[..LANES]).expect("16 lanes")) + bv;
-        d[..LANES].copy_from_slice(v.as_array());
+        for (d, &v) in d[..LANES].iter_mut().zip(v.as_array()) {
+            d.set(v);
+        }
     };
     if n < LANES {
-        dst.iter_mut().zip(src).for_each(|(d, &v)| *d = v + b);
+        dst.iter_mut().zip(src).for_each(|(d, &v)| d.set(v + b));
         return;
     }
     for (d, s) in dst.chunks_exact_mut(LANES).zip(src.chunks_exact(LANES)) {

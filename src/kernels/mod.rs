@@ -44,13 +44,19 @@ const PARALLEL_ZEROS: usize = 1 << 20;
 /// kernels then read-modify-write these buffers (see [`crate::autograd`]'s gradients).
 pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
     use rayon::iter::ParallelExtend;
-    let mut v = Vec::with_capacity(len);
-    advise_huge_pages(&mut v);
+    let mut v = new_buffer(len);
     if len >= PARALLEL_ZEROS && rayon::current_num_threads() > 1 {
         v.par_extend(rayon::iter::repeat_n(E::zero(), len));
     } else {
         v.resize(len, E::zero());
     }
+    v
+}
+
+/// An empty vector with room for `len` values, its large pages advised to huge pages.
+pub(crate) fn new_buffer<E>(len: usize) -> Vec<E> {
+    let mut v = Vec::with_capacity(len);
+    advise_huge_pages(&mut v);
     v
 }
 

@@ -81,15 +81,16 @@ where
     };
     let xv = x.data_arc();
     let wv = w.data_arc();
-    let mut y = kernels::zeros(out_len);
-    if transposed {
-        kernels::conv_transpose_forward(&geom, &xv, &wv, &mut y);
+    let y = if transposed {
+        let mut y = kernels::conv_transpose_forward_new(&geom, &xv, &wv);
         if let Some(b) = b {
             kernels::add_channel_bias(&mut y, in_vol, b.as_slice());
         }
+        y
     } else {
-        kernels::conv_forward(&geom, &xv, &wv, b.map(|b| b.as_slice()), &mut y);
-    }
+        kernels::conv_forward_new(&geom, &xv, &wv, b.map(|b| b.as_slice()))
+    };
+    debug_assert_eq!(y.len(), out_len);
     let (tx, nx) = x.as_input();
     let tw = w.grad_target();
     let tb = b.map(|b| b.grad_target());
@@ -117,8 +118,12 @@ where
             grads.accum_or_init(
                 &tx,
                 || {
-                    let mut gx = kernels::zeros(x_len);
-                    write(&mut gx);
+                    let gx = if transposed {
+                        kernels::conv_forward_new(&geom, g, &wv, None)
+                    } else {
+                        kernels::conv_transpose_forward_new(&geom, g, &wv)
+                    };
+                    debug_assert_eq!(gx.len(), x_len);
                     gx
                 },
                 |gx| {
