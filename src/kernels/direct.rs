@@ -118,10 +118,11 @@ impl Plan {
         })
     }
 
-    /// Whether the weight gradient runs direct too. Its tiles add their registers to
-    /// accumulators once per pass, so it needs few taps, or a wide grid that is mostly valid
-    /// positions, at least 70% (an 8x8 image padded to 12x12 has 64 of 96); measured
-    /// on the W1, W2 and W4 layers, the im2col product wins otherwise.
+    /// Whether the weight gradient runs direct too: always where the output channels fill
+    /// vectors ([`Plan::backward_weight_lanes`], measured faster than im2col on every W1, W2
+    /// and W4 layer it takes). Otherwise its tiles add their registers to accumulators once
+    /// per pass, so it needs few taps, or a wide grid that is mostly valid positions, at least
+    /// 70% (an 8x8 image padded to 12x12 has 64 of 96); the im2col product wins otherwise.
     pub(super) fn weight_grad_pays(&self) -> bool {
         self.channel_lanes()
             || self.taps() <= MAX_WEIGHT_GRAD_TAPS
@@ -397,7 +398,6 @@ impl Plan {
         let per_pass = (BLOCK_POSITIONS / self.wide).max(1);
         // One contiguous run of images per thread, each with one set of accumulators.
         let parts = parts(batch, parallel);
-        let plane = self.ho * self.wo;
         // per-channel sums of `dy` only when the bias gradient is asked for
         let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
         let run = |i: usize| {
@@ -420,10 +420,7 @@ impl Plan {
                         let dyg = &dy[at..at + og_len];
                         self.widen(dyg, slot);
                         if sums_len > 0 {
-                            let sg = &mut sums[gi * self.cout_g..(gi + 1) * self.cout_g];
-                            for (s, p) in sg.iter_mut().zip(dyg.chunks_exact(plane)) {
-                                *s += super::reduce::sum_run(p);
-                            }
+                            self.add_channel_sums(dyg, gi, &mut sums);
                         }
                     }
                     let a = &mut acc[gi * gacc..(gi + 1) * gacc];
@@ -436,19 +433,7 @@ impl Plan {
             }
             (acc, sums)
         };
-        let (total, sums) = if parts > 1 {
-            (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
-                a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
-                a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
-                a
-            })
-        } else {
-            Some(run(0))
-        }
-        .unwrap_or_default();
-        if let Some(db) = db {
-            db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
-        }
+        let total = sum_parts(parts, run, db);
         let taps = self.taps();
         for (gacc, dwg) in total
             .chunks_exact(gacc)
@@ -459,6 +444,14 @@ impl Plan {
                     *d += gacc[co * taps_pad + t].reduce_add();
                 }
             }
+        }
+    }
+
+    /// `sums[gi * cout_g + co] +=` the sum of channel `co` of the image-group `dyg`.
+    fn add_channel_sums(&self, dyg: &[f32], gi: usize, sums: &mut [f32]) {
+        let sg = &mut sums[gi * self.cout_g..(gi + 1) * self.cout_g];
+        for (s, p) in sg.iter_mut().zip(dyg.chunks_exact(self.ho * self.wo)) {
+            *s += super::reduce::sum_run(p);
         }
     }
 
@@ -515,11 +508,11 @@ impl Plan {
                         let slot = &mut xp[k * self.padded_len..(k + 1) * self.padded_len];
                         self.pad_image(&x[at..at + xg_len], slot);
                         if sums_len > 0 {
-                            let dyg = &dy[n * os + gi * og_len..][..og_len];
-                            let sg = &mut sums[gi * self.cout_g..(gi + 1) * self.cout_g];
-                            for (s, p) in sg.iter_mut().zip(dyg.chunks_exact(plane)) {
-                                *s += super::reduce::sum_run(p);
-                            }
+                            self.add_channel_sums(
+                                &dy[n * os + gi * og_len..][..og_len],
+                                gi,
+                                &mut sums,
+                            );
                         }
                     }
                     let rows = (n1 - n0) * self.ho;
@@ -560,19 +553,7 @@ impl Plan {
             }
             (acc, sums)
         };
-        let (total, sums) = if parts > 1 {
-            (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
-                a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
-                a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
-                a
-            })
-        } else {
-            Some(run(0))
-        }
-        .unwrap_or_default();
-        if let Some(db) = db {
-            db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
-        }
+        let total = sum_parts(parts, run, db);
         for (gacc, dwg) in total
             .chunks_exact(gacc)
             .zip(dw.chunks_exact_mut(self.cout_g * taps))
@@ -774,6 +755,30 @@ fn copy_plus<T: Slot>(src: &[f32], b: f32, dst: &mut [T]) {
     if !n.is_multiple_of(LANES) {
         one(&mut dst[n - LANES..], &src[n - LANES..n]);
     }
+}
+
+/// The weight-gradient accumulators and per-channel sums of `dy` that `run(i)` returns for
+/// each run `i` of images (on the pool when `parts > 1`), added together; the sums added to
+/// `db` when given.
+fn sum_parts(
+    parts: usize,
+    run: impl Fn(usize) -> (Vec<f32x16>, Vec<f32>) + Sync + Send,
+    db: Option<&mut [f32]>,
+) -> Vec<f32x16> {
+    let (total, sums) = if parts > 1 {
+        (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
+            a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
+            a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
+            a
+        })
+    } else {
+        Some(run(0))
+    }
+    .unwrap_or_default();
+    if let Some(db) = db {
+        db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
+    }
+    total
 }
 
 /// How many runs of images a batch splits into: one per thread when `parallel`.

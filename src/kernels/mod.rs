@@ -2,10 +2,12 @@
 //!
 //! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
 //! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
-//! module: `load_unchecked`, a vector load whose bounds the caller checked once for a whole
-//! loop (the hot loops of the direct convolution and the matrix-vector product, where a check
-//! per load cost a third of the speed); everything else is written so the compiler vectorises
-//! it without.
+//! module, each block with its `// SAFETY:` argument: loads whose bounds are checked once for a
+//! whole loop (`load_unchecked` and `get_unchecked` in the hot loops of the direct convolution
+//! and the matrix-vector product, where a check per load cost a third of the speed); the
+//! `set_len` of a convolution output written in full by the direct kernel (no zero fill
+//! first); and `madvise` for huge pages under large fresh buffers (Linux). Everything else is
+//! written so the compiler vectorises it without.
 //!
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
