@@ -129,6 +129,15 @@ impl Plan {
             || 10 * self.ho * self.wo >= 7 * self.wide
     }
 
+    /// Lengths of one image-group's input and output, and of one image's input and output.
+    fn lens(&self) -> [usize; 4] {
+        let (xg, og) = (
+            self.cin_g * self.h * self.w,
+            self.cout_g * self.ho * self.wo,
+        );
+        [xg, og, self.groups * xg, self.groups * og]
+    }
+
     fn taps(&self) -> usize {
         self.offsets.len()
     }
@@ -281,8 +290,7 @@ impl Plan {
         len: usize,
         parallel: bool,
     ) -> Vec<f32> {
-        let xs = self.groups * self.cin_g * self.h * self.w;
-        let os = self.groups * self.cout_g * self.ho * self.wo;
+        let [_, _, xs, os] = self.lens();
         assert!(
             xs > 0 && x.len().is_multiple_of(xs) && len == x.len() / xs * os,
             "forward_new: {len} outputs for {} inputs",
@@ -290,29 +298,17 @@ impl Plan {
         );
         let mut out = super::new_buffer(len);
         let spare = &mut out.spare_capacity_mut()[..len];
-        self.forward_into(x, w, bias, spare, false, parallel);
-        // SAFETY: `forward_into` runs `store` on every group of every image of `spare`
+        self.forward(x, w, bias, spare, false, parallel);
+        // SAFETY: `forward` runs `store` on every group of every image of `spare`
         // (`len = batch x cout x Ho x Wo` for `batch = x.len() / xs` images, by the assert),
         // and `store` writes every element of the output it is given.
         unsafe { out.set_len(len) };
         out
     }
 
-    /// `out (+)= conv(x, w) + bias` for the whole batch (images in parallel when `parallel`).
-    pub(super) fn forward(
-        &self,
-        x: &[f32],
-        w: &[f32],
-        bias: Option<&[f32]>,
-        out: &mut [f32],
-        accumulate: bool,
-        parallel: bool,
-    ) {
-        self.forward_into(x, w, bias, out, accumulate, parallel);
-    }
-
-    /// [`Plan::forward`] into initialised outputs or, not accumulating, into uninitialised ones.
-    fn forward_into<T: Slot>(
+    /// `out (+)= conv(x, w) + bias` for the whole batch (images in parallel when `parallel`):
+    /// into initialised outputs, or, not accumulating, into uninitialised ones.
+    pub(super) fn forward<T: Slot>(
         &self,
         x: &[f32],
         w: &[f32],
@@ -322,14 +318,7 @@ impl Plan {
         parallel: bool,
     ) {
         let wg_len = self.cout_g * self.taps();
-        let (xs, os) = (
-            self.groups * self.cin_g * self.h * self.w,
-            self.groups * self.cout_g * self.ho * self.wo,
-        );
-        let (xg_len, og_len) = (
-            self.cin_g * self.h * self.w,
-            self.cout_g * self.ho * self.wo,
-        );
+        let [xg_len, og_len, xs, os] = self.lens();
         let new_bufs = || {
             (
                 Vec::new(),
@@ -387,11 +376,7 @@ impl Plan {
         let taps_pad = self.taps().next_multiple_of(tb);
         let rows = self.blocks() * self.cb;
         let gacc = rows * taps_pad;
-        let (xg_len, og_len) = (
-            self.cin_g * self.h * self.w,
-            self.cout_g * self.ho * self.wo,
-        );
-        let (xs, os) = (self.groups * xg_len, self.groups * og_len);
+        let [xg_len, og_len, xs, os] = self.lens();
         let batch = x.len() / xs.max(1);
         // Small images are taken several at a time, so each tile's pass over positions is
         // long enough to pay for adding its registers to the accumulators.
@@ -481,11 +466,7 @@ impl Plan {
         let taps = self.taps();
         let taps_pad = taps.next_multiple_of(TT);
         let gacc = taps_pad * vs;
-        let (xg_len, og_len) = (
-            self.cin_g * self.h * self.w,
-            self.cout_g * self.ho * self.wo,
-        );
-        let (xs, os) = (self.groups * xg_len, self.groups * og_len);
+        let [xg_len, og_len, xs, os] = self.lens();
         let batch = x.len() / xs.max(1);
         let plane = self.ho * self.wo;
         // rows of positions per block, and whole small images per pass
