@@ -250,50 +250,46 @@ pub(crate) fn conv_forward_new<E: Element>(
     w: &[E],
     bias: Option<&[E]>,
 ) -> Vec<E> {
-    let len = g.batch * g.cout * g.out_vol();
-    if let Some(v) = direct_new(g, x, w, bias, len) {
+    if let Some(v) = direct_new(g, x, w, bias) {
         return v;
     }
-    let mut out = super::zeros(len);
+    let mut out = super::zeros(g.batch * g.cout * g.out_vol());
     conv_forward(g, x, w, bias, &mut out);
     out
 }
 
 /// [`conv_transpose_forward`] into a new buffer, written once where the direct kernel runs it.
 pub(crate) fn conv_transpose_forward_new<E: Element>(g: &ConvGeom, dy: &[E], w: &[E]) -> Vec<E> {
-    let len = g.batch * g.cin * g.in_vol();
     let direct = |t: &ConvGeom| direct_plan::<E>(t).is_some();
     if let Some(t) = transposed_geometry::<E>(g).filter(direct) {
-        if let Some(v) = direct_new(&t, dy, &transpose_flip_weights(g, w), None, len) {
+        if let Some(v) = direct_new(&t, dy, &transpose_flip_weights(g, w), None) {
             return v;
         }
     }
-    let mut out = super::zeros(len);
+    let mut out = super::zeros(g.batch * g.cin * g.in_vol());
     conv_transpose_forward(g, dy, w, &mut out);
     out
 }
 
-/// The direct kernel's forward of `g` into a new buffer of `len`, where it runs (`f32`).
-fn direct_new<E: Element>(
-    g: &ConvGeom,
-    x: &[E],
-    w: &[E],
-    bias: Option<&[E]>,
-    len: usize,
-) -> Option<Vec<E>> {
-    g.check();
+/// The direct kernel's forward of `g` into a new buffer, where it runs (`f32`).
+fn direct_new<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E]>) -> Option<Vec<E>> {
+    let out_len = g.batch * g.cout * g.out_vol();
+    check_lengths(g, x.len(), w.len(), out_len, "conv_forward");
     let plan = direct_plan::<E>(g)?;
     let (x, w) = (as_f32(x)?, as_f32(w)?);
-    assert_eq!(
-        x.len(),
-        g.batch * g.cin * g.in_vol(),
-        "conv_forward: input length"
-    );
-    assert_eq!(w.len(), g.weight_len(), "conv_forward: weight length");
-    let bias = bias.and_then(as_f32);
-    let out = plan.forward_new(x, w, bias, len, parallel::<E>(g));
+    let out = plan.forward_new(x, w, bias.and_then(as_f32), parallel::<E>(g));
+    // `E` is `f32` here (`as_f32` said so): the vector is handed back as `Vec<E>`
     let out: Box<dyn std::any::Any> = Box::new(out);
     out.downcast::<Vec<E>>().ok().map(|v| *v)
+}
+
+/// Checks `g` and the lengths of a convolution's input (or its gradient), weights (or their
+/// gradient) and output (or its gradient) against it; `op` names the kernel in the message.
+fn check_lengths(g: &ConvGeom, x: usize, w: usize, y: usize, op: &str) {
+    g.check();
+    assert_eq!(x, g.batch * g.cin * g.in_vol(), "{op}: input length");
+    assert_eq!(w, g.weight_len(), "{op}: weight length");
+    assert_eq!(y, g.batch * g.cout * g.out_vol(), "{op}: output length");
 }
 
 /// [`conv_forward`], adding to `out` instead of overwriting it when `accumulate`.
@@ -305,15 +301,8 @@ fn forward_into<E: Element>(
     out: &mut [E],
     accumulate: bool,
 ) {
-    g.check();
+    check_lengths(g, x.len(), w.len(), out.len(), "conv_forward");
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
-    assert_eq!(x.len(), g.batch * g.cin * iv, "conv_forward: input length");
-    assert_eq!(w.len(), g.weight_len(), "conv_forward: weight length");
-    assert_eq!(
-        out.len(),
-        g.batch * g.cout * ov,
-        "conv_forward: output length"
-    );
     if out.is_empty() {
         return;
     }
@@ -440,23 +429,8 @@ fn backward_input_into<E: Element>(
     dx: &mut [E],
     accumulate: bool,
 ) {
-    g.check();
+    check_lengths(g, dx.len(), w.len(), dy.len(), "conv_backward_input");
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
-    assert_eq!(
-        dx.len(),
-        g.batch * g.cin * iv,
-        "conv_backward_input: input length"
-    );
-    assert_eq!(
-        w.len(),
-        g.weight_len(),
-        "conv_backward_input: weight length"
-    );
-    assert_eq!(
-        dy.len(),
-        g.batch * g.cout * ov,
-        "conv_backward_input: output length"
-    );
     let transposed = transposed_geometry::<E>(g);
     if !accumulate && (transposed.is_none() || dy.is_empty()) {
         dx.fill(E::zero());
@@ -616,23 +590,8 @@ fn backward_weight_into<E: Element>(
     dw: &mut [E],
     mut db: Option<&mut [E]>,
 ) {
-    g.check();
+    check_lengths(g, x.len(), dw.len(), dy.len(), "conv_backward_weight");
     let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
-    assert_eq!(
-        x.len(),
-        g.batch * g.cin * iv,
-        "conv_backward_weight: input length"
-    );
-    assert_eq!(
-        dw.len(),
-        g.weight_len(),
-        "conv_backward_weight: weight length"
-    );
-    assert_eq!(
-        dy.len(),
-        g.batch * g.cout * ov,
-        "conv_backward_weight: output length"
-    );
     if dw.is_empty() || dy.is_empty() {
         if let Some(db) = db {
             channel_sum(dy, g.batch, g.cout, db);

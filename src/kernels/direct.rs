@@ -57,6 +57,8 @@ pub(super) struct Plan {
     wide: usize,
     /// Offset of each tap from the output position, in the padded image.
     offsets: Vec<usize>,
+    /// The largest of `offsets` (the last tap's).
+    max_off: usize,
     /// Length of the padded image buffer, with room for the last tile's reads.
     padded_len: usize,
     /// Output channels per register tile: 4, 6 or 8.
@@ -113,6 +115,7 @@ impl Plan {
             wo,
             wide,
             offsets,
+            max_off,
             padded_len: (cin_g * plane).max(max_off + wide),
             cb,
         })
@@ -136,6 +139,12 @@ impl Plan {
             self.cout_g * self.ho * self.wo,
         );
         [xg, og, self.groups * xg, self.groups * og]
+    }
+
+    /// The offset of tap `t`, or 0 for the padding taps past the last (whose accumulators
+    /// nobody reads).
+    fn tap_offset(&self, t: usize) -> usize {
+        self.offsets.get(t).copied().unwrap_or(0)
     }
 
     fn taps(&self) -> usize {
@@ -167,6 +176,17 @@ impl Plan {
                 mid.copy_from_slice(&src[(yp - ph) * self.w..][..self.w]);
                 back.fill(0.0);
             }
+        }
+    }
+
+    /// Images `images` (group `gi` of each) of the batch `x` zero-padded into consecutive
+    /// slots of `padded_len` in `xp`: the inputs of one weight-gradient pass.
+    fn pad_pass(&self, x: &[f32], images: std::ops::Range<usize>, gi: usize, xp: &mut Vec<f32>) {
+        let [xg_len, _, xs, _] = self.lens();
+        xp.resize(images.len() * self.padded_len, 0.0);
+        for (slot, n) in xp.chunks_exact_mut(self.padded_len).zip(images) {
+            let at = n * xs + gi * xg_len;
+            self.pad_image(&x[at..at + xg_len], slot);
         }
     }
 
@@ -233,7 +253,7 @@ impl Plan {
         yw: &mut [f32],
     ) {
         let taps = self.offsets.len();
-        let reach = self.offsets.iter().copied().max().unwrap_or(0) + p0 + V * LANES;
+        let reach = self.max_off + p0 + V * LANES;
         assert!(
             reach <= xp.len() && rows.iter().all(|r| r.len() >= taps),
             "forward_tile: reads to {reach} of {}, weight rows shorter than {taps}",
@@ -287,21 +307,21 @@ impl Plan {
         x: &[f32],
         w: &[f32],
         bias: Option<&[f32]>,
-        len: usize,
         parallel: bool,
     ) -> Vec<f32> {
         let [_, _, xs, os] = self.lens();
         assert!(
-            xs > 0 && x.len().is_multiple_of(xs) && len == x.len() / xs * os,
-            "forward_new: {len} outputs for {} inputs",
+            xs > 0 && x.len().is_multiple_of(xs),
+            "forward_new: {} inputs, not whole images of {xs}",
             x.len()
         );
+        let len = x.len() / xs * os;
         let mut out = super::new_buffer(len);
         let spare = &mut out.spare_capacity_mut()[..len];
         self.forward(x, w, bias, spare, false, parallel);
         // SAFETY: `forward` runs `store` on every group of every image of `spare`
-        // (`len = batch x cout x Ho x Wo` for `batch = x.len() / xs` images, by the assert),
-        // and `store` writes every element of the output it is given.
+        // (`len = batch x cout x Ho x Wo` for the `batch = x.len() / xs` whole images of `x`,
+        // by the assert), and `store` writes every element of the output it is given.
         unsafe { out.set_len(len) };
         out
     }
@@ -376,7 +396,8 @@ impl Plan {
         let taps_pad = self.taps().next_multiple_of(tb);
         let rows = self.blocks() * self.cb;
         let gacc = rows * taps_pad;
-        let [xg_len, og_len, xs, os] = self.lens();
+        let [_, og_len, xs, os] = self.lens();
+        let rows_len = rows * self.wide;
         let batch = x.len() / xs.max(1);
         // Small images are taken several at a time, so each tile's pass over positions is
         // long enough to pay for adding its registers to the accumulators.
@@ -393,13 +414,9 @@ impl Plan {
             for n0 in images.clone().step_by(per_pass) {
                 let n1 = (n0 + per_pass).min(images.end);
                 for gi in 0..self.groups {
-                    let rows_len = self.blocks() * self.cb * self.wide;
-                    xp.resize((n1 - n0) * self.padded_len, 0.0);
+                    self.pad_pass(x, n0..n1, gi, &mut xp);
                     dyw.resize((n1 - n0) * rows_len, 0.0);
                     for (k, n) in (n0..n1).enumerate() {
-                        let at = n * xs + gi * xg_len;
-                        let slot = &mut xp[k * self.padded_len..(k + 1) * self.padded_len];
-                        self.pad_image(&x[at..at + xg_len], slot);
                         let at = n * os + gi * og_len;
                         let slot = &mut dyw[k * rows_len..(k + 1) * rows_len];
                         let dyg = &dy[at..at + og_len];
@@ -466,7 +483,7 @@ impl Plan {
         let taps = self.taps();
         let taps_pad = taps.next_multiple_of(TT);
         let gacc = taps_pad * vs;
-        let [xg_len, og_len, xs, os] = self.lens();
+        let [_, og_len, xs, os] = self.lens();
         let batch = x.len() / xs.max(1);
         let plane = self.ho * self.wo;
         // rows of positions per block, and whole small images per pass
@@ -474,35 +491,30 @@ impl Plan {
         let per_pass = (block_rows / self.ho).max(1);
         let parts = parts(batch, parallel);
         let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
-        let off = |t: usize| if t < taps { self.offsets[t] } else { 0 };
         let run = |i: usize| {
             let mut acc = vec![f32x16::ZERO; self.groups * gacc];
             let mut sums = vec![0.0f32; sums_len];
-            let (mut xp, mut dyt, mut starts) = (Vec::new(), Vec::new(), Vec::new());
+            // the transposed gradient of one block; every value of a block is written below,
+            // so it is zeroed once, not per block
+            let mut dyt = vec![f32x16::ZERO; block_rows * self.wo * vs];
+            let (mut xp, mut starts) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
                 let n1 = (n0 + per_pass).min(images.end);
                 for gi in 0..self.groups {
-                    xp.resize((n1 - n0) * self.padded_len, 0.0);
-                    for (k, n) in (n0..n1).enumerate() {
-                        let at = n * xs + gi * xg_len;
-                        let slot = &mut xp[k * self.padded_len..(k + 1) * self.padded_len];
-                        self.pad_image(&x[at..at + xg_len], slot);
-                        if sums_len > 0 {
-                            self.add_channel_sums(
-                                &dy[n * os + gi * og_len..][..og_len],
-                                gi,
-                                &mut sums,
-                            );
+                    self.pad_pass(x, n0..n1, gi, &mut xp);
+                    if sums_len > 0 {
+                        for n in n0..n1 {
+                            let dyg = &dy[n * os + gi * og_len..][..og_len];
+                            self.add_channel_sums(dyg, gi, &mut sums);
                         }
                     }
                     let rows = (n1 - n0) * self.ho;
                     for r0 in (0..rows).step_by(block_rows) {
                         let r1 = (r0 + block_rows).min(rows);
                         starts.clear();
-                        dyt.clear();
-                        dyt.resize((r1 - r0) * self.wo * vs, f32x16::ZERO);
-                        let flat: &mut [f32] = bytemuck::cast_slice_mut(&mut dyt);
+                        let dyt = &mut dyt[..(r1 - r0) * self.wo * vs];
+                        let flat: &mut [f32] = bytemuck::cast_slice_mut(dyt);
                         for (ri, r) in (r0..r1).enumerate() {
                             let (k, y) = (r / self.ho, r % self.ho);
                             starts.push(k * self.padded_len + y * self.wp);
@@ -517,11 +529,12 @@ impl Plan {
                         }
                         let a = &mut acc[gi * gacc..(gi + 1) * gacc];
                         for t0 in (0..taps_pad).step_by(TT) {
-                            let offs: [usize; TT] = std::array::from_fn(|j| off(t0 + j));
+                            let offs: [usize; TT] =
+                                std::array::from_fn(|j| self.tap_offset(t0 + j));
                             for v0 in (0..vs).step_by(CV) {
                                 let mut c = [[f32x16::ZERO; CV]; TT];
                                 weight_tile_lanes(
-                                    &xp, &starts, self.wo, &dyt, vs, v0, &offs, &mut c,
+                                    &xp, &starts, self.wo, dyt, vs, v0, &offs, &mut c,
                                 );
                                 for (j, cj) in c.iter().enumerate() {
                                     let dst = &mut a[(t0 + j) * vs + v0..][..CV];
@@ -572,7 +585,6 @@ impl Plan {
         taps_pad: usize,
         acc: &mut [f32x16],
     ) {
-        let taps = self.taps();
         let rows_len = self.blocks() * CB * self.wide;
         let images = dyw.len() / rows_len;
         // One image at a time is cut into blocks of positions; several images are one block.
@@ -581,12 +593,11 @@ impl Plan {
         } else {
             BLOCK_POSITIONS.min(self.wide)
         };
-        let off = |t: usize| if t < taps { self.offsets[t] } else { 0 };
         for p0 in (0..self.wide).step_by(pb) {
             let p1 = (p0 + pb).min(self.wide);
             for b in 0..self.blocks() {
                 for t0 in (0..taps_pad).step_by(TB) {
-                    let offs: [usize; TB] = std::array::from_fn(|j| off(t0 + j));
+                    let offs: [usize; TB] = std::array::from_fn(|j| self.tap_offset(t0 + j));
                     let mut c = [[f32x16::ZERO; TB]; CB];
                     for j in 0..images {
                         let xj = &xp[j * self.padded_len..(j + 1) * self.padded_len];

@@ -13,7 +13,9 @@
 //! - A one-row product (batch-1 inference) skips packing: a matrix-vector product, eight dot
 //!   products at a time. Products of fewer rows than a tile skip packing too.
 //!
-//! No `unsafe`: packed panels are `Vec<f32x16>`, so every vector load is an aligned, typed read.
+//! The packed panels are `Vec<f32x16>`, so the microkernel's loads are aligned, typed reads
+//! with no `unsafe`; only the matrix-vector dot groups (`dots8`) load unchecked, their bounds
+//! checked once per call.
 
 use super::{load_unchecked, Trans};
 use rayon::prelude::*;

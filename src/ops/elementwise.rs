@@ -61,15 +61,11 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         D: Fn(E) -> E + Send + Sync + 'static,
     {
         let shape = self.shape();
-        if !(T::TRACED && self.requires_grad()) {
-            let mut data = self.take_data();
-            inplace(&mut data);
-            return Tensor::from_parts(shape, data);
-        }
         let (target, node) = self.as_input();
         let node = node.cloned();
         let mut data = self.take_data();
         inplace(&mut data);
+        // untraced, `op_result` returns the value alone and builds no backward
         op_result(shape, data, &[(target, node.as_ref())], |y| {
             let y = y.clone();
             Box::new(move |g, grads| {
