@@ -80,6 +80,7 @@ impl LeNet {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
+    println!("{}", stensor::cpu_info());
     let (flags, training) = common::parse(
         &[
             (

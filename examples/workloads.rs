@@ -12,36 +12,18 @@ use stensor::kernels::{gemm, Trans};
 use stensor::nn::{Conv2d, Forward};
 use stensor::optim::SGD;
 use stensor::prelude::*;
-use wide::f32x16;
 use workloads::*;
 
 const REPEATS: usize = 5;
 
-/// The machine's f32 multiply-add rate: 12 independent chains of `f32x16` FMAs per thread
-/// (enough to cover the FMA latency on both pipes), run on every thread of the pool at
-/// once; the median of five one-second runs.
+/// The machine's f32 multiply-add rate at the kernels' instruction-set level: every thread
+/// of the pool runs [`stensor::fma_peak_gflops`] (12 independent chains of the level's widest
+/// FMAs) at once for a second; the median of five such runs.
 fn fma_peak_gflops() -> f64 {
-    const STEPS: usize = 1 << 20;
     let one_run = || {
-        let start = Instant::now();
-        let counts = rayon::broadcast(|_| {
-            let (a, b) = (f32x16::splat(0.999_999), f32x16::splat(1e-7));
-            let mut acc = [f32x16::splat(1.0); 12];
-            let mut steps = 0usize;
-            let t = Instant::now();
-            while t.elapsed() < Duration::from_secs(1) {
-                for _ in 0..STEPS / 64 {
-                    for v in acc.iter_mut() {
-                        *v = v.mul_add(a, b);
-                    }
-                }
-                steps += STEPS / 64;
-            }
-            std::hint::black_box(acc);
-            steps
-        });
-        let flops: usize = counts.iter().map(|s| s * 12 * 16 * 2).sum();
-        flops as f64 / start.elapsed().as_secs_f64() / 1e9
+        rayon::broadcast(|_| stensor::fma_peak_gflops(Duration::from_secs(1)))
+            .iter()
+            .sum::<f64>()
     };
     let mut runs: Vec<f64> = (0..5).map(|_| one_run()).collect();
     runs.sort_by(f64::total_cmp);
@@ -71,6 +53,7 @@ fn time_per_call(mut f: impl FnMut()) -> f64 {
 }
 
 fn main() {
+    println!("{}", stensor::cpu_info());
     let threads = rayon::current_num_threads();
     let only: Vec<String> = std::env::args().skip(1).collect();
     // `W2` runs both W2 figures, `W2-train` only the first.

@@ -22,6 +22,7 @@ pub mod tensor;
 pub mod testing;
 
 pub use error::{Error, Result};
+pub use kernels::simd::{cpu_info, fma_peak_gflops, CpuInfo, Level};
 pub use stensor_macros::{dim, Module};
 pub use tensor::Tensor;
 /// The `typenum` crate, whose unsigned integers are this crate's static dimensions.

@@ -212,7 +212,7 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
 
 /// The direct kernel's plan for `g`, if it applies (`f32`, few input channels).
 fn direct_plan<E: Element>(g: &ConvGeom) -> Option<Plan> {
-    if E::NAME == "f32" {
+    if E::VECTOR_KERNELS {
         Plan::new(g)
     } else {
         None
@@ -277,10 +277,7 @@ fn direct_new<E: Element>(g: &ConvGeom, x: &[E], w: &[E], bias: Option<&[E]>) ->
     check_lengths(g, x.len(), w.len(), out_len, "conv_forward");
     let plan = direct_plan::<E>(g)?;
     let (x, w) = (as_f32(x)?, as_f32(w)?);
-    let out = plan.forward_new(x, w, bias.and_then(as_f32), parallel::<E>(g));
-    // `E` is `f32` here (`as_f32` said so): the vector is handed back as `Vec<E>`
-    let out: Box<dyn std::any::Any> = Box::new(out);
-    out.downcast::<Vec<E>>().ok().map(|v| *v)
+    E::from_vector(plan.forward_new(x, w, bias.and_then(as_f32), parallel::<E>(g)))
 }
 
 /// Checks `g` and the lengths of a convolution's input (or its gradient), weights (or their

@@ -24,10 +24,12 @@
 //! them (LeNet's first layer 5.3x, W4a 1.8x, W2's 8x8 layer even), so it takes any number of
 //! taps up to [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
 
-use super::{load_unchecked, ConvGeom};
+use super::simd::{dispatch, simd, vectorize, Level, Simd};
+use super::ConvGeom;
 use rayon::prelude::*;
-use wide::f32x16;
 
+/// The wide grid's granularity: its rows of positions are padded to a multiple of the widest
+/// level's vector, so that every level's tiles cover it in whole vectors.
 const LANES: usize = 16;
 /// The largest inner size `Cin/G * Kh * Kw` that runs direct. With more taps per output the
 /// im2col product reuses each loaded input across more output channels and wins.
@@ -61,8 +63,11 @@ pub(super) struct Plan {
     max_off: usize,
     /// Length of the padded image buffer, with room for the last tile's reads.
     padded_len: usize,
-    /// Output channels per register tile: 4, 6 or 8.
+    /// Output channels per block of the wide output: 4, 6 or 8 (a tile takes a block, or
+    /// half of one where the level's registers hold fewer accumulators).
     cb: usize,
+    /// The instruction-set level the tiles run at.
+    level: Level,
 }
 
 impl Plan {
@@ -118,6 +123,7 @@ impl Plan {
             max_off,
             padded_len: (cin_g * plane).max(max_off + wide),
             cb,
+            level: super::simd::level(),
         })
     }
 
@@ -193,26 +199,34 @@ impl Plan {
     /// The wide-grid output of one image-group: `yw` is `blocks * cb x wide`.
     /// (`wg` is the group's weights, `cout_g x taps`.)
     fn forward_wide(&self, xp: &[f32], wg: &[f32], yw: &mut [f32]) {
-        match self.cb {
-            // CB x V accumulators plus V inputs and a broadcast within the 32 registers
-            8 => self.forward_tiles::<8, 3>(xp, wg, yw),
-            6 => self.forward_tiles::<6, 4>(xp, wg, yw),
-            _ => self.forward_tiles::<4, 6>(xp, wg, yw),
+        dispatch!(self.level, |s| self.forward_level(s, xp, wg, yw))
+    }
+
+    /// The forward tile of each level: `CB x V` accumulators plus `V` inputs and a broadcast
+    /// within the register file (32 registers for AVX-512, 16 for AVX2 and the baseline).
+    fn forward_level<S: Simd>(&self, s: S, xp: &[f32], wg: &[f32], yw: &mut [f32]) {
+        match (S::LEVEL, self.cb) {
+            (Level::Avx512, 8) => self.forward_tiles::<S, 8, 3>(s, xp, wg, yw),
+            (Level::Avx512, 6) => self.forward_tiles::<S, 6, 4>(s, xp, wg, yw),
+            (Level::Avx512, _) => self.forward_tiles::<S, 4, 6>(s, xp, wg, yw),
+            (_, 6) => self.forward_tiles::<S, 6, 2>(s, xp, wg, yw),
+            _ => self.forward_tiles::<S, 4, 3>(s, xp, wg, yw),
         }
     }
 
-    fn forward_tiles<const CB: usize, const V: usize>(
+    fn forward_tiles<S: Simd, const CB: usize, const V: usize>(
         &self,
+        s: S,
         xp: &[f32],
         wg: &[f32],
         yw: &mut [f32],
     ) {
-        let chunk = V * LANES;
+        let chunk = V * S::LANES;
         let taps = self.taps();
         // The weight rows of each block of `CB` channels, read in place (each tap's `CB`
         // weights are broadcast one by one, so they need not be adjacent: no packing). Rows
         // past the last channel repeat it; the tile's rows for them are never stored.
-        let blocks: Vec<[&[f32]; CB]> = (0..self.blocks())
+        let blocks: Vec<[&[f32]; CB]> = (0..self.cout_g.div_ceil(CB))
             .map(|b| {
                 std::array::from_fn(|r| {
                     let co = (b * CB + r).min(self.cout_g - 1);
@@ -222,30 +236,31 @@ impl Plan {
             .collect();
         // Positions outside, channel blocks inside: the inputs one chunk reads (a few rows
         // of every input channel) stay in cache for every block. The last chunk may be
-        // short: it runs one vector of positions at a time.
+        // short: it runs one vector of positions at a time. Each tile is its own call into
+        // the level's code: inlined into the chunk loop, the register allocator kept the
+        // accumulators on the stack.
         for p0 in (0..self.wide).step_by(chunk) {
             for (b, rows) in blocks.iter().enumerate() {
                 if p0 + chunk <= self.wide {
-                    self.forward_tile::<CB, V>(xp, rows, p0, b, yw);
+                    vectorize!(S, self.forward_tile::<S, CB, V>(s, xp, rows, p0, b, yw));
                 } else {
-                    for p in (p0..self.wide).step_by(LANES) {
-                        self.forward_tile::<CB, 1>(xp, rows, p, b, yw);
-                    }
+                    vectorize!(S, {
+                        for p in (p0..self.wide).step_by(S::LANES) {
+                            self.forward_tile::<S, CB, 1>(s, xp, rows, p, b, yw);
+                        }
+                    });
                 }
             }
         }
     }
 
-    /// Channels `b * CB ..` (weight rows `rows`) of positions `p0 .. p0 + 16 * V` of the wide
-    /// output.
-    ///
-    /// Out of line, with the reads checked once before the tap loop: inlined into the
-    /// chunk loop, the register allocator kept the 24 accumulators of the weight-gradient
-    /// tile on the stack; see [`weight_tile`].
-    #[inline(never)]
+    /// Channels `b * CB ..` (weight rows `rows`) of positions `p0 .. p0 + LANES * V` of the
+    /// wide output, with the reads checked once before the tap loop.
+    #[inline(always)]
     #[allow(unsafe_code)]
-    fn forward_tile<const CB: usize, const V: usize>(
+    fn forward_tile<S: Simd, const CB: usize, const V: usize>(
         &self,
+        s: S,
         xp: &[f32],
         rows: &[&[f32]; CB],
         p0: usize,
@@ -253,29 +268,33 @@ impl Plan {
         yw: &mut [f32],
     ) {
         let taps = self.offsets.len();
-        let reach = self.max_off + p0 + V * LANES;
+        let reach = self.max_off + p0 + V * S::LANES;
         assert!(
             reach <= xp.len() && rows.iter().all(|r| r.len() >= taps),
             "forward_tile: reads to {reach} of {}, weight rows shorter than {taps}",
             xp.len()
         );
-        let mut acc = [[f32x16::ZERO; V]; CB];
+        let mut acc = [[s.zero(); V]; CB];
         for (t, &off) in self.offsets.iter().enumerate() {
-            // SAFETY: `off + p0 + 16 * V <= reach <= xp.len()` for every offset, by the assert.
-            let xs: [f32x16; V] =
-                std::array::from_fn(|v| unsafe { load_unchecked(xp, p0 + off + v * LANES) });
+            // SAFETY: `off + p0 + LANES * V <= reach <= xp.len()` for every offset, by the
+            // assert.
+            let xs: [S::F; V] =
+                std::array::from_fn(|v| unsafe { s.load_at(xp, p0 + off + v * S::LANES) });
             for (a, row) in acc.iter_mut().zip(rows) {
                 // SAFETY: `t < taps <= row.len()`, by the assert.
-                let wv = f32x16::splat(unsafe { *row.get_unchecked(t) });
+                let wv = s.splat(unsafe { *row.get_unchecked(t) });
                 for v in 0..V {
-                    a[v] = wv.mul_add(xs[v], a[v]);
+                    a[v] = s.mul_add(wv, xs[v], a[v]);
                 }
             }
         }
         for (r, a) in acc.iter().enumerate() {
             let at = (b * CB + r) * self.wide + p0;
-            for (v, d) in yw[at..at + V * LANES].chunks_exact_mut(LANES).enumerate() {
-                d.copy_from_slice(a[v].as_array());
+            for (v, d) in yw[at..at + V * S::LANES]
+                .chunks_exact_mut(S::LANES)
+                .enumerate()
+            {
+                s.store(a[v], d);
             }
         }
     }
@@ -285,18 +304,20 @@ impl Plan {
     /// of `out` is written.
     fn store<T: Slot>(&self, yw: &[f32], out: &mut [T], bias: Option<&[f32]>, accumulate: bool) {
         let ov = self.ho * self.wo;
-        for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
-            let b = bias.map_or(0.0, |b| b[co]);
-            let src = &yw[co * self.wide..];
-            for (y, dst) in orow.chunks_exact_mut(self.wo).enumerate() {
-                let s = &src[y * self.wp..y * self.wp + self.wo];
-                if accumulate {
-                    dst.iter_mut().zip(s).for_each(|(d, &v)| d.add(v + b));
-                } else {
-                    copy_plus(s, b, dst);
+        simd!(self.level, |s| {
+            for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
+                let b = bias.map_or(0.0, |b| b[co]);
+                let src = &yw[co * self.wide..];
+                for (y, dst) in orow.chunks_exact_mut(self.wo).enumerate() {
+                    let row = &src[y * self.wp..y * self.wp + self.wo];
+                    if accumulate {
+                        dst.iter_mut().zip(row).for_each(|(d, &v)| d.add(v + b));
+                    } else {
+                        copy_plus(s, row, b, dst);
+                    }
                 }
             }
-        }
+        })
     }
 
     /// `conv(x, w) + bias` for the whole batch into a new buffer, each output written once
@@ -385,16 +406,60 @@ impl Plan {
         parallel: bool,
     ) {
         debug_assert!(self.weight_grad_pays());
+        dispatch!(self.level, |s| self
+            .backward_weight_level(s, x, dy, dw, db, parallel))
+    }
+
+    /// The weight-gradient tile of each level (see [`Plan::forward_level`]).
+    fn backward_weight_level<S: Simd>(
+        &self,
+        s: S,
+        x: &[f32],
+        dy: &[f32],
+        dw: &mut [f32],
+        db: Option<&mut [f32]>,
+        parallel: bool,
+    ) {
         if self.channel_lanes() {
-            return match (self.cout_g / LANES) % 4 {
-                0 => self.backward_weight_lanes::<4, 6>(x, dy, dw, db, parallel),
-                2 => self.backward_weight_lanes::<2, 12>(x, dy, dw, db, parallel),
-                _ => self.backward_weight_lanes::<1, 24>(x, dy, dw, db, parallel),
+            // `CV` vectors of channels by `TT` taps; `cout_g` is a multiple of 16, so the
+            // channels fill `CV` whole vectors at every level
+            return match (S::LEVEL, (self.cout_g / LANES) % 4) {
+                (Level::Avx512, 0) => {
+                    self.backward_weight_lanes::<S, 4, 6>(s, x, dy, dw, db, parallel)
+                }
+                (Level::Avx512, 2) => {
+                    self.backward_weight_lanes::<S, 2, 12>(s, x, dy, dw, db, parallel)
+                }
+                (Level::Avx512, _) => {
+                    self.backward_weight_lanes::<S, 1, 24>(s, x, dy, dw, db, parallel)
+                }
+                _ => self.backward_weight_lanes::<S, 2, 6>(s, x, dy, dw, db, parallel),
             };
         }
-        let tb = 24 / self.cb;
-        let taps_pad = self.taps().next_multiple_of(tb);
+        // `CB` channels by `TB` taps
+        match (S::LEVEL, self.cb) {
+            (Level::Avx512, 8) => self.backward_weight_tiles::<S, 8, 3>(s, x, dy, dw, db, parallel),
+            (Level::Avx512, 6) => self.backward_weight_tiles::<S, 6, 4>(s, x, dy, dw, db, parallel),
+            (Level::Avx512, _) => self.backward_weight_tiles::<S, 4, 6>(s, x, dy, dw, db, parallel),
+            (_, 6) => self.backward_weight_tiles::<S, 6, 2>(s, x, dy, dw, db, parallel),
+            _ => self.backward_weight_tiles::<S, 4, 3>(s, x, dy, dw, db, parallel),
+        }
+    }
+
+    /// [`Plan::backward_weight`] on the wide grid: tiles of `CB` channels by `TB` taps of
+    /// vector accumulators, reduced across lanes once per batch.
+    fn backward_weight_tiles<S: Simd, const CB: usize, const TB: usize>(
+        &self,
+        s: S,
+        x: &[f32],
+        dy: &[f32],
+        dw: &mut [f32],
+        db: Option<&mut [f32]>,
+        parallel: bool,
+    ) {
+        let taps_pad = self.taps().next_multiple_of(TB);
         let rows = self.blocks() * self.cb;
+        // accumulators (of `LANES` values each) per image-group
         let gacc = rows * taps_pad;
         let [_, og_len, xs, os] = self.lens();
         let rows_len = rows * self.wide;
@@ -407,7 +472,7 @@ impl Plan {
         // per-channel sums of `dy` only when the bias gradient is asked for
         let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
         let run = |i: usize| {
-            let mut acc = vec![f32x16::ZERO; self.groups * gacc];
+            let mut acc = vec![0.0f32; self.groups * gacc * S::LANES];
             let mut sums = vec![0.0f32; sums_len];
             let (mut xp, mut dyw) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
@@ -425,12 +490,8 @@ impl Plan {
                             self.add_channel_sums(dyg, gi, &mut sums);
                         }
                     }
-                    let a = &mut acc[gi * gacc..(gi + 1) * gacc];
-                    match self.cb {
-                        8 => self.weight_tiles::<8, 3>(&xp, &dyw, taps_pad, a),
-                        6 => self.weight_tiles::<6, 4>(&xp, &dyw, taps_pad, a),
-                        _ => self.weight_tiles::<4, 6>(&xp, &dyw, taps_pad, a),
-                    }
+                    let a = &mut acc[gi * gacc * S::LANES..(gi + 1) * gacc * S::LANES];
+                    self.weight_tiles::<S, CB, TB>(s, &xp, &dyw, taps_pad, a);
                 }
             }
             (acc, sums)
@@ -438,12 +499,13 @@ impl Plan {
         let total = sum_parts(parts, run, db);
         let taps = self.taps();
         for (gacc, dwg) in total
-            .chunks_exact(gacc)
+            .chunks_exact(gacc * S::LANES)
             .zip(dw.chunks_exact_mut(self.cout_g * taps))
         {
             for (co, drow) in dwg.chunks_exact_mut(taps).enumerate() {
                 for (t, d) in drow.iter_mut().enumerate() {
-                    *d += gacc[co * taps_pad + t].reduce_add();
+                    let lanes = &gacc[(co * taps_pad + t) * S::LANES..][..S::LANES];
+                    *d += lanes.iter().sum::<f32>();
                 }
             }
         }
@@ -471,18 +533,20 @@ impl Plan {
     /// positions are visited (no wide grid). Measured against the tiles of [`weight_tile`]
     /// (A/B runs of the workloads example, 2 threads): W4e 81 -> 71 ms, W2 1.84k -> 2.37k
     /// examples/s (its 8x8 layer, im2col before, runs here too), W1 26.7k -> 28.4k.
-    fn backward_weight_lanes<const CV: usize, const TT: usize>(
+    fn backward_weight_lanes<S: Simd, const CV: usize, const TT: usize>(
         &self,
+        s: S,
         x: &[f32],
         dy: &[f32],
         dw: &mut [f32],
         db: Option<&mut [f32]>,
         parallel: bool,
     ) {
-        let vs = self.cout_g / LANES;
+        let vs = self.cout_g / S::LANES;
         let taps = self.taps();
         let taps_pad = taps.next_multiple_of(TT);
-        let gacc = taps_pad * vs;
+        // values per image-group: `taps_pad` rows of `cout_g` channels
+        let gacc = taps_pad * self.cout_g;
         let [_, og_len, xs, os] = self.lens();
         let batch = x.len() / xs.max(1);
         let plane = self.ho * self.wo;
@@ -492,11 +556,11 @@ impl Plan {
         let parts = parts(batch, parallel);
         let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
         let run = |i: usize| {
-            let mut acc = vec![f32x16::ZERO; self.groups * gacc];
+            let mut acc = vec![0.0f32; self.groups * gacc];
             let mut sums = vec![0.0f32; sums_len];
             // the transposed gradient of one block; every value of a block is written below,
             // so it is zeroed once, not per block
-            let mut dyt = vec![f32x16::ZERO; block_rows * self.wo * vs];
+            let mut dyt = vec![0.0f32; block_rows * self.wo * self.cout_g];
             let (mut xp, mut starts) = (Vec::new(), Vec::new());
             let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
@@ -513,13 +577,12 @@ impl Plan {
                     for r0 in (0..rows).step_by(block_rows) {
                         let r1 = (r0 + block_rows).min(rows);
                         starts.clear();
-                        let dyt = &mut dyt[..(r1 - r0) * self.wo * vs];
-                        let flat: &mut [f32] = bytemuck::cast_slice_mut(dyt);
+                        let dyt = &mut dyt[..(r1 - r0) * self.wo * self.cout_g];
                         for (ri, r) in (r0..r1).enumerate() {
                             let (k, y) = (r / self.ho, r % self.ho);
                             starts.push(k * self.padded_len + y * self.wp);
                             let src = &dy[(n0 + k) * os + gi * og_len + y * self.wo..];
-                            let dst = &mut flat[ri * self.wo * self.cout_g..];
+                            let dst = &mut dyt[ri * self.wo * self.cout_g..];
                             for co in 0..self.cout_g {
                                 let row = &src[co * plane..co * plane + self.wo];
                                 for (ox, &v) in row.iter().enumerate() {
@@ -527,19 +590,25 @@ impl Plan {
                                 }
                             }
                         }
+                        let dyt = &*dyt;
                         let a = &mut acc[gi * gacc..(gi + 1) * gacc];
                         for t0 in (0..taps_pad).step_by(TT) {
                             let offs: [usize; TT] =
                                 std::array::from_fn(|j| self.tap_offset(t0 + j));
                             for v0 in (0..vs).step_by(CV) {
-                                let mut c = [[f32x16::ZERO; CV]; TT];
-                                weight_tile_lanes(
-                                    &xp, &starts, self.wo, dyt, vs, v0, &offs, &mut c,
-                                );
-                                for (j, cj) in c.iter().enumerate() {
-                                    let dst = &mut a[(t0 + j) * vs + v0..][..CV];
-                                    dst.iter_mut().zip(cj).for_each(|(a, &v)| *a += v);
-                                }
+                                let (xp, starts, wo) = (&xp[..], &starts[..], self.wo);
+                                vectorize!(S, {
+                                    let c = weight_tile_lanes::<S, CV, TT>(
+                                        s, xp, starts, wo, dyt, vs, v0, &offs,
+                                    );
+                                    for (j, cj) in c.iter().enumerate() {
+                                        let at = ((t0 + j) * vs + v0) * S::LANES;
+                                        for (v, &cv) in cj.iter().enumerate() {
+                                            let d = &mut a[at + v * S::LANES..];
+                                            s.store(s.add(s.load(d), cv), d);
+                                        }
+                                    }
+                                });
                             }
                         }
                     }
@@ -548,11 +617,10 @@ impl Plan {
             (acc, sums)
         };
         let total = sum_parts(parts, run, db);
-        for (gacc, dwg) in total
+        for (flat, dwg) in total
             .chunks_exact(gacc)
             .zip(dw.chunks_exact_mut(self.cout_g * taps))
         {
-            let flat: &[f32] = bytemuck::cast_slice(gacc);
             for (co, drow) in dwg.chunks_exact_mut(taps).enumerate() {
                 for (t, d) in drow.iter_mut().enumerate() {
                     *d += flat[t * self.cout_g + co];
@@ -575,17 +643,18 @@ impl Plan {
         }
     }
 
-    /// `acc[row * taps_pad + tap] += sum over p of dyw[row, p] * xp[p + offset(tap)]`, lane
-    /// by lane, in tiles of `CB` rows by `TB` taps (padded taps read offset 0 and land in
-    /// accumulators nobody reads).
-    fn weight_tiles<const CB: usize, const TB: usize>(
+    /// `acc[(row * taps_pad + tap) * LANES + lane] +=` the sum over the positions `p` of that
+    /// lane of `dyw[row, p] * xp[p + offset(tap)]`, in tiles of `CB` rows by `TB` taps (padded
+    /// taps read offset 0 and land in accumulators nobody reads).
+    fn weight_tiles<S: Simd, const CB: usize, const TB: usize>(
         &self,
+        s: S,
         xp: &[f32],
         dyw: &[f32],
         taps_pad: usize,
-        acc: &mut [f32x16],
+        acc: &mut [f32],
     ) {
-        let rows_len = self.blocks() * CB * self.wide;
+        let rows_len = self.blocks() * self.cb * self.wide;
         let images = dyw.len() / rows_len;
         // One image at a time is cut into blocks of positions; several images are one block.
         let pb = if images > 1 {
@@ -595,19 +664,24 @@ impl Plan {
         };
         for p0 in (0..self.wide).step_by(pb) {
             let p1 = (p0 + pb).min(self.wide);
-            for b in 0..self.blocks() {
+            for b in 0..self.blocks() * self.cb / CB {
                 for t0 in (0..taps_pad).step_by(TB) {
                     let offs: [usize; TB] = std::array::from_fn(|j| self.tap_offset(t0 + j));
-                    let mut c = [[f32x16::ZERO; TB]; CB];
-                    for j in 0..images {
-                        let xj = &xp[j * self.padded_len..(j + 1) * self.padded_len];
-                        let dj = &dyw[j * rows_len + b * CB * self.wide..][..CB * self.wide];
-                        weight_tile(xj, dj, self.wide, &offs, p0..p1, &mut c);
-                    }
-                    for (r, cr) in c.iter().enumerate() {
-                        let row = &mut acc[(b * CB + r) * taps_pad + t0..][..TB];
-                        row.iter_mut().zip(cr).for_each(|(a, &v)| *a += v);
-                    }
+                    vectorize!(S, {
+                        let mut c = [[s.zero(); TB]; CB];
+                        for j in 0..images {
+                            let xj = &xp[j * self.padded_len..(j + 1) * self.padded_len];
+                            let dj = &dyw[j * rows_len + b * CB * self.wide..][..CB * self.wide];
+                            weight_tile(s, xj, dj, self.wide, &offs, p0..p1, &mut c);
+                        }
+                        for (r, cr) in c.iter().enumerate() {
+                            let at = ((b * CB + r) * taps_pad + t0) * S::LANES;
+                            for (q, &v) in cr.iter().enumerate() {
+                                let d = &mut acc[at + q * S::LANES..];
+                                s.store(s.add(s.load(d), v), d);
+                            }
+                        }
+                    });
                 }
             }
         }
@@ -620,81 +694,84 @@ impl Plan {
 /// Every read is checked against the slices once, before the loop: the loop body is 24
 /// multiply-adds and 11 loads, and a bounds check per load (two compares and the address
 /// arithmetic for each of 11 slices) made the loop issue-bound at a third of the FMA peak.
-#[inline(never)]
+#[inline(always)]
 #[allow(unsafe_code)]
-fn weight_tile<const CB: usize, const TB: usize>(
+fn weight_tile<S: Simd, const CB: usize, const TB: usize>(
+    s: S,
     x: &[f32],
     dy: &[f32],
     wide: usize,
     offs: &[usize; TB],
     range: std::ops::Range<usize>,
-    c: &mut [[f32x16; TB]; CB],
+    c: &mut [[S::F; TB]; CB],
 ) {
     if range.is_empty() {
         return;
     }
     let len = range.len();
-    assert!(len.is_multiple_of(LANES), "weight_tile: {range:?}");
+    assert!(len.is_multiple_of(S::LANES), "weight_tile: {range:?}");
     let xr: [&[f32]; TB] = std::array::from_fn(|q| &x[offs[q] + range.start..][..len]);
     let dr: [&[f32]; CB] = std::array::from_fn(|r| &dy[r * wide + range.start..][..len]);
     let mut acc = *c;
-    for i in (0..len).step_by(LANES) {
-        // SAFETY: `i + 16 <= len`, the length of every slice in `xr` and `dr`.
-        let xs: [f32x16; TB] = std::array::from_fn(|q| unsafe { load_unchecked(xr[q], i) });
+    for i in (0..len).step_by(S::LANES) {
+        // SAFETY: `i + LANES <= len`, the length of every slice in `xr` and `dr`.
+        let xs: [S::F; TB] = std::array::from_fn(|q| unsafe { s.load_at(xr[q], i) });
         for r in 0..CB {
             // SAFETY: as above.
-            let d = unsafe { load_unchecked(dr[r], i) };
+            let d = unsafe { s.load_at(dr[r], i) };
             for q in 0..TB {
-                acc[r][q] = d.mul_add(xs[q], acc[r][q]);
+                acc[r][q] = s.mul_add(d, xs[q], acc[r][q]);
             }
         }
     }
     *c = acc;
 }
 
-/// `c[t][v] += sum over positions of x[position + offs[t]] * dyt[position, v0 + v]`: for each
+/// `c[t][v] = sum over positions of x[position + offs[t]] * dyt[position, v0 + v]`: for each
 /// row of `wo` positions starting at `x[s]` (`s` in `starts`), the rows' positions numbered on
 /// in `dyt`, which holds `vs` vectors of channels per position.
 ///
-/// Out of line like [`weight_tile`], and for the same reason its loads are checked once per
-/// row (the input rows) and once per call (the transposed gradient), not once per load.
-#[inline(never)]
+/// Its loads are checked once per row (the input rows) and once per call (the transposed
+/// gradient), not once per load (see [`weight_tile`]).
+#[inline(always)]
 #[allow(unsafe_code, clippy::too_many_arguments)]
-fn weight_tile_lanes<const CV: usize, const TT: usize>(
+fn weight_tile_lanes<S: Simd, const CV: usize, const TT: usize>(
+    s: S,
     x: &[f32],
     starts: &[usize],
     wo: usize,
-    dyt: &[f32x16],
+    dyt: &[f32],
     vs: usize,
     v0: usize,
     offs: &[usize; TT],
-    c: &mut [[f32x16; CV]; TT],
-) {
+) -> [[S::F; CV]; TT] {
     assert!(
-        v0 + CV <= vs && starts.len() * wo * vs <= dyt.len(),
+        v0 + CV <= vs && starts.len() * wo * vs * S::LANES <= dyt.len(),
         "weight_tile_lanes: {} rows of {wo} x {vs} vectors in {}",
         starts.len(),
         dyt.len()
     );
-    let mut acc = *c;
+    let mut acc = [[s.zero(); CV]; TT];
     let mut k = v0;
-    for &s in starts {
-        let xr: [&[f32]; TT] = std::array::from_fn(|t| &x[s + offs[t]..][..wo]);
+    for &st in starts {
+        let xr: [&[f32]; TT] = std::array::from_fn(|t| &x[st + offs[t]..][..wo]);
         for i in 0..wo {
-            // SAFETY: position `i` of row `r` of `starts` is `k = (r * wo + i) * vs + v0`, and
-            // `k + CV <= starts.len() * wo * vs <= dyt.len()` by the assert.
-            let d: [f32x16; CV] = std::array::from_fn(|v| unsafe { *dyt.get_unchecked(k + v) });
+            // SAFETY: position `i` of row `r` of `starts` is vector `k = (r * wo + i) * vs + v0`,
+            // and `(k + CV) * LANES <= starts.len() * wo * vs * LANES <= dyt.len()` by the
+            // assert.
+            let d: [S::F; CV] =
+                std::array::from_fn(|v| unsafe { s.load_at(dyt, (k + v) * S::LANES) });
             for (a, row) in acc.iter_mut().zip(&xr) {
                 // SAFETY: `i < wo`, the length of every row in `xr`.
-                let xv = f32x16::splat(unsafe { *row.get_unchecked(i) });
+                let xv = s.splat(unsafe { *row.get_unchecked(i) });
                 for v in 0..CV {
-                    a[v] = xv.mul_add(d[v], a[v]);
+                    a[v] = s.mul_add(xv, d[v], a[v]);
                 }
             }
             k += vs;
         }
     }
-    *c = acc;
+    acc
 }
 
 /// An output element the direct kernel stores to: an initialised `f32`, or a slot of a new
@@ -724,28 +801,33 @@ impl Slot for std::mem::MaybeUninit<f32> {
     }
 }
 
-/// `dst[i] = src[i] + b` for every `i` of `dst`, 16 lanes at a time; a row of 16 or more
-/// ends with one vector that overlaps the last whole one (the compiler's own loop took 4 lanes
-/// at a time for rows as short as LeNet's 28 and 10: the top of a batch-1 LeNet's copy-out
-/// profile).
-fn copy_plus<T: Slot>(src: &[f32], b: f32, dst: &mut [T]) {
+/// `dst[i] = src[i] + b` for every `i` of `dst`, a vector at a time; a row of a vector or
+/// more ends with one vector that overlaps the last whole one (the compiler's own loop took 4
+/// lanes at a time for rows as short as LeNet's 28 and 10: the top of a batch-1 LeNet's
+/// copy-out profile). Every value is the one rounding of `src[i] + b`, however it is reached.
+#[inline(always)]
+fn copy_plus<S: Simd, T: Slot>(s: S, src: &[f32], b: f32, dst: &mut [T]) {
     let n = dst.len();
-    let bv = f32x16::splat(b);
-    let one = |d: &mut [T], s: &[f32]| {
-        let v = f32x16::from(<[f32; LANES]>::try_from(&s[..LANES]).expect("16 lanes")) + bv;
-        for (d, &v) in d[..LANES].iter_mut().zip(v.as_array()) {
+    let bv = s.splat(b);
+    let one = |d: &mut [T], src: &[f32]| {
+        let mut v = [0.0f32; 16];
+        s.store(s.add(s.load(src), bv), &mut v);
+        for (d, &v) in d[..S::LANES].iter_mut().zip(&v) {
             d.set(v);
         }
     };
-    if n < LANES {
+    if n < S::LANES {
         dst.iter_mut().zip(src).for_each(|(d, &v)| d.set(v + b));
         return;
     }
-    for (d, s) in dst.chunks_exact_mut(LANES).zip(src.chunks_exact(LANES)) {
-        one(d, s);
+    for (d, src) in dst
+        .chunks_exact_mut(S::LANES)
+        .zip(src.chunks_exact(S::LANES))
+    {
+        one(d, src);
     }
-    if !n.is_multiple_of(LANES) {
-        one(&mut dst[n - LANES..], &src[n - LANES..n]);
+    if !n.is_multiple_of(S::LANES) {
+        one(&mut dst[n - S::LANES..], &src[n - S::LANES..n]);
     }
 }
 
@@ -754,9 +836,9 @@ fn copy_plus<T: Slot>(src: &[f32], b: f32, dst: &mut [T]) {
 /// `db` when given.
 fn sum_parts(
     parts: usize,
-    run: impl Fn(usize) -> (Vec<f32x16>, Vec<f32>) + Sync + Send,
+    run: impl Fn(usize) -> (Vec<f32>, Vec<f32>) + Sync + Send,
     db: Option<&mut [f32]>,
-) -> Vec<f32x16> {
+) -> Vec<f32> {
     let (total, sums) = if parts > 1 {
         (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
             a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
@@ -798,10 +880,12 @@ mod tests {
     fn copy_plus_matches_the_plain_loop_on_odd_lengths() {
         for n in [1, 7, 15, 16, 17, 28, 31, 32, 33, 47] {
             let src = to32(&vals(n, n as u64));
-            let mut got = vec![f32::NAN; n];
-            copy_plus(&src, 0.25, &mut got);
             let want: Vec<f32> = src.iter().map(|&v| v + 0.25).collect();
-            assert_eq!(got, want, "length {n}");
+            for level in crate::kernels::simd::available_levels() {
+                let mut got = vec![f32::NAN; n];
+                dispatch!(level, |s| copy_plus(s, &src, 0.25, &mut got));
+                assert_eq!(got, want, "{level}, length {n}");
+            }
         }
     }
 
@@ -814,7 +898,8 @@ mod tests {
         for (i, (&a, &b)) in got.iter().zip(want).enumerate() {
             assert!(
                 (a as f64 - b).abs() <= 1e-4 * (1.0 + b.abs()),
-                "{what} [{i}]: direct f32 {a} vs f64 {b}, {g:?}"
+                "{what} [{i}] at {}: direct f32 {a} vs f64 {b}, {g:?}",
+                crate::kernels::simd::level()
             );
         }
     }
@@ -823,6 +908,13 @@ mod tests {
     /// definition in `conv.rs`): forward with bias, input and weight gradients added to
     /// existing values.
     fn agrees(g: ConvGeom, seed: u64) {
+        for level in crate::kernels::simd::available_levels() {
+            crate::kernels::simd::at_level(level, || agrees_at(g, seed));
+        }
+    }
+
+    /// [`agrees`] at the level the plan takes on this thread.
+    fn agrees_at(g: ConvGeom, seed: u64) {
         assert!(Plan::new(&g).is_some(), "not a direct geometry: {g:?}");
         let iv: usize = g.input.iter().product();
         let ov: usize = g.output.iter().product();

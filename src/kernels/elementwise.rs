@@ -1,10 +1,11 @@
 //! Elementwise maps and their backward accumulations, split across threads above
-//! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has an `f32x16` kernel.
+//! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has a vector kernel per
+//! instruction-set level.
 
+use super::simd::{simd, Level, Simd};
 use super::{as_f32, as_f32_mut, for_chunks, PARALLEL_MIN_ELEMS, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
-use wide::f32x16;
 
 /// `f` applied to every element of `src`, into a new buffer.
 ///
@@ -31,7 +32,7 @@ pub fn map_inplace<E: Copy + Send>(buf: &mut [E], f: impl Fn(E) -> E + Sync) {
 }
 
 /// `1 / (1 + e^-x)` of every element of `buf`, in place, written as `e^x / (1 + e^x)` for
-/// negative `x` so that tiny results do not round to zero. `f32` runs 16 lanes at a time.
+/// negative `x` so that tiny results do not round to zero. `f32` runs a vector at a time.
 ///
 /// ```
 /// let mut v = vec![0.0f32, 100.0, -100.0];
@@ -69,37 +70,49 @@ pub fn sigmoid_into<E: Element>(src: &[E], dst: &mut [E]) {
     });
 }
 
-/// `dst = sigmoid(src)`, or in place when `src` is `None`: 16 lanes at a time, tasks of
-/// `TASK` elements on the pool when large.
+/// `dst = sigmoid(src)`, or in place when `src` is `None`, at the process's level.
 fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
-    let one = |v: &mut [f32], x: [f32; 16]| {
-        v.copy_from_slice(sigmoid16(f32x16::from(x)).as_array());
-    };
+    sigmoid_f32_at(super::simd::level(), src, dst)
+}
+
+/// [`sigmoid_f32`] at `level`: a vector at a time, tasks of `TASK` elements on the pool when
+/// large. The last `len % LANES` values go through a zero-padded vector, so every value takes
+/// the same instructions wherever it sits (a value's sigmoid does not depend on the batch it
+/// came in); and since the kernel fuses no multiply-add, every level gives the same bits.
+fn sigmoid_f32_at(level: Level, src: Option<&[f32]>, dst: &mut [f32]) {
     for_chunks(dst, TASK, |at, d| {
-        let (len, whole) = (d.len(), d.len() - d.len() % 16);
-        let (d, tail) = d.split_at_mut(whole);
-        // the two forms as two loops, so neither indexes `src` with a check per vector
-        match src {
-            Some(src) => {
-                let s = &src[at..at + len];
-                for (v, x) in d.chunks_exact_mut(16).zip(s.chunks_exact(16)) {
-                    one(v, x.try_into().expect("16 lanes"));
-                }
-                for (v, &x) in tail.iter_mut().zip(&s[whole..]) {
-                    *v = sigmoid_scalar(x);
-                }
-            }
-            None => {
-                for v in d.chunks_exact_mut(16) {
-                    let x = (&*v).try_into().expect("16 lanes");
-                    one(v, x);
-                }
-                for v in tail.iter_mut() {
-                    *v = sigmoid_scalar(*v);
-                }
+        let s = src.map(|s| &s[at..at + d.len()]);
+        simd!(level, |v| sigmoid_run(v, s, d))
+    });
+}
+
+#[inline(always)]
+fn sigmoid_run<S: Simd>(s: S, src: Option<&[f32]>, d: &mut [f32]) {
+    let cut = d.len() - d.len() % S::LANES;
+    let (whole, rest) = d.split_at_mut(cut);
+    // the two forms as two loops, so neither indexes `src` with a check per vector
+    match src {
+        Some(src) => {
+            for (v, x) in whole
+                .chunks_exact_mut(S::LANES)
+                .zip(src.chunks_exact(S::LANES))
+            {
+                s.store(sigmoid_vec(s, s.load(x)), v);
             }
         }
-    });
+        None => {
+            for v in whole.chunks_exact_mut(S::LANES) {
+                s.store(sigmoid_vec(s, s.load(v)), v);
+            }
+        }
+    }
+    if !rest.is_empty() {
+        let mut buf = [0.0f32; 16];
+        let x = src.map_or(&*rest, |src| &src[cut..]);
+        buf[..rest.len()].copy_from_slice(x);
+        s.store(sigmoid_vec(s, s.load(&buf)), &mut buf);
+        rest.copy_from_slice(&buf[..rest.len()]);
+    }
 }
 
 /// The sigmoid of one value, by the same formula as the vector kernel.
@@ -112,44 +125,40 @@ pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
     }
 }
 
-/// `e^y` for `y <= 0`: `y = n ln 2 + r` with `|r| <= ln 2 / 2`, a degree-6 polynomial for
-/// `e^r` (error below 2 ulp), and `2^n` written into the exponent bits. Below -87 (where `2^n`
-/// would leave the normal range) and for NaN the vector takes `wide`'s full `exp`.
+/// `e^y` for `y <= 0` (NaN stays NaN): `y = n ln 2 + r` with `|r| <= ln 2 / 2` (the
+/// reduction in two steps, Cody and Waite), a degree-6 polynomial for `e^r` (error within 2
+/// ulp), and `p * 2^n` through the exponent bits (two normal powers of two, so that results
+/// below 2^-126 round once into the subnormals). Below -104 the result is 0, as it rounds.
 ///
 /// `n` is rounded by adding and taking away `1.5 * 2^23`, which leaves `n` in the low bits of
-/// the sum, so `2^n` is those bits plus the exponent bias, shifted into place: four vector
-/// instructions where `round` and `round_int` took a score (the loop was bound by its
-/// instruction count, about 60 per 16 values).
+/// the sum. No step fuses a multiply and an add: the same operations, and so the same bits,
+/// at every level.
 #[inline(always)]
-fn exp_nonpositive(y: f32x16) -> f32x16 {
-    // one compare: NaN is not >= -87
-    if !y.simd_ge(f32x16::splat(-87.0)).all() {
-        return y.exp();
-    }
+fn exp_nonpositive<S: Simd>(s: S, y: S::F) -> S::F {
     const SHIFTER: f32 = 12_582_912.0; // 1.5 * 2^23
-    let t = y.mul_add(
-        f32x16::splat(std::f32::consts::LOG2_E),
-        f32x16::splat(SHIFTER),
+                                       // `max` gives its second operand where either is NaN: NaN stays
+    let y = s.max(s.splat(-104.0), y);
+    let t = s.add(
+        s.mul(y, s.splat(std::f32::consts::LOG2_E)),
+        s.splat(SHIFTER),
     );
-    let n = t - f32x16::splat(SHIFTER);
-    let r = n.mul_neg_add(f32x16::splat(0.693_359_4), y);
-    let r = n.mul_neg_add(f32x16::splat(-2.121_944_4e-4), r);
-    let mut p = f32x16::splat(1.0 / 720.0);
+    let n = s.sub(t, s.splat(SHIFTER));
+    let r = s.sub(y, s.mul(n, s.splat(0.693_359_4)));
+    let r = s.sub(r, s.mul(n, s.splat(-2.121_944_4e-4)));
+    let mut p = s.splat(1.0 / 720.0);
     for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        p = p.mul_add(r, f32x16::splat(c));
+        p = s.add(s.mul(p, r), s.splat(c));
     }
-    // the low bits of `t` are `n` (two's complement, -126 <= n <= 0 here); the bits above
-    // them shift out
-    let bits = (bytemuck::cast::<f32x16, wide::i32x16>(t) + wide::i32x16::splat(127)) << 23;
-    p * bytemuck::cast::<wide::i32x16, f32x16>(bits)
+    s.scale_pow2(p, t)
 }
 
+/// The sigmoid of a vector, with a true division (no approximate reciprocal).
 #[inline(always)]
-fn sigmoid16(x: f32x16) -> f32x16 {
-    let e = exp_nonpositive(-x.abs());
-    let r = (f32x16::ONE + e).recip();
+fn sigmoid_vec<S: Simd>(s: S, x: S::F) -> S::F {
+    let e = exp_nonpositive(s, s.sub(s.zero(), s.abs(x)));
+    let r = s.div(s.splat(1.0), s.add(s.splat(1.0), e));
     // x >= 0: 1 / (1 + e^-x); x < 0: e^x / (1 + e^x); NaN stays NaN
-    x.simd_ge(f32x16::ZERO).select(r, e * r)
+    s.select(s.ge(x, s.zero()), r, s.mul(e, r))
 }
 
 /// `f(a[i], b[i])` for every `i`, into `a` (in place).
@@ -359,44 +368,64 @@ mod tests {
 
     const SIZES: [usize; 7] = [1, 3, 7, 15, 17, 33, 1025];
 
-    #[test]
-    fn the_fast_exp_is_within_two_ulp_on_its_whole_range() {
-        let mut worst = 0.0f64;
-        // the fast range, 0 down to -87 (below, results leave the normal range)
-        for i in 0..=174_000 {
-            let y = -(i as f32) * 0.000_5 - if i % 3 == 0 { 1e-7 } else { 0.0 };
-            let v = f32x16::splat(y);
-            let got = exp_nonpositive(v).as_array()[0] as f64;
-            let want = (y as f64).exp();
-            worst = worst.max((got - want).abs() / (want * f32::EPSILON as f64));
-        }
-        assert!(worst <= 2.0, "worst error {worst} ulp");
-        // below the fast range and NaN: `wide`'s exp
-        let v = exp_nonpositive(f32x16::from([
-            -100.0,
-            f32::NAN,
-            0.0,
-            -1.0,
-            -2.0,
-            -3.0,
-            -4.0,
-            -5.0,
-            -6.0,
-            -7.0,
-            -8.0,
-            -9.0,
-            -10.0,
-            -11.0,
-            -12.0,
-            -88.0,
-        ]));
-        assert!(v.as_array()[0] > 0.0 && v.as_array()[0] < 1e-43);
-        assert!(v.as_array()[1].is_nan());
-        assert_eq!(v.as_array()[2], 1.0);
+    /// `exp_nonpositive` of `ys` (at most 16) at `level`.
+    fn exp_at(level: Level, ys: &[f32]) -> Vec<f32> {
+        simd!(level, |s| {
+            let mut out = Vec::new();
+            for y in ys {
+                let mut buf = [*y; 16];
+                s.store(exp_nonpositive(s, s.load(&buf)), &mut buf);
+                out.push(buf[0]);
+            }
+            out
+        })
+    }
+
+    /// The error of `got` against `want` in units of the last place of `want`'s `f32`
+    /// neighbourhood (the subnormal spacing below 2^-126).
+    fn ulps(got: f32, want: f64) -> f64 {
+        let spacing = (want.abs() * f32::EPSILON as f64).max(f64::from(f32::from_bits(1)));
+        (got as f64 - want).abs() / spacing
     }
 
     #[test]
-    fn the_f32_sigmoid_matches_f64_on_odd_sizes_and_extremes() {
+    fn the_exp_is_within_two_ulp_on_its_whole_range_at_every_level() {
+        // 0 down to -104 (below, e^y rounds to zero), on a grid and at the edges
+        let ys: Vec<f32> = (0..=208_000)
+            .map(|i| -(i as f32) * 0.000_5 - if i % 3 == 0 { 1e-7 } else { 0.0 })
+            .chain([
+                -87.0,
+                -87.5,
+                -103.0,
+                -103.9,
+                -104.0,
+                -120.0,
+                -1e30,
+                f32::NEG_INFINITY,
+            ])
+            .collect();
+        let mut first: Option<Vec<u32>> = None;
+        for level in crate::kernels::simd::available_levels() {
+            let got: Vec<f32> = ys.chunks(16).flat_map(|c| exp_at(level, c)).collect();
+            let worst = ys
+                .iter()
+                .zip(&got)
+                .map(|(&y, &g)| ulps(g, (y as f64).exp()))
+                .fold(0.0f64, f64::max);
+            assert!(worst <= 2.0, "{level}: worst error {worst} ulp");
+            let nan = exp_at(level, &[f32::NAN, 0.0]);
+            assert!(nan[0].is_nan() && nan[1] == 1.0, "{level}: {nan:?}");
+            // no fused steps: every level gives the same bits
+            let bits: Vec<u32> = got.iter().map(|v| v.to_bits()).collect();
+            match &first {
+                Some(f) => assert!(f == &bits, "{level} differs from the baseline"),
+                None => first = Some(bits),
+            }
+        }
+    }
+
+    #[test]
+    fn the_f32_sigmoid_matches_f64_on_odd_sizes_and_extremes_at_every_level() {
         let special = [
             0.0,
             -0.0,
@@ -404,6 +433,7 @@ mod tests {
             -1e-8,
             15.9,
             -15.9,
+            -20.0,
             88.0,
             -88.0,
             89.0,
@@ -415,7 +445,7 @@ mod tests {
             f32::INFINITY,
             f32::NEG_INFINITY,
         ];
-        // the sizes run the 16-lane body, the scalar tail and (the largest) the thread pool
+        // the sizes run the vector body, the padded tail and (the largest) the thread pool
         for n in SIZES.into_iter().chain([PARALLEL_MIN_ELEMS + 17]) {
             let x: Vec<f32> = (0..n)
                 .map(|i| {
@@ -426,27 +456,48 @@ mod tests {
                     }
                 })
                 .collect();
-            let mut y = vec![0.0f32; n];
-            sigmoid_into(&x, &mut y);
-            let mut inplace = x.clone();
-            sigmoid_inplace(&mut inplace);
-            for (i, (&xi, &yi)) in x.iter().zip(&y).enumerate() {
-                let want = sigmoid_scalar(xi as f64);
-                let err = (yi as f64 - want).abs();
-                assert!(
-                    err <= 4.0 * f32::EPSILON as f64 * want || err < 1e-44,
-                    "sigmoid({xi}) = {yi}, want {want} (n = {n}, i = {i})"
-                );
-                assert_eq!(
-                    inplace[i].to_bits(),
-                    yi.to_bits(),
-                    "in place differs at {i}"
-                );
+            let mut first: Option<Vec<f32>> = None;
+            for level in crate::kernels::simd::available_levels() {
+                let mut y = vec![0.0f32; n];
+                sigmoid_f32_at(level, Some(&x), &mut y);
+                let mut inplace = x.clone();
+                sigmoid_f32_at(level, None, &mut inplace);
+                for (i, (&xi, &yi)) in x.iter().zip(&y).enumerate() {
+                    let want = sigmoid_scalar(xi as f64);
+                    assert!(
+                        ulps(yi, want) <= 3.0,
+                        "{level}: sigmoid({xi}) = {yi}, want {want} (n = {n}, i = {i})"
+                    );
+                    assert_eq!(
+                        inplace[i].to_bits(),
+                        yi.to_bits(),
+                        "in place differs at {i}"
+                    );
+                    // the same value alone (a batch of one) gives the same bits
+                    let mut alone = [0.0f32];
+                    sigmoid_f32_at(level, Some(&[xi]), &mut alone);
+                    assert_eq!(
+                        alone[0].to_bits(),
+                        yi.to_bits(),
+                        "{level}: position {i} of {n}"
+                    );
+                }
+                match &first {
+                    Some(f) => assert!(
+                        f.iter().zip(&y).all(|(a, b)| a.to_bits() == b.to_bits()),
+                        "{level} differs from the baseline"
+                    ),
+                    None => first = Some(y),
+                }
             }
         }
         let mut nan = [f32::NAN; 17];
         sigmoid_inplace(&mut nan);
         assert!(nan.iter().all(|v| v.is_nan()));
+        // the values the AVX2 report named, through the public kernel at the process's level
+        let mut v = [-20.0f32];
+        sigmoid_inplace(&mut v);
+        assert!(ulps(v[0], sigmoid_scalar(-20.0f64)) <= 3.0, "{}", v[0]);
     }
 
     #[test]

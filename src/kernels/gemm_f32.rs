@@ -1,10 +1,12 @@
-//! The `f32` matrix product in the BLIS structure, with `wide::f32x16` (AVX-512 with
-//! `-C target-cpu=native`) microkernels.
+//! The `f32` matrix product in the BLIS structure, with a register-tiled microkernel for each
+//! instruction-set level (see [`super::simd`]), chosen at run time.
 //!
-//! - `B` is packed into `KC x 32` column panels of `f32x16` pairs, `A` into `KC x 12` row panels,
-//!   both zero-padded at the edges so the microkernel always runs its full `12 x 32` tile (24
-//!   accumulators in registers). Packing reads either orientation, so `A^T` and `B^T` are never
-//!   materialised.
+//! - `B` is packed into `KC x NR` column panels and `A` into `KC x MR` row panels, both
+//!   zero-padded at the edges so the microkernel always runs its full `MR x NR` tile. Packing
+//!   reads either orientation, so `A^T` and `B^T` are never materialised.
+//! - The tile per level fills its register file without spilling: AVX-512 (32 registers)
+//!   `12 x 32`, 24 accumulators; AVX2 (16 registers) `6 x 16`, 12 accumulators plus two `B`
+//!   vectors and a broadcast; the 4-lane baseline `6 x 8`.
 //! - Above a work threshold the product runs on the pool: a product at least as wide as it is
 //!   tall is split by columns, each thread running the whole product for its columns (its own
 //!   packing of `A` and of its `B` columns, no hand-over between blocks: measured faster for
@@ -13,17 +15,15 @@
 //! - A one-row product (batch-1 inference) skips packing: a matrix-vector product, eight dot
 //!   products at a time. Products of fewer rows than a tile skip packing too.
 //!
-//! The packed panels are `Vec<f32x16>`, so the microkernel's loads are aligned, typed reads
-//! with no `unsafe`; only the matrix-vector dot groups (`dots8`) load unchecked, their bounds
-//! checked once per call.
+//! At the FMA levels each element of `C` is one chain of fused multiply-adds over each block
+//! of `KC` inner steps, so AVX2 and AVX-512 agree bit for bit wherever both take the packed
+//! path; the baseline rounds each product and sum separately.
 
-use super::{load_unchecked, Trans};
+use super::simd::{prefetch, vectorize, Base, Level, Simd};
+use super::Trans;
 use rayon::prelude::*;
 use std::cell::RefCell;
-use wide::f32x16;
 
-const MR: usize = 12;
-const NR: usize = 32;
 const KC: usize = 256;
 const MC: usize = 120;
 const NC: usize = 1024;
@@ -32,18 +32,93 @@ static ZEROS: [f32; KC] = [0.0; KC];
 /// Below this many multiply-adds a product stays on one thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 
+/// 16 values on a 64-byte boundary: the packed `B` panels' storage, so that every vector load
+/// of the microkernel is aligned (an unaligned 64-byte load always crosses a cache line).
+#[derive(Clone, Copy, Default)]
+#[repr(C, align(64))]
+struct Line([f32; 16]);
+
+// SAFETY: `Line` is 16 `f32`s with no padding (64 bytes, aligned to 64): any bit pattern is
+// valid and all zeros is zero.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Zeroable for Line {}
+// SAFETY: as above; it is `Copy`, `repr(C)` and holds no pointers.
+#[allow(unsafe_code)]
+unsafe impl bytemuck::Pod for Line {}
+
 thread_local! {
     /// A packed-B buffer kept between products on this thread. It is taken out for the length
     /// of a product and put back after, never borrowed across parallel work: a rayon worker
     /// that waits inside one product may run a task of another (two networks on one pool, or a
     /// product nested in a parallel loop), which then finds the slot empty and allocates.
-    static PACK_B: RefCell<Vec<f32x16>> = const { RefCell::new(Vec::new()) };
+    static PACK_B: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
 }
 
-/// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of `NR` columns: for each panel, for each `p`,
-/// two `f32x16` (zero past the edge). Panels are packed on the pool when `parallel`.
+/// The register tile (rows, columns) of `level`'s microkernel.
+pub(crate) fn tile(level: Level) -> (usize, usize) {
+    match level {
+        Level::Avx512 => (12, 32),
+        Level::Avx2 => (6, 16),
+        Level::Baseline => (6, 8),
+    }
+}
+
+/// `C += op(A) op(B)` for `f32`, `C` zeroed by the caller if needed, at the process's level.
 #[allow(clippy::too_many_arguments)]
-fn pack_b(
+pub(crate) fn gemm_f32(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    c: &mut [f32],
+) {
+    gemm_f32_at(super::simd::level(), m, k, n, a, ta, b, tb, c);
+}
+
+/// [`gemm_f32`] at `level`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_at(
+    level: Level,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    c: &mut [f32],
+) {
+    let pr = Product {
+        m,
+        k,
+        n,
+        a,
+        ta,
+        b,
+        tb,
+    };
+    match level {
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx512 => {
+            let s = super::simd::Avx512::new().expect("AVX-512 was detected");
+            gemm_level::<_, 12, 2>(s, pr, c)
+        }
+        #[cfg(target_arch = "x86_64")]
+        Level::Avx2 => {
+            let s = super::simd::Avx2::new().expect("AVX2 was detected");
+            gemm_level::<_, 6, 2>(s, pr, c)
+        }
+        _ => gemm_level::<_, 6, 2>(Base, pr, c),
+    }
+}
+
+/// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of `NR` columns (the tile's width: 32, 16
+/// or 8): for each panel, for each `p`, `NR` values (zero past the edge). Panels are packed on the pool when `parallel`.
+#[allow(clippy::too_many_arguments)]
+fn pack_b<const NR: usize>(
     b: &[f32],
     tb: Trans,
     k: usize,
@@ -52,42 +127,44 @@ fn pack_b(
     kc: usize,
     j0: usize,
     nc: usize,
-    out: &mut Vec<f32x16>,
+    out: &mut Vec<Line>,
     parallel: bool,
 ) {
-    let panels = nc.div_ceil(NR);
+    let nr = NR;
+    let panels = nc.div_ceil(nr);
     out.clear();
-    out.resize(panels * kc * 2, f32x16::ZERO);
-    let pack_panel = |(q, panel): (usize, &mut [f32x16])| {
-        let jb = j0 + q * NR;
-        let w = NR.min(j0 + nc - jb);
-        if tb == Trans::No && w == NR {
-            // whole rows of 32: two vector loads each (a variable-length copy calls memmove)
-            for (p, pair) in panel.chunks_exact_mut(2).enumerate() {
-                let at = (p0 + p) * n + jb;
-                pair[0] = f32x16::from(<[f32; 16]>::try_from(&b[at..at + 16]).expect("16"));
-                pair[1] = f32x16::from(<[f32; 16]>::try_from(&b[at + 16..at + 32]).expect("16"));
-            }
-            return;
-        }
-        for p in 0..kc {
-            let mut tmp = [0.0f32; NR];
+    out.resize((panels * kc * nr).div_ceil(16), Line::default());
+    let flat: &mut [f32] = bytemuck::cast_slice_mut(out);
+    let pack_panel = |(q, panel): (usize, &mut [f32])| {
+        let jb = j0 + q * nr;
+        let w = nr.min(j0 + nc - jb);
+        for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
             match tb {
-                Trans::No => tmp[..w].copy_from_slice(&b[(p0 + p) * n + jb..(p0 + p) * n + jb + w]),
+                Trans::No if w == NR => {
+                    // a whole row: a copy of a known length (no call to memmove)
+                    let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
+                    *dst = b[(p0 + p) * n + jb..][..NR].try_into().expect("NR values");
+                }
+                Trans::No => {
+                    let row = &b[(p0 + p) * n + jb..][..w];
+                    dst[..w].copy_from_slice(row);
+                    dst[w..].fill(0.0);
+                }
                 Trans::Yes => {
-                    for (j, t) in tmp[..w].iter_mut().enumerate() {
-                        *t = b[(jb + j) * k + p0 + p];
+                    for (j, t) in dst.iter_mut().enumerate() {
+                        *t = if j < w { b[(jb + j) * k + p0 + p] } else { 0.0 };
                     }
                 }
             }
-            panel[p * 2] = f32x16::from(<[f32; 16]>::try_from(&tmp[..16]).expect("16"));
-            panel[p * 2 + 1] = f32x16::from(<[f32; 16]>::try_from(&tmp[16..]).expect("16"));
         }
     };
+    let flat = &mut flat[..panels * kc * nr];
     if parallel && panels > 1 {
-        out.par_chunks_mut(kc * 2).enumerate().for_each(pack_panel);
+        flat.par_chunks_mut(kc * nr)
+            .enumerate()
+            .for_each(pack_panel);
     } else {
-        out.chunks_exact_mut(kc * 2)
+        flat.chunks_exact_mut(kc * nr)
             .enumerate()
             .for_each(pack_panel);
     }
@@ -96,7 +173,7 @@ fn pack_b(
 /// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of `MR` rows: for each panel, for each `p`,
 /// `MR` values (zero past the edge).
 #[allow(clippy::too_many_arguments)]
-fn pack_a(
+fn pack_a<const MR: usize>(
     a: &[f32],
     ta: Trans,
     m: usize,
@@ -115,9 +192,9 @@ fn pack_a(
         let h = MR.min(i0 + mc - ib);
         match ta {
             Trans::No => {
-                // Twelve rows read side by side, each panel step written whole (contiguous
-                // stores): writing one row at a time strode through the panel value by value,
-                // 10% of a 1024^3 product.
+                // The tile's rows read side by side, each panel step written whole
+                // (contiguous stores): writing one row at a time strode through the panel
+                // value by value, 10% of a 1024^3 product.
                 let rows: [&[f32]; MR] = std::array::from_fn(|i| {
                     if i < h {
                         &a[(ib + i) * k + p0..][..kc]
@@ -142,45 +219,88 @@ fn pack_a(
     }
 }
 
-/// `acc += A_panel * B_panel` over `kc` steps: the 12 x 32 register tile.
+/// `acc = A_panel * B_panel` over the panels' `kc` steps: the `MR x NV*LANES` register tile.
 #[inline(always)]
-fn micro(a: &[f32], b: &[f32x16], acc: &mut [[f32x16; 2]; MR]) {
-    let mut c = *acc;
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(2)) {
+fn micro<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    a: &[f32],
+    b: &[f32],
+) -> [[S::F; NV]; MR] {
+    let nr = NV * S::LANES;
+    let mut c = [[s.zero(); NV]; MR];
+    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(nr)) {
         let ap: &[f32; MR] = ap.try_into().expect("MR values");
-        let (b0, b1) = (bp[0], bp[1]);
+        let bv: [S::F; NV] = std::array::from_fn(|v| s.load(&bp[v * S::LANES..]));
         for i in 0..MR {
-            let ai = f32x16::splat(ap[i]);
-            c[i][0] = ai.mul_add(b0, c[i][0]);
-            c[i][1] = ai.mul_add(b1, c[i][1]);
+            let ai = s.splat(ap[i]);
+            for v in 0..NV {
+                c[i][v] = s.mul_add(ai, bv[v], c[i][v]);
+            }
         }
     }
-    *acc = c;
+    c
 }
 
-/// `C[i0.., j0..] += tile` for the valid `h x w` part.
-fn store(
+/// `C[row0.., j0..] += tile` for the valid `h x w` part.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn store<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
     c: &mut [f32],
     n: usize,
     row0: usize,
     j0: usize,
     h: usize,
     w: usize,
-    tile: &[[f32x16; 2]; MR],
+    tile: &[[S::F; NV]; MR],
 ) {
+    let nr = NV * S::LANES;
     for (i, t) in tile.iter().enumerate().take(h) {
-        let row = &mut c[(row0 + i) * n + j0..(row0 + i) * n + j0 + w];
-        if w == NR {
-            for (half, v) in row.chunks_exact_mut(16).zip(t) {
-                let cur = f32x16::from(<[f32; 16]>::try_from(&*half).expect("16"));
-                half.copy_from_slice(&(cur + *v).to_array());
+        let row = &mut c[(row0 + i) * n + j0..][..w];
+        if w == nr {
+            for (part, &v) in row.chunks_exact_mut(S::LANES).zip(t) {
+                s.store(s.add(s.load(part), v), part);
             }
         } else {
-            let lo = t[0].to_array();
-            let hi = t[1].to_array();
-            for (j, v) in row.iter_mut().enumerate() {
-                *v += if j < 16 { lo[j] } else { hi[j - 16] };
+            let mut vals = [0.0f32; 64];
+            for (v, &tv) in t.iter().enumerate() {
+                s.store(tv, &mut vals[v * S::LANES..]);
             }
+            row.iter_mut().zip(&vals).for_each(|(d, &v)| *d += v);
+        }
+    }
+}
+
+/// The tiles of one packed row block of `A` (`pa`) against the packed column panels of `B`
+/// (`bp`), added to `c` (row stride `ldc`, the block's columns starting at `col0`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn block<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    pa: &[f32],
+    bp: &[f32],
+    kc: usize,
+    mc: usize,
+    nc: usize,
+    c: &mut [f32],
+    ldc: usize,
+    col0: usize,
+) {
+    let nr = NV * S::LANES;
+    for (q, bpanel) in bp.chunks_exact(kc * nr).enumerate() {
+        let jb = q * nr;
+        let w = nr.min(nc - jb);
+        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+            let h = MR.min(mc - r * MR);
+            // the tile's rows of `C`, which the store reads after `kc` steps: fetched now, so
+            // that their (mostly L3) latency hides behind the multiply-adds
+            for i in 0..h {
+                let row = &c[(r * MR + i) * ldc + col0 + jb..][..w];
+                prefetch(row);
+                prefetch(&row[w - 1..]);
+            }
+            let acc = micro::<S, MR, NV>(s, apanel, bpanel);
+            store::<S, MR, NV>(s, c, ldc, r * MR, col0 + jb, h, w, &acc);
         }
     }
 }
@@ -188,88 +308,94 @@ fn store(
 /// `c[j] += a . row j of b` for the rows of `b` (each `a.len()` long) that `c` covers: eight
 /// rows at a time, so eight independent chains of multiply-adds hide the FMA latency and
 /// each load of `a` serves eight rows.
-fn dots(a: &[f32], b: &[f32], c: &mut [f32]) {
+#[inline(always)]
+fn dots<S: Simd>(s: S, a: &[f32], b: &[f32], c: &mut [f32]) {
     let k = a.len();
     let j0 = c.len() - c.len() % 8;
     let (whole, rest) = c.split_at_mut(j0);
     for (cg, rows) in whole.chunks_exact_mut(8).zip(b.chunks_exact(8 * k)) {
-        dots8(a, rows, cg);
+        dots8(s, a, rows, cg);
     }
     for (j, cj) in rest.iter_mut().enumerate() {
-        *cj += dot(a, &b[(j0 + j) * k..(j0 + j + 1) * k]);
+        let mut one = [0.0f32];
+        dots_n::<S, 1>(s, a, &b[(j0 + j) * k..(j0 + j + 1) * k], &mut one);
+        *cj += one[0];
     }
 }
 
-/// `c[r] += a . rows[r * k..(r + 1) * k]` for eight rows (`k = a.len()`). Out of line and
-/// with the loads checked once before the loop: a bounds check per load of nine streams
-/// kept this loop at a third of the speed the loads allow.
-#[inline(never)]
+#[inline(always)]
+fn dots8<S: Simd>(s: S, a: &[f32], rows: &[f32], c: &mut [f32]) {
+    dots_n::<S, 8>(s, a, rows, c);
+}
+
+/// `c[r] += a . rows[r * k..(r + 1) * k]` for `R` rows (`k = a.len()`), with the loads checked
+/// once before the loop: a bounds check per load of nine streams kept this loop at a third of
+/// the speed the loads allow. The lanes' partial sums are added once at the end and the last
+/// `k % LANES` products after them, in the same order for every row.
+#[inline(always)]
 #[allow(unsafe_code)]
-fn dots8(a: &[f32], rows: &[f32], c: &mut [f32]) {
+fn dots_n<S: Simd, const R: usize>(s: S, a: &[f32], rows: &[f32], c: &mut [f32]) {
     let k = a.len();
-    let cut = k - k % 16;
-    let rows: [&[f32]; 8] = std::array::from_fn(|r| &rows[r * k..(r + 1) * k]);
-    let mut acc = [f32x16::ZERO; 8];
-    for p in (0..cut).step_by(16) {
-        // SAFETY: `p + 16 <= cut <= k`, the length of `a` and of every row.
-        let x = unsafe { load_unchecked(a, p) };
+    let cut = k - k % S::LANES;
+    let rows: [&[f32]; R] = std::array::from_fn(|r| &rows[r * k..(r + 1) * k]);
+    let mut acc = [s.zero(); R];
+    for p in (0..cut).step_by(S::LANES) {
+        // SAFETY: `p + LANES <= cut <= k`, the length of `a` and of every row.
+        let x = unsafe { s.load_at(a, p) };
         for (acc, row) in acc.iter_mut().zip(&rows) {
             // SAFETY: as above.
-            let y = unsafe { load_unchecked(row, p) };
-            *acc = x.mul_add(y, *acc);
+            let y = unsafe { s.load_at(row, p) };
+            *acc = s.mul_add(x, y, *acc);
         }
     }
     for ((cj, acc), row) in c.iter_mut().zip(&acc).zip(&rows) {
         let tail: f32 = a[cut..].iter().zip(&row[cut..]).map(|(x, y)| x * y).sum();
-        *cj += acc.reduce_add() + tail;
+        *cj += s.reduce_add(*acc) + tail;
     }
 }
 
-/// `a . b` with `f32x16` lanes, four chains of multiply-adds.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let cut = a.len() - a.len() % 64;
-    let mut acc = [f32x16::ZERO; 4];
-    for (x, y) in a[..cut].chunks_exact(64).zip(b[..cut].chunks_exact(64)) {
-        for (q, acc) in acc.iter_mut().enumerate() {
-            let x = f32x16::from(<[f32; 16]>::try_from(&x[q * 16..q * 16 + 16]).expect("16"));
-            let y = f32x16::from(<[f32; 16]>::try_from(&y[q * 16..q * 16 + 16]).expect("16"));
-            *acc = x.mul_add(y, *acc);
-        }
-    }
-    let cut16 = a.len() - a.len() % 16;
-    for (x, y) in a[cut..cut16]
-        .chunks_exact(16)
-        .zip(b[cut..cut16].chunks_exact(16))
+/// `c += x * a` (a row of `C` plus a scaled row of `B`), the last `len % LANES` values through
+/// a padded vector so that every value takes the same instructions.
+#[inline(always)]
+fn axpy<S: Simd>(s: S, a: f32, x: &[f32], c: &mut [f32]) {
+    let av = s.splat(a);
+    let cut = c.len() - c.len() % S::LANES;
+    let (whole, rest) = c.split_at_mut(cut);
+    for (cv, xv) in whole
+        .chunks_exact_mut(S::LANES)
+        .zip(x.chunks_exact(S::LANES))
     {
-        let x = f32x16::from(<[f32; 16]>::try_from(x).expect("16"));
-        let y = f32x16::from(<[f32; 16]>::try_from(y).expect("16"));
-        acc[0] = x.mul_add(y, acc[0]);
+        s.store(s.mul_add(av, s.load(xv), s.load(cv)), cv);
     }
-    ((acc[0] + acc[1]) + (acc[2] + acc[3])).reduce_add()
-        + a[cut16..]
-            .iter()
-            .zip(&b[cut16..])
-            .map(|(x, y)| x * y)
-            .sum::<f32>()
+    if !rest.is_empty() {
+        let (mut cp, mut xp) = ([0.0f32; 16], [0.0f32; 16]);
+        cp[..rest.len()].copy_from_slice(rest);
+        xp[..rest.len()].copy_from_slice(&x[cut..cut + rest.len()]);
+        s.store(s.mul_add(av, s.load(&xp), s.load(&cp)), &mut cp);
+        rest.copy_from_slice(&cp[..rest.len()]);
+    }
 }
 
 /// Products with fewer rows than a register tile (a convolution with few output channels)
 /// skip packing: `A B` as scaled rows of `B` added to each row of `C`, `A B^T` as dot products
 /// of contiguous rows.
-fn few_rows(m: usize, k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
-    for (i, crow) in c.chunks_exact_mut(n).enumerate().take(m) {
-        let arow = &a[i * k..(i + 1) * k];
-        match tb {
-            Trans::No => {
-                for (p, &ap) in arow.iter().enumerate() {
-                    for (cj, &bj) in crow.iter_mut().zip(&b[p * n..(p + 1) * n]) {
-                        *cj = ap.mul_add(bj, *cj);
+fn few_rows<S: Simd>(s: S, pr: Product<'_>, c: &mut [f32]) {
+    let Product {
+        m, k, n, a, b, tb, ..
+    } = pr;
+    vectorize!(S, {
+        for (i, crow) in c.chunks_exact_mut(n).enumerate().take(m) {
+            let arow = &a[i * k..(i + 1) * k];
+            match tb {
+                Trans::No => {
+                    for (p, &ap) in arow.iter().enumerate() {
+                        axpy(s, ap, &b[p * n..(p + 1) * n], crow);
                     }
                 }
+                Trans::Yes => dots(s, arow, b, crow),
             }
-            Trans::Yes => dots(arow, b, crow),
         }
-    }
+    })
 }
 
 /// The operands of one product: `op(A)` is `m x k`, `op(B)` is `k x n`.
@@ -284,23 +410,15 @@ struct Product<'a> {
     tb: Trans,
 }
 
-/// `C += op(A) op(B)` for `f32`, `C` zeroed by the caller if needed.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_f32(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ta: Trans,
-    b: &[f32],
-    tb: Trans,
-    c: &mut [f32],
-) {
+/// `C += op(A) op(B)` with the level of `s` and its `MR x NV*LANES` tile.
+fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, c: &mut [f32]) {
+    let Product { m, k, n, ta, .. } = pr;
+    let nr = NV * S::LANES;
     if m == 1 {
-        return gemv(k, n, a, b, tb, c);
+        return gemv(s, pr, c);
     }
     if m < MR && ta == Trans::No {
-        return few_rows(m, k, n, a, b, tb, c);
+        return few_rows(s, pr, c);
     }
     // Inside a rayon task (a convolution's per-image product, a batched product) the caller
     // already keeps the threads busy; splitting again only adds joins and packing buffers.
@@ -308,7 +426,7 @@ pub(crate) fn gemm_f32(
     // The row split hands work to the pool once per block of the inner dimension (packing,
     // then the tiles), so each block must be worth a hand-over; the column split hands over
     // once per product.
-    let wide_split = n >= m && n >= 2 * NR * threads;
+    let wide_split = n >= m && n >= 2 * nr * threads;
     // (measured on the CIFAR net's 64 x 64 x 1024 products: a split of less than about
     // 8M multiply-adds ran slower on two threads than on one)
     let per_handover = if wide_split {
@@ -320,17 +438,8 @@ pub(crate) fn gemm_f32(
         && m > MR
         && threads > 1
         && rayon::current_thread_index().is_none();
-    let pr = Product {
-        m,
-        k,
-        n,
-        a,
-        ta,
-        b,
-        tb,
-    };
     if parallel && wide_split {
-        return split_columns(pr, c, threads);
+        return split_columns::<S, MR, NV>(s, pr, c, threads);
     }
     // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
     let rows = if parallel {
@@ -340,9 +449,9 @@ pub(crate) fn gemm_f32(
     };
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| gemm_cols(pr, 0..n, c, n, rows, true));
+        rayon::scope(|_| gemm_cols::<S, MR, NV>(s, pr, 0..n, c, n, rows, true));
     } else {
-        gemm_cols(pr, 0..n, c, n, rows, false);
+        gemm_cols::<S, MR, NV>(s, pr, 0..n, c, n, rows, false);
     }
 }
 
@@ -350,16 +459,21 @@ pub(crate) fn gemm_f32(
 /// whole product for them alone (its own packing of its `B` columns and of `A`, no hand-overs
 /// between blocks), into its own block of `C`, added to `C` at the end. Splitting rows
 /// instead would leave `B`'s packing to one thread while the others wait.
-fn split_columns(pr: Product<'_>, c: &mut [f32], threads: usize) {
+fn split_columns<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    pr: Product<'_>,
+    c: &mut [f32],
+    threads: usize,
+) {
     let (m, n) = (pr.m, pr.n);
-    let per = n.div_ceil(threads).next_multiple_of(NR);
+    let per = n.div_ceil(threads).next_multiple_of(NV * S::LANES);
     let starts: Vec<usize> = (0..n).step_by(per).collect();
     let parts: Vec<Vec<f32>> = starts
         .par_iter()
         .map(|&j| {
             let w = per.min(n - j);
             let mut cb = vec![0.0; m * w];
-            gemm_cols(pr, j..j + w, &mut cb, w, MC, false);
+            gemm_cols::<S, MR, NV>(s, pr, j..j + w, &mut cb, w, MC, false);
             cb
         })
         .collect();
@@ -376,7 +490,9 @@ fn split_columns(pr: Product<'_>, c: &mut [f32], threads: usize) {
 /// `C += op(A) op(B)[.., cols]`, where `C` has row stride `ldc` and its column 0 is column
 /// `cols.start` of the product: the BLIS loops (column blocks, inner-dimension blocks, row
 /// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
-fn gemm_cols(
+#[allow(clippy::too_many_arguments)]
+fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
     pr: Product<'_>,
     cols: std::ops::Range<usize>,
     c: &mut [f32],
@@ -393,27 +509,28 @@ fn gemm_cols(
         b,
         tb,
     } = pr;
+    let nr = NV * S::LANES;
     let mut pb = PACK_B.with(|slot| slot.take());
     for j0 in cols.clone().step_by(NC) {
         let nc = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            pack_b(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
-            let bp: &[f32x16] = &pb;
+            match nr {
+                32 => pack_b::<32>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
+                16 => pack_b::<16>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
+                _ => pack_b::<8>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
+            }
+            let bp: &[f32] = &bytemuck::cast_slice(&pb)[..nc.div_ceil(nr) * kc * nr];
             let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
                 let i0 = t * rows;
                 let mc = c_rows.len() / ldc;
-                pack_a(a, ta, m, k, i0, mc, p0, kc, pa);
-                for (q, bpanel) in bp.chunks_exact(kc * 2).enumerate() {
-                    let jb = q * NR;
-                    let w = NR.min(nc - jb);
-                    for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
-                        let mut acc = [[f32x16::ZERO; 2]; MR];
-                        let h = MR.min(mc - r * MR);
-                        micro(apanel, bpanel, &mut acc);
-                        store(c_rows, ldc, r * MR, j0 - cols.start + jb, h, w, &acc);
-                    }
-                }
+                pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
+                let pa = &pa[..];
+                let col0 = j0 - cols.start;
+                vectorize!(
+                    S,
+                    block::<S, MR, NV>(s, pa, bp, kc, mc, nc, c_rows, ldc, col0)
+                );
             };
             if parallel {
                 c.par_chunks_mut(rows * ldc)
@@ -437,26 +554,24 @@ fn gemm_cols(
 
 /// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored
 /// transposed, or a sum of scaled rows of `B`.
-fn gemv(k: usize, n: usize, a: &[f32], b: &[f32], tb: Trans, c: &mut [f32]) {
+fn gemv<S: Simd>(s: S, pr: Product<'_>, c: &mut [f32]) {
+    let Product { k, n, a, b, tb, .. } = pr;
     match tb {
         Trans::Yes => {
             // Memory-bound: two threads pay off well below the packed product's threshold.
             if n * k >= PARALLEL_MIN_FLOPS / 8 && rayon::current_num_threads() > 1 {
                 c.par_chunks_mut(64).enumerate().for_each(|(t, cs)| {
-                    dots(a, &b[t * 64 * k..], cs);
+                    vectorize!(S, dots(s, a, &b[t * 64 * k..], cs));
                 });
             } else {
-                dots(a, b, c);
+                vectorize!(S, dots(s, a, b, c));
             }
         }
-        Trans::No => {
+        Trans::No => vectorize!(S, {
             for (p, &ap) in a.iter().enumerate() {
-                let row = &b[p * n..(p + 1) * n];
-                for (cj, &bj) in c.iter_mut().zip(row) {
-                    *cj = ap.mul_add(bj, *cj);
-                }
+                axpy(s, ap, &b[p * n..(p + 1) * n], c);
             }
-        }
+        }),
     }
 }
 
@@ -471,7 +586,10 @@ mod tests {
     #[test]
     fn concurrent_products_on_one_pool_are_correct() {
         // taller than wide (rows split inside `rayon::scope`) and wider than tall (columns)
-        for (m, k, n) in [(320, 160, 96), (96, 320, 640)] {
+        for (level, (m, k, n)) in crate::kernels::simd::available_levels()
+            .into_iter()
+            .flat_map(|l| [(l, (320, 160, 96)), (l, (96, 320, 640))])
+        {
             let a: Vec<f32> = (0..m * k).map(|i| ((i * 7) % 13) as f32 - 6.0).collect();
             let b: Vec<f32> = (0..k * n).map(|i| ((i * 5) % 11) as f32 - 5.0).collect();
             let mut want = vec![0.0f32; m * n];
@@ -490,7 +608,7 @@ mod tests {
                             let mut c = vec![0.0f32; m * n];
                             for _ in 0..50 {
                                 c.fill(0.0);
-                                gemm_f32(m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                                gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
                             }
                             c
                         })
@@ -538,7 +656,7 @@ mod tests {
         (0..len).map(|_| r.uniform(-1.0, 1.0) as f32).collect()
     }
 
-    const ODD: [usize; 10] = [1, 3, 7, 12, 15, 17, 31, 33, 65, 257];
+    const ODD: [usize; 11] = [1, 3, 6, 7, 12, 15, 17, 31, 33, 65, 257];
 
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(96))]
@@ -549,13 +667,15 @@ mod tests {
             let tb = if tb { Trans::Yes } else { Trans::No };
             let a = vals(m * k, seed);
             let b = vals(k * n, seed + 1);
-            let mut c = vals(m * n, seed + 2);
-            let c0 = c.clone();
-            gemm_f32(m, k, n, &a, ta, &b, tb, &mut c);
             let r = reference(m, k, n, &a, ta, &b, tb);
-            for i in 0..m * n {
-                let want = r[i] + c0[i] as f64;
-                prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "({m},{k},{n}) {i}: {} vs {want}", c[i]);
+            for level in crate::kernels::simd::available_levels() {
+                let mut c = vals(m * n, seed + 2);
+                let c0 = c.clone();
+                gemm_f32_at(level, m, k, n, &a, ta, &b, tb, &mut c);
+                for i in 0..m * n {
+                    let want = r[i] + c0[i] as f64;
+                    prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
+                }
             }
         }
     }
@@ -565,33 +685,41 @@ mod tests {
         let (m, k, n) = (300, 600, 1100);
         let a = vals(m * k, 1);
         let b = vals(k * n, 2);
-        let mut c = vec![0.0; m * n];
-        gemm_f32(m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
         let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
-        for i in (0..m * n).step_by(97) {
-            assert!((c[i] as f64 - r[i]).abs() < 1e-3, "{i}");
+        for level in crate::kernels::simd::available_levels() {
+            let mut c = vec![0.0; m * n];
+            gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
+            for i in (0..m * n).step_by(97) {
+                assert!((c[i] as f64 - r[i]).abs() < 1e-3, "{level} {i}");
+            }
         }
     }
 
     #[test]
-    // The assertions are on purpose about constants: they check how this crate was built.
-    #[allow(clippy::assertions_on_constants)]
-    fn the_build_targets_avx512_and_fma() {
-        // wide picks its instructions at compile time: without these the kernels silently run
-        // at half speed or worse. `.cargo/config.toml` builds with -C target-cpu=native.
-        assert!(
-            cfg!(target_feature = "fma"),
-            "build without FMA: set -C target-cpu=native"
-        );
-        assert!(
-            cfg!(target_feature = "avx2"),
-            "build without AVX2: set -C target-cpu=native"
-        );
-        if std::is_x86_feature_detected!("avx512f") {
-            assert!(
-                cfg!(target_feature = "avx512f"),
-                "the CPU has AVX-512 but the build does not use it"
-            );
+    fn fma_levels_agree_bit_for_bit_and_the_baseline_to_rounding() {
+        let levels = crate::kernels::simd::available_levels();
+        for (m, k, n) in [(37, 300, 45), (64, 17, 129), (1, 33, 70), (5, 40, 33)] {
+            let a = vals(m * k, 3);
+            let b = vals(k * n, 4);
+            let r = reference(m, k, n, &a, Trans::No, &b, Trans::No);
+            let mut fma: Option<Vec<f32>> = None;
+            for &level in &levels {
+                let mut c = vec![0.0; m * n];
+                gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
+                    assert!(
+                        (got as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
+                        "{level} ({m},{k},{n}) {i}: {got} vs {want}"
+                    );
+                }
+                // the packed path at the FMA levels: the same chains of fused multiply-adds
+                if level != Level::Baseline && m >= 12 {
+                    match &fma {
+                        Some(f) => assert_eq!(f, &c, "{level} ({m},{k},{n})"),
+                        None => fma = Some(c),
+                    }
+                }
+            }
         }
     }
 }

@@ -2,8 +2,9 @@
 //!
 //! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
 //! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
-//! module, each block with its `// SAFETY:` argument: loads whose bounds are checked once for a
-//! whole loop (`load_unchecked` and `get_unchecked` in the hot loops of the direct convolution
+//! module, each block with its `// SAFETY:` argument: the `core::arch` intrinsics of each instruction-set
+//! level ([`simd`]); loads whose bounds are checked once for a whole loop (`Simd::load_at`
+//! and `get_unchecked` in the hot loops of the direct convolution
 //! and the matrix-vector product, where a check per load cost a third of the speed); the
 //! `set_len` of a convolution output written in full by the direct kernel (no zero fill
 //! first); and `madvise` for huge pages under large fresh buffers (Linux). Everything else is
@@ -22,6 +23,7 @@ mod optim;
 mod pad;
 mod pool;
 mod reduce;
+pub(crate) mod simd;
 mod softmax;
 
 pub use conv::*;
@@ -93,30 +95,14 @@ fn advise_huge_pages<E>(v: &mut Vec<E>) {
 #[cfg(not(target_os = "linux"))]
 fn advise_huge_pages<E>(_: &mut Vec<E>) {}
 
-/// `s` as `f32` values, if that is its element type (for the `f32`-only SIMD kernels).
+/// `s` as `f32` values, if that is its element type (for the `f32` vector kernels).
 pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
-    match E::values(s) {
-        crate::tensor::Values::F32(v) => Some(v),
-        _ => None,
-    }
+    E::as_vector(s)
 }
 
 /// `s` as `f32` values, mutably, if that is its element type.
 pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut [f32]> {
-    <f32 as crate::tensor::Element>::from_values_mut(E::values_mut(s))
-}
-
-/// The 16 values `s[i..i + 16]` as a vector, without a bounds check.
-///
-/// # Safety
-/// `i + 16 <= s.len()`.
-#[inline(always)]
-#[allow(unsafe_code)]
-pub(crate) unsafe fn load_unchecked(s: &[f32], i: usize) -> wide::f32x16 {
-    debug_assert!(i + 16 <= s.len(), "load_unchecked: {i} + 16 > {}", s.len());
-    // SAFETY: the caller guarantees `i + 16 <= s.len()`, so the 16 values lie inside `s`;
-    // `read_unaligned` needs no alignment, and every bit pattern is an `f32`.
-    wide::f32x16::from(unsafe { s.as_ptr().add(i).cast::<[f32; 16]>().read_unaligned() })
+    E::as_vector_mut(s)
 }
 
 /// Elements per task when a long buffer is split across threads.

@@ -34,21 +34,23 @@ pub trait Element:
     fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_>;
     /// The slice inside a type-erased view, if it holds this element type.
     fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]>;
-    /// `C += op(A) op(B)` with this type's fastest kernel, if it has one (the SIMD `f32`
-    /// GEMM); `false` sends the caller to the generic path.
+    /// Whether the `f32` vector kernels serve this type (`f32`), or the generic path (`f64`).
     #[doc(hidden)]
-    #[allow(clippy::too_many_arguments)]
-    fn fast_gemm(
-        _m: usize,
-        _k: usize,
-        _n: usize,
-        _a: &[Self],
-        _ta: crate::kernels::Trans,
-        _b: &[Self],
-        _tb: crate::kernels::Trans,
-        _c: &mut [Self],
-    ) -> bool {
-        false
+    const VECTOR_KERNELS: bool = false;
+    /// `s` as the `f32` values the vector kernels take, where this type is `f32`.
+    #[doc(hidden)]
+    fn as_vector(_s: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    /// `s` as `f32` values, mutably, where this type is `f32`.
+    #[doc(hidden)]
+    fn as_vector_mut(_s: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
+    /// A vector kernel's new `f32` buffer as this type's, where this type is `f32`.
+    #[doc(hidden)]
+    fn from_vector(_v: Vec<f32>) -> Option<Vec<Self>> {
+        None
     }
 }
 
@@ -75,18 +77,15 @@ impl Element for f32 {
             _ => None,
         }
     }
-    fn fast_gemm(
-        m: usize,
-        k: usize,
-        n: usize,
-        a: &[f32],
-        ta: crate::kernels::Trans,
-        b: &[f32],
-        tb: crate::kernels::Trans,
-        c: &mut [f32],
-    ) -> bool {
-        crate::kernels::gemm_f32(m, k, n, a, ta, b, tb, c);
-        true
+    const VECTOR_KERNELS: bool = true;
+    fn as_vector(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn as_vector_mut(s: &mut [f32]) -> Option<&mut [f32]> {
+        Some(s)
+    }
+    fn from_vector(v: Vec<f32>) -> Option<Vec<f32>> {
+        Some(v)
     }
 }
 
