@@ -24,7 +24,7 @@
 //! them (LeNet's first layer 5.3x, W4a 1.8x, W2's 8x8 layer even), so it takes any number of
 //! taps up to [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
 
-use super::simd::{dispatch, simd, vectorize, Level, Simd};
+use super::simd::{dispatch, simd, Kernel, Level, Simd};
 use super::ConvGeom;
 use rayon::prelude::*;
 
@@ -241,16 +241,36 @@ impl Plan {
         // accumulators on the stack.
         for p0 in (0..self.wide).step_by(chunk) {
             for (b, rows) in blocks.iter().enumerate() {
+                let tile = ForwardTile::<CB, V> {
+                    plan: self,
+                    xp,
+                    rows,
+                    p0,
+                    b,
+                    yw: &mut *yw,
+                };
                 if p0 + chunk <= self.wide {
-                    vectorize!(S, self.forward_tile::<S, CB, V>(s, xp, rows, p0, b, yw));
+                    s.run(tile);
                 } else {
-                    vectorize!(S, {
-                        for p in (p0..self.wide).step_by(S::LANES) {
-                            self.forward_tile::<S, CB, 1>(s, xp, rows, p, b, yw);
-                        }
-                    });
+                    s.run(ForwardTail(tile));
                 }
             }
+        }
+    }
+
+    /// [`Plan::forward_tile`] for the positions from `p0` to the end, a vector at a time.
+    #[inline(always)]
+    fn forward_tail<S: Simd, const CB: usize>(
+        &self,
+        s: S,
+        xp: &[f32],
+        rows: &[&[f32]; CB],
+        p0: usize,
+        b: usize,
+        yw: &mut [f32],
+    ) {
+        for p in (p0..self.wide).step_by(S::LANES) {
+            self.forward_tile::<S, CB, 1>(s, xp, rows, p, b, yw);
         }
     }
 
@@ -303,23 +323,56 @@ impl Plan {
     /// `bias` and adding to `out` when `accumulate` (initialised outputs only): every element
     /// of `out` is written.
     fn store<T: Slot>(&self, yw: &[f32], out: &mut [T], bias: Option<&[f32]>, accumulate: bool) {
-        let ov = self.ho * self.wo;
-        simd!(self.level, |s| {
-            for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
-                let b = bias.map_or(0.0, |b| b[co]);
-                let src = &yw[co * self.wide..];
-                for (y, dst) in orow.chunks_exact_mut(self.wo).enumerate() {
-                    let row = &src[y * self.wp..y * self.wp + self.wo];
-                    if accumulate {
-                        dst.iter_mut().zip(row).for_each(|(d, &v)| d.add(v + b));
-                    } else {
-                        copy_plus(s, row, b, dst);
-                    }
+        simd!(
+            self.level,
+            Store {
+                plan: self,
+                yw,
+                out,
+                bias,
+                accumulate
+            }
+        )
+    }
+}
+
+/// [`Plan::store`] as a [`Kernel`].
+struct Store<'a, T> {
+    plan: &'a Plan,
+    yw: &'a [f32],
+    out: &'a mut [T],
+    bias: Option<&'a [f32]>,
+    accumulate: bool,
+}
+
+impl<S: Simd, T: Slot> Kernel<S> for Store<'_, T> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let Store {
+            plan,
+            yw,
+            out,
+            bias,
+            accumulate,
+        } = self;
+        let ov = plan.ho * plan.wo;
+        for (co, orow) in out.chunks_exact_mut(ov).enumerate() {
+            let b = bias.map_or(0.0, |b| b[co]);
+            let src = &yw[co * plan.wide..];
+            for (y, dst) in orow.chunks_exact_mut(plan.wo).enumerate() {
+                let row = &src[y * plan.wp..y * plan.wp + plan.wo];
+                if accumulate {
+                    dst.iter_mut().zip(row).for_each(|(d, &v)| d.add(v + b));
+                } else {
+                    copy_plus(s, row, b, dst);
                 }
             }
-        })
+        }
     }
+}
 
+impl Plan {
     /// `conv(x, w) + bias` for the whole batch into a new buffer, each output written once
     /// (no zero fill first): [`Plan::forward`] into the buffer's spare capacity.
     #[allow(unsafe_code)]
@@ -597,17 +650,15 @@ impl Plan {
                                 std::array::from_fn(|j| self.tap_offset(t0 + j));
                             for v0 in (0..vs).step_by(CV) {
                                 let (xp, starts, wo) = (&xp[..], &starts[..], self.wo);
-                                vectorize!(S, {
-                                    let c = weight_tile_lanes::<S, CV, TT>(
-                                        s, xp, starts, wo, dyt, vs, v0, &offs,
-                                    );
-                                    for (j, cj) in c.iter().enumerate() {
-                                        let at = ((t0 + j) * vs + v0) * S::LANES;
-                                        for (v, &cv) in cj.iter().enumerate() {
-                                            let d = &mut a[at + v * S::LANES..];
-                                            s.store(s.add(s.load(d), cv), d);
-                                        }
-                                    }
+                                s.run(LanesTile::<CV, TT> {
+                                    x: xp,
+                                    starts,
+                                    wo,
+                                    dyt,
+                                    vs,
+                                    v0,
+                                    offs,
+                                    sums: &mut a[t0 * self.cout_g..],
                                 });
                             }
                         }
@@ -667,24 +718,121 @@ impl Plan {
             for b in 0..self.blocks() * self.cb / CB {
                 for t0 in (0..taps_pad).step_by(TB) {
                     let offs: [usize; TB] = std::array::from_fn(|j| self.tap_offset(t0 + j));
-                    vectorize!(S, {
-                        let mut c = [[s.zero(); TB]; CB];
-                        for j in 0..images {
-                            let xj = &xp[j * self.padded_len..(j + 1) * self.padded_len];
-                            let dj = &dyw[j * rows_len + b * CB * self.wide..][..CB * self.wide];
-                            weight_tile(s, xj, dj, self.wide, &offs, p0..p1, &mut c);
-                        }
-                        for (r, cr) in c.iter().enumerate() {
-                            let at = ((b * CB + r) * taps_pad + t0) * S::LANES;
-                            for (q, &v) in cr.iter().enumerate() {
-                                let d = &mut acc[at + q * S::LANES..];
-                                s.store(s.add(s.load(d), v), d);
-                            }
-                        }
+                    s.run(WeightBlock::<CB, TB> {
+                        plan: self,
+                        xp,
+                        dyw,
+                        b,
+                        t0,
+                        offs,
+                        range: p0..p1,
+                        acc: &mut *acc,
+                        taps_pad,
                     });
                 }
             }
         }
+    }
+}
+
+/// The `CB x TB` weight-gradient tile of rows `b * CB ..` and taps `t0 ..` (offsets `offs`)
+/// over positions `range` of every image in `xp` / `dyw`, added to its accumulators in `acc`.
+struct WeightBlock<'a, const CB: usize, const TB: usize> {
+    plan: &'a Plan,
+    xp: &'a [f32],
+    dyw: &'a [f32],
+    b: usize,
+    t0: usize,
+    offs: [usize; TB],
+    range: std::ops::Range<usize>,
+    acc: &'a mut [f32],
+    taps_pad: usize,
+}
+
+impl<S: Simd, const CB: usize, const TB: usize> Kernel<S> for WeightBlock<'_, CB, TB> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let WeightBlock {
+            plan,
+            xp,
+            dyw,
+            b,
+            t0,
+            offs,
+            range,
+            acc,
+            taps_pad,
+        } = self;
+        let rows_len = plan.blocks() * plan.cb * plan.wide;
+        let mut c = [[s.zero(); TB]; CB];
+        for j in 0..dyw.len() / rows_len {
+            let xj = &xp[j * plan.padded_len..(j + 1) * plan.padded_len];
+            let dj = &dyw[j * rows_len + b * CB * plan.wide..][..CB * plan.wide];
+            weight_tile(s, xj, dj, plan.wide, &offs, range.clone(), &mut c);
+        }
+        for (r, cr) in c.iter().enumerate() {
+            let at = ((b * CB + r) * taps_pad + t0) * S::LANES;
+            for (q, &v) in cr.iter().enumerate() {
+                let d = &mut acc[at + q * S::LANES..];
+                s.store(s.add(s.load(d), v), d);
+            }
+        }
+    }
+}
+
+/// The forward tile of channels `b * CB ..` (weight rows `rows`) at positions `p0 ..` of the
+/// wide output `yw` (see [`Plan::forward_tile`]).
+struct ForwardTile<'a, const CB: usize, const V: usize> {
+    plan: &'a Plan,
+    xp: &'a [f32],
+    rows: &'a [&'a [f32]; CB],
+    p0: usize,
+    b: usize,
+    yw: &'a mut [f32],
+}
+
+impl<S: Simd, const CB: usize, const V: usize> Kernel<S> for ForwardTile<'_, CB, V> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let t = self;
+        t.plan
+            .forward_tile::<S, CB, V>(s, t.xp, t.rows, t.p0, t.b, t.yw)
+    }
+}
+
+/// A [`ForwardTile`] from `p0` to the end of the wide grid, a vector at a time.
+struct ForwardTail<'a, const CB: usize, const V: usize>(ForwardTile<'a, CB, V>);
+
+impl<S: Simd, const CB: usize, const V: usize> Kernel<S> for ForwardTail<'_, CB, V> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let t = self.0;
+        t.plan
+            .forward_tail::<S, CB>(s, t.xp, t.rows, t.p0, t.b, t.yw)
+    }
+}
+
+/// [`weight_tile_lanes`] as a [`Kernel`].
+struct LanesTile<'a, const CV: usize, const TT: usize> {
+    x: &'a [f32],
+    starts: &'a [usize],
+    wo: usize,
+    dyt: &'a [f32],
+    vs: usize,
+    v0: usize,
+    offs: [usize; TT],
+    sums: &'a mut [f32],
+}
+
+impl<S: Simd, const CV: usize, const TT: usize> Kernel<S> for LanesTile<'_, CV, TT> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let t = self;
+        weight_tile_lanes::<S, CV, TT>(s, t.x, t.starts, t.wo, t.dyt, t.vs, t.v0, &t.offs, t.sums)
     }
 }
 
@@ -727,9 +875,10 @@ fn weight_tile<S: Simd, const CB: usize, const TB: usize>(
     *c = acc;
 }
 
-/// `c[t][v] = sum over positions of x[position + offs[t]] * dyt[position, v0 + v]`: for each
-/// row of `wo` positions starting at `x[s]` (`s` in `starts`), the rows' positions numbered on
-/// in `dyt`, which holds `vs` vectors of channels per position.
+/// `acc[(t * vs + v0 + v) * LANES ..] +=` the sum over positions of `x[position + offs[t]] *
+/// dyt[position, v0 + v]`: for each row of `wo` positions starting at `x[s]` (`s` in
+/// `starts`), the rows' positions numbered on in `dyt`, which holds `vs` vectors of channels
+/// per position.
 ///
 /// Its loads are checked once per row (the input rows) and once per call (the transposed
 /// gradient), not once per load (see [`weight_tile`]).
@@ -744,7 +893,8 @@ fn weight_tile_lanes<S: Simd, const CV: usize, const TT: usize>(
     vs: usize,
     v0: usize,
     offs: &[usize; TT],
-) -> [[S::F; CV]; TT] {
+    sums: &mut [f32],
+) {
     assert!(
         v0 + CV <= vs && starts.len() * wo * vs * S::LANES <= dyt.len(),
         "weight_tile_lanes: {} rows of {wo} x {vs} vectors in {}",
@@ -771,7 +921,12 @@ fn weight_tile_lanes<S: Simd, const CV: usize, const TT: usize>(
             k += vs;
         }
     }
-    acc
+    for (t, at) in acc.iter().enumerate() {
+        for (v, &a) in at.iter().enumerate() {
+            let d = &mut sums[(t * vs + v0 + v) * S::LANES..];
+            s.store(s.add(s.load(d), a), d);
+        }
+    }
 }
 
 /// An output element the direct kernel stores to: an initialised `f32`, or a slot of a new
@@ -876,6 +1031,15 @@ mod tests {
         (0..n).map(|_| r.uniform(-1.0, 1.0)).collect()
     }
 
+    struct CopyPlus<'a>(&'a [f32], &'a mut [f32]);
+
+    impl<S: Simd> Kernel<S> for CopyPlus<'_> {
+        type Out = ();
+        fn run(self, s: S) {
+            copy_plus(s, self.0, 0.25, self.1)
+        }
+    }
+
     #[test]
     fn copy_plus_matches_the_plain_loop_on_odd_lengths() {
         for n in [1, 7, 15, 16, 17, 28, 31, 32, 33, 47] {
@@ -883,7 +1047,7 @@ mod tests {
             let want: Vec<f32> = src.iter().map(|&v| v + 0.25).collect();
             for level in crate::kernels::simd::available_levels() {
                 let mut got = vec![f32::NAN; n];
-                dispatch!(level, |s| copy_plus(s, &src, 0.25, &mut got));
+                simd!(level, CopyPlus(&src, &mut got));
                 assert_eq!(got, want, "{level}, length {n}");
             }
         }

@@ -2,7 +2,7 @@
 //! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has a vector kernel per
 //! instruction-set level.
 
-use super::simd::{simd, Level, Simd};
+use super::simd::{simd, Kernel, Level, Simd};
 use super::{as_f32, as_f32_mut, for_chunks, PARALLEL_MIN_ELEMS, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
@@ -82,8 +82,19 @@ fn sigmoid_f32(src: Option<&[f32]>, dst: &mut [f32]) {
 fn sigmoid_f32_at(level: Level, src: Option<&[f32]>, dst: &mut [f32]) {
     for_chunks(dst, TASK, |at, d| {
         let s = src.map(|s| &s[at..at + d.len()]);
-        simd!(level, |v| sigmoid_run(v, s, d))
+        simd!(level, Sigmoid(s, d))
     });
+}
+
+/// `d = sigmoid(src)`, or in place where `src` is `None`.
+struct Sigmoid<'a>(Option<&'a [f32]>, &'a mut [f32]);
+
+impl<S: Simd> Kernel<S> for Sigmoid<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        sigmoid_run(s, self.0, self.1)
+    }
 }
 
 #[inline(always)]
@@ -135,8 +146,9 @@ pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
 /// at every level.
 #[inline(always)]
 fn exp_nonpositive<S: Simd>(s: S, y: S::F) -> S::F {
-    const SHIFTER: f32 = 12_582_912.0; // 1.5 * 2^23
-                                       // `max` gives its second operand where either is NaN: NaN stays
+    // 1.5 * 2^23
+    const SHIFTER: f32 = 12_582_912.0;
+    // `max` gives its second operand where either is NaN: NaN stays
     let y = s.max(s.splat(-104.0), y);
     let t = s.add(
         s.mul(y, s.splat(std::f32::consts::LOG2_E)),
@@ -370,15 +382,22 @@ mod tests {
 
     /// `exp_nonpositive` of `ys` (at most 16) at `level`.
     fn exp_at(level: Level, ys: &[f32]) -> Vec<f32> {
-        simd!(level, |s| {
+        simd!(level, ExpEach(ys))
+    }
+
+    struct ExpEach<'a>(&'a [f32]);
+
+    impl<S: Simd> Kernel<S> for ExpEach<'_> {
+        type Out = Vec<f32>;
+        fn run(self, s: S) -> Vec<f32> {
             let mut out = Vec::new();
-            for y in ys {
+            for y in self.0 {
                 let mut buf = [*y; 16];
                 s.store(exp_nonpositive(s, s.load(&buf)), &mut buf);
                 out.push(buf[0]);
             }
             out
-        })
+        }
     }
 
     /// The error of `got` against `want` in units of the last place of `want`'s `f32`

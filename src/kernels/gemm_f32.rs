@@ -19,7 +19,7 @@
 //! of `KC` inner steps, so AVX2 and AVX-512 agree bit for bit wherever both take the packed
 //! path; the baseline rounds each product and sum separately.
 
-use super::simd::{prefetch, vectorize, Base, Level, Simd};
+use super::simd::{prefetch, Base, Kernel, Level, Simd};
 use super::Trans;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -379,23 +379,27 @@ fn axpy<S: Simd>(s: S, a: f32, x: &[f32], c: &mut [f32]) {
 /// Products with fewer rows than a register tile (a convolution with few output channels)
 /// skip packing: `A B` as scaled rows of `B` added to each row of `C`, `A B^T` as dot products
 /// of contiguous rows.
+#[inline(always)]
 fn few_rows<S: Simd>(s: S, pr: Product<'_>, c: &mut [f32]) {
     let Product {
         m, k, n, a, b, tb, ..
     } = pr;
-    vectorize!(S, {
-        for (i, crow) in c.chunks_exact_mut(n).enumerate().take(m) {
-            let arow = &a[i * k..(i + 1) * k];
-            match tb {
-                Trans::No => {
-                    for (p, &ap) in arow.iter().enumerate() {
-                        axpy(s, ap, &b[p * n..(p + 1) * n], crow);
-                    }
-                }
-                Trans::Yes => dots(s, arow, b, crow),
-            }
+    for (i, crow) in c.chunks_exact_mut(n).enumerate().take(m) {
+        let arow = &a[i * k..(i + 1) * k];
+        match tb {
+            Trans::No => axpys(s, arow, b, crow),
+            Trans::Yes => dots(s, arow, b, crow),
         }
-    })
+    }
+}
+
+/// `c += a B` for one row `a` and `B` row-major (`a.len()` rows of `c.len()`).
+#[inline(always)]
+fn axpys<S: Simd>(s: S, a: &[f32], b: &[f32], c: &mut [f32]) {
+    let n = c.len();
+    for (p, &ap) in a.iter().enumerate() {
+        axpy(s, ap, &b[p * n..(p + 1) * n], c);
+    }
 }
 
 /// The operands of one product: `op(A)` is `m x k`, `op(B)` is `k x n`.
@@ -418,7 +422,7 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
         return gemv(s, pr, c);
     }
     if m < MR && ta == Trans::No {
-        return few_rows(s, pr, c);
+        return s.run(FewRows { pr, c });
     }
     // Inside a rayon task (a convolution's per-image product, a batched product) the caller
     // already keeps the threads busy; splitting again only adds joins and packing buffers.
@@ -527,10 +531,16 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
                 let pa = &pa[..];
                 let col0 = j0 - cols.start;
-                vectorize!(
-                    S,
-                    block::<S, MR, NV>(s, pa, bp, kc, mc, nc, c_rows, ldc, col0)
-                );
+                s.run(Block::<MR, NV> {
+                    pa,
+                    bp,
+                    kc,
+                    mc,
+                    nc,
+                    c: c_rows,
+                    ldc,
+                    col0,
+                });
             };
             if parallel {
                 c.par_chunks_mut(rows * ldc)
@@ -561,17 +571,79 @@ fn gemv<S: Simd>(s: S, pr: Product<'_>, c: &mut [f32]) {
             // Memory-bound: two threads pay off well below the packed product's threshold.
             if n * k >= PARALLEL_MIN_FLOPS / 8 && rayon::current_num_threads() > 1 {
                 c.par_chunks_mut(64).enumerate().for_each(|(t, cs)| {
-                    vectorize!(S, dots(s, a, &b[t * 64 * k..], cs));
+                    s.run(Dots(a, &b[t * 64 * k..], cs));
                 });
             } else {
-                vectorize!(S, dots(s, a, b, c));
+                s.run(Dots(a, b, c));
             }
         }
-        Trans::No => vectorize!(S, {
-            for (p, &ap) in a.iter().enumerate() {
-                axpy(s, ap, &b[p * n..(p + 1) * n], c);
-            }
-        }),
+        Trans::No => s.run(Axpys(a, &b[..k * n], c)),
+    }
+}
+
+/// [`few_rows`] as a [`Kernel`].
+struct FewRows<'a> {
+    pr: Product<'a>,
+    c: &'a mut [f32],
+}
+
+impl<S: Simd> Kernel<S> for FewRows<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        few_rows(s, self.pr, self.c)
+    }
+}
+
+/// [`block`] as a [`Kernel`].
+struct Block<'a, const MR: usize, const NV: usize> {
+    pa: &'a [f32],
+    bp: &'a [f32],
+    kc: usize,
+    mc: usize,
+    nc: usize,
+    c: &'a mut [f32],
+    ldc: usize,
+    col0: usize,
+}
+
+impl<S: Simd, const MR: usize, const NV: usize> Kernel<S> for Block<'_, MR, NV> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        let Block {
+            pa,
+            bp,
+            kc,
+            mc,
+            nc,
+            c,
+            ldc,
+            col0,
+        } = self;
+        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, c, ldc, col0)
+    }
+}
+
+/// [`dots`] as a [`Kernel`].
+struct Dots<'a>(&'a [f32], &'a [f32], &'a mut [f32]);
+
+impl<S: Simd> Kernel<S> for Dots<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        dots(s, self.0, self.1, self.2)
+    }
+}
+
+/// [`axpys`] as a [`Kernel`].
+struct Axpys<'a>(&'a [f32], &'a [f32], &'a mut [f32]);
+
+impl<S: Simd> Kernel<S> for Axpys<'_> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, s: S) {
+        axpys(s, self.0, self.1, self.2)
     }
 }
 

@@ -3,7 +3,7 @@
 //! No autograd and no type-level shapes here: an op in [`crate::ops`] checks shapes in the
 //! type system, then hands slices and sizes to a kernel. All `unsafe` of the crate lives in this
 //! module, each block with its `// SAFETY:` argument: the `core::arch` intrinsics of each instruction-set
-//! level ([`simd`]); loads whose bounds are checked once for a whole loop (`Simd::load_at`
+//! level (`simd`); loads whose bounds are checked once for a whole loop (`Simd::load_at`
 //! and `get_unchecked` in the hot loops of the direct convolution
 //! and the matrix-vector product, where a check per load cost a third of the speed); the
 //! `set_len` of a convolution output written in full by the direct kernel (no zero fill

@@ -3,12 +3,13 @@
 //! A user's crate is built for baseline x86-64, and its binary may run on any x86-64, so the
 //! hot kernels cannot take their instructions from the build (as `wide` does, through
 //! `cfg(target_feature)`). Instead each kernel is written once, generic over a [`Simd`]
-//! level token, and compiled for every level: the token's
-//! [`vectorize!`] runs the kernel inside a `#[target_feature]` function, so the
+//! level token, and compiled for every level: the token's [`Simd::run`] calls a [`Kernel`]
+//! (a struct holding the hot loop's arguments) inside a `#[target_feature]` function, so the
 //! `#[inline(always)]` operations below inline there as that level's instructions (the
-//! arrangement of `pulp` and `faer`; written here with `core::arch` because the crate needs
-//! only a dozen operations, the x86 mask forms of AVX-512, and full control of which
-//! operations fuse).
+//! arrangement of `pulp` and `faer`, whose `WithSimd` structs play the part of [`Kernel`];
+//! written here with `core::arch` because the crate needs only a dozen operations, the x86
+//! mask forms of AVX-512, and full control of which operations fuse). Drivers (blocking,
+//! packing, threads) stay in ordinary code and pick a register tile per level.
 //!
 //! - [`Level::Avx512`]: `__m512`, 16 lanes, FMA (AVX-512F, AVX2 and FMA enabled).
 //! - [`Level::Avx2`]: `__m256`, 8 lanes, FMA (AVX2 and FMA).
@@ -221,8 +222,8 @@ pub fn cpu_info() -> CpuInfo {
 }
 
 /// Runs `$body` with `$s` bound to the token of level `$level` (one monomorphised copy of
-/// `$body` per level). The body runs in ordinary code: the kernels call
-/// [`Simd::vectorize`] around their hot loops inside it.
+/// `$body` per level). The body runs in ordinary code: the kernels call [`Simd::run`] around
+/// their hot loops inside it.
 macro_rules! dispatch {
     ($level:expr, |$s:ident| $body:expr) => {{
         #[allow(unused_imports)]
@@ -247,90 +248,41 @@ macro_rules! dispatch {
 }
 pub(crate) use dispatch;
 
-/// Runs `$body` inside a function compiled for the instructions of level `<$S as Simd>::LEVEL`
-/// (`$S` a [`Simd`] token type, of which a value exists), so that the `#[inline(always)]`
-/// operations inline there as that level's instructions.
-///
-/// The `#[target_feature]` function is declared here, at the call site, rather than once in
-/// this module taking a closure: a generic function of this module lands in another codegen
-/// unit than the caller's closure, and then the closure (and every operation in it) stays an
-/// out-of-line call without the level's features, 30 times slower in the matrix product.
-/// The level is a constant, so each copy keeps one arm.
-macro_rules! vectorize {
-    ($S:ty, $body:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::kernels::simd::{Level, Simd};
-        match <$S as Simd>::LEVEL {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => {
-                #[target_feature(enable = "avx512f,avx2,fma")]
-                #[allow(unsafe_code)]
-                #[inline]
-                unsafe fn go<R>(f: impl FnOnce() -> R) -> R {
-                    f()
-                }
-                // SAFETY: a token of type `$S` exists, which proves the CPU has its level's
-                // features (AVX-512F, AVX2 and FMA here).
-                #[allow(unsafe_code)]
-                unsafe {
-                    go(|| $body)
-                }
-            }
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => {
-                #[target_feature(enable = "avx2,fma")]
-                #[allow(unsafe_code)]
-                #[inline]
-                unsafe fn go<R>(f: impl FnOnce() -> R) -> R {
-                    f()
-                }
-                // SAFETY: a token of type `$S` exists, which proves the CPU has its level's
-                // features (AVX2 and FMA here).
-                #[allow(unsafe_code)]
-                unsafe {
-                    go(|| $body)
-                }
-            }
-            _ => $body,
-        }
-    }};
-}
-pub(crate) use vectorize;
-
-/// Runs `$body` with `$s` bound to the token of level `$level`, inside a function compiled
-/// for that level's instructions.
+/// `$kernel` (a [`Kernel`] for every level) run at level `$level`, compiled for that level's
+/// instructions (see [`Simd::run`]).
 macro_rules! simd {
-    ($level:expr, |$s:ident| $body:expr) => {{
-        #[allow(unused_imports)]
-        use $crate::kernels::simd::{Level, Simd};
-        match $level {
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx512 => {
-                let $s = $crate::kernels::simd::Avx512::new().expect("AVX-512 was detected");
-                $crate::kernels::simd::vectorize!($crate::kernels::simd::Avx512, $body)
-            }
-            #[cfg(target_arch = "x86_64")]
-            Level::Avx2 => {
-                let $s = $crate::kernels::simd::Avx2::new().expect("AVX2 was detected");
-                $crate::kernels::simd::vectorize!($crate::kernels::simd::Avx2, $body)
-            }
-            _ => {
-                let $s = $crate::kernels::simd::Base;
-                $body
-            }
-        }
-    }};
+    ($level:expr, $kernel:expr) => {
+        $crate::kernels::simd::dispatch!($level, |s| s.run($kernel))
+    };
 }
 pub(crate) use simd;
 
+/// A hot loop and its arguments, as a value: [`Simd::run`] calls it inside a function compiled
+/// for the level's instructions.
+///
+/// A struct with an `#[inline(always)]` method rather than a closure or a function item: the
+/// method is copied into the codegen unit of the `#[target_feature]` function that calls it
+/// and inlined there for certain, with every operation it uses. A closure's body, or the
+/// call shim of a function item, may land in another codegen unit, where it stays an
+/// out-of-line call compiled without the features and each vector operation becomes a call
+/// (a matrix-vector product on the pool ran ten times slower so).
+pub(crate) trait Kernel<S: Simd> {
+    type Out;
+    fn run(self, s: S) -> Self::Out;
+}
+
 /// A level's vector operations. A token of the type exists only where the CPU has the level's
 /// instructions; the operations are `#[inline(always)]`, and reach full speed inside
-/// [`vectorize!`].
+/// [`Simd::run`].
 pub(crate) trait Simd: Copy + Send + Sync + 'static {
     /// `f32` lanes per vector.
     const LANES: usize;
     /// The level of this token.
     const LEVEL: Level;
+
+    /// `k.run(self)` inside a function compiled with this level's target features, where the
+    /// `#[inline(always)]` operations below inline as the level's instructions.
+    fn run<K: Kernel<Self>>(self, k: K) -> K::Out;
     /// A vector of `LANES` `f32`s.
     type F: Copy + Send + Sync;
     /// A lane mask.
@@ -381,6 +333,10 @@ impl Simd for Base {
     type F = [f32; 4];
     type M = [bool; 4];
 
+    #[inline(always)]
+    fn run<K: Kernel<Self>>(self, k: K) -> K::Out {
+        k.run(self)
+    }
     #[inline(always)]
     fn splat(self, x: f32) -> [f32; 4] {
         [x; 4]
@@ -462,7 +418,7 @@ pub(crate) use x86::{Avx2, Avx512};
 
 #[cfg(target_arch = "x86_64")]
 mod x86 {
-    use super::{Level, Simd, SHIFTER_BITS};
+    use super::{Kernel, Level, Simd, SHIFTER_BITS};
     use std::arch::x86_64::*;
 
     /// AVX2 with FMA: a token exists only where the CPU has both.
@@ -500,6 +456,16 @@ mod x86 {
         type F = __m256;
         type M = __m256;
 
+        #[inline(always)]
+        fn run<K: Kernel<Self>>(self, k: K) -> K::Out {
+            #[target_feature(enable = "avx2,fma")]
+            #[inline]
+            unsafe fn go<K: Kernel<Avx2>>(s: Avx2, k: K) -> K::Out {
+                k.run(s)
+            }
+            // SAFETY: the token proves the CPU has AVX2 and FMA.
+            unsafe { go(self, k) }
+        }
         #[inline(always)]
         fn splat(self, x: f32) -> __m256 {
             // SAFETY: the token proves the CPU has this level's features.
@@ -599,6 +565,16 @@ mod x86 {
         type F = __m512;
         type M = __mmask16;
 
+        #[inline(always)]
+        fn run<K: Kernel<Self>>(self, k: K) -> K::Out {
+            #[target_feature(enable = "avx512f,avx2,fma")]
+            #[inline]
+            unsafe fn go<K: Kernel<Avx512>>(s: Avx512, k: K) -> K::Out {
+                k.run(s)
+            }
+            // SAFETY: the token proves the CPU has AVX-512F, AVX2 and FMA.
+            unsafe { go(self, k) }
+        }
         #[inline(always)]
         fn splat(self, x: f32) -> __m512 {
             // SAFETY: the token proves the CPU has this level's features.
@@ -714,22 +690,33 @@ fn peak<S: Simd>(s: S, time: std::time::Duration) -> f64 {
     let start = std::time::Instant::now();
     let mut acc = [s.splat(1.0); 12];
     let mut steps = 0usize;
-    let (a, b) = (s.splat(0.999_999), s.splat(1e-7));
     while start.elapsed() < time {
-        acc = vectorize!(S, {
-            // locals, so that the chains stay in registers
-            let (mut acc, a, b) = std::hint::black_box((acc, a, b));
-            for _ in 0..STEPS {
-                for v in acc.iter_mut() {
-                    *v = s.mul_add(*v, a, b);
-                }
-            }
-            acc
-        });
+        acc = s.run(Chains { acc, steps: STEPS });
         steps += STEPS;
     }
     std::hint::black_box(acc);
     (steps * 12 * S::LANES * 2) as f64 / start.elapsed().as_secs_f64() / 1e9
+}
+
+/// `steps` multiply-adds on each of the 12 chains `acc`.
+struct Chains<S: Simd> {
+    acc: [S::F; 12],
+    steps: usize,
+}
+
+impl<S: Simd> Kernel<S> for Chains<S> {
+    type Out = [S::F; 12];
+    #[inline(always)]
+    fn run(self, s: S) -> [S::F; 12] {
+        // through `black_box`, so that the chains are not folded
+        let (mut acc, a, b) = std::hint::black_box((self.acc, s.splat(0.999_999), s.splat(1e-7)));
+        for _ in 0..self.steps {
+            for v in acc.iter_mut() {
+                *v = s.mul_add(*v, a, b);
+            }
+        }
+        acc
+    }
 }
 
 /// Asks the CPU to bring the cache line holding `s[0]` into L1: a hint, which changes no result.
@@ -770,19 +757,26 @@ mod tests {
         assert!(odd.to_string().contains("not understood"), "{odd}");
     }
 
+    struct Ops<'a>(&'a [f32], &'a [f32]);
+
+    impl<S: Simd> Kernel<S> for Ops<'_> {
+        type Out = ([f32; 16], f32);
+        fn run(self, s: S) -> ([f32; 16], f32) {
+            let mut out = [0.0f32; 16];
+            let (a, b) = (s.load(self.0), s.load(self.1));
+            let q = s.div(s.add(s.mul(a, b), s.splat(1.0)), b);
+            let m = s.select(s.ge(a, s.zero()), s.abs(q), s.max(a, b));
+            s.store(s.sub(m, s.mul_add(a, a, s.zero())), &mut out);
+            (out, s.reduce_add(s.load(self.0)))
+        }
+    }
+
     #[test]
     fn every_level_adds_multiplies_divides_and_selects_like_scalars() {
         let x: Vec<f32> = (0..16).map(|i| i as f32 * 0.37 - 2.5).collect();
         let y: Vec<f32> = (0..16).map(|i| 1.5 - i as f32 * 0.11).collect();
         for level in available_levels() {
-            let (got, sum) = simd!(level, |s| {
-                let mut out = [0.0f32; 16];
-                let (a, b) = (s.load(&x), s.load(&y));
-                let q = s.div(s.add(s.mul(a, b), s.splat(1.0)), b);
-                let m = s.select(s.ge(a, s.zero()), s.abs(q), s.max(a, b));
-                s.store(s.sub(m, s.mul_add(a, a, s.zero())), &mut out);
-                (out, s.reduce_add(s.load(&x)))
-            });
+            let (got, sum) = simd!(level, Ops(&x, &y));
             let lanes = level.lanes();
             for i in 0..lanes {
                 let q = (x[i] * y[i] + 1.0) / y[i];
