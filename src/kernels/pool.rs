@@ -7,6 +7,7 @@
 //! padding up to the padded bounds (`count_include_pad`) or only the input, or is
 //! `divisor_override`.
 
+use super::simd::{level, simd, Kernel, Simd};
 use crate::tensor::Element;
 use rayon::prelude::*;
 
@@ -107,6 +108,58 @@ fn for_planes2<E, A, B, F>(
     }
 }
 
+/// Max pooling of one plane by the 2x2 window of stride 2 (the common case): its four taps
+/// unrolled, by the rule of the general path (NaN wins, ties keep the first).
+struct MaxPair2x2<'a, E> {
+    xv: &'a [E],
+    vo: &'a mut [E],
+    io: &'a mut [usize],
+    /// Input height and width.
+    geom: [usize; 2],
+    out: [usize; 3],
+}
+
+impl<S: Simd, E: Element> Kernel<S> for MaxPair2x2<'_, E> {
+    type Out = ();
+    #[inline(always)]
+    fn run(self, _: S) {
+        let MaxPair2x2 {
+            xv,
+            vo,
+            io,
+            geom: [ih, iw],
+            out: [od, oh, ow],
+        } = self;
+        for z in 0..od {
+            for oy in 0..oh {
+                let r0 = (z * ih + 2 * oy) * iw;
+                let at = (z * oh + oy) * ow;
+                // the two input rows as pairs, and branch-free choices, so the loop has no
+                // bounds checks or jumps and the compiler can vectorise it
+                let top = xv[r0..r0 + 2 * ow].chunks_exact(2);
+                let bottom = xv[r0 + iw..r0 + iw + 2 * ow].chunks_exact(2);
+                let outs = vo[at..at + ow].iter_mut().zip(&mut io[at..at + ow]);
+                for (ox, ((v, i), (t, b))) in outs.zip(top.zip(bottom)).enumerate() {
+                    let k0 = r0 + 2 * ox;
+                    let (mut best, mut bi) = (E::neg_infinity(), k0);
+                    for (x, k) in [
+                        (t[0], k0),
+                        (t[1], k0 + 1),
+                        (b[0], k0 + iw),
+                        (b[1], k0 + iw + 1),
+                    ] {
+                        let take = x > best || x.is_nan();
+                        best = if take { x } else { best };
+                        bi = if take { k } else { bi };
+                    }
+                    *v = best;
+                    *i = bi;
+                }
+            }
+        }
+    }
+}
+
 /// Max pooling: the maximum of every window and its flat index within the input plane
 /// (PyTorch's `return_indices`).
 ///
@@ -135,35 +188,20 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
         && 2 * g.output[2] <= iw;
     let plane = |xv: &[E], vo: &mut [E], io: &mut [usize]| {
         if pair2x2 {
-            // the common 2x2 window of stride 2: its four taps unrolled, same rule
-            let [od, oh, ow] = g.output;
-            for z in 0..od {
-                for oy in 0..oh {
-                    let r0 = (z * ih + 2 * oy) * iw;
-                    let at = (z * oh + oy) * ow;
-                    // the two input rows as pairs, and branch-free choices, so the loop
-                    // has no bounds checks or jumps and the compiler can vectorise it
-                    let top = xv[r0..r0 + 2 * ow].chunks_exact(2);
-                    let bottom = xv[r0 + iw..r0 + iw + 2 * ow].chunks_exact(2);
-                    let outs = vo[at..at + ow].iter_mut().zip(&mut io[at..at + ow]);
-                    for (ox, ((v, i), (t, b))) in outs.zip(top.zip(bottom)).enumerate() {
-                        let k0 = r0 + 2 * ox;
-                        let (mut best, mut bi) = (E::neg_infinity(), k0);
-                        for (x, k) in [
-                            (t[0], k0),
-                            (t[1], k0 + 1),
-                            (b[0], k0 + iw),
-                            (b[1], k0 + iw + 1),
-                        ] {
-                            let take = x > best || x.is_nan();
-                            best = if take { x } else { best };
-                            bi = if take { k } else { bi };
-                        }
-                        *v = best;
-                        *i = bi;
-                    }
+            // compiled for the process's instruction-set level, where the compiler's
+            // vectorisation of the loop uses that level's vectors (in the baseline's SSE2 the
+            // 64-bit index lanes and choices without a blend made it six times slower)
+            let (geom, out) = ([ih, iw], g.output);
+            simd!(
+                level(),
+                MaxPair2x2 {
+                    xv,
+                    vo,
+                    io,
+                    geom,
+                    out
                 }
-            }
+            );
             return;
         }
         let mut o = 0;
@@ -902,6 +940,16 @@ mod tests {
                 })
                 .collect();
             let (v, idx) = max_pool_forward(&g, &x);
+            // f32 at every level (the unrolled loop is compiled per level): the same choices
+            let x32: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+            for level in crate::kernels::simd::available_levels() {
+                let (v32, idx32) =
+                    crate::kernels::simd::at_level(level, || max_pool_forward(&g, &x32));
+                assert_eq!(idx32, idx, "{level}: {ih}x{iw}");
+                for (a, b) in v32.iter().zip(&v) {
+                    assert!(*a as f64 == *b || (a.is_nan() && b.is_nan()), "{level}");
+                }
+            }
             let [_, oh, ow] = g.output;
             for pl in 0..3 {
                 let xv = &x[pl * ih * iw..(pl + 1) * ih * iw];
