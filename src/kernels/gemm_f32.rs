@@ -63,24 +63,9 @@ pub(crate) fn tile(level: Level) -> (usize, usize) {
     }
 }
 
-/// `C += op(A) op(B)` for `f32`, `C` zeroed by the caller if needed, at the process's level.
+/// `C += op(A) op(B)` for `f32` at instruction-set `level`, `C` zeroed by the caller if needed.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_f32(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ta: Trans,
-    b: &[f32],
-    tb: Trans,
-    c: &mut [f32],
-) {
-    gemm_f32_at(super::simd::level(), m, k, n, a, ta, b, tb, c);
-}
-
-/// [`gemm_f32`] at `level`.
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_f32_at(
     level: Level,
     m: usize,
     k: usize,
@@ -680,7 +665,7 @@ mod tests {
                             let mut c = vec![0.0f32; m * n];
                             for _ in 0..50 {
                                 c.fill(0.0);
-                                gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
                             }
                             c
                         })
@@ -743,7 +728,7 @@ mod tests {
             for level in crate::kernels::simd::available_levels() {
                 let mut c = vals(m * n, seed + 2);
                 let c0 = c.clone();
-                gemm_f32_at(level, m, k, n, &a, ta, &b, tb, &mut c);
+                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c);
                 for i in 0..m * n {
                     let want = r[i] + c0[i] as f64;
                     prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
@@ -760,7 +745,7 @@ mod tests {
         let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
         for level in crate::kernels::simd::available_levels() {
             let mut c = vec![0.0; m * n];
-            gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
+            gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
             for i in (0..m * n).step_by(97) {
                 assert!((c[i] as f64 - r[i]).abs() < 1e-3, "{level} {i}");
             }
@@ -777,7 +762,7 @@ mod tests {
             let mut fma: Option<Vec<f32>> = None;
             for &level in &levels {
                 let mut c = vec![0.0; m * n];
-                gemm_f32_at(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
                 for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                     assert!(
                         (got as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
