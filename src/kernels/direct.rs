@@ -459,43 +459,35 @@ impl Plan {
         parallel: bool,
     ) {
         debug_assert!(self.weight_grad_pays());
-        dispatch!(self.level, |s| self
-            .backward_weight_level(s, x, dy, dw, db, parallel))
+        let g = WeightGrad {
+            x,
+            dy,
+            dw,
+            db,
+            parallel,
+        };
+        dispatch!(self.level, |s| self.backward_weight_level(s, g))
     }
 
     /// The weight-gradient tile of each level (see [`Plan::forward_level`]).
-    fn backward_weight_level<S: Simd>(
-        &self,
-        s: S,
-        x: &[f32],
-        dy: &[f32],
-        dw: &mut [f32],
-        db: Option<&mut [f32]>,
-        parallel: bool,
-    ) {
+    fn backward_weight_level<S: Simd>(&self, s: S, g: WeightGrad<'_>) {
         if self.channel_lanes() {
             // `CV` vectors of channels by `TT` taps; `cout_g` is a multiple of 16, so the
             // channels fill `CV` whole vectors at every level
             return match (S::LEVEL, (self.cout_g / LANES) % 4) {
-                (Level::Avx512, 0) => {
-                    self.backward_weight_lanes::<S, 4, 6>(s, x, dy, dw, db, parallel)
-                }
-                (Level::Avx512, 2) => {
-                    self.backward_weight_lanes::<S, 2, 12>(s, x, dy, dw, db, parallel)
-                }
-                (Level::Avx512, _) => {
-                    self.backward_weight_lanes::<S, 1, 24>(s, x, dy, dw, db, parallel)
-                }
-                _ => self.backward_weight_lanes::<S, 2, 6>(s, x, dy, dw, db, parallel),
+                (Level::Avx512, 0) => self.backward_weight_lanes::<S, 4, 6>(s, g),
+                (Level::Avx512, 2) => self.backward_weight_lanes::<S, 2, 12>(s, g),
+                (Level::Avx512, _) => self.backward_weight_lanes::<S, 1, 24>(s, g),
+                _ => self.backward_weight_lanes::<S, 2, 6>(s, g),
             };
         }
         // `CB` channels by `TB` taps
         match (S::LEVEL, self.cb) {
-            (Level::Avx512, 8) => self.backward_weight_tiles::<S, 8, 3>(s, x, dy, dw, db, parallel),
-            (Level::Avx512, 6) => self.backward_weight_tiles::<S, 6, 4>(s, x, dy, dw, db, parallel),
-            (Level::Avx512, _) => self.backward_weight_tiles::<S, 4, 6>(s, x, dy, dw, db, parallel),
-            (_, 6) => self.backward_weight_tiles::<S, 6, 2>(s, x, dy, dw, db, parallel),
-            _ => self.backward_weight_tiles::<S, 4, 3>(s, x, dy, dw, db, parallel),
+            (Level::Avx512, 8) => self.backward_weight_tiles::<S, 8, 3>(s, g),
+            (Level::Avx512, 6) => self.backward_weight_tiles::<S, 6, 4>(s, g),
+            (Level::Avx512, _) => self.backward_weight_tiles::<S, 4, 6>(s, g),
+            (_, 6) => self.backward_weight_tiles::<S, 6, 2>(s, g),
+            _ => self.backward_weight_tiles::<S, 4, 3>(s, g),
         }
     }
 
@@ -504,12 +496,15 @@ impl Plan {
     fn backward_weight_tiles<S: Simd, const CB: usize, const TB: usize>(
         &self,
         s: S,
-        x: &[f32],
-        dy: &[f32],
-        dw: &mut [f32],
-        db: Option<&mut [f32]>,
-        parallel: bool,
+        g: WeightGrad<'_>,
     ) {
+        let WeightGrad {
+            x,
+            dy,
+            dw,
+            db,
+            parallel,
+        } = g;
         let taps_pad = self.taps().next_multiple_of(TB);
         let rows = self.blocks() * self.cb;
         // accumulators (of `LANES` values each) per image-group
@@ -589,12 +584,15 @@ impl Plan {
     fn backward_weight_lanes<S: Simd, const CV: usize, const TT: usize>(
         &self,
         s: S,
-        x: &[f32],
-        dy: &[f32],
-        dw: &mut [f32],
-        db: Option<&mut [f32]>,
-        parallel: bool,
+        g: WeightGrad<'_>,
     ) {
+        let WeightGrad {
+            x,
+            dy,
+            dw,
+            db,
+            parallel,
+        } = g;
         let vs = self.cout_g / S::LANES;
         let taps = self.taps();
         let taps_pad = taps.next_multiple_of(TT);
@@ -927,6 +925,16 @@ fn weight_tile_lanes<S: Simd, const CV: usize, const TT: usize>(
             s.store(s.add(s.load(d), a), d);
         }
     }
+}
+
+/// The operands of one weight-gradient pass: input `x`, output gradient `dy`, the gradients
+/// `dw` (and `db`, the bias's) added to, images in parallel when `parallel`.
+struct WeightGrad<'a> {
+    x: &'a [f32],
+    dy: &'a [f32],
+    dw: &'a mut [f32],
+    db: Option<&'a mut [f32]>,
+    parallel: bool,
 }
 
 /// An output element the direct kernel stores to: an initialised `f32`, or a slot of a new
