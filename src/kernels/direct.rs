@@ -578,9 +578,8 @@ impl Plan {
     /// positions, `dY` transposed block by block (positions by channels, in L1) and each input
     /// value broadcast. A register tile of `CV` vectors of channels by `TT` taps keeps its
     /// accumulators through a whole block and never reduces across lanes, and only valid
-    /// positions are visited (no wide grid). Measured against the tiles of [`weight_tile`]
-    /// (A/B runs of the workloads example, 2 threads): W4e 81 -> 71 ms, W2 1.84k -> 2.37k
-    /// examples/s (its 8x8 layer, im2col before, runs here too), W1 26.7k -> 28.4k.
+    /// positions are visited (no wide grid), which makes it faster than the tiles of
+    /// [`weight_tile`] wherever the channels fill vectors.
     fn backward_weight_lanes<S: Simd, const CV: usize, const TT: usize>(
         &self,
         s: S,

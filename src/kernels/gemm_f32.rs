@@ -178,8 +178,8 @@ fn pack_a<const MR: usize>(
         match ta {
             Trans::No => {
                 // The tile's rows read side by side, each panel step written whole
-                // (contiguous stores): writing one row at a time strode through the panel
-                // value by value, 10% of a 1024^3 product.
+                // (contiguous stores), rather than one row at a time striding through the
+                // panel value by value.
                 let rows: [&[f32]; MR] = std::array::from_fn(|i| {
                     if i < h {
                         &a[(ib + i) * k + p0..][..kc]
@@ -299,18 +299,12 @@ fn dots<S: Simd>(s: S, a: &[f32], b: &[f32], c: &mut [f32]) {
     let j0 = c.len() - c.len() % 8;
     let (whole, rest) = c.split_at_mut(j0);
     for (cg, rows) in whole.chunks_exact_mut(8).zip(b.chunks_exact(8 * k)) {
-        dots8(s, a, rows, cg);
+        dots_n::<S, 8>(s, a, rows, cg);
     }
     for (j, cj) in rest.iter_mut().enumerate() {
-        let mut one = [0.0f32];
-        dots_n::<S, 1>(s, a, &b[(j0 + j) * k..(j0 + j + 1) * k], &mut one);
-        *cj += one[0];
+        let row = &b[(j0 + j) * k..(j0 + j + 1) * k];
+        dots_n::<S, 1>(s, a, row, std::slice::from_mut(cj));
     }
-}
-
-#[inline(always)]
-fn dots8<S: Simd>(s: S, a: &[f32], rows: &[f32], c: &mut [f32]) {
-    dots_n::<S, 8>(s, a, rows, c);
 }
 
 /// `c[r] += a . rows[r * k..(r + 1) * k]` for `R` rows (`k = a.len()`), with the loads checked

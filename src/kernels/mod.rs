@@ -41,12 +41,11 @@ pub use softmax::*;
 /// Buffers at least this long are zero-filled on the pool by [`zeros`].
 const PARALLEL_ZEROS: usize = 1 << 20;
 
-/// A new buffer of `len` zeros, filled on the pool when long. A fresh output's or gradient's
-/// zero fill (and the page faults of its first touch) otherwise ran on the calling thread
-/// alone while the pool waited for the kernel after it: in LeNet training (W1) that serial
-/// fill was most of the calling thread's own time, and filling on the pool took the CIFAR
-/// net's training (W2) from 2.25k to 2.57k examples/s. Zeros are written, not mapped lazily,
-/// since kernels then read-modify-write these buffers (see [`crate::autograd`]'s gradients).
+/// A new buffer of `len` zeros, filled on the pool when long: a fresh output's or gradient's
+/// zero fill (and the page faults of its first touch) would otherwise run on the calling
+/// thread alone while the pool waits for the kernel after it. Zeros are written, not mapped
+/// lazily, since kernels then read-modify-write these buffers (see [`crate::autograd`]'s
+/// gradients).
 pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
     use rayon::iter::ParallelExtend;
     let mut v = new_buffer(len);

@@ -189,8 +189,8 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
     let plane = |xv: &[E], vo: &mut [E], io: &mut [usize]| {
         if pair2x2 {
             // compiled for the process's instruction-set level, where the compiler's
-            // vectorisation of the loop uses that level's vectors (in the baseline's SSE2 the
-            // 64-bit index lanes and choices without a blend made it six times slower)
+            // vectorisation of the loop uses that level's vectors (SSE2 has no blend for the
+            // choices, and only two 64-bit index lanes)
             let (geom, out) = ([ih, iw], g.output);
             simd!(
                 level(),

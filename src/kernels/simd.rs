@@ -151,10 +151,6 @@ static LEVEL: OnceLock<Level> = OnceLock::new();
 
 /// The level the kernels run at: the CPU's highest, or `STENSOR_ISA` if that is lower.
 /// Detected once per process.
-///
-/// ```
-/// assert!(stensor::cpu_info().level <= stensor::cpu_info().detected);
-/// ```
 pub(crate) fn level() -> Level {
     #[cfg(test)]
     if let Some(forced) = FORCED.get() {
@@ -264,8 +260,7 @@ pub(crate) use simd;
 /// method is copied into the codegen unit of the `#[target_feature]` function that calls it
 /// and inlined there for certain, with every operation it uses. A closure's body, or the
 /// call shim of a function item, may land in another codegen unit, where it stays an
-/// out-of-line call compiled without the features and each vector operation becomes a call
-/// (a matrix-vector product on the pool ran ten times slower so).
+/// out-of-line call compiled without the features and each vector operation becomes a call.
 pub(crate) trait Kernel<S: Simd> {
     type Out;
     fn run(self, s: S) -> Self::Out;

@@ -132,9 +132,8 @@ macro_rules! conv_layer {
                 let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out as ConstDim>::SIZE),+];
                 let input = [$($In::SIZE),+];
                 let mut x5 = x.into_dyn5();
-                let zeros = M::NAME == "zeros";
                 let mut padded = spatial3(&input);
-                if !zeros {
+                if !M::IS_ZEROS {
                     let (l3, h3) = (spatial3_zero(&lo), spatial3_zero(&hi));
                     let pads = [0, 1, 2].map(|d| (l3[d], h3[d]));
                     x5 = pad_op(x5, pads, M::mode(E::zero()));
@@ -148,7 +147,7 @@ macro_rules! conv_layer {
                     input: padded,
                     kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
                     stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: if zeros { spatial3_zero(&lo) } else { [0; 3] },
+                    padding: if M::IS_ZEROS { spatial3_zero(&lo) } else { [0; 3] },
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&out),
                 };

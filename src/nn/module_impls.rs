@@ -220,7 +220,7 @@ macro_rules! conv_module {
                 (!is_all::<D>(1), format!("dilation={}", spec_tuple::<D>($rank))),
                 (G::SIZE != 1, format!("groups={}", G::SIZE)),
                 (s.bias.is_none(), "bias=False".to_string()),
-                (M::NAME != "zeros", format!("padding_mode={}", M::NAME)),
+                (!M::IS_ZEROS, format!("padding_mode={}", M::NAME)),
             ])
         );
     };
@@ -313,36 +313,22 @@ leaf_module!(
     repr = |s| format!("output_size=({}, {})", OH::repr(), OW::repr())
 );
 
-fn pad_kind(mode: &str, rank: usize) -> &'static str {
-    match (mode, rank) {
-        ("zeros", 1) => "ZeroPad1d",
-        ("constant", 1) => "ConstantPad1d",
-        ("reflect", 1) => "ReflectionPad1d",
-        ("replicate", 1) => "ReplicationPad1d",
-        ("circular", 1) => "CircularPad1d",
-        ("zeros", _) => "ZeroPad2d",
-        ("constant", _) => "ConstantPad2d",
-        ("reflect", _) => "ReflectionPad2d",
-        ("replicate", _) => "ReplicationPad2d",
-        _ => "CircularPad2d",
-    }
-}
 leaf_module!(
     impl[M: PaddingMode, L: ConstDim, R: ConstDim] Pad1d<M, L, R>,
-    kind = |s| pad_kind(M::NAME, 1),
+    kind = |s| M::LAYER_NAMES[0],
     fields = [],
     repr = |s| {
         let p = py_tuple(&[L::SIZE, R::SIZE]);
-        if M::NAME == "constant" { format!("padding={p}, value={}", py_float(s.value)) } else { p }
+        if M::HAS_VALUE { format!("padding={p}, value={}", py_float(s.value)) } else { p }
     }
 );
 leaf_module!(
     impl[M: PaddingMode, L: ConstDim, R: ConstDim, T: ConstDim, B: ConstDim] Pad2d<M, L, R, T, B>,
-    kind = |s| pad_kind(M::NAME, 2),
+    kind = |s| M::LAYER_NAMES[1],
     fields = [],
     repr = |s| {
         let p = py_tuple(&[L::SIZE, R::SIZE, T::SIZE, B::SIZE]);
-        if M::NAME == "constant" { format!("padding={p}, value={}", py_float(s.value)) } else { p }
+        if M::HAS_VALUE { format!("padding={p}, value={}", py_float(s.value)) } else { p }
     }
 );
 

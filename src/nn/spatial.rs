@@ -153,17 +153,27 @@ pub trait PaddingMode: Copy + Default + Send + Sync + 'static {
     /// PyTorch's name: `"zeros"`, `"reflect"`, `"replicate"`, `"circular"` (`"constant"` for
     /// [`Constant`]).
     const NAME: &'static str;
+    /// Zero padding: a convolution pads so inside its kernel (no padding op first), and its
+    /// printed form leaves the mode out, as PyTorch's default.
+    const IS_ZEROS: bool;
+    /// Whether the padding layer has a fill value to print (`ConstantPad`).
+    const HAS_VALUE: bool;
+    /// PyTorch's names of the padding layers of this mode for 1-d and 2-d data.
+    const LAYER_NAMES: [&'static str; 2];
     /// The kernel's mode, with `value` for constant padding.
     fn mode<E: Element>(value: E) -> PadMode<E>;
 }
 
 macro_rules! padding_mode {
-    ($(#[$doc:meta])* $name:ident, $s:literal, |$v:ident| $mode:expr) => {
+    ($(#[$doc:meta])* $name:ident, $s:literal, $layer:literal, zeros = $z:literal, value = $val:literal, |$v:ident| $mode:expr) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
         impl PaddingMode for $name {
             const NAME: &'static str = $s;
+            const IS_ZEROS: bool = $z;
+            const HAS_VALUE: bool = $val;
+            const LAYER_NAMES: [&'static str; 2] = [concat!($layer, "1d"), concat!($layer, "2d")];
             fn mode<E: Element>($v: E) -> PadMode<E> {
                 $mode
             }
@@ -176,8 +186,10 @@ padding_mode!(
     /// ```
     /// use stensor::nn::{PaddingMode, Zeros};
     /// assert_eq!(Zeros::NAME, "zeros");
+    /// assert!(Zeros::IS_ZEROS && !Zeros::HAS_VALUE);
+    /// assert_eq!(Zeros::LAYER_NAMES, ["ZeroPad1d", "ZeroPad2d"]);
     /// ```
-    Zeros, "zeros", |_v| PadMode::Constant(E::zero())
+    Zeros, "zeros", "ZeroPad", zeros = true, value = false, |_v| PadMode::Constant(E::zero())
 );
 padding_mode!(
     /// Constant padding with the layer's value (`ConstantPad`).
@@ -185,8 +197,9 @@ padding_mode!(
     /// ```
     /// use stensor::nn::{Constant, PaddingMode};
     /// assert_eq!(Constant::NAME, "constant");
+    /// assert!(Constant::HAS_VALUE && !Constant::IS_ZEROS);
     /// ```
-    Constant, "constant", |v| PadMode::Constant(v)
+    Constant, "constant", "ConstantPad", zeros = false, value = true, |v| PadMode::Constant(v)
 );
 padding_mode!(
     /// Reflection padding (`padding_mode="reflect"`, `ReflectionPad`).
@@ -195,7 +208,7 @@ padding_mode!(
     /// use stensor::nn::{PaddingMode, Reflect};
     /// assert_eq!(Reflect::NAME, "reflect");
     /// ```
-    Reflect, "reflect", |_v| PadMode::Reflect
+    Reflect, "reflect", "ReflectionPad", zeros = false, value = false, |_v| PadMode::Reflect
 );
 padding_mode!(
     /// Replication padding (`padding_mode="replicate"`, `ReplicationPad`).
@@ -204,7 +217,7 @@ padding_mode!(
     /// use stensor::nn::{PaddingMode, Replicate};
     /// assert_eq!(Replicate::NAME, "replicate");
     /// ```
-    Replicate, "replicate", |_v| PadMode::Replicate
+    Replicate, "replicate", "ReplicationPad", zeros = false, value = false, |_v| PadMode::Replicate
 );
 padding_mode!(
     /// Circular padding (`padding_mode="circular"`, `CircularPad`).
@@ -213,7 +226,7 @@ padding_mode!(
     /// use stensor::nn::{Circular, PaddingMode};
     /// assert_eq!(Circular::NAME, "circular");
     /// ```
-    Circular, "circular", |_v| PadMode::Circular
+    Circular, "circular", "CircularPad", zeros = false, value = false, |_v| PadMode::Circular
 );
 
 /// The size rule a padding mode puts on padding `Lo`/`Hi` of a dim of length `In`.

@@ -201,7 +201,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     fn printout(&self) -> String {
         let values: Vec<f64> = self.as_slice().iter().map(|v| v.as_f64()).collect();
         let mut suffixes = Vec::new();
-        if E::NAME != "f32" {
+        if E::PRINTS_DTYPE {
             suffixes.push(format!("dtype={}", E::NAME));
         }
         if T::TRACED && self.requires_grad() {

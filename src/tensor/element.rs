@@ -10,6 +10,7 @@ use std::iter::Sum;
 /// ```
 /// use stensor::tensor::Element;
 /// assert_eq!(<f32 as Element>::NAME, "f32");
+/// assert!(!<f32 as Element>::PRINTS_DTYPE && <f64 as Element>::PRINTS_DTYPE);
 /// assert_eq!(<f64 as Element>::from_f64(0.5), 0.5);
 /// assert!((0.5f64.erf() - 0.5204998778130465).abs() < 1e-15);
 /// ```
@@ -18,6 +19,8 @@ pub trait Element:
 {
     /// `"f32"` or `"f64"`.
     const NAME: &'static str;
+    /// Whether a printed tensor names its dtype: not for `f32`, PyTorch's default dtype.
+    const PRINTS_DTYPE: bool;
     /// Converts from `f64` (rounding for `f32`).
     fn from_f64(x: f64) -> Self;
     /// Converts to `f64` (exactly).
@@ -56,6 +59,7 @@ pub trait Element:
 
 impl Element for f32 {
     const NAME: &'static str = "f32";
+    const PRINTS_DTYPE: bool = false;
     fn from_f64(x: f64) -> Self {
         x as f32
     }
@@ -91,6 +95,7 @@ impl Element for f32 {
 
 impl Element for f64 {
     const NAME: &'static str = "f64";
+    const PRINTS_DTYPE: bool = true;
     fn from_f64(x: f64) -> Self {
         x
     }
