@@ -2,16 +2,18 @@
 //! instruction-set level (see [`super::simd`]), chosen at run time.
 //!
 //! - `B` is packed into `KC x NR` column panels and `A` into `KC x MR` row panels, both
-//!   zero-padded at the edges so the microkernel always runs its full `MR x NR` tile. Packing
+//!   padded at the edges so the microkernel always runs its full `MR x NR` tile. Packing
 //!   reads either orientation, so `A^T` and `B^T` are never materialised.
 //! - The tile per level fills its register file without spilling: AVX-512 (32 registers)
 //!   `12 x 32`, 24 accumulators; AVX2 (16 registers) `6 x 16`, 12 accumulators plus two `B`
 //!   vectors and a broadcast; the 4-lane baseline `6 x 8`.
-//! - Above a work threshold the product runs on the pool: a product at least as wide as it is
-//!   tall is split by columns, each thread running the whole product for its columns (its own
-//!   packing of `A` and of its `B` columns, no hand-over between blocks: measured faster for
-//!   W5 at 512 and 1024 and for the MLP's batch-64 layers); a tall one by blocks of rows of
-//!   `C`, `B`'s panels packed on the pool. One thread below the threshold.
+//! - Above a work threshold the product runs on the pool: a product at least twice as wide as
+//!   it is tall is split by columns, each thread running the whole product for its columns
+//!   (its own packing of `A` and of its `B` columns, no hand-over between blocks: the MLP's
+//!   batch-64 layers); any other by blocks of rows of `C`, `B`'s panels packed on the pool.
+//!   One thread below the threshold.
+//! - Packing buffers are kept and reused without clearing (packing writes every value a tile
+//!   reads); a product uses only the part of them it packed.
 //! - A one-row product (batch-1 inference) skips packing: a matrix-vector product, eight dot
 //!   products at a time. Products of fewer rows than a tile skip packing too.
 //!
@@ -24,7 +26,11 @@ use super::Trans;
 use rayon::prelude::*;
 use std::cell::RefCell;
 
-const KC: usize = 256;
+/// Steps of the inner dimension per block. Each block ends with a pass that reads and writes
+/// every tile of `C`; at 512 the 1024-square product makes two such passes, not four. The
+/// `B` panel (`KC x NR`) then outgrows L1 and streams from L2, which the microkernel's two
+/// loads per step allow.
+const KC: usize = 512;
 const MC: usize = 120;
 const NC: usize = 1024;
 /// Rows past the edge of `A`, for packing.
@@ -100,8 +106,9 @@ pub(crate) fn gemm_f32(
     }
 }
 
-/// Packs op(B)[p0..p0+kc, j0..j0+nc] into panels of `NR` columns (the tile's width: 32, 16
-/// or 8): for each panel, for each `p`, `NR` values (zero past the edge). Panels are packed on the pool when `parallel`.
+/// Packs op(B)[p0..p0+kc, j0..j0+nc] into `out` (`nc.div_ceil(NR) * kc * NR` values) as
+/// panels of `NR` columns (the tile's width: 32, 16 or 8): for each panel, for each `p`, `NR`
+/// values (zero past the edge). Panels are packed on the pool when `parallel`.
 #[allow(clippy::too_many_arguments)]
 fn pack_b<const NR: usize>(
     b: &[f32],
@@ -112,14 +119,11 @@ fn pack_b<const NR: usize>(
     kc: usize,
     j0: usize,
     nc: usize,
-    out: &mut Vec<Line>,
+    out: &mut [f32],
     parallel: bool,
 ) {
     let nr = NR;
     let panels = nc.div_ceil(nr);
-    out.clear();
-    out.resize((panels * kc * nr).div_ceil(16), Line::default());
-    let flat: &mut [f32] = bytemuck::cast_slice_mut(out);
     let pack_panel = |(q, panel): (usize, &mut [f32])| {
         let jb = j0 + q * nr;
         let w = nr.min(j0 + nc - jb);
@@ -143,16 +147,50 @@ fn pack_b<const NR: usize>(
             }
         }
     };
-    let flat = &mut flat[..panels * kc * nr];
+    let out = &mut out[..panels * kc * nr];
     if parallel && panels > 1 {
-        flat.par_chunks_mut(kc * nr)
-            .enumerate()
-            .for_each(pack_panel);
+        out.par_chunks_mut(kc * nr).enumerate().for_each(pack_panel);
     } else {
-        flat.chunks_exact_mut(kc * nr)
+        out.chunks_exact_mut(kc * nr)
             .enumerate()
             .for_each(pack_panel);
     }
+}
+
+/// Makes `buf` hold at least `len` values. Packing writes every value it reads back, padding
+/// included, so a buffer kept from an earlier product is not cleared: filling megabytes with
+/// zeros before each product cost as much as packing them.
+fn grow(buf: &mut Vec<Line>, len: usize) {
+    if buf.len() < len.div_ceil(16) {
+        buf.resize(len.div_ceil(16), Line::default());
+    }
+}
+
+/// [`pack_b`] for the tile width `nr`, into `buf` (grown to fit, 64-byte aligned); returns
+/// the packed values.
+#[allow(clippy::too_many_arguments)]
+fn pack_b_nr<'b>(
+    nr: usize,
+    b: &[f32],
+    tb: Trans,
+    k: usize,
+    n: usize,
+    p0: usize,
+    kc: usize,
+    j0: usize,
+    nc: usize,
+    buf: &'b mut Vec<Line>,
+    parallel: bool,
+) -> &'b [f32] {
+    let len = nc.div_ceil(nr) * kc * nr;
+    grow(buf, len);
+    let out = &mut bytemuck::cast_slice_mut(buf)[..len];
+    match nr {
+        32 => pack_b::<32>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
+        16 => pack_b::<16>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
+        _ => pack_b::<8>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
+    }
+    out
 }
 
 /// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of `MR` rows: for each panel, for each `p`,
@@ -170,9 +208,14 @@ fn pack_a<const MR: usize>(
     out: &mut Vec<f32>,
 ) {
     let panels = mc.div_ceil(MR);
-    out.clear();
-    out.resize(panels * kc * MR, 0.0);
-    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
+    // every value is written below, padding included (see [`grow`])
+    if out.len() < panels * kc * MR {
+        out.resize(panels * kc * MR, 0.0);
+    }
+    for (q, panel) in out[..panels * kc * MR]
+        .chunks_exact_mut(kc * MR)
+        .enumerate()
+    {
         let ib = i0 + q * MR;
         let h = MR.min(i0 + mc - ib);
         match ta {
@@ -198,6 +241,7 @@ fn pack_a<const MR: usize>(
                 for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
                     let col = &a[(p0 + p) * m + ib..(p0 + p) * m + ib + h];
                     dst[..h].copy_from_slice(col);
+                    dst[h..].fill(0.0);
                 }
             }
         }
@@ -408,8 +452,10 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
     let threads = rayon::current_num_threads().max(1);
     // The row split hands work to the pool once per block of the inner dimension (packing,
     // then the tiles), so each block must be worth a hand-over; the column split hands over
-    // once per product.
-    let wide_split = n >= m && n >= 2 * nr * threads;
+    // once per product but packs all of `A` on every thread and adds each thread's block to
+    // `C` at the end, which pays only where `B` is much the larger operand (a batch-64
+    // layer's weight): each thread then packs and keeps just its part of `B`.
+    let wide_split = n >= 2 * m && n >= 2 * nr * threads;
     // (measured on the CIFAR net's 64 x 64 x 1024 products: a split of less than about
     // 8M multiply-adds ran slower on two threads than on one)
     let per_handover = if wide_split {
@@ -498,17 +544,12 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
         let nc = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            match nr {
-                32 => pack_b::<32>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
-                16 => pack_b::<16>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
-                _ => pack_b::<8>(b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel),
-            }
-            let bp: &[f32] = &bytemuck::cast_slice(&pb)[..nc.div_ceil(nr) * kc * nr];
+            let bp = pack_b_nr(nr, b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
             let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
                 let i0 = t * rows;
                 let mc = c_rows.len() / ldc;
                 pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
-                let pa = &pa[..];
+                let pa = &pa[..mc.div_ceil(MR) * kc * MR];
                 let col0 = j0 - cols.start;
                 s.run(Block::<MR, NV> {
                     pa,
@@ -726,6 +767,36 @@ mod tests {
                 for i in 0..m * n {
                     let want = r[i] + c0[i] as f64;
                     prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
+                }
+            }
+        }
+    }
+
+    /// The packing buffers are reused without clearing or shrinking: a short row block after
+    /// a full one (130 rows: 120 then 10, one thread) and a small product after a large one
+    /// must use only what they packed. Reading the whole buffer ran the tiles past `C`.
+    #[test]
+    fn reused_packing_buffers_leave_no_stale_values() {
+        for level in crate::kernels::simd::available_levels() {
+            for (ta, tb) in [
+                (Trans::No, Trans::No),
+                (Trans::Yes, Trans::No),
+                (Trans::No, Trans::Yes),
+                (Trans::Yes, Trans::Yes),
+            ] {
+                for (m, k, n) in [(250, 1100, 70), (13, 9, 21), (130, 600, 20), (17, 3, 5)] {
+                    let a = vals(m * k, (m + k) as u64);
+                    let b = vals(k * n, (k + n) as u64);
+                    let r = reference(m, k, n, &a, ta, &b, tb);
+                    let mut c = vec![0.0; m * n];
+                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c);
+                    for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
+                        assert!(
+                            (got as f64 - want).abs()
+                                <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
+                            "{level} {ta:?} {tb:?} ({m},{k},{n}) {i}: {got} vs {want}"
+                        );
+                    }
                 }
             }
         }
