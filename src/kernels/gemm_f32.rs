@@ -127,23 +127,18 @@ fn pack_b<const NR: usize>(
     let pack_panel = |(q, panel): (usize, &mut [f32])| {
         let jb = j0 + q * nr;
         let w = nr.min(j0 + nc - jb);
+        if tb == Trans::Yes {
+            return pack_transposed::<NR>(b, k, p0, kc, jb, w, panel);
+        }
         for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
-            match tb {
-                Trans::No if w == NR => {
-                    // a whole row: a copy of a known length (no call to memmove)
-                    let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
-                    *dst = b[(p0 + p) * n + jb..][..NR].try_into().expect("NR values");
-                }
-                Trans::No => {
-                    let row = &b[(p0 + p) * n + jb..][..w];
-                    dst[..w].copy_from_slice(row);
-                    dst[w..].fill(0.0);
-                }
-                Trans::Yes => {
-                    for (j, t) in dst.iter_mut().enumerate() {
-                        *t = if j < w { b[(jb + j) * k + p0 + p] } else { 0.0 };
-                    }
-                }
+            if w == NR {
+                // a whole row: a copy of a known length (no call to memmove)
+                let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
+                *dst = b[(p0 + p) * n + jb..][..NR].try_into().expect("NR values");
+            } else {
+                let row = &b[(p0 + p) * n + jb..][..w];
+                dst[..w].copy_from_slice(row);
+                dst[w..].fill(0.0);
             }
         }
     };
@@ -155,6 +150,83 @@ fn pack_b<const NR: usize>(
             .enumerate()
             .for_each(pack_panel);
     }
+}
+
+/// One panel of a transposed `B` (stored `n x k`): `panel[p * NR + j] = B[jb + j][p0 + p]`
+/// for `j < w`, zero beyond. Four rows of `B` are read four values at a time and written as
+/// a transposed 4 x 4 block: reads and writes both contiguous, instead of one value at a time
+/// from `NR` rows.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn pack_transposed<const NR: usize>(
+    b: &[f32],
+    k: usize,
+    p0: usize,
+    kc: usize,
+    jb: usize,
+    w: usize,
+    panel: &mut [f32],
+) {
+    let panel = &mut panel[..kc * NR];
+    let row = |j: usize| &b[(jb + j) * k + p0..][..kc];
+    let (w4, kc4) = (w - w % 4, kc - kc % 4);
+    for j in (0..w4).step_by(4) {
+        let rows = [row(j), row(j + 1), row(j + 2), row(j + 3)];
+        for p in (0..kc4).step_by(4) {
+            let cols = transpose4(std::array::from_fn(|r| {
+                rows[r][p..p + 4].try_into().expect("4 values")
+            }));
+            for (dst, col) in panel[p * NR..(p + 4) * NR].chunks_exact_mut(NR).zip(cols) {
+                dst[j..j + 4].copy_from_slice(&col);
+            }
+        }
+        for p in kc4..kc {
+            for r in 0..4 {
+                panel[p * NR + j + r] = rows[r][p];
+            }
+        }
+    }
+    for j in w4..w {
+        for (p, &v) in row(j).iter().enumerate() {
+            panel[p * NR + j] = v;
+        }
+    }
+    if w < NR {
+        for dst in panel.chunks_exact_mut(NR) {
+            dst[w..].fill(0.0);
+        }
+    }
+}
+
+/// The transpose of a 4 x 4 block given by its rows: SSE shuffles, which every x86-64 CPU
+/// has (written out with a plain index loop, the compiler moved the sixteen values one by
+/// one).
+#[cfg(target_arch = "x86_64")]
+#[allow(unsafe_code)]
+#[inline(always)]
+fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
+    use std::arch::x86_64::*;
+    let mut out = [[0.0f32; 4]; 4];
+    // SAFETY: SSE is part of the x86-64 baseline; every pointer is to four `f32`s (loads and
+    // stores are unaligned).
+    unsafe {
+        let (a, b) = (_mm_loadu_ps(r[0].as_ptr()), _mm_loadu_ps(r[1].as_ptr()));
+        let (c, d) = (_mm_loadu_ps(r[2].as_ptr()), _mm_loadu_ps(r[3].as_ptr()));
+        let (ab_lo, cd_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
+        let (ab_hi, cd_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
+        _mm_storeu_ps(out[0].as_mut_ptr(), _mm_movelh_ps(ab_lo, cd_lo));
+        _mm_storeu_ps(out[1].as_mut_ptr(), _mm_movehl_ps(cd_lo, ab_lo));
+        _mm_storeu_ps(out[2].as_mut_ptr(), _mm_movelh_ps(ab_hi, cd_hi));
+        _mm_storeu_ps(out[3].as_mut_ptr(), _mm_movehl_ps(cd_hi, ab_hi));
+    }
+    out
+}
+
+/// The transpose of a 4 x 4 block given by its rows.
+#[cfg(not(target_arch = "x86_64"))]
+#[inline(always)]
+fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
+    std::array::from_fn(|i| std::array::from_fn(|j| r[j][i]))
 }
 
 /// Makes `buf` hold at least `len` values. Packing writes every value it reads back, padding
