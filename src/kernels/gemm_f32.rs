@@ -106,12 +106,10 @@ pub(crate) fn gemm_f32(
     }
 }
 
-/// Packs op(B)[p0..p0+kc, j0..j0+nc] into `out` (`nc.div_ceil(NR) * kc * NR` values) as
-/// panels of `NR` columns (the tile's width: 32, 16 or 8): for each panel, for each `p`, `NR`
-/// values (zero past the edge). Panels are packed on the pool when `parallel`.
-#[allow(clippy::too_many_arguments)]
-fn pack_b<const NR: usize>(
-    b: &[f32],
+/// The block op(B)[p0..p0+kc, j0..j0+nc] of `B` (stored `k x n`, or `n x k` when `tb`).
+#[derive(Clone, Copy)]
+struct BBlock<'a> {
+    b: &'a [f32],
     tb: Trans,
     k: usize,
     n: usize,
@@ -119,9 +117,22 @@ fn pack_b<const NR: usize>(
     kc: usize,
     j0: usize,
     nc: usize,
-    out: &mut [f32],
-    parallel: bool,
-) {
+}
+
+/// Packs the block into `out` (`nc.div_ceil(NR) * kc * NR` values) as panels of `NR` columns
+/// (the tile's width: 32, 16 or 8): for each panel, for each `p`, `NR` values (zero past the
+/// edge). Panels are packed on the pool when `parallel`.
+fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
+    let BBlock {
+        b,
+        tb,
+        k,
+        n,
+        p0,
+        kc,
+        j0,
+        nc,
+    } = blk;
     let nr = NR;
     let panels = nc.div_ceil(nr);
     let pack_panel = |(q, panel): (usize, &mut [f32])| {
@@ -240,27 +251,14 @@ fn grow(buf: &mut Vec<Line>, len: usize) {
 
 /// [`pack_b`] for the tile width `nr`, into `buf` (grown to fit, 64-byte aligned); returns
 /// the packed values.
-#[allow(clippy::too_many_arguments)]
-fn pack_b_nr<'b>(
-    nr: usize,
-    b: &[f32],
-    tb: Trans,
-    k: usize,
-    n: usize,
-    p0: usize,
-    kc: usize,
-    j0: usize,
-    nc: usize,
-    buf: &'b mut Vec<Line>,
-    parallel: bool,
-) -> &'b [f32] {
-    let len = nc.div_ceil(nr) * kc * nr;
+fn pack_b_nr<'b>(nr: usize, blk: BBlock<'_>, buf: &'b mut Vec<Line>, parallel: bool) -> &'b [f32] {
+    let len = blk.nc.div_ceil(nr) * blk.kc * nr;
     grow(buf, len);
     let out = &mut bytemuck::cast_slice_mut(buf)[..len];
     match nr {
-        32 => pack_b::<32>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
-        16 => pack_b::<16>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
-        _ => pack_b::<8>(b, tb, k, n, p0, kc, j0, nc, out, parallel),
+        32 => pack_b::<32>(blk, out, parallel),
+        16 => pack_b::<16>(blk, out, parallel),
+        _ => pack_b::<8>(blk, out, parallel),
     }
     out
 }
@@ -616,7 +614,17 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
         let nc = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(KC) {
             let kc = KC.min(k - p0);
-            let bp = pack_b_nr(nr, b, tb, k, n, p0, kc, j0, nc, &mut pb, parallel);
+            let blk = BBlock {
+                b,
+                tb,
+                k,
+                n,
+                p0,
+                kc,
+                j0,
+                nc,
+            };
+            let bp = pack_b_nr(nr, blk, &mut pb, parallel);
             let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
                 let i0 = t * rows;
                 let mc = c_rows.len() / ldc;
