@@ -3,6 +3,7 @@
 //! norm); normalization with an optional affine transform; and the backward pass, through the
 //! statistics (batch statistics) or with them fixed (running statistics).
 
+use super::simd::vectorised;
 use crate::tensor::Element;
 
 /// Which elements share statistics.
@@ -48,10 +49,19 @@ impl NormStats {
             NormStats::Groups { m } => len.checked_div(m).unwrap_or(0),
         }
     }
-    fn index(&self, i: usize) -> usize {
+    /// The length of the runs of elements that share a statistic, and the statistic of each
+    /// run in order.
+    fn runs(&self) -> (usize, Indices) {
         match *self {
-            NormStats::PerChannel { c, s, .. } => (i / s.max(1)) % c,
-            NormStats::Groups { m } => i / m.max(1),
+            NormStats::PerChannel { c, s, .. } => (s.max(1), Indices::new(1, c)),
+            NormStats::Groups { m } => (m.max(1), Indices::new(1, usize::MAX)),
+        }
+    }
+    /// The statistic of each element in order: `(i / s) % c`, or `i / m`.
+    fn indices(&self) -> Indices {
+        match *self {
+            NormStats::PerChannel { c, s, .. } => Indices::new(s, c),
+            NormStats::Groups { m } => Indices::new(m, usize::MAX),
         }
     }
     /// Elements per statistic.
@@ -73,11 +83,51 @@ impl NormStats {
 }
 
 impl AffineIndex {
-    fn index(&self, i: usize) -> usize {
+    /// The weight of each element in order: `(i / s) % c`, or `i % m`.
+    fn indices(&self) -> Indices {
         match *self {
-            AffineIndex::Channel { c, s } => (i / s.max(1)) % c,
-            AffineIndex::Element { m } => i % m.max(1),
+            AffineIndex::Channel { c, s } => Indices::new(s, c),
+            AffineIndex::Element { m } => Indices::new(1, m),
         }
+    }
+}
+
+/// `(i / run) % wrap` for `i = 0, 1, 2, ...`, counted without a division: the loops over a
+/// normalised tensor divided twice per element before, which took most of their time.
+#[derive(Clone, Copy)]
+struct Indices {
+    run: usize,
+    wrap: usize,
+    left: usize,
+    at: usize,
+}
+
+impl Indices {
+    fn new(run: usize, wrap: usize) -> Self {
+        let run = run.max(1);
+        Indices {
+            run,
+            wrap: wrap.max(1),
+            left: run,
+            at: 0,
+        }
+    }
+}
+
+impl Iterator for Indices {
+    type Item = usize;
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        let at = self.at;
+        self.left -= 1;
+        if self.left == 0 {
+            self.left = self.run;
+            self.at += 1;
+            if self.at == self.wrap {
+                self.at = 0;
+            }
+        }
+        Some(at)
     }
 }
 
@@ -89,22 +139,32 @@ impl AffineIndex {
 /// assert_eq!((m, v), (vec![2.0, 10.0], vec![1.0, 0.0]));
 /// ```
 pub fn norm_stats<E: Element>(x: &[E], stats: NormStats) -> (Vec<E>, Vec<E>) {
-    let k = stats.count(x.len());
-    let cnt = E::from_usize(stats.members(x.len()).max(1));
-    let mut mean = vec![E::zero(); k];
-    for (i, &v) in x.iter().enumerate() {
-        let j = stats.index(i);
-        mean[j] = mean[j] + v;
-    }
-    mean.iter_mut().for_each(|m| *m = *m / cnt);
-    let mut var = vec![E::zero(); k];
-    for (i, &v) in x.iter().enumerate() {
-        let j = stats.index(i);
-        let d = v - mean[j];
-        var[j] = d.mul_add(d, var[j]);
-    }
-    var.iter_mut().for_each(|v| *v = *v / cnt);
-    (mean, var)
+    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
+    // instruction with FMA, a library call without)
+    vectorised(
+        #[inline(always)]
+        move || {
+            let k = stats.count(x.len());
+            let cnt = E::from_usize(stats.members(x.len()).max(1));
+            let mut mean = vec![E::zero(); k];
+            // a run at a time, its sum carried in a register (the same additions in the same
+            // order as one element at a time through memory)
+            let (run, js) = stats.runs();
+            for (part, j) in x.chunks(run).zip(js) {
+                mean[j] = part.iter().fold(mean[j], |acc, &v| acc + v);
+            }
+            mean.iter_mut().for_each(|m| *m = *m / cnt);
+            let mut var = vec![E::zero(); k];
+            for (part, j) in x.chunks(run).zip(js) {
+                let m = mean[j];
+                var[j] = part
+                    .iter()
+                    .fold(var[j], |acc, &v| (v - m).mul_add(v - m, acc));
+            }
+            var.iter_mut().for_each(|v| *v = *v / cnt);
+            (mean, var)
+        },
+    )
 }
 
 /// `xhat = (x - mean) * rstd` per statistic, and `y = xhat * w + b` with the affine transform
@@ -122,26 +182,30 @@ pub fn norm_forward<E: Element>(
     rstd: &[E],
     affine: Option<(&[E], &[E], AffineIndex)>,
 ) -> (Vec<E>, Vec<E>) {
-    let xhat: Vec<E> = x
-        .iter()
-        .enumerate()
-        .map(|(i, &v)| {
-            let j = stats.index(i);
-            (v - mean[j]) * rstd[j]
-        })
-        .collect();
-    let y = match affine {
-        Some((w, b, idx)) => xhat
-            .iter()
-            .enumerate()
-            .map(|(i, &h)| {
-                let a = idx.index(i);
-                h.mul_add(w[a], b[a])
-            })
-            .collect(),
-        None => xhat.clone(),
-    };
-    (y, xhat)
+    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
+    // instruction with FMA, a library call without)
+    vectorised(
+        #[inline(always)]
+        move || {
+            // loops into buffers rather than `collect`, whose loop is compiled out of line
+            // for the baseline
+            let mut xhat = vec![E::zero(); x.len()];
+            for ((h, &v), j) in xhat.iter_mut().zip(x).zip(stats.indices()) {
+                *h = (v - mean[j]) * rstd[j];
+            }
+            let y = match affine {
+                Some((w, b, idx)) => {
+                    let mut y = vec![E::zero(); x.len()];
+                    for ((y, &h), a) in y.iter_mut().zip(&xhat).zip(idx.indices()) {
+                        *y = h.mul_add(w[a], b[a]);
+                    }
+                    y
+                }
+                None => xhat.clone(),
+            };
+            (y, xhat)
+        },
+    )
 }
 
 /// The backward of [`norm_forward`]: accumulates into `dx` (through the batch statistics when
@@ -166,48 +230,58 @@ pub fn norm_backward<E: Element>(
     dw: Option<&mut [E]>,
     db: Option<&mut [E]>,
 ) {
-    if let Some((_, idx)) = affine {
-        if let Some(dw) = dw {
-            for (i, (&gv, &h)) in g.iter().zip(xhat).enumerate() {
-                let a = idx.index(i);
-                dw[a] = gv.mul_add(h, dw[a]);
+    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
+    // instruction with FMA, a library call without)
+    vectorised(
+        #[inline(always)]
+        move || {
+            if let Some((_, idx)) = affine {
+                if let Some(dw) = dw {
+                    for ((&gv, &h), a) in g.iter().zip(xhat).zip(idx.indices()) {
+                        dw[a] = gv.mul_add(h, dw[a]);
+                    }
+                }
+                if let Some(db) = db {
+                    for (&gv, a) in g.iter().zip(idx.indices()) {
+                        db[a] = db[a] + gv;
+                    }
+                }
             }
-        }
-        if let Some(db) = db {
-            for (i, &gv) in g.iter().enumerate() {
-                let a = idx.index(i);
-                db[a] = db[a] + gv;
+            let Some(dx) = dx else { return };
+            let dxhat: Vec<E> = match affine {
+                Some((w, idx)) => {
+                    let mut dxhat = vec![E::zero(); g.len()];
+                    for ((d, &gv), a) in dxhat.iter_mut().zip(g).zip(idx.indices()) {
+                        *d = gv * w[a];
+                    }
+                    dxhat
+                }
+                None => g.to_vec(),
+            };
+            if !through_stats {
+                for ((d, &dh), j) in dx.iter_mut().zip(&dxhat).zip(stats.indices()) {
+                    *d = dh.mul_add(rstd[j], *d);
+                }
+                return;
             }
-        }
-    }
-    let Some(dx) = dx else { return };
-    let dxhat: Vec<E> = match affine {
-        Some((w, idx)) => g
-            .iter()
-            .enumerate()
-            .map(|(i, &gv)| gv * w[idx.index(i)])
-            .collect(),
-        None => g.to_vec(),
-    };
-    if !through_stats {
-        for (i, d) in dx.iter_mut().enumerate() {
-            *d = dxhat[i].mul_add(rstd[stats.index(i)], *d);
-        }
-        return;
-    }
-    let k = stats.count(g.len());
-    let cnt = E::from_usize(stats.members(g.len()).max(1));
-    let (mut s1, mut s2) = (vec![E::zero(); k], vec![E::zero(); k]);
-    for (i, (&d, &h)) in dxhat.iter().zip(xhat).enumerate() {
-        let j = stats.index(i);
-        s1[j] = s1[j] + d;
-        s2[j] = d.mul_add(h, s2[j]);
-    }
-    for (i, out) in dx.iter_mut().enumerate() {
-        let j = stats.index(i);
-        let v = (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j];
-        *out = *out + v;
-    }
+            let k = stats.count(g.len());
+            let cnt = E::from_usize(stats.members(g.len()).max(1));
+            let (mut s1, mut s2) = (vec![E::zero(); k], vec![E::zero(); k]);
+            let (run, js) = stats.runs();
+            for ((ds, hs), j) in dxhat.chunks(run).zip(xhat.chunks(run)).zip(js) {
+                s1[j] = ds.iter().fold(s1[j], |acc, &d| acc + d);
+                s2[j] = ds
+                    .iter()
+                    .zip(hs)
+                    .fold(s2[j], |acc, (&d, &h)| d.mul_add(h, acc));
+            }
+            let parts = dxhat.iter().zip(xhat).zip(stats.indices());
+            for (out, ((&dh, &h), j)) in dx.iter_mut().zip(parts) {
+                let v = (dh - s1[j] / cnt - h * s2[j] / cnt) * rstd[j];
+                *out = *out + v;
+            }
+        },
+    )
 }
 
 #[cfg(test)]

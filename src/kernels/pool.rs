@@ -7,7 +7,7 @@
 //! padding up to the padded bounds (`count_include_pad`) or only the input, or is
 //! `divisor_override`.
 
-use super::simd::{level, simd, Kernel, Simd};
+use super::simd::{level, simd, vectorised, Kernel, Simd};
 use crate::tensor::Element;
 use rayon::prelude::*;
 
@@ -350,14 +350,10 @@ pub fn avg_pool_forward<E: Element>(
         // 2x2 windows, stride 2, one power-of-two divisor (LeNet's pooling): one pass, and a
         // multiplication that equals the division exactly
         for_planes(x, g.in_vol(), &mut out, g.out_vol(), |xv, ov| {
-            for (orow, (ins, _)) in ov.chunks_exact_mut(rows.ow).zip(rows.rows()) {
-                let r0 = xv[ins[0]..ins[0] + rows.iw].chunks_exact(2);
-                let r1 = xv[ins[1]..ins[1] + rows.iw].chunks_exact(2);
-                for ((o, a), b) in orow.iter_mut().zip(r0).zip(r1) {
-                    // PyTorch's order, from 0 (so four -0.0 give +0.0 as there)
-                    *o = ((((E::zero() + a[0]) + a[1]) + b[0]) + b[1]) * scale;
-                }
-            }
+            vectorised(
+                #[inline(always)]
+                || avg_pairs(&rows, xv, ov, scale),
+            )
         });
         return out;
     }
@@ -376,6 +372,19 @@ pub fn avg_pool_forward<E: Element>(
         }
     });
     out
+}
+
+/// One plane of the 2x2, stride-2 average pooling with one power-of-two divisor `scale`.
+#[inline(always)]
+fn avg_pairs<E: Element>(rows: &AvgRows, xv: &[E], ov: &mut [E], scale: E) {
+    for (orow, (ins, _)) in ov.chunks_exact_mut(rows.ow).zip(rows.rows()) {
+        let r0 = xv[ins[0]..ins[0] + rows.iw].chunks_exact(2);
+        let r1 = xv[ins[1]..ins[1] + rows.iw].chunks_exact(2);
+        for ((o, a), b) in orow.iter_mut().zip(r0).zip(r1) {
+            // PyTorch's order, from 0 (so four -0.0 give +0.0 as there)
+            *o = ((((E::zero() + a[0]) + a[1]) + b[0]) + b[1]) * scale;
+        }
+    }
 }
 
 /// Average pooling walked an output row at a time: for each output row, the input rows its
