@@ -498,13 +498,7 @@ impl Plan {
         s: S,
         g: WeightGrad<'_>,
     ) {
-        let WeightGrad {
-            x,
-            dy,
-            dw,
-            db,
-            parallel,
-        } = g;
+        let (x, dy) = (g.x, g.dy);
         let taps_pad = self.taps().next_multiple_of(TB);
         let rows = self.blocks() * self.cb;
         // accumulators (of `LANES` values each) per image-group
@@ -515,15 +509,10 @@ impl Plan {
         // Small images are taken several at a time, so each tile's pass over positions is
         // long enough to pay for adding its registers to the accumulators.
         let per_pass = (BLOCK_POSITIONS / self.wide).max(1);
-        // One contiguous run of images per thread, each with one set of accumulators.
-        let parts = parts(batch, parallel);
-        // per-channel sums of `dy` only when the bias gradient is asked for
-        let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
-        let run = |i: usize| {
+        let (total, dw) = g.accumulate(self, batch, |images, sums_len| {
             let mut acc = vec![0.0f32; self.groups * gacc * S::LANES];
             let mut sums = vec![0.0f32; sums_len];
             let (mut xp, mut dyw) = (Vec::new(), Vec::new());
-            let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
                 let n1 = (n0 + per_pass).min(images.end);
                 for gi in 0..self.groups {
@@ -543,8 +532,7 @@ impl Plan {
                 }
             }
             (acc, sums)
-        };
-        let total = sum_parts(parts, run, db);
+        });
         let taps = self.taps();
         for (gacc, dwg) in total
             .chunks_exact(gacc * S::LANES)
@@ -585,13 +573,7 @@ impl Plan {
         s: S,
         g: WeightGrad<'_>,
     ) {
-        let WeightGrad {
-            x,
-            dy,
-            dw,
-            db,
-            parallel,
-        } = g;
+        let (x, dy) = (g.x, g.dy);
         let vs = self.cout_g / S::LANES;
         let taps = self.taps();
         let taps_pad = taps.next_multiple_of(TT);
@@ -603,16 +585,13 @@ impl Plan {
         // rows of positions per block, and whole small images per pass
         let block_rows = (LANE_BLOCK_VALUES / self.cout_g / self.wo).max(1);
         let per_pass = (block_rows / self.ho).max(1);
-        let parts = parts(batch, parallel);
-        let sums_len = db.as_ref().map_or(0, |_| self.groups * self.cout_g);
-        let run = |i: usize| {
+        let (total, dw) = g.accumulate(self, batch, |images, sums_len| {
             let mut acc = vec![0.0f32; self.groups * gacc];
             let mut sums = vec![0.0f32; sums_len];
             // the transposed gradient of one block; every value of a block is written below,
             // so it is zeroed once, not per block
             let mut dyt = vec![0.0f32; block_rows * self.wo * self.cout_g];
             let (mut xp, mut starts) = (Vec::new(), Vec::new());
-            let images = i * batch / parts..(i + 1) * batch / parts;
             for n0 in images.clone().step_by(per_pass) {
                 let n1 = (n0 + per_pass).min(images.end);
                 for gi in 0..self.groups {
@@ -663,8 +642,7 @@ impl Plan {
                 }
             }
             (acc, sums)
-        };
-        let total = sum_parts(parts, run, db);
+        });
         for (flat, dwg) in total
             .chunks_exact(gacc)
             .zip(dw.chunks_exact_mut(self.cout_g * taps))
@@ -936,6 +914,38 @@ struct WeightGrad<'a> {
     parallel: bool,
 }
 
+impl<'a> WeightGrad<'a> {
+    /// Splits the `batch` images into one contiguous run per thread (one when not
+    /// `parallel`), calls `run(images, sums_len)` for each (on the pool when more than one),
+    /// and adds up what they return: the weight-gradient accumulators, returned with `dw`, and
+    /// the per-channel sums of `dy` (`sums_len` of them: none unless the bias gradient is
+    /// asked for), added to `db`.
+    fn accumulate(
+        self,
+        plan: &Plan,
+        batch: usize,
+        run: impl Fn(std::ops::Range<usize>, usize) -> (Vec<f32>, Vec<f32>) + Sync + Send,
+    ) -> (Vec<f32>, &'a mut [f32]) {
+        let parts = parts(batch, self.parallel);
+        let sums_len = self.db.as_ref().map_or(0, |_| plan.groups * plan.cout_g);
+        let one = |i: usize| run(i * batch / parts..(i + 1) * batch / parts, sums_len);
+        let (total, sums) = if parts > 1 {
+            (0..parts).into_par_iter().map(one).reduce_with(|mut a, b| {
+                a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
+                a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
+                a
+            })
+        } else {
+            Some(one(0))
+        }
+        .unwrap_or_default();
+        if let Some(db) = self.db {
+            db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
+        }
+        (total, self.dw)
+    }
+}
+
 /// An output element the direct kernel stores to: an initialised `f32`, or a slot of a new
 /// buffer's spare capacity written for the first time.
 pub(super) trait Slot: Send {
@@ -991,30 +1001,6 @@ fn copy_plus<S: Simd, T: Slot>(s: S, src: &[f32], b: f32, dst: &mut [T]) {
     if !n.is_multiple_of(S::LANES) {
         one(&mut dst[n - S::LANES..], &src[n - S::LANES..n]);
     }
-}
-
-/// The weight-gradient accumulators and per-channel sums of `dy` that `run(i)` returns for
-/// each run `i` of images (on the pool when `parts > 1`), added together; the sums added to
-/// `db` when given.
-fn sum_parts(
-    parts: usize,
-    run: impl Fn(usize) -> (Vec<f32>, Vec<f32>) + Sync + Send,
-    db: Option<&mut [f32]>,
-) -> Vec<f32> {
-    let (total, sums) = if parts > 1 {
-        (0..parts).into_par_iter().map(run).reduce_with(|mut a, b| {
-            a.0.iter_mut().zip(&b.0).for_each(|(a, &b)| *a += b);
-            a.1.iter_mut().zip(&b.1).for_each(|(a, &b)| *a += b);
-            a
-        })
-    } else {
-        Some(run(0))
-    }
-    .unwrap_or_default();
-    if let Some(db) = db {
-        db.iter_mut().zip(&sums).for_each(|(d, &s)| *d += s);
-    }
-    total
 }
 
 /// How many runs of images a batch splits into: one per thread when `parallel`.

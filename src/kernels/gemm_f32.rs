@@ -126,12 +126,12 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
     let BBlock {
         b,
         tb,
-        k,
         n,
         p0,
         kc,
         j0,
         nc,
+        ..
     } = blk;
     let nr = NR;
     let panels = nc.div_ceil(nr);
@@ -139,7 +139,7 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
         let jb = j0 + q * nr;
         let w = nr.min(j0 + nc - jb);
         if tb == Trans::Yes {
-            return pack_transposed::<NR>(b, k, p0, kc, jb, w, panel);
+            return pack_transposed::<NR>(blk, jb, w, panel);
         }
         for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
             if w == NR {
@@ -167,17 +167,9 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
 /// for `j < w`, zero beyond. Four rows of `B` are read four values at a time and written as
 /// a transposed 4 x 4 block: reads and writes both contiguous, instead of one value at a time
 /// from `NR` rows.
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn pack_transposed<const NR: usize>(
-    b: &[f32],
-    k: usize,
-    p0: usize,
-    kc: usize,
-    jb: usize,
-    w: usize,
-    panel: &mut [f32],
-) {
+fn pack_transposed<const NR: usize>(blk: BBlock<'_>, jb: usize, w: usize, panel: &mut [f32]) {
+    let BBlock { b, k, p0, kc, .. } = blk;
     let panel = &mut panel[..kc * NR];
     let row = |j: usize| &b[(jb + j) * k + p0..][..kc];
     let (w4, kc4) = (w - w % 4, kc - kc % 4);
@@ -264,9 +256,10 @@ fn pack_b_nr<'b>(nr: usize, blk: BBlock<'_>, buf: &'b mut Vec<Line>, parallel: b
 }
 
 /// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of `MR` rows: for each panel, for each `p`,
-/// `MR` values (zero past the edge).
+/// `MR` values (zero past the edge). `buf` grows to fit and is not cleared (every value is
+/// written, padding included: see [`grow`]); returns the packed values.
 #[allow(clippy::too_many_arguments)]
-fn pack_a<const MR: usize>(
+fn pack_a<'o, const MR: usize>(
     a: &[f32],
     ta: Trans,
     m: usize,
@@ -275,17 +268,14 @@ fn pack_a<const MR: usize>(
     mc: usize,
     p0: usize,
     kc: usize,
-    out: &mut Vec<f32>,
-) {
-    let panels = mc.div_ceil(MR);
-    // every value is written below, padding included (see [`grow`])
-    if out.len() < panels * kc * MR {
-        out.resize(panels * kc * MR, 0.0);
+    buf: &'o mut Vec<f32>,
+) -> &'o [f32] {
+    let len = mc.div_ceil(MR) * kc * MR;
+    if buf.len() < len {
+        buf.resize(len, 0.0);
     }
-    for (q, panel) in out[..panels * kc * MR]
-        .chunks_exact_mut(kc * MR)
-        .enumerate()
-    {
+    let out = &mut buf[..len];
+    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
         let ib = i0 + q * MR;
         let h = MR.min(i0 + mc - ib);
         match ta {
@@ -316,6 +306,7 @@ fn pack_a<const MR: usize>(
             }
         }
     }
+    out
 }
 
 /// `acc = A_panel * B_panel` over the panels' `kc` steps: the `MR x NV*LANES` register tile.
@@ -628,8 +619,7 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
             let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
                 let i0 = t * rows;
                 let mc = c_rows.len() / ldc;
-                pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
-                let pa = &pa[..mc.div_ceil(MR) * kc * MR];
+                let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
                 let col0 = j0 - cols.start;
                 s.run(Block::<MR, NV> {
                     pa,

@@ -47,11 +47,33 @@ pub fn sgd_update<E: Element>(
         E::from_f64(a.dampening),
         E::from_f64(a.weight_decay),
     );
-    // One run of elements, at the level chosen at run time (see `simd::Plain`)
-    let run = |p: &mut [E], g: &[E], buf: Option<&mut [E]>| {
+    // One run of elements, at the level chosen at run time (see `simd::Plain`); the options
+    // are tested once per run, so the plain step's loop vectorises.
+    let run = |p: &mut [E], g: &[E], mut buf: Option<&mut [E]>| {
         vectorised(
             #[inline(always)]
-            || sgd_run(p, g, buf, first, a, [lr, mom, damp, wd]),
+            move || {
+                let plain = buf.is_none() && a.weight_decay == 0.0 && !a.maximize;
+                if plain {
+                    p.iter_mut().zip(g).for_each(|(p, &g)| *p = *p - lr * g);
+                    return;
+                }
+                for i in 0..p.len() {
+                    let mut d = if a.maximize { -g[i] } else { g[i] };
+                    if a.weight_decay != 0.0 {
+                        d = d + wd * p[i];
+                    }
+                    if let Some(b) = buf.as_deref_mut() {
+                        b[i] = if first {
+                            d
+                        } else {
+                            mom * b[i] + (E::one() - damp) * d
+                        };
+                        d = if a.nesterov { d + mom * b[i] } else { b[i] };
+                    }
+                    p[i] = p[i] - lr * d;
+                }
+            },
         )
     };
     if p.len() < super::PARALLEL_MIN_ELEMS {
@@ -69,40 +91,6 @@ pub fn sgd_update<E: Element>(
             .par_chunks_mut(TASK)
             .zip(g.par_chunks(TASK))
             .for_each(|(p, g)| run(p, g, None)),
-    }
-}
-
-/// One run of [`sgd_update`]; `c` is `[lr, momentum, dampening, weight_decay]`. The options
-/// are tested once per run, so the plain step's loop vectorises.
-#[inline(always)]
-fn sgd_run<E: Element>(
-    p: &mut [E],
-    g: &[E],
-    mut buf: Option<&mut [E]>,
-    first: bool,
-    a: SgdArgs,
-    c: [E; 4],
-) {
-    let [lr, mom, damp, wd] = c;
-    let plain = buf.is_none() && a.weight_decay == 0.0 && !a.maximize;
-    if plain {
-        p.iter_mut().zip(g).for_each(|(p, &g)| *p = *p - lr * g);
-        return;
-    }
-    for i in 0..p.len() {
-        let mut d = if a.maximize { -g[i] } else { g[i] };
-        if a.weight_decay != 0.0 {
-            d = d + wd * p[i];
-        }
-        if let Some(b) = buf.as_deref_mut() {
-            b[i] = if first {
-                d
-            } else {
-                mom * b[i] + (E::one() - damp) * d
-            };
-            d = if a.nesterov { d + mom * b[i] } else { b[i] };
-        }
-        p[i] = p[i] - lr * d;
     }
 }
 
@@ -144,7 +132,7 @@ pub fn adam_update<E: Element>(
     g: &[E],
     m: &mut [E],
     v: &mut [E],
-    vmax: Option<&mut [E]>,
+    mut vmax: Option<&mut [E]>,
     step: u64,
     a: AdamArgs,
 ) {
@@ -158,47 +146,32 @@ pub fn adam_update<E: Element>(
     let step_size = E::from_f64(a.lr / bc1);
     let (eps, wd) = (E::from_f64(a.eps), E::from_f64(a.weight_decay));
     let decay = E::from_f64(1.0 - a.lr * a.weight_decay);
-    let c = [b1, b2, bc2_sqrt, step_size, eps, wd, decay];
     vectorised(
         #[inline(always)]
-        || adam_run(p, g, m, v, vmax, a, c),
+        move || {
+            for i in 0..p.len() {
+                let mut d = if a.maximize { -g[i] } else { g[i] };
+                if a.weight_decay != 0.0 {
+                    if a.decoupled {
+                        p[i] = p[i] * decay;
+                    } else {
+                        d = d + wd * p[i];
+                    }
+                }
+                m[i] = m[i] + (d - m[i]) * (E::one() - b1);
+                v[i] = v[i] * b2 + (E::one() - b2) * d * d;
+                let second = match vmax.as_deref_mut() {
+                    Some(vm) => {
+                        vm[i] = vm[i].max(v[i]);
+                        vm[i]
+                    }
+                    None => v[i],
+                };
+                let denom = second.sqrt() / bc2_sqrt + eps;
+                p[i] = p[i] - step_size * m[i] / denom;
+            }
+        },
     )
-}
-
-/// [`adam_update`]'s loop; `c` is `[beta1, beta2, sqrt(bias correction 2), step size, eps,
-/// weight_decay, 1 - lr * weight_decay]`.
-#[inline(always)]
-fn adam_run<E: Element>(
-    p: &mut [E],
-    g: &[E],
-    m: &mut [E],
-    v: &mut [E],
-    mut vmax: Option<&mut [E]>,
-    a: AdamArgs,
-    c: [E; 7],
-) {
-    let [b1, b2, bc2_sqrt, step_size, eps, wd, decay] = c;
-    for i in 0..p.len() {
-        let mut d = if a.maximize { -g[i] } else { g[i] };
-        if a.weight_decay != 0.0 {
-            if a.decoupled {
-                p[i] = p[i] * decay;
-            } else {
-                d = d + wd * p[i];
-            }
-        }
-        m[i] = m[i] + (d - m[i]) * (E::one() - b1);
-        v[i] = v[i] * b2 + (E::one() - b2) * d * d;
-        let second = match vmax.as_deref_mut() {
-            Some(vm) => {
-                vm[i] = vm[i].max(v[i]);
-                vm[i]
-            }
-            None => v[i],
-        };
-        let denom = second.sqrt() / bc2_sqrt + eps;
-        p[i] = p[i] - step_size * m[i] / denom;
-    }
 }
 
 /// Hyper-parameters of [`rmsprop_update`].
@@ -235,8 +208,8 @@ pub fn rmsprop_update<E: Element>(
     p: &mut [E],
     g: &[E],
     sq: &mut [E],
-    ga: Option<&mut [E]>,
-    buf: Option<&mut [E]>,
+    mut ga: Option<&mut [E]>,
+    mut buf: Option<&mut [E]>,
     a: RmsPropArgs,
 ) {
     assert!(
@@ -252,43 +225,30 @@ pub fn rmsprop_update<E: Element>(
     );
     vectorised(
         #[inline(always)]
-        || rmsprop_run(p, g, sq, ga, buf, a, [lr, alpha, eps, wd, mom]),
+        move || {
+            for i in 0..p.len() {
+                let mut d = if a.maximize { -g[i] } else { g[i] };
+                if a.weight_decay != 0.0 {
+                    d = d + wd * p[i];
+                }
+                sq[i] = sq[i] * alpha + (E::one() - alpha) * d * d;
+                let avg = match ga.as_deref_mut() {
+                    Some(ga) => {
+                        ga[i] = ga[i] + (d - ga[i]) * (E::one() - alpha);
+                        (sq[i] - ga[i] * ga[i]).sqrt() + eps
+                    }
+                    None => sq[i].sqrt() + eps,
+                };
+                match buf.as_deref_mut() {
+                    Some(b) => {
+                        b[i] = b[i] * mom + d / avg;
+                        p[i] = p[i] - lr * b[i];
+                    }
+                    None => p[i] = p[i] - lr * d / avg,
+                }
+            }
+        },
     )
-}
-
-/// [`rmsprop_update`]'s loop; `c` is `[lr, alpha, eps, weight_decay, momentum]`.
-#[inline(always)]
-fn rmsprop_run<E: Element>(
-    p: &mut [E],
-    g: &[E],
-    sq: &mut [E],
-    mut ga: Option<&mut [E]>,
-    mut buf: Option<&mut [E]>,
-    a: RmsPropArgs,
-    c: [E; 5],
-) {
-    let [lr, alpha, eps, wd, mom] = c;
-    for i in 0..p.len() {
-        let mut d = if a.maximize { -g[i] } else { g[i] };
-        if a.weight_decay != 0.0 {
-            d = d + wd * p[i];
-        }
-        sq[i] = sq[i] * alpha + (E::one() - alpha) * d * d;
-        let avg = match ga.as_deref_mut() {
-            Some(ga) => {
-                ga[i] = ga[i] + (d - ga[i]) * (E::one() - alpha);
-                (sq[i] - ga[i] * ga[i]).sqrt() + eps
-            }
-            None => sq[i].sqrt() + eps,
-        };
-        match buf.as_deref_mut() {
-            Some(b) => {
-                b[i] = b[i] * mom + d / avg;
-                p[i] = p[i] - lr * b[i];
-            }
-            None => p[i] = p[i] - lr * d / avg,
-        }
-    }
 }
 
 #[cfg(test)]

@@ -283,8 +283,9 @@ impl<S: Simd, R, F: FnOnce() -> R> Kernel<S> for Plain<F> {
 }
 
 /// `f()` compiled for the instruction-set level chosen at run time (see [`Plain`]): for the
-/// elementwise loops of the optimizers, norms, softmax and pooling, which need no
-/// intrinsics to vectorise, only the registers.
+/// loops of the optimizers, the norms and average pooling, which need no intrinsics to
+/// vectorise, only the registers. `f` must be an `#[inline(always)]` closure literal:
+/// otherwise it stays out of line, compiled for the baseline.
 #[inline(always)]
 pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
     simd!(level(), Plain(f))
@@ -722,29 +723,30 @@ fn base_peak(time: std::time::Duration) -> f64 {
         }
         acc
     }
-    const STEPS: usize = 1 << 14;
-    let start = std::time::Instant::now();
     let mut acc = [[1.0f32; 4]; 12];
-    let mut steps = 0usize;
-    while start.elapsed() < time {
-        acc = chains(acc, STEPS);
-        steps += STEPS;
-    }
+    let gflops = rate(time, 4, |steps| acc = chains(acc, steps));
     std::hint::black_box(acc);
-    (steps * 12 * 4 * 2) as f64 / start.elapsed().as_secs_f64() / 1e9
+    gflops
 }
 
 fn peak<S: Simd>(s: S, time: std::time::Duration) -> f64 {
+    let mut acc = [s.splat(1.0); 12];
+    let gflops = rate(time, S::LANES, |steps| acc = s.run(Chains { acc, steps }));
+    std::hint::black_box(acc);
+    gflops
+}
+
+/// GFLOP/s of `run(steps)`, a multiply-add on 12 chains of `lanes` values per step, called
+/// for `time`.
+fn rate(time: std::time::Duration, lanes: usize, mut run: impl FnMut(usize)) -> f64 {
     const STEPS: usize = 1 << 14;
     let start = std::time::Instant::now();
-    let mut acc = [s.splat(1.0); 12];
     let mut steps = 0usize;
     while start.elapsed() < time {
-        acc = s.run(Chains { acc, steps: STEPS });
+        run(STEPS);
         steps += STEPS;
     }
-    std::hint::black_box(acc);
-    (steps * 12 * S::LANES * 2) as f64 / start.elapsed().as_secs_f64() / 1e9
+    (steps * 12 * lanes * 2) as f64 / start.elapsed().as_secs_f64() / 1e9
 }
 
 /// `steps` multiply-adds on each of the 12 chains `acc`.
