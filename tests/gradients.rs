@@ -364,3 +364,41 @@ fn a_view_shares_its_gradient_with_its_input_until_either_is_added_to() {
         vec![0.0, 2.0, 4.0, 6.0, 8.0, 10.0]
     );
 }
+
+/// A backward pass frees what the graph saved (PyTorch's default): a step after it updates the
+/// weight in its own buffer while the loss still lives, and a second pass panics with a
+/// sentence that names the way to keep the graph.
+#[test]
+fn backward_frees_the_graph_so_a_step_updates_weights_in_place() {
+    use stensor::nn::{Forward, Linear};
+    use stensor::optim::{Optimizer, SGD};
+    let mut r = Rng::seed(1);
+    let mut fc = Linear::<U4, U3, f32>::new(&mut r);
+    let x = Tensor::<(U2, U4), f32>::rand_uniform(2, -1.0, 1.0);
+    let loss = fc.forward(x.trace_no_grad()).square().mean();
+    let before = fc.weight.as_slice().as_ptr();
+    let grads = loss.backward();
+    SGD::new(0.1).step(&mut fc, &grads);
+    assert_eq!(
+        fc.weight.as_slice().as_ptr(),
+        before,
+        "the step copied the weight"
+    );
+    let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| loss.backward()));
+    let msg = again.expect_err("a second pass must panic");
+    let msg = msg
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| msg.downcast_ref::<String>().cloned())
+        .unwrap_or_default();
+    assert!(msg.contains("backward_retaining_graph"), "{msg}");
+}
+
+#[test]
+fn a_retained_graph_gives_the_same_gradients_twice() {
+    let x = rand::<(U3, U4)>(5).trace();
+    let loss = x.clone().tanh().square().sum();
+    let a = loss.backward_retaining_graph();
+    let b = loss.backward();
+    assert_eq!(a.get(&x).unwrap().to_vec(), b.get(&x).unwrap().to_vec());
+}

@@ -157,7 +157,7 @@ proptest! {
     fn gradients_are_linear_in_the_upstream_gradient(x in tensor::<(U3, U4)>(2.0), k in 0.1f64..5.0) {
         let xt = x.clone().trace();
         let y = xt.clone().sin().matmul(&Tensor::<(U4, U2), f64>::ones());
-        let g1 = y.backward_with(&Tensor::ones());
+        let g1 = y.backward_with_retaining_graph(&Tensor::ones());
         let g2 = y.backward_with(&Tensor::full(k));
         let a = g1.get(&xt).unwrap().mul_scalar(k);
         close(&a, &g2.get(&xt).unwrap(), 1e-12)?;

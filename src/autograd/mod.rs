@@ -72,7 +72,11 @@ pub struct Node<E> {
     seq: u64,
     out_id: UniqueId,
     parents: Vec<Arc<Node<E>>>,
-    backward: BackwardFn<E>,
+    /// Taken by the first backward pass through this node, which so frees what the closure
+    /// saved (as PyTorch frees a graph's saved tensors unless `retain_graph`): a weight
+    /// captured for the input gradient is then held by its layer alone, and the optimizer
+    /// updates it in place instead of copying it.
+    backward: std::sync::Mutex<Option<BackwardFn<E>>>,
     /// For a view (same elements, another shape): the input whose gradient is the view's
     /// gradient, shared as the same buffer instead of running `backward`.
     view_of: Option<GradTarget>,
@@ -471,7 +475,7 @@ where
         seq: NEXT_SEQ.fetch_add(1, Ordering::Relaxed),
         out_id: out.id(),
         parents,
-        backward,
+        backward: std::sync::Mutex::new(Some(backward)),
         view_of,
     };
     out.requires_grad = true;
@@ -526,12 +530,23 @@ fn run_backward<E: Element>(
     root_id: UniqueId,
     root: Option<&Arc<Node<E>>>,
     seed: Vec<E>,
+    retain: bool,
 ) -> Gradients<E> {
     let mut grads = Gradients::new();
     grads.map.insert(root_id, Arc::new(seed));
     let Some(root) = root else {
         return grads;
     };
+    // the pass runs on the pool, so its ops' splits are hand-overs between pool threads
+    crate::kernels::on_pool_thread(|| backward_nodes(root, grads, retain))
+}
+
+/// The backward rules of every node reachable from `root`, in reverse order of creation.
+fn backward_nodes<E: Element>(
+    root: &Arc<Node<E>>,
+    mut grads: Gradients<E>,
+    retain: bool,
+) -> Gradients<E> {
     // Collect every reachable node once (iteratively: deep graphs must not overflow the stack).
     let mut seen = std::collections::HashSet::new();
     let mut stack = vec![root.clone()];
@@ -544,21 +559,41 @@ fn run_backward<E: Element>(
     }
     // A node is created after its inputs, so decreasing creation order is reverse topological.
     nodes.sort_unstable_by_key(|n| std::cmp::Reverse(n.seq));
+    let mut spent = Vec::new();
     for n in nodes {
+        let mut slot = n.backward.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(g) = grads.map.remove(&n.out_id) {
-            match &n.view_of {
-                Some(target) => grads.share(target, &g),
-                None => (n.backward)(&g, &mut grads),
+            match (&n.view_of, slot.as_ref()) {
+                (Some(target), _) => grads.share(target, &g),
+                (None, Some(backward)) => backward(&g, &mut grads),
+                (None, None) => panic!(
+                    "backward: a second backward pass through the same graph; the first freed \
+                     the values its operations saved (as PyTorch does unless retain_graph=True): \
+                     call backward_retaining_graph on every pass but the last"
+                ),
             }
             grads.map.insert(n.out_id, g);
         }
+        if !retain {
+            spent.extend(slot.take());
+        }
     }
+    // The saved values are freed together once the pass is done: freed one by one during it,
+    // the allocator returned their pages to the system and the gradients allocated next
+    // faulted them in again (a tenth of a LeNet training step).
+    drop(spent);
     grads
 }
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// Backpropagates from this scalar: the gradient of every tensor that requires grad and
     /// that this value depends on.
+    ///
+    /// As PyTorch's `loss.backward()`, the pass frees the graph's saved values (inputs and
+    /// weights its operations kept for their gradients), so an optimizer step after it
+    /// updates the weights in place however long `loss` lives. A second pass through the
+    /// same graph panics; use [`backward_retaining_graph`](Self::backward_retaining_graph)
+    /// for every pass but the last.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -572,7 +607,27 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         T: IsTraced,
         S: ScalarShape,
     {
-        run_backward(self.id(), self.tape.node(), vec![E::one()])
+        run_backward(self.id(), self.tape.node(), vec![E::one()], false)
+    }
+
+    /// [`backward`](Self::backward) that keeps the graph for another pass (PyTorch's
+    /// `loss.backward(retain_graph=True)`), e.g. for two losses sharing one forward pass.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]).trace();
+    /// let h = x.clone().square();
+    /// let a = h.clone().sum().backward_retaining_graph();
+    /// let b = h.mean().backward();
+    /// assert_eq!(a.get(&x).unwrap().to_vec(), vec![2.0, 4.0]);
+    /// assert_eq!(b.get(&x).unwrap().to_vec(), vec![1.0, 2.0]);
+    /// ```
+    pub fn backward_retaining_graph(&self) -> Gradients<E>
+    where
+        T: IsTraced,
+        S: ScalarShape,
+    {
+        run_backward(self.id(), self.tape.node(), vec![E::one()], true)
     }
 
     /// Backpropagates from this tensor with the upstream gradient `grad` (PyTorch's
@@ -586,6 +641,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![2.0, 0.0, -2.0]);
     /// ```
     ///
+    /// Like [`backward`](Self::backward), it frees the graph's saved values.
+    ///
     /// # Panics
     /// If a runtime dimension of `grad` differs from this tensor's.
     pub fn backward_with(&self, grad: &Tensor<S, E>) -> Gradients<E>
@@ -597,6 +654,33 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             self.shape().dims(),
             "backward_with: gradient dims differ from the tensor's"
         );
-        run_backward(self.id(), self.tape.node(), grad.to_vec())
+        run_backward(self.id(), self.tape.node(), grad.to_vec(), false)
+    }
+
+    /// [`backward_with`](Self::backward_with) that keeps the graph for another pass
+    /// (PyTorch's `y.backward(grad, retain_graph=True)`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]).trace();
+    /// let y = x.clone().mul_scalar(3.0);
+    /// let a = y.backward_with_retaining_graph(&Tensor::ones());
+    /// let b = y.backward_with(&Tensor::full(2.0));
+    /// assert_eq!(a.get(&x).unwrap().to_vec(), vec![3.0, 3.0]);
+    /// assert_eq!(b.get(&x).unwrap().to_vec(), vec![6.0, 6.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a runtime dimension of `grad` differs from this tensor's.
+    pub fn backward_with_retaining_graph(&self, grad: &Tensor<S, E>) -> Gradients<E>
+    where
+        T: IsTraced,
+    {
+        assert_eq!(
+            grad.shape().dims(),
+            self.shape().dims(),
+            "backward_with_retaining_graph: gradient dims differ from the tensor's"
+        );
+        run_backward(self.id(), self.tape.node(), grad.to_vec(), true)
     }
 }

@@ -222,7 +222,7 @@ fn direct_plan<E: Element>(g: &ConvGeom) -> Option<Plan> {
 fn parallel<E>(g: &ConvGeom) -> bool {
     let _ = std::marker::PhantomData::<E>;
     g.batch > 1
-        && rayon::current_num_threads() > 1
+        && super::may_split()
         && g.batch * g.cout * g.out_vol() * g.cin_g() * g.k_vol() >= 1 << 18
 }
 
@@ -379,7 +379,7 @@ fn forward_into<E: Element>(
     if parallel::<E>(g) {
         x.par_chunks(xs.max(1))
             .zip(out.par_chunks_mut(os))
-            .for_each_init(new_col, per_image);
+            .for_each_init(new_col, |b, p| super::as_task(|| per_image(b, p)));
     } else {
         let mut bufs = new_col();
         x.chunks(xs.max(1))
@@ -482,7 +482,7 @@ fn backward_input_into<E: Element>(
     if parallel::<E>(g) {
         dy.par_chunks(os)
             .zip(dx.par_chunks_mut(xs))
-            .for_each_init(new_col, per_image);
+            .for_each_init(new_col, |b, p| super::as_task(|| per_image(b, p)));
     } else {
         let mut bufs = new_col();
         dy.chunks(os)
@@ -651,7 +651,7 @@ fn backward_weight_into<E: Element>(
             .fold(
                 || (vec![E::zero(); dw.len()], new_bufs()),
                 |(mut acc, mut bufs), n| {
-                    accumulate(&mut acc, &mut bufs, n);
+                    super::as_task(|| accumulate(&mut acc, &mut bufs, n));
                     (acc, bufs)
                 },
             )
@@ -728,7 +728,7 @@ pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut
             *d = *d + super::reduce::sum_run(&dy[start..start + per]);
         }
     };
-    if dy.len() >= super::PARALLEL_MIN_ELEMS {
+    if super::on_pool(dy.len()) {
         db.par_iter_mut().enumerate().for_each(add_channel);
     } else {
         db.iter_mut().enumerate().for_each(add_channel);

@@ -1,9 +1,9 @@
 //! Elementwise maps and their backward accumulations, split across threads above
-//! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements; the sigmoid has a vector kernel per
+//! [`PARALLEL_MIN_ELEMS`](super::PARALLEL_MIN_ELEMS) elements (on a pool of two threads or more); the sigmoid has a vector kernel per
 //! instruction-set level.
 
 use super::simd::{simd, Kernel, Level, Simd};
-use super::{as_f32, as_f32_mut, for_chunks, PARALLEL_MIN_ELEMS, TASK};
+use super::{as_f32, as_f32_mut, for_chunks, on_pool, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
 
@@ -13,7 +13,7 @@ use rayon::prelude::*;
 /// assert_eq!(stensor::kernels::map_into(&[1.0f32, 2.0], |x| x * 2.0), vec![2.0, 4.0]);
 /// ```
 pub fn map_into<A: Copy + Sync, B: Send>(src: &[A], f: impl Fn(A) -> B + Sync) -> Vec<B> {
-    if src.len() >= PARALLEL_MIN_ELEMS {
+    if on_pool(src.len()) {
         src.par_iter().with_min_len(TASK).map(|&x| f(x)).collect()
     } else {
         src.iter().map(|&x| f(x)).collect()
@@ -267,7 +267,7 @@ pub fn map3_into<E: Copy + Send + Sync>(
         x.len() == a.len() && a.len() == b.len(),
         "map3_into: lengths differ"
     );
-    if x.len() >= PARALLEL_MIN_ELEMS {
+    if on_pool(x.len()) {
         (x, a, b)
             .into_par_iter()
             .with_min_len(TASK)
@@ -465,7 +465,10 @@ mod tests {
             f32::NEG_INFINITY,
         ];
         // the sizes run the vector body, the padded tail and (the largest) the thread pool
-        for n in SIZES.into_iter().chain([PARALLEL_MIN_ELEMS + 17]) {
+        for n in SIZES
+            .into_iter()
+            .chain([crate::kernels::PARALLEL_MIN_ELEMS + 17])
+        {
             let x: Vec<f32> = (0..n)
                 .map(|i| {
                     if i % 5 == 4 {

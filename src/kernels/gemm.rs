@@ -108,7 +108,7 @@ pub fn gemm<E: Element>(
             &b_rm[..]
         }
     };
-    if m * n * k >= PARALLEL_MIN_FLOPS && m >= 2 * MR {
+    if m * n * k >= PARALLEL_MIN_FLOPS && m >= 2 * MR && super::may_split() {
         let rows_per_task = (m.div_ceil(rayon::current_num_threads() * 4)).next_multiple_of(MR);
         c.par_chunks_mut(rows_per_task * n)
             .enumerate()

@@ -49,7 +49,7 @@ const PARALLEL_ZEROS: usize = 1 << 20;
 pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
     use rayon::iter::ParallelExtend;
     let mut v = new_buffer(len);
-    if len >= PARALLEL_ZEROS && rayon::current_num_threads() > 1 {
+    if len >= PARALLEL_ZEROS && may_split() {
         v.par_extend(rayon::iter::repeat_n(E::zero(), len));
     } else {
         v.resize(len, E::zero());
@@ -59,10 +59,39 @@ pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
 
 /// An empty vector with room for `len` values, its large pages advised to huge pages.
 pub(crate) fn new_buffer<E>(len: usize) -> Vec<E> {
+    static TUNED: std::sync::Once = std::sync::Once::new();
+    TUNED.call_once(keep_freed_memory);
     let mut v = Vec::with_capacity(len);
     advise_huge_pages(&mut v);
     v
 }
+
+/// Sets glibc's malloc to keep freed memory for reuse up to the thresholds its own dynamic
+/// adjustment ends at (buffers under 32 MB from the heap, its top returned to the system above
+/// 64 MB), from the first tensor buffer on, unless `STENSOR_KEEP_MALLOC_DEFAULTS` is set.
+///
+/// A backward pass frees the values the forward pass saved (as PyTorch does) while the
+/// gradients it allocated are still held; with glibc's starting thresholds the freed
+/// megabytes went back to the system and every next step faulted them in again, 4 KB at a
+/// time (a third of a LeNet training step at batch 256). glibc raises the thresholds this far
+/// on its own only after it has freed a mapped buffer of that size, which this order of
+/// frees never triggers. The cost is memory: up to 64 MB of freed heap stays with the process.
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+#[allow(unsafe_code)]
+fn keep_freed_memory() {
+    if std::env::var_os("STENSOR_KEEP_MALLOC_DEFAULTS").is_some() {
+        return;
+    }
+    // SAFETY: mallopt only sets allocator parameters; glibc takes its own lock, and a value
+    // it rejects leaves the setting unchanged (it returns 0, which changes nothing here).
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+    }
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn keep_freed_memory() {}
 
 /// Bytes of a transparent huge page (x86-64 and aarch64 Linux with 4 KB pages).
 const HUGE_PAGE: usize = 2 << 20;
@@ -108,20 +137,105 @@ pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut 
 pub(crate) const TASK: usize = 1 << 14;
 
 /// `f(start, chunk)` for the chunks of `chunk` elements of `dst` (`start` is the chunk's first
-/// index), on the pool when `dst` has [`PARALLEL_MIN_ELEMS`] elements or more, in order on this
-/// thread otherwise.
+/// index), on the pool when [`on_pool`] says so, in order on this thread otherwise.
 pub(crate) fn for_chunks<E: Send>(dst: &mut [E], chunk: usize, f: impl Fn(usize, &mut [E]) + Sync) {
     let chunk = chunk.max(1);
-    if dst.len() >= PARALLEL_MIN_ELEMS {
-        use rayon::prelude::*;
-        dst.par_chunks_mut(chunk)
+    if on_pool(dst.len()) {
+        // one contiguous part per thread, made of whole chunks
+        let per = part_len(dst.len(), chunk);
+        let mut parts: Vec<(usize, &mut [E])> = dst
+            .chunks_mut(per)
             .enumerate()
-            .for_each(|(i, d)| f(i * chunk, d));
+            .map(|(i, p)| (i * per, p))
+            .collect();
+        run_parts(&mut parts, |(start, part)| {
+            for (i, d) in part.chunks_mut(chunk).enumerate() {
+                f(*start + i * chunk, d);
+            }
+        });
     } else {
         dst.chunks_mut(chunk)
             .enumerate()
             .for_each(|(i, d)| f(i * chunk, d));
     }
+}
+
+/// Whether work over `elems` elements goes to the pool: it is long enough to pay for the
+/// hand-over, and the pool has a second thread. A one-thread pool would only add a wake-up of
+/// its worker and of this thread per call (a futex each way: a tenth of a one-thread MLP
+/// training step), so then the work runs here.
+pub(crate) fn on_pool(elems: usize) -> bool {
+    elems >= PARALLEL_MIN_ELEMS && may_split()
+}
+
+thread_local! {
+    /// Set while this thread runs one task of a kernel's split across the pool.
+    static IN_TASK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` as one task of a kernel's split across the pool (a convolution's images): a
+/// product inside it stays on this thread, since the split already keeps every thread busy
+/// and splitting again would only add joins and packing buffers. Rayon's own "am I on the
+/// pool" cannot tell this from a whole backward pass handed to the pool by
+/// [`on_pool_thread`], whose products should split.
+pub(crate) fn as_task<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            IN_TASK.set(self.0);
+        }
+    }
+    let _restore = Restore(IN_TASK.replace(true));
+    f()
+}
+
+/// Whether work may be split across the pool from here: it has a second thread and this
+/// thread is not already running one task of a split ([`as_task`]).
+pub(crate) fn may_split() -> bool {
+    rayon::current_num_threads() > 1 && !IN_TASK.get()
+}
+
+/// Runs `f` on a thread of the pool (this one if it is one), so that the many splits inside
+/// it (a backward pass: each op's products and maps) are handed between pool threads, which
+/// keep spinning for a while between jobs, instead of each waking the pool and putting this
+/// thread to sleep on a futex. One hand-over for the whole of `f`; nothing on a one-thread
+/// pool, where the work stays here.
+pub(crate) fn on_pool_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if rayon::current_num_threads() > 1 && rayon::current_thread_index().is_none() {
+        rayon::scope(|_| f())
+    } else {
+        f()
+    }
+}
+
+/// `f` on every element of `parts`: the first here, the others spawned onto the pool.
+///
+/// Called from outside the pool, rayon's parallel iterators hand the whole job to the pool
+/// and put this thread to sleep on a futex until the last task ends: one wake-up of a sleeping
+/// worker to start, one of this thread to finish. In a virtual machine each costs tens of
+/// microseconds (an idle virtual CPU is halted), which measured a hundred microseconds per
+/// call on a two-way split of a batch-64 layer's product. Here this thread works on its part
+/// meanwhile, so only the pool's start is waited for, and only when it is slower than this
+/// thread's share. On a pool thread the spawns go to its own queue, as `join` would.
+pub(crate) fn run_parts<T: Send>(parts: &mut [T], f: impl Fn(&mut T) + Sync) {
+    if let Some((first, rest)) = parts.split_first_mut() {
+        let f = &f;
+        rayon::in_place_scope(|s| {
+            for p in rest {
+                s.spawn(move |_| f(p));
+            }
+            f(first);
+        });
+    }
+}
+
+/// The length of each of the pool's parts of `len` elements: one part per thread, a
+/// multiple of `align` long (the last may be shorter).
+pub(crate) fn part_len(len: usize, align: usize) -> usize {
+    let align = align.max(1);
+    len.div_ceil(rayon::current_num_threads().max(1))
+        .next_multiple_of(align)
+        .max(align)
 }
 
 /// Work below this many elements stays on one thread (rayon costs microseconds).
@@ -133,6 +247,54 @@ pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn run_parts_runs_every_part_once_from_outside_and_inside_the_pool() {
+        for parts in [0, 1, 2, 7, 33] {
+            let mut v: Vec<(usize, usize)> = (0..parts).map(|i| (i, 0)).collect();
+            super::run_parts(&mut v, |(i, hits)| *hits += *i + 1);
+            assert!(
+                v.iter().all(|&(i, h)| h == i + 1),
+                "{parts} parts from outside"
+            );
+            rayon::scope(|_| super::run_parts(&mut v, |(i, hits)| *hits += *i + 1));
+            assert!(
+                v.iter().all(|&(i, h)| h == 2 * (i + 1)),
+                "{parts} parts on the pool"
+            );
+        }
+    }
+
+    #[test]
+    fn a_task_does_not_split_and_the_flag_survives_a_panic() {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            assert!(super::may_split());
+            assert!(!super::as_task(super::may_split));
+            let caught = std::panic::catch_unwind(|| super::as_task(|| panic!("in a task")));
+            assert!(caught.is_err());
+            assert!(super::may_split(), "the flag stayed set after the panic");
+            // a whole pass handed to the pool may still split
+            assert!(super::on_pool_thread(super::may_split));
+        });
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        one.install(|| assert!(!super::may_split() && !super::on_pool(1 << 30)));
+    }
+
+    #[test]
+    fn part_lengths_cover_the_buffer_in_whole_chunks() {
+        for (len, align) in [(0, 16), (1, 16), (100, 16), (1 << 20, 1 << 14), (17, 0)] {
+            let per = super::part_len(len, align);
+            assert!(per >= align.max(1) && per.is_multiple_of(align.max(1)));
+            assert!(per * rayon::current_num_threads() >= len);
+        }
+    }
+
     #[test]
     fn zeros_are_zeros_on_one_thread_and_on_the_pool() {
         for len in [

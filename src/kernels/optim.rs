@@ -4,7 +4,6 @@
 use super::simd::vectorised;
 use super::TASK;
 use crate::tensor::Element;
-use rayon::prelude::*;
 
 /// Hyper-parameters of [`sgd_update`].
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -76,21 +75,24 @@ pub fn sgd_update<E: Element>(
             },
         )
     };
-    if p.len() < super::PARALLEL_MIN_ELEMS {
+    if !super::on_pool(p.len()) {
         return run(p, g, buf);
     }
+    let per = super::part_len(p.len(), TASK);
     match buf {
         Some(b) => {
             assert_eq!(b.len(), p.len(), "sgd_update: momentum buffer length");
-            p.par_chunks_mut(TASK)
-                .zip(g.par_chunks(TASK))
-                .zip(b.par_chunks_mut(TASK))
-                .for_each(|((p, g), b)| run(p, g, Some(b)));
+            let mut parts: Vec<_> = p
+                .chunks_mut(per)
+                .zip(g.chunks(per))
+                .zip(b.chunks_mut(per))
+                .collect();
+            super::run_parts(&mut parts, |((p, g), b)| run(p, g, Some(b)));
         }
-        None => p
-            .par_chunks_mut(TASK)
-            .zip(g.par_chunks(TASK))
-            .for_each(|(p, g)| run(p, g, None)),
+        None => {
+            let mut parts: Vec<_> = p.chunks_mut(per).zip(g.chunks(per)).collect();
+            super::run_parts(&mut parts, |(p, g)| run(p, g, None));
+        }
     }
 }
 

@@ -88,7 +88,7 @@ pub fn pad<E: Element>(
             }
         }
     };
-    if planes * outp >= super::PARALLEL_MIN_ELEMS {
+    if super::on_pool(planes * outp) {
         x.par_chunks(inp.max(1))
             .zip(out.par_chunks_mut(outp))
             .for_each(body);
@@ -147,7 +147,7 @@ pub fn pad_backward<E: Element>(
             }
         }
     };
-    if planes * outp >= super::PARALLEL_MIN_ELEMS {
+    if super::on_pool(planes * outp) {
         g.par_chunks(outp.max(1))
             .zip(gx.par_chunks_mut(inp))
             .for_each(body);

@@ -95,7 +95,7 @@ fn for_planes2<E, A, B, F>(
             .zip(a.chunks_mut(dst_len).zip(b.chunks_mut(dst_len)))
             .for_each(|(s, (a, b))| f(s, a, b))
     };
-    if src.len().max(a.len()) >= super::PARALLEL_MIN_ELEMS {
+    if super::on_pool(src.len().max(a.len())) {
         let per = (super::PARALLEL_MIN_ELEMS / 4 / src_len.max(dst_len)).max(1);
         src.par_chunks(src_len * per)
             .zip(
@@ -260,7 +260,7 @@ pub fn scatter_add_planes<E: Element>(
             dst[i] = dst[i] + v;
         }
     };
-    if gy.len() >= super::PARALLEL_MIN_ELEMS {
+    if super::on_pool(gy.len()) {
         // planes are independent: on the pool, several to a task
         let per = (super::TASK / out_vol).max(1);
         gx.par_chunks_mut(in_vol)

@@ -19,9 +19,12 @@ pub(super) fn sum_run<E: Element>(s: &[E]) -> E {
         let tail = chunks.remainder().iter().fold(E::zero(), |a, &v| a + v);
         acc.iter().fold(E::zero(), |a, &v| a + v) + tail
     };
-    if s.len() >= PARALLEL_MIN_ELEMS {
+    if super::on_pool(s.len()) {
         let parts: Vec<E> = s.par_chunks(TASK).map(run).collect();
         parts.into_iter().fold(E::zero(), |a, v| a + v)
+    } else if s.len() >= PARALLEL_MIN_ELEMS {
+        // the pool's partition, in order here: a sum does not change with the thread count
+        s.chunks(TASK).map(run).fold(E::zero(), |a, v| a + v)
     } else {
         run(s)
     }

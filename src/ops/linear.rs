@@ -40,14 +40,25 @@ where
     }
     op_result(out_shape, y, &inputs, |_| {
         Box::new(move |g, grads| {
-            if let Some(gx) = grads.accum(&tx) {
-                // dx = dy W
-                gemm(m, out, inp, g, Trans::No, &wv, Trans::No, gx, true);
-            }
-            if let Some(gw) = grads.accum(&tw) {
-                // dW = dy^T x
-                gemm(out, m, inp, g, Trans::Yes, &xv, Trans::No, gw, true);
-            }
+            // each gradient is the product itself when it is the first to reach its input,
+            // else added into the gradient there
+            let product = |rows, k, cols, a: &[E], ta, b: &[E]| {
+                let mut v = kernels::zeros(rows * cols);
+                gemm(rows, k, cols, a, ta, b, Trans::No, &mut v, true);
+                v
+            };
+            // dx = dy W
+            grads.accum_or_init(
+                &tx,
+                || product(m, out, inp, g, Trans::No, &wv),
+                |gx| gemm(m, out, inp, g, Trans::No, &wv, Trans::No, gx, true),
+            );
+            // dW = dy^T x
+            grads.accum_or_init(
+                &tw,
+                || product(out, m, inp, g, Trans::Yes, &xv),
+                |gw| gemm(out, m, inp, g, Trans::Yes, &xv, Trans::No, gw, true),
+            );
             if let Some(gb) = tb.as_ref().and_then(|tb| grads.accum(tb)) {
                 kernels::sum_blocks(g, gb);
             }
