@@ -278,3 +278,140 @@ fn saving_over_an_existing_file_replaces_it_whole() {
     let err = io::save(&a, scratch("missing-dir/x.safetensors")).unwrap_err();
     assert!(matches!(err, StateDictError::Io { .. }));
 }
+
+/// Two threads save different networks to one path 100 times each while a third loads it:
+/// every load sees one whole file, and no temporary file is left behind.
+#[test]
+fn concurrent_saves_to_one_path_never_show_a_partial_file() {
+    let dir = scratch("concurrent");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("net.safetensors");
+    let nets: Vec<Linear<U64, U32>> = (0..2).map(|s| Linear::new(&mut Rng::seed(s))).collect();
+    io::save(&nets[0], &path).unwrap();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|s| {
+        for net in &nets {
+            let path = &path;
+            s.spawn(move || {
+                for _ in 0..100 {
+                    io::save(net, path).unwrap();
+                }
+            });
+        }
+        let reader = s.spawn(|| {
+            let mut loads = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) || loads == 0 {
+                let mut got = Linear::<U64, U32>::new(&mut Rng::seed(9));
+                io::load(&mut got, &path).unwrap();
+                let w = got.weight.to_vec();
+                assert!(
+                    nets.iter().any(|n| n.weight.to_vec() == w),
+                    "a load saw neither network"
+                );
+                loads += 1;
+            }
+            loads
+        });
+        // the writers end when the scope's other threads do; let the reader run meanwhile
+        std::thread::sleep(std::time::Duration::from_millis(200));
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        assert!(reader.join().unwrap() > 0);
+    });
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("net.safetensors")]);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A save keeps the target's permissions and writes through a symlink to its target.
+#[cfg(unix)]
+#[test]
+fn a_save_keeps_permissions_and_writes_through_a_symlink() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = scratch("perm");
+    std::fs::create_dir_all(&dir).unwrap();
+    let real = dir.join("real.safetensors");
+    let link = dir.join("link.safetensors");
+    let net = Linear::<U2, U1>::new(&mut Rng::seed(3));
+    io::save(&net, &real).unwrap();
+    std::fs::set_permissions(&real, std::fs::Permissions::from_mode(0o600)).unwrap();
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let other = Linear::<U2, U1>::new(&mut Rng::seed(4));
+    io::save(&other, &link).unwrap();
+    assert!(std::fs::symlink_metadata(&link)
+        .unwrap()
+        .file_type()
+        .is_symlink());
+    let mode = std::fs::metadata(&real).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let mut got = Linear::<U2, U1>::new(&mut Rng::seed(5));
+    io::load(&mut got, &real).unwrap();
+    assert_eq!(got.weight.to_vec(), other.weight.to_vec());
+    // a dangling link is an error, and nothing is created
+    std::fs::remove_file(&real).unwrap();
+    assert!(io::save(&other, &link).is_err());
+    assert!(!real.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A safetensors file from a header written out and `data_len` zero bytes.
+fn with_header(header: &str, data_len: usize) -> Vec<u8> {
+    let mut bytes = (header.len() as u64).to_le_bytes().to_vec();
+    bytes.extend_from_slice(header.as_bytes());
+    bytes.resize(bytes.len() + data_len, 0);
+    bytes
+}
+
+/// Every problem in one header entry is an error naming the file and that tensor.
+#[test]
+fn damaged_header_entries_are_errors_naming_the_tensor() {
+    let ok_w = r#""weight":{"dtype":"F32","shape":[1,2],"data_offsets":[0,8]}"#;
+    let ok_b = r#""bias":{"dtype":"F32","shape":[1],"data_offsets":[8,12]}"#;
+    let good = with_header(&format!("{{{ok_w},{ok_b}}}"), 12);
+    let mut fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+    io::load_bytes(&mut fc, &good, "w.safetensors").unwrap();
+    let cases = [
+        (
+            format!("{{{ok_w},{ok_b},{ok_w}}}"),
+            "tensor `weight` appears twice in the header",
+        ),
+        (
+            format!(r#"{{"weight":{{"dtype":"F33","shape":[1,2],"data_offsets":[0,8]}},{ok_b}}}"#),
+            "tensor `weight`: unknown dtype `F33`",
+        ),
+        (
+            format!(r#"{{{ok_w},"bias":{{"dtype":"F32","shape":[-1],"data_offsets":[8,12]}}}}"#),
+            "tensor `bias`: a shape that is not a list of counts",
+        ),
+        (
+            format!(
+                r#"{{{ok_w},"bias":{{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[8,12]}}}}"#
+            ),
+            "tensor `bias`: shape [4294967296, 4294967296] whose element count overflows",
+        ),
+        (
+            format!(r#"{{{ok_w},"bias":{{"dtype":"F32","shape":[1],"data_offsets":[12,8]}}}}"#),
+            "tensor `bias`: offsets [12,8] that are not two increasing positions",
+        ),
+        (
+            format!(r#"{{{ok_w},"bias":{{"dtype":"F32","shape":[2],"data_offsets":[8,12]}}}}"#),
+            "tensor `bias`: shape [2] of 8 bytes, but offsets spanning 4",
+        ),
+    ];
+    for (header, want) in cases {
+        let before = fc.weight.to_vec();
+        let e = io::load_bytes(&mut fc, &with_header(&header, 12), "w.safetensors").unwrap_err();
+        let e = e.to_string();
+        assert!(
+            e.starts_with("w.safetensors") && e.contains(want),
+            "{e} lacks {want}"
+        );
+        assert_eq!(
+            fc.weight.to_vec(),
+            before,
+            "a failed load changed the network"
+        );
+    }
+}

@@ -649,12 +649,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         T: IsTraced,
     {
-        assert_eq!(
-            grad.shape().dims(),
-            self.shape().dims(),
-            "backward_with: gradient dims differ from the tensor's"
-        );
-        run_backward(self.id(), self.tape.node(), grad.to_vec(), false)
+        self.backward_seeded("backward_with", grad, false)
     }
 
     /// [`backward_with`](Self::backward_with) that keeps the graph for another pass
@@ -676,11 +671,16 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         T: IsTraced,
     {
+        self.backward_seeded("backward_with_retaining_graph", grad, true)
+    }
+
+    /// The backward pass from this tensor with upstream gradient `grad`, for `op`.
+    fn backward_seeded(&self, op: &str, grad: &Tensor<S, E>, retain: bool) -> Gradients<E> {
         assert_eq!(
             grad.shape().dims(),
             self.shape().dims(),
-            "backward_with_retaining_graph: gradient dims differ from the tensor's"
+            "{op}: gradient dims differ from the tensor's"
         );
-        run_backward(self.id(), self.tape.node(), grad.to_vec(), true)
+        run_backward(self.id(), self.tape.node(), grad.to_vec(), retain)
     }
 }

@@ -33,7 +33,7 @@
 
 mod idx;
 
-pub use idx::{read_idx, write_idx, IdxArray};
+pub use idx::{read_idx, read_idx_with_limit, write_idx, IdxArray, IDX_DEFAULT_LIMIT};
 
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Rng, Tensor};
@@ -116,6 +116,21 @@ pub enum DataErrorKind {
         /// The label file.
         labels_path: PathBuf,
     },
+    /// A header that declares more data than the reader's limit or than the file can hold,
+    /// refused before any of it is read or allocated.
+    TooLarge {
+        /// The bytes of data the header declares (`usize::MAX` when their count overflows).
+        declared: usize,
+        /// The most the reader accepts: its limit, or what the file can hold.
+        most: usize,
+        /// Why that is the most (`the limit`, `a file of N bytes`, ...).
+        why: String,
+    },
+    /// The memory for the data could not be allocated.
+    OutOfMemory {
+        /// The bytes asked for.
+        bytes: usize,
+    },
     /// A label that is not a class index.
     Label {
         /// The example's index.
@@ -168,6 +183,26 @@ impl fmt::Display for DataErrorKind {
                 f,
                 "the header promises {expected} byte(s) of data, the file has {found}"
             ),
+            DataErrorKind::TooLarge {
+                declared,
+                most,
+                why,
+            } => {
+                if *declared == usize::MAX {
+                    write!(
+                        f,
+                        "the header declares more bytes of data than memory can address"
+                    )
+                } else {
+                    write!(
+                        f,
+                        "the header declares {declared} bytes of data, more than the {most} that {why} allows"
+                    )
+                }
+            }
+            DataErrorKind::OutOfMemory { bytes } => {
+                write!(f, "{bytes} bytes for the data could not be allocated")
+            }
             DataErrorKind::BadMagic { found } => write!(
                 f,
                 "wrong magic number {found:#010x}: not an IDX file (0x0000080N, N dimensions)"

@@ -19,8 +19,10 @@
 //! Loading checks every tensor: a missing key, an unexpected key, a shape or a dtype mismatch
 //! is an error naming the file, the key, and both the expected and the found shape (or dtype),
 //! and strict loading changes nothing unless everything matches. A truncated or corrupt file is
-//! an error, never a panic. Saving writes a temporary file in the same folder, syncs it and
-//! renames it over the target, so a crash never leaves a half-written file.
+//! an error, never a panic. Saving writes a temporary file of its own (created exclusively, with
+//! the target's permissions) in the same folder, syncs it and renames it over the target, then
+//! syncs the folder: a crash or a concurrent save never leaves a half-written file, and a
+//! target that is a symlink is written through (the link stays).
 
 use crate::nn::{Module, TensorMut};
 use crate::tensor::{Values, ValuesMut};
@@ -206,23 +208,82 @@ pub fn save<M: Module>(net: &M, path: impl AsRef<Path>) -> Result<(), StateDictE
     write_atomic(path, &bytes).map_err(io)
 }
 
-/// Writes `bytes` to `path` without ever leaving a half-written file: a temporary file in the
-/// same folder is written, synced and renamed over `path` (removed again on failure).
+/// Writes `bytes` to `path` so that a reader, another thread or process saving to the same
+/// path, or a kill at any moment never sees or leaves a half-written file:
+///
+/// - a temporary file with a name no other save uses (`.{name}.{pid}.{thread-unique
+///   counter}.{clock}.tmp`) is created in the target's folder exclusively (`create_new`, so a
+///   file or symlink planted at that name makes it try another name, never write through it);
+/// - it takes the permissions of the target if one exists, is written and synced, then renamed
+///   over the target; the folder is synced so the rename survives a power cut;
+/// - on any error it is removed (a kill can still leave it behind: its name says whose it was);
+/// - a target that is a symlink is written through: the file the link points to is replaced,
+///   the link stays (a dangling link is an error).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let file_name = path
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static SAVES: AtomicU64 = AtomicU64::new(0);
+    let target = match fs::symlink_metadata(path) {
+        Ok(m) if m.file_type().is_symlink() => fs::canonicalize(path)?,
+        _ => path.to_path_buf(),
+    };
+    let kept = fs::metadata(&target).ok().map(|m| m.permissions());
+    let file_name = target
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{file_name}.{}.tmp", std::process::id()));
+    let (tmp, mut f) = {
+        let mut tries = 0;
+        loop {
+            let nanos = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.subsec_nanos());
+            let tmp = target.with_file_name(format!(
+                ".{file_name}.{}.{}.{nanos}.tmp",
+                std::process::id(),
+                SAVES.fetch_add(1, Ordering::Relaxed)
+            ));
+            match fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+            {
+                Ok(f) => break (tmp, f),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && tries < 16 => tries += 1,
+                Err(e) => return Err(e),
+            }
+        }
+    };
     let write = || -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
+        if let Some(p) = kept {
+            f.set_permissions(p)?;
+        }
         f.write_all(bytes)?;
         f.sync_all()?;
-        fs::rename(&tmp, path)
+        fs::rename(&tmp, &target)?;
+        sync_folder(&target);
+        Ok(())
     };
     write().inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
     })
+}
+
+/// Syncs the folder holding `path`, so a rename into it is on disk. Best effort: where a
+/// folder cannot be opened or synced (not Unix), the rename stands as the system keeps it.
+fn sync_folder(path: &Path) {
+    #[cfg(unix)]
+    if let Some(dir) = path.parent() {
+        let dir = if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        };
+        if let Ok(d) = fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
 }
 
 /// Loads `path` into the network; every tensor must match (strict). On any mismatch nothing
@@ -303,16 +364,115 @@ fn values_dtype(v: &ValuesMut<'_>) -> Dtype {
     }
 }
 
+/// The header's entries in file order, a key given twice refused (JSON objects allow it;
+/// a map would keep the last silently).
+struct Entries(Vec<(String, serde_json::Value)>);
+
+impl<'de> serde::Deserialize<'de> for Entries {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Entries;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object of tensors")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<Entries, A::Error> {
+                let mut seen = BTreeSet::new();
+                let mut out = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                    if !seen.insert(k.clone()) {
+                        return Err(serde::de::Error::custom(format!(
+                            "tensor `{k}` appears twice in the header"
+                        )));
+                    }
+                    out.push((k, v));
+                }
+                Ok(Entries(out))
+            }
+        }
+        d.deserialize_map(Visit)
+    }
+}
+
+/// Reads a safetensors header entry by entry before the `safetensors` crate parses the file,
+/// so that every problem in one entry is reported with the tensor's name: a key given twice,
+/// an unknown dtype, a shape that is not a list of counts or whose element count overflows,
+/// offsets that are not two increasing positions inside the data, or that do not span the
+/// shape's bytes. Problems with the file as a whole (too short, a header length past its end)
+/// are left to `safetensors`, whose messages say them.
+fn check_header(bytes: &[u8]) -> Result<(), String> {
+    let Some((len, rest)) = bytes.split_first_chunk::<8>() else {
+        return Ok(());
+    };
+    let Some(header) = usize::try_from(u64::from_le_bytes(*len))
+        .ok()
+        .and_then(|n| rest.get(..n))
+    else {
+        return Ok(());
+    };
+    let data_len = rest.len() - header.len();
+    let entries: Entries =
+        serde_json::from_slice(header).map_err(|e| format!("the header is not valid: {e}"))?;
+    for (name, v) in &entries.0 {
+        if name == "__metadata__" {
+            continue;
+        }
+        let bad = |what: &str| format!("tensor `{name}`: {what} in the header");
+        let size = match v.get("dtype").and_then(|d| d.as_str()) {
+            Some("F64" | "I64" | "U64") => 8,
+            Some("F32" | "I32" | "U32") => 4,
+            Some("F16" | "BF16" | "I16" | "U16") => 2,
+            Some("I8" | "U8" | "BOOL" | "F8_E4M3" | "F8_E5M2") => 1,
+            Some(other) => return Err(bad(&format!("unknown dtype `{other}`"))),
+            None => return Err(bad("no dtype")),
+        };
+        let shape: Option<Vec<u64>> = v
+            .get("shape")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(|d| d.as_u64()).collect());
+        let shape = shape.ok_or_else(|| bad("a shape that is not a list of counts"))?;
+        let bytes_needed = shape
+            .iter()
+            .try_fold(size as u64, |n, &d| n.checked_mul(d))
+            .ok_or_else(|| bad(&format!("shape {shape:?} whose element count overflows")))?;
+        let offsets: Option<Vec<u64>> = v
+            .get("data_offsets")
+            .and_then(|s| s.as_array())
+            .and_then(|a| a.iter().map(|d| d.as_u64()).collect());
+        let (begin, end) = match offsets.as_deref() {
+            Some(&[b, e]) if b <= e && e <= data_len as u64 => (b, e),
+            _ => {
+                return Err(bad(&format!(
+                    "offsets {} that are not two increasing positions inside the {data_len} bytes of data",
+                    v.get("data_offsets").map_or("(none)".into(), |o| o.to_string())
+                )))
+            }
+        };
+        if end - begin != bytes_needed {
+            return Err(bad(&format!(
+                "shape {shape:?} of {bytes_needed} bytes, but offsets spanning {}",
+                end - begin
+            )));
+        }
+    }
+    Ok(())
+}
+
 fn load_impl<M: Module>(
     net: &mut M,
     bytes: &[u8],
     path: &Path,
     strict: bool,
 ) -> Result<LoadReport, StateDictError> {
-    let file = SafeTensors::deserialize(bytes).map_err(|e| StateDictError::Format {
+    let format = |message: String| StateDictError::Format {
         path: path.to_path_buf(),
-        message: e.to_string(),
-    })?;
+        message,
+    };
+    check_header(bytes).map_err(format)?;
+    let file = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
     let in_file: BTreeMap<String, (Dtype, Vec<usize>)> = file
         .iter()
         .map(|(n, v)| (n.to_string(), (v.dtype(), v.shape().to_vec())))
