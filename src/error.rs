@@ -37,11 +37,16 @@ pub enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Error::Length { dims, found } => write!(
-                f,
-                "data of length {found} does not fit a tensor of shape {dims:?} ({} elements)",
-                dims.iter().product::<usize>()
-            ),
+            Error::Length { dims, found } => match crate::shape::Dims::new(dims).checked_numel() {
+                Some(n) => write!(
+                    f,
+                    "data of length {found} does not fit a tensor of shape {dims:?} ({n} elements)"
+                ),
+                None => write!(
+                    f,
+                    "data of length {found} does not fit a tensor of shape {dims:?} (more elements than memory can address)"
+                ),
+            },
             Error::Dims { expected, found } => {
                 let exp: Vec<String> = expected
                     .iter()

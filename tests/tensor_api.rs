@@ -164,3 +164,35 @@ fn traced_results_only_where_an_input_requires_grad() {
     let z = x.clone().detach().trace_no_grad().square().sum();
     assert!(z.backward().get(&x).is_none());
 }
+
+/// Runtime dimensions near `usize::MAX` never wrap to a small element count: the constructors
+/// that take data return an error naming the shape, the others panic saying so.
+#[test]
+fn runtime_sizes_near_usize_max_are_errors_not_wrapped_counts() {
+    for n in [
+        usize::MAX,
+        (1 << 62) + 1,
+        (1 << 60) + 1,
+        usize::MAX / 784 + 1,
+    ] {
+        let shape = (n, U1::new(), U28::new(), U28::new());
+        let e = Tensor::<(usize, U1, U28, U28)>::from_vec_shaped(shape, vec![0.0; 784]);
+        let e = e.unwrap_err().to_string();
+        assert!(e.contains(&format!("[{n}, 1, 28, 28]")), "{e}");
+        let e = Tensor::<(usize, U1, U28, U28)>::from_dims_vec(&[n, 1, 28, 28], vec![0.0; 784]);
+        assert!(e.is_err());
+        let p = std::panic::catch_unwind(|| Tensor::<(usize, U1, U28, U28)>::zeros_shaped(shape));
+        let p = p.unwrap_err();
+        let msg = p
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default();
+        assert!(
+            msg.contains(&format!(
+                "the shape [{n}, 1, 28, 28] has more elements than usize holds"
+            )),
+            "{msg}"
+        );
+    }
+}

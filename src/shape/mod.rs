@@ -202,8 +202,25 @@ impl Dims {
     /// assert_eq!(stensor::shape::Dims::new(&[2, 3, 4]).numel(), 24);
     /// assert_eq!(stensor::shape::Dims::new(&[]).numel(), 1);
     /// ```
+    ///
+    /// # Panics
+    /// If the product overflows `usize` (no buffer can hold such a tensor; constructors that
+    /// take runtime dimensions check with [`checked_numel`](Self::checked_numel) first and
+    /// return an error).
     pub fn numel(&self) -> usize {
-        self.iter().product()
+        self.checked_numel()
+            .unwrap_or_else(|| panic!("the shape {:?} has more elements than usize holds", &**self))
+    }
+
+    /// The product of the dimensions, or `None` if it overflows `usize`.
+    ///
+    /// ```
+    /// use stensor::shape::Dims;
+    /// assert_eq!(Dims::new(&[2, 3]).checked_numel(), Some(6));
+    /// assert_eq!(Dims::new(&[1 << 62, 5]).checked_numel(), None);
+    /// ```
+    pub fn checked_numel(&self) -> Option<usize> {
+        self.iter().try_fold(1usize, |n, &d| n.checked_mul(d))
     }
 }
 

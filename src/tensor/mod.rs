@@ -348,8 +348,18 @@ impl<S: Shape, E: Element> Tensor<S, E> {
     /// let t = Tensor::<(usize, U2)>::from_vec_shaped((2, U2::new()), vec![1.0, 2.0, 3.0, 4.0]);
     /// assert_eq!(t.unwrap()[[1, 1]], 4.0);
     /// ```
+    ///
+    /// A shape whose element count overflows `usize` is an error too (a batch size taken from
+    /// a request cannot wrap around to a small count):
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let huge = (1usize << 62) + 1;
+    /// let err = Tensor::<(usize, U1, U28, U28)>::from_vec_shaped((huge, U1::new(), U28::new(), U28::new()), vec![0.0; 784]);
+    /// assert!(err.unwrap_err().to_string().ends_with("(more elements than memory can address)"));
+    /// ```
     pub fn from_vec_shaped(shape: S, data: Vec<E>) -> Result<Self> {
-        if data.len() != shape.numel() {
+        if shape.dims().checked_numel() != Some(data.len()) {
             return Err(length_error(&shape, data.len()));
         }
         Ok(Self::from_parts(shape, data))
