@@ -31,6 +31,11 @@ pub struct IdxArray {
 
 /// The most data [`read_idx`] accepts from one file: 2 GiB, twenty times the largest
 /// MNIST-style file in use. [`read_idx_with_limit`] takes another.
+///
+/// ```
+/// // Fashion-MNIST's training images, 60000 x 28 x 28 bytes, are well inside it
+/// assert!(60_000 * 28 * 28 < stensor::data::IDX_DEFAULT_LIMIT);
+/// ```
 pub const IDX_DEFAULT_LIMIT: usize = 2 << 30;
 
 /// Deflate's largest expansion: a gzip file of `n` bytes inflates to at most about `1032 n`.
@@ -81,15 +86,12 @@ pub fn read_idx_with_limit(path: impl AsRef<Path>, limit: usize) -> Result<IdxAr
     let file_len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
     let mut file = std::io::BufReader::new(file);
     let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+    // and the most bytes the file can hold
     let (mut reader, holds): (Box<dyn Read>, _) = if gzip {
         let most = file_len.saturating_mul(DEFLATE_MAX_RATIO);
-        let why = format!("a gzip file of {file_len} bytes");
-        (Box::new(MultiGzDecoder::new(file)), (most, why))
+        (Box::new(MultiGzDecoder::new(file)), most)
     } else {
-        (
-            Box::new(file),
-            (file_len, format!("a file of {file_len} bytes")),
-        )
+        (Box::new(file), file_len)
     };
     // a read error inside the gzip stream is a bad gzip file; in a raw file, an I/O error
     let bad = |e| {
@@ -120,7 +122,6 @@ pub fn read_idx_with_limit(path: impl AsRef<Path>, limit: usize) -> Result<IdxAr
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
         .unwrap_or(usize::MAX);
-    let (holds, why) = holds;
     if numel > limit || numel == usize::MAX {
         return Err(err(DataErrorKind::TooLarge {
             declared: numel,
@@ -139,7 +140,7 @@ pub fn read_idx_with_limit(path: impl AsRef<Path>, limit: usize) -> Result<IdxAr
         return Err(err(DataErrorKind::TooLarge {
             declared: numel,
             most: holds.saturating_sub(header),
-            why,
+            why: format!("a gzip file of {file_len} bytes"),
         }));
     }
     let mut data = Vec::new();

@@ -79,21 +79,16 @@ pub fn sgd_update<E: Element>(
         return run(p, g, buf);
     }
     let per = super::part_len(p.len(), TASK);
-    match buf {
+    // the momentum buffer's part of each part, if there is a buffer
+    let bufs: Vec<Option<&mut [E]>> = match buf {
         Some(b) => {
             assert_eq!(b.len(), p.len(), "sgd_update: momentum buffer length");
-            let mut parts: Vec<_> = p
-                .chunks_mut(per)
-                .zip(g.chunks(per))
-                .zip(b.chunks_mut(per))
-                .collect();
-            super::run_parts(&mut parts, |((p, g), b)| run(p, g, Some(b)));
+            b.chunks_mut(per).map(Some).collect()
         }
-        None => {
-            let mut parts: Vec<_> = p.chunks_mut(per).zip(g.chunks(per)).collect();
-            super::run_parts(&mut parts, |(p, g)| run(p, g, None));
-        }
-    }
+        None => p.chunks(per).map(|_| None).collect(),
+    };
+    let mut parts: Vec<_> = p.chunks_mut(per).zip(g.chunks(per)).zip(bufs).collect();
+    super::run_parts(&mut parts, |((p, g), b)| run(p, g, b.as_deref_mut()));
 }
 
 /// Hyper-parameters of [`adam_update`].
