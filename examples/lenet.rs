@@ -10,14 +10,19 @@
 //! cargo run --release --example lenet -- --data ../shared/data/fashion-mnist
 //! cargo run --release --example lenet -- --plot curves.png --save lenet.safetensors
 //! cargo run --release --example lenet -- --load lenet.safetensors --epochs 0   # evaluate
+//! cargo run --release --example lenet -- --epochs 4 --checkpoint run.ck        # stop after 4
+//! cargo run --release --example lenet -- --resume run.ck --checkpoint run.ck   # go on to 10
 //! ```
 //!
 //! Options: `--data DIR` (the four Fashion-MNIST `*-ubyte[.gz]` files), `--epochs N`,
 //! `--batch N`, `--lr F`, `--seed N` (default 4), `--recipe seed|subset`, `--optimizer
 //! sgd|adam` (explicit `--batch`, `--lr`, `--optimizer` override the recipe's), `--plot
 //! FILE.png`, `--save FILE.safetensors` (PyTorch's
-//! names: `0.weight`, `3.bias`, ... as d2l's `nn.Sequential` saves them), `--load FILE` (resume
-//! training, or evaluate with `--epochs 0`). Threads: `RAYON_NUM_THREADS`.
+//! names: `0.weight`, `3.bias`, ... as d2l's `nn.Sequential` saves them), `--load FILE` (start
+//! from these weights, or evaluate with `--epochs 0`), `--checkpoint FILE` (after every epoch,
+//! save the weights, the optimizer's state and the epoch), `--resume FILE` (go on from such a
+//! checkpoint to `--epochs`: the weights end bit-identical to a run never stopped). Threads:
+//! `RAYON_NUM_THREADS`.
 
 // Networks written as tuples of layers are long types by nature.
 #![allow(clippy::type_complexity)]
@@ -30,9 +35,11 @@ mod common;
 const PLATEAU_STEPS: usize = 400;
 
 pub use common::{evaluate, train_epoch};
+use stensor::data::ImageDataset;
+use stensor::io::{Checkpoint, CheckpointFile};
 use stensor::nn::init::xavier_uniform_;
 use stensor::nn::*;
-use stensor::optim::{Adam, SGD};
+use stensor::optim::{Adam, Optimizer, SGD};
 use stensor::plot::LinePlot;
 use stensor::prelude::*;
 
@@ -101,6 +108,14 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ("plot", "draw the curves into this PNG file"),
             ("save", "save the weights to this safetensors file"),
             ("load", "load weights from this safetensors file first"),
+            (
+                "checkpoint",
+                "after every epoch, save weights, optimizer state and epoch to this file",
+            ),
+            (
+                "resume",
+                "go on from this checkpoint to --epochs (same recipe and seed)",
+            ),
         ],
         (10, 256, 0.9, 4),
     )?;
@@ -147,9 +162,17 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let sets = (&train, &test);
+    // what a resumed run must share with the run it continues
+    let run_id = format!("{recipe} {optimizer} lr {lr} batch {batch} seed {seed} data {data}");
+    let run = Run {
+        flags: &flags,
+        run_id: &run_id,
+        sets,
+        training,
+    };
     let curves = match optimizer.as_str() {
-        "sgd" => common::fit(&mut net, &mut SGD::new(lr), sets, training),
-        "adam" => common::fit(&mut net, &mut Adam::new(lr), sets, training),
+        "sgd" => run.fit(&mut net, SGD::new(lr))?,
+        "adam" => run.fit(&mut net, Adam::new(lr))?,
         other => return Err(format!("--optimizer: sgd or adam, not {other}").into()),
     };
     println!("\n{net}");
@@ -162,6 +185,68 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         println!("plotted the curves to {path}");
     }
     common::save_if_asked(&flags, &net)
+}
+
+/// A training run's settings, for [`Run::fit`].
+struct Run<'a> {
+    flags: &'a common::Flags,
+    run_id: &'a str,
+    sets: (
+        &'a ImageDataset<U1, U28, U28>,
+        &'a ImageDataset<U1, U28, U28>,
+    ),
+    training: common::Training,
+}
+
+impl Run<'_> {
+    /// Trains `net` with `opt`, first resuming from `--resume` and saving `--checkpoint`
+    /// after every epoch when asked.
+    fn fit<O: Optimizer<f32>>(
+        &self,
+        net: &mut LeNet,
+        mut opt: O,
+    ) -> Result<common::Curves, Box<dyn std::error::Error>> {
+        let mut first = 1;
+        if let Some(path) = self.flags.opt("resume") {
+            let ck = CheckpointFile::load(&path)?;
+            if ck.value("run") != Some(self.run_id) {
+                return Err(format!(
+                    "{path} is a checkpoint of another run ({}), not of this one ({}): resume \
+                     with the same --recipe, --optimizer, --lr, --batch, --seed and --data",
+                    ck.value("run").unwrap_or("none"),
+                    self.run_id
+                )
+                .into());
+            }
+            ck.restore_model(net)?;
+            ck.restore_optimizer(net, &mut opt)?;
+            let done: usize = ck
+                .value("epoch")
+                .and_then(|e| e.parse().ok())
+                .ok_or(format!("{path}: no epoch count"))?;
+            first = done + 1;
+            println!("resumed from {path} after epoch {done}");
+        }
+        let checkpoint = self.flags.opt("checkpoint");
+        common::fit_from(
+            net,
+            &mut opt,
+            self.sets,
+            self.training,
+            first,
+            |epoch, net, opt| {
+                if let Some(path) = &checkpoint {
+                    Checkpoint::new()
+                        .model(net)
+                        .optimizer(net, opt)
+                        .value("epoch", epoch)
+                        .value("run", self.run_id)
+                        .save(path)?;
+                }
+                Ok(())
+            },
+        )
+    }
 }
 
 fn main() {

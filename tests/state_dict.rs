@@ -279,6 +279,28 @@ fn saving_over_an_existing_file_replaces_it_whole() {
     assert!(matches!(err, StateDictError::Io { .. }));
 }
 
+/// A temporary file that a killed save left behind goes at the next save to the same target;
+/// a live process's, another target's and other files stay.
+#[test]
+#[cfg(target_os = "linux")]
+fn a_save_removes_what_killed_saves_left_behind() {
+    let dir = scratch("stale");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("w.safetensors");
+    // no process has this pid (Linux pids stop at 2^22)
+    let dead = dir.join(".w.safetensors.4294967294.0.123.tmp");
+    let live = dir.join(".w.safetensors.1.0.123.tmp"); // init's
+    let other_target = dir.join(".x.safetensors.4294967294.0.123.tmp");
+    let not_ours = dir.join(".w.safetensors.backup.tmp");
+    for f in [&dead, &live, &other_target, &not_ours] {
+        std::fs::write(f, b"partial").unwrap();
+    }
+    io::save(&LeNet::<f32>::new(1), &path).unwrap();
+    assert!(!dead.exists());
+    assert!(live.exists() && other_target.exists() && not_ours.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Two threads save different networks to one path 100 times each while a third loads it:
 /// every load sees one whole file, and no temporary file is left behind.
 #[test]

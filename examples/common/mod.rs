@@ -204,15 +204,32 @@ pub type Curves = [Vec<(f64, f64)>; 3];
 pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
     net: &mut impl Classifier<C, H, W>,
     opt: &mut impl Optimizer<f32>,
+    sets: (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
+    training: Training,
+) -> Curves {
+    fit_from(net, opt, sets, training, 1, |_, _, _| Ok(())).expect("the epoch hook does not fail")
+}
+
+/// [`fit`] from epoch `first` on (a resumed run: `seed + e` shuffles epoch `e` as in a run
+/// never stopped), calling `after_epoch(e, net, opt)` after each epoch (to save a checkpoint).
+pub fn fit_from<C: ConstDim, H: ConstDim, W: ConstDim, N, O>(
+    net: &mut N,
+    opt: &mut O,
     (train, test): (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
     (epochs, batch, _, seed): Training,
-) -> Curves {
+    first: usize,
+    mut after_epoch: impl FnMut(usize, &N, &O) -> Result<(), Box<dyn std::error::Error>>,
+) -> Result<Curves, Box<dyn std::error::Error>>
+where
+    N: Classifier<C, H, W>,
+    O: Optimizer<f32>,
+{
     let mut curves: Curves = Default::default();
     let style = ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} {msg}")
         .expect("a valid template")
         .progress_chars("=> ");
     let start = Instant::now();
-    for epoch in 1..=epochs {
+    for epoch in first..=epochs {
         let bar = ProgressBar::new(train.len().div_ceil(batch) as u64)
             .with_style(style.clone())
             .with_prefix(format!("epoch {epoch:>2}/{epochs}"));
@@ -235,18 +252,20 @@ pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
         for (curve, v) in curves.iter_mut().zip([loss, acc, test_acc]) {
             curve.push((epoch as f64, v));
         }
+        after_epoch(epoch, net, opt)?;
     }
-    if epochs > 0 {
+    let run = (first..=epochs).count();
+    if run > 0 {
         let secs = start.elapsed().as_secs_f64();
         let last = |c: &Vec<(f64, f64)>| c.last().map_or(0.0, |p| p.1);
         println!(
-            "loss {:.3}, train acc {:.3}, test acc {:.3}; {epochs} epochs in {secs:.1} s \
+            "loss {:.3}, train acc {:.3}, test acc {:.3}; {run} epochs in {secs:.1} s \
              ({:.0} examples/s, evaluation included)",
             last(&curves[0]),
             last(&curves[1]),
             last(&curves[2]),
-            (epochs * train.len()) as f64 / secs
+            (run * train.len()) as f64 / secs
         );
     }
-    curves
+    Ok(curves)
 }

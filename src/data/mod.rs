@@ -38,6 +38,7 @@ pub use idx::{read_idx, read_idx_with_limit, write_idx, IdxArray, IDX_DEFAULT_LI
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Rng, Tensor};
 use std::fmt;
+use std::io::Read;
 use std::marker::PhantomData;
 use std::path::{Path, PathBuf};
 use typenum::{U1, U28, U3, U32};
@@ -641,22 +642,66 @@ impl ImageDataset<U3, U32, U32> {
         let (mut pixels, mut labels) = (vec![], vec![]);
         for name in files {
             let path = dir.join(name);
-            let bytes =
-                std::fs::read(&path).map_err(|e| DataError::new(&path, DataErrorKind::Io(e)))?;
-            if bytes.is_empty() || bytes.len() % RECORD != 0 {
+            let io = |e| DataError::new(&path, DataErrorKind::Io(e));
+            let file = std::fs::File::open(&path).map_err(io)?;
+            let len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
+            if len == 0 || len % RECORD != 0 {
                 return Err(DataError::new(
                     &path,
                     DataErrorKind::Truncated {
                         what: "a whole number of 3073-byte records",
-                        expected: bytes.len().div_ceil(RECORD).max(1) * RECORD,
-                        found: bytes.len(),
+                        expected: len.div_ceil(RECORD).max(1) * RECORD,
+                        found: len,
                     },
                 ));
             }
+            // Bounded as the IDX reader is: the pixels of all files read so far plus these
+            // stay under the limit, and the memory is reserved before any is read (an `Err`,
+            // not an abort, when it cannot be had).
+            let records = len / RECORD;
+            let total = pixels.len() + records * 3072;
+            if total > IDX_DEFAULT_LIMIT {
+                return Err(DataError::new(
+                    &path,
+                    DataErrorKind::TooLarge {
+                        declared: total,
+                        most: IDX_DEFAULT_LIMIT,
+                        why: "the reader's limit".into(),
+                    },
+                ));
+            }
+            pixels
+                .try_reserve_exact(records * 3072)
+                .and_then(|_| labels.try_reserve_exact(records))
+                .map_err(|_| {
+                    DataError::new(
+                        &path,
+                        DataErrorKind::OutOfMemory {
+                            bytes: records * RECORD,
+                        },
+                    )
+                })?;
+            // Records are read one at a time into the pixels' final place: no copy of the file.
+            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
             let start = labels.len();
-            for r in bytes.chunks_exact(RECORD) {
-                labels.push(r[0]);
-                pixels.extend_from_slice(&r[1..]);
+            let mut label = [0u8];
+            for r in 0..records {
+                let short = |e: std::io::Error| match e.kind() {
+                    std::io::ErrorKind::UnexpectedEof => DataError::new(
+                        &path,
+                        DataErrorKind::Truncated {
+                            what: "a whole number of 3073-byte records",
+                            expected: len,
+                            found: r * RECORD,
+                        },
+                    ),
+                    _ => DataError::new(&path, DataErrorKind::Io(e)),
+                };
+                reader.read_exact(&mut label).map_err(short)?;
+                labels.push(label[0]);
+                let at = pixels.len();
+                pixels.resize(at + 3072, 0);
+                reader.read_exact(&mut pixels[at..]).map_err(short)?;
             }
             if let Some(i) = labels[start..].iter().position(|&l| l >= 10) {
                 return Err(DataError::new(

@@ -24,6 +24,10 @@
 //! syncs the folder: a crash or a concurrent save never leaves a half-written file, and a
 //! target that is a symlink is written through (the link stays).
 
+mod checkpoint;
+
+pub use checkpoint::{Checkpoint, CheckpointFile};
+
 use crate::nn::{Module, TensorMut};
 use crate::tensor::{Values, ValuesMut};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
@@ -80,6 +84,14 @@ pub enum StateDictError {
         /// The file's shape.
         found: Vec<usize>,
     },
+    /// A checkpoint is not one, or its optimizer or schedule state does not fit
+    /// ([`CheckpointFile`]).
+    Checkpoint {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A tensor's element type differs.
     Dtype {
         /// The file.
@@ -117,6 +129,9 @@ impl fmt::Display for StateDictError {
                 "{}: tensor `{key}` has shape {found:?} in the file, but the network expects {expected:?}",
                 path.display()
             ),
+            StateDictError::Checkpoint { path, message } => {
+                write!(f, "{}: {message}", path.display())
+            }
             StateDictError::Dtype { path, key, expected, found, shape } => write!(
                 f,
                 "{}: tensor `{key}` (shape {shape:?}) is {found} in the file, but the network holds {expected}",
@@ -216,7 +231,8 @@ pub fn save<M: Module>(net: &M, path: impl AsRef<Path>) -> Result<(), StateDictE
 ///   file or symlink planted at that name makes it try another name, never write through it);
 /// - it takes the permissions of the target if one exists, is written and synced, then renamed
 ///   over the target; the folder is synced so the rename survives a power cut;
-/// - on any error it is removed (a kill can still leave it behind: its name says whose it was);
+/// - on any error it is removed; one a kill left behind is removed by the next successful save
+///   to the same target, once its process has gone (Linux; its name says whose it was);
 /// - a target that is a symlink is written through: the file the link points to is replaced,
 ///   the link stays (a dangling link is an error).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
@@ -265,7 +281,52 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     };
     write().inspect_err(|_| {
         let _ = fs::remove_file(&tmp);
-    })
+    })?;
+    remove_stale_temporaries(&target, &file_name);
+    Ok(())
+}
+
+/// Removes the temporary files that saves to `target` left behind when their process was
+/// killed: exactly the names [`write_atomic`] makes for this target, whose process no longer
+/// runs (Linux: no `/proc/{pid}`). Another process's save in progress, this process's own
+/// saves, and every other file are left alone; a pid reused by a live process only delays the
+/// removal. Best effort: an error here does not fail the save that succeeded.
+fn remove_stale_temporaries(target: &Path, file_name: &str) {
+    if !cfg!(target_os = "linux") {
+        return;
+    }
+    let Some(dir) = target.parent() else { return };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    let prefix = format!(".{file_name}.");
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(fields) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(&prefix))
+            .and_then(|n| n.strip_suffix(".tmp"))
+        else {
+            continue;
+        };
+        let parts: Vec<&str> = fields.split('.').collect();
+        let ours = parts.len() == 3
+            && parts
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()));
+        let Some(pid) = ours.then(|| parts[0].parse::<u32>().ok()).flatten() else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && entry.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Syncs the folder holding `path`, so a rename into it is on disk. Best effort: where a
@@ -312,7 +373,8 @@ pub fn load_bytes<M: Module>(
     bytes: &[u8],
     path: impl AsRef<Path>,
 ) -> Result<(), StateDictError> {
-    let report = load_impl(net, bytes, path.as_ref(), true)?;
+    let path = path.as_ref();
+    let report = load_impl(net, &parse(bytes, path)?, path, true, "")?;
     match report.problems.into_iter().next() {
         Some(p) => Err(p),
         None => Ok(()),
@@ -336,7 +398,8 @@ pub fn load_non_strict<M: Module>(
     bytes: &[u8],
     path: impl AsRef<Path>,
 ) -> Result<LoadReport, StateDictError> {
-    load_impl(net, bytes, path.as_ref(), false)
+    let path = path.as_ref();
+    load_impl(net, &parse(bytes, path)?, path, false, "")
 }
 
 fn copy_into(dst: ValuesMut<'_>, data: &[u8]) {
@@ -461,21 +524,33 @@ fn check_header(bytes: &[u8]) -> Result<(), String> {
     Ok(())
 }
 
-fn load_impl<M: Module>(
-    net: &mut M,
-    bytes: &[u8],
-    path: &Path,
-    strict: bool,
-) -> Result<LoadReport, StateDictError> {
+/// The file's tensors after the checks of [`check_header`] and of `safetensors` itself.
+fn parse<'b>(bytes: &'b [u8], path: &Path) -> Result<SafeTensors<'b>, StateDictError> {
     let format = |message: String| StateDictError::Format {
         path: path.to_path_buf(),
         message,
     };
     check_header(bytes).map_err(format)?;
-    let file = SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))?;
+    SafeTensors::deserialize(bytes).map_err(|e| format(e.to_string()))
+}
+
+/// Loads the tensors of `file` whose names start with `prefix` (the prefix removed) into
+/// `net`: every problem found first, nothing copied when `strict` and there is one.
+fn load_impl<M: Module>(
+    net: &mut M,
+    file: &SafeTensors<'_>,
+    path: &Path,
+    strict: bool,
+    prefix: &str,
+) -> Result<LoadReport, StateDictError> {
     let in_file: BTreeMap<String, (Dtype, Vec<usize>)> = file
         .iter()
-        .map(|(n, v)| (n.to_string(), (v.dtype(), v.shape().to_vec())))
+        .filter_map(|(n, v)| {
+            Some((
+                n.strip_prefix(prefix)?.to_string(),
+                (v.dtype(), v.shape().to_vec()),
+            ))
+        })
         .collect();
     let p = || path.to_path_buf();
     // First pass: what matches, and every problem.
@@ -530,7 +605,9 @@ fn load_impl<M: Module>(
     // Second pass: copy what matches.
     net.visit_mut("", &mut |name, t| {
         if ok.contains(name) {
-            let view = file.tensor(name).expect("listed above");
+            let view = file
+                .tensor(&format!("{prefix}{name}"))
+                .expect("listed above");
             copy_into(t.values, view.data());
             report.loaded.push(name.to_string());
         }

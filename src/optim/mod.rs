@@ -20,9 +20,11 @@
 
 mod clip;
 mod schedule;
+mod state;
 
 pub use clip::*;
 pub use schedule::*;
+pub use state::{Hyper, OptimStateError, OptimizerState, ParamGroup, ParamState, StateFor};
 
 use crate::autograd::{Gradients, UniqueId};
 use crate::kernels::{self, AdamArgs, RmsPropArgs, SgdArgs};
@@ -88,6 +90,119 @@ pub trait Optimizer<E: Element> {
         });
     }
 
+    /// The hyper-parameters of this optimizer's one param group, by PyTorch's names (what
+    /// `optimizer.state_dict()["param_groups"][0]` holds besides `params`).
+    ///
+    /// ```
+    /// use stensor::optim::{Hyper, Optimizer, Adam};
+    /// let h = Optimizer::<f32>::hyper_params(&Adam::<f32>::new(1e-3));
+    /// assert!(h.contains(&("betas".to_string(), Hyper::Pair(0.9, 0.999))));
+    /// ```
+    fn hyper_params(&self) -> Vec<(String, Hyper)> {
+        vec![("lr".into(), Hyper::Number(self.lr()))]
+    }
+
+    /// The state this optimizer keeps for parameter `id`, if any (none before its first step).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let w = Tensor::<(U2,)>::zeros();
+    /// assert!(Optimizer::<f32>::param_state(&SGD::<f32>::new(0.1), w.id()).is_none());
+    /// ```
+    fn param_state(&self, _id: UniqueId) -> Option<ParamState<E>> {
+        None
+    }
+
+    /// Replaces the hyper-parameters with `group`'s and the whole per-parameter state with
+    /// `states` (id, the parameter's length, its state), after checking all of it: on an error
+    /// nothing changed. [`Optimizer::load_state_dict`] calls it; an optimizer without state
+    /// per parameter keeps this default, which refuses any.
+    ///
+    /// ```
+    /// use stensor::optim::{Hyper, Optimizer, ParamGroup, SGD};
+    /// let mut opt = SGD::<f32>::new(0.1);
+    /// let group = ParamGroup { hyper: [("lr".to_string(), Hyper::Number(0.5))].into(), params: vec![] };
+    /// opt.restore(&group, &[]).unwrap();
+    /// assert_eq!(opt.lr, 0.5);
+    /// ```
+    fn restore(
+        &mut self,
+        group: &ParamGroup,
+        states: &[StateFor<'_, E>],
+    ) -> Result<(), OptimStateError> {
+        if let Some(s) = states.first() {
+            return Err(OptimStateError::optimizer(format!(
+                "parameter {}: this optimizer keeps no state per parameter, the checkpoint has {:?}",
+                s.number,
+                s.state.buffers.keys().collect::<Vec<_>>()
+            )));
+        }
+        let mut lr = None;
+        state::set_hypers(group, &self.hyper_params(), |_, v| {
+            if let Hyper::Number(x) = v {
+                lr = Some(x);
+            }
+        })?;
+        if let Some(lr) = lr {
+            self.set_lr(lr);
+        }
+        Ok(())
+    }
+
+    /// This optimizer's state for the parameters of `net`, numbered as PyTorch numbers them
+    /// (`net`'s parameters in order; buffers are not numbered): see [`OptimizerState`].
+    fn state_dict<M: crate::nn::Module>(&self, net: &M) -> OptimizerState<E>
+    where
+        Self: Sized,
+    {
+        let params = state::numbered_params(net);
+        let state = params
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (id, _))| Some((i, self.param_state((*id)?)?)))
+            .collect();
+        OptimizerState {
+            state,
+            param_groups: state::group_of(self, params.len()),
+        }
+    }
+
+    /// Loads a state saved by [`Optimizer::state_dict`] for the parameters of `net` (the same
+    /// network's, in another process or after a restart): PyTorch's `load_state_dict`, which
+    /// replaces the hyper-parameters and the whole state. Every number, buffer name and length
+    /// is checked first; on an error nothing changed.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, Linear};
+    /// use stensor::optim::{Adam, Optimizer};
+    /// let mut net = Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let mut opt = Adam::new(0.01);
+    /// let grads = net.forward(Tensor::<(U3, U2)>::ones().trace()).sum().backward();
+    /// opt.step(&mut net, &grads);
+    /// let saved = opt.state_dict(&net);
+    /// let mut fresh = Adam::new(0.5);
+    /// fresh.load_state_dict(&net, &saved).unwrap();
+    /// assert_eq!((fresh.lr, fresh.state_dict(&net)), (0.01, saved));
+    /// // another network's parameters do not fit
+    /// let other = Linear::<U3, U1>::new(&mut Rng::seed(0));
+    /// let err = fresh.load_state_dict(&other, &opt.state_dict(&net)).unwrap_err();
+    /// assert_eq!(err.to_string(), "optimizer state: parameter 0: buffer `exp_avg` has 2 values, the parameter has 3");
+    /// ```
+    fn load_state_dict<M: crate::nn::Module>(
+        &mut self,
+        net: &M,
+        state: &OptimizerState<E>,
+    ) -> Result<(), OptimStateError>
+    where
+        Self: Sized,
+    {
+        let params = state::numbered_params(net);
+        let states = state::resolve(&params, state)?;
+        self.restore(&state.param_groups[0], &states)
+    }
+
     /// Updates each parameter that has a gradient in `grads`.
     fn step_params(&mut self, params: &mut [&mut dyn Param<E>], grads: &Gradients<E>) {
         for p in params.iter_mut() {
@@ -98,6 +213,54 @@ pub trait Optimizer<E: Element> {
         }
     }
 }
+
+/// An optimizer's hyper-parameters by PyTorch's names, each with the field(s) that hold it:
+/// `hyper_list` for [`Optimizer::hyper_params`], and `set_hyper` for a value
+/// [`state::set_hypers`] has checked.
+macro_rules! hyper_fields {
+    ($ty:ident { $($name:literal => $kind:ident($($field:ident),+)),+ $(,)? }) => {
+        impl<E> $ty<E> {
+            fn hyper_list(&self) -> Vec<(String, Hyper)> {
+                vec![$(($name.to_string(), Hyper::$kind($(self.$field),+))),+]
+            }
+            fn set_hyper(&mut self, name: &str, value: Hyper) {
+                match (name, value) {
+                    $(($name, Hyper::$kind($($field),+)) => { $(self.$field = $field;)+ })+
+                    _ => unreachable!("set_hypers checked the names and kinds"),
+                }
+            }
+        }
+    };
+}
+
+hyper_fields!(SGD {
+    "lr" => Number(lr),
+    "momentum" => Number(momentum),
+    "dampening" => Number(dampening),
+    "weight_decay" => Number(weight_decay),
+    "nesterov" => Flag(nesterov),
+    "maximize" => Flag(maximize),
+});
+
+hyper_fields!(Adam {
+    "lr" => Number(lr),
+    "betas" => Pair(beta1, beta2),
+    "eps" => Number(eps),
+    "weight_decay" => Number(weight_decay),
+    "amsgrad" => Flag(amsgrad),
+    "maximize" => Flag(maximize),
+    "decoupled_weight_decay" => Flag(decoupled),
+});
+
+hyper_fields!(RMSprop {
+    "lr" => Number(lr),
+    "momentum" => Number(momentum),
+    "alpha" => Number(alpha),
+    "eps" => Number(eps),
+    "centered" => Flag(centered),
+    "weight_decay" => Number(weight_decay),
+    "maximize" => Flag(maximize),
+});
 
 macro_rules! builders {
     ($ty:ident { $($(#[$doc:meta])* $method:ident => $field:ident : $t:ty),+ $(,)? }) => {
@@ -189,6 +352,27 @@ impl<E: Element> Optimizer<E> for SGD<E> {
             .entry(id)
             .or_insert_with(|| vec![E::zero(); param.len()]);
         kernels::sgd_update(param, grad, Some(buf), first, args);
+    }
+    fn hyper_params(&self) -> Vec<(String, Hyper)> {
+        self.hyper_list()
+    }
+    fn param_state(&self, id: UniqueId) -> Option<ParamState<E>> {
+        let b = self.buffers.get(&id)?;
+        Some(ParamState::of(None, &[("momentum_buffer", Some(b))]))
+    }
+    fn restore(
+        &mut self,
+        group: &ParamGroup,
+        states: &[StateFor<'_, E>],
+    ) -> Result<(), OptimStateError> {
+        let mut next = self.clone();
+        state::set_hypers(group, &self.hyper_params(), |name, v| {
+            next.set_hyper(name, v)
+        })?;
+        const KNOWN: &[&str] = &["momentum_buffer"];
+        next.buffers = state::build_states(states, KNOWN, false, |s| s.required(KNOWN[0]))?;
+        *self = next;
+        Ok(())
     }
     fn lr(&self) -> f64 {
         self.lr
@@ -323,6 +507,41 @@ impl<E: Element> Optimizer<E> for Adam<E> {
             args,
         );
     }
+    fn hyper_params(&self) -> Vec<(String, Hyper)> {
+        self.hyper_list()
+    }
+    fn param_state(&self, id: UniqueId) -> Option<ParamState<E>> {
+        let st = self.state.get(&id)?;
+        Some(ParamState::of(
+            Some(st.step),
+            &[
+                ("exp_avg", Some(&st.m)),
+                ("exp_avg_sq", Some(&st.v)),
+                ("max_exp_avg_sq", st.vmax.as_ref()),
+            ],
+        ))
+    }
+    fn restore(
+        &mut self,
+        group: &ParamGroup,
+        states: &[StateFor<'_, E>],
+    ) -> Result<(), OptimStateError> {
+        let mut next = self.clone();
+        state::set_hypers(group, &self.hyper_params(), |name, v| {
+            next.set_hyper(name, v)
+        })?;
+        const KNOWN: &[&str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
+        next.state = state::build_states(states, KNOWN, true, |s| {
+            Ok(AdamState {
+                step: s.state.step.unwrap_or(0),
+                m: s.required("exp_avg")?,
+                v: s.required("exp_avg_sq")?,
+                vmax: s.buffer("max_exp_avg_sq", next.amsgrad)?,
+            })
+        })?;
+        *self = next;
+        Ok(())
+    }
     fn lr(&self) -> f64 {
         self.lr
     }
@@ -339,6 +558,7 @@ impl<E: Element> Optimizer<E> for Adam<E> {
 
 #[derive(Clone, Debug)]
 struct RmsState<E> {
+    step: u64,
     sq: Vec<E>,
     ga: Option<Vec<E>>,
     buf: Option<Vec<E>>,
@@ -406,10 +626,12 @@ impl<E: Element> Optimizer<E> for RMSprop<E> {
     fn update(&mut self, id: UniqueId, param: &mut [E], grad: &[E]) {
         let (centered, momentum) = (self.centered, self.momentum > 0.0);
         let st = self.state.entry(id).or_insert_with(|| RmsState {
+            step: 0,
             sq: vec![E::zero(); param.len()],
             ga: centered.then(|| vec![E::zero(); param.len()]),
             buf: momentum.then(|| vec![E::zero(); param.len()]),
         });
+        st.step += 1;
         let args = RmsPropArgs {
             lr: self.lr,
             alpha: self.alpha,
@@ -427,6 +649,41 @@ impl<E: Element> Optimizer<E> for RMSprop<E> {
             st.buf.as_deref_mut(),
             args,
         );
+    }
+    fn hyper_params(&self) -> Vec<(String, Hyper)> {
+        self.hyper_list()
+    }
+    fn param_state(&self, id: UniqueId) -> Option<ParamState<E>> {
+        let st = self.state.get(&id)?;
+        Some(ParamState::of(
+            Some(st.step),
+            &[
+                ("square_avg", Some(&st.sq)),
+                ("momentum_buffer", st.buf.as_ref()),
+                ("grad_avg", st.ga.as_ref()),
+            ],
+        ))
+    }
+    fn restore(
+        &mut self,
+        group: &ParamGroup,
+        states: &[StateFor<'_, E>],
+    ) -> Result<(), OptimStateError> {
+        let mut next = self.clone();
+        state::set_hypers(group, &self.hyper_params(), |name, v| {
+            next.set_hyper(name, v)
+        })?;
+        const KNOWN: &[&str] = &["square_avg", "momentum_buffer", "grad_avg"];
+        next.state = state::build_states(states, KNOWN, true, |s| {
+            Ok(RmsState {
+                step: s.state.step.unwrap_or(0),
+                sq: s.required("square_avg")?,
+                ga: s.buffer("grad_avg", next.centered)?,
+                buf: s.buffer("momentum_buffer", next.momentum > 0.0)?,
+            })
+        })?;
+        *self = next;
+        Ok(())
     }
     fn lr(&self) -> f64 {
         self.lr

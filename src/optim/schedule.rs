@@ -21,6 +21,63 @@ pub trait LrScheduler {
     fn epoch(&self) -> usize;
     /// Advances the counter (used by [`LrScheduler::step`]).
     fn advance(&mut self);
+    /// Sets the counter (used by [`LrScheduler::load_state_dict`]).
+    fn set_epoch(&mut self, epoch: usize);
+    /// The rate the schedule scales (PyTorch's `base_lrs`, one group): the optimizer's rate
+    /// when the schedule was made; [`OneCycleLR`]'s `max_lr / div_factor`.
+    fn base_lr(&self) -> f64;
+    /// Sets the rate the schedule scales (used by [`LrScheduler::load_state_dict`]; a no-op
+    /// for [`OneCycleLR`], whose rates come from its settings alone).
+    fn set_base_lr(&mut self, base: f64);
+    /// The schedule's position, as PyTorch's `scheduler.state_dict()` names it.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// let mut opt = SGD::<f32>::new(1.0);
+    /// let mut s = StepLR::new(&mut opt, 1, 0.5);
+    /// s.step(&mut opt);
+    /// let st = s.state_dict();
+    /// assert_eq!((st.last_epoch, st.last_lr), (1, 0.5));
+    /// ```
+    fn state_dict(&self) -> SchedulerState {
+        SchedulerState {
+            last_epoch: self.epoch(),
+            base_lr: self.base_lr(),
+            last_lr: self.last_lr(),
+        }
+    }
+    /// Moves the schedule to a saved position: its step count and the rate it scales (as
+    /// PyTorch's `load_state_dict` restores `last_epoch` and `base_lrs`, so the order in which a
+    /// resumed run makes its optimizer and schedule does not matter). The other settings (step
+    /// size, gamma, milestones, ...) are the constructor's: the saved rate must then be the one
+    /// this schedule gives at that step, to the bit, which catches a resumed run built with
+    /// other settings; on an error nothing changed. The optimizer's current rate is restored
+    /// with the optimizer's state, not here.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, SchedulerState, StepLR, SGD};
+    /// let mut opt = SGD::<f32>::new(1.0);
+    /// let mut s = StepLR::new(&mut opt, 1, 0.5);
+    /// s.load_state_dict(&SchedulerState { last_epoch: 2, base_lr: 2.0, last_lr: 0.5 }).unwrap();
+    /// assert_eq!((s.epoch(), s.base_lr()), (2, 2.0));
+    /// let err = s.load_state_dict(&SchedulerState { last_epoch: 2, base_lr: 1.0, last_lr: 0.1 }).unwrap_err();
+    /// assert_eq!(err.to_string(), "scheduler state: the saved rate at step 2 is 0.1, this schedule gives 0.25 there (built with other settings?)");
+    /// assert_eq!((s.epoch(), s.base_lr()), (2, 2.0));
+    /// ```
+    fn load_state_dict(&mut self, state: &SchedulerState) -> Result<(), super::OptimStateError> {
+        let old = self.base_lr();
+        self.set_base_lr(state.base_lr);
+        let here = self.lr_at(state.last_epoch);
+        if here.to_bits() != state.last_lr.to_bits() {
+            self.set_base_lr(old);
+            return Err(super::OptimStateError::scheduler(format!(
+                "the saved rate at step {} is {}, this schedule gives {here} there (built with other settings?)",
+                state.last_epoch, state.last_lr
+            )));
+        }
+        self.set_epoch(state.last_epoch);
+        Ok(())
+    }
     /// The current learning rate.
     fn last_lr(&self) -> f64 {
         self.lr_at(self.epoch())
@@ -35,6 +92,23 @@ pub trait LrScheduler {
     }
 }
 
+/// A schedule's position: PyTorch's `last_epoch` (steps taken), `base_lrs` (the rate it
+/// scales) and `_last_lr` (the rate it set last), one group.
+///
+/// ```
+/// let s = stensor::optim::SchedulerState { last_epoch: 3, base_lr: 1.0, last_lr: 0.1 };
+/// assert_eq!(s.last_epoch, 3);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct SchedulerState {
+    /// Steps taken.
+    pub last_epoch: usize,
+    /// The rate the schedule scales.
+    pub base_lr: f64,
+    /// The rate at that step.
+    pub last_lr: f64,
+}
+
 fn apply<S: LrScheduler, E: Element, O: Optimizer<E>>(s: &S, opt: &mut O) {
     opt.set_lr(s.lr_at(s.epoch()));
     if let Some(m) = s.momentum_at(s.epoch()) {
@@ -43,12 +117,24 @@ fn apply<S: LrScheduler, E: Element, O: Optimizer<E>>(s: &S, opt: &mut O) {
 }
 
 macro_rules! counter {
+    (base) => {
+        fn base_lr(&self) -> f64 {
+            self.base
+        }
+        fn set_base_lr(&mut self, base: f64) {
+            self.base = base;
+        }
+        counter!();
+    };
     () => {
         fn epoch(&self) -> usize {
             self.epoch
         }
         fn advance(&mut self) {
             self.epoch += 1;
+        }
+        fn set_epoch(&mut self, epoch: usize) {
+            self.epoch = epoch;
         }
     };
 }
@@ -88,7 +174,7 @@ impl LrScheduler for StepLR {
     fn lr_at(&self, epoch: usize) -> f64 {
         self.base * self.gamma.powi((epoch / self.step_size) as i32)
     }
-    counter!();
+    counter!(base);
 }
 
 /// `lr * gamma^(milestones passed)`.
@@ -128,7 +214,7 @@ impl LrScheduler for MultiStepLR {
         let passed = self.milestones.iter().filter(|&&m| m <= epoch).count();
         self.base * self.gamma.powi(passed as i32)
     }
-    counter!();
+    counter!(base);
 }
 
 /// `lr * gamma^epoch`.
@@ -163,7 +249,7 @@ impl LrScheduler for ExponentialLR {
     fn lr_at(&self, epoch: usize) -> f64 {
         self.base * self.gamma.powi(epoch as i32)
     }
-    counter!();
+    counter!(base);
 }
 
 /// `eta_min + (lr - eta_min) (1 + cos(pi epoch / t_max)) / 2`.
@@ -202,7 +288,7 @@ impl LrScheduler for CosineAnnealingLR {
             + (self.base - self.eta_min) * (1.0 + (PI * epoch as f64 / self.t_max as f64).cos())
                 / 2.0
     }
-    counter!();
+    counter!(base);
 }
 
 /// Linear from `start_factor * lr` to `end_factor * lr` over `total_iters` steps (PyTorch's
@@ -252,7 +338,7 @@ impl LrScheduler for LinearLR {
         };
         self.base * (self.start_factor + (self.end_factor - self.start_factor) * t)
     }
-    counter!();
+    counter!(base);
 }
 
 /// The settings of a [`OneCycleLR`], with PyTorch's defaults from [`OneCycleConfig::new`]; start
@@ -404,5 +490,9 @@ impl LrScheduler for OneCycleLR {
     fn momentum_at(&self, epoch: usize) -> Option<f64> {
         self.config.cycle_momentum.then(|| self.at(epoch).1)
     }
+    fn base_lr(&self) -> f64 {
+        self.lr_at(0)
+    }
+    fn set_base_lr(&mut self, _base: f64) {}
     counter!();
 }
