@@ -1,4 +1,5 @@
-//! The error type for run-time failures: data whose length or dimensions do not fit a shape.
+//! The error type for run-time failures: data whose length or dimensions do not fit a shape, or
+//! a run-time shape too large to allocate.
 //!
 //! Shape errors between tensors are compile errors; what is left for run time is data that
 //! arrives at run time (a `Vec` of the wrong length, dimensions read from a file).
@@ -25,6 +26,14 @@ pub enum Error {
         /// The buffer's length.
         found: usize,
     },
+    /// A shape too large to allocate (its element count overflows, or the memory is not
+    /// there), from a `try_` constructor.
+    TooLarge {
+        /// The shape's dimensions.
+        dims: Vec<usize>,
+        /// The bytes it needs (`None` when that count overflows).
+        bytes: Option<usize>,
+    },
     /// Dimensions that do not match a shape (rank, or a static dimension).
     Dims {
         /// The dimensions the shape type can take (`None` for a runtime dimension).
@@ -45,6 +54,16 @@ impl fmt::Display for Error {
                 None => write!(
                     f,
                     "data of length {found} does not fit a tensor of shape {dims:?} (more elements than memory can address)"
+                ),
+            },
+            Error::TooLarge { dims, bytes } => match bytes {
+                Some(b) => write!(
+                    f,
+                    "a tensor of shape {dims:?} needs {b} bytes, which could not be allocated"
+                ),
+                None => write!(
+                    f,
+                    "a tensor of shape {dims:?} has more elements than memory can address"
                 ),
             },
             Error::Dims { expected, found } => {

@@ -166,7 +166,8 @@ fn traced_results_only_where_an_input_requires_grad() {
 }
 
 /// Runtime dimensions near `usize::MAX` never wrap to a small element count: the constructors
-/// that take data return an error naming the shape, the others panic saying so.
+/// that take data and the `try_` ones return an error naming the shape, the others panic
+/// saying so.
 #[test]
 fn runtime_sizes_near_usize_max_are_errors_not_wrapped_counts() {
     for n in [
@@ -194,5 +195,22 @@ fn runtime_sizes_near_usize_max_are_errors_not_wrapped_counts() {
             )),
             "{msg}"
         );
+        // the try_ constructors say it as an error
+        let e = Tensor::<(usize, U1, U28, U28)>::try_zeros_shaped(shape).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            format!("a tensor of shape [{n}, 1, 28, 28] has more elements than memory can address")
+        );
     }
+    // a count that fits usize but not memory: an error, not an abort
+    let n = (1usize << 61) / 784;
+    let shape = (n, U1::new(), U28::new(), U28::new());
+    let e = Tensor::<(usize, U1, U28, U28)>::try_full_shaped(shape, 1.0).unwrap_err();
+    assert_eq!(
+        e,
+        stensor::Error::TooLarge {
+            dims: vec![n, 1, 28, 28],
+            bytes: Some(n * 784 * 4)
+        }
+    );
 }

@@ -192,7 +192,61 @@ pub(crate) fn as_task<R>(f: impl FnOnce() -> R) -> R {
 /// Whether work may be split across the pool from here: it has a second thread and this
 /// thread is not already running one task of a split ([`as_task`]).
 pub(crate) fn may_split() -> bool {
-    rayon::current_num_threads() > 1 && !IN_TASK.get()
+    let split = rayon::current_num_threads() > 1 && !IN_TASK.get();
+    if split {
+        keep_pool_warm(&WARM_WORKERS);
+    }
+    split
+}
+
+/// How long a warm worker keeps looking for work after its last job.
+const WARM: std::time::Duration = std::time::Duration::from_micros(100);
+
+/// Workers of the pool currently kept warm.
+static WARM_WORKERS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+/// Keeps the pool's other workers looking for work (rayon's `yield_now`, which runs pending
+/// jobs of the pool) until [`WARM`] has passed without one, so the next split's parts start at
+/// once instead of waiting for a sleeping worker to be woken.
+///
+/// Rayon's workers go to sleep on a futex after a few dozen idle rounds, microseconds; in a
+/// virtual machine waking one costs tens of microseconds (a halted virtual CPU), which a
+/// training step of small layers pays at every split. OpenMP runtimes (PyTorch's threads)
+/// spin for a while before sleeping for the same reason. A warm worker burns its CPU for at
+/// most `WARM` after the last split, and never runs on the thread that asked for it (which
+/// could otherwise pick it from its own queue while it waits for a split to finish).
+/// `warm_workers` counts the workers kept warm.
+fn keep_pool_warm(warm_workers: &'static std::sync::atomic::AtomicUsize) {
+    use std::sync::atomic::Ordering;
+    let others = rayon::current_num_threads().saturating_sub(1);
+    let warm = warm_workers.load(Ordering::Relaxed);
+    if warm >= others
+        || warm_workers
+            .compare_exchange(warm, warm + 1, Ordering::AcqRel, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let asker = rayon::current_thread_index();
+    rayon::spawn(move || {
+        if rayon::current_thread_index() != asker {
+            let mut last = std::time::Instant::now();
+            let mut idle = 0u32;
+            loop {
+                if rayon::yield_now() == Some(rayon::Yield::Executed) {
+                    (last, idle) = (std::time::Instant::now(), 0);
+                    continue;
+                }
+                idle += 1;
+                // the clock read every 32 idle rounds: most of a round's cost otherwise
+                if idle.is_multiple_of(32) && last.elapsed() > WARM {
+                    break;
+                }
+                std::hint::spin_loop();
+            }
+        }
+        warm_workers.fetch_sub(1, Ordering::AcqRel);
+    });
 }
 
 /// Runs `f` on a thread of the pool (this one if it is one), so that the many splits inside
@@ -262,6 +316,41 @@ mod tests {
                 "{parts} parts on the pool"
             );
         }
+    }
+
+    #[test]
+    fn warm_workers_are_at_most_the_others_and_stop_when_idle() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static WARM: AtomicUsize = AtomicUsize::new(0);
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for _ in 0..10 {
+                super::keep_pool_warm(&WARM);
+                assert!(WARM.load(Ordering::Acquire) <= 2);
+            }
+            // a warm worker runs what the pool is given
+            let (tx, rx) = std::sync::mpsc::channel();
+            rayon::spawn(move || tx.send(7).unwrap());
+            assert_eq!(rx.recv_timeout(std::time::Duration::from_secs(5)), Ok(7));
+        });
+        let start = std::time::Instant::now();
+        while WARM.load(Ordering::Acquire) > 0 {
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(5),
+                "warm workers did not stop"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // a one-thread pool has no other worker to keep warm
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        one.install(|| super::keep_pool_warm(&WARM));
+        assert_eq!(WARM.load(Ordering::Acquire), 0);
     }
 
     #[test]

@@ -341,6 +341,45 @@ impl<S: Shape, E: Element> Tensor<S, E> {
         Self::from_parts(shape, vec![value; shape.numel()])
     }
 
+    /// [`Tensor::full_shaped`] for a shape that comes from run time (a batch count in a
+    /// request): an error naming the shape, not a panic or an abort, when its element count
+    /// overflows or its memory cannot be allocated.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let t = Tensor::<(usize, U3)>::try_full_shaped((2, U3::new()), 1.5).unwrap();
+    /// assert_eq!(t.to_vec(), vec![1.5; 6]);
+    /// let huge = Tensor::<(usize, U28, U28)>::try_full_shaped((1 << 60, U28::new(), U28::new()), 0.0);
+    /// assert_eq!(huge.unwrap_err().to_string(), "a tensor of shape [1152921504606846976, 28, 28] has more elements than memory can address");
+    /// let too_much = Tensor::<(usize, U1024)>::try_full_shaped((1 << 50, U1024::new()), 0.0);
+    /// assert!(too_much.unwrap_err().to_string().ends_with("bytes, which could not be allocated"));
+    /// ```
+    pub fn try_full_shaped(shape: S, value: E) -> Result<Self> {
+        let dims = shape.dims();
+        let too_large = |bytes| Error::TooLarge {
+            dims: dims.to_vec(),
+            bytes,
+        };
+        let n = dims.checked_numel().ok_or_else(|| too_large(None))?;
+        let bytes = n.checked_mul(std::mem::size_of::<E>());
+        let mut data = Vec::new();
+        data.try_reserve_exact(n).map_err(|_| too_large(bytes))?;
+        data.resize(n, value);
+        Ok(Self::from_parts(shape, data))
+    }
+
+    /// [`Tensor::zeros_shaped`] for a shape that comes from run time: see
+    /// [`Tensor::try_full_shaped`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let t = Tensor::<(usize, U3)>::try_zeros_shaped((2, U3::new())).unwrap();
+    /// assert_eq!(t.dims(), [2, 3]);
+    /// ```
+    pub fn try_zeros_shaped(shape: S) -> Result<Self> {
+        Self::try_full_shaped(shape, E::zero())
+    }
+
     /// From a row-major `Vec` whose length is `shape`'s number of elements.
     ///
     /// ```
