@@ -2,8 +2,8 @@
 //! issue): matrix products at the W5 sizes and a traced MLP-layer step.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use stensor::kernels::{gemm, Trans};
 use stensor::prelude::*;
+use stensor::{gemm, Trans};
 
 fn bench_gemm(c: &mut Criterion) {
     let mut g = c.benchmark_group("W5 gemm f32");

@@ -6,10 +6,10 @@
 mod workloads;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use stensor::kernels::{gemm, Trans};
 use stensor::nn::{Conv2d, Forward};
 use stensor::optim::SGD;
 use stensor::prelude::*;
+use stensor::{gemm, Trans};
 use workloads::*;
 
 fn w1_w6_lenet(c: &mut Criterion) {

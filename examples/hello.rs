@@ -2,6 +2,7 @@
 //!
 //! Run: `cargo run --release --example hello`
 
+use stensor::optim::{Optimizer, SGD};
 use stensor::prelude::*;
 
 fn main() {
@@ -20,6 +21,7 @@ fn main() {
     b.set_requires_grad(true);
     println!("x = {x}\nw = {w}");
 
+    let mut opt = SGD::new(0.5);
     for step in 0..5 {
         // logits: (U4, U3) x (U3, U2) -> (U4, U2), plus a bias broadcast over the batch
         let logits = x.clone().trace_no_grad().matmul(&w).broadcast_add(&b);
@@ -31,11 +33,8 @@ fn main() {
             .neg();
         let grads = loss.backward();
         println!("step {step}: loss = {:.6}", loss.item());
-        let gw = grads.get(&w).expect("w requires grad");
-        let gb = grads.get(&b).expect("b requires grad");
-        // A plain gradient-descent update; ids stay, so the next step's grads line up.
-        stensor::kernels::axpy(w.as_mut_slice(), -0.5, gw.as_slice());
-        stensor::kernels::axpy(b.as_mut_slice(), -0.5, gb.as_slice());
+        // A plain gradient-descent update in place; ids stay, so the next step's grads line up.
+        opt.step_params(&mut [&mut w, &mut b], &grads);
     }
     let probs = x.matmul(&w).broadcast_add(&b).softmax::<1>();
     println!("probabilities = {probs}");

@@ -8,10 +8,10 @@
 mod workloads;
 
 use std::time::{Duration, Instant};
-use stensor::kernels::{gemm, Trans};
 use stensor::nn::{Conv2d, Forward};
 use stensor::optim::SGD;
 use stensor::prelude::*;
+use stensor::{gemm, Trans};
 use workloads::*;
 
 const REPEATS: usize = 5;

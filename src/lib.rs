@@ -10,11 +10,12 @@ pub mod data;
 pub mod error;
 pub mod gradcheck;
 pub mod io;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod loss;
 pub mod nn;
 pub mod ops;
 pub mod optim;
+#[cfg(feature = "plot")]
 pub mod plot;
 pub mod shape;
 pub mod tensor;
@@ -23,6 +24,9 @@ pub mod testing;
 
 pub use error::{Error, Result};
 pub use kernels::simd::{cpu_info, fma_peak_gflops, CpuInfo, Level};
+/// The matrix product the library runs on, for users who need the bare kernel (the
+/// `workloads` example and the benchmarks time it against PyTorch's and its Rust peers').
+pub use kernels::{gemm, Trans};
 pub use stensor_macros::{dim, Module};
 pub use tensor::Tensor;
 /// The `typenum` crate, whose unsigned integers are this crate's static dimensions.

@@ -330,6 +330,49 @@ impl<E: Element> Gradients<E> {
             .map(|v| Arc::<Vec<E>>::make_mut(v).as_mut_slice())
     }
 
+    /// Sets the gradient of `t` to `grad` (replacing any): to feed an optimizer known
+    /// gradients, or a gradient computed elsewhere, without a loss to differentiate.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::autograd::Gradients;
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let mut w = Tensor::<(U2,)>::from_array([1.0, 1.0]);
+    /// w.set_requires_grad(true);
+    /// let mut g = Gradients::new();
+    /// g.insert(&w, Tensor::from_array([0.5, -0.5]));
+    /// SGD::new(1.0).step_params(&mut [&mut w], &g);
+    /// assert_eq!(w.to_vec(), vec![0.5, 1.5]);
+    /// ```
+    pub fn insert<S: Shape, T: TapeMode<E>>(&mut self, t: &Tensor<S, E, T>, grad: Tensor<S, E>) {
+        self.map.insert(t.id(), Arc::new(grad.to_vec()));
+    }
+
+    /// The gradients of `net`'s parameters by their names (PyTorch's `(name, p.grad)` over
+    /// `named_parameters()`), in the network's order; parameters without a gradient are left
+    /// out.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, Linear};
+    /// let net = Linear::<U2, U1, f64>::new(&mut Rng::seed(0));
+    /// let grads = net.forward(Tensor::<(U3, U2), f64>::ones().trace()).sum().backward();
+    /// let named = grads.named(&net);
+    /// assert_eq!(named[0], ("weight".to_string(), &[3.0, 3.0][..]));
+    /// assert_eq!(named[1], ("bias".to_string(), &[3.0][..]));
+    /// ```
+    pub fn named<M: crate::nn::Module>(&self, net: &M) -> Vec<(String, &[E])> {
+        let mut out = vec![];
+        net.visit("", &mut |name, t| {
+            if t.kind == crate::nn::TensorKind::Parameter {
+                if let Some(g) = t.id.and_then(|id| self.by_id(id)) {
+                    out.push((name.to_string(), g));
+                }
+            }
+        });
+        out
+    }
+
     /// How many tensors have a gradient here.
     ///
     /// ```

@@ -3,15 +3,11 @@
 //! instruction-set level.
 
 use super::simd::{simd, Kernel, Level, Simd};
-use super::{as_f32, as_f32_mut, for_chunks, on_pool, TASK};
+use super::{as_f32_mut, for_chunks, on_pool, TASK};
 use crate::tensor::Element;
 use rayon::prelude::*;
 
 /// `f` applied to every element of `src`, into a new buffer.
-///
-/// ```
-/// assert_eq!(stensor::kernels::map_into(&[1.0f32, 2.0], |x| x * 2.0), vec![2.0, 4.0]);
-/// ```
 pub fn map_into<A: Copy + Sync, B: Send>(src: &[A], f: impl Fn(A) -> B + Sync) -> Vec<B> {
     if on_pool(src.len()) {
         src.par_iter().with_min_len(TASK).map(|&x| f(x)).collect()
@@ -21,53 +17,17 @@ pub fn map_into<A: Copy + Sync, B: Send>(src: &[A], f: impl Fn(A) -> B + Sync) -
 }
 
 /// `f` applied to every element of `buf`, in place.
-///
-/// ```
-/// let mut v = vec![1.0f32, -2.0];
-/// stensor::kernels::map_inplace(&mut v, |x| x.abs());
-/// assert_eq!(v, vec![1.0, 2.0]);
-/// ```
 pub fn map_inplace<E: Copy + Send>(buf: &mut [E], f: impl Fn(E) -> E + Sync) {
     for_chunks(buf, TASK, |_, c| c.iter_mut().for_each(|v| *v = f(*v)));
 }
 
 /// `1 / (1 + e^-x)` of every element of `buf`, in place, written as `e^x / (1 + e^x)` for
 /// negative `x` so that tiny results do not round to zero. `f32` runs a vector at a time.
-///
-/// ```
-/// let mut v = vec![0.0f32, 100.0, -100.0];
-/// stensor::kernels::sigmoid_inplace(&mut v);
-/// assert_eq!(v[..2], [0.5, 1.0]);
-/// assert!(v[2] > 0.0 && v[2] < 1e-43);
-/// ```
 pub fn sigmoid_inplace<E: Element>(buf: &mut [E]) {
     match as_f32_mut(buf) {
         Some(b) => sigmoid_f32(None, b),
         None => map_inplace(buf, sigmoid_scalar),
     }
-}
-
-/// `dst = sigmoid(src)` (see [`sigmoid_inplace`]).
-///
-/// ```
-/// let mut y = vec![0.0f64; 2];
-/// stensor::kernels::sigmoid_into(&[0.0, 1.0], &mut y);
-/// assert_eq!(y[0], 0.5);
-/// assert!((y[1] - 0.7310585786300049).abs() < 1e-15);
-/// ```
-///
-/// # Panics
-/// If the lengths differ.
-pub fn sigmoid_into<E: Element>(src: &[E], dst: &mut [E]) {
-    assert_eq!(src.len(), dst.len(), "sigmoid_into: lengths differ");
-    if let (Some(s), Some(d)) = (as_f32(src), as_f32_mut(dst)) {
-        return sigmoid_f32(Some(s), d);
-    }
-    for_chunks(dst, TASK, |at, d| {
-        d.iter_mut()
-            .zip(&src[at..])
-            .for_each(|(d, &x)| *d = sigmoid_scalar(x))
-    });
 }
 
 /// `dst = sigmoid(src)`, or in place when `src` is `None`, at the process's level.
@@ -175,12 +135,6 @@ fn sigmoid_vec<S: Simd>(s: S, x: S::F) -> S::F {
 
 /// `f(a[i], b[i])` for every `i`, into `a` (in place).
 ///
-/// ```
-/// let mut a = vec![1.0f64, 2.0];
-/// stensor::kernels::zip_inplace(&mut a, &[10.0, 20.0], |x, y| x + y);
-/// assert_eq!(a, vec![11.0, 22.0]);
-/// ```
-///
 /// # Panics
 /// If the lengths differ.
 pub fn zip_inplace<E: Copy>(a: &mut [E], b: &[E], f: impl Fn(E, E) -> E) {
@@ -192,10 +146,6 @@ pub fn zip_inplace<E: Copy>(a: &mut [E], b: &[E], f: impl Fn(E, E) -> E) {
 
 /// `f(a[i], b[i])` for every `i`, into a new buffer.
 ///
-/// ```
-/// assert_eq!(stensor::kernels::zip_into(&[1.0f32, 2.0], &[3.0, 4.0], |x, y| x * y), vec![3.0, 8.0]);
-/// ```
-///
 /// # Panics
 /// If the lengths differ.
 pub fn zip_into<E: Copy>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> Vec<E> {
@@ -205,13 +155,6 @@ pub fn zip_into<E: Copy>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> Vec<E> {
 
 /// `dst[i] += g[i] * d(x[i], y[i])`: the backward of a unary map `y = f(x)` with derivative
 /// `d(x, y) = f'(x)`.
-///
-/// ```
-/// let mut gx = vec![0.0f64; 2];
-/// // y = x^2, dy/dx = 2x
-/// stensor::kernels::unary_backward(&mut gx, &[1.0, 3.0], &[1.0, 9.0], &[1.0, 0.5], |x, _| 2.0 * x);
-/// assert_eq!(gx, vec![2.0, 3.0]);
-/// ```
 pub fn unary_backward<E: Element>(
     dst: &mut [E],
     x: &[E],
@@ -228,13 +171,6 @@ pub fn unary_backward<E: Element>(
 }
 
 /// `dst[i] += g[i] * d(a[i], b[i])`: the backward of a binary map with respect to one operand.
-///
-/// ```
-/// let mut ga = vec![0.0f64; 2];
-/// // y = a * b, dy/da = b
-/// stensor::kernels::binary_backward(&mut ga, &[1.0, 2.0], &[5.0, 7.0], &[1.0, 1.0], |_, b| b);
-/// assert_eq!(ga, vec![5.0, 7.0]);
-/// ```
 pub fn binary_backward<E: Element>(
     dst: &mut [E],
     a: &[E],
@@ -249,11 +185,6 @@ pub fn binary_backward<E: Element>(
 }
 
 /// `f(x[i], a[i], b[i])` for every `i`, into a new buffer.
-///
-/// ```
-/// let y = stensor::kernels::map3_into(&[1.0f32, 2.0], &[3.0, 4.0], &[5.0, 6.0], |x, a, b| x * a + b);
-/// assert_eq!(y, vec![8.0, 14.0]);
-/// ```
 ///
 /// # Panics
 /// If the lengths differ.
@@ -282,27 +213,7 @@ pub fn map3_into<E: Copy + Send + Sync>(
     }
 }
 
-/// `dst[i] += alpha * src[i]`.
-///
-/// ```
-/// let mut d = vec![1.0f32, 1.0];
-/// stensor::kernels::axpy(&mut d, 2.0, &[1.0, 3.0]);
-/// assert_eq!(d, vec![3.0, 7.0]);
-/// ```
-pub fn axpy<E: Element>(dst: &mut [E], alpha: E, src: &[E]) {
-    assert_eq!(dst.len(), src.len(), "axpy: lengths differ");
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = s.mul_add(alpha, *d);
-    }
-}
-
 /// `dst[i] += src[i]`.
-///
-/// ```
-/// let mut d = vec![1.0f64, 2.0];
-/// stensor::kernels::add_assign(&mut d, &[0.5, 0.5]);
-/// assert_eq!(d, vec![1.5, 2.5]);
-/// ```
 pub fn add_assign<E: Element>(dst: &mut [E], src: &[E]) {
     assert_eq!(dst.len(), src.len(), "add_assign: lengths differ");
     for (d, &s) in dst.iter_mut().zip(src) {
@@ -312,11 +223,6 @@ pub fn add_assign<E: Element>(dst: &mut [E], src: &[E]) {
 
 /// PReLU over `(N, C, S)` data: `x` if positive, else `w[c] x` (one shared slope when
 /// `w.len() == 1`, else one per channel).
-///
-/// ```
-/// let y = stensor::kernels::prelu_forward(&[-1.0f32, 2.0, -3.0, 4.0], &[0.5, 0.1], 2, 1);
-/// assert_eq!(y, vec![-0.5, 2.0, -1.5, 4.0]);
-/// ```
 pub fn prelu_forward<E: Element>(x: &[E], w: &[E], channels: usize, inner: usize) -> Vec<E> {
     let slope = |i: usize| {
         if w.len() == 1 {
@@ -332,12 +238,6 @@ pub fn prelu_forward<E: Element>(x: &[E], w: &[E], channels: usize, inner: usize
 }
 
 /// The backward of [`prelu_forward`]: accumulates `dx` and `dw` (either optional).
-///
-/// ```
-/// let (mut dx, mut dw) = (vec![0.0f64; 2], vec![0.0f64; 1]);
-/// stensor::kernels::prelu_backward(&[1.0, 1.0], &[-2.0, 3.0], &[0.25], 1, 2, Some(&mut dx), Some(&mut dw));
-/// assert_eq!((dx, dw), (vec![0.25, 1.0], vec![-2.0]));
-/// ```
 pub fn prelu_backward<E: Element>(
     g: &[E],
     x: &[E],
@@ -535,11 +435,6 @@ mod tests {
             let mut z = x.clone();
             zip_inplace(&mut z, &y, |a, b| a * b + 1.0);
             assert_eq!(z, expect);
-            let mut d = vec![1.0f32; n];
-            axpy(&mut d, 0.5, &x);
-            for i in 0..n {
-                assert!((d[i] - (1.0 + 0.5 * x[i])).abs() < 1e-6);
-            }
         }
     }
 }

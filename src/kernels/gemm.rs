@@ -18,7 +18,7 @@ const PARALLEL_MIN_FLOPS: usize = 1 << 22;
 /// Whether an operand is used as stored or transposed.
 ///
 /// ```
-/// use stensor::kernels::{gemm, Trans};
+/// use stensor::{gemm, Trans};
 /// // [1 2; 3 4]^T [1; 1] = [4; 6]
 /// let mut c = [0.0f64; 2];
 /// gemm(2, 2, 1, &[1.0, 2.0, 3.0, 4.0], Trans::Yes, &[1.0, 1.0], Trans::No, &mut c, false);
@@ -37,7 +37,7 @@ pub enum Trans {
 /// B stored transposed is `n x k`.
 ///
 /// ```
-/// use stensor::kernels::{gemm, Trans};
+/// use stensor::{gemm, Trans};
 /// let a = [1.0f32, 2.0, 3.0, 4.0]; // 2x2
 /// let b = [5.0f32, 6.0, 7.0, 8.0]; // 2x2
 /// let mut c = [0.0f32; 4];
@@ -124,14 +124,6 @@ pub fn gemm<E: Element>(
 
 /// `batch` independent products `C_i (+)= op(A_i) op(B_i)`, the operands stored one after the
 /// other (each as for [`gemm`]).
-///
-/// ```
-/// use stensor::kernels::{gemm_batched, Trans};
-/// // two 1x1 products: [2] * [3] and [4] * [5]
-/// let mut c = [0.0f32; 2];
-/// gemm_batched(2, 1, 1, 1, &[2.0, 4.0], Trans::No, &[3.0, 5.0], Trans::No, &mut c, false);
-/// assert_eq!(c, [6.0, 20.0]);
-/// ```
 ///
 /// # Panics
 /// If a slice's length is not `batch` times the product of its dimensions.

@@ -6,13 +6,6 @@ use crate::tensor::Element;
 /// Writes the axes permutation of `src` (row-major with dims `dims`) into `dst`: output axis
 /// `k` is input axis `axes[k]`.
 ///
-/// ```
-/// let src = [0.0f32, 1.0, 2.0, 3.0, 4.0, 5.0]; // 2x3
-/// let mut dst = [0.0f32; 6];
-/// stensor::kernels::permute(&src, &[2, 3], &[1, 0], &mut dst);
-/// assert_eq!(dst, [0.0, 3.0, 1.0, 4.0, 2.0, 5.0]);
-/// ```
-///
 /// # Panics
 /// If `axes` is not a permutation of `0..dims.len()` or the lengths disagree.
 pub fn permute<E: Copy>(src: &[E], dims: &[usize], axes: &[usize], dst: &mut [E]) {
@@ -64,12 +57,6 @@ pub fn permute<E: Copy>(src: &[E], dims: &[usize], axes: &[usize], dst: &mut [E]
 
 /// Concatenates `a` and `b` along an axis: both are `outer` blocks, of `a_inner` and `b_inner`
 /// contiguous elements each (the axis length times the trailing dims).
-///
-/// ```
-/// // [[1, 2], [3, 4]] ++ [[5], [6]] along axis 1
-/// let out = stensor::kernels::concat(&[1.0f32, 2.0, 3.0, 4.0], &[5.0, 6.0], 2, 2, 1);
-/// assert_eq!(out, vec![1.0, 2.0, 5.0, 3.0, 4.0, 6.0]);
-/// ```
 pub fn concat<E: Copy>(a: &[E], b: &[E], outer: usize, a_inner: usize, b_inner: usize) -> Vec<E> {
     assert!(
         a.len() == outer * a_inner && b.len() == outer * b_inner,
@@ -84,13 +71,6 @@ pub fn concat<E: Copy>(a: &[E], b: &[E], outer: usize, a_inner: usize, b_inner: 
 }
 
 /// The backward of [`concat()`]: adds the two parts of `g` into `ga` and `gb` (each optional).
-///
-/// ```
-/// let mut ga = vec![0.0f64; 4];
-/// let mut gb = vec![0.0f64; 2];
-/// stensor::kernels::concat_backward(&[1.0, 2.0, 5.0, 3.0, 4.0, 6.0], Some(&mut ga), Some(&mut gb), 2, 2, 1);
-/// assert_eq!((ga, gb), (vec![1.0, 2.0, 3.0, 4.0], vec![5.0, 6.0]));
-/// ```
 pub fn concat_backward<E: Element>(
     g: &[E],
     mut ga: Option<&mut [E]>,
@@ -112,10 +92,6 @@ pub fn concat_backward<E: Element>(
 }
 
 /// `src` repeated `reps` times (broadcasting over leading dimensions).
-///
-/// ```
-/// assert_eq!(stensor::kernels::repeat(&[1.0f32, 2.0], 2), vec![1.0, 2.0, 1.0, 2.0]);
-/// ```
 pub fn repeat<E: Copy>(src: &[E], reps: usize) -> Vec<E> {
     let mut out = Vec::with_capacity(src.len() * reps);
     for _ in 0..reps {
@@ -125,12 +101,6 @@ pub fn repeat<E: Copy>(src: &[E], reps: usize) -> Vec<E> {
 }
 
 /// `dst += sum of the `dst.len()`-long blocks of `src`` (the backward of [`repeat`]).
-///
-/// ```
-/// let mut d = vec![0.0f32; 2];
-/// stensor::kernels::sum_blocks(&[1.0, 2.0, 10.0, 20.0], &mut d);
-/// assert_eq!(d, vec![11.0, 22.0]);
-/// ```
 pub fn sum_blocks<E: Element>(src: &[E], dst: &mut [E]) {
     let n = dst.len();
     assert!(n == 0 || src.len().is_multiple_of(n), "sum_blocks: lengths");

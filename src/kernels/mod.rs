@@ -293,10 +293,6 @@ pub(crate) fn part_len(len: usize, align: usize) -> usize {
 }
 
 /// Work below this many elements stays on one thread (rayon costs microseconds).
-///
-/// ```
-/// assert!(stensor::kernels::PARALLEL_MIN_ELEMS >= 1024);
-/// ```
 pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;
 
 #[cfg(test)]

@@ -24,14 +24,6 @@ pub struct SgdArgs {
 
 /// One SGD step on `p` with gradient `g` and momentum buffer `buf` (`first` on the buffer's
 /// first use, when PyTorch copies the gradient into it).
-///
-/// ```
-/// use stensor::kernels::{sgd_update, SgdArgs};
-/// let mut p = [1.0f64, 2.0];
-/// let args = SgdArgs { lr: 0.1, momentum: 0.0, dampening: 0.0, nesterov: false, weight_decay: 0.0, maximize: false };
-/// sgd_update(&mut p, &[1.0, -1.0], None, false, args);
-/// assert_eq!(p, [0.9, 2.1]);
-/// ```
 pub fn sgd_update<E: Element>(
     p: &mut [E],
     g: &[E],
@@ -114,15 +106,6 @@ pub struct AdamArgs {
 
 /// One Adam / AdamW step (`step` counts from 1) with first and second moments `m`, `v` and, for
 /// AMSGrad, the running maximum `vmax`.
-///
-/// ```
-/// use stensor::kernels::{adam_update, AdamArgs};
-/// let mut p = [1.0f64];
-/// let (mut m, mut v) = ([0.0], [0.0]);
-/// let a = AdamArgs { lr: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0, decoupled: false, amsgrad: false, maximize: false };
-/// adam_update(&mut p, &[0.5], &mut m, &mut v, None, 1, a);
-/// assert!((p[0] - 0.9).abs() < 1e-7); // the first step moves by about lr
-/// ```
 #[allow(clippy::too_many_arguments)]
 pub fn adam_update<E: Element>(
     p: &mut [E],
@@ -192,15 +175,6 @@ pub struct RmsPropArgs {
 
 /// One RMSprop step with the squared-gradient average `sq`, the gradient average `ga`
 /// (centered) and the momentum buffer `buf`.
-///
-/// ```
-/// use stensor::kernels::{rmsprop_update, RmsPropArgs};
-/// let mut p = [1.0f64];
-/// let mut sq = [0.0];
-/// let a = RmsPropArgs { lr: 0.01, alpha: 0.99, eps: 1e-8, weight_decay: 0.0, momentum: 0.0, centered: false, maximize: false };
-/// rmsprop_update(&mut p, &[1.0], &mut sq, None, None, a);
-/// assert!((p[0] - (1.0 - 0.01 / 0.1)).abs() < 1e-6);
-/// ```
 pub fn rmsprop_update<E: Element>(
     p: &mut [E],
     g: &[E],

@@ -162,14 +162,6 @@ impl<S: Simd, E: Element> Kernel<S> for MaxPair2x2<'_, E> {
 
 /// Max pooling: the maximum of every window and its flat index within the input plane
 /// (PyTorch's `return_indices`).
-///
-/// ```
-/// use stensor::kernels::{max_pool_forward, PoolGeom};
-/// let g = PoolGeom { planes: 1, input: [1, 1, 5], kernel: [1, 1, 2], stride: [1, 1, 2],
-///     padding: [0; 3], dilation: [1; 3], output: [1, 1, 2] };
-/// let (v, i) = max_pool_forward(&g, &[1.0f32, 3.0, 2.0, 2.0, 9.0]);
-/// assert_eq!((v, i), (vec![3.0, 2.0], vec![1, 2]));
-/// ```
 pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize>) {
     assert_eq!(x.len(), g.planes * g.in_vol(), "max_pool_forward: length");
     let taps: Vec<Vec<Vec<usize>>> = (0..3)
@@ -238,12 +230,6 @@ pub fn max_pool_forward<E: Element>(g: &PoolGeom, x: &[E]) -> (Vec<E>, Vec<usize
 
 /// Adds `gy[p, o]` to `gx[p, idx[p, o]]`: the backward of max pooling (and the forward of max
 /// unpooling), plane by plane.
-///
-/// ```
-/// let mut gx = vec![0.0f64; 4];
-/// stensor::kernels::scatter_add_planes(&[1.0, 2.0], &[3, 3], 2, &mut gx, 4);
-/// assert_eq!(gx, vec![0.0, 0.0, 0.0, 3.0]);
-/// ```
 pub fn scatter_add_planes<E: Element>(
     gy: &[E],
     idx: &[usize],
@@ -278,11 +264,6 @@ pub fn scatter_add_planes<E: Element>(
 
 /// `y[p, idx[p, i]] = x[p, i]` into zero planes of `out_vol` elements: max unpooling (a later
 /// duplicate index overwrites, as in PyTorch).
-///
-/// ```
-/// let y = stensor::kernels::unpool_planes(&[5.0f32, 6.0], &[3, 0], 2, 1, 4);
-/// assert_eq!(y, vec![0.0, 0.0, 0.0, 5.0, 6.0, 0.0, 0.0, 0.0]);
-/// ```
 pub fn unpool_planes<E: Element>(
     x: &[E],
     idx: &[usize],
@@ -308,11 +289,6 @@ pub fn unpool_planes<E: Element>(
 }
 
 /// `out[p, o] = x[p, idx[p, o]]`: the backward of max unpooling, plane by plane.
-///
-/// ```
-/// let g = stensor::kernels::gather_planes(&[5.0f32, 6.0, 7.0, 8.0], &[2, 0], 2, 4);
-/// assert_eq!(g, vec![7.0, 5.0]);
-/// ```
 pub fn gather_planes<E: Element>(x: &[E], idx: &[usize], out_vol: usize, in_vol: usize) -> Vec<E> {
     if out_vol == 0 {
         return Vec::new();
@@ -328,14 +304,6 @@ fn avg_windows(g: &PoolGeom) -> [Vec<(usize, usize, usize)>; 3] {
 }
 
 /// Average pooling (no dilation), with PyTorch's divisor rules.
-///
-/// ```
-/// use stensor::kernels::{avg_pool_forward, PoolGeom};
-/// let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2],
-///     padding: [0, 0, 1], dilation: [1; 3], output: [1, 1, 2] };
-/// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], true, None), vec![1.0, 5.0]);
-/// assert_eq!(avg_pool_forward(&g, &[2.0f32, 4.0, 6.0], false, None), vec![2.0, 5.0]);
-/// ```
 pub fn avg_pool_forward<E: Element>(
     g: &PoolGeom,
     x: &[E],
@@ -537,15 +505,6 @@ impl AvgRows {
 }
 
 /// The backward of [`avg_pool_forward`], accumulated into `gx`.
-///
-/// ```
-/// use stensor::kernels::{avg_pool_backward, PoolGeom};
-/// let g = PoolGeom { planes: 1, input: [1, 1, 3], kernel: [1, 1, 2], stride: [1, 1, 2],
-///     padding: [0, 0, 1], dilation: [1; 3], output: [1, 1, 2] };
-/// let mut gx = vec![0.0f64; 3];
-/// avg_pool_backward(&g, &[1.0, 1.0], true, None, &mut gx);
-/// assert_eq!(gx, vec![0.5, 0.5, 0.5]);
-/// ```
 pub fn avg_pool_backward<E: Element>(
     g: &PoolGeom,
     gy: &[E],
@@ -582,11 +541,6 @@ fn adaptive_ranges(input: [usize; 3], output: [usize; 3]) -> [Vec<(usize, usize)
 }
 
 /// Adaptive average pooling of `planes` planes from `input` to `output` lengths.
-///
-/// ```
-/// let y = stensor::kernels::adaptive_avg_forward(&[1.0f32, 2.0, 3.0, 4.0, 5.0], 1, [1, 1, 5], [1, 1, 2]);
-/// assert_eq!(y, vec![2.0, 4.0]); // windows [0, 3) and [2, 5)
-/// ```
 pub fn adaptive_avg_forward<E: Element>(
     x: &[E],
     planes: usize,
@@ -625,12 +579,6 @@ pub fn adaptive_avg_forward<E: Element>(
 }
 
 /// The backward of [`adaptive_avg_forward`], accumulated into `gx`.
-///
-/// ```
-/// let mut gx = vec![0.0f64; 5];
-/// stensor::kernels::adaptive_avg_backward(&[3.0, 3.0], &mut gx, 1, [1, 1, 5], [1, 1, 2]);
-/// assert_eq!(gx, vec![1.0, 1.0, 2.0, 1.0, 1.0]);
-/// ```
 pub fn adaptive_avg_backward<E: Element>(
     gy: &[E],
     gx: &mut [E],
@@ -671,11 +619,6 @@ pub fn adaptive_avg_backward<E: Element>(
 }
 
 /// Adaptive max pooling: the maximum of every adaptive window and its flat index in the plane.
-///
-/// ```
-/// let (v, i) = stensor::kernels::adaptive_max_forward(&[1.0f32, 5.0, 3.0, 4.0, 2.0], 1, [1, 1, 5], [1, 1, 2]);
-/// assert_eq!((v, i), (vec![5.0, 4.0], vec![1, 3]));
-/// ```
 pub fn adaptive_max_forward<E: Element>(
     x: &[E],
     planes: usize,

@@ -31,13 +31,6 @@ pub(super) fn sum_run<E: Element>(s: &[E]) -> E {
 }
 
 /// Sum along the middle axis of `src` viewed as `outer x n x inner`, into `outer x inner`.
-///
-/// ```
-/// // [[1, 2, 3], [4, 5, 6]] summed along axis 0 and axis 1
-/// let x = [1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0];
-/// assert_eq!(stensor::kernels::sum_axis(&x, 1, 2, 3), vec![5.0, 7.0, 9.0]);
-/// assert_eq!(stensor::kernels::sum_axis(&x, 2, 3, 1), vec![6.0, 15.0]);
-/// ```
 pub fn sum_axis<E: Element>(src: &[E], outer: usize, n: usize, inner: usize) -> Vec<E> {
     assert_eq!(src.len(), outer * n * inner, "sum_axis: length");
     if inner == 1 {
@@ -56,12 +49,6 @@ pub fn sum_axis<E: Element>(src: &[E], outer: usize, n: usize, inner: usize) -> 
 
 /// The backward of a reduction along the middle axis: `dst[o, j, i] += g[o, i] * w(o, j, i)`
 /// where `w` gives the weight of input element `(o, j, i)`.
-///
-/// ```
-/// let mut d = vec![0.0f64; 6];
-/// stensor::kernels::spread_axis(&mut d, &[1.0, 2.0], 2, 3, 1, |_, _, _| 1.0);
-/// assert_eq!(d, vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
-/// ```
 pub fn spread_axis<E: Element>(
     dst: &mut [E],
     g: &[E],
@@ -95,12 +82,6 @@ pub fn spread_axis<E: Element>(
 
 /// The index along the middle axis of the first maximum (or minimum, with `max = false`) for
 /// every `(outer, inner)` position, and the value there. NaN wins, as in PyTorch.
-///
-/// ```
-/// let x = [1.0f32, 5.0, 3.0, 4.0, 2.0, 6.0]; // 2x3
-/// let (v, i) = stensor::kernels::arg_extreme_axis(&x, 1, 2, 3, true);
-/// assert_eq!((v, i), (vec![4.0, 5.0, 6.0], vec![1, 0, 1]));
-/// ```
 pub fn arg_extreme_axis<E: Element>(
     src: &[E],
     outer: usize,
@@ -136,13 +117,6 @@ pub fn arg_extreme_axis<E: Element>(
 
 /// Mean and variance (with `correction`: 0 biased, 1 unbiased) along the middle axis, two-pass
 /// for accuracy.
-///
-/// ```
-/// let x = [1.0f64, 2.0, 3.0, 4.0];
-/// let (m, v) = stensor::kernels::mean_var_axis(&x, 1, 4, 1, 1);
-/// assert_eq!(m, vec![2.5]);
-/// assert!((v[0] - 5.0 / 3.0).abs() < 1e-15);
-/// ```
 pub fn mean_var_axis<E: Element>(
     src: &[E],
     outer: usize,

@@ -1,7 +1,7 @@
 //! Differentiable tensor operations with typed shapes, one file per family.
 //!
 //! Each operation checks shapes in the type system, hands slices to a kernel in
-//! [`crate::kernels`], and, when its result is traced and an input requires grad, records its
+//! the crate-private `kernels` module, and, when its result is traced and an input requires grad, records its
 //! backward rule. Every rule is checked against central finite differences in f64 in the test
 //! suite.
 //!

@@ -2,7 +2,7 @@
 //! clipping, following PyTorch's `torch.optim` step for step.
 //!
 //! An optimizer keeps its state per parameter, keyed by the parameter's id, and updates a
-//! parameter in place from its gradient in one fused pass ([`crate::kernels`]). `step_params`
+//! parameter in place from its gradient in one fused pass (the crate-private `kernels` module). `step_params`
 //! updates a list of parameters from a backward pass's [`Gradients`]:
 //!
 //! ```
@@ -459,6 +459,20 @@ impl AdamW {
         a.weight_decay = 0.01;
         a.decoupled = true;
         a
+    }
+}
+
+impl<E> Adam<E> {
+    /// Sets both decays, as PyTorch's `betas=(beta1, beta2)`.
+    ///
+    /// ```
+    /// use stensor::optim::Adam;
+    /// let opt = Adam::<f32>::new(1e-3).with_betas(0.8, 0.99);
+    /// assert_eq!((opt.beta1, opt.beta2), (0.8, 0.99));
+    /// ```
+    pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Self {
+        (self.beta1, self.beta2) = (beta1, beta2);
+        self
     }
 }
 

@@ -7,7 +7,7 @@
 //! Run: `RAYON_NUM_THREADS=2 cargo run --release --manifest-path benches/gemm-peers/Cargo.toml`
 
 use std::time::{Duration, Instant};
-use stensor::kernels::{gemm as stensor_gemm, Trans};
+use stensor::{gemm as stensor_gemm, Trans};
 
 const ROUNDS: usize = 5;
 
