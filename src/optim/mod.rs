@@ -215,19 +215,24 @@ pub trait Optimizer<E: Element> {
 }
 
 /// An optimizer's hyper-parameters by PyTorch's names, each with the field(s) that hold it:
-/// `hyper_list` for [`Optimizer::hyper_params`], and `set_hyper` for a value
-/// [`state::set_hypers`] has checked.
+/// `hyper_list` for [`Optimizer::hyper_params`], and `with_hypers` for [`Optimizer::restore`].
 macro_rules! hyper_fields {
     ($ty:ident { $($name:literal => $kind:ident($($field:ident),+)),+ $(,)? }) => {
         impl<E> $ty<E> {
             fn hyper_list(&self) -> Vec<(String, Hyper)> {
                 vec![$(($name.to_string(), Hyper::$kind($(self.$field),+))),+]
             }
-            fn set_hyper(&mut self, name: &str, value: Hyper) {
-                match (name, value) {
-                    $(($name, Hyper::$kind($($field),+)) => { $(self.$field = $field;)+ })+
+            /// A copy with `group`'s hyper-parameters, all checked first.
+            fn with_hypers(&self, group: &ParamGroup) -> Result<Self, OptimStateError>
+            where
+                Self: Clone,
+            {
+                let mut next = self.clone();
+                state::set_hypers(group, &self.hyper_list(), |name, value| match (name, value) {
+                    $(($name, Hyper::$kind($($field),+)) => { $(next.$field = $field;)+ })+
                     _ => unreachable!("set_hypers checked the names and kinds"),
-                }
+                })?;
+                Ok(next)
             }
         }
     };
@@ -365,10 +370,7 @@ impl<E: Element> Optimizer<E> for SGD<E> {
         group: &ParamGroup,
         states: &[StateFor<'_, E>],
     ) -> Result<(), OptimStateError> {
-        let mut next = self.clone();
-        state::set_hypers(group, &self.hyper_params(), |name, v| {
-            next.set_hyper(name, v)
-        })?;
+        let mut next = self.with_hypers(group)?;
         const KNOWN: &[&str] = &["momentum_buffer"];
         next.buffers = state::build_states(states, KNOWN, false, |s| s.required(KNOWN[0]))?;
         *self = next;
@@ -540,10 +542,7 @@ impl<E: Element> Optimizer<E> for Adam<E> {
         group: &ParamGroup,
         states: &[StateFor<'_, E>],
     ) -> Result<(), OptimStateError> {
-        let mut next = self.clone();
-        state::set_hypers(group, &self.hyper_params(), |name, v| {
-            next.set_hyper(name, v)
-        })?;
+        let mut next = self.with_hypers(group)?;
         const KNOWN: &[&str] = &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"];
         next.state = state::build_states(states, KNOWN, true, |s| {
             Ok(AdamState {
@@ -683,10 +682,7 @@ impl<E: Element> Optimizer<E> for RMSprop<E> {
         group: &ParamGroup,
         states: &[StateFor<'_, E>],
     ) -> Result<(), OptimStateError> {
-        let mut next = self.clone();
-        state::set_hypers(group, &self.hyper_params(), |name, v| {
-            next.set_hyper(name, v)
-        })?;
+        let mut next = self.with_hypers(group)?;
         const KNOWN: &[&str] = &["square_avg", "momentum_buffer", "grad_avg"];
         next.state = state::build_states(states, KNOWN, true, |s| {
             Ok(RmsState {
