@@ -91,6 +91,17 @@ macro_rules! running_norm_methods {
             let (weight, bias) = affine_params(affine);
             Self { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
         }
+        /// With the given affine scale and shift, registered as parameters (they get
+        /// gradients; setting the public fields to tensors that do not require grad would not).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "let n = ", stringify!($name), "::<U2>::new().with_affine_params(Tensor::from_array([2.0, 3.0]), Tensor::zeros());\n",
+            "assert!(n.weight.as_ref().unwrap().requires_grad());\n",
+            "assert_eq!(n.weight.unwrap().to_vec(), vec![2.0, 3.0]);\n```")]
+        pub fn with_affine_params(mut self, weight: Tensor<(C,), E>, bias: Tensor<(C,), E>) -> Self {
+            (self.weight, self.bias) = (Some(super::param(weight)), Some(super::param(bias)));
+            self
+        }
         /// Training mode: batch (or instance) statistics, running statistics updated if tracked.
         ///
         #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
@@ -386,6 +397,18 @@ where
     pub fn new() -> Self {
         Self::with_options(1e-5, true)
     }
+    /// With the given affine scale and shift, registered as parameters (they get gradients).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::GroupNorm;
+    /// let n = GroupNorm::<U1, U2>::new().with_affine_params(Tensor::from_array([2.0, 3.0]), Tensor::zeros());
+    /// assert!(n.weight.as_ref().unwrap().requires_grad());
+    /// ```
+    pub fn with_affine_params(mut self, weight: Tensor<(C,), E>, bias: Tensor<(C,), E>) -> Self {
+        (self.weight, self.bias) = (Some(super::param(weight)), Some(super::param(bias)));
+        self
+    }
     /// With `eps` and `affine`.
     pub fn with_options(eps: f64, affine: bool) -> Self {
         let (weight, bias) = affine_params(affine);
@@ -460,6 +483,19 @@ impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
     /// PyTorch's defaults: elementwise affine, eps 1e-5.
     pub fn new() -> Self {
         Self::with_options(1e-5, true)
+    }
+    /// With the given elementwise scale and shift, registered as parameters (they get
+    /// gradients).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::LayerNorm;
+    /// let n = LayerNorm::<(U2,)>::new().with_affine_params(Tensor::from_array([2.0, 3.0]), Tensor::zeros());
+    /// assert!(n.bias.as_ref().unwrap().requires_grad());
+    /// ```
+    pub fn with_affine_params(mut self, weight: Tensor<NS, E>, bias: Tensor<NS, E>) -> Self {
+        (self.weight, self.bias) = (Some(super::param(weight)), Some(super::param(bias)));
+        self
     }
     /// With `eps` and `elementwise_affine`.
     pub fn with_options(eps: f64, elementwise_affine: bool) -> Self {
