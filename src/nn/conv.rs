@@ -7,7 +7,7 @@
 //! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
 
 use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
-use super::{init, param, spatial3, Forward};
+use super::{init, pads3, param, spatial3, Forward};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
 use crate::ops::spatial::{conv_op, pad_op};
@@ -134,7 +134,7 @@ macro_rules! conv_layer {
                 let mut x5 = x.into_dyn5();
                 let mut padded = spatial3(&input);
                 if !M::IS_ZEROS {
-                    let (l3, h3) = (spatial3_zero(&lo), spatial3_zero(&hi));
+                    let (l3, h3) = (pads3(&lo), pads3(&hi));
                     let pads = [0, 1, 2].map(|d| (l3[d], h3[d]));
                     x5 = pad_op(x5, pads, M::mode(E::zero()));
                     padded = [0, 1, 2].map(|d| padded[d] + pads[d].0 + pads[d].1);
@@ -147,7 +147,7 @@ macro_rules! conv_layer {
                     input: padded,
                     kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
                     stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: if M::IS_ZEROS { spatial3_zero(&lo) } else { [0; 3] },
+                    padding: if M::IS_ZEROS { pads3(&lo) } else { [0; 3] },
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&out),
                 };
@@ -156,13 +156,6 @@ macro_rules! conv_layer {
             }
         }
     };
-}
-
-/// Fills `[0; 3]` from the right with `v` (front/back paddings of 1-d or 2-d data as 3-d).
-fn spatial3_zero(v: &[usize]) -> [usize; 3] {
-    let mut out = [0; 3];
-    out[3 - v.len()..].copy_from_slice(v);
-    out
 }
 
 conv_layer!(
@@ -280,7 +273,7 @@ macro_rules! conv_transpose_layer {
                     input: spatial3(&out),
                     kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
                     stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: spatial3_zero(&[$(<P as $spec>::$A::SIZE),+]),
+                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&[$($In::SIZE),+]),
                 };

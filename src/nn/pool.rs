@@ -6,7 +6,7 @@
 //! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
 
 use super::spatial::{Spec1, Spec2, Spec3};
-use super::{spatial3, Forward};
+use super::{pads3, spatial3, Forward};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::kernels::PoolGeom;
 use crate::ops::spatial::{
@@ -233,13 +233,6 @@ macro_rules! pool_layers {
             }
         }
     };
-}
-
-/// Fills `[0; 3]` from the right (paddings of 1-d or 2-d data as 3-d).
-fn pads3(v: &[usize]) -> [usize; 3] {
-    let mut out = [0; 3];
-    out[3 - v.len()..].copy_from_slice(v);
-    out
 }
 
 pool_layers!(
