@@ -10,7 +10,7 @@ use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
 use super::{init, pads3, param, spatial3, Forward};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
-use crate::ops::spatial::{conv_op, pad_op};
+use crate::ops::spatial::{conv_op, conv_transpose_op, pad_op};
 use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
 use crate::shape::{ConstDim, Dim};
@@ -151,7 +151,7 @@ macro_rules! conv_layer {
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&out),
                 };
-                let y = conv_op(x5, &self.weight, self.bias.as_ref(), geom, false);
+                let y = conv_op(x5, &self.weight, self.bias.as_ref(), geom);
                 y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out>::default(),)+))
             }
         }
@@ -277,7 +277,7 @@ macro_rules! conv_transpose_layer {
                     dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
                     output: spatial3(&[$($In::SIZE),+]),
                 };
-                let y = conv_op(x.into_dyn5(), &self.weight, self.bias.as_ref(), geom, true);
+                let y = conv_transpose_op(x.into_dyn5(), &self.weight, self.bias.as_ref(), geom);
                 y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output>::default(),)+))
             }
         }

@@ -6,7 +6,7 @@
 //! 2-d data with leading spatial dims of 1), run one of these, and view the result as the typed
 //! output. The views are recorded too, so gradients flow through unchanged.
 
-use crate::autograd::{op_result, unary_result, NoTape, TapeMode};
+use crate::autograd::{op_result, unary_result, GradTarget, Gradients, NoTape, Node, TapeMode};
 use crate::kernels::{self, ConvGeom, PadMode, PoolGeom};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -57,14 +57,73 @@ pub(crate) fn pad_op<E: Element, T: TapeMode<E>>(
     })
 }
 
-/// A convolution (or, with `transposed`, a transposed convolution whose `geom` is that of the
-/// convolution going back from its output to its input) with weights `w` and optional bias.
+/// The gradient targets of a convolution's operands (`b` when given) and `x`'s node.
+fn conv_targets<E, T, SW, SB>(
+    x: &Tensor<Dyn5, E, T>,
+    w: &Tensor<SW, E, NoTape>,
+    b: Option<&Tensor<SB, E, NoTape>>,
+) -> ConvTargets<E>
+where
+    E: Element,
+    T: TapeMode<E>,
+    SW: Shape,
+    SB: Shape,
+{
+    let (tx, nx) = x.as_input();
+    ConvTargets {
+        tx,
+        nx: nx.cloned(),
+        tw: w.grad_target(),
+        tb: b.map(|b| b.grad_target()),
+    }
+}
+
+/// What [`conv_targets`] returns.
+struct ConvTargets<E> {
+    tx: GradTarget,
+    nx: Option<Arc<Node<E>>>,
+    tw: GradTarget,
+    tb: Option<GradTarget>,
+}
+
+impl<E: Element> ConvTargets<E> {
+    /// Records `y` (of `shape`) with `backward`, which gets the output gradient, the gradients,
+    /// and a buffer for the bias gradient (`Some` when the bias requires grad) that is added
+    /// to the bias's gradient after it.
+    fn record<T: TapeMode<E>>(
+        self,
+        shape: Dyn5,
+        y: Vec<E>,
+        bias_len: usize,
+        backward: impl Fn(&[E], &mut Gradients<E>, &GradTarget, &GradTarget, Option<&mut [E]>)
+            + Send
+            + Sync
+            + 'static,
+    ) -> Tensor<Dyn5, E, T> {
+        let ConvTargets { tx, nx, tw, tb } = self;
+        let mut inputs = vec![(tx, nx.as_ref()), (tw, None)];
+        inputs.extend(tb.map(|tb| (tb, None)));
+        op_result(shape, y, &inputs, |_| {
+            Box::new(move |g, grads| {
+                let mut db = tb
+                    .as_ref()
+                    .is_some_and(|tb| tb.requires_grad)
+                    .then(|| vec![E::zero(); bias_len]);
+                backward(g, grads, &tx, &tw, db.as_deref_mut());
+                if let (Some(db), Some(gb)) = (&db, tb.as_ref().and_then(|tb| grads.accum(tb))) {
+                    kernels::add_assign(gb, db);
+                }
+            })
+        })
+    }
+}
+
+/// A convolution with weights `w` and optional bias.
 pub(crate) fn conv_op<E, T, SW, SB>(
     x: Tensor<Dyn5, E, T>,
     w: &Tensor<SW, E, NoTape>,
     b: Option<&Tensor<SB, E, NoTape>>,
     geom: ConvGeom,
-    transposed: bool,
 ) -> Tensor<Dyn5, E, T>
 where
     E: Element,
@@ -72,95 +131,69 @@ where
     SW: Shape,
     SB: Shape,
 {
-    let (in_vol, out_vol): (usize, usize) =
-        (geom.input.iter().product(), geom.output.iter().product());
-    let (out_c, out_sp, out_len) = if transposed {
-        (geom.cin, geom.input, geom.batch * geom.cin * in_vol)
-    } else {
-        (geom.cout, geom.output, geom.batch * geom.cout * out_vol)
-    };
-    let xv = x.data_arc();
-    let wv = w.data_arc();
-    let y = if transposed {
-        let mut y = kernels::conv_transpose_forward_new(&geom, &xv, &wv);
-        if let Some(b) = b {
-            kernels::add_channel_bias(&mut y, in_vol, b.as_slice());
+    let (xv, wv) = (x.data_arc(), w.data_arc());
+    let y = kernels::conv_forward_new(&geom, &xv, &wv, b.map(|b| b.as_slice()));
+    let out = geom.output;
+    let shape = dyn5([geom.batch, geom.cout, out[0], out[1], out[2]]);
+    let targets = conv_targets(&x, w, b);
+    targets.record(shape, y, geom.cout, move |g, grads, tx, tw, db| {
+        // the input gradient is the transposed convolution of `g`, its first contribution
+        // written straight into a fresh buffer (no zero fill of it first)
+        grads.accum_or_init(
+            tx,
+            || kernels::conv_transpose_forward_new(&geom, g, &wv),
+            |gx| kernels::conv_backward_input(&geom, g, &wv, gx),
+        );
+        // the bias gradient inside the weight gradient's pass over `g` where both are wanted
+        match (grads.accum(tw), db) {
+            (Some(gw), Some(db)) => kernels::conv_backward_weight_bias(&geom, &xv, g, gw, db),
+            (Some(gw), None) => kernels::conv_backward_weight(&geom, &xv, g, gw),
+            (None, Some(db)) => kernels::channel_sum(g, geom.batch, geom.cout, db),
+            (None, None) => {}
         }
-        y
-    } else {
-        kernels::conv_forward_new(&geom, &xv, &wv, b.map(|b| b.as_slice()))
-    };
-    debug_assert_eq!(y.len(), out_len);
-    let (tx, nx) = x.as_input();
-    let tw = w.grad_target();
-    let tb = b.map(|b| b.grad_target());
-    let mut inputs = vec![(tx, nx), (tw, None)];
-    if let Some(tb) = tb {
-        inputs.push((tb, None));
+    })
+}
+
+/// A transposed convolution with weights `w` and optional bias; `geom` is that of the
+/// convolution going back from its output to its input.
+pub(crate) fn conv_transpose_op<E, T, SW, SB>(
+    x: Tensor<Dyn5, E, T>,
+    w: &Tensor<SW, E, NoTape>,
+    b: Option<&Tensor<SB, E, NoTape>>,
+    geom: ConvGeom,
+) -> Tensor<Dyn5, E, T>
+where
+    E: Element,
+    T: TapeMode<E>,
+    SW: Shape,
+    SB: Shape,
+{
+    let (xv, wv) = (x.data_arc(), w.data_arc());
+    let plane: usize = geom.input.iter().product();
+    let mut y = kernels::conv_transpose_forward_new(&geom, &xv, &wv);
+    if let Some(b) = b {
+        kernels::add_channel_bias(&mut y, plane, b.as_slice());
     }
-    let shape = dyn5([geom.batch, out_c, out_sp[0], out_sp[1], out_sp[2]]);
-    op_result(shape, y, &inputs, |_| {
-        Box::new(move |g, grads| {
-            // The input gradient: the convolution going the other way. Its first contribution
-            // is written straight into a fresh buffer (no zero fill of it first).
-            let x_len = if transposed {
-                geom.batch * geom.cout * out_vol
-            } else {
-                geom.batch * geom.cin * in_vol
-            };
-            let write = |gx: &mut [E]| {
-                if transposed {
-                    kernels::conv_forward(&geom, g, &wv, None, gx);
-                } else {
-                    kernels::conv_transpose_forward(&geom, g, &wv, gx);
-                }
-            };
-            grads.accum_or_init(
-                &tx,
-                || {
-                    let gx = if transposed {
-                        kernels::conv_forward_new(&geom, g, &wv, None)
-                    } else {
-                        kernels::conv_transpose_forward_new(&geom, g, &wv)
-                    };
-                    debug_assert_eq!(gx.len(), x_len);
-                    gx
-                },
-                |gx| {
-                    if transposed {
-                        let mut t = vec![E::zero(); gx.len()];
-                        write(&mut t);
-                        kernels::add_assign(gx, &t);
-                    } else {
-                        kernels::conv_backward_input(&geom, g, &wv, gx);
-                    }
-                },
-            );
-            // The bias gradient (the sum of `g` per channel) inside the weight gradient's pass
-            // over `g` where both are wanted; `g` is the convolution's `dy` unless transposed.
-            let mut db = tb
-                .as_ref()
-                .is_some_and(|tb| tb.requires_grad)
-                .then(|| vec![E::zero(); out_c]);
-            match (grads.accum(&tw), db.as_deref_mut()) {
-                (Some(gw), Some(db)) if !transposed => {
-                    kernels::conv_backward_weight_bias(&geom, &xv, g, gw, db)
-                }
-                (gw, db) => {
-                    match gw {
-                        Some(gw) if transposed => kernels::conv_backward_weight(&geom, g, &xv, gw),
-                        Some(gw) => kernels::conv_backward_weight(&geom, &xv, g, gw),
-                        None => {}
-                    }
-                    if let Some(db) = db {
-                        kernels::channel_sum(g, geom.batch, out_c, db);
-                    }
-                }
-            }
-            if let (Some(db), Some(gb)) = (&db, tb.as_ref().and_then(|tb| grads.accum(tb))) {
-                kernels::add_assign(gb, db);
-            }
-        })
+    let sp = geom.input;
+    let shape = dyn5([geom.batch, geom.cin, sp[0], sp[1], sp[2]]);
+    let targets = conv_targets(&x, w, b);
+    targets.record(shape, y, geom.cin, move |g, grads, tx, tw, db| {
+        // the input gradient is the convolution of `g`
+        grads.accum_or_init(
+            tx,
+            || kernels::conv_forward_new(&geom, g, &wv, None),
+            |gx| {
+                let mut t = vec![E::zero(); gx.len()];
+                kernels::conv_forward(&geom, g, &wv, None, &mut t);
+                kernels::add_assign(gx, &t);
+            },
+        );
+        if let Some(gw) = grads.accum(tw) {
+            kernels::conv_backward_weight(&geom, g, &xv, gw);
+        }
+        if let Some(db) = db {
+            kernels::channel_sum(g, geom.batch, geom.cin, db);
+        }
     })
 }
 
