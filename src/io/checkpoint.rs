@@ -13,10 +13,10 @@
 //! checks it).
 
 use super::{copy_into, dtype_name, le_bytes, values_dtype, StateDictError};
-use crate::nn::{Module, TensorKind};
+use crate::nn::Module;
 use crate::optim::{Hyper, LrScheduler, Optimizer, OptimizerState, ParamGroup, ParamState};
 use crate::tensor::Element;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
@@ -53,37 +53,54 @@ const RESERVED: [&str; 3] = ["format", "optimizer.param_groups", "scheduler"];
 /// ```
 #[derive(Clone, Debug, Default)]
 pub struct Checkpoint {
-    tensors: Vec<(String, Dtype, Vec<usize>, Vec<u8>)>,
+    tensors: Vec<super::Entry>,
     meta: HashMap<String, String>,
 }
 
 impl Checkpoint {
     /// An empty checkpoint.
+    ///
+    /// ```
+    /// let bytes = stensor::io::Checkpoint::new().to_bytes();
+    /// assert!(stensor::io::CheckpointFile::from_bytes(bytes, "empty.ck").is_ok());
+    /// ```
     pub fn new() -> Self {
         Checkpoint::default()
     }
 
     /// Adds the network's parameters and buffers (its state dict) under `model.`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// let net = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let ck = CheckpointFile::from_bytes(Checkpoint::new().model(&net).to_bytes(), "m.ck").unwrap();
+    /// let mut other = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(1));
+    /// ck.restore_model(&mut other).unwrap();
+    /// assert_eq!(other.weight.to_vec(), net.weight.to_vec());
+    /// ```
     pub fn model<M: Module>(mut self, net: &M) -> Self {
-        net.visit("", &mut |name, t| {
-            let (dtype, data) = le_bytes(t.values);
-            self.tensors
-                .push((format!("model.{name}"), dtype, t.dims.to_vec(), data));
-        });
+        self.tensors.extend(super::entries(net, "model."));
         self
     }
 
     /// Adds the optimizer's state for `net`'s parameters ([`Optimizer::state_dict`]).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// use stensor::optim::SGD;
+    /// let net = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let bytes = Checkpoint::new().optimizer(&net, &SGD::<f32>::new(0.3)).to_bytes();
+    /// let mut opt = SGD::<f32>::new(0.1);
+    /// CheckpointFile::from_bytes(bytes, "o.ck").unwrap().restore_optimizer(&net, &mut opt).unwrap();
+    /// assert_eq!(opt.lr, 0.3);
+    /// ```
     pub fn optimizer<M: Module, E: Element, O: Optimizer<E>>(mut self, net: &M, opt: &O) -> Self {
-        let mut shapes = vec![];
-        net.visit("", &mut |_, t| {
-            if t.kind == TensorKind::Parameter {
-                shapes.push(t.dims.to_vec());
-            }
-        });
+        let shapes = crate::optim::numbered_params(net);
         let state = opt.state_dict(net);
         for (number, st) in &state.state {
-            let shape = &shapes[*number];
+            let shape = &shapes[*number].1;
             for (name, values) in &st.buffers {
                 let (dtype, data) = le_bytes(E::values(values));
                 let key = format!("optimizer.state.{number}.{name}");
@@ -116,6 +133,13 @@ impl Checkpoint {
     }
 
     /// Adds the schedule's position ([`LrScheduler::state_dict`]).
+    ///
+    /// ```
+    /// use stensor::optim::{StepLR, SGD};
+    /// let s = StepLR::new(&mut SGD::<f32>::new(1.0), 2, 0.5);
+    /// let bytes = stensor::io::Checkpoint::new().scheduler(&s).to_bytes();
+    /// assert!(bytes.len() > 8);
+    /// ```
     pub fn scheduler<S: LrScheduler>(mut self, sched: &S) -> Self {
         let st = sched.state_dict();
         let json = serde_json::json!({
@@ -134,6 +158,12 @@ impl Checkpoint {
     /// # Panics
     /// If `key` is one of the names the checkpoint itself uses (`format`,
     /// `optimizer.param_groups`, `scheduler`): a constant in the calling code.
+    ///
+    /// ```
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// let ck = CheckpointFile::from_bytes(Checkpoint::new().value("seed", 4).to_bytes(), "v.ck").unwrap();
+    /// assert_eq!(ck.value("seed"), Some("4"));
+    /// ```
     pub fn value(mut self, key: &str, value: impl std::fmt::Display) -> Self {
         assert!(
             !RESERVED.contains(&key),
@@ -144,21 +174,25 @@ impl Checkpoint {
     }
 
     /// The checkpoint as safetensors bytes.
+    ///
+    /// ```
+    /// let bytes = stensor::io::Checkpoint::new().value("epoch", 1).to_bytes();
+    /// assert_eq!(&bytes[8..9], b"{"); // a safetensors header follows its length
+    /// ```
     pub fn to_bytes(&self) -> Vec<u8> {
-        let views: Vec<(&str, TensorView<'_>)> = self
-            .tensors
-            .iter()
-            .map(|(n, d, s, b)| {
-                let view = TensorView::new(*d, s.clone(), b).expect("sizes agree");
-                (n.as_str(), view)
-            })
-            .collect();
         let mut meta = self.meta.clone();
         meta.insert("format".into(), FORMAT.into());
-        safetensors::serialize(views, Some(meta)).expect("serializing in-memory tensors")
+        super::serialize(&self.tensors, Some(meta))
     }
 
     /// Writes the checkpoint to `path` atomically, as [`super::save`] writes weights.
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("stensor-cksave-{}.ck", std::process::id()));
+    /// stensor::io::Checkpoint::new().value("epoch", 2).save(&path).unwrap();
+    /// assert_eq!(stensor::io::CheckpointFile::load(&path).unwrap().value("epoch"), Some("2"));
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
     pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateDictError> {
         let path = path.as_ref();
         super::write_atomic(path, &self.to_bytes()).map_err(|source| StateDictError::Io {
@@ -263,6 +297,12 @@ impl CheckpointFile {
     }
 
     /// A value added with [`Checkpoint::value`].
+    ///
+    /// ```
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// let ck = CheckpointFile::from_bytes(Checkpoint::new().value("epoch", 3).to_bytes(), "v.ck").unwrap();
+    /// assert_eq!((ck.value("epoch"), ck.value("format")), (Some("3"), None));
+    /// ```
     pub fn value(&self, key: &str) -> Option<&str> {
         if RESERVED.contains(&key) {
             return None;
@@ -271,6 +311,15 @@ impl CheckpointFile {
     }
 
     /// Loads the network's state dict (strictly, as [`super::load`]).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// let net = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let ck = CheckpointFile::from_bytes(Checkpoint::new().model(&net).to_bytes(), "m.ck").unwrap();
+    /// let mut wider = stensor::nn::Linear::<U3, U1>::new(&mut Rng::seed(0));
+    /// assert!(ck.restore_model(&mut wider).is_err());
+    /// ```
     pub fn restore_model<M: Module>(&self, net: &mut M) -> Result<(), StateDictError> {
         let report = super::load_impl(net, &self.file(), &self.path, true, "model.")?;
         match report.problems.into_iter().next() {
@@ -280,6 +329,16 @@ impl CheckpointFile {
     }
 
     /// The optimizer state the file holds, its buffers of element type `E`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// use stensor::optim::SGD;
+    /// let net = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let bytes = Checkpoint::new().optimizer(&net, &SGD::<f32>::new(0.3)).to_bytes();
+    /// let st = CheckpointFile::from_bytes(bytes, "o.ck").unwrap().optimizer_state::<f32>().unwrap();
+    /// assert_eq!(st.param_groups[0].params, [0, 1]);
+    /// ```
     pub fn optimizer_state<E: Element>(&self) -> Result<OptimizerState<E>, StateDictError> {
         let param_groups = self.parsed("optimizer.param_groups", "optimizer", parse_groups)?;
         let mut state: BTreeMap<usize, ParamState<E>> = BTreeMap::new();
@@ -333,6 +392,17 @@ impl CheckpointFile {
 
     /// Loads the optimizer's state for `net`'s parameters ([`Optimizer::load_state_dict`]:
     /// the hyper-parameters and every buffer, checked first).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::{Checkpoint, CheckpointFile};
+    /// use stensor::optim::{Adam, SGD};
+    /// let net = stensor::nn::Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// let bytes = Checkpoint::new().optimizer(&net, &SGD::<f32>::new(0.3)).to_bytes();
+    /// let ck = CheckpointFile::from_bytes(bytes, "o.ck").unwrap();
+    /// // an SGD checkpoint does not restore into Adam
+    /// assert!(ck.restore_optimizer(&net, &mut Adam::<f32>::new(0.1)).is_err());
+    /// ```
     pub fn restore_optimizer<M: Module, E: Element, O: Optimizer<E>>(
         &self,
         net: &M,

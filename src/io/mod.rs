@@ -185,21 +185,35 @@ fn le_bytes(v: Values<'_>) -> (Dtype, Vec<u8>) {
 /// assert!(bytes.len() > 8);
 /// ```
 pub fn to_bytes<M: Module>(net: &M) -> Vec<u8> {
-    let mut entries: Vec<(String, Dtype, Vec<usize>, Vec<u8>)> = vec![];
+    serialize(&entries(net, ""), None)
+}
+
+/// A tensor to write: name, dtype, shape, little-endian bytes.
+type Entry = (String, Dtype, Vec<usize>, Vec<u8>);
+
+/// The network's parameters and buffers as entries named `{prefix}{name}`.
+fn entries<M: Module>(net: &M, prefix: &str) -> Vec<Entry> {
+    let mut out = vec![];
     net.visit("", &mut |name, t| {
         let (dtype, data) = le_bytes(t.values);
-        entries.push((name.to_string(), dtype, t.dims.to_vec(), data));
+        out.push((format!("{prefix}{name}"), dtype, t.dims.to_vec(), data));
     });
-    let views: Vec<(String, TensorView<'_>)> = entries
+    out
+}
+
+/// Safetensors bytes of `entries`, with `meta` as the header's metadata.
+fn serialize(
+    entries: &[Entry],
+    meta: Option<std::collections::HashMap<String, String>>,
+) -> Vec<u8> {
+    let views: Vec<(&str, TensorView<'_>)> = entries
         .iter()
         .map(|(n, d, s, b)| {
-            (
-                n.clone(),
-                TensorView::new(*d, s.clone(), b).expect("sizes agree"),
-            )
+            let view = TensorView::new(*d, s.clone(), b).expect("sizes agree");
+            (n.as_str(), view)
         })
         .collect();
-    safetensors::serialize(views, None).expect("serializing in-memory tensors")
+    safetensors::serialize(views, meta).expect("serializing in-memory tensors")
 }
 
 /// Saves the network's parameters and buffers to `path` (safetensors, PyTorch's names),

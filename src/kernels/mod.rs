@@ -190,7 +190,9 @@ pub(crate) fn as_task<R>(f: impl FnOnce() -> R) -> R {
 }
 
 /// Whether work may be split across the pool from here: it has a second thread and this
-/// thread is not already running one task of a split ([`as_task`]).
+/// thread is not already running one task of a split ([`as_task`]). Asked only once a split
+/// is worth it, so a yes also keeps the pool's other workers warm ([`keep_pool_warm`]) for
+/// this split and the next.
 pub(crate) fn may_split() -> bool {
     let split = rayon::current_num_threads() > 1 && !IN_TASK.get();
     if split {

@@ -24,6 +24,7 @@ mod state;
 
 pub use clip::*;
 pub use schedule::*;
+pub(crate) use state::numbered_params;
 pub use state::{Hyper, OptimStateError, OptimizerState, ParamGroup, ParamState, StateFor};
 
 use crate::autograd::{Gradients, UniqueId};

@@ -22,12 +22,31 @@ pub trait LrScheduler {
     /// Advances the counter (used by [`LrScheduler::step`]).
     fn advance(&mut self);
     /// Sets the counter (used by [`LrScheduler::load_state_dict`]).
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// let mut s = StepLR::new(&mut SGD::<f32>::new(1.0), 1, 0.5);
+    /// s.set_epoch(3);
+    /// assert_eq!(s.last_lr(), 0.125);
+    /// ```
     fn set_epoch(&mut self, epoch: usize);
     /// The rate the schedule scales (PyTorch's `base_lrs`, one group): the optimizer's rate
     /// when the schedule was made; [`OneCycleLR`]'s `max_lr / div_factor`.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// assert_eq!(StepLR::new(&mut SGD::<f32>::new(0.3), 1, 0.5).base_lr(), 0.3);
+    /// ```
     fn base_lr(&self) -> f64;
     /// Sets the rate the schedule scales (used by [`LrScheduler::load_state_dict`]; a no-op
     /// for [`OneCycleLR`], whose rates come from its settings alone).
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// let mut s = StepLR::new(&mut SGD::<f32>::new(1.0), 1, 0.5);
+    /// s.set_base_lr(2.0);
+    /// assert_eq!(s.lr_at(1), 1.0);
+    /// ```
     fn set_base_lr(&mut self, base: f64);
     /// The schedule's position, as PyTorch's `scheduler.state_dict()` names it.
     ///

@@ -113,6 +113,11 @@ pub struct OptimStateError {
 
 impl OptimStateError {
     /// A problem with an optimizer's state.
+    ///
+    /// ```
+    /// let e = stensor::optim::OptimStateError::optimizer("x".into());
+    /// assert_eq!(e.to_string(), "optimizer state: x");
+    /// ```
     pub fn optimizer(message: String) -> Self {
         OptimStateError {
             part: "optimizer state",
@@ -226,12 +231,12 @@ pub(crate) fn build_states<E: Clone, S>(
         .collect()
 }
 
-/// The network's parameters in PyTorch's numbering: (id, element count) for each.
-pub(crate) fn numbered_params<M: Module>(net: &M) -> Vec<(Option<UniqueId>, usize)> {
+/// The network's parameters in PyTorch's numbering: (id, dimensions) for each.
+pub(crate) fn numbered_params<M: Module>(net: &M) -> Vec<(Option<UniqueId>, Vec<usize>)> {
     let mut out = vec![];
     net.visit("", &mut |_, t| {
         if t.kind == TensorKind::Parameter {
-            out.push((t.id, t.dims.iter().product()));
+            out.push((t.id, t.dims.to_vec()));
         }
     });
     out
@@ -302,7 +307,7 @@ pub(crate) fn set_hypers(
 /// parameter once, each state's number inside the network; returns each state with its
 /// parameter's id and length.
 pub(crate) fn resolve<'s, E: Element>(
-    params: &[(Option<UniqueId>, usize)],
+    params: &[(Option<UniqueId>, Vec<usize>)],
     state: &'s OptimizerState<E>,
 ) -> Result<Vec<StateFor<'s, E>>, OptimStateError> {
     let err = |m: String| Err(OptimStateError::optimizer(m));
@@ -323,27 +328,27 @@ pub(crate) fn resolve<'s, E: Element>(
     }
     let mut out = vec![];
     for (&number, st) in &state.state {
-        let Some(&(id, len)) = params.get(number) else {
+        let Some((id, dims)) = params.get(number) else {
             return err(format!(
                 "parameter {number}: the network has {} parameters",
                 params.len()
             ));
         };
-        let Some(id) = id else {
+        let Some(id) = *id else {
             return err(format!("parameter {number}: has no id to key state by"));
         };
         out.push(StateFor {
             number,
             id,
-            len,
+            len: dims.iter().product(),
             state: st,
         });
     }
     Ok(out)
 }
 
-/// The state of an optimizer with nothing per parameter, for [`Optimizer::state_dict`]'s
-/// default: the hyper-parameters alone.
+/// The one param group of [`Optimizer::state_dict`]: the hyper-parameters and every
+/// parameter's number.
 pub(crate) fn group_of<E: Element, O: Optimizer<E> + ?Sized>(
     opt: &O,
     count: usize,
