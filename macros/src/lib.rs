@@ -117,53 +117,78 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
     }
 }
 
+/// A field the derive visits (not `#[module(skip)]`).
 struct Field {
     member: syn::Member,
     name: String,
     ty: syn::Type,
 }
 
-fn module_flags(attrs: &[syn::Attribute]) -> syn::Result<(Vec<String>, Option<syn::Type>)> {
-    let mut flags = vec![];
-    let mut input = None;
-    for a in attrs.iter().filter(|a| a.path().is_ident("module")) {
-        a.parse_nested_meta(|m| {
-            let id = m.path.get_ident().map(|i| i.to_string()).unwrap_or_default();
-            match id.as_str() {
-                "skip" | "sequential" | "chain" | "no_display" => {
-                    flags.push(id);
-                    Ok(())
-                }
-                "input" => {
-                    input = Some(m.value()?.parse::<syn::Type>()?);
-                    Ok(())
-                }
-                _ => Err(m.error("unknown module attribute: expected `skip` (on a field), or `sequential`, `chain`, `input = Type`, `no_display` (on the struct)")),
-            }
-        })?;
-    }
-    Ok((flags, input))
+/// The `#[module(..)]` attributes of one item, typed.
+#[derive(Default)]
+struct Attrs {
+    skip: bool,
+    sequential: bool,
+    chain: bool,
+    no_display: bool,
+    input: Option<syn::Type>,
 }
 
-fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
-    let name = &input.ident;
-    let data = match &input.data {
-        syn::Data::Struct(s) => s,
-        _ => {
-            return Err(syn::Error::new_spanned(
-                &input.ident,
-                "#[derive(Module)] works on structs: a network is a struct of layers (put alternatives in separate structs, or write `impl Module` by hand)",
-            ))
+impl Attrs {
+    fn parse(attrs: &[syn::Attribute]) -> syn::Result<Self> {
+        let mut out = Attrs::default();
+        for a in attrs.iter().filter(|a| a.path().is_ident("module")) {
+            a.parse_nested_meta(|m| {
+                let flag = if m.path.is_ident("skip") {
+                    &mut out.skip
+                } else if m.path.is_ident("sequential") {
+                    &mut out.sequential
+                } else if m.path.is_ident("chain") {
+                    &mut out.chain
+                } else if m.path.is_ident("no_display") {
+                    &mut out.no_display
+                } else if m.path.is_ident("input") {
+                    out.input = Some(m.value()?.parse::<syn::Type>()?);
+                    return Ok(());
+                } else {
+                    return Err(m.error("unknown module attribute: expected `skip` (on a field), or `sequential`, `chain`, `input = Type`, `no_display` (on the struct)"));
+                };
+                *flag = true;
+                Ok(())
+            })?;
         }
+        Ok(out)
+    }
+}
+
+/// What `#[derive(Module)]` read from the struct: its name and generics, the fields it visits,
+/// and the struct's options.
+struct Parsed {
+    name: syn::Ident,
+    generics: syn::Generics,
+    fields: Vec<Field>,
+    /// `sequential`: the derive writes `forward` too.
+    sequential: bool,
+    /// `sequential` or `chain`: the fields run in order, so the shape table can be derived.
+    chain: bool,
+    display: bool,
+    input: Option<syn::Type>,
+}
+
+fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
+    let name = input.ident;
+    let syn::Data::Struct(data) = input.data else {
+        return Err(syn::Error::new_spanned(
+            &name,
+            "#[derive(Module)] works on structs: a network is a struct of layers (put alternatives in separate structs, or write `impl Module` by hand)",
+        ));
     };
-    let (struct_flags, input_ty) = module_flags(&input.attrs)?;
-    let sequential = struct_flags.iter().any(|f| f == "sequential");
-    let chain = sequential || struct_flags.iter().any(|f| f == "chain");
-    let display = !struct_flags.iter().any(|f| f == "no_display");
-    if input_ty.is_some() && !chain {
+    let attrs = Attrs::parse(&input.attrs)?;
+    let chain = attrs.sequential || attrs.chain;
+    if attrs.input.is_some() && !chain {
         return Err(syn::Error::new_spanned(name, "`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)"));
     }
-    if struct_flags.iter().any(|f| f == "skip") {
+    if attrs.skip {
         return Err(syn::Error::new_spanned(
             name,
             "`skip` goes on a field, not on the struct",
@@ -171,14 +196,14 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
     }
     let mut fields = vec![];
     for (i, f) in data.fields.iter().enumerate() {
-        let (flags, finput) = module_flags(&f.attrs)?;
-        if finput.is_some() || flags.iter().any(|x| x != "skip") {
+        let fa = Attrs::parse(&f.attrs)?;
+        if fa.input.is_some() || fa.sequential || fa.chain || fa.no_display {
             return Err(syn::Error::new_spanned(
                 f,
                 "`sequential`, `chain`, `input` and `no_display` go on the struct, not on a field",
             ));
         }
-        if flags.iter().any(|x| x == "skip") {
+        if fa.skip {
             continue;
         }
         let (member, fname) = match &f.ident {
@@ -191,43 +216,93 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
             ty: f.ty.clone(),
         });
     }
-
-    let mut generics = input.generics.clone();
-    {
-        let wc = generics.make_where_clause();
-        for p in input.generics.type_params() {
-            let id = &p.ident;
-            wc.predicates.push(syn::parse_quote!(#id: 'static));
-        }
-        for f in &fields {
-            let ty = &f.ty;
-            wc.predicates
-                .push(syn::parse_quote!(#ty: ::stensor::nn::Module));
-        }
+    if chain && fields.is_empty() {
+        let what = if attrs.sequential {
+            "#[module(sequential)] needs at least one (non-skipped) field to chain"
+        } else {
+            "`sequential` and `chain` need at least one (non-skipped) field"
+        };
+        return Err(syn::Error::new_spanned(name, what));
     }
-    let (impl_g, ty_g, where_c) = generics.split_for_impl();
-    let members: Vec<_> = fields.iter().map(|f| &f.member).collect();
-    let kind = name.to_string();
-    // Per-field statements, spanned on the field so errors point at it.
-    let span_of = |f: &Field| syn::spanned::Spanned::span(&f.ty);
-    let visits: Vec<_> = fields.iter().map(|f| {
-        let (m, n) = (&f.member, &f.name);
-        quote::quote_spanned!(span_of(f)=> ::stensor::nn::Module::visit(&self.#m, &::stensor::nn::join(prefix, #n), f);)
-    }).collect();
-    let visits_mut: Vec<_> = fields.iter().map(|f| {
-        let (m, n) = (&f.member, &f.name);
-        quote::quote_spanned!(span_of(f)=> ::stensor::nn::Module::visit_mut(&mut self.#m, &::stensor::nn::join(prefix, #n), f);)
-    }).collect();
-    let kids: Vec<_> = fields.iter().map(|f| {
-        let (m, n) = (&f.member, &f.name);
-        quote::quote_spanned!(span_of(f)=> (::std::string::String::from(#n), &self.#m as &dyn ::stensor::nn::Module))
-    }).collect();
-    let kids_mut: Vec<_> = fields.iter().map(|f| {
-        let (m, n) = (&f.member, &f.name);
-        quote::quote_spanned!(span_of(f)=> (::std::string::String::from(#n), &mut self.#m as &mut dyn ::stensor::nn::Module))
-    }).collect();
+    Ok(Parsed {
+        name,
+        generics: input.generics,
+        fields,
+        sequential: attrs.sequential,
+        chain,
+        display: !attrs.no_display,
+        input: attrs.input,
+    })
+}
 
-    let module_impl = quote! {
+fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let p = parse(input)?;
+    let module = module_impl(&p);
+    let display = if p.display {
+        display_impl(&p)
+    } else {
+        quote!()
+    };
+    let forward = if p.sequential {
+        forward_impl(&p)
+    } else {
+        quote!()
+    };
+    let summary = if p.chain { summary_impl(&p) } else { quote!() };
+    Ok(quote! { #module #display #forward #summary })
+}
+
+/// The struct's generics with `'static` type parameters and every visited field a `Module`.
+fn module_generics(p: &Parsed) -> syn::Generics {
+    let mut generics = p.generics.clone();
+    let wc = generics.make_where_clause();
+    for tp in p.generics.type_params() {
+        let id = &tp.ident;
+        wc.predicates.push(syn::parse_quote!(#id: 'static));
+    }
+    for f in &p.fields {
+        let ty = &f.ty;
+        wc.predicates
+            .push(syn::parse_quote!(#ty: ::stensor::nn::Module));
+    }
+    generics
+}
+
+/// One statement or expression per field from `each(member, name)`, spanned on the field's
+/// type so that an error (a field that is not a `Module`) points at it.
+fn per_field(p: &Parsed, each: impl Fn(&syn::Member, &str) -> TokenStream2) -> Vec<TokenStream2> {
+    p.fields
+        .iter()
+        .map(|f| {
+            let span = syn::spanned::Spanned::span(&f.ty);
+            let body = each(&f.member, &f.name);
+            quote::quote_spanned!(span=> #body)
+        })
+        .collect()
+}
+
+fn module_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let generics = module_generics(p);
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    let kind = name.to_string();
+    let visits = per_field(
+        p,
+        |m, n| quote!(::stensor::nn::Module::visit(&self.#m, &::stensor::nn::join(prefix, #n), f);),
+    );
+    let visits_mut = per_field(
+        p,
+        |m, n| quote!(::stensor::nn::Module::visit_mut(&mut self.#m, &::stensor::nn::join(prefix, #n), f);),
+    );
+    let kids = per_field(
+        p,
+        |m, n| quote!((::std::string::String::from(#n), &self.#m as &dyn ::stensor::nn::Module)),
+    );
+    let kids_mut = per_field(
+        p,
+        |m, n| quote!((::std::string::String::from(#n), &mut self.#m as &mut dyn ::stensor::nn::Module)),
+    );
+    quote! {
         impl #impl_g ::stensor::nn::Module for #name #ty_g #where_c {
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorRef<'_>)) {
                 #( #visits )*
@@ -248,101 +323,90 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
                 self
             }
         }
-    };
+    }
+}
 
-    let display_impl = match (display, &input_ty) {
-        (false, _) => quote! {},
-        (true, None) => quote! {
-            impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    ::std::fmt::Display::fmt(&::stensor::nn::ModuleDisplay(self), f)
-                }
-            }
-        },
-        (true, Some(it)) => quote! {
-            impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
-                fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
-                    ::stensor::nn::fmt_with_shapes::<#it, Self>(self, f)
-                }
-            }
-        },
+/// `Display` like PyTorch's `print(model)`, with each layer's shapes when `input` is given.
+fn display_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let generics = module_generics(p);
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    let body = match &p.input {
+        None => quote!(::std::fmt::Display::fmt(
+            &::stensor::nn::ModuleDisplay(self),
+            f
+        )),
+        Some(it) => quote!(::stensor::nn::fmt_with_shapes::<#it, Self>(self, f)),
     };
+    quote! {
+        impl #impl_g ::std::fmt::Display for #name #ty_g #where_c {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                #body
+            }
+        }
+    }
+}
 
-    let summary_impl = if chain {
-        if fields.is_empty() {
-            return Err(syn::Error::new_spanned(
-                name,
-                "`sequential` and `chain` need at least one (non-skipped) field",
-            ));
-        }
-        let mut preds: Vec<syn::WherePredicate> = vec![];
-        let mut x: syn::Type = syn::parse_quote!(__StensorInput);
-        let mut steps = vec![];
-        for f in &fields {
-            let ty = &f.ty;
-            let (member, fname) = (&f.member, &f.name);
-            preds.push(
-                syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
-            );
-            steps.push(quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); });
-            x = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
-        }
-        let mut g3 = input.generics.clone();
-        g3.params.insert(0, syn::parse_quote!(__StensorInput));
-        {
-            let wc = g3.make_where_clause();
-            for p in preds {
-                wc.predicates.push(p);
-            }
-        }
-        let (impl_g3, _, where_c3) = g3.split_for_impl();
-        quote! {
-            impl #impl_g3 ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c3 {
-                fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
-                    #( #steps )*
-                }
-            }
-        }
-    } else {
-        quote! {}
-    };
+/// The struct's generics with an input type `__StensorInput` in front, each field bounded by
+/// `bound(field type, its input type)` where its input is the previous field's output; each
+/// field's input type; and the last field's output type.
+fn chained_generics(
+    p: &Parsed,
+    bound: impl Fn(&syn::Type, &syn::Type) -> syn::WherePredicate,
+) -> (syn::Generics, Vec<syn::Type>, syn::Type) {
+    let mut generics = p.generics.clone();
+    generics.params.insert(0, syn::parse_quote!(__StensorInput));
+    let wc = generics.make_where_clause();
+    let mut inputs = vec![];
+    let mut x: syn::Type = syn::parse_quote!(__StensorInput);
+    for f in &p.fields {
+        let ty = &f.ty;
+        wc.predicates.push(bound(ty, &x));
+        let next = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
+        inputs.push(std::mem::replace(&mut x, next));
+    }
+    (generics, inputs, x)
+}
 
-    let forward_impl = if sequential {
-        if fields.is_empty() {
-            return Err(syn::Error::new_spanned(
-                name,
-                "#[module(sequential)] needs at least one (non-skipped) field to chain",
-            ));
-        }
-        let input_ty: syn::Type = syn::parse_quote!(__StensorInput);
-        let mut preds: Vec<syn::WherePredicate> = vec![];
-        let mut x = input_ty.clone();
-        for f in &fields {
-            let ty = &f.ty;
-            preds.push(syn::parse_quote!(#ty: ::stensor::nn::Forward<#x>));
-            x = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
-        }
-        let mut g2 = input.generics.clone();
-        g2.params.insert(0, syn::parse_quote!(__StensorInput));
-        {
-            let wc = g2.make_where_clause();
-            for p in preds {
-                wc.predicates.push(p);
+/// `#[module(sequential)]`: `forward` runs the fields in order.
+fn forward_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let (_, ty_g, _) = p.generics.split_for_impl();
+    let (generics, _, output) = chained_generics(
+        p,
+        |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x>),
+    );
+    let (impl_g, _, where_c) = generics.split_for_impl();
+    let members = p.fields.iter().map(|f| &f.member);
+    quote! {
+        impl #impl_g ::stensor::nn::Forward<__StensorInput> for #name #ty_g #where_c {
+            type Output = #output;
+            fn forward(&self, x: __StensorInput) -> Self::Output {
+                #( let x = ::stensor::nn::Forward::forward(&self.#members, x); )*
+                x
             }
         }
-        let (impl_g2, _, where_c2) = g2.split_for_impl();
-        quote! {
-            impl #impl_g2 ::stensor::nn::Forward<__StensorInput> for #name #ty_g #where_c2 {
-                type Output = #x;
-                fn forward(&self, x: __StensorInput) -> Self::Output {
-                    #( let x = ::stensor::nn::Forward::forward(&self.#members, x); )*
-                    x
-                }
-            }
-        }
-    } else {
-        quote! {}
-    };
+    }
+}
 
-    Ok(quote! { #module_impl #display_impl #forward_impl #summary_impl })
+/// `sequential` or `chain`: the shape table's rows, one layer after another.
+fn summary_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let (_, ty_g, _) = p.generics.split_for_impl();
+    let (generics, inputs, _) = chained_generics(
+        p,
+        |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
+    );
+    let (impl_g, _, where_c) = generics.split_for_impl();
+    let steps = p.fields.iter().zip(&inputs).map(|(f, x)| {
+        let (member, fname) = (&f.member, &f.name);
+        quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); }
+    });
+    quote! {
+        impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
+            fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
+                #( #steps )*
+            }
+        }
+    }
 }
