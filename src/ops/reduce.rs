@@ -7,115 +7,118 @@ use crate::shape::{RemoveAxis, Shape};
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
 
-/// Which reduction along an axis.
-#[derive(Clone, Copy)]
-enum Reduce {
-    Sum,
-    Mean,
-    Max,
-    Min,
-    Var(usize),
-}
-
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
-    /// Reduces the axis `axis` of dims `dims` (the whole tensor as one axis when `axis` is
-    /// `None`) into a tensor of shape `out`.
-    fn reduce_op<S2: Shape>(self, out: S2, axis: Option<usize>, how: Reduce) -> Tensor<S2, E, T> {
-        let dims = self.dims();
-        let (outer, n, inner) = match axis {
-            Some(ax) => axis_split(&dims, ax),
+    /// `(outer, n, inner)`: the axis `axis` of this tensor's dims, or the whole tensor as one
+    /// axis when `axis` is `None`.
+    fn reduced_axis(&self, axis: Option<usize>) -> (usize, usize, usize) {
+        match axis {
+            Some(ax) => axis_split(&self.dims(), ax),
             None => (1, self.numel(), 1),
-        };
-        let x = self.data_arc();
-        let (target, node) = self.as_input();
-        let nn = E::from_usize(n);
-        match how {
-            Reduce::Sum | Reduce::Mean => {
-                let mut y = kernels::sum_axis(&x, outer, n, inner);
-                let scale = if let Reduce::Mean = how {
-                    nn.recip()
-                } else {
-                    E::one()
-                };
-                if let Reduce::Mean = how {
-                    kernels::map_inplace(&mut y, |v| v * scale);
-                }
-                op_result(out, y, &[(target, node)], |_| {
-                    Box::new(move |g, grads| {
-                        let spread = |gx: &mut [E]| {
-                            kernels::spread_axis(gx, g, outer, n, inner, |_, _, _| scale)
-                        };
-                        grads.accum_or_init(
-                            &target,
-                            || {
-                                let mut gx = vec![E::zero(); outer * n * inner];
-                                if outer * inner == 1 {
-                                    let v = g[0] * scale;
-                                    kernels::map_inplace(&mut gx, |_| v);
-                                } else {
-                                    spread(&mut gx);
-                                }
-                                gx
-                            },
-                            spread,
-                        );
-                    })
-                })
-            }
-            Reduce::Max | Reduce::Min => {
-                let max = matches!(how, Reduce::Max);
-                let (y, idx) = kernels::arg_extreme_axis(&x, outer, n, inner, max);
-                if axis.is_some() {
-                    // Along an axis the gradient goes to the index returned (PyTorch's
-                    // `max(dim)`).
-                    op_result(out, y, &[(target, node)], |_| {
-                        Box::new(move |g, grads| {
-                            if let Some(gx) = grads.accum(&target) {
-                                kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
-                                    if idx[o * inner + i] == j {
-                                        E::one()
-                                    } else {
-                                        E::zero()
-                                    }
-                                });
-                            }
-                        })
-                    })
-                } else {
-                    // Over everything the gradient is shared evenly by the ties (PyTorch's
-                    // `max()`).
-                    let best = y[0];
-                    op_result(out, y, &[(target, node)], |_| {
-                        Box::new(move |g, grads| {
-                            if let Some(gx) = grads.accum(&target) {
-                                let ties = x.iter().filter(|&&v| v == best).count().max(1);
-                                let share = g[0] / E::from_usize(ties);
-                                for (d, &v) in gx.iter_mut().zip(x.iter()) {
-                                    if v == best {
-                                        *d = *d + share;
-                                    }
-                                }
-                            }
-                        })
-                    })
-                }
-            }
-            Reduce::Var(correction) => {
-                let (mean, var) = kernels::mean_var_axis(&x, outer, n, inner, correction);
-                let mean = Arc::new(mean);
-                let denom = E::from_usize(n.saturating_sub(correction));
-                op_result(out, var, &[(target, node)], |_| {
-                    Box::new(move |g, grads| {
-                        if let Some(gx) = grads.accum(&target) {
-                            let two = E::from_f64(2.0);
-                            kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
-                                two * (x[(o * n + j) * inner + i] - mean[o * inner + i]) / denom
-                            });
-                        }
-                    })
-                })
-            }
         }
+    }
+
+    /// The sum along `axis` (everything when `None`), or the mean when `mean`, into shape
+    /// `out`.
+    fn sum_op<S2: Shape>(self, out: S2, axis: Option<usize>, mean: bool) -> Tensor<S2, E, T> {
+        let (outer, n, inner) = self.reduced_axis(axis);
+        let scale = if mean {
+            E::from_usize(n).recip()
+        } else {
+            E::one()
+        };
+        let mut y = kernels::sum_axis(&self.data_arc(), outer, n, inner);
+        if mean {
+            kernels::map_inplace(&mut y, |v| v * scale);
+        }
+        let (target, node) = self.as_input();
+        op_result(out, y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                let spread =
+                    |gx: &mut [E]| kernels::spread_axis(gx, g, outer, n, inner, |_, _, _| scale);
+                grads.accum_or_init(
+                    &target,
+                    || {
+                        let mut gx = vec![E::zero(); outer * n * inner];
+                        if outer * inner == 1 {
+                            let v = g[0] * scale;
+                            kernels::map_inplace(&mut gx, |_| v);
+                        } else {
+                            spread(&mut gx);
+                        }
+                        gx
+                    },
+                    spread,
+                );
+            })
+        })
+    }
+
+    /// The largest (`max`) or smallest value along `axis`, into shape `out`; its gradient goes
+    /// to the index returned (PyTorch's `max(dim)`).
+    fn extreme_along<S2: Shape>(self, out: S2, axis: usize, max: bool) -> Tensor<S2, E, T> {
+        let (outer, n, inner) = self.reduced_axis(Some(axis));
+        let (y, idx) = kernels::arg_extreme_axis(&self.data_arc(), outer, n, inner, max);
+        let (target, node) = self.as_input();
+        op_result(out, y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
+                        if idx[o * inner + i] == j {
+                            E::one()
+                        } else {
+                            E::zero()
+                        }
+                    });
+                }
+            })
+        })
+    }
+
+    /// The largest (`max`) or smallest element; its gradient is shared evenly by the ties
+    /// (PyTorch's `max()`).
+    fn extreme_all(self, max: bool) -> Tensor<(), E, T> {
+        let x = self.data_arc();
+        let (y, _) = kernels::arg_extreme_axis(&x, 1, x.len(), 1, max);
+        let best = y[0];
+        let (target, node) = self.as_input();
+        op_result((), y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    let ties = x.iter().filter(|&&v| v == best).count().max(1);
+                    let share = g[0] / E::from_usize(ties);
+                    for (d, &v) in gx.iter_mut().zip(x.iter()) {
+                        if v == best {
+                            *d = *d + share;
+                        }
+                    }
+                }
+            })
+        })
+    }
+
+    /// The variance along `axis` (everything when `None`) with `correction`, into shape `out`.
+    fn var_op<S2: Shape>(
+        self,
+        out: S2,
+        axis: Option<usize>,
+        correction: usize,
+    ) -> Tensor<S2, E, T> {
+        let (outer, n, inner) = self.reduced_axis(axis);
+        let x = self.data_arc();
+        let (mean, var) = kernels::mean_var_axis(&x, outer, n, inner, correction);
+        let mean = Arc::new(mean);
+        let denom = E::from_usize(n.saturating_sub(correction));
+        let (target, node) = self.as_input();
+        op_result(out, var, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                if let Some(gx) = grads.accum(&target) {
+                    let two = E::from_f64(2.0);
+                    kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
+                        two * (x[(o * n + j) * inner + i] - mean[o * inner + i]) / denom
+                    });
+                }
+            })
+        })
     }
 
     /// The sum of every element.
@@ -125,7 +128,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(Tensor::<(U2, U3)>::arange().sum().item(), 15.0);
     /// ```
     pub fn sum(self) -> Tensor<(), E, T> {
-        self.reduce_op((), None, Reduce::Sum)
+        self.sum_op((), None, false)
     }
 
     /// The mean of every element.
@@ -135,7 +138,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(Tensor::<(U2, U2)>::arange().mean().item(), 1.5);
     /// ```
     pub fn mean(self) -> Tensor<(), E, T> {
-        self.reduce_op((), None, Reduce::Mean)
+        self.sum_op((), None, true)
     }
 
     /// The largest element (NaN if any is NaN); its gradient is shared evenly by ties.
@@ -145,7 +148,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(Tensor::<(U3,)>::from_array([1.0, 7.0, 3.0]).max().item(), 7.0);
     /// ```
     pub fn max(self) -> Tensor<(), E, T> {
-        self.reduce_op((), None, Reduce::Max)
+        self.extreme_all(true)
     }
 
     /// The smallest element (NaN if any is NaN); its gradient is shared evenly by ties.
@@ -155,7 +158,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(Tensor::<(U3,)>::from_array([1.0, 7.0, 3.0]).min().item(), 1.0);
     /// ```
     pub fn min(self) -> Tensor<(), E, T> {
-        self.reduce_op((), None, Reduce::Min)
+        self.extreme_all(false)
     }
 
     /// The unbiased variance of every element (PyTorch's default, `correction=1`).
@@ -166,7 +169,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert!((v.item() - 5.0 / 3.0).abs() < 1e-15);
     /// ```
     pub fn var(self) -> Tensor<(), E, T> {
-        self.reduce_op((), None, Reduce::Var(1))
+        self.var_op((), None, 1)
     }
 
     /// Sum along axis `I`, which is removed.
@@ -183,7 +186,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: RemoveAxis<I>,
     {
         let out = self.shape().remove();
-        self.reduce_op(out, Some(I), Reduce::Sum)
+        self.sum_op(out, Some(I), false)
     }
 
     /// Mean along axis `I`, which is removed.
@@ -198,7 +201,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: RemoveAxis<I>,
     {
         let out = self.shape().remove();
-        self.reduce_op(out, Some(I), Reduce::Mean)
+        self.sum_op(out, Some(I), true)
     }
 
     /// Maximum along axis `I`, which is removed; the gradient goes to the first maximum.
@@ -213,7 +216,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: RemoveAxis<I>,
     {
         let out = self.shape().remove();
-        self.reduce_op(out, Some(I), Reduce::Max)
+        self.extreme_along(out, I, true)
     }
 
     /// Minimum along axis `I`, which is removed; the gradient goes to the first minimum.
@@ -228,7 +231,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: RemoveAxis<I>,
     {
         let out = self.shape().remove();
-        self.reduce_op(out, Some(I), Reduce::Min)
+        self.extreme_along(out, I, false)
     }
 
     /// Unbiased variance along axis `I` (PyTorch's `var(dim)`, `correction=1`), which is
@@ -259,6 +262,6 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: RemoveAxis<I>,
     {
         let out = self.shape().remove();
-        self.reduce_op(out, Some(I), Reduce::Var(correction))
+        self.var_op(out, Some(I), correction)
     }
 }
