@@ -294,80 +294,94 @@ fn forward_into<E: Element>(
             return;
         }
     }
-    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
-    // Large im2col matrices are built a block of output rows at a time (about 512 KiB), so the
-    // columns stay in cache between im2col, packing and the product.
-    let ow = g.output[2];
-    let out_rows = g.output[0] * g.output[1];
-    let block_rows = block_rows(g);
-    // One buffer per thread and call (a fresh one per image costs page faults).
-    let new_col = || {
-        (
-            vec![E::zero(); cin_g * kv * block_rows * ow],
-            vec![E::zero(); cout_g * block_rows * ow],
-        )
-    };
-    let per_image = |(col, tmp): &mut (Vec<E>, Vec<E>), (xn, on): (&[E], &mut [E])| {
+    let (xs, os) = (g.cin * iv, g.cout * ov);
+    let per_image = |bufs: &mut ColBufs<E>, (xn, on): (&[E], &mut [E])| {
+        let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
         for gi in 0..g.groups {
             let xg = &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv];
             let wg = &w[gi * cout_g * cin_g * kv..(gi + 1) * cout_g * cin_g * kv];
             let og = &mut on[gi * cout_g * ov..(gi + 1) * cout_g * ov];
-            if block_rows < out_rows {
-                for r0 in (0..out_rows).step_by(block_rows) {
-                    let r1 = (r0 + block_rows).min(out_rows);
-                    let nb = (r1 - r0) * ow;
-                    let colb = &mut col[..cin_g * kv * nb];
-                    im2col_rows(g, xg, colb, r0..r1);
-                    let tb = &mut tmp[..cout_g * nb];
-                    gemm(
-                        cout_g,
-                        cin_g * kv,
-                        nb,
-                        wg,
-                        Trans::No,
-                        colb,
-                        Trans::No,
-                        tb,
-                        false,
-                    );
-                    for (orow, trow) in og.chunks_exact_mut(ov).zip(tb.chunks_exact(nb)) {
-                        let dst = &mut orow[r0 * ow..r1 * ow];
-                        if accumulate {
-                            super::add_assign(dst, trow);
-                        } else {
-                            dst.copy_from_slice(trow);
-                        }
-                    }
-                }
-                continue;
-            }
-            im2col(g, xg, col);
-            gemm(
-                cout_g,
-                cin_g * kv,
-                ov,
-                wg,
-                Trans::No,
-                col,
-                Trans::No,
-                og,
-                accumulate,
-            );
+            forward_group(g, xg, wg, og, bufs, accumulate);
         }
         if let Some(b) = bias {
             add_channel_bias(on, ov, b);
         }
     };
-    let (xs, os) = (g.cin * iv, g.cout * ov);
     if parallel::<E>(g) {
         x.par_chunks(xs.max(1))
             .zip(out.par_chunks_mut(os))
-            .for_each_init(new_col, |b, p| super::as_task(|| per_image(b, p)));
+            .for_each_init(
+                || ColBufs::new(g),
+                |b, p| super::as_task(|| per_image(b, p)),
+            );
     } else {
-        let mut bufs = new_col();
+        let mut bufs = ColBufs::new(g);
         x.chunks(xs.max(1))
             .zip(out.chunks_mut(os))
             .for_each(|p| per_image(&mut bufs, p));
+    }
+}
+
+/// The im2col buffers of one thread for one call (a fresh pair per image costs page faults):
+/// the columns of a block of output rows ([`block_rows`]) and the product for them.
+struct ColBufs<E> {
+    col: Vec<E>,
+    tmp: Vec<E>,
+}
+
+impl<E: Element> ColBufs<E> {
+    fn new(g: &ConvGeom) -> Self {
+        let (ow, block) = (g.output[2], block_rows(g));
+        ColBufs {
+            col: vec![E::zero(); g.cin_g() * g.k_vol() * block * ow],
+            tmp: vec![E::zero(); g.cout_g() * block * ow],
+        }
+    }
+}
+
+/// One group of one image by im2col and a product: `og (+)= wg col(xg)`. Large im2col
+/// matrices are built a block of output rows at a time (about 512 KiB), so the columns stay in
+/// cache between im2col, packing and the product.
+fn forward_group<E: Element>(
+    g: &ConvGeom,
+    xg: &[E],
+    wg: &[E],
+    og: &mut [E],
+    bufs: &mut ColBufs<E>,
+    accumulate: bool,
+) {
+    let (ckv, cout_g, ov) = (g.cin_g() * g.k_vol(), g.cout_g(), g.out_vol());
+    let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
+    if block >= out_rows {
+        im2col(g, xg, &mut bufs.col);
+        let col = &bufs.col;
+        return gemm(
+            cout_g,
+            ckv,
+            ov,
+            wg,
+            Trans::No,
+            col,
+            Trans::No,
+            og,
+            accumulate,
+        );
+    }
+    for r0 in (0..out_rows).step_by(block) {
+        let r1 = (r0 + block).min(out_rows);
+        let nb = (r1 - r0) * ow;
+        let colb = &mut bufs.col[..ckv * nb];
+        im2col_rows(g, xg, colb, r0..r1);
+        let tb = &mut bufs.tmp[..cout_g * nb];
+        gemm(cout_g, ckv, nb, wg, Trans::No, colb, Trans::No, tb, false);
+        for (orow, trow) in og.chunks_exact_mut(ov).zip(tb.chunks_exact(nb)) {
+            let dst = &mut orow[r0 * ow..r1 * ow];
+            if accumulate {
+                super::add_assign(dst, trow);
+            } else {
+                dst.copy_from_slice(trow);
+            }
+        }
     }
 }
 
@@ -535,7 +549,7 @@ fn backward_weight_into<E: Element>(
     mut db: Option<&mut [E]>,
 ) {
     check_lengths(g, x.len(), dw.len(), dy.len(), "conv_backward_weight");
-    let (iv, ov, kv) = (g.in_vol(), g.out_vol(), g.k_vol());
+    let (iv, ov) = (g.in_vol(), g.out_vol());
     if dw.is_empty() || dy.is_empty() {
         if let Some(db) = db {
             channel_sum(dy, g.batch, g.cout, db);
@@ -553,74 +567,92 @@ fn backward_weight_into<E: Element>(
     if let Some(db) = db {
         channel_sum(dy, g.batch, g.cout, db);
     }
-    let (cin_g, cout_g) = (g.cin_g(), g.cout_g());
-    let wg_len = cout_g * cin_g * kv;
-    let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
-    let buf_len = (cin_g * kv * block * ow, cout_g * block * ow);
     // dW += dY col^T, a block of output rows at a time, computed as dW^T += col dY^T where
     // that fills the microkernel better: the long side (`cin/G * Kvol`) then runs down its
     // rows and `cout/G` across its 32 columns, and packing `col` as A reads it in order.
-    let ckv = cin_g * kv;
+    let (ckv, cout_g) = (g.cin_g() * g.k_vol(), g.cout_g());
     let tiles = |rows: usize, cols: usize| rows.div_ceil(12) * 12 * cols.div_ceil(32) * 32;
     let transposed = tiles(ckv, cout_g) < tiles(cout_g, ckv);
-    let accumulate = |acc: &mut [E], (col, tmp): &mut (Vec<E>, Vec<E>), n: usize| {
+    let accumulate = |acc: &mut [E], bufs: &mut ColBufs<E>, n: usize| {
         let xn = &x[n * g.cin * iv..(n + 1) * g.cin * iv];
         let dyn_ = &dy[n * g.cout * ov..(n + 1) * g.cout * ov];
+        let (xs, dys, dws) = (g.cin_g() * iv, cout_g * ov, cout_g * ckv);
         for gi in 0..g.groups {
-            let xg = &xn[gi * cin_g * iv..(gi + 1) * cin_g * iv];
-            let dyg = &dyn_[gi * cout_g * ov..(gi + 1) * cout_g * ov];
-            let dwg = &mut acc[gi * wg_len..(gi + 1) * wg_len];
-            for r0 in (0..out_rows).step_by(block) {
-                let r1 = (r0 + block).min(out_rows);
-                let nb = (r1 - r0) * ow;
-                let colb = &mut col[..cin_g * kv * nb];
-                im2col_rows(g, xg, colb, r0..r1);
-                let dyb = &mut tmp[..cout_g * nb];
-                gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
-                if transposed {
-                    gemm(ckv, nb, cout_g, colb, Trans::No, dyb, Trans::Yes, dwg, true);
-                } else {
-                    gemm(cout_g, nb, ckv, dyb, Trans::No, colb, Trans::Yes, dwg, true);
-                }
-            }
+            let xg = &xn[gi * xs..(gi + 1) * xs];
+            let dyg = &dyn_[gi * dys..(gi + 1) * dys];
+            let dwg = &mut acc[gi * dws..(gi + 1) * dws];
+            weight_grad_group(g, xg, dyg, dwg, bufs, transposed);
         }
     };
-    let new_bufs = || (vec![E::zero(); buf_len.0], vec![E::zero(); buf_len.1]);
-    // The sum over the batch, in the layout the products write (a private accumulator per
-    // task when parallel), then added to `dw`.
-    let total = if parallel::<E>(g) {
-        // one run of images per thread: each split of the range makes a fold state, which
-        // is a zeroed weight-sized accumulator and column buffers
-        let per = g.batch.div_ceil(rayon::current_num_threads().max(1));
-        (0..g.batch)
-            .into_par_iter()
-            .with_min_len(per.max(1))
-            .fold(
-                || (vec![E::zero(); dw.len()], new_bufs()),
-                |(mut acc, mut bufs), n| {
-                    super::as_task(|| accumulate(&mut acc, &mut bufs, n));
-                    (acc, bufs)
-                },
-            )
-            .map(|(acc, _)| acc)
-            .reduce(
-                || vec![E::zero(); dw.len()],
-                |mut a, b| {
-                    super::add_assign(&mut a, &b);
-                    a
-                },
-            )
-    } else {
-        let (mut acc, mut bufs) = (vec![E::zero(); dw.len()], new_bufs());
-        for n in 0..g.batch {
-            accumulate(&mut acc, &mut bufs, n);
-        }
-        acc
-    };
+    let total = batch_sum(g, dw.len(), accumulate);
     if transposed {
         add_transposed(g, &total, dw);
     } else {
         super::add_assign(dw, &total);
+    }
+}
+
+/// The sum over the batch of what `accumulate(acc, bufs, image)` adds to a zeroed `len`-long
+/// accumulator: a private accumulator and column buffers per run of images when parallel.
+fn batch_sum<E: Element>(
+    g: &ConvGeom,
+    len: usize,
+    accumulate: impl Fn(&mut [E], &mut ColBufs<E>, usize) + Sync,
+) -> Vec<E> {
+    if !parallel::<E>(g) {
+        let (mut acc, mut bufs) = (vec![E::zero(); len], ColBufs::new(g));
+        for n in 0..g.batch {
+            accumulate(&mut acc, &mut bufs, n);
+        }
+        return acc;
+    }
+    // one run of images per thread: each split of the range makes a fold state, which is a
+    // zeroed accumulator and column buffers
+    let per = g.batch.div_ceil(rayon::current_num_threads().max(1));
+    (0..g.batch)
+        .into_par_iter()
+        .with_min_len(per.max(1))
+        .fold(
+            || (vec![E::zero(); len], ColBufs::new(g)),
+            |(mut acc, mut bufs), n| {
+                super::as_task(|| accumulate(&mut acc, &mut bufs, n));
+                (acc, bufs)
+            },
+        )
+        .map(|(acc, _)| acc)
+        .reduce(
+            || vec![E::zero(); len],
+            |mut a, b| {
+                super::add_assign(&mut a, &b);
+                a
+            },
+        )
+}
+
+/// One group of one image's weight gradient, `dwg += dyg col(xg)^T` (or its transpose into
+/// `dwg` when `transposed`), a block of output rows at a time.
+fn weight_grad_group<E: Element>(
+    g: &ConvGeom,
+    xg: &[E],
+    dyg: &[E],
+    dwg: &mut [E],
+    bufs: &mut ColBufs<E>,
+    transposed: bool,
+) {
+    let (ckv, cout_g, ov) = (g.cin_g() * g.k_vol(), g.cout_g(), g.out_vol());
+    let (ow, out_rows, block) = (g.output[2], g.output[0] * g.output[1], block_rows(g));
+    for r0 in (0..out_rows).step_by(block) {
+        let r1 = (r0 + block).min(out_rows);
+        let nb = (r1 - r0) * ow;
+        let colb = &mut bufs.col[..ckv * nb];
+        im2col_rows(g, xg, colb, r0..r1);
+        let dyb = &mut bufs.tmp[..cout_g * nb];
+        gather_block(dyg, ov, r0 * ow..r1 * ow, dyb);
+        if transposed {
+            gemm(ckv, nb, cout_g, colb, Trans::No, dyb, Trans::Yes, dwg, true);
+        } else {
+            gemm(cout_g, nb, ckv, dyb, Trans::No, colb, Trans::Yes, dwg, true);
+        }
     }
 }
 
