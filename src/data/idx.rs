@@ -81,43 +81,9 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, DataError> {
 pub fn read_idx_with_limit(path: impl AsRef<Path>, limit: usize) -> Result<IdxArray, DataError> {
     let path = path.as_ref();
     let err = |kind| DataError::new(path, kind);
-    let io = |e| err(DataErrorKind::Io(e));
-    let file = std::fs::File::open(path).map_err(io)?;
-    let file_len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
-    let mut file = std::io::BufReader::new(file);
-    let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
-    // and the most bytes the file can hold
-    let (mut reader, holds): (Box<dyn Read>, _) = if gzip {
-        let most = file_len.saturating_mul(DEFLATE_MAX_RATIO);
-        (Box::new(MultiGzDecoder::new(file)), most)
-    } else {
-        (Box::new(file), file_len)
-    };
-    // a read error inside the gzip stream is a bad gzip file; in a raw file, an I/O error
-    let bad = |e| {
-        if gzip {
-            err(DataErrorKind::Gzip(e))
-        } else {
-            io(e)
-        }
-    };
-    let mut head = [0u8; 4];
-    let got = read_up_to(&mut reader, &mut head).map_err(bad)?;
-    let rank = check_magic(&head[..got]).map_err(err)?;
-    let header = 4 + 4 * rank;
-    let mut dim_bytes = vec![0u8; 4 * rank];
-    let got = read_up_to(&mut reader, &mut dim_bytes).map_err(bad)?;
-    if got < dim_bytes.len() {
-        return Err(err(DataErrorKind::Truncated {
-            what: "the header",
-            expected: header,
-            found: 4 + got,
-        }));
-    }
-    let dims: Vec<usize> = dim_bytes
-        .chunks_exact(4)
-        .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
-        .collect();
+    let mut src = Source::open(path)?;
+    let dims = src.read_dims()?;
+    let header = 4 + 4 * dims.len();
     let numel = dims
         .iter()
         .try_fold(1usize, |n, &d| n.checked_mul(d))
@@ -129,43 +95,116 @@ pub fn read_idx_with_limit(path: impl AsRef<Path>, limit: usize) -> Result<IdxAr
             why: "the reader's limit".into(),
         }));
     }
-    if numel > holds.saturating_sub(header) {
-        if !gzip {
-            return Err(err(DataErrorKind::Truncated {
+    let holds = src.holds.saturating_sub(header);
+    if numel > holds {
+        return Err(err(if src.gzip {
+            DataErrorKind::TooLarge {
+                declared: numel,
+                most: holds,
+                why: format!("a gzip file of {} bytes", src.file_len),
+            }
+        } else {
+            DataErrorKind::Truncated {
                 what: "data",
                 expected: numel,
-                found: file_len - header,
+                found: src.file_len - header,
+            }
+        }));
+    }
+    let data = src.read_data(numel)?;
+    Ok(IdxArray { dims, data })
+}
+
+/// An IDX file being read, raw or gzip-compressed.
+struct Source<'p> {
+    path: &'p Path,
+    reader: Box<dyn Read>,
+    gzip: bool,
+    file_len: usize,
+    /// The most bytes the file can hold once decompressed.
+    holds: usize,
+}
+
+impl<'p> Source<'p> {
+    fn open(path: &'p Path) -> Result<Self, DataError> {
+        let io = |e| DataError::new(path, DataErrorKind::Io(e));
+        let file = std::fs::File::open(path).map_err(io)?;
+        let file_len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
+        let mut file = std::io::BufReader::new(file);
+        let gzip = file.fill_buf().map_err(io)?.starts_with(&[0x1f, 0x8b]);
+        let (reader, holds): (Box<dyn Read>, _) = if gzip {
+            let most = file_len.saturating_mul(DEFLATE_MAX_RATIO);
+            (Box::new(MultiGzDecoder::new(file)), most)
+        } else {
+            (Box::new(file), file_len)
+        };
+        Ok(Source {
+            path,
+            reader,
+            gzip,
+            file_len,
+            holds,
+        })
+    }
+
+    fn err(&self, kind: DataErrorKind) -> DataError {
+        DataError::new(self.path, kind)
+    }
+
+    /// A read error inside the gzip stream is a bad gzip file; in a raw file, an I/O error.
+    fn bad(&self, e: std::io::Error) -> DataError {
+        self.err(if self.gzip {
+            DataErrorKind::Gzip(e)
+        } else {
+            DataErrorKind::Io(e)
+        })
+    }
+
+    /// The magic number and the dims it announces.
+    fn read_dims(&mut self) -> Result<Vec<usize>, DataError> {
+        let mut head = [0u8; 4];
+        let got = read_up_to(&mut self.reader, &mut head).map_err(|e| self.bad(e))?;
+        let rank = check_magic(&head[..got]).map_err(|k| self.err(k))?;
+        let mut dim_bytes = vec![0u8; 4 * rank];
+        let got = read_up_to(&mut self.reader, &mut dim_bytes).map_err(|e| self.bad(e))?;
+        if got < dim_bytes.len() {
+            return Err(self.err(DataErrorKind::Truncated {
+                what: "the header",
+                expected: 4 + 4 * rank,
+                found: 4 + got,
             }));
         }
-        return Err(err(DataErrorKind::TooLarge {
-            declared: numel,
-            most: holds.saturating_sub(header),
-            why: format!("a gzip file of {file_len} bytes"),
-        }));
+        Ok(dim_bytes
+            .chunks_exact(4)
+            .map(|c| u32::from_be_bytes([c[0], c[1], c[2], c[3]]) as usize)
+            .collect())
     }
-    let mut data = Vec::new();
-    data.try_reserve_exact(numel)
-        .map_err(|_| err(DataErrorKind::OutOfMemory { bytes: numel }))?;
-    (&mut reader)
-        .take(numel as u64)
-        .read_to_end(&mut data)
-        .map_err(bad)?;
-    if data.len() < numel {
-        return Err(err(DataErrorKind::Truncated {
-            what: "data",
-            expected: numel,
-            found: data.len(),
-        }));
+
+    /// The `numel` data bytes, and an error if fewer or more follow the header.
+    fn read_data(mut self, numel: usize) -> Result<Vec<u8>, DataError> {
+        let mut data = Vec::new();
+        data.try_reserve_exact(numel)
+            .map_err(|_| self.err(DataErrorKind::OutOfMemory { bytes: numel }))?;
+        let read = (&mut self.reader).take(numel as u64).read_to_end(&mut data);
+        read.map_err(|e| self.bad(e))?;
+        if data.len() < numel {
+            return Err(self.err(DataErrorKind::Truncated {
+                what: "data",
+                expected: numel,
+                found: data.len(),
+            }));
+        }
+        // whatever follows is counted, not kept
+        let extra = std::io::copy(&mut self.reader, &mut std::io::sink());
+        let extra = extra.map_err(|e| self.bad(e))?;
+        if extra > 0 {
+            return Err(self.err(DataErrorKind::TrailingBytes {
+                expected: numel,
+                found: numel.saturating_add(usize::try_from(extra).unwrap_or(usize::MAX)),
+            }));
+        }
+        Ok(data)
     }
-    // whatever follows is counted, not kept
-    let extra = std::io::copy(&mut reader, &mut std::io::sink()).map_err(bad)?;
-    if extra > 0 {
-        return Err(err(DataErrorKind::TrailingBytes {
-            expected: numel,
-            found: numel.saturating_add(usize::try_from(extra).unwrap_or(usize::MAX)),
-        }));
-    }
-    Ok(IdxArray { dims, data })
 }
 
 /// Fills `buf` from `r` as far as `r` goes; the number of bytes read.

@@ -152,18 +152,10 @@ impl DataError {
     }
 }
 
-impl fmt::Display for DataErrorKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dims = |d: &[Option<usize>]| {
-            let d: Vec<String> = d
-                .iter()
-                .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
-                .collect();
-            format!("[{}]", d.join(", "))
-        };
+impl DataErrorKind {
+    /// The errors about how much data a file holds or declares.
+    fn fmt_size(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            DataErrorKind::Io(e) => write!(f, "cannot be read or written: {e}"),
-            DataErrorKind::Gzip(e) => write!(f, "is not a valid gzip file: {e}"),
             DataErrorKind::Truncated {
                 what: "data",
                 expected,
@@ -204,6 +196,27 @@ impl fmt::Display for DataErrorKind {
             DataErrorKind::OutOfMemory { bytes } => {
                 write!(f, "{bytes} bytes for the data could not be allocated")
             }
+            _ => unreachable!("fmt_size is called for the size errors only"),
+        }
+    }
+}
+
+impl fmt::Display for DataErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let dims = |d: &[Option<usize>]| {
+            let d: Vec<String> = d
+                .iter()
+                .map(|d| d.map_or("N".to_string(), |d| d.to_string()))
+                .collect();
+            format!("[{}]", d.join(", "))
+        };
+        match self {
+            DataErrorKind::Io(e) => write!(f, "cannot be read or written: {e}"),
+            DataErrorKind::Gzip(e) => write!(f, "is not a valid gzip file: {e}"),
+            DataErrorKind::Truncated { .. }
+            | DataErrorKind::TrailingBytes { .. }
+            | DataErrorKind::TooLarge { .. }
+            | DataErrorKind::OutOfMemory { .. } => self.fmt_size(f),
             DataErrorKind::BadMagic { found } => write!(
                 f,
                 "wrong magic number {found:#010x}: not an IDX file (0x0000080N, N dimensions)"
@@ -638,81 +651,9 @@ impl ImageDataset<U3, U32, U32> {
             Split::Train => (1..=5).map(|i| format!("data_batch_{i}.bin")).collect(),
             Split::Test => vec!["test_batch.bin".into()],
         };
-        const RECORD: usize = 1 + 3072;
         let (mut pixels, mut labels) = (vec![], vec![]);
         for name in files {
-            let path = dir.join(name);
-            let io = |e| DataError::new(&path, DataErrorKind::Io(e));
-            let file = std::fs::File::open(&path).map_err(io)?;
-            let len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
-            if len == 0 || len % RECORD != 0 {
-                return Err(DataError::new(
-                    &path,
-                    DataErrorKind::Truncated {
-                        what: "a whole number of 3073-byte records",
-                        expected: len.div_ceil(RECORD).max(1) * RECORD,
-                        found: len,
-                    },
-                ));
-            }
-            // Bounded as the IDX reader is: the pixels of all files read so far plus these
-            // stay under the limit, and the memory is reserved before any is read (an `Err`,
-            // not an abort, when it cannot be had).
-            let records = len / RECORD;
-            let total = pixels.len() + records * 3072;
-            if total > IDX_DEFAULT_LIMIT {
-                return Err(DataError::new(
-                    &path,
-                    DataErrorKind::TooLarge {
-                        declared: total,
-                        most: IDX_DEFAULT_LIMIT,
-                        why: "the reader's limit".into(),
-                    },
-                ));
-            }
-            pixels
-                .try_reserve_exact(records * 3072)
-                .and_then(|_| labels.try_reserve_exact(records))
-                .map_err(|_| {
-                    DataError::new(
-                        &path,
-                        DataErrorKind::OutOfMemory {
-                            bytes: records * RECORD,
-                        },
-                    )
-                })?;
-            // Records are read one at a time into the pixels' final place: no copy of the file.
-            let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
-            let start = labels.len();
-            let mut label = [0u8];
-            for r in 0..records {
-                let short = |e: std::io::Error| match e.kind() {
-                    std::io::ErrorKind::UnexpectedEof => DataError::new(
-                        &path,
-                        DataErrorKind::Truncated {
-                            what: "a whole number of 3073-byte records",
-                            expected: len,
-                            found: r * RECORD,
-                        },
-                    ),
-                    _ => DataError::new(&path, DataErrorKind::Io(e)),
-                };
-                reader.read_exact(&mut label).map_err(short)?;
-                labels.push(label[0]);
-                let at = pixels.len();
-                pixels.resize(at + 3072, 0);
-                reader.read_exact(&mut pixels[at..]).map_err(short)?;
-            }
-            if let Some(i) = labels[start..].iter().position(|&l| l >= 10) {
-                return Err(DataError::new(
-                    &path,
-                    DataErrorKind::Label {
-                        index: i,
-                        label: labels[start + i],
-                        classes: 10,
-                    },
-                ));
-            }
+            read_cifar_batch(&dir.join(name), &mut pixels, &mut labels)?;
         }
         Self::checked(pixels, labels, 10, &dir)
     }
@@ -879,4 +820,69 @@ pub fn count_correct<B: Dim, K: ConstDim, T: crate::autograd::TapeMode<f32>>(
             best == label
         })
         .count()
+}
+
+/// One CIFAR-10 binary batch's records (a label byte, then 3072 pixel bytes) appended to
+/// `pixels` and `labels`.
+fn read_cifar_batch(
+    path: &Path,
+    pixels: &mut Vec<u8>,
+    labels: &mut Vec<u8>,
+) -> Result<(), DataError> {
+    const RECORD: usize = 1 + 3072;
+    let err = |kind| DataError::new(path, kind);
+    let io = |e| err(DataErrorKind::Io(e));
+    let file = std::fs::File::open(path).map_err(io)?;
+    let len = usize::try_from(file.metadata().map_err(io)?.len()).unwrap_or(usize::MAX);
+    let truncated = |found| DataErrorKind::Truncated {
+        what: "a whole number of 3073-byte records",
+        expected: len.div_ceil(RECORD).max(1) * RECORD,
+        found,
+    };
+    if len == 0 || len % RECORD != 0 {
+        return Err(err(truncated(len)));
+    }
+    // Bounded as the IDX reader is: the pixels of all files read so far plus these stay under
+    // the limit, and the memory is reserved before any is read (an `Err`, not an abort, when
+    // it cannot be had).
+    let records = len / RECORD;
+    let total = pixels.len() + records * 3072;
+    if total > IDX_DEFAULT_LIMIT {
+        return Err(err(DataErrorKind::TooLarge {
+            declared: total,
+            most: IDX_DEFAULT_LIMIT,
+            why: "the reader's limit".into(),
+        }));
+    }
+    pixels
+        .try_reserve_exact(records * 3072)
+        .and_then(|_| labels.try_reserve_exact(records))
+        .map_err(|_| {
+            err(DataErrorKind::OutOfMemory {
+                bytes: records * RECORD,
+            })
+        })?;
+    // Records are read one at a time into the pixels' final place: no copy of the file.
+    let mut reader = std::io::BufReader::with_capacity(1 << 16, file);
+    let start = labels.len();
+    let mut label = [0u8];
+    for r in 0..records {
+        let short = |e: std::io::Error| match e.kind() {
+            std::io::ErrorKind::UnexpectedEof => err(truncated(r * RECORD)),
+            _ => io(e),
+        };
+        reader.read_exact(&mut label).map_err(short)?;
+        labels.push(label[0]);
+        let at = pixels.len();
+        pixels.resize(at + 3072, 0);
+        reader.read_exact(&mut pixels[at..]).map_err(short)?;
+    }
+    match labels[start..].iter().position(|&l| l >= 10) {
+        Some(i) => Err(err(DataErrorKind::Label {
+            index: i,
+            label: labels[start + i],
+            classes: 10,
+        })),
+        None => Ok(()),
+    }
 }

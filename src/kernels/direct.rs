@@ -581,7 +581,6 @@ impl Plan {
         let gacc = taps_pad * self.cout_g;
         let [_, og_len, xs, os] = self.lens();
         let batch = x.len() / xs.max(1);
-        let plane = self.ho * self.wo;
         // rows of positions per block, and whole small images per pass
         let block_rows = (LANE_BLOCK_VALUES / self.cout_g / self.wo).max(1);
         let per_pass = (block_rows / self.ho).max(1);
@@ -605,31 +604,17 @@ impl Plan {
                     let rows = (n1 - n0) * self.ho;
                     for r0 in (0..rows).step_by(block_rows) {
                         let r1 = (r0 + block_rows).min(rows);
-                        starts.clear();
                         let dyt = &mut dyt[..(r1 - r0) * self.wo * self.cout_g];
-                        for (ri, r) in (r0..r1).enumerate() {
-                            let (k, y) = (r / self.ho, r % self.ho);
-                            starts.push(k * self.padded_len + y * self.wp);
-                            let src = &dy[(n0 + k) * os + gi * og_len + y * self.wo..];
-                            let dst = &mut dyt[ri * self.wo * self.cout_g..];
-                            for co in 0..self.cout_g {
-                                let row = &src[co * plane..co * plane + self.wo];
-                                for (ox, &v) in row.iter().enumerate() {
-                                    dst[ox * self.cout_g + co] = v;
-                                }
-                            }
-                        }
-                        let dyt = &*dyt;
+                        self.transpose_rows(dy, n0, gi, r0..r1, dyt, &mut starts);
                         let a = &mut acc[gi * gacc..(gi + 1) * gacc];
                         for t0 in (0..taps_pad).step_by(TT) {
                             let offs: [usize; TT] =
                                 std::array::from_fn(|j| self.tap_offset(t0 + j));
                             for v0 in (0..vs).step_by(CV) {
-                                let (xp, starts, wo) = (&xp[..], &starts[..], self.wo);
                                 s.run(LanesTile::<CV, TT> {
-                                    x: xp,
-                                    starts,
-                                    wo,
+                                    x: &xp,
+                                    starts: &starts,
+                                    wo: self.wo,
                                     dyt,
                                     vs,
                                     v0,
@@ -650,6 +635,35 @@ impl Plan {
             for (co, drow) in dwg.chunks_exact_mut(taps).enumerate() {
                 for (t, d) in drow.iter_mut().enumerate() {
                     *d += flat[t * self.cout_g + co];
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of the pass starting at image `n0` (row `r` is image `n0 + r / Ho`, output
+    /// row `r % Ho`) of group `gi`'s output gradient, transposed into `dyt` (positions by
+    /// channels); `starts` gets each row's first value in the pass's padded input.
+    fn transpose_rows(
+        &self,
+        dy: &[f32],
+        n0: usize,
+        gi: usize,
+        rows: std::ops::Range<usize>,
+        dyt: &mut [f32],
+        starts: &mut Vec<usize>,
+    ) {
+        let [_, og_len, _, os] = self.lens();
+        let plane = self.ho * self.wo;
+        starts.clear();
+        for (ri, r) in rows.enumerate() {
+            let (k, y) = (r / self.ho, r % self.ho);
+            starts.push(k * self.padded_len + y * self.wp);
+            let src = &dy[(n0 + k) * os + gi * og_len + y * self.wo..];
+            let dst = &mut dyt[ri * self.wo * self.cout_g..];
+            for co in 0..self.cout_g {
+                let row = &src[co * plane..co * plane + self.wo];
+                for (ox, &v) in row.iter().enumerate() {
+                    dst[ox * self.cout_g + co] = v;
                 }
             }
         }
