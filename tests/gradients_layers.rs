@@ -126,6 +126,17 @@ fn pooling_gradients() {
 }
 
 #[test]
+fn pixel_shuffle_gradients() {
+    check!(rand::<(U2, U8, U3, U2)>(70), |x| PixelShuffle::<U2>::new()
+        .forward(x));
+    check!(rand::<(U9, U2, U1)>(71), |x| PixelShuffle::<U3>::new()
+        .forward(x));
+    check!(rand::<(U1, U2, U4, U6)>(72), |x| PixelUnshuffle::<U2>::new(
+    )
+    .forward(x));
+}
+
+#[test]
 fn padding_gradients() {
     let x1 = rand::<(U2, U2, U5)>(60);
     let x2 = rand::<(U1, U2, U4, U5)>(61);

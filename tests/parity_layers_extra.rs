@@ -1,7 +1,8 @@
 //! PyTorch parity for parameter combinations the shared reference set does not cover: cases of
 //! `tests/reference/layers_extra.json`, made by `tests/reference/gen_extra.py` (1-d and 3-d
 //! layers with groups, dilation and padding modes, `padding="same"` with an even kernel,
-//! transposed 1-d convolution, adaptive pooling to a larger size, 1-d and circular padding).
+//! transposed 1-d convolution, adaptive pooling to a larger size, 1-d and circular padding,
+//! pixel shuffle and unshuffle).
 
 mod common;
 
@@ -161,6 +162,27 @@ fn all<E: Element>() {
         (U1, U2, U3, U4),
         (U1, U2, U6, U7)
     );
+    stateless!(
+        c("pixel_shuffle_r2"),
+        E,
+        PixelShuffle::<U2>::new(),
+        (U2, U8, U3, U4),
+        (U2, U2, U6, U8)
+    );
+    stateless!(
+        c("pixel_shuffle_r3_unbatched"),
+        E,
+        PixelShuffle::<U3>::new(),
+        (U9, U2, U1),
+        (U1, U6, U3)
+    );
+    stateless!(
+        c("pixel_unshuffle_r2"),
+        E,
+        PixelUnshuffle::<U2>::new(),
+        (U2, U3, U4, U6),
+        (U2, U12, U2, U3)
+    );
 }
 
 #[test]
@@ -169,7 +191,7 @@ fn extra_cases_match_pytorch() {
     all::<f32>();
     assert_eq!(
         cases("layers_extra").len(),
-        26,
+        29,
         "layers_extra.json gained cases: add them above"
     );
 }

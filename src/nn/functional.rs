@@ -353,3 +353,43 @@ where
 {
     Pad1d::<M, L, R>::with_value(value).forward(x)
 }
+
+/// `F.pixel_shuffle(x, upscale_factor)`: the [`Tensor::pixel_shuffle`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::pixel_shuffle(Tensor::<(U1, U4, U3, U3)>::zeros(), U2::new());
+/// assert_eq!(y.dims(), [1, 1, 6, 6]);
+/// ```
+pub fn pixel_shuffle<S, R, E, T>(
+    x: Tensor<S, E, T>,
+    _upscale_factor: R,
+) -> Tensor<<S as crate::shape::PixelShuffleShape<R>>::Output, E, T>
+where
+    S: crate::shape::PixelShuffleShape<R>,
+    R: ConstDim,
+    E: Element,
+    T: crate::autograd::TapeMode<E>,
+{
+    x.pixel_shuffle::<R>()
+}
+
+/// `F.pixel_unshuffle(x, downscale_factor)`: the [`Tensor::pixel_unshuffle`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::pixel_unshuffle(Tensor::<(U1, U1, U6, U6)>::zeros(), U2::new());
+/// assert_eq!(y.dims(), [1, 4, 3, 3]);
+/// ```
+pub fn pixel_unshuffle<S, R, E, T>(
+    x: Tensor<S, E, T>,
+    _downscale_factor: R,
+) -> Tensor<<S as crate::shape::PixelUnshuffleShape<R>>::Output, E, T>
+where
+    S: crate::shape::PixelUnshuffleShape<R>,
+    R: ConstDim,
+    E: Element,
+    T: crate::autograd::TapeMode<E>,
+{
+    x.pixel_unshuffle::<R>()
+}

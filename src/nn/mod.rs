@@ -34,6 +34,7 @@ mod norm;
 mod pad;
 mod pool;
 mod sequential;
+mod shuffle;
 mod spatial;
 
 pub use activation::*;
@@ -45,6 +46,7 @@ pub use module_impls::HyperRepr;
 pub use norm::*;
 pub use pad::*;
 pub use pool::*;
+pub use shuffle::*;
 pub use spatial::*;
 pub use stensor_macros::Module;
 

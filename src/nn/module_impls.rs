@@ -179,6 +179,18 @@ leaf_module!(
     fields = [],
     repr = |s| format!("dim={D}, unflattened_size={}", Sizes::repr())
 );
+leaf_module!(
+    impl[R: ConstDim] PixelShuffle<R>,
+    kind = |s| "PixelShuffle",
+    fields = [],
+    repr = |s| format!("upscale_factor={}", R::SIZE)
+);
+leaf_module!(
+    impl[R: ConstDim] PixelUnshuffle<R>,
+    kind = |s| "PixelUnshuffle",
+    fields = [],
+    repr = |s| format!("downscale_factor={}", R::SIZE)
+);
 
 /// PyTorch's `extra_repr` of a (transposed) convolution: channels, kernel and stride, then
 /// each `(shown, text)` whose value differs from the default, in PyTorch's order.

@@ -4,7 +4,10 @@
 use super::{assert_same_dims, axis_split};
 use crate::autograd::{op_result, unary_result, view_result, MergeTape, TapeMode};
 use crate::kernels;
-use crate::shape::{ConcatAlong, Dim, FlattenDims, PermuteTo, ReshapeTo, Shape, SwapAxes};
+use crate::shape::{
+    ConcatAlong, ConstDim, Dim, FlattenDims, PermuteTo, PixelShuffleShape, PixelUnshuffleShape,
+    ReshapeTo, Shape, SwapAxes,
+};
 use crate::tensor::{Element, Tensor};
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
@@ -108,6 +111,65 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         axes.swap(I, J);
         let shape = self.shape().swap();
         self.permute_op(shape, &axes)
+    }
+
+    /// PyTorch's `pixel_shuffle(x, R)`: `(*, C * R^2, H, W)` to `(*, C, H * R, W * R)`, each
+    /// group of `R^2` channels spread over an `R x R` block of pixels (sub-pixel convolution's
+    /// upscaling). `R^2` must divide the channels: checked at compile time.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U1, U4, U1, U1)>::arange();
+    /// let y: Tensor<(U1, U1, U2, U2)> = x.pixel_shuffle::<U2>();
+    /// assert_eq!(y.to_vec(), vec![0.0, 1.0, 2.0, 3.0]);
+    /// ```
+    pub fn pixel_shuffle<R: ConstDim>(self) -> Tensor<<S as PixelShuffleShape<R>>::Output, E, T>
+    where
+        S: PixelShuffleShape<R>,
+    {
+        let out = self.shape().shuffled();
+        let (planes, r, [h, w]) = self.shuffle_geometry(R::SIZE, R::SIZE * R::SIZE);
+        // (planes, r, r, h, w) -> (planes, h, r, w, r): five axes, any batch rank
+        self.view_as((planes, r, r, h, w))
+            .permute_op((planes, h, r, w, r), &[0, 3, 1, 4, 2])
+            .view_as(out)
+    }
+
+    /// PyTorch's `pixel_unshuffle(x, R)`, the inverse of [`pixel_shuffle`](Self::pixel_shuffle):
+    /// `(*, C, H * R, W * R)` to `(*, C * R^2, H, W)`. `R` must divide the height and the
+    /// width: checked at compile time.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U1, U2, U2)>::arange();
+    /// let y: Tensor<(U4, U1, U1)> = x.pixel_unshuffle::<U2>();
+    /// assert_eq!(y.to_vec(), vec![0.0, 1.0, 2.0, 3.0]);
+    /// ```
+    pub fn pixel_unshuffle<R: ConstDim>(self) -> Tensor<<S as PixelUnshuffleShape<R>>::Output, E, T>
+    where
+        S: PixelUnshuffleShape<R>,
+    {
+        let out = self.shape().unshuffled();
+        let (planes, r, [h, w]) = self.shuffle_geometry(R::SIZE, 1);
+        let (h, w) = (h / r, w / r);
+        // (planes, h, r, w, r) -> (planes, r, r, h, w)
+        self.view_as((planes, h, r, w, r))
+            .permute_op((planes, r, r, h, w), &[0, 2, 4, 1, 3])
+            .view_as(out)
+    }
+
+    /// For a pixel (un)shuffle by `r` (at least 1, which the shape rules guarantee) of this
+    /// `(*, C, H, W)` tensor: the channel planes counted in groups of `per_group`, `r`, and
+    /// `[H, W]`.
+    fn shuffle_geometry(&self, r: usize, per_group: usize) -> (usize, usize, [usize; 2]) {
+        let d = self.dims();
+        let rank = d.len();
+        let planes: usize = d[..rank - 2].iter().product();
+        (
+            planes / per_group.max(1),
+            r.max(1),
+            [d[rank - 2], d[rank - 1]],
+        )
     }
 
     fn permute_op<S2: Shape>(self, shape: S2, axes: &[usize]) -> Tensor<S2, E, T> {

@@ -25,8 +25,10 @@ mod axes;
 mod axes_gen;
 pub mod out;
 pub mod rules;
+mod shuffle;
 
 pub use axes::*;
+pub use shuffle::*;
 
 use core::fmt::{self, Debug};
 use typenum::{Bit, UInt, UTerm, Unsigned};

@@ -252,6 +252,45 @@ bit_rule!(
     "PyTorch's rule: num_channels % num_groups == 0"
 );
 bit_rule!(
+    /// `PixelShuffle`'s channels are a multiple of the upscale factor squared.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = Tensor::<(U1, U8, U2, U2)>::zeros().pixel_shuffle::<U2>();
+    /// assert_eq!(y.dims(), [1, 2, 4, 4]);
+    /// ```
+    ShuffleChannelsDivide,
+    "pixel_shuffle needs channels divisible by upscale_factor squared",
+    "channels is not a multiple of upscale_factor * upscale_factor",
+    "PyTorch's rule: channels % (upscale_factor * upscale_factor) == 0"
+);
+bit_rule!(
+    /// `PixelUnshuffle`'s height and width are multiples of the downscale factor.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = Tensor::<(U1, U2, U4, U6)>::zeros().pixel_unshuffle::<U2>();
+    /// assert_eq!(y.dims(), [1, 8, 2, 3]);
+    /// ```
+    UnshuffleSizeDivides,
+    "pixel_unshuffle needs height and width divisible by downscale_factor",
+    "height or width is not a multiple of downscale_factor",
+    "PyTorch's rule: height % downscale_factor == 0 and width % downscale_factor == 0"
+);
+bit_rule!(
+    /// A pixel (un)shuffle's factor is at least 1.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let y = Tensor::<(U3, U2, U2)>::ones().pixel_shuffle::<U1>();
+    /// assert_eq!(y.dims(), [3, 2, 2]);
+    /// ```
+    ShuffleFactorNonZero,
+    "the pixel (un)shuffle factor must be at least 1",
+    "zero factor",
+    "PyTorch rejects upscale_factor=0 and downscale_factor=0"
+);
+bit_rule!(
     /// A reshape keeps the number of elements.
     ///
     /// ```

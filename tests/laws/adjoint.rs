@@ -1,6 +1,7 @@
 //! Adjointness: a transposed convolution is the adjoint of the convolution with the same
 //! weight and hyper-parameters, `<conv(x), y> == <x, conv_transpose(y)>`; padding's backward is
-//! the adjoint of padding, `<pad(x), y> == <x, pad_backward(y)>`, in every mode.
+//! the adjoint of padding, `<pad(x), y> == <x, pad_backward(y)>`, in every mode; pixel shuffle
+//! and unshuffle are inverse permutations, so each is the other's adjoint.
 
 use crate::{adjoint, cases};
 use proptest::prelude::*;
@@ -21,6 +22,35 @@ macro_rules! backward_of {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+
+    #[test]
+    fn pixel_shuffle_and_unshuffle_are_inverse_and_adjoint(
+        x in any_tensor_f64::<(U2, U12, U2, U3)>(),
+        y in any_tensor_f64::<(U2, U3, U4, U6)>(),
+        batch in 1usize..4,
+    ) {
+        let fx = x.clone().pixel_shuffle::<U2>();
+        let fty = y.clone().pixel_unshuffle::<U2>();
+        adjoint(&fx, &y, &x, &fty)?;
+        prop_assert_eq!(fx.pixel_unshuffle::<U2>().to_vec(), x.to_vec());
+        prop_assert_eq!(fty.pixel_shuffle::<U2>().to_vec(), y.to_vec());
+        // the backward is the inverse permutation too
+        let g = backward_of!(x, y, |v| v.pixel_shuffle::<U2>());
+        prop_assert_eq!(g.to_vec(), y.clone().pixel_unshuffle::<U2>().to_vec());
+        // a runtime batch: each image shuffled as it is alone
+        let xs = x.to_vec();
+        let per = xs.len() / 2;
+        let xb = Tensor::<(usize, U12, U2, U3), f64>::from_vec_shaped(
+            (batch, U12::new(), U2::new(), U3::new()),
+            xs[..per].repeat(batch),
+        ).unwrap();
+        let yb = xb.pixel_shuffle::<U2>();
+        prop_assert_eq!(yb.dims().to_vec(), vec![batch, 3, 4, 6]);
+        let first = fx_first(&x);
+        for img in yb.to_vec().chunks(per) {
+            prop_assert_eq!(img, &first[..]);
+        }
+    }
 
     #[test]
     fn conv2d_and_conv_transpose2d_are_adjoint(
@@ -83,4 +113,10 @@ proptest! {
         let px = pad1d(x1.clone(), Circular, p1, 0.0);
         adjoint(&px, &y1, &x1, &back)?;
     }
+}
+
+/// The pixel shuffle of the first image of `x`.
+fn fx_first(x: &Tensor<(U2, U12, U2, U3), f64>) -> Vec<f64> {
+    let v = x.clone().pixel_shuffle::<U2>().to_vec();
+    v[..v.len() / 2].to_vec()
 }

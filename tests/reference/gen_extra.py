@@ -49,6 +49,12 @@ def cases():
     cs.append(mc("replication_pad1d", nn.ReplicationPad1d((0, 3)), rnd(2, 2, 4), "ReplicationPad1d", {}))
     cs.append(mc("circular_pad1d", nn.CircularPad1d((4, 1)), rnd(2, 2, 4), "CircularPad1d", {}))
     cs.append(mc("circular_pad2d", nn.CircularPad2d((1, 2, 3, 0)), rnd(1, 2, 3, 4), "CircularPad2d", {}))
+    # pixel (un)shuffle, from their own seed so the cases above and the files after keep theirs
+    with torch.random.fork_rng():
+        torch.manual_seed(4321)
+        cs.append(mc("pixel_shuffle_r2", nn.PixelShuffle(2), rnd(2, 8, 3, 4), "PixelShuffle", {"upscale_factor": 2}))
+        cs.append(mc("pixel_shuffle_r3_unbatched", nn.PixelShuffle(3), rnd(9, 2, 1), "PixelShuffle", {"upscale_factor": 3}))
+        cs.append(mc("pixel_unshuffle_r2", nn.PixelUnshuffle(2), rnd(2, 3, 4, 6), "PixelUnshuffle", {"downscale_factor": 2}))
     return cs
 
 
