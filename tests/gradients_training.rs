@@ -165,7 +165,11 @@ fn normalization() {
         bn
     });
     norm_layer(x.clone(), |w, b| {
-        let mut n = InstanceNorm2d::<U3, f64>::with_options(1e-5, Some(0.1), true, false);
+        let mut n = InstanceNorm2d::<U3, f64>::new()
+            .eps(1e-5)
+            .momentum(Some(0.1))
+            .affine(true)
+            .track_running_stats(false);
         (n.weight, n.bias) = (w, b);
         n
     });
@@ -176,7 +180,11 @@ fn normalization() {
     });
     let x1 = rand::<(U4, U3, U5)>(31, -2.0, 2.0);
     norm_layer(x1, |w, b| {
-        let mut bn = BatchNorm1d::<U3, f64>::with_options(1e-3, None, true, true);
+        let mut bn = BatchNorm1d::<U3, f64>::new()
+            .eps(1e-3)
+            .momentum(None)
+            .affine(true)
+            .track_running_stats(true);
         (bn.weight, bn.bias) = (w, b);
         bn
     });
@@ -196,16 +204,16 @@ fn normalization() {
         U2,
         U4,
         f64,
-    >::with_options(
-        1e-5, false
-    )
+    >::new()
+    .eps(1e-5)
+    .affine(false)
     .forward(x));
     check!(rand::<(U2, U2, U3)>(34, -2.0, 2.0), |x| LayerNorm::<
         (U2, U3),
         f64,
-    >::with_options(
-        1e-5, false
-    )
+    >::new()
+    .eps(1e-5)
+    .elementwise_affine(false)
     .forward(x));
 }
 

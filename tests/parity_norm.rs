@@ -50,12 +50,11 @@ macro_rules! batch_norm_case {
         let c = case("norm", $name);
         let cfg = c.config();
         let affine = cfg["affine"].as_bool().unwrap();
-        let mut bn = $layer::<$C, $E>::with_options(
-            cfg["eps"].as_f64().unwrap(),
-            cfg["momentum"].as_f64(),
-            affine,
-            true,
-        );
+        let mut bn = $layer::<$C, $E>::new()
+            .eps(cfg["eps"].as_f64().unwrap())
+            .momentum(cfg["momentum"].as_f64())
+            .affine(affine)
+            .track_running_stats(true);
         bn.weight = param(&c, "weight");
         bn.bias = param(&c, "bias");
         bn.set_running_stats(RunningStats {
@@ -105,7 +104,11 @@ fn all<E: Element>() {
     let inn = InstanceNorm1d::<U2, E>::new();
     check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| inn.forward(x), &[]);
     let c = case("norm", "instancenorm2d");
-    let mut inn = InstanceNorm2d::<U3, E>::with_options(1e-5, Some(0.1), true, false);
+    let mut inn = InstanceNorm2d::<U3, E>::new()
+        .eps(1e-5)
+        .momentum(Some(0.1))
+        .affine(true)
+        .track_running_stats(false);
     inn.weight = param(&c, "weight");
     inn.bias = param(&c, "bias");
     let ids = affine_ids(&inn.weight, &inn.bias);
@@ -116,10 +119,10 @@ fn all<E: Element>() {
     );
 
     let c = case("norm", "groupnorm_seed_g1");
-    let gn = GroupNorm::<U1, U2, E>::with_options(1e-5, false);
+    let gn = GroupNorm::<U1, U2, E>::new().eps(1e-5).affine(false);
     check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| gn.forward(x), &[]);
     let c = case("norm", "groupnorm_seed_g2");
-    let gn = GroupNorm::<U2, U2, E>::with_options(1e-5, false);
+    let gn = GroupNorm::<U2, U2, E>::new().eps(1e-5).affine(false);
     check_forward_backward::<(U2, U2, U4), (U2, U2, U4), E, _>(&c, |x| gn.forward(x), &[]);
     let c = case("norm", "groupnorm_affine");
     let mut gn = GroupNorm::<U2, U4, E>::new();
@@ -152,7 +155,11 @@ fn running_from<C: ConstDim, E: Element>(c: &Case) -> RunningStats<C, E> {
 /// with running statistics in training and evaluation, and 3-d batch norm.
 fn extra<E: Element>() {
     let c = case("norm_extra", "batchnorm1d_cumulative");
-    let mut bn = BatchNorm1d::<U3, E>::with_options(1e-5, None, true, true);
+    let mut bn = BatchNorm1d::<U3, E>::new()
+        .eps(1e-5)
+        .momentum(None)
+        .affine(true)
+        .track_running_stats(true);
     bn.weight = param(&c, "weight");
     bn.bias = param(&c, "bias");
     bn.set_running_stats(running_from(&c));
@@ -161,13 +168,21 @@ fn extra<E: Element>() {
     check_running(&c, &bn.running_stats());
 
     let c = case("norm_extra", "instancenorm1d_track_train");
-    let inn = InstanceNorm1d::<U2, E>::with_options(1e-5, Some(0.2), false, true);
+    let inn = InstanceNorm1d::<U2, E>::new()
+        .eps(1e-5)
+        .momentum(Some(0.2))
+        .affine(false)
+        .track_running_stats(true);
     inn.set_running_stats(running_from(&c));
     check_forward_backward::<(U3, U2, U5), (U3, U2, U5), E, _>(&c, |x| inn.forward(x), &[]);
     check_running(&c, &inn.running_stats());
 
     let c = case("norm_extra", "instancenorm2d_track_eval");
-    let mut inn = InstanceNorm2d::<U2, E>::with_options(1e-5, Some(0.1), true, true);
+    let mut inn = InstanceNorm2d::<U2, E>::new()
+        .eps(1e-5)
+        .momentum(Some(0.1))
+        .affine(true)
+        .track_running_stats(true);
     inn.weight = param(&c, "weight");
     inn.bias = param(&c, "bias");
     inn.set_running_stats(running_from(&c));
@@ -181,7 +196,11 @@ fn extra<E: Element>() {
     check_running(&c, &inn.running_stats());
 
     let c = case("norm_extra", "batchnorm3d_train");
-    let mut bn = BatchNorm3d::<U2, E>::with_options(1e-5, Some(0.3), true, true);
+    let mut bn = BatchNorm3d::<U2, E>::new()
+        .eps(1e-5)
+        .momentum(Some(0.3))
+        .affine(true)
+        .track_running_stats(true);
     bn.weight = param(&c, "weight");
     bn.bias = param(&c, "bias");
     bn.set_running_stats(running_from(&c));

@@ -59,10 +59,11 @@ impl<C: ConstDim, E: Element> RunningStats<C, E> {
     }
 }
 
-/// An optional per-channel weight and bias.
-type AffinePair<C, E> = (Option<Tensor<(C,), E>>, Option<Tensor<(C,), E>>);
+/// An optional weight and bias of shape `S` (per channel, or the normalized shape).
+type AffinePair<S, E> = (Option<Tensor<S, E>>, Option<Tensor<S, E>>);
 
-fn affine_params<C: ConstDim, E: Element>(affine: bool) -> AffinePair<C, E> {
+/// PyTorch's initial affine parameters: a scale of ones and a shift of zeros, or none.
+fn affine_params<S: ConstShape, E: Element>(affine: bool) -> AffinePair<S, E> {
     if affine {
         (
             Some(super::param(Tensor::ones())),
@@ -81,15 +82,40 @@ fn ncs(d: &[usize]) -> (usize, usize, usize) {
 /// The options, mode switches and running-statistics access batch and instance norm share.
 macro_rules! running_norm_methods {
     ($name:ident) => {
-        /// With every option (`eps`, `momentum`, `affine`, `track_running_stats`).
+        /// PyTorch's `eps`, added to the variance.
         ///
         #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
-            "let n = ", stringify!($name), "::<U3>::with_options(1e-3, None, true, true);\n",
+            "let n = ", stringify!($name), "::<U3>::new().eps(1e-3).momentum(None).affine(true).track_running_stats(true);\n",
             "assert_eq!((n.eps, n.momentum, n.track_running_stats), (1e-3, None, true));\n",
             "assert!(n.weight.is_some() && n.bias.is_some());\n```")]
-        pub fn with_options(eps: f64, momentum: Option<f64>, affine: bool, track_running_stats: bool) -> Self {
-            let (weight, bias) = affine_params(affine);
-            Self { weight, bias, eps, momentum, track_running_stats, training: true, running: Mutex::new(RunningStats::new()) }
+        pub fn eps(mut self, eps: f64) -> Self {
+            self.eps = eps;
+            self
+        }
+        /// PyTorch's `momentum`: the weight of a new batch in the running statistics, `None`
+        /// for the cumulative average.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "assert_eq!(", stringify!($name), "::<U3>::new().momentum(Some(0.2)).momentum, Some(0.2));\n```")]
+        pub fn momentum(mut self, momentum: Option<f64>) -> Self {
+            self.momentum = momentum;
+            self
+        }
+        /// PyTorch's `affine`: a learnable scale (ones) and shift (zeros) per channel, or none.
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "assert!(", stringify!($name), "::<U3>::new().affine(false).weight.is_none());\n```")]
+        pub fn affine(mut self, affine: bool) -> Self {
+            (self.weight, self.bias) = affine_params(affine);
+            self
+        }
+        /// PyTorch's `track_running_stats`: keep running statistics (and use them in evaluation).
+        ///
+        #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::", stringify!($name), ";\n",
+            "assert!(!", stringify!($name), "::<U3>::new().track_running_stats(false).track_running_stats);\n```")]
+        pub fn track_running_stats(mut self, track: bool) -> Self {
+            self.track_running_stats = track;
+            self
         }
         /// With the given affine scale and shift, registered as parameters (they get
         /// gradients; setting the public fields to tensors that do not require grad would not).
@@ -160,7 +186,10 @@ macro_rules! batch_norm {
         impl<C: ConstDim, E: Element> $name<C, E> {
             /// PyTorch's defaults: affine, eps 1e-5, momentum 0.1, tracking, training mode.
             pub fn new() -> Self {
-                Self::with_options(1e-5, Some(0.1), true, true)
+                let (weight, bias) = affine_params(true);
+                let running = Mutex::new(RunningStats::new());
+                let (eps, momentum, track_running_stats) = (1e-5, Some(0.1), true);
+                Self { weight, bias, eps, momentum, track_running_stats, training: true, running }
             }
             running_norm_methods!($name);
 
@@ -278,9 +307,13 @@ macro_rules! instance_norm {
         }
 
         impl<C: ConstDim, E: Element> $name<C, E> {
-            /// PyTorch's defaults: no affine, no running statistics, eps 1e-5.
+            /// PyTorch's defaults: no affine, no running statistics, eps 1e-5, momentum 0.1
+            /// (used once `track_running_stats(true)`).
             pub fn new() -> Self {
-                Self::with_options(1e-5, Some(0.1), false, false)
+                let (weight, bias) = affine_params(false);
+                let running = Mutex::new(RunningStats::new());
+                let (eps, momentum, track_running_stats) = (1e-5, Some(0.1), false);
+                Self { weight, bias, eps, momentum, track_running_stats, training: true, running }
             }
             running_norm_methods!($name);
         }
@@ -354,7 +387,7 @@ instance_norm!(
     /// ```
     /// use stensor::prelude::*;
     /// use stensor::nn::{InstanceNorm2d, Forward};
-    /// let y = InstanceNorm2d::<U3>::with_options(1e-5, Some(0.1), true, false).forward(Tensor::<(U2, U3, U4, U4)>::arange());
+    /// let y = InstanceNorm2d::<U3>::new().affine(true).forward(Tensor::<(U2, U3, U4, U4)>::arange());
     /// assert_eq!(y.dims(), [2, 3, 4, 4]);
     /// ```
     InstanceNorm2d, [H, W]
@@ -395,7 +428,35 @@ where
 {
     /// PyTorch's defaults: affine, eps 1e-5.
     pub fn new() -> Self {
-        Self::with_options(1e-5, true)
+        let (weight, bias) = affine_params(true);
+        GroupNorm {
+            weight,
+            bias,
+            eps: 1e-5,
+            groups: core::marker::PhantomData,
+        }
+    }
+    /// PyTorch's `eps`, added to the variance.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::GroupNorm;
+    /// assert_eq!(GroupNorm::<U2, U4>::new().eps(1e-3).eps, 1e-3);
+    /// ```
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// PyTorch's `affine`: a learnable scale (ones) and shift (zeros) per channel, or none.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::GroupNorm;
+    /// assert!(GroupNorm::<U2, U4>::new().affine(false).bias.is_none());
+    /// ```
+    pub fn affine(mut self, affine: bool) -> Self {
+        (self.weight, self.bias) = affine_params(affine);
+        self
     }
     /// With the given affine scale and shift, registered as parameters (they get gradients).
     ///
@@ -408,16 +469,6 @@ where
     pub fn with_affine_params(mut self, weight: Tensor<(C,), E>, bias: Tensor<(C,), E>) -> Self {
         (self.weight, self.bias) = (Some(super::param(weight)), Some(super::param(bias)));
         self
-    }
-    /// With `eps` and `affine`.
-    pub fn with_options(eps: f64, affine: bool) -> Self {
-        let (weight, bias) = affine_params(affine);
-        GroupNorm {
-            weight,
-            bias,
-            eps,
-            groups: core::marker::PhantomData,
-        }
     }
 }
 
@@ -482,7 +533,35 @@ pub struct LayerNorm<NS: ConstShape, E: Element = f32> {
 impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
     /// PyTorch's defaults: elementwise affine, eps 1e-5.
     pub fn new() -> Self {
-        Self::with_options(1e-5, true)
+        let (weight, bias) = affine_params(true);
+        LayerNorm {
+            weight,
+            bias,
+            eps: 1e-5,
+        }
+    }
+    /// PyTorch's `eps`, added to the variance.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::LayerNorm;
+    /// assert_eq!(LayerNorm::<(U4,)>::new().eps(0.0).eps, 0.0);
+    /// ```
+    pub fn eps(mut self, eps: f64) -> Self {
+        self.eps = eps;
+        self
+    }
+    /// PyTorch's `elementwise_affine`: a learnable scale (ones) and shift (zeros) per element of
+    /// the normalized shape, or none.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::LayerNorm;
+    /// assert!(LayerNorm::<(U4,)>::new().elementwise_affine(false).weight.is_none());
+    /// ```
+    pub fn elementwise_affine(mut self, affine: bool) -> Self {
+        (self.weight, self.bias) = affine_params(affine);
+        self
     }
     /// With the given elementwise scale and shift, registered as parameters (they get
     /// gradients).
@@ -496,18 +575,6 @@ impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
     pub fn with_affine_params(mut self, weight: Tensor<NS, E>, bias: Tensor<NS, E>) -> Self {
         (self.weight, self.bias) = (Some(super::param(weight)), Some(super::param(bias)));
         self
-    }
-    /// With `eps` and `elementwise_affine`.
-    pub fn with_options(eps: f64, elementwise_affine: bool) -> Self {
-        let (weight, bias) = if elementwise_affine {
-            (
-                Some(super::param(Tensor::ones())),
-                Some(super::param(Tensor::zeros())),
-            )
-        } else {
-            (None, None)
-        };
-        LayerNorm { weight, bias, eps }
     }
 }
 

@@ -50,7 +50,7 @@ proptest! {
             3 => check::<_, (U2, U2, U2, U2, U3), _>(BatchNorm3d::<U2, F>::new(), s)?,
             4 => check::<_, (U3, U2, U6), _>(LayerNorm::<(U6,), F>::new(), s)?,
             5 => check::<_, (U2, U4, U3, U2), _>(GroupNorm::<U2, U4, F>::new(), s)?,
-            6 => check::<_, (U2, U3, U2, U3), _>(InstanceNorm2d::<U3, F>::with_options(1e-5, None, true, false), s)?,
+            6 => check::<_, (U2, U3, U2, U3), _>(InstanceNorm2d::<U3, F>::new().eps(1e-5).momentum(None).affine(true).track_running_stats(false), s)?,
             7 => check::<_, (U2, U3, U5), _>(InstanceNorm1d::<U3, F>::new(), s)?,
             _ => check::<_, (U2, U3, U5), _>(PReLU::<U3, F>::new(), s)?,
         }

@@ -20,14 +20,14 @@ proptest! {
 
     #[test]
     fn group_norm_of_one_group_is_layer_norm_over_chw(x in any_tensor_f64::<X>().range(-5.0, 5.0)) {
-        let gn = GroupNorm::<U1, U4, f64>::with_options(1e-5, false).forward(x.clone());
-        let ln = LayerNorm::<(U4, U2, U3), f64>::with_options(1e-5, false).forward(x);
+        let gn = GroupNorm::<U1, U4, f64>::new().eps(1e-5).affine(false).forward(x.clone());
+        let ln = LayerNorm::<(U4, U2, U3), f64>::new().eps(1e-5).elementwise_affine(false).forward(x);
         close(&gn, &ln, TOL)?;
     }
 
     #[test]
     fn group_norm_of_c_groups_is_instance_norm(x in any_tensor_f64::<X>().range(-5.0, 5.0)) {
-        let gn = GroupNorm::<U4, U4, f64>::with_options(1e-5, false).forward(x.clone());
+        let gn = GroupNorm::<U4, U4, f64>::new().eps(1e-5).affine(false).forward(x.clone());
         let inn = InstanceNorm2d::<U4, f64>::new().forward(x);
         close(&gn, &inn, TOL)?;
     }
@@ -56,7 +56,7 @@ proptest! {
         let y = ln.forward(x.clone());
         close(&ln.forward(x.clone().add_scalar(c)), &y, Tolerance::new(1e-9, 1e-9))?;
         // exactly scale-free only without eps
-        let ln0 = LayerNorm::<(U8,), f64>::with_options(0.0, true);
+        let ln0 = LayerNorm::<(U8,), f64>::new().eps(0.0).elementwise_affine(true);
         close(&ln0.forward(x.clone().mul_scalar(k)), &ln0.forward(x), Tolerance::new(1e-10, 1e-10))?;
     }
 }
