@@ -87,7 +87,7 @@ fn linear_gradients() {
 
 #[test]
 fn convolution_gradients() {
-    layer_grads!(Conv1d<U2, U3, U3, U2, U1, U1, U1, Zeros, f64>, rand::<(U2, U2, U7)>(20), rand::<(U3, U2, U3)>(21), Some(rand::<(U3,)>(22)));
+    layer_grads!(in_f64::Conv1d<U2, U3, U3, U2, U1>, rand::<(U2, U2, U7)>(20), rand::<(U3, U2, U3)>(21), Some(rand::<(U3,)>(22)));
     layer_grads!(Conv1d<U2, U2, U2, U1, Same, U2, U2, Reflect, f64>, rand::<(U1, U2, U6)>(23), rand::<(U2, U1, U2)>(24), Some(rand::<(U2,)>(25)));
     layer_grads!(Conv2d<U2, U4, (U2, U3), (U1, U2), (U1, U0), (U2, U1), U2, Zeros, f64>, rand::<(U2, U2, U5, U6)>(26), rand::<(U4, U1, U2, U3)>(27), Some(rand::<(U4,)>(28)));
     layer_grads!(Conv2d<U1, U2, U3, U1, U1, U1, U1, Circular, f64>, rand::<(U1, U1, U4, U4)>(29), rand::<(U2, U1, U3, U3)>(30), None);
@@ -197,9 +197,9 @@ fn same_padding_keeps_the_size_and_splits_like_pytorch() {
     // kernel 4, dilation 1: total padding 3, 1 in front and 2 behind (PyTorch's split).
     let x = rand::<(U1, U1, U6)>(90);
     let w = rand::<(U1, U1, U4)>(91);
-    let same = Conv1d::<U1, U1, U4, U1, Same, U1, U1, Zeros, f64>::from_params(w.clone(), None);
+    let same = in_f64::Conv1d::<U1, U1, U4, U1, Same>::from_params(w.clone(), None);
     let explicit = ZeroPad1d::<U1, U2>::new().forward(x.clone());
-    let valid = Conv1d::<U1, U1, U4, U1, Valid, U1, U1, Zeros, f64>::from_params(w, None);
+    let valid = in_f64::Conv1d::<U1, U1, U4, U1, Valid>::from_params(w, None);
     let (a, b) = (same.forward(x), valid.forward(explicit));
     for (a, b) in a.to_vec().iter().zip(b.to_vec()) {
         assert!((a - b).abs() < 1e-15);

@@ -162,7 +162,7 @@ fn initialisers_have_pytorchs_bounds_and_variances() {
     normal_(&mut w, 0.0, 0.02, &mut rng);
     check_normal(&w.to_vec(), 0.02, "normal");
     // the layers' default init: U(-1/sqrt(fan_in), 1/sqrt(fan_in))
-    let c = Conv2d::<U64, U128, U3, U1, U0, U1, U1, Zeros, f64>::new(&mut rng);
+    let c = stensor::nn::in_f64::Conv2d::<U64, U128, U3>::new(&mut rng);
     check_uniform(&c.weight.to_vec(), 1.0 / 576f64.sqrt(), "Conv2d default");
     let l = Linear::<U1000, U100, f64>::new(&mut rng);
     check_uniform(&l.weight.to_vec(), 1.0 / 1000f64.sqrt(), "Linear default");

@@ -26,6 +26,7 @@ mod activation;
 mod conv;
 mod dropout;
 pub mod functional;
+pub mod in_f64;
 pub mod init;
 mod linear;
 mod module;
