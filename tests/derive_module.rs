@@ -299,3 +299,71 @@ fn normalization_layers_have_summary_rows() {
     assert_eq!(s.rows[1].params, 16);
     assert_eq!(s.rows[3].name, "3");
 }
+
+/// A user's own layer: a declared parameter, a declared buffer, a mode and a setting.
+#[derive(Module)]
+#[module(leaf, extra_repr = repr)]
+struct Gate<C: ConstDim> {
+    #[module(param)]
+    weight: Tensor<(C,), f64>,
+    #[module(param)]
+    bias: Option<Tensor<(C,), f64>>,
+    #[module(buffer)]
+    seen: Tensor<(), f64>,
+    #[module(training)]
+    training: bool,
+    scale: f64,
+}
+
+impl<C: ConstDim> Gate<C> {
+    fn repr(&self) -> String {
+        format!("{}, scale={}", C::SIZE, self.scale)
+    }
+}
+
+impl<B: Dim, C: ConstDim, T: TapeMode<f64>> Forward<Tensor<(B, C), f64, T>> for Gate<C>
+where
+    T: stensor::autograd::MergeTape<f64, NoTape, Output = T>,
+{
+    type Output = Tensor<(B, C), f64, T>;
+    fn forward(&self, x: Tensor<(B, C), f64, T>) -> Self::Output {
+        let y = x.broadcast_mul(&self.weight);
+        match &self.bias {
+            Some(b) => y.broadcast_add(b),
+            None => y,
+        }
+    }
+}
+
+#[test]
+fn a_leaf_layer_declares_its_parameters_buffers_and_mode() {
+    // built without requires_grad: declared parameters all the same
+    let mut g = Gate::<U3> {
+        weight: Tensor::from_array([1.0, 2.0, 3.0]),
+        bias: Some(Tensor::zeros()),
+        seen: Tensor::zeros(),
+        training: true,
+        scale: 0.5,
+    };
+    let names: Vec<String> = g.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(names, ["weight", "bias"]);
+    assert_eq!(g.named_buffers(), [("seen".to_string(), vec![])]);
+    assert_eq!(g.extra_repr(), "3, scale=0.5");
+    assert!(g.children().is_empty());
+    g.eval();
+    assert!(!g.training);
+    g.train();
+    assert!(g.training);
+    // a parameter that does not require grad gets no gradient: the check names it
+    let x = Tensor::<(U2, U3), f64>::rand_normal(1, 0.0, 1.0);
+    let err =
+        stensor::gradcheck::check_module_gradients(&mut g, &x, |g, x| g.forward(x)).unwrap_err();
+    assert_eq!(err.tensor, "weight");
+    // declared and requiring grad, both parameters check out
+    g.weight.set_requires_grad(true);
+    g.bias.as_mut().unwrap().set_requires_grad(true);
+    stensor::gradcheck::check_module_gradients(&mut g, &x, |g, x| g.forward(x)).unwrap();
+    // and the shape table shows it as one layer
+    let s = summary::<Tensor<(usize, U3), f64>, _>(&g);
+    assert_eq!((s.rows.len(), s.total_params), (1, 6));
+}

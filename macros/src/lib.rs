@@ -75,16 +75,32 @@ fn uint_type(n: u64) -> TokenStream2 {
     ty
 }
 
-/// Derives `stensor::nn::Module` for a struct of modules (named or tuple fields, generics of any
-/// name), so its parameters are visited under dotted names (`conv1.weight`, `blocks.0.bias`),
-/// `train()`/`eval()` reach every layer inside, and it prints like PyTorch's `print(model)`
-/// (a `Display` impl; opt out with `#[module(no_display)]`).
+/// Derives `stensor::nn::Module` for a network (a struct of modules) or a layer of your own
+/// (a struct of parameters), named or tuple fields, generics of any name: parameters are
+/// visited under dotted names (`conv1.weight`, `blocks.0.bias`), `train()`/`eval()` reach every
+/// layer inside, and a network prints like PyTorch's `print(model)` (a `Display` impl; opt out
+/// with `#[module(no_display)]`).
 ///
-/// - `#[module(skip)]` on a field that holds no parameters (a counter, a name).
-/// - `#[module(sequential)]` on the struct also derives `Forward` by chaining the fields in
-///   order (the output type inferred at compile time), like PyTorch's `nn.Sequential`.
+/// On fields:
+/// - a field with no attribute is a submodule (it must implement `Module`);
+/// - `#[module(param)]`: a tensor (or `Option` of one) that is a parameter, as PyTorch's
+///   `nn.Parameter`; declared, so it counts as one whether or not it requires grad (one that does
+///   not gets no gradient, and the gradient checks say so);
+/// - `#[module(buffer)]`: a tensor (or `Option` of one) of state that is saved but not learned;
+/// - `#[module(training)]`: the `bool` field that holds training mode (set by `train()`/`eval()`);
+/// - `#[module(skip)]`: anything else (a counter, a name).
+///
+/// On the struct:
+/// - `#[module(leaf)]`: a layer rather than a network: fields without an attribute are its
+///   configuration (not visited), and the shape table shows it as one row;
+/// - `#[module(extra_repr = method)]`: PyTorch's `extra_repr`, from `fn method(&self) -> String`;
+/// - `#[module(kind = expr)]`: the name printed (default: the struct's);
+/// - `#[module(bounds(T: Trait, ..))]`: extra bounds for the generated impls (what `extra_repr`
+///   needs of the type parameters);
+/// - `#[module(sequential)]` also derives `Forward` by chaining the fields in order (the output
+///   type inferred at compile time), like PyTorch's `nn.Sequential`;
 /// - `#[module(chain)]`: you write `forward`, which chains the fields in order; the struct gets
-///   the shape table (`stensor::nn::summary`) without a derived `forward`.
+///   the shape table (`stensor::nn::summary`) without a derived `forward`;
 /// - `#[module(input = Tensor<..>)]` with `sequential` or `chain`: `Display` shows each layer's
 ///   static input and output shape for that input type.
 ///
@@ -108,6 +124,34 @@ fn uint_type(n: u64) -> TokenStream2 {
 /// assert_eq!(net.named_parameters()[0].0, "conv.weight");
 /// assert!(net.to_string().starts_with("Net(\n  (conv): Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1))"));
 /// ```
+///
+/// A layer of your own, with a parameter, a buffer and a setting:
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, Module, ModuleDisplay};
+///
+/// #[derive(Module)]
+/// #[module(leaf, extra_repr = repr)]
+/// struct Scale<C: ConstDim> {
+///     #[module(param)]
+///     gain: Tensor<(C,)>,
+///     #[module(buffer)]
+///     calls: Tensor<()>,
+///     clamp: f32,
+/// }
+///
+/// impl<C: ConstDim> Scale<C> {
+///     fn repr(&self) -> String {
+///         format!("{}, clamp={}", C::SIZE, self.clamp)
+///     }
+/// }
+///
+/// let s = Scale::<U3> { gain: Tensor::ones(), calls: Tensor::zeros(), clamp: 6.0 };
+/// assert_eq!(s.named_parameters(), [("gain".to_string(), vec![3])]);
+/// assert_eq!(s.named_buffers(), [("calls".to_string(), vec![])]);
+/// assert!(ModuleDisplay(&s).to_string().starts_with("Scale(3, clamp=6)"));
+/// ```
 #[proc_macro_derive(Module, attributes(module))]
 pub fn derive_module(input: TokenStream) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
@@ -117,47 +161,102 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
     }
 }
 
-/// A field the derive visits (not `#[module(skip)]`).
+/// How the derive treats a field.
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    /// A submodule: visited through its own `Module` impl, listed as a child.
+    Child,
+    /// `#[module(param)]`: a tensor (or `Option` of one) visited as a parameter.
+    Param,
+    /// `#[module(buffer)]`: a tensor (or `Option` of one) visited as a buffer.
+    Buffer,
+}
+
+/// A field the derive visits (not skipped).
 struct Field {
     member: syn::Member,
     name: String,
     ty: syn::Type,
+    role: Role,
 }
 
 /// The `#[module(..)]` attributes of one item, typed.
 #[derive(Default)]
 struct Attrs {
     skip: bool,
+    param: bool,
+    buffer: bool,
+    training: bool,
     sequential: bool,
     chain: bool,
     no_display: bool,
+    leaf: bool,
     input: Option<syn::Type>,
+    kind: Option<syn::Expr>,
+    extra_repr: Option<syn::Ident>,
+    bounds: Vec<syn::WherePredicate>,
 }
+
+const UNKNOWN: &str = "unknown module attribute: expected `skip`, `param`, `buffer` or `training` (on a field), or `sequential`, `chain`, `leaf`, `input = Type`, `kind = expr`, `extra_repr = method`, `bounds(..)`, `no_display` (on the struct)";
 
 impl Attrs {
     fn parse(attrs: &[syn::Attribute]) -> syn::Result<Self> {
         let mut out = Attrs::default();
         for a in attrs.iter().filter(|a| a.path().is_ident("module")) {
             a.parse_nested_meta(|m| {
-                let flag = if m.path.is_ident("skip") {
-                    &mut out.skip
-                } else if m.path.is_ident("sequential") {
-                    &mut out.sequential
-                } else if m.path.is_ident("chain") {
-                    &mut out.chain
-                } else if m.path.is_ident("no_display") {
-                    &mut out.no_display
-                } else if m.path.is_ident("input") {
-                    out.input = Some(m.value()?.parse::<syn::Type>()?);
-                    return Ok(());
-                } else {
-                    return Err(m.error("unknown module attribute: expected `skip` (on a field), or `sequential`, `chain`, `input = Type`, `no_display` (on the struct)"));
+                let Some(id) = m.path.get_ident().map(|i| i.to_string()) else {
+                    return Err(m.error(UNKNOWN));
+                };
+                let flag = match id.as_str() {
+                    "skip" => &mut out.skip,
+                    "param" => &mut out.param,
+                    "buffer" => &mut out.buffer,
+                    "training" => &mut out.training,
+                    "sequential" => &mut out.sequential,
+                    "chain" => &mut out.chain,
+                    "no_display" => &mut out.no_display,
+                    "leaf" => &mut out.leaf,
+                    "input" => {
+                        out.input = Some(m.value()?.parse()?);
+                        return Ok(());
+                    }
+                    "kind" => {
+                        out.kind = Some(m.value()?.parse()?);
+                        return Ok(());
+                    }
+                    "extra_repr" => {
+                        out.extra_repr = Some(m.value()?.parse()?);
+                        return Ok(());
+                    }
+                    "bounds" => {
+                        let content;
+                        syn::parenthesized!(content in m.input);
+                        let preds = syn::punctuated::Punctuated::<
+                            syn::WherePredicate,
+                            syn::Token![,],
+                        >::parse_terminated(&content)?;
+                        out.bounds.extend(preds);
+                        return Ok(());
+                    }
+                    _ => return Err(m.error(UNKNOWN)),
                 };
                 *flag = true;
                 Ok(())
             })?;
         }
         Ok(out)
+    }
+
+    /// Whether any struct-only attribute is set (an error on a field).
+    fn has_struct_options(&self) -> bool {
+        self.sequential
+            || self.chain
+            || self.no_display
+            || self.leaf
+            || self.input.is_some()
+            || self.kind.is_some()
+            || self.extra_repr.is_some()
+            || !self.bounds.is_empty()
     }
 }
 
@@ -167,12 +266,19 @@ struct Parsed {
     name: syn::Ident,
     generics: syn::Generics,
     fields: Vec<Field>,
+    /// The `bool` field that holds training mode (`#[module(training)]`).
+    training: Option<syn::Member>,
     /// `sequential`: the derive writes `forward` too.
     sequential: bool,
     /// `sequential` or `chain`: the fields run in order, so the shape table can be derived.
     chain: bool,
+    /// `leaf`: a layer of its own; its shape table row is its input and output.
+    leaf: bool,
     display: bool,
     input: Option<syn::Type>,
+    kind: Option<syn::Expr>,
+    extra_repr: Option<syn::Ident>,
+    bounds: Vec<syn::WherePredicate>,
 }
 
 fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
@@ -185,54 +291,99 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
     };
     let attrs = Attrs::parse(&input.attrs)?;
     let chain = attrs.sequential || attrs.chain;
+    let err = |msg: &str| Err(syn::Error::new_spanned(&name, msg));
     if attrs.input.is_some() && !chain {
-        return Err(syn::Error::new_spanned(name, "`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)"));
+        return err("`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)");
     }
-    if attrs.skip {
-        return Err(syn::Error::new_spanned(
-            name,
-            "`skip` goes on a field, not on the struct",
-        ));
+    if attrs.skip || attrs.param || attrs.buffer || attrs.training {
+        return err("`skip`, `param`, `buffer` and `training` go on a field, not on the struct");
     }
-    let mut fields = vec![];
-    for (i, f) in data.fields.iter().enumerate() {
-        let fa = Attrs::parse(&f.attrs)?;
-        if fa.input.is_some() || fa.sequential || fa.chain || fa.no_display {
-            return Err(syn::Error::new_spanned(
-                f,
-                "`sequential`, `chain`, `input` and `no_display` go on the struct, not on a field",
-            ));
-        }
-        if fa.skip {
-            continue;
-        }
-        let (member, fname) = match &f.ident {
-            Some(id) => (syn::Member::Named(id.clone()), id.to_string()),
-            None => (syn::Member::Unnamed(syn::Index::from(i)), i.to_string()),
-        };
-        fields.push(Field {
-            member,
-            name: fname,
-            ty: f.ty.clone(),
-        });
+    if attrs.leaf && chain {
+        return err(
+            "a `leaf` layer is not a chain of layers: `leaf` goes without `sequential` and `chain`",
+        );
     }
-    if chain && fields.is_empty() {
-        let what = if attrs.sequential {
+    let (fields, training) = parse_fields(&data.fields, attrs.leaf)?;
+    if chain && fields.iter().all(|f| f.role != Role::Child) {
+        return err(if attrs.sequential {
             "#[module(sequential)] needs at least one (non-skipped) field to chain"
         } else {
             "`sequential` and `chain` need at least one (non-skipped) field"
-        };
-        return Err(syn::Error::new_spanned(name, what));
+        });
     }
     Ok(Parsed {
         name,
         generics: input.generics,
         fields,
+        training,
         sequential: attrs.sequential,
         chain,
-        display: !attrs.no_display,
+        leaf: attrs.leaf,
+        // a layer prints inside its network; on its own, through `ModuleDisplay`
+        display: !attrs.no_display && !attrs.leaf,
         input: attrs.input,
+        kind: attrs.kind,
+        extra_repr: attrs.extra_repr,
+        bounds: attrs.bounds,
     })
+}
+
+/// The visited fields with their roles, and the training-mode field. In a `leaf` a field
+/// without `param` or `buffer` is configuration, not visited.
+fn parse_fields(
+    fields: &syn::Fields,
+    leaf: bool,
+) -> syn::Result<(Vec<Field>, Option<syn::Member>)> {
+    let mut out = vec![];
+    let mut training = None;
+    for (i, f) in fields.iter().enumerate() {
+        let fa = Attrs::parse(&f.attrs)?;
+        if fa.has_struct_options() {
+            return Err(syn::Error::new_spanned(
+                f,
+                "`sequential`, `chain`, `leaf`, `input`, `kind`, `extra_repr`, `bounds` and `no_display` go on the struct, not on a field",
+            ));
+        }
+        if usize::from(fa.skip)
+            + usize::from(fa.param)
+            + usize::from(fa.buffer)
+            + usize::from(fa.training)
+            > 1
+        {
+            return Err(syn::Error::new_spanned(
+                f,
+                "a field is one of `skip`, `param`, `buffer` or `training`",
+            ));
+        }
+        let member = match &f.ident {
+            Some(id) => syn::Member::Named(id.clone()),
+            None => syn::Member::Unnamed(syn::Index::from(i)),
+        };
+        if fa.training {
+            training = Some(member);
+            continue;
+        }
+        let role = if fa.param {
+            Role::Param
+        } else if fa.buffer {
+            Role::Buffer
+        } else if fa.skip || leaf {
+            continue;
+        } else {
+            Role::Child
+        };
+        let name = match &f.ident {
+            Some(id) => id.to_string(),
+            None => i.to_string(),
+        };
+        out.push(Field {
+            member,
+            name,
+            ty: f.ty.clone(),
+            role,
+        });
+    }
+    Ok((out, training))
 }
 
 fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
@@ -248,11 +399,18 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
     } else {
         quote!()
     };
-    let summary = if p.chain { summary_impl(&p) } else { quote!() };
+    let summary = if p.chain {
+        summary_impl(&p)
+    } else if p.leaf {
+        leaf_summary_impl(&p)
+    } else {
+        quote!()
+    };
     Ok(quote! { #module #display #forward #summary })
 }
 
-/// The struct's generics with `'static` type parameters and every visited field a `Module`.
+/// The struct's generics with `'static` type parameters, every submodule field a `Module`, and
+/// the struct's `bounds`.
 fn module_generics(p: &Parsed) -> syn::Generics {
     let mut generics = p.generics.clone();
     let wc = generics.make_where_clause();
@@ -260,48 +418,92 @@ fn module_generics(p: &Parsed) -> syn::Generics {
         let id = &tp.ident;
         wc.predicates.push(syn::parse_quote!(#id: 'static));
     }
-    for f in &p.fields {
+    for f in p.fields.iter().filter(|f| f.role == Role::Child) {
         let ty = &f.ty;
         wc.predicates
             .push(syn::parse_quote!(#ty: ::stensor::nn::Module));
     }
+    wc.predicates.extend(p.bounds.iter().cloned());
     generics
 }
 
-/// One statement or expression per field from `each(member, name)`, spanned on the field's
-/// type so that an error (a field that is not a `Module`) points at it.
-fn per_field(p: &Parsed, each: impl Fn(&syn::Member, &str) -> TokenStream2) -> Vec<TokenStream2> {
-    p.fields
-        .iter()
+/// One statement or expression per field from `each(field)`, spanned on the field's type so
+/// that an error (a field that is not a `Module`) points at it.
+fn per_field<'a>(
+    fields: impl Iterator<Item = &'a Field>,
+    each: impl Fn(&Field) -> TokenStream2,
+) -> Vec<TokenStream2> {
+    fields
         .map(|f| {
             let span = syn::spanned::Spanned::span(&f.ty);
-            let body = each(&f.member, &f.name);
+            let body = each(f);
             quote::quote_spanned!(span=> #body)
         })
         .collect()
+}
+
+/// The `visit` (or, `mutable`, `visit_mut`) statement of a field for its role.
+fn visit_field(f: &Field, mutable: bool) -> TokenStream2 {
+    let (m, n) = (&f.member, &f.name);
+    let kind = match f.role {
+        Role::Param => quote!(::stensor::nn::TensorKind::Parameter),
+        _ => quote!(::stensor::nn::TensorKind::Buffer),
+    };
+    match (f.role, mutable) {
+        (Role::Child, false) => {
+            quote!(::stensor::nn::Module::visit(&self.#m, &::stensor::nn::join(prefix, #n), f);)
+        }
+        (Role::Child, true) => {
+            quote!(::stensor::nn::Module::visit_mut(&mut self.#m, &::stensor::nn::join(prefix, #n), f);)
+        }
+        (_, false) => {
+            quote!(::stensor::nn::ParamField::visit_as(&self.#m, &::stensor::nn::join(prefix, #n), #kind, f);)
+        }
+        (_, true) => {
+            quote!(::stensor::nn::ParamField::visit_mut_as(&mut self.#m, &::stensor::nn::join(prefix, #n), #kind, f);)
+        }
+    }
 }
 
 fn module_impl(p: &Parsed) -> TokenStream2 {
     let name = &p.name;
     let generics = module_generics(p);
     let (impl_g, ty_g, where_c) = generics.split_for_impl();
-    let kind = name.to_string();
-    let visits = per_field(
-        p,
-        |m, n| quote!(::stensor::nn::Module::visit(&self.#m, &::stensor::nn::join(prefix, #n), f);),
-    );
-    let visits_mut = per_field(
-        p,
-        |m, n| quote!(::stensor::nn::Module::visit_mut(&mut self.#m, &::stensor::nn::join(prefix, #n), f);),
-    );
-    let kids = per_field(
-        p,
-        |m, n| quote!((::std::string::String::from(#n), &self.#m as &dyn ::stensor::nn::Module)),
-    );
-    let kids_mut = per_field(
-        p,
-        |m, n| quote!((::std::string::String::from(#n), &mut self.#m as &mut dyn ::stensor::nn::Module)),
-    );
+    let visits = per_field(p.fields.iter(), |f| visit_field(f, false));
+    let visits_mut = per_field(p.fields.iter(), |f| visit_field(f, true));
+    let children = p.fields.iter().filter(|f| f.role == Role::Child);
+    let kids = per_field(children.clone(), |f| {
+        let (m, n) = (&f.member, &f.name);
+        quote!((::std::string::String::from(#n), &self.#m as &dyn ::stensor::nn::Module))
+    });
+    let kids_mut = per_field(children, |f| {
+        let (m, n) = (&f.member, &f.name);
+        quote!((::std::string::String::from(#n), &mut self.#m as &mut dyn ::stensor::nn::Module))
+    });
+    let kind = match &p.kind {
+        Some(k) => quote!(#k),
+        None => {
+            let k = name.to_string();
+            quote!(#k)
+        }
+    };
+    let extra_repr = p.extra_repr.as_ref().map(|m| {
+        quote! {
+            fn extra_repr(&self) -> ::std::string::String {
+                self.#m()
+            }
+        }
+    });
+    let set_training = p.training.as_ref().map(|t| {
+        quote! {
+            fn set_training(&mut self, training: bool) {
+                self.#t = training;
+                for (_, c) in ::stensor::nn::Module::children_mut(self) {
+                    c.set_training(training);
+                }
+            }
+        }
+    });
     quote! {
         impl #impl_g ::stensor::nn::Module for #name #ty_g #where_c {
             fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, ::stensor::nn::TensorRef<'_>)) {
@@ -319,8 +521,32 @@ fn module_impl(p: &Parsed) -> TokenStream2 {
             fn kind(&self) -> &'static str {
                 #kind
             }
+            #extra_repr
+            #set_training
             fn as_any_mut(&mut self) -> &mut dyn ::std::any::Any {
                 self
+            }
+        }
+    }
+}
+
+/// `leaf`: the shape table's one row, this layer's input and output.
+fn leaf_summary_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let (_, ty_g, _) = p.generics.split_for_impl();
+    let mut generics = module_generics(p);
+    generics.params.insert(0, syn::parse_quote!(__StensorInput));
+    let wc = generics.make_where_clause();
+    wc.predicates
+        .push(syn::parse_quote!(Self: ::stensor::nn::Forward<__StensorInput>));
+    wc.predicates
+        .push(syn::parse_quote!(__StensorInput: ::stensor::nn::TensorType));
+    wc.predicates.push(syn::parse_quote!(<Self as ::stensor::nn::Forward<__StensorInput>>::Output: ::stensor::nn::TensorType));
+    let (impl_g, _, where_c) = generics.split_for_impl();
+    quote! {
+        impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
+            fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
+                rows.push(::stensor::nn::layer_row::<__StensorInput, Self>(self, prefix));
             }
         }
     }
@@ -359,7 +585,7 @@ fn chained_generics(
     let wc = generics.make_where_clause();
     let mut inputs = vec![];
     let mut x: syn::Type = syn::parse_quote!(__StensorInput);
-    for f in &p.fields {
+    for f in p.fields.iter().filter(|f| f.role == Role::Child) {
         let ty = &f.ty;
         wc.predicates.push(bound(ty, &x));
         let next = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
@@ -377,7 +603,11 @@ fn forward_impl(p: &Parsed) -> TokenStream2 {
         |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x>),
     );
     let (impl_g, _, where_c) = generics.split_for_impl();
-    let members = p.fields.iter().map(|f| &f.member);
+    let members = p
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Child)
+        .map(|f| &f.member);
     quote! {
         impl #impl_g ::stensor::nn::Forward<__StensorInput> for #name #ty_g #where_c {
             type Output = #output;
@@ -398,7 +628,8 @@ fn summary_impl(p: &Parsed) -> TokenStream2 {
         |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
     );
     let (impl_g, _, where_c) = generics.split_for_impl();
-    let steps = p.fields.iter().zip(&inputs).map(|(f, x)| {
+    let children = p.fields.iter().filter(|f| f.role == Role::Child);
+    let steps = children.zip(&inputs).map(|(f, x)| {
         let (member, fname) = (&f.member, &f.name);
         quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); }
     });

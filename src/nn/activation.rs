@@ -2,7 +2,8 @@
 //! function of the same name on [`Tensor`] to any shape. Layers with settings keep them as
 //! public fields with PyTorch's defaults (`LeakyReLU::default()` has `negative_slope = 0.01`).
 
-use super::{param, Forward};
+use super::repr::py_float;
+use super::{param, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::ops::prelu_op;
 use crate::shape::{ConstDim, HasAxis, Shape};
@@ -12,7 +13,8 @@ use std::sync::Mutex;
 macro_rules! simple_activation {
     ($(#[$doc:meta])* $name:ident, $method:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+        #[module(leaf)]
         pub struct $name;
 
         impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name {
@@ -138,12 +140,22 @@ simple_activation!(
 macro_rules! configured_activation {
     (
         $(#[$doc:meta])* $name:ident { $($(#[$fdoc:meta])* $field:ident : $default:expr),+ },
-        |$s:ident, $x:ident| $body:expr
+        |$s:ident, $x:ident| $body:expr,
+        repr = |$r:ident| $repr:expr
     ) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, PartialEq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Module)]
+        #[module(leaf, extra_repr = repr)]
         pub struct $name {
             $($(#[$fdoc])* pub $field: f64,)+
+        }
+
+        impl $name {
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String {
+                let $r = self;
+                $repr
+            }
         }
 
         impl Default for $name {
@@ -173,7 +185,8 @@ configured_activation!(
     /// ```
     LeakyReLU { /// The slope for negative inputs.
         negative_slope: 0.01 },
-    |s, x| x.leaky_relu(E::from_f64(s.negative_slope))
+    |s, x| x.leaky_relu(E::from_f64(s.negative_slope)),
+    repr = |s| format!("negative_slope={}", py_float(s.negative_slope))
 );
 configured_activation!(
     /// `x` if positive, else `alpha (e^x - 1)` (`nn.ELU`, default alpha 1).
@@ -185,7 +198,8 @@ configured_activation!(
     /// ```
     ELU { /// The saturation value for negative inputs.
         alpha: 1.0 },
-    |s, x| x.elu(E::from_f64(s.alpha))
+    |s, x| x.elu(E::from_f64(s.alpha)),
+    repr = |s| format!("alpha={}", py_float(s.alpha))
 );
 configured_activation!(
     /// `max(0, x) + min(0, alpha (e^(x/alpha) - 1))` (`nn.CELU`, default alpha 1).
@@ -197,7 +211,8 @@ configured_activation!(
     /// ```
     CELU { /// The scale of the negative part.
         alpha: 1.0 },
-    |s, x| x.celu(E::from_f64(s.alpha))
+    |s, x| x.celu(E::from_f64(s.alpha)),
+    repr = |s| format!("alpha={}", py_float(s.alpha))
 );
 configured_activation!(
     /// `ln(1 + e^(beta x)) / beta`, linear above `threshold` (`nn.Softplus`, defaults 1 and 20).
@@ -210,7 +225,8 @@ configured_activation!(
     Softplus { /// The sharpness.
         beta: 1.0, /// Above `beta * x > threshold` the output is `x`.
         threshold: 20.0 },
-    |s, x| x.softplus(E::from_f64(s.beta), E::from_f64(s.threshold))
+    |s, x| x.softplus(E::from_f64(s.beta), E::from_f64(s.threshold)),
+    repr = |s| format!("beta={}, threshold={}", py_float(s.beta), py_float(s.threshold))
 );
 configured_activation!(
     /// Shrinks toward zero by `lambd` (`nn.Softshrink`, default 0.5).
@@ -222,7 +238,8 @@ configured_activation!(
     /// ```
     Softshrink { /// The shrinkage.
         lambd: 0.5 },
-    |s, x| x.softshrink(E::from_f64(s.lambd))
+    |s, x| x.softshrink(E::from_f64(s.lambd)),
+    repr = |s| py_float(s.lambd)
 );
 configured_activation!(
     /// Zeroes values within `lambd` of zero (`nn.Hardshrink`, default 0.5).
@@ -234,7 +251,8 @@ configured_activation!(
     /// ```
     Hardshrink { /// The threshold.
         lambd: 0.5 },
-    |s, x| x.hardshrink(E::from_f64(s.lambd))
+    |s, x| x.hardshrink(E::from_f64(s.lambd)),
+    repr = |s| py_float(s.lambd)
 );
 configured_activation!(
     /// `x` clamped to `[min_val, max_val]` (`nn.Hardtanh`, defaults -1 and 1).
@@ -247,7 +265,8 @@ configured_activation!(
     Hardtanh { /// The lower bound.
         min_val: -1.0, /// The upper bound.
         max_val: 1.0 },
-    |s, x| x.hardtanh(E::from_f64(s.min_val), E::from_f64(s.max_val))
+    |s, x| x.hardtanh(E::from_f64(s.min_val), E::from_f64(s.max_val)),
+    repr = |s| format!("min_val={}, max_val={}", py_float(s.min_val), py_float(s.max_val))
 );
 
 /// GELU (`nn.GELU`): exact (`approximate = false`, PyTorch's `"none"`, the default) or with the
@@ -261,10 +280,19 @@ configured_activation!(
 /// let approx = GELU { approximate: true }.forward(x).item();
 /// assert!((exact - approx).abs() < 1e-3);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct GELU {
     /// Use the tanh approximation (PyTorch's `approximate="tanh"`).
     pub approximate: bool,
+}
+
+impl GELU {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        let mode = if self.approximate { "tanh" } else { "none" };
+        format!("approximate='{mode}'")
+    }
 }
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for GELU {
@@ -291,12 +319,14 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for GELU {
 /// r.eval();
 /// assert!((r.forward(Tensor::<(U1,), f64>::full(-1.0)).item() + 0.2).abs() < 1e-12);
 /// ```
-#[derive(Debug)]
+#[derive(Debug, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct RReLU {
     /// The smallest slope.
     pub lower: f64,
     /// The largest slope.
     pub upper: f64,
+    #[module(training)]
     training: bool,
     rng: Mutex<Rng>,
 }
@@ -322,6 +352,17 @@ impl RReLU {
     /// Whether the layer is in training mode.
     pub fn is_training(&self) -> bool {
         self.training
+    }
+}
+
+impl RReLU {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!(
+            "lower={}, upper={}",
+            py_float(self.lower),
+            py_float(self.upper)
+        )
     }
 }
 
@@ -366,9 +407,11 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for RReLU {
 /// let y = p.forward(Tensor::<(U1, U3, U2)>::full(-4.0));
 /// assert_eq!(y.to_vec(), vec![-1.0; 6]);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct PReLU<W: ConstDim = typenum::U1, E: Element = f32> {
     /// The slopes, `(W,)`.
+    #[module(param)]
     pub weight: Tensor<(W,), E>,
 }
 
@@ -382,6 +425,10 @@ impl<W: ConstDim, E: Element> PReLU<W, E> {
         PReLU {
             weight: param(Tensor::full(E::from_f64(init))),
         }
+    }
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!("num_parameters={}", W::SIZE)
     }
 }
 
@@ -401,8 +448,16 @@ impl<S: Shape, W: ConstDim, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>>
 macro_rules! axis_activation {
     ($(#[$doc:meta])* $name:ident, $method:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+        #[module(leaf, extra_repr = repr)]
         pub struct $name<const DIM: usize>;
+
+        impl<const DIM: usize> $name<DIM> {
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String {
+                format!("dim={DIM}")
+            }
+        }
 
         impl<const DIM: usize, S: HasAxis<DIM>, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name<DIM> {
             type Output = Tensor<S, E, T>;

@@ -6,8 +6,9 @@
 //! type comes last (`f32` by default). A hyper-parameter is one number for every spatial dim or
 //! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
 
+use super::repr::{conv_repr, is_all, spec_tuple, HyperRepr};
 use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
-use super::{init, pads3, param, spatial3, Forward};
+use super::{init, pads3, param, spatial3, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
 use crate::ops::spatial::{conv_op, conv_transpose_op, pad_op};
@@ -69,7 +70,8 @@ macro_rules! conv_constructors {
 macro_rules! conv_layer {
     ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
-        #[derive(Clone, Debug)]
+        #[derive(Clone, Debug, Module)]
+        #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, M: PaddingMode))]
         pub struct $name<CI, CO, K, S = U1, P = U0, D = U1, G = U1, M = Zeros, E = f32>
         where
             CI: ConstDim,
@@ -79,10 +81,38 @@ macro_rules! conv_layer {
             E: Element,
         {
             /// `(out_channels, in_channels / groups, kernel..)`, as in PyTorch.
+            #[module(param)]
             pub weight: Tensor<(CO, G::InPerGroup, $(<K as $spec>::$A,)+), E>,
             /// `(out_channels,)`, if the layer has a bias.
+            #[module(param)]
             pub bias: Option<Tensor<(CO,), E>>,
             hyper: PhantomData<(S, P, D, M)>,
+        }
+
+        impl<CI, CO, K, S, P, D, G, M, E> $name<CI, CO, K, S, P, D, G, M, E>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+> + HyperRepr,
+            S: HyperRepr,
+            P: HyperRepr,
+            D: HyperRepr,
+            G: Groups<CI, CO>,
+            M: PaddingMode,
+            E: Element,
+        {
+            /// PyTorch's `extra_repr`: channels, kernel and stride, then what differs from the
+            /// defaults in PyTorch's order.
+            fn repr(&self) -> String {
+                let rank = [$(stringify!($A)),+].len();
+                conv_repr::<CI, CO, K, S>(rank, &[
+                    (!is_all::<P>(0), format!("padding={}", spec_tuple::<P>(rank))),
+                    (!is_all::<D>(1), format!("dilation={}", spec_tuple::<D>(rank))),
+                    (G::SIZE != 1, format!("groups={}", G::SIZE)),
+                    (self.bias.is_none(), "bias=False".to_string()),
+                    (!M::IS_ZEROS, format!("padding_mode={}", M::NAME)),
+                ])
+            }
         }
 
         impl<CI, CO, K, S, P, D, G, M, E> $name<CI, CO, K, S, P, D, G, M, E>
@@ -205,7 +235,8 @@ conv_layer!(
 macro_rules! conv_transpose_layer {
     ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
-        #[derive(Clone, Debug)]
+        #[derive(Clone, Debug, Module)]
+        #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, OP: HyperRepr, D: HyperRepr))]
         pub struct $name<CI, CO, K, S = U1, P = U0, OP = U0, G = U1, D = U1, E = f32>
         where
             CI: ConstDim,
@@ -215,10 +246,38 @@ macro_rules! conv_transpose_layer {
             E: Element,
         {
             /// `(in_channels, out_channels / groups, kernel..)`, as in PyTorch.
+            #[module(param)]
             pub weight: Tensor<(CI, G::OutPerGroup, $(<K as $spec>::$A,)+), E>,
             /// `(out_channels,)`, if the layer has a bias.
+            #[module(param)]
             pub bias: Option<Tensor<(CO,), E>>,
             hyper: PhantomData<(S, P, OP, D)>,
+        }
+
+        impl<CI, CO, K, S, P, OP, G, D, E> $name<CI, CO, K, S, P, OP, G, D, E>
+        where
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+> + HyperRepr,
+            S: HyperRepr,
+            P: HyperRepr,
+            OP: HyperRepr,
+            D: HyperRepr,
+            G: Groups<CI, CO>,
+            E: Element,
+        {
+            /// PyTorch's `extra_repr`: channels, kernel and stride, then what differs from the
+            /// defaults in PyTorch's order.
+            fn repr(&self) -> String {
+                let rank = [$(stringify!($A)),+].len();
+                conv_repr::<CI, CO, K, S>(rank, &[
+                    (!is_all::<P>(0), format!("padding={}", spec_tuple::<P>(rank))),
+                    (!is_all::<OP>(0), format!("output_padding={}", spec_tuple::<OP>(rank))),
+                    (!is_all::<D>(1), format!("dilation={}", spec_tuple::<D>(rank))),
+                    (G::SIZE != 1, format!("groups={}", G::SIZE)),
+                    (self.bias.is_none(), "bias=False".to_string()),
+                ])
+            }
         }
 
         impl<CI, CO, K, S, P, OP, G, D, E> $name<CI, CO, K, S, P, OP, G, D, E>

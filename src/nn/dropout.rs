@@ -3,7 +3,8 @@
 //! `1 / (1 - p)`; in evaluation they pass the input through. Masks come from the layer's seeded
 //! generator.
 
-use super::Forward;
+use super::repr::py_float;
+use super::{Forward, Module};
 use crate::autograd::TapeMode;
 use crate::shape::Shape;
 use crate::tensor::{Element, Rng, Tensor};
@@ -12,9 +13,11 @@ use std::sync::Mutex;
 macro_rules! dropout_layer {
     ($(#[$doc:meta])* $name:ident, per_channel = $per_channel:literal) => {
         $(#[$doc])*
-        #[derive(Debug)]
+        #[derive(Debug, Module)]
+        #[module(leaf, extra_repr = repr)]
         pub struct $name {
             p: f64,
+            #[module(training)]
             training: bool,
             rng: Mutex<Rng>,
         }
@@ -36,6 +39,8 @@ macro_rules! dropout_layer {
             pub fn eval(&mut self) { self.training = false; }
             /// Whether the layer is in training mode.
             pub fn is_training(&self) -> bool { self.training }
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String { format!("p={}, inplace=False", py_float(self.p)) }
         }
 
         impl Default for $name {

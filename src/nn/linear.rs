@@ -1,6 +1,7 @@
 //! `Linear`, `Identity`, `Flatten` and `Unflatten`.
 
-use super::{init, param, Forward};
+use super::repr::{py_bool, HyperRepr};
+use super::{init, param, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::ops::linear_op;
 use crate::shape::rules::InFeatures;
@@ -20,15 +21,28 @@ use crate::tensor::{Element, Rng, Tensor};
 /// let z: Tensor<(usize, U5, U4)> = fc.forward(Tensor::<(usize, U5, U3)>::zeros_shaped((7, U5::new(), U3::new())));
 /// assert_eq!((y.dims(), z.dims()), ([2, 4].into(), [7, 5, 4].into()));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct Linear<I: ConstDim, O: ConstDim, E: Element = f32> {
     /// `(out_features, in_features)`.
+    #[module(param)]
     pub weight: Tensor<(O, I), E>,
     /// `(out_features,)`, if the layer has a bias.
+    #[module(param)]
     pub bias: Option<Tensor<(O,), E>>,
 }
 
 impl<I: ConstDim, O: ConstDim, E: Element> Linear<I, O, E> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        let bias = py_bool(self.bias.is_some());
+        format!(
+            "in_features={}, out_features={}, bias={bias}",
+            I::SIZE,
+            O::SIZE
+        )
+    }
+
     /// With a bias, initialised like PyTorch: weight and bias from `U(-1/sqrt(I), 1/sqrt(I))`.
     ///
     /// ```
@@ -108,7 +122,8 @@ linear_rank!(A, B, C, D);
 /// let x = Tensor::<(U2, U2)>::arange();
 /// assert_eq!(Identity.forward(x.clone()).to_vec(), x.to_vec());
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf)]
 pub struct Identity;
 
 impl<X> Forward<X> for Identity {
@@ -128,10 +143,16 @@ impl<X> Forward<X> for Identity {
 /// let z: Tensor<(U8, U16, U25)> = Flatten::<2, 3>::new().forward(Tensor::<(U8, U16, U5, U5)>::zeros());
 /// assert_eq!((y.dims(), z.dims()), ([8, 400].into(), [8, 16, 25].into()));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct Flatten<const START: isize = 1, const END: isize = -1>;
 
 impl<const START: isize, const END: isize> Flatten<START, END> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!("start_dim={START}, end_dim={END}")
+    }
+
     /// The layer.
     ///
     /// ```
@@ -163,8 +184,16 @@ where
 /// let y: Tensor<(U2, U16, U5, U5)> = Unflatten::<1, (U16, U5, U5)>::new().forward(Tensor::<(U2, U400)>::zeros());
 /// assert_eq!(y.dims(), [2, 16, 5, 5]);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr, bounds(Sizes: HyperRepr))]
 pub struct Unflatten<const DIM: isize, Sizes>(core::marker::PhantomData<Sizes>);
+
+impl<const DIM: isize, Sizes: HyperRepr> Unflatten<DIM, Sizes> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!("dim={DIM}, unflattened_size={}", Sizes::repr())
+    }
+}
 
 impl<const DIM: isize, Sizes> Unflatten<DIM, Sizes> {
     /// The layer.

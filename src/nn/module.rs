@@ -86,7 +86,7 @@ pub fn join(prefix: &str, name: &str) -> String {
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a module",
     label = "this field holds no layers or parameters that stensor knows",
-    note = "mark fields that hold no parameters with `#[module(skip)]`, or implement `stensor::nn::Module` for the type"
+    note = "mark a tensor field `#[module(param)]` or `#[module(buffer)]`, a field that holds no parameters `#[module(skip)]`, or implement `stensor::nn::Module` for the type"
 )]
 pub trait Module: Any {
     /// Calls `f` on each parameter and buffer with its dotted name under `prefix`.
@@ -112,10 +112,6 @@ pub trait Module: Any {
     /// PyTorch's `extra_repr`: the settings inside the parentheses of the printout.
     fn extra_repr(&self) -> String {
         String::new()
-    }
-    /// Whether this is a bare tensor (listed as a parameter, not printed as a submodule).
-    fn is_tensor(&self) -> bool {
-        false
     }
     /// `self` as `Any`, to downcast to a concrete layer type.
     fn as_any_mut(&mut self) -> &mut dyn Any;
@@ -217,48 +213,91 @@ pub fn apply_dyn(m: &mut dyn Module, f: &mut dyn FnMut(&mut dyn Module)) {
     f(m);
 }
 
-impl<S: Shape, E: Element> Module for Tensor<S, E> {
-    fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
-        let kind = if self.requires_grad() {
-            TensorKind::Parameter
-        } else {
-            TensorKind::Buffer
-        };
+/// A field that holds a parameter or buffer: a tensor, or an optional one (a bias that may be
+/// absent). A layer declares which it is (`#[module(param)]` or `#[module(buffer)]` with the
+/// derive), so a weight counts as a parameter whether or not it happens to require grad: a
+/// parameter that does not gets no gradient, and the gradient checks report it instead of
+/// skipping it.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Module, TensorKind};
+///
+/// #[derive(Module)]
+/// #[module(leaf)]
+/// struct Scale {
+///     #[module(param)]
+///     weight: Tensor<(U3,)>,
+///     #[module(buffer)]
+///     shift: Option<Tensor<(U3,)>>,
+///     // configuration, not visited
+///     eps: f64,
+/// }
+///
+/// let s = Scale { weight: Tensor::ones(), shift: Some(Tensor::zeros()), eps: 0.1 };
+/// assert_eq!(s.named_parameters(), [("weight".to_string(), vec![3])]);
+/// assert_eq!(s.named_buffers(), [("shift".to_string(), vec![3])]);
+/// ```
+pub trait ParamField {
+    /// Calls `f` on the tensor, if there is one, named `prefix` and reported as `kind`.
+    fn visit_as(&self, prefix: &str, kind: TensorKind, f: &mut dyn FnMut(&str, TensorRef<'_>));
+    /// Calls `f` on the tensor mutably, if there is one.
+    fn visit_mut_as(
+        &mut self,
+        prefix: &str,
+        kind: TensorKind,
+        f: &mut dyn FnMut(&str, TensorMut<'_>),
+    );
+}
+
+impl<S: Shape, E: Element> ParamField for Tensor<S, E> {
+    fn visit_as(&self, prefix: &str, kind: TensorKind, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+        let (id, dims, values) = (Some(self.id()), self.dims(), E::values(self.as_slice()));
         f(
             prefix,
             TensorRef {
-                id: Some(self.id()),
-                dims: self.dims(),
-                values: E::values(self.as_slice()),
+                id,
+                dims,
+                values,
                 kind,
             },
         );
     }
-    fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
-        let kind = if self.requires_grad() {
-            TensorKind::Parameter
-        } else {
-            TensorKind::Buffer
-        };
+    fn visit_mut_as(
+        &mut self,
+        prefix: &str,
+        kind: TensorKind,
+        f: &mut dyn FnMut(&str, TensorMut<'_>),
+    ) {
         let (id, dims) = (Some(self.id()), self.dims());
+        let values = E::values_mut(self.as_mut_slice());
         f(
             prefix,
             TensorMut {
                 id,
                 dims,
-                values: E::values_mut(self.as_mut_slice()),
+                values,
                 kind,
             },
         );
     }
-    fn kind(&self) -> &'static str {
-        "Tensor"
+}
+
+impl<S: Shape, E: Element> ParamField for Option<Tensor<S, E>> {
+    fn visit_as(&self, prefix: &str, kind: TensorKind, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+        if let Some(t) = self {
+            t.visit_as(prefix, kind, f);
+        }
     }
-    fn is_tensor(&self) -> bool {
-        true
-    }
-    fn as_any_mut(&mut self) -> &mut dyn Any {
-        self
+    fn visit_mut_as(
+        &mut self,
+        prefix: &str,
+        kind: TensorKind,
+        f: &mut dyn FnMut(&str, TensorMut<'_>),
+    ) {
+        if let Some(t) = self {
+            t.visit_mut_as(prefix, kind, f);
+        }
     }
 }
 
@@ -290,9 +329,6 @@ impl<M: Module> Module for Option<M> {
     fn extra_repr(&self) -> String {
         self.as_ref().map(|m| m.extra_repr()).unwrap_or_default()
     }
-    fn is_tensor(&self) -> bool {
-        self.as_ref().is_some_and(|m| m.is_tensor())
-    }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         self
     }
@@ -319,9 +355,6 @@ impl<M: Module> Module for Box<M> {
     }
     fn extra_repr(&self) -> String {
         (**self).extra_repr()
-    }
-    fn is_tensor(&self) -> bool {
-        (**self).is_tensor()
     }
     fn as_any_mut(&mut self) -> &mut dyn Any {
         (**self).as_any_mut()
@@ -421,11 +454,7 @@ pub struct ModuleDisplay<'a>(pub &'a dyn Module);
 
 /// Writes the PyTorch-style tree of `m` at `indent` (two spaces per level).
 pub(crate) fn write_tree(m: &dyn Module, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
-    let children: Vec<(String, &dyn Module)> = m
-        .children()
-        .into_iter()
-        .filter(|(_, c)| !c.is_tensor())
-        .collect();
+    let children: Vec<(String, &dyn Module)> = m.children().into_iter().collect();
     if children.is_empty() {
         return write!(f, "{}({})", m.kind(), m.extra_repr());
     }
@@ -626,11 +655,7 @@ fn write_tree_shapes(
     indent: usize,
     shapes: &std::collections::HashMap<String, (String, String)>,
 ) -> fmt::Result {
-    let children: Vec<(String, &dyn Module)> = m
-        .children()
-        .into_iter()
-        .filter(|(_, c)| !c.is_tensor())
-        .collect();
+    let children: Vec<(String, &dyn Module)> = m.children().into_iter().collect();
     if children.is_empty() {
         write!(f, "{}({})", m.kind(), m.extra_repr())?;
         if let Some((i, o)) = shapes.get(path) {

@@ -7,7 +7,9 @@
 //! the running ones. The running statistics are updated during `forward(&self)`, like PyTorch's
 //! buffers, so they sit behind a lock; read and set them with the accessor methods.
 
-use super::Forward;
+use super::module::{join, TensorKind, TensorMut, TensorRef};
+use super::repr::{momentum_repr, py_bool, py_float, py_tuple};
+use super::{Forward, Module, ParamField};
 use crate::autograd::TapeMode;
 use crate::kernels::{AffineIndex, NormStats};
 use crate::ops::norm::{norm_op, StatsSource};
@@ -404,7 +406,8 @@ instance_norm!(
 /// let y = gn.forward(Tensor::<(U2, U4, U3, U3), f64>::arange());
 /// assert!(y.mean().item().abs() < 1e-12);
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct GroupNorm<G: ConstDim, C: ConstDim, E: Element = f32>
 where
     C: Rem<G>,
@@ -412,8 +415,10 @@ where
     Eq<Mod<C, G>, U0>: NormGroupsDivide,
 {
     /// Scale per channel (`None` without `affine`).
+    #[module(param)]
     pub weight: Option<Tensor<(C,), E>>,
     /// Shift per channel (`None` without `affine`).
+    #[module(param)]
     pub bias: Option<Tensor<(C,), E>>,
     /// Added to the variance.
     pub eps: f64,
@@ -426,6 +431,12 @@ where
     Mod<C, G>: IsEqual<U0>,
     Eq<Mod<C, G>, U0>: NormGroupsDivide,
 {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        let affine = py_bool(self.weight.is_some());
+        let eps = py_float(self.eps);
+        format!("{}, {}, eps={eps}, affine={affine}", G::SIZE, C::SIZE)
+    }
     /// PyTorch's defaults: affine, eps 1e-5.
     pub fn new() -> Self {
         let (weight, bias) = affine_params(true);
@@ -520,17 +531,26 @@ group_norm_rank!(D, H, W);
 /// let y = ln.forward(Tensor::<(U2, U4), f64>::from_array([[1.0, 2.0, 3.0, 4.0], [0.0, 0.0, 0.0, 8.0]]));
 /// assert!(y.sum_axis::<1>().to_vec().iter().all(|v| v.abs() < 1e-12));
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct LayerNorm<NS: ConstShape, E: Element = f32> {
     /// Elementwise scale (`None` without `elementwise_affine`).
+    #[module(param)]
     pub weight: Option<Tensor<NS, E>>,
     /// Elementwise shift (`None` without `elementwise_affine`).
+    #[module(param)]
     pub bias: Option<Tensor<NS, E>>,
     /// Added to the variance.
     pub eps: f64,
 }
 
 impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        let affine = py_bool(self.weight.is_some());
+        let (shape, eps) = (py_tuple(NS::DIMS), py_float(self.eps));
+        format!("{shape}, eps={eps}, elementwise_affine={affine}")
+    }
     /// PyTorch's defaults: elementwise affine, eps 1e-5.
     pub fn new() -> Self {
         let (weight, bias) = affine_params(true);
@@ -608,3 +628,72 @@ where
         .0
     }
 }
+
+/// `Module` for the norms with running statistics, written out: the statistics are buffers
+/// behind a lock (updated in `forward(&self)`), visited only while they are tracked.
+macro_rules! running_norm_module {
+    ($($name:ident),+) => {$(
+        impl<C: ConstDim, E: Element> Module for $name<C, E> {
+            fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>)) {
+                self.weight.visit_as(&join(prefix, "weight"), TensorKind::Parameter, f);
+                self.bias.visit_as(&join(prefix, "bias"), TensorKind::Parameter, f);
+                if self.track_running_stats {
+                    let r = self.running_stats();
+                    for (name, t) in [("running_mean", &r.mean), ("running_var", &r.var)] {
+                        f(&join(prefix, name), TensorRef { id: None, dims: t.dims(), values: E::values(t.as_slice()), kind: TensorKind::Buffer });
+                    }
+                    let n = [r.num_batches_tracked as i64];
+                    f(&join(prefix, "num_batches_tracked"), TensorRef { id: None, dims: crate::shape::Dims::new(&[]), values: crate::tensor::Values::I64(&n), kind: TensorKind::Buffer });
+                }
+            }
+            fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>)) {
+                self.weight.visit_mut_as(&join(prefix, "weight"), TensorKind::Parameter, f);
+                self.bias.visit_mut_as(&join(prefix, "bias"), TensorKind::Parameter, f);
+                if self.track_running_stats {
+                    let mut r = self.running_stats();
+                    for (name, t) in [("running_mean", &mut r.mean), ("running_var", &mut r.var)] {
+                        let dims = t.dims();
+                        f(&join(prefix, name), TensorMut { id: None, dims, values: E::values_mut(t.as_mut_slice()), kind: TensorKind::Buffer });
+                    }
+                    let mut n = [r.num_batches_tracked as i64];
+                    f(&join(prefix, "num_batches_tracked"), TensorMut { id: None, dims: crate::shape::Dims::new(&[]), values: crate::tensor::ValuesMut::I64(&mut n), kind: TensorKind::Buffer });
+                    r.num_batches_tracked = n[0].max(0) as usize;
+                    self.set_running_stats(r);
+                }
+            }
+            fn kind(&self) -> &'static str {
+                stringify!($name)
+            }
+            fn extra_repr(&self) -> String {
+                format!(
+                    "{}, eps={}, momentum={}, affine={}, track_running_stats={}",
+                    C::SIZE, py_float(self.eps), momentum_repr(self.momentum), py_bool(self.weight.is_some()), py_bool(self.track_running_stats)
+                )
+            }
+            fn set_training(&mut self, training: bool) {
+                if training { self.train(); } else { self.eval(); }
+            }
+            fn as_any_mut(&mut self) -> &mut dyn std::any::Any {
+                self
+            }
+        }
+
+        impl<X, C: ConstDim, E: Element> super::Summarize<X> for $name<C, E>
+        where
+            Self: Forward<X>,
+            X: super::TensorType,
+            <Self as Forward<X>>::Output: super::TensorType,
+        {
+            fn summary_rows(&self, prefix: &str, rows: &mut Vec<super::SummaryRow>) {
+                rows.push(super::layer_row::<X, Self>(self, prefix));
+            }
+        }
+    )+};
+}
+running_norm_module!(
+    BatchNorm1d,
+    BatchNorm2d,
+    BatchNorm3d,
+    InstanceNorm1d,
+    InstanceNorm2d
+);

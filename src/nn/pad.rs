@@ -6,8 +6,9 @@
 //! U1>`). A reflection padding not smaller than the input, or a circular one larger than it,
 //! does not compile.
 
+use super::repr::{py_float, py_tuple};
 use super::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
-use super::Forward;
+use super::{Forward, Module};
 use crate::autograd::TapeMode;
 use crate::ops::spatial::pad_op;
 use crate::shape::{ConstDim, Dim};
@@ -24,7 +25,8 @@ use typenum::Sum;
 /// let y = ReplicationPad1d::<U1, U2>::new().forward(Tensor::<(U1, U1, U2)>::from_array([[[1.0, 2.0]]]));
 /// assert_eq!(y.to_vec(), vec![1.0, 1.0, 2.0, 2.0, 2.0]);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
+#[module(leaf, kind = M::LAYER_NAMES[0], extra_repr = repr, bounds(M: PaddingMode, L: ConstDim, R: ConstDim))]
 pub struct Pad1d<M, L, R = L> {
     /// The fill value of [`Constant`] padding (unused by the other modes).
     pub value: f64,
@@ -40,7 +42,8 @@ pub struct Pad1d<M, L, R = L> {
 /// let y: Tensor<(U1, U1, U4, U5)> = ZeroPad2d::<U1, U2, U0, U1>::new().forward(Tensor::<(U1, U1, U3, U2)>::ones());
 /// assert_eq!(y.to_vec().iter().sum::<f32>(), 6.0);
 /// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Module)]
+#[module(leaf, kind = M::LAYER_NAMES[1], extra_repr = repr, bounds(M: PaddingMode, L: ConstDim, R: ConstDim, T: ConstDim, B: ConstDim))]
 pub struct Pad2d<M, L, R = L, T = L, B = L> {
     /// The fill value of [`Constant`] padding (unused by the other modes).
     pub value: f64,
@@ -68,6 +71,29 @@ macro_rules! pad_ctor {
 }
 pad_ctor!(Pad1d<M, L, R>);
 pad_ctor!(Pad2d<M, L, R, T, B>);
+
+/// PyTorch's `extra_repr` of a padding layer: the padding tuple, and the fill value of
+/// constant padding.
+fn pad_repr<M: PaddingMode>(pads: &[usize], value: f64) -> String {
+    let p = py_tuple(pads);
+    if M::HAS_VALUE {
+        format!("padding={p}, value={}", py_float(value))
+    } else {
+        p
+    }
+}
+
+impl<M: PaddingMode, L: ConstDim, R: ConstDim> Pad1d<M, L, R> {
+    fn repr(&self) -> String {
+        pad_repr::<M>(&[L::SIZE, R::SIZE], self.value)
+    }
+}
+
+impl<M: PaddingMode, L: ConstDim, R: ConstDim, T: ConstDim, B: ConstDim> Pad2d<M, L, R, T, B> {
+    fn repr(&self) -> String {
+        pad_repr::<M>(&[L::SIZE, R::SIZE, T::SIZE, B::SIZE], self.value)
+    }
+}
 
 impl<Bt, Ch, W, M, L, R, E, Tp> Forward<Tensor<(Bt, Ch, W), E, Tp>> for Pad1d<M, L, R>
 where

@@ -5,8 +5,9 @@
 //! dilation = 1, ceil_mode = False>`, `AvgPool2d<kernel, stride = kernel, padding = 0,
 //! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
 
+use super::repr::{py_bool, spec_tuple, HyperRepr};
 use super::spatial::{Spec1, Spec2, Spec3};
-use super::{pads3, spatial3, Forward};
+use super::{pads3, spatial3, Forward, Module};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::kernels::PoolGeom;
 use crate::ops::spatial::{
@@ -101,8 +102,19 @@ impl<S: Shape> PoolIndices<S> {
 macro_rules! pool_layers {
     ($spec:ident, $max:ident, $avg:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
         #[doc = $max_doc]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+        #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, C: Bit))]
         pub struct $max<K, S = K, P = U0, D = U1, C = False>(PhantomData<(K, S, P, D, C)>);
+
+        impl<K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, C: Bit> $max<K, S, P, D, C> {
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String {
+                format!(
+                    "kernel_size={}, stride={}, padding={}, dilation={}, ceil_mode={}",
+                    K::repr(), S::repr(), P::repr(), D::repr(), py_bool(C::BOOL)
+                )
+            }
+        }
 
         impl<K, S, P, D, C> $max<K, S, P, D, C> {
             /// The layer.
@@ -169,13 +181,31 @@ macro_rules! pool_layers {
         }
 
         #[doc = $avg_doc]
-        #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Module)]
+        #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, C: Bit))]
         pub struct $avg<K, S = K, P = U0, C = False> {
             /// Whether the divisor counts padded positions (PyTorch's default `true`).
             pub count_include_pad: bool,
             /// A fixed divisor instead of the window size (PyTorch's `divisor_override`).
             pub divisor_override: Option<usize>,
             hyper: PhantomData<(K, S, P, C)>,
+        }
+
+        impl<K: HyperRepr, S: HyperRepr, P: HyperRepr, C: Bit> $avg<K, S, P, C> {
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String {
+                let mut r = format!("kernel_size={}, stride={}, padding={}", K::repr(), S::repr(), P::repr());
+                if C::BOOL {
+                    r += ", ceil_mode=True";
+                }
+                if !self.count_include_pad {
+                    r += ", count_include_pad=False";
+                }
+                if let Some(d) = self.divisor_override {
+                    r += &format!(", divisor_override={d}");
+                }
+                r
+            }
         }
 
         impl<K, S, P, C> Default for $avg<K, S, P, C> {
@@ -263,8 +293,17 @@ pool_layers!(
 /// let back = MaxUnpool2d::<U2>::new().forward(y, &idx);
 /// assert_eq!(back.to_vec(), vec![0.0, 4.0, 0.0, 0.0]);
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr))]
 pub struct MaxUnpool2d<K, S = K, P = U0>(PhantomData<(K, S, P)>);
+
+impl<K: HyperRepr, S: HyperRepr, P: HyperRepr> MaxUnpool2d<K, S, P> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        let (k, s, p) = (spec_tuple::<K>(2), spec_tuple::<S>(2), spec_tuple::<P>(2));
+        format!("kernel_size={k}, stride={s}, padding={p}")
+    }
+}
 
 impl<K, S, P> MaxUnpool2d<K, S, P> {
     /// The layer.
@@ -393,8 +432,20 @@ macro_rules! adaptive_layers {
     };
     (@struct $name:ident, [$($P:ident $(= $def:ident)?),+], $doc:literal) => {
         #[doc = $doc]
-        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+        #[module(leaf, extra_repr = repr, bounds($($P: HyperRepr),+))]
         pub struct $name<$($P $(= $def)?),+>(PhantomData<($($P,)+)>);
+
+        impl<$($P: HyperRepr),+> $name<$($P),+> {
+            /// PyTorch's `extra_repr`: `output_size=3` or `output_size=(3, 2)`.
+            fn repr(&self) -> String {
+                let sizes = [$($P::repr()),+];
+                match sizes.as_slice() {
+                    [one] => format!("output_size={one}"),
+                    many => format!("output_size=({})", many.join(", ")),
+                }
+            }
+        }
 
         impl<$($P),+> $name<$($P),+> {
             /// The layer.

@@ -2,7 +2,7 @@
 //! ops (sub-pixel upscaling, as in ESPCN super-resolution networks). No parameters; the factor
 //! is a type, so the output shape and PyTorch's divisibility rules are compile-time facts.
 
-use super::Forward;
+use super::{Forward, Module};
 use crate::autograd::TapeMode;
 use crate::shape::{ConstDim, PixelShuffleShape, PixelUnshuffleShape};
 use crate::tensor::{Element, Tensor};
@@ -18,10 +18,16 @@ use core::marker::PhantomData;
 /// let printed = ModuleDisplay(&PixelShuffle::<U3>::new()).to_string();
 /// assert!(printed.starts_with("PixelShuffle(upscale_factor=3)"));
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct PixelShuffle<R: ConstDim>(PhantomData<R>);
 
 impl<R: ConstDim> PixelShuffle<R> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!("upscale_factor={}", R::SIZE)
+    }
+
     /// The layer.
     ///
     /// ```
@@ -56,10 +62,16 @@ where
 /// let y: Tensor<(U1, U12, U2, U2)> = PixelUnshuffle::<U2>::new().forward(x.clone());
 /// assert_eq!(PixelShuffle::<U2>::new().forward(y).to_vec(), x.to_vec());
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+#[module(leaf, extra_repr = repr)]
 pub struct PixelUnshuffle<R: ConstDim>(PhantomData<R>);
 
 impl<R: ConstDim> PixelUnshuffle<R> {
+    /// PyTorch's `extra_repr`.
+    fn repr(&self) -> String {
+        format!("downscale_factor={}", R::SIZE)
+    }
+
     /// The layer.
     ///
     /// ```
