@@ -2,11 +2,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)] // `src/kernels/` may allow it locally, with a `// SAFETY:` line per block
 
-// Lets the `dim!` expansion (`::stensor::typenum::...`) name this crate from inside it too.
+// Lets what the macros expand to (`::stensor::typenum::..` of `dim!`, `::stensor::nn::..` of the
+// derive on the library's own layers) name this crate from inside it too.
 extern crate self as stensor;
 
 pub mod autograd;
 pub mod data;
+mod element;
 pub mod error;
 pub mod gradcheck;
 pub mod io;
@@ -17,6 +19,7 @@ pub mod ops;
 pub mod optim;
 #[cfg(feature = "plot")]
 pub mod plot;
+mod rng;
 pub mod shape;
 pub mod tensor;
 #[cfg(feature = "proptest")]

@@ -15,7 +15,7 @@
 use super::direct::Plan;
 use super::{as_f32, as_f32_mut};
 use super::{gemm, Trans};
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 /// The sizes of a convolution: batch, channels, groups, and per spatial dim (depth, height,
@@ -704,7 +704,7 @@ pub fn channel_sum<E: Element>(dy: &[E], batch: usize, channels: usize, db: &mut
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tensor::Rng;
+    use crate::rng::Rng;
 
     fn vals(n: usize, seed: u64) -> Vec<f64> {
         let mut r = Rng::seed(seed);

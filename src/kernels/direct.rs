@@ -1030,7 +1030,7 @@ fn parts(batch: usize, parallel: bool) -> usize {
 mod tests {
     use super::*;
     use crate::kernels::{conv_backward_input, conv_backward_weight, conv_forward};
-    use crate::tensor::Rng;
+    use crate::rng::Rng;
     use proptest::prelude::*;
 
     fn vals(n: usize, seed: u64) -> Vec<f64> {

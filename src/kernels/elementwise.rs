@@ -4,7 +4,7 @@
 
 use super::simd::{simd, Kernel, Level, Simd};
 use super::{as_f32_mut, for_chunks, on_pool, TASK};
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 /// `f` applied to every element of `src`, into a new buffer.

@@ -6,7 +6,7 @@
 //! sweep a `KC x NC` block of `B` that stays in L2, so each loaded row of `B` feeds four fused
 //! multiply-adds, and the inner loop runs over contiguous memory the compiler vectorises.
 
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 const KC: usize = 256;
@@ -249,7 +249,7 @@ mod tests {
     }
 
     fn values(len: usize, seed: u64) -> Vec<f64> {
-        let mut r = crate::tensor::Rng::seed(seed);
+        let mut r = crate::rng::Rng::seed(seed);
         (0..len).map(|_| r.uniform(-1.0, 1.0)).collect()
     }
 

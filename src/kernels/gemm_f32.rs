@@ -827,7 +827,7 @@ mod tests {
     }
 
     fn vals(len: usize, seed: u64) -> Vec<f32> {
-        let mut r = crate::tensor::Rng::seed(seed);
+        let mut r = crate::rng::Rng::seed(seed);
         (0..len).map(|_| r.uniform(-1.0, 1.0) as f32).collect()
     }
 

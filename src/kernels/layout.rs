@@ -1,7 +1,7 @@
 //! Moving elements: permuting axes, concatenating and splitting along an axis, repeating over
 //! leading dimensions and summing back.
 
-use crate::tensor::Element;
+use crate::element::Element;
 
 /// Writes the axes permutation of `src` (row-major with dims `dims`) into `dst`: output axis
 /// `k` is input axis `axes[k]`.

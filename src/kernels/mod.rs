@@ -46,7 +46,7 @@ const PARALLEL_ZEROS: usize = 1 << 20;
 /// thread alone while the pool waits for the kernel after it. Zeros are written, not mapped
 /// lazily, since kernels then read-modify-write these buffers (see [`crate::autograd`]'s
 /// gradients).
-pub(crate) fn zeros<E: crate::tensor::Element>(len: usize) -> Vec<E> {
+pub(crate) fn zeros<E: crate::element::Element>(len: usize) -> Vec<E> {
     use rayon::iter::ParallelExtend;
     let mut v = new_buffer(len);
     if len >= PARALLEL_ZEROS && may_split() {
@@ -124,12 +124,12 @@ fn advise_huge_pages<E>(v: &mut Vec<E>) {
 fn advise_huge_pages<E>(_: &mut Vec<E>) {}
 
 /// `s` as `f32` values, if that is its element type (for the `f32` vector kernels).
-pub(crate) fn as_f32<E: crate::tensor::Element>(s: &[E]) -> Option<&[f32]> {
+pub(crate) fn as_f32<E: crate::element::Element>(s: &[E]) -> Option<&[f32]> {
     E::as_vector(s)
 }
 
 /// `s` as `f32` values, mutably, if that is its element type.
-pub(crate) fn as_f32_mut<E: crate::tensor::Element>(s: &mut [E]) -> Option<&mut [f32]> {
+pub(crate) fn as_f32_mut<E: crate::element::Element>(s: &mut [E]) -> Option<&mut [f32]> {
     E::as_vector_mut(s)
 }
 

@@ -4,7 +4,7 @@
 //! statistics (batch statistics) or with them fixed (running statistics).
 
 use super::simd::vectorised;
-use crate::tensor::Element;
+use crate::element::Element;
 
 /// Which elements share statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use super::simd::vectorised;
 use super::TASK;
-use crate::tensor::Element;
+use crate::element::Element;
 
 /// Hyper-parameters of [`sgd_update`].
 #[derive(Clone, Copy, Debug, PartialEq)]

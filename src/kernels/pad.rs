@@ -1,7 +1,7 @@
 //! Padding of the spatial dims of `(planes, D, H, W)` data (1-d and 2-d data use `D = H = 1`
 //! or `D = 1`), in PyTorch's four modes, and its backward.
 
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 /// How padded positions are filled (PyTorch's `padding_mode` / padding layers).

@@ -8,7 +8,7 @@
 //! `divisor_override`.
 
 use super::simd::{level, simd, vectorised, Kernel, Simd};
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 /// The sizes of a pooling: planes (`batch * channels`), and per spatial dim the input, kernel,

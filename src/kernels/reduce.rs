@@ -1,7 +1,7 @@
 //! Reductions along one axis of a row-major buffer viewed as `outer x n x inner`.
 
 use super::{for_chunks, PARALLEL_MIN_ELEMS, TASK};
-use crate::tensor::Element;
+use crate::element::Element;
 use rayon::prelude::*;
 
 /// The sum of a contiguous run: 64 interleaved partial sums (so the loop vectorises into four

@@ -1,7 +1,7 @@
 //! Softmax and log-softmax along the middle axis of `outer x n x inner`, stable for any
 //! magnitude (the maximum is subtracted before exponentiating).
 
-use crate::tensor::Element;
+use crate::element::Element;
 
 /// Softmax (or log-softmax with `log = true`) along the middle axis.
 pub fn softmax_axis<E: Element>(

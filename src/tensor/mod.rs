@@ -6,69 +6,10 @@
 //! reuses its buffer.
 
 mod display;
-mod element;
-mod rng;
 
-pub use element::Element;
+pub use crate::element::{Element, Values, ValuesMut};
 
-/// Borrowed tensor values of any element type (what state dicts and printing see).
-///
-/// ```
-/// use stensor::tensor::{Element, Values};
-/// assert!(matches!(f32::values(&[1.0]), Values::F32(_)));
-/// assert_eq!(Values::I64(&[3]).len(), 1);
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Values<'a> {
-    /// `f32` values.
-    F32(&'a [f32]),
-    /// `f64` values.
-    F64(&'a [f64]),
-    /// `i64` values (counters such as batch norm's `num_batches_tracked`).
-    I64(&'a [i64]),
-}
-
-impl Values<'_> {
-    /// The number of values.
-    pub fn len(&self) -> usize {
-        match self {
-            Values::F32(v) => v.len(),
-            Values::F64(v) => v.len(),
-            Values::I64(v) => v.len(),
-        }
-    }
-    /// Whether there are none.
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// The element type's name: `"f32"`, `"f64"` or `"i64"`.
-    pub fn dtype(&self) -> &'static str {
-        match self {
-            Values::F32(_) => "f32",
-            Values::F64(_) => "f64",
-            Values::I64(_) => "i64",
-        }
-    }
-}
-
-/// Mutable tensor values of any element type.
-///
-/// ```
-/// use stensor::tensor::{Element, ValuesMut};
-/// let mut v = [1.0f64];
-/// if let ValuesMut::F64(s) = f64::values_mut(&mut v) { s[0] = 2.0; }
-/// assert_eq!(v, [2.0]);
-/// ```
-#[derive(Debug, PartialEq)]
-pub enum ValuesMut<'a> {
-    /// `f32` values.
-    F32(&'a mut [f32]),
-    /// `f64` values.
-    F64(&'a mut [f64]),
-    /// `i64` values.
-    I64(&'a mut [i64]),
-}
-pub use rng::Rng;
+pub use crate::rng::Rng;
 
 use crate::autograd::{NoTape, Tape, TapeMode, UniqueId};
 use crate::error::{Error, Result};

@@ -32,11 +32,11 @@ pub trait Element:
     /// The error function (for the exact GELU).
     fn erf(self) -> Self;
     /// The values as a type-erased view (for state dicts and printing).
-    fn values(s: &[Self]) -> super::Values<'_>;
+    fn values(s: &[Self]) -> Values<'_>;
     /// The values as a type-erased mutable view.
-    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_>;
+    fn values_mut(s: &mut [Self]) -> ValuesMut<'_>;
     /// The slice inside a type-erased view, if it holds this element type.
-    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]>;
+    fn from_values_mut(v: ValuesMut<'_>) -> Option<&mut [Self]>;
     /// Whether the `f32` vector kernels serve this type (`f32`), or the generic path (`f64`).
     #[doc(hidden)]
     const VECTOR_KERNELS: bool = false;
@@ -69,15 +69,15 @@ impl Element for f32 {
     fn erf(self) -> Self {
         libm::erff(self)
     }
-    fn values(s: &[Self]) -> super::Values<'_> {
-        super::Values::F32(s)
+    fn values(s: &[Self]) -> Values<'_> {
+        Values::F32(s)
     }
-    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_> {
-        super::ValuesMut::F32(s)
+    fn values_mut(s: &mut [Self]) -> ValuesMut<'_> {
+        ValuesMut::F32(s)
     }
-    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]> {
+    fn from_values_mut(v: ValuesMut<'_>) -> Option<&mut [Self]> {
         match v {
-            super::ValuesMut::F32(s) => Some(s),
+            ValuesMut::F32(s) => Some(s),
             _ => None,
         }
     }
@@ -105,16 +105,74 @@ impl Element for f64 {
     fn erf(self) -> Self {
         libm::erf(self)
     }
-    fn values(s: &[Self]) -> super::Values<'_> {
-        super::Values::F64(s)
+    fn values(s: &[Self]) -> Values<'_> {
+        Values::F64(s)
     }
-    fn values_mut(s: &mut [Self]) -> super::ValuesMut<'_> {
-        super::ValuesMut::F64(s)
+    fn values_mut(s: &mut [Self]) -> ValuesMut<'_> {
+        ValuesMut::F64(s)
     }
-    fn from_values_mut(v: super::ValuesMut<'_>) -> Option<&mut [Self]> {
+    fn from_values_mut(v: ValuesMut<'_>) -> Option<&mut [Self]> {
         match v {
-            super::ValuesMut::F64(s) => Some(s),
+            ValuesMut::F64(s) => Some(s),
             _ => None,
         }
     }
+}
+
+/// Borrowed tensor values of any element type (what state dicts and printing see).
+///
+/// ```
+/// use stensor::tensor::{Element, Values};
+/// assert!(matches!(f32::values(&[1.0]), Values::F32(_)));
+/// assert_eq!(Values::I64(&[3]).len(), 1);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Values<'a> {
+    /// `f32` values.
+    F32(&'a [f32]),
+    /// `f64` values.
+    F64(&'a [f64]),
+    /// `i64` values (counters such as batch norm's `num_batches_tracked`).
+    I64(&'a [i64]),
+}
+
+impl Values<'_> {
+    /// The number of values.
+    pub fn len(&self) -> usize {
+        match self {
+            Values::F32(v) => v.len(),
+            Values::F64(v) => v.len(),
+            Values::I64(v) => v.len(),
+        }
+    }
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// The element type's name: `"f32"`, `"f64"` or `"i64"`.
+    pub fn dtype(&self) -> &'static str {
+        match self {
+            Values::F32(_) => "f32",
+            Values::F64(_) => "f64",
+            Values::I64(_) => "i64",
+        }
+    }
+}
+
+/// Mutable tensor values of any element type.
+///
+/// ```
+/// use stensor::tensor::{Element, ValuesMut};
+/// let mut v = [1.0f64];
+/// if let ValuesMut::F64(s) = f64::values_mut(&mut v) { s[0] = 2.0; }
+/// assert_eq!(v, [2.0]);
+/// ```
+#[derive(Debug, PartialEq)]
+pub enum ValuesMut<'a> {
+    /// `f32` values.
+    F32(&'a mut [f32]),
+    /// `f64` values.
+    F64(&'a mut [f64]),
+    /// `i64` values.
+    I64(&'a mut [i64]),
 }
