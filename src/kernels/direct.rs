@@ -19,10 +19,10 @@
 //!   flipped, transposed weights, which this kernel runs when that convolution qualifies.
 //!
 //! It takes stride 1, any dilation and padding, groups, and 1-d or 2-d data (depth 1), with
-//! at least 4 output channels per group. Measured on the layers of W1, W2 and W4 (batch 64 or
-//! 256, 1 and 2 threads), the direct forward beat this crate's im2col + GEMM on every one of
-//! them (LeNet's first layer 5.3x, W4a 1.8x, W2's 8x8 layer even), so it takes any number of
-//! taps up to [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
+//! at least 4 output channels per group. Its forward does no im2col copy and keeps output
+//! tiles in registers across all taps, which is never slower than im2col + GEMM on the
+//! reference workloads' layers (the benches compare them), so it takes any number of taps up to
+//! [`MAX_TAPS`]; the weight gradient is direct where [`Plan::weight_grad_pays`].
 
 use super::simd::{dispatch, simd, Kernel, Level, Simd};
 use super::ConvGeom;

@@ -97,9 +97,9 @@ fn keep_freed_memory() {}
 const HUGE_PAGE: usize = 2 << 20;
 
 /// Asks Linux to back the whole 2 MB pages inside `v`'s allocation with transparent huge
-/// pages. A fresh buffer of tens of megabytes (W4e's 33 MB input gradient) otherwise takes a
-/// page fault every 4 KB on its first write: 8,000 faults, 12.5 ms on this VM against 2.4 ms
-/// with huge pages. Only advice: where the kernel declines (THP disabled), nothing changes.
+/// pages. A fresh buffer of tens of megabytes (a large layer's input gradient) otherwise takes
+/// a page fault every 4 KB on its first write, which costs several times the writing itself in
+/// a virtual machine. Only advice: where the kernel declines (THP disabled), nothing changes.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
 fn advise_huge_pages<E>(v: &mut Vec<E>) {
@@ -269,8 +269,8 @@ pub(crate) fn on_pool_thread<R: Send>(f: impl FnOnce() -> R + Send) -> R {
 /// Called from outside the pool, rayon's parallel iterators hand the whole job to the pool
 /// and put this thread to sleep on a futex until the last task ends: one wake-up of a sleeping
 /// worker to start, one of this thread to finish. In a virtual machine each costs tens of
-/// microseconds (an idle virtual CPU is halted), which measured a hundred microseconds per
-/// call on a two-way split of a batch-64 layer's product. Here this thread works on its part
+/// microseconds (an idle virtual CPU is halted), as much as a batch-64 layer's product split
+/// two ways takes. Here this thread works on its part
 /// meanwhile, so only the pool's start is waited for, and only when it is slower than this
 /// thread's share. On a pool thread the spawns go to its own queue, as `join` would.
 pub(crate) fn run_parts<T: Send>(parts: &mut [T], f: impl Fn(&mut T) + Sync) {

@@ -709,9 +709,9 @@ pub fn fma_peak_gflops(time: std::time::Duration) -> f64 {
 }
 
 /// [`peak`] at the baseline: a multiply then an add per step (SSE2 has no FMA), on 12
-/// chains of plain 4-lane arrays in a function of their own. Through the generic [`Chains`]
-/// the compiler kept the arrays on the stack and shuffled lanes between steps (5.8 GFLOP/s
-/// where the matrix product itself reached 26).
+/// chains of plain 4-lane arrays in a function of their own: through the generic [`Chains`]
+/// the compiler keeps the arrays on the stack and shuffles lanes between steps, which would
+/// measure a peak far below what the baseline matrix product reaches.
 fn base_peak(time: std::time::Duration) -> f64 {
     #[inline(never)]
     fn chains(acc: [[f32; 4]; 12], steps: usize) -> [[f32; 4]; 12] {
