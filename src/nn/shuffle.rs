@@ -8,89 +8,65 @@ use crate::shape::{ConstDim, PixelShuffleShape, PixelUnshuffleShape};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
 
-/// Rearranges `(*, C * R^2, H, W)` into `(*, C, H * R, W * R)` (PyTorch's
-/// `nn.PixelShuffle(upscale_factor=R)`); `R^2` must divide the channels.
-///
-/// ```
-/// use stensor::prelude::*;
-/// use stensor::nn::{Forward, ModuleDisplay, PixelShuffle};
-/// let y: Tensor<(U2, U2, U6, U6)> = PixelShuffle::<U3>::new().forward(Tensor::<(U2, U18, U2, U2)>::zeros());
-/// let printed = ModuleDisplay(&PixelShuffle::<U3>::new()).to_string();
-/// assert!(printed.starts_with("PixelShuffle(upscale_factor=3)"));
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
-#[module(leaf, extra_repr = repr)]
-pub struct PixelShuffle<R: ConstDim>(PhantomData<R>);
+macro_rules! shuffle_layer {
+    ($(#[$doc:meta])* $name:ident, $shape:ident, $op:ident, $factor:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
+        #[module(leaf, extra_repr = repr)]
+        pub struct $name<R: ConstDim>(PhantomData<R>);
 
-impl<R: ConstDim> PixelShuffle<R> {
-    /// PyTorch's `extra_repr`.
-    fn repr(&self) -> String {
-        format!("upscale_factor={}", R::SIZE)
-    }
+        impl<R: ConstDim> $name<R> {
+            /// PyTorch's `extra_repr`.
+            fn repr(&self) -> String {
+                format!(concat!($factor, "={}"), R::SIZE)
+            }
+            /// The layer.
+            ///
+            #[doc = concat!("```\nlet _p = stensor::nn::", stringify!($name), "::<stensor::dims::U2>::new();\n```")]
+            pub fn new() -> Self {
+                $name(PhantomData)
+            }
+        }
 
-    /// The layer.
+        impl<R, S, E, T> Forward<Tensor<S, E, T>> for $name<R>
+        where
+            R: ConstDim,
+            S: $shape<R>,
+            E: Element,
+            T: TapeMode<E>,
+        {
+            type Output = Tensor<S::Output, E, T>;
+            fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
+                x.$op::<R>()
+            }
+        }
+    };
+}
+
+shuffle_layer!(
+    /// Rearranges `(*, C * R^2, H, W)` into `(*, C, H * R, W * R)` (PyTorch's
+    /// `nn.PixelShuffle(upscale_factor=R)`); `R^2` must divide the channels.
     ///
     /// ```
-    /// let _p = stensor::nn::PixelShuffle::<stensor::dims::U2>::new();
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, ModuleDisplay, PixelShuffle};
+    /// let y: Tensor<(U2, U2, U6, U6)> = PixelShuffle::<U3>::new().forward(Tensor::<(U2, U18, U2, U2)>::zeros());
+    /// let printed = ModuleDisplay(&PixelShuffle::<U3>::new()).to_string();
+    /// assert!(printed.starts_with("PixelShuffle(upscale_factor=3)"));
     /// ```
-    pub fn new() -> Self {
-        PixelShuffle(PhantomData)
-    }
-}
-
-impl<R, S, E, T> Forward<Tensor<S, E, T>> for PixelShuffle<R>
-where
-    R: ConstDim,
-    S: PixelShuffleShape<R>,
-    E: Element,
-    T: TapeMode<E>,
-{
-    type Output = Tensor<S::Output, E, T>;
-    fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
-        x.pixel_shuffle::<R>()
-    }
-}
-
-/// Rearranges `(*, C, H * R, W * R)` into `(*, C * R^2, H, W)` (PyTorch's
-/// `nn.PixelUnshuffle(downscale_factor=R)`), the inverse of [`PixelShuffle`]; `R` must divide
-/// the height and the width.
-///
-/// ```
-/// use stensor::prelude::*;
-/// use stensor::nn::{Forward, PixelShuffle, PixelUnshuffle};
-/// let x = Tensor::<(U1, U3, U4, U4)>::arange();
-/// let y: Tensor<(U1, U12, U2, U2)> = PixelUnshuffle::<U2>::new().forward(x.clone());
-/// assert_eq!(PixelShuffle::<U2>::new().forward(y).to_vec(), x.to_vec());
-/// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
-#[module(leaf, extra_repr = repr)]
-pub struct PixelUnshuffle<R: ConstDim>(PhantomData<R>);
-
-impl<R: ConstDim> PixelUnshuffle<R> {
-    /// PyTorch's `extra_repr`.
-    fn repr(&self) -> String {
-        format!("downscale_factor={}", R::SIZE)
-    }
-
-    /// The layer.
+    PixelShuffle, PixelShuffleShape, pixel_shuffle, "upscale_factor"
+);
+shuffle_layer!(
+    /// Rearranges `(*, C, H * R, W * R)` into `(*, C * R^2, H, W)` (PyTorch's
+    /// `nn.PixelUnshuffle(downscale_factor=R)`), the inverse of [`PixelShuffle`]; `R` must divide
+    /// the height and the width.
     ///
     /// ```
-    /// let _p = stensor::nn::PixelUnshuffle::<stensor::dims::U2>::new();
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, PixelShuffle, PixelUnshuffle};
+    /// let x = Tensor::<(U1, U3, U4, U4)>::arange();
+    /// let y: Tensor<(U1, U12, U2, U2)> = PixelUnshuffle::<U2>::new().forward(x.clone());
+    /// assert_eq!(PixelShuffle::<U2>::new().forward(y).to_vec(), x.to_vec());
     /// ```
-    pub fn new() -> Self {
-        PixelUnshuffle(PhantomData)
-    }
-}
-
-impl<R, S, E, T> Forward<Tensor<S, E, T>> for PixelUnshuffle<R>
-where
-    R: ConstDim,
-    S: PixelUnshuffleShape<R>,
-    E: Element,
-    T: TapeMode<E>,
-{
-    type Output = Tensor<S::Output, E, T>;
-    fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
-        x.pixel_unshuffle::<R>()
-    }
-}
+    PixelUnshuffle, PixelUnshuffleShape, pixel_unshuffle, "downscale_factor"
+);

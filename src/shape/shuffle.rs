@@ -115,20 +115,6 @@ where
     }
 }
 
-impl<R, N, C, H, W> PixelShuffleShape<R> for (N, C, H, W)
-where
-    N: Dim,
-    (C, H, W): PixelShuffleShape<R, Output: ConstDims3>,
-    C: ConstDim,
-    H: ConstDim,
-    W: ConstDim,
-{
-    type Output = Batched<N, <(C, H, W) as PixelShuffleShape<R>>::Output>;
-    fn shuffled(&self) -> Self::Output {
-        <(C, H, W) as PixelShuffleShape<R>>::Output::batched(self.0)
-    }
-}
-
 impl<R, C, H, W> PixelUnshuffleShape<R> for (C, H, W)
 where
     R: UnshuffleRule<H, W> + Mul<R>,
@@ -143,19 +129,25 @@ where
     }
 }
 
-impl<R, N, C, H, W> PixelUnshuffleShape<R> for (N, C, H, W)
-where
-    N: Dim,
-    (C, H, W): PixelUnshuffleShape<R, Output: ConstDims3>,
-    C: ConstDim,
-    H: ConstDim,
-    W: ConstDim,
-{
-    type Output = Batched<N, <(C, H, W) as PixelUnshuffleShape<R>>::Output>;
-    fn unshuffled(&self) -> Self::Output {
-        <(C, H, W) as PixelUnshuffleShape<R>>::Output::batched(self.0)
-    }
+/// A batch in front: `(N, C, H, W)` maps as each `(C, H, W)` image does.
+macro_rules! batched {
+    ($($trait:ident :: $method:ident),+) => {$(
+        impl<R, N, C, H, W> $trait<R> for (N, C, H, W)
+        where
+            N: Dim,
+            (C, H, W): $trait<R, Output: ConstDims3>,
+            C: ConstDim,
+            H: ConstDim,
+            W: ConstDim,
+        {
+            type Output = Batched<N, <(C, H, W) as $trait<R>>::Output>;
+            fn $method(&self) -> Self::Output {
+                <(C, H, W) as $trait<R>>::Output::batched(self.0)
+            }
+        }
+    )+};
 }
+batched!(PixelShuffleShape::shuffled, PixelUnshuffleShape::unshuffled);
 
 /// A `(C, H, W)` shape of static dims, which a batch dimension can be put in front of.
 ///
