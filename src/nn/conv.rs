@@ -7,13 +7,13 @@
 //! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
 
 use super::repr::{conv_repr, is_all, spec_tuple, HyperRepr};
-use super::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
 use super::{init, pads3, param, spatial3, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
-use crate::ops::spatial::{conv_op, conv_transpose_op, pad_op};
+use crate::ops::spatial::{conv_op, conv_transpose_op, pad_mode, pad_op};
 use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
+use crate::shape::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Rng, Tensor};
 use core::marker::PhantomData;
@@ -166,7 +166,7 @@ macro_rules! conv_layer {
                 if !M::IS_ZEROS {
                     let (l3, h3) = (pads3(&lo), pads3(&hi));
                     let pads = [0, 1, 2].map(|d| (l3[d], h3[d]));
-                    x5 = pad_op(x5, pads, M::mode(E::zero()));
+                    x5 = pad_op(x5, pads, pad_mode::<M, E>(E::zero()));
                     padded = [0, 1, 2].map(|d| padded[d] + pads[d].0 + pads[d].1);
                 }
                 let geom = ConvGeom {

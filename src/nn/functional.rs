@@ -64,7 +64,7 @@ macro_rules! functional_conv {
             CIG: ConstDim + Mul<G>,
             Prod<CIG, G>: ConstDim,
             $($Kd: ConstDim,)+
-            G: spatial::Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
+            G: Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
             E: Element,
             $layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E>: Forward<X>,
         {
@@ -127,7 +127,7 @@ macro_rules! functional_conv_transpose {
             COG: ConstDim + Mul<G>,
             Prod<COG, G>: ConstDim,
             $($Kd: ConstDim,)+
-            G: spatial::Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
+            G: Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
             E: Element,
             $layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E>: Forward<X>,
         {

@@ -36,8 +36,8 @@ mod pool;
 mod repr;
 mod sequential;
 mod shuffle;
-mod spatial;
 
+pub use crate::shape::spatial::*;
 pub use activation::*;
 pub use conv::*;
 pub use dropout::*;
@@ -48,7 +48,6 @@ pub use pad::*;
 pub use pool::*;
 pub use repr::HyperRepr;
 pub use shuffle::*;
-pub use spatial::*;
 pub use stensor_macros::Module;
 
 /// A layer (or network) that maps an input of type `X` to [`Forward::Output`].

@@ -7,10 +7,10 @@
 //! does not compile.
 
 use super::repr::{py_float, py_tuple};
-use super::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
 use super::{Forward, Module};
 use crate::autograd::TapeMode;
-use crate::ops::spatial::pad_op;
+use crate::ops::spatial::{pad_mode, pad_op};
+use crate::shape::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
@@ -112,7 +112,11 @@ where
     fn forward(&self, x: Tensor<(Bt, Ch, W), E, Tp>) -> Self::Output {
         let (bt, ch, _) = x.shape();
         let pads = [(0, 0), (0, 0), (L::SIZE, R::SIZE)];
-        let y = pad_op(x.into_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        let y = pad_op(
+            x.into_dyn5(),
+            pads,
+            pad_mode::<M, E>(E::from_f64(self.value)),
+        );
         y.into_typed((bt, ch, Default::default()))
     }
 }
@@ -140,7 +144,11 @@ where
     fn forward(&self, x: Tensor<(Bt, Ch, H, W), E, Tp>) -> Self::Output {
         let (bt, ch, _, _) = x.shape();
         let pads = [(0, 0), (T::SIZE, B::SIZE), (L::SIZE, R::SIZE)];
-        let y = pad_op(x.into_dyn5(), pads, M::mode(E::from_f64(self.value)));
+        let y = pad_op(
+            x.into_dyn5(),
+            pads,
+            pad_mode::<M, E>(E::from_f64(self.value)),
+        );
         y.into_typed((bt, ch, Default::default(), Default::default()))
     }
 }

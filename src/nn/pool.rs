@@ -6,7 +6,6 @@
 //! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
 
 use super::repr::{py_bool, spec_tuple, HyperRepr};
-use super::spatial::{Spec1, Spec2, Spec3};
 use super::{pads3, spatial3, Forward, Module};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::kernels::PoolGeom;
@@ -15,6 +14,7 @@ use crate::ops::spatial::{
 };
 use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
 use crate::shape::rules::IndicesShape;
+use crate::shape::spatial::{Spec1, Spec2, Spec3};
 use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;

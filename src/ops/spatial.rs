@@ -8,6 +8,7 @@
 
 use crate::autograd::{op_result, unary_result, GradTarget, Gradients, NoTape, Node, TapeMode};
 use crate::kernels::{self, ConvGeom, PadMode, PoolGeom};
+use crate::shape::spatial::{PadKind, PaddingMode};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
@@ -40,6 +41,17 @@ impl<E: Element, T: TapeMode<E>> Tensor<Dyn5, E, T> {
     pub(crate) fn into_typed<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T> {
         assert_eq!(shape.numel(), self.numel(), "spatial op: typed output size");
         self.view_as(shape)
+    }
+}
+
+/// The kernels' padding mode for the mode type `M`, with `value` for constant padding.
+pub(crate) fn pad_mode<M: PaddingMode, E: Element>(value: E) -> PadMode<E> {
+    match M::KIND {
+        PadKind::Zeros => PadMode::Constant(E::zero()),
+        PadKind::Constant => PadMode::Constant(value),
+        PadKind::Reflect => PadMode::Reflect,
+        PadKind::Replicate => PadMode::Replicate,
+        PadKind::Circular => PadMode::Circular,
     }
 }
 

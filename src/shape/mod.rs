@@ -26,6 +26,7 @@ mod axes_gen;
 pub mod out;
 pub mod rules;
 mod shuffle;
+pub mod spatial;
 
 pub use axes::*;
 pub use shuffle::*;

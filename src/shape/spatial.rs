@@ -1,4 +1,5 @@
-//! Type-level hyper-parameters shared by the convolution, pooling and padding layers.
+//! Type-level hyper-parameters shared by the convolution, pooling and padding layers and ops
+//! (re-exported from [`crate::nn`], where users meet them).
 //!
 //! A kernel, stride, padding or dilation is one `typenum` number for every spatial dim
 //! (PyTorch's `3`) or a tuple with one per dim (PyTorch's `(2, 3)`): [`Spec1`], [`Spec2`],
@@ -6,11 +7,9 @@
 //! `padding="same"` / `"valid"`). The padding mode is a type ([`Zeros`], [`Reflect`],
 //! [`Replicate`], [`Circular`]) so its size rules are checked at compile time.
 
-use crate::kernels::PadMode;
-use crate::shape::out::{SatSub, SatSubOp, WindowArith};
-use crate::shape::rules::*;
-use crate::shape::ConstDim;
-use crate::tensor::Element;
+use super::out::{SatSub, SatSubOp, WindowArith};
+use super::rules::*;
+use super::ConstDim;
 use core::ops::{Add, BitOr, Div, Mul, Not, Rem, Sub};
 use typenum::{
     Bit, Diff, Eq, Gr, IsEqual, IsGreater, IsLess, IsLessOrEqual, Le, LeEq, Max, Maximum, Mod, Or,
@@ -160,12 +159,32 @@ pub trait PaddingMode: Copy + Default + Send + Sync + 'static {
     const HAS_VALUE: bool;
     /// PyTorch's names of the padding layers of this mode for 1-d and 2-d data.
     const LAYER_NAMES: [&'static str; 2];
-    /// The kernel's mode, with `value` for constant padding.
-    fn mode<E: Element>(value: E) -> PadMode<E>;
+    /// What the padding writes.
+    const KIND: PadKind;
+}
+
+/// What a padding mode writes into the padding, as a value (the kernels take it).
+///
+/// ```
+/// use stensor::nn::{PadKind, PaddingMode, Reflect, Zeros};
+/// assert_eq!((Zeros::KIND, Reflect::KIND), (PadKind::Zeros, PadKind::Reflect));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PadKind {
+    /// Zeros.
+    Zeros,
+    /// The layer's fill value.
+    Constant,
+    /// The input mirrored at its edge, the edge not repeated.
+    Reflect,
+    /// The edge value repeated.
+    Replicate,
+    /// The input wrapped around.
+    Circular,
 }
 
 macro_rules! padding_mode {
-    ($(#[$doc:meta])* $name:ident, $s:literal, $layer:literal, zeros = $z:literal, value = $val:literal, |$v:ident| $mode:expr) => {
+    ($(#[$doc:meta])* $name:ident, $s:literal, $layer:literal, zeros = $z:literal, value = $val:literal, $kind:ident) => {
         $(#[$doc])*
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct $name;
@@ -174,9 +193,7 @@ macro_rules! padding_mode {
             const IS_ZEROS: bool = $z;
             const HAS_VALUE: bool = $val;
             const LAYER_NAMES: [&'static str; 2] = [concat!($layer, "1d"), concat!($layer, "2d")];
-            fn mode<E: Element>($v: E) -> PadMode<E> {
-                $mode
-            }
+            const KIND: PadKind = PadKind::$kind;
         }
     };
 }
@@ -189,7 +206,7 @@ padding_mode!(
     /// assert!(Zeros::IS_ZEROS && !Zeros::HAS_VALUE);
     /// assert_eq!(Zeros::LAYER_NAMES, ["ZeroPad1d", "ZeroPad2d"]);
     /// ```
-    Zeros, "zeros", "ZeroPad", zeros = true, value = false, |_v| PadMode::Constant(E::zero())
+    Zeros, "zeros", "ZeroPad", zeros = true, value = false, Zeros
 );
 padding_mode!(
     /// Constant padding with the layer's value (`ConstantPad`).
@@ -199,7 +216,7 @@ padding_mode!(
     /// assert_eq!(Constant::NAME, "constant");
     /// assert!(Constant::HAS_VALUE && !Constant::IS_ZEROS);
     /// ```
-    Constant, "constant", "ConstantPad", zeros = false, value = true, |v| PadMode::Constant(v)
+    Constant, "constant", "ConstantPad", zeros = false, value = true, Constant
 );
 padding_mode!(
     /// Reflection padding (`padding_mode="reflect"`, `ReflectionPad`).
@@ -208,7 +225,7 @@ padding_mode!(
     /// use stensor::nn::{PaddingMode, Reflect};
     /// assert_eq!(Reflect::NAME, "reflect");
     /// ```
-    Reflect, "reflect", "ReflectionPad", zeros = false, value = false, |_v| PadMode::Reflect
+    Reflect, "reflect", "ReflectionPad", zeros = false, value = false, Reflect
 );
 padding_mode!(
     /// Replication padding (`padding_mode="replicate"`, `ReplicationPad`).
@@ -217,7 +234,7 @@ padding_mode!(
     /// use stensor::nn::{PaddingMode, Replicate};
     /// assert_eq!(Replicate::NAME, "replicate");
     /// ```
-    Replicate, "replicate", "ReplicationPad", zeros = false, value = false, |_v| PadMode::Replicate
+    Replicate, "replicate", "ReplicationPad", zeros = false, value = false, Replicate
 );
 padding_mode!(
     /// Circular padding (`padding_mode="circular"`, `CircularPad`).
@@ -226,7 +243,7 @@ padding_mode!(
     /// use stensor::nn::{Circular, PaddingMode};
     /// assert_eq!(Circular::NAME, "circular");
     /// ```
-    Circular, "circular", "CircularPad", zeros = false, value = false, |_v| PadMode::Circular
+    Circular, "circular", "CircularPad", zeros = false, value = false, Circular
 );
 
 /// The size rule a padding mode puts on padding `Lo`/`Hi` of a dim of length `In`.
