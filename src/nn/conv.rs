@@ -7,10 +7,10 @@
 //! a tuple (`(U2, U3)`); padding may also be [`Same`](super::Same) or [`Valid`](super::Valid).
 
 use super::repr::{conv_repr, is_all, spec_tuple, HyperRepr};
-use super::{init, pads3, param, spatial3, Forward, Module};
+use super::{init, param, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::kernels::ConvGeom;
-use crate::ops::spatial::{conv_op, conv_transpose_op, pad_mode, pad_op};
+use crate::ops::spatial::{conv_op, conv_transpose_op, pad_mode, pad_op, pads3, spatial3};
 use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
 use crate::shape::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};

@@ -37,6 +37,7 @@ mod repr;
 mod sequential;
 mod shuffle;
 
+pub use crate::ops::PoolIndices;
 pub use crate::shape::spatial::*;
 pub use activation::*;
 pub use conv::*;
@@ -71,22 +72,4 @@ pub(crate) fn param<S: crate::shape::Shape, E: crate::tensor::Element>(
 ) -> crate::Tensor<S, E> {
     t.set_requires_grad(true);
     t
-}
-
-/// `v` right-aligned in `[fill; 3]`: per-axis values of 1-d or 2-d data as the 3-d geometry
-/// the kernels take.
-fn fill3(v: &[usize], fill: usize) -> [usize; 3] {
-    let mut out = [fill; 3];
-    out[3 - v.len()..].copy_from_slice(v);
-    out
-}
-
-/// A 1-d or 2-d spatial size (or stride, dilation) as 3-d: the missing axes of size 1.
-pub(crate) fn spatial3(v: &[usize]) -> [usize; 3] {
-    fill3(v, 1)
-}
-
-/// 1-d or 2-d paddings (front or back) as 3-d: the missing axes unpadded.
-pub(crate) fn pads3(v: &[usize]) -> [usize; 3] {
-    fill3(v, 0)
 }

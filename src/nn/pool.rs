@@ -6,101 +6,19 @@
 //! ceil_mode = False>` (with `count_include_pad` and `divisor_override` as run-time settings).
 
 use super::repr::{py_bool, spec_tuple, HyperRepr};
-use super::{pads3, spatial3, Forward, Module};
+use super::{Forward, Module};
 use crate::autograd::{MergeTape, TapeMode};
-use crate::kernels::PoolGeom;
-use crate::ops::spatial::{
-    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op,
-};
+use crate::ops::PoolIndices;
 use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
 use crate::shape::rules::IndicesShape;
 use crate::shape::spatial::{Spec1, Spec2, Spec3};
 use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
-use std::sync::Arc;
 use typenum::{Bit, False, U0, U1};
 
-/// The positions of the maxima a max pooling picked: for every output element, the flat index
-/// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
-/// output shape, so [`MaxUnpool2d`] only accepts indices that fit its input.
-///
-/// ```
-/// use stensor::prelude::*;
-/// use stensor::nn::MaxPool2d;
-/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
-/// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(x);
-/// assert_eq!((y.to_vec(), idx.to_vec()), (vec![4.0], vec![1]));
-/// ```
-#[derive(Clone, Debug, PartialEq)]
-pub struct PoolIndices<S: Shape> {
-    shape: S,
-    idx: Arc<Vec<usize>>,
-}
-
-impl<S: Shape> PoolIndices<S> {
-    /// Indices from elsewhere (e.g. PyTorch's `return_indices`), for a pooling output of shape
-    /// `shape`: an error unless there is one per output element.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// use stensor::nn::PoolIndices;
-    /// let idx = PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0, 3]).unwrap();
-    /// assert_eq!(idx.to_vec(), vec![0, 3]);
-    /// assert!(PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0]).is_err());
-    /// ```
-    pub fn from_vec(shape: S, idx: Vec<usize>) -> crate::Result<Self> {
-        if idx.len() != shape.numel() {
-            return Err(crate::Error::Length {
-                dims: shape.dims().to_vec(),
-                found: idx.len(),
-            });
-        }
-        Ok(PoolIndices {
-            shape,
-            idx: Arc::new(idx),
-        })
-    }
-
-    /// The indices, row-major over the pooling's output.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// use stensor::nn::MaxPool1d;
-    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
-    /// assert_eq!(idx.as_slice(), &[1, 3]);
-    /// ```
-    pub fn as_slice(&self) -> &[usize] {
-        &self.idx
-    }
-
-    /// The indices, copied.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// use stensor::nn::MaxPool1d;
-    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
-    /// assert_eq!(idx.to_vec(), vec![1, 3]);
-    /// ```
-    pub fn to_vec(&self) -> Vec<usize> {
-        self.idx.to_vec()
-    }
-
-    /// The shape of the pooling's output these indices belong to.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// use stensor::nn::MaxPool1d;
-    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
-    /// assert_eq!(idx.shape().dims(), [1, 1, 2]);
-    /// ```
-    pub fn shape(&self) -> S {
-        self.shape
-    }
-}
-
 macro_rules! pool_layers {
-    ($spec:ident, $max:ident, $avg:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
+    ($spec:ident, $max:ident, $avg:ident, $max_idx:ident, $avg_op:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
         #[doc = $max_doc]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, C: Bit))]
@@ -144,19 +62,7 @@ macro_rules! pool_layers {
                 T: TapeMode<E>,
                 $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
             {
-                let (bt, ch) = (x.shape().0, x.shape().1);
-                let geom = PoolGeom {
-                    planes: bt.size() * ch.size(),
-                    input: spatial3(&[$($In::SIZE),+]),
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
-                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
-                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
-                };
-                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+);
-                let (y, idx) = max_pool_op(x.into_dyn5(), geom);
-                (y.into_typed(shape), PoolIndices { shape, idx })
+                x.$max_idx::<K, S, P, D, C>()
             }
         }
 
@@ -248,35 +154,24 @@ macro_rules! pool_layers {
         {
             type Output = Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>;
             fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
-                let (bt, ch) = (x.shape().0, x.shape().1);
-                let geom = PoolGeom {
-                    planes: bt.size() * ch.size(),
-                    input: spatial3(&[$($In::SIZE),+]),
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
-                    dilation: [1; 3],
-                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
-                };
-                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output>::default(),)+);
-                avg_pool_op(x.into_dyn5(), geom, self.count_include_pad, self.divisor_override).into_typed(shape)
+                x.$avg_op::<K, S, P, C>(self.count_include_pad, self.divisor_override)
             }
         }
     };
 }
 
 pool_layers!(
-    Spec1, MaxPool1d, AvgPool1d, [(L, A)],
+    Spec1, MaxPool1d, AvgPool1d, max_pool1d_with_indices, avg_pool1d, [(L, A)],
     "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Forward};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
     "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Forward};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
 );
 pool_layers!(
-    Spec2, MaxPool2d, AvgPool2d, [(H, A), (W, B)],
+    Spec2, MaxPool2d, AvgPool2d, max_pool2d_with_indices, avg_pool2d, [(H, A), (W, B)],
     "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Forward};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
     "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Forward};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
 );
 pool_layers!(
-    Spec3, MaxPool3d, AvgPool3d, [(Dp, A), (H, B), (W, C)],
+    Spec3, MaxPool3d, AvgPool3d, max_pool3d_with_indices, avg_pool3d, [(Dp, A), (H, B), (W, C)],
     "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Forward};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
     "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Forward};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );
@@ -345,30 +240,12 @@ impl<K, S, P> MaxUnpool2d<K, S, P> {
         (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
         (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
     {
-        assert_eq!(
-            indices.shape().dims(),
-            x.dims(),
-            "max_unpool: runtime dims of the indices"
-        );
-        let (bt, ch) = (x.shape().0, x.shape().1);
-        let oh = <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output>::default();
-        let ow = <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output>::default();
-        let plane = oh.size() * ow.size();
-        assert!(
-            indices.as_slice().iter().all(|&i| i < plane),
-            "max_unpool: an index is outside the {plane}-element output plane"
-        );
-        let y = max_unpool_op(
-            x.into_dyn5(),
-            indices.idx.clone(),
-            [1, oh.size(), ow.size()],
-        );
-        y.into_typed((bt, ch, oh, ow))
+        x.max_unpool2d::<K, S, P, S2>(indices)
     }
 }
 
 macro_rules! adaptive_layers {
-    ($avg:ident, $max:ident, [$(($In:ident, $O:ident)),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
+    ($avg:ident, $max:ident, $avg_op:ident, $max_op:ident, [$(($In:ident, $O:ident)),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
         adaptive_layers!(@struct $avg, $defaults, $avg_doc);
         adaptive_layers!(@struct $max, $defaults, $max_doc);
 
@@ -383,9 +260,7 @@ macro_rules! adaptive_layers {
         {
             type Output = Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>;
             fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
-                let (bt, ch) = (x.shape().0, x.shape().1);
-                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
-                adaptive_avg_op(x.into_dyn5(), out).into_typed((bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+))
+                x.$avg_op::<$($O),+>()
             }
         }
 
@@ -407,11 +282,7 @@ macro_rules! adaptive_layers {
                 E: Element,
                 T: TapeMode<E>,
             {
-                let (bt, ch) = (x.shape().0, x.shape().1);
-                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
-                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
-                let (y, idx) = adaptive_max_op(x.into_dyn5(), out);
-                (y.into_typed(shape), PoolIndices { shape, idx })
+                x.$max_op::<$($O),+>()
             }
         }
 
@@ -457,12 +328,12 @@ macro_rules! adaptive_layers {
 }
 
 adaptive_layers!(
-    AdaptiveAvgPool1d, AdaptiveMaxPool1d, [(L, O)], [O],
+    AdaptiveAvgPool1d, AdaptiveMaxPool1d, adaptive_avg_pool1d, adaptive_max_pool1d_with_indices, [(L, O)], [O],
     "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Forward};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
     "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Forward};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
 );
 adaptive_layers!(
-    AdaptiveAvgPool2d, AdaptiveMaxPool2d, [(H, OH), (W, OW)], [OH, OW = OH],
+    AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_avg_pool2d, adaptive_max_pool2d_with_indices, [(H, OH), (W, OW)], [OH, OW = OH],
     "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Forward};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
     "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Forward};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
 );

@@ -15,12 +15,14 @@ mod elementwise;
 mod linear;
 mod matmul;
 pub(crate) mod norm;
+mod pool;
 mod reduce;
 mod reshape;
 mod softmax;
 pub mod spatial;
 
 pub use matmul::MatMul;
+pub use pool::PoolIndices;
 pub use reshape::BatchDim;
 
 pub(crate) use activation::prelu_op;

@@ -1,0 +1,302 @@
+//! Pooling with typed shapes: max pooling (with its indices) and average pooling over 1 to 3
+//! spatial dims. Each op reads its kernel, stride, padding and dilation from type-level
+//! hyper-parameters (a number, or a tuple with one per dim: [`Spec1`], [`Spec2`], [`Spec3`]),
+//! computes the output shape at compile time ([`PoolOutput`], PyTorch's formula with
+//! `ceil_mode`), builds the kernels' geometry and records the backward. The pooling layers of
+//! [`crate::nn`] and the functional forms call these.
+
+use super::spatial::{
+    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op, pads3, spatial3,
+};
+use crate::autograd::TapeMode;
+use crate::kernels::PoolGeom;
+use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
+use crate::shape::rules::IndicesShape;
+use crate::shape::spatial::{Spec1, Spec2, Spec3};
+use crate::shape::{ConstDim, Dim, Shape};
+use crate::tensor::{Element, Tensor};
+use std::sync::Arc;
+use typenum::{Bit, U0, U1};
+
+/// The positions of the maxima a max pooling picked: for every output element, the flat index
+/// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
+/// output shape, so [`MaxUnpool2d`] only accepts indices that fit its input.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::MaxPool2d;
+/// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
+/// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(x);
+/// assert_eq!((y.to_vec(), idx.to_vec()), (vec![4.0], vec![1]));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct PoolIndices<S: Shape> {
+    pub(crate) shape: S,
+    pub(crate) idx: Arc<Vec<usize>>,
+}
+
+impl<S: Shape> PoolIndices<S> {
+    /// Indices from elsewhere (e.g. PyTorch's `return_indices`), for a pooling output of shape
+    /// `shape`: an error unless there is one per output element.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::PoolIndices;
+    /// let idx = PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0, 3]).unwrap();
+    /// assert_eq!(idx.to_vec(), vec![0, 3]);
+    /// assert!(PoolIndices::from_vec((U1::new(), U1::new(), U1::new(), U2::new()), vec![0]).is_err());
+    /// ```
+    pub fn from_vec(shape: S, idx: Vec<usize>) -> crate::Result<Self> {
+        if idx.len() != shape.numel() {
+            return Err(crate::Error::Length {
+                dims: shape.dims().to_vec(),
+                found: idx.len(),
+            });
+        }
+        Ok(PoolIndices {
+            shape,
+            idx: Arc::new(idx),
+        })
+    }
+
+    /// The indices, row-major over the pooling's output.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.as_slice(), &[1, 3]);
+    /// ```
+    pub fn as_slice(&self) -> &[usize] {
+        &self.idx
+    }
+
+    /// The indices, copied.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.to_vec(), vec![1, 3]);
+    /// ```
+    pub fn to_vec(&self) -> Vec<usize> {
+        self.idx.to_vec()
+    }
+
+    /// The shape of the pooling's output these indices belong to.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MaxPool1d;
+    /// let (_, idx) = MaxPool1d::<U2>::new().forward_with_indices(Tensor::<(U1, U1, U4)>::arange());
+    /// assert_eq!(idx.shape().dims(), [1, 1, 2]);
+    /// ```
+    pub fn shape(&self) -> S {
+        self.shape
+    }
+}
+
+macro_rules! pool_ops {
+    ($spec:ident, $max:ident, $max_idx:ident, $avg:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
+        impl<Bt: Dim, Ch: Dim, $($In: ConstDim,)+ E: Element, T: TapeMode<E>> Tensor<(Bt, Ch, $($In,)+), E, T> {
+            #[doc = $max_doc]
+            #[allow(clippy::type_complexity)]
+            pub fn $max<K, S, P, D, C>(self) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>
+            where
+                K: $spec<$($A: ConstDim),+>,
+                S: $spec<$($A: ConstDim),+>,
+                P: $spec<$($A: ConstDim),+>,
+                D: $spec<$($A: ConstDim),+>,
+                C: Bit,
+                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+            {
+                self.$max_idx::<K, S, P, D, C>().0
+            }
+
+            /// The max pooling and the flat index of every maximum within its input plane
+            /// (PyTorch's `return_indices=True`), for [`MaxUnpool2d`](crate::nn::MaxUnpool2d).
+            #[allow(clippy::type_complexity)]
+            pub fn $max_idx<K, S, P, D, C>(self) -> (
+                Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>,
+                PoolIndices<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+)>,
+            )
+            where
+                K: $spec<$($A: ConstDim),+>,
+                S: $spec<$($A: ConstDim),+>,
+                P: $spec<$($A: ConstDim),+>,
+                D: $spec<$($A: ConstDim),+>,
+                C: Bit,
+                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+            {
+                let (bt, ch) = (self.shape().0, self.shape().1);
+                let geom = PoolGeom {
+                    planes: bt.size() * ch.size(),
+                    input: spatial3(&[$($In::SIZE),+]),
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
+                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
+                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
+                };
+                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+);
+                let (y, idx) = max_pool_op(self.into_dyn5(), geom);
+                (y.into_typed(shape), PoolIndices { shape, idx })
+            }
+
+            #[doc = $avg_doc]
+            #[allow(clippy::type_complexity)]
+            pub fn $avg<K, S, P, C>(
+                self,
+                count_include_pad: bool,
+                divisor_override: Option<usize>,
+            ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>
+            where
+                K: $spec<$($A: ConstDim),+>,
+                S: $spec<$($A: ConstDim),+>,
+                P: $spec<$($A: ConstDim),+>,
+                C: Bit,
+                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
+            {
+                let (bt, ch) = (self.shape().0, self.shape().1);
+                let geom = PoolGeom {
+                    planes: bt.size() * ch.size(),
+                    input: spatial3(&[$($In::SIZE),+]),
+                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
+                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
+                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
+                    dilation: [1; 3],
+                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
+                };
+                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output>::default(),)+);
+                avg_pool_op(self.into_dyn5(), geom, count_include_pad, divisor_override).into_typed(shape)
+            }
+        }
+    };
+}
+
+pool_ops!(
+    Spec1, max_pool1d, max_pool1d_with_indices, avg_pool1d, [(L, A)],
+    "1-d max pooling of `(N, C, L)` (`F.max_pool1d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().max_pool1d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
+    "1-d average pooling of `(N, C, L)` (`F.avg_pool1d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U4)>::arange().avg_pool1d::<U2, U2, U0, False>(true, None);\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
+);
+pool_ops!(
+    Spec2, max_pool2d, max_pool2d_with_indices, avg_pool2d, [(H, A), (W, B)],
+    "2-d max pooling of `(N, C, H, W)` (`F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U4, U4)>::arange().max_pool2d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![5.0, 7.0, 13.0, 15.0]);\n```",
+    "2-d average pooling of `(N, C, H, W)` (`F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2)>::arange().avg_pool2d::<U2, U2, U0, False>(true, Some(2));\nassert_eq!(y.to_vec(), vec![3.0]);\n```"
+);
+pool_ops!(
+    Spec3, max_pool3d, max_pool3d_with_indices, avg_pool3d, [(Dp, A), (H, B), (W, C)],
+    "3-d max pooling of `(N, C, D, H, W)` (`F.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2, U2)>::arange().max_pool3d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
+    "3-d average pooling of `(N, C, D, H, W)` (`F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2, U2)>::arange().avg_pool3d::<U2, U2, U0, False>(true, None);\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
+);
+
+impl<Bt: Dim, Ch: Dim, H: ConstDim, W: ConstDim, E: Element, T: TapeMode<E>>
+    Tensor<(Bt, Ch, H, W), E, T>
+{
+    /// 2-d max unpooling (`F.max_unpool2d(x, indices, kernel, stride, padding)`): each value
+    /// placed at the index its max pooling recorded, zeros elsewhere; the output is
+    /// `(In - 1) * stride - 2 * padding + kernel` per dim.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
+    /// let (y, idx) = x.max_pool2d_with_indices::<U2, U2, U0, U1, False>();
+    /// let back = y.max_unpool2d::<U2, U2, U0, _>(&idx);
+    /// assert_eq!(back.to_vec(), vec![0.0, 4.0, 0.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If an index lies outside the output plane (indices not from a matching pooling).
+    #[allow(clippy::type_complexity)]
+    pub fn max_unpool2d<K, S, P, S2>(self, indices: &PoolIndices<S2>) -> Tensor<
+        (
+            Bt,
+            Ch,
+            <(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output,
+            <(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output,
+        ),
+        E,
+        T,
+    >
+    where
+        S2: Shape + IndicesShape<(Bt, Ch, H, W)>,
+        K: Spec2,
+        S: Spec2,
+        P: Spec2,
+        (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
+        (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
+    {
+        assert_eq!(
+            indices.shape().dims(),
+            self.dims(),
+            "max_unpool: runtime dims of the indices"
+        );
+        let (bt, ch) = (self.shape().0, self.shape().1);
+        let oh = <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output>::default();
+        let ow = <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output>::default();
+        let plane = oh.size() * ow.size();
+        assert!(
+            indices.as_slice().iter().all(|&i| i < plane),
+            "max_unpool: an index is outside the {plane}-element output plane"
+        );
+        let y = max_unpool_op(
+            self.into_dyn5(),
+            indices.idx.clone(),
+            [1, oh.size(), ow.size()],
+        );
+        y.into_typed((bt, ch, oh, ow))
+    }
+}
+
+macro_rules! adaptive_ops {
+    ($avg:ident, $max:ident, $max_idx:ident, [$(($In:ident, $O:ident)),+], $avg_doc:literal, $max_doc:literal) => {
+        impl<Bt: Dim, Ch: Dim, $($In: ConstDim,)+ E: Element, T: TapeMode<E>> Tensor<(Bt, Ch, $($In,)+), E, T> {
+            #[doc = $avg_doc]
+            pub fn $avg<$($O),+>(self) -> Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>
+            where
+                $(($In, $O): AdaptiveOutput,)+
+            {
+                let (bt, ch) = (self.shape().0, self.shape().1);
+                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
+                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
+                adaptive_avg_op(self.into_dyn5(), out).into_typed(shape)
+            }
+
+            #[doc = $max_doc]
+            pub fn $max<$($O),+>(self) -> Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>
+            where
+                $(($In, $O): AdaptiveOutput,)+
+            {
+                self.$max_idx::<$($O),+>().0
+            }
+
+            /// The adaptive max pooling and the flat index of every maximum within its input
+            /// plane (PyTorch's `return_indices=True`).
+            #[allow(clippy::type_complexity)]
+            pub fn $max_idx<$($O),+>(self) -> (
+                Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>,
+                PoolIndices<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+)>,
+            )
+            where
+                $(($In, $O): AdaptiveOutput,)+
+            {
+                let (bt, ch) = (self.shape().0, self.shape().1);
+                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
+                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
+                let (y, idx) = adaptive_max_op(self.into_dyn5(), out);
+                (y.into_typed(shape), PoolIndices { shape, idx })
+            }
+        }
+    };
+}
+
+adaptive_ops!(
+    adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices, [(L, O)],
+    "1-d adaptive average pooling to length `O` (`F.adaptive_avg_pool1d(x, O)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().adaptive_avg_pool1d::<U2>();\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
+    "1-d adaptive max pooling to length `O` (`F.adaptive_max_pool1d(x, O)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().adaptive_max_pool1d::<U2>();\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
+);
+adaptive_ops!(
+    adaptive_avg_pool2d, adaptive_max_pool2d, adaptive_max_pool2d_with_indices, [(H, OH), (W, OW)],
+    "2-d adaptive average pooling to `(OH, OW)` (`F.adaptive_avg_pool2d(x, (OH, OW))`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U3, U3)>::arange().adaptive_avg_pool2d::<U1, U1>();\nassert_eq!(y.to_vec(), vec![4.0]);\n```",
+    "2-d adaptive max pooling to `(OH, OW)` (`F.adaptive_max_pool2d(x, (OH, OW))`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U3, U3)>::arange().adaptive_max_pool2d::<U1, U1>();\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
+);
