@@ -9,8 +9,6 @@
 use super::repr::{conv_repr, is_all, spec_tuple, HyperRepr};
 use super::{init, param, Forward, Module};
 use crate::autograd::TapeMode;
-use crate::kernels::ConvGeom;
-use crate::ops::spatial::{conv_op, conv_transpose_op, pad_mode, pad_op, pads3, spatial3};
 use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
 use crate::shape::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
@@ -56,19 +54,14 @@ macro_rules! conv_constructors {
             "assert_eq!(d.weight.to_vec(), c.weight.to_vec());\n",
             "assert!(d.weight.requires_grad() && d.bias.is_none());\n```")]
         pub fn from_params(weight: Tensor<$W, E>, bias: Option<Tensor<(CO,), E>>) -> Self {
-            Self::from_raw(param(weight), bias.map(param))
+            Self { weight: param(weight), bias: bias.map(param), hyper: PhantomData }
         }
 
-        /// From given tensors as they are (the functional form: whether they require grad
-        /// stays the caller's choice).
-        pub(crate) fn from_raw(weight: Tensor<$W, E>, bias: Option<Tensor<(CO,), E>>) -> Self {
-            Self { weight, bias, hyper: PhantomData }
-        }
     };
 }
 
 macro_rules! conv_layer {
-    ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, M: PaddingMode))]
@@ -155,34 +148,7 @@ macro_rules! conv_layer {
                 T,
             >;
             fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
-                let batch = x.shape().0;
-                assert_eq!(x.dims()[1], CI::SIZE, "conv: runtime channel dim");
-                let lo = [$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::LO),+];
-                let hi = [$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::HI),+];
-                let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out as ConstDim>::SIZE),+];
-                let input = [$($In::SIZE),+];
-                let mut x5 = x.into_dyn5();
-                let mut padded = spatial3(&input);
-                if !M::IS_ZEROS {
-                    let (l3, h3) = (pads3(&lo), pads3(&hi));
-                    let pads = [0, 1, 2].map(|d| (l3[d], h3[d]));
-                    x5 = pad_op(x5, pads, pad_mode::<M, E>(E::zero()));
-                    padded = [0, 1, 2].map(|d| padded[d] + pads[d].0 + pads[d].1);
-                }
-                let geom = ConvGeom {
-                    batch: batch.size(),
-                    cin: CI::SIZE,
-                    cout: CO::SIZE,
-                    groups: G::SIZE,
-                    input: padded,
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: if M::IS_ZEROS { pads3(&lo) } else { [0; 3] },
-                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
-                    output: spatial3(&out),
-                };
-                let y = conv_op(x5, &self.weight, self.bias.as_ref(), geom);
-                y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out>::default(),)+))
+                x.$op::<CI, CO, K, S, P, D, G, M>(&self.weight, self.bias.as_ref())
             }
         }
     };
@@ -199,7 +165,7 @@ conv_layer!(
     /// let y: Tensor<(U4, U3, U5)> = conv.forward(Tensor::<(U4, U2, U9)>::zeros());
     /// assert_eq!(y.dims(), [4, 3, 5]);
     /// ```
-    Conv1d, Spec1, [(L, A)]
+    Conv1d, conv1d, Spec1, [(L, A)]
 );
 conv_layer!(
     /// A 2-d convolution over `(N, C_in, H, W)` (PyTorch's `nn.Conv2d`), with groups,
@@ -217,7 +183,7 @@ conv_layer!(
     /// let z: Tensor<(U2, U3, U4, U4)> = r.forward(Tensor::<(U2, U2, U7, U8)>::zeros());
     /// assert_eq!((y.dims(), z.dims()), ([64, 32, 32, 32].into(), [2, 3, 4, 4].into()));
     /// ```
-    Conv2d, Spec2, [(H, A), (W, B)]
+    Conv2d, conv2d, Spec2, [(H, A), (W, B)]
 );
 conv_layer!(
     /// A 3-d convolution over `(N, C_in, D, H, W)` (PyTorch's `nn.Conv3d`).
@@ -229,11 +195,11 @@ conv_layer!(
     /// let y: Tensor<(U1, U2, U4, U5, U4)> = conv.forward(Tensor::<(U1, U2, U3, U4, U3)>::zeros());
     /// assert_eq!(y.dims(), [1, 2, 4, 5, 4]);
     /// ```
-    Conv3d, Spec3, [(Dp, A), (H, B), (W, C)]
+    Conv3d, conv3d, Spec3, [(Dp, A), (H, B), (W, C)]
 );
 
 macro_rules! conv_transpose_layer {
-    ($(#[$doc:meta])* $name:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, OP: HyperRepr, D: HyperRepr))]
@@ -320,24 +286,7 @@ macro_rules! conv_transpose_layer {
                 T,
             >;
             fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
-                let batch = x.shape().0;
-                assert_eq!(x.dims()[1], CI::SIZE, "conv_transpose: runtime channel dim");
-                let out = [$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output as ConstDim>::SIZE),+];
-                // The convolution that maps this layer's output back to its input.
-                let geom = ConvGeom {
-                    batch: batch.size(),
-                    cin: CO::SIZE,
-                    cout: CI::SIZE,
-                    groups: G::SIZE,
-                    input: spatial3(&out),
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
-                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
-                    output: spatial3(&[$($In::SIZE),+]),
-                };
-                let y = conv_transpose_op(x.into_dyn5(), &self.weight, self.bias.as_ref(), geom);
-                y.into_typed((batch, CO::default(), $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output>::default(),)+))
+                x.$op::<CI, CO, K, S, P, OP, G, D>(&self.weight, self.bias.as_ref())
             }
         }
     };
@@ -354,7 +303,7 @@ conv_transpose_layer!(
     /// let y: Tensor<(U1, U2, U16)> = up.forward(Tensor::<(U1, U4, U8)>::zeros());
     /// assert_eq!(y.dims(), [1, 2, 16]);
     /// ```
-    ConvTranspose1d, Spec1, [(L, A)]
+    ConvTranspose1d, conv_transpose1d, Spec1, [(L, A)]
 );
 conv_transpose_layer!(
     /// A 2-d transposed convolution over `(N, C_in, H, W)` (PyTorch's `nn.ConvTranspose2d`).
@@ -367,5 +316,5 @@ conv_transpose_layer!(
     /// let y: Tensor<(U1, U64, U128, U128)> = t.forward(Tensor::<(U1, U32, U126, U126)>::zeros());
     /// assert_eq!(y.dims(), [1, 64, 128, 128]);
     /// ```
-    ConvTranspose2d, Spec2, [(H, A), (W, B)]
+    ConvTranspose2d, conv_transpose2d, Spec2, [(H, A), (W, B)]
 );

@@ -1,7 +1,8 @@
-//! The functional forms of the layers (PyTorch's `torch.nn.functional`): the same computation
-//! as the layer, with the weights passed in. Hyper-parameters are passed as values of their
-//! types, in PyTorch's argument order, e.g. `conv2d(x, &w, Some(&b), U2::new(), U1::new(),
-//! U1::new(), U1::new())` for `F.conv2d(x, w, b, stride=2, padding=1)`. Unlike the layers'
+//! The functional forms of the layers (PyTorch's `torch.nn.functional`), with the weights
+//! passed in. Hyper-parameters are passed as values of their types, in PyTorch's argument order,
+//! e.g. `conv2d(x, &w, Some(&b), U2::new(), U1::new(), U1::new(), U1::new())` for
+//! `F.conv2d(x, w, b, stride=2, padding=1)`. The convolutions call the typed ops in
+//! [`crate::ops`] (`Tensor::conv2d` ...), which the layers call too; unlike the layers'
 //! `from_params`, these leave `requires_grad` of the weights as the caller set it.
 //!
 //! ```
@@ -15,7 +16,10 @@
 //! ```
 
 use super::*;
-use crate::shape::ConstDim;
+use crate::autograd::TapeMode;
+use crate::shape::out::ConvTransposeOutput;
+use crate::shape::rules::InChannels;
+use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
 use core::ops::Mul;
 use typenum::Prod;
@@ -47,28 +51,34 @@ where
 }
 
 macro_rules! functional_conv {
-    ($(#[$doc:meta])* $f:ident, $layer:ident, ($($Kd:ident),+)) => {
+    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident, $Kd:ident)),+]) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        pub fn $f<X, CO, CIG, $($Kd,)+ S, P, D, G, E>(
-            x: X,
+        pub fn $f<Bt, C2, $($In,)+ CO, CIG, $($Kd,)+ S, P, D, G, E, T>(
+            x: Tensor<(Bt, C2, $($In,)+), E, T>,
             weight: &Tensor<(CO, CIG, $($Kd,)+), E>,
             bias: Option<&Tensor<(CO,), E>>,
             _stride: S,
             _padding: P,
             _dilation: D,
             _groups: G,
-        ) -> <$layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E> as Forward<X>>::Output
+        ) -> Tensor<(Bt, CO, $(<($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, Zeros) as ConvAxis>::Out,)+), E, T>
         where
+            Bt: Dim,
+            C2: Dim + InChannels<Prod<CIG, G>>,
+            $($In: ConstDim, $Kd: ConstDim,)+
             CO: ConstDim,
             CIG: ConstDim + Mul<G>,
             Prod<CIG, G>: ConstDim,
-            $($Kd: ConstDim,)+
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec,
+            D: $spec<$($A: ConstDim),+>,
             G: Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
             E: Element,
-            $layer<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros, E>: Forward<X>,
+            T: TapeMode<E>,
+            $(($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, Zeros): ConvAxis,)+
         {
-            $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
+            x.$f::<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros>(weight, bias)
         }
     };
 }
@@ -82,7 +92,7 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv1d(x, &w, None, U1::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![-1.0, -2.0, -4.0]);
     /// ```
-    conv1d, Conv1d, (KL)
+    conv1d, Spec1, [(L, A, KL)]
 );
 functional_conv!(
     /// A 2-d convolution (`F.conv2d(x, w, b, stride, padding, dilation, groups)`).
@@ -94,7 +104,7 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv2d(Tensor::<(U1, U2, U4, U4)>::ones(), &w, None, U1::new(), Same, U1::new(), U2::new());
     /// assert_eq!(y.dims(), [1, 2, 4, 4]);
     /// ```
-    conv2d, Conv2d, (KH, KW)
+    conv2d, Spec2, [(H, A, KH), (W, B, KW)]
 );
 functional_conv!(
     /// A 3-d convolution (`F.conv3d(x, w, b, stride, padding, dilation, groups)`).
@@ -105,15 +115,15 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv3d(Tensor::<(U1, U1, U2, U2, U2)>::ones(), &w, None, U1::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![8.0]);
     /// ```
-    conv3d, Conv3d, (KD, KH, KW)
+    conv3d, Spec3, [(Dp, A, KD), (H, B, KH), (W, C, KW)]
 );
 
 macro_rules! functional_conv_transpose {
-    ($(#[$doc:meta])* $f:ident, $layer:ident, ($($Kd:ident),+)) => {
+    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident, $Kd:ident)),+]) => {
         $(#[$doc])*
         #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        pub fn $f<X, CI, COG, $($Kd,)+ S, P, OP, G, D, E>(
-            x: X,
+        pub fn $f<Bt, C2, $($In,)+ CI, COG, $($Kd,)+ S, P, OP, G, D, E, T>(
+            x: Tensor<(Bt, C2, $($In,)+), E, T>,
             weight: &Tensor<(CI, COG, $($Kd,)+), E>,
             bias: Option<&Tensor<(Prod<COG, G>,), E>>,
             _stride: S,
@@ -121,17 +131,24 @@ macro_rules! functional_conv_transpose {
             _output_padding: OP,
             _groups: G,
             _dilation: D,
-        ) -> <$layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E> as Forward<X>>::Output
+        ) -> Tensor<(Bt, Prod<COG, G>, $(<($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output,)+), E, T>
         where
+            Bt: Dim,
+            C2: Dim + InChannels<CI>,
+            $($In: ConstDim, $Kd: ConstDim,)+
             CI: ConstDim,
             COG: ConstDim + Mul<G>,
             Prod<COG, G>: ConstDim,
-            $($Kd: ConstDim,)+
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            OP: $spec,
+            D: $spec<$($A: ConstDim),+>,
             G: Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
             E: Element,
-            $layer<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D, E>: Forward<X>,
+            T: TapeMode<E>,
+            $(($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A): ConvTransposeOutput,)+
         {
-            $layer::from_raw(weight.clone(), bias.cloned()).forward(x)
+            x.$f::<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D>(weight, bias)
         }
     };
 }
@@ -145,7 +162,7 @@ functional_conv_transpose!(
     /// let y = stensor::nn::functional::conv_transpose1d(Tensor::<(U1, U1, U2)>::ones(), &w, None, U2::new(), U0::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![1.0; 4]);
     /// ```
-    conv_transpose1d, ConvTranspose1d, (KL)
+    conv_transpose1d, Spec1, [(L, A, KL)]
 );
 functional_conv_transpose!(
     /// A 2-d transposed convolution (`F.conv_transpose2d(x, w, b, stride, padding,
@@ -157,7 +174,7 @@ functional_conv_transpose!(
     /// let y = stensor::nn::functional::conv_transpose2d(Tensor::<(U1, U1, U1, U1)>::ones(), &w, None, U1::new(), U0::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![1.0; 4]);
     /// ```
-    conv_transpose2d, ConvTranspose2d, (KH, KW)
+    conv_transpose2d, Spec2, [(H, A, KH), (W, B, KW)]
 );
 
 macro_rules! functional_max_pool {

@@ -11,6 +11,7 @@
 //! traced.
 
 mod activation;
+mod conv;
 mod elementwise;
 mod linear;
 mod matmul;
