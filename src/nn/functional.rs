@@ -18,11 +18,12 @@
 use super::*;
 use crate::autograd::TapeMode;
 use crate::shape::out::ConvTransposeOutput;
+use crate::shape::out::{AdaptiveOutput, PoolOutput};
 use crate::shape::rules::InChannels;
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
-use core::ops::Mul;
-use typenum::Prod;
+use core::ops::{Add, Mul};
+use typenum::{Bit, Prod, Sum, U1};
 
 /// `x W^T + b` over the last dim (`F.linear`).
 ///
@@ -178,13 +179,31 @@ functional_conv_transpose!(
 );
 
 macro_rules! functional_max_pool {
-    ($(#[$doc:meta])* $f:ident, $layer:ident) => {
+    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
-        pub fn $f<X, K, S, P, D, C>(x: X, _kernel: K, _stride: S, _padding: P, _dilation: D, _ceil_mode: C) -> <$layer<K, S, P, D, C> as Forward<X>>::Output
+        #[allow(clippy::type_complexity)]
+        pub fn $f<Bt, Ch, $($In,)+ K, S, P, D, C, E, T>(
+            x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+            _kernel: K,
+            _stride: S,
+            _padding: P,
+            _dilation: D,
+            _ceil_mode: C,
+        ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>
         where
-            $layer<K, S, P, D, C>: Forward<X>,
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            D: $spec<$($A: ConstDim),+>,
+            C: Bit,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
         {
-            $layer::<K, S, P, D, C>::new().forward(x)
+            x.$f::<K, S, P, D, C>()
         }
     };
 }
@@ -196,7 +215,7 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![1.0, 3.0]);
     /// ```
-    max_pool1d, MaxPool1d
+    max_pool1d, Spec1, [(L, A)]
 );
 functional_max_pool!(
     /// `F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)`.
@@ -206,7 +225,7 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![3.0]);
     /// ```
-    max_pool2d, MaxPool2d
+    max_pool2d, Spec2, [(H, A), (W, B)]
 );
 functional_max_pool!(
     /// `F.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)`.
@@ -216,18 +235,35 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![7.0]);
     /// ```
-    max_pool3d, MaxPool3d
+    max_pool3d, Spec3, [(Dp, A), (H, B), (W, C)]
 );
 
 macro_rules! functional_avg_pool {
-    ($(#[$doc:meta])* $f:ident, $layer:ident) => {
+    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
         $(#[$doc])*
-        #[allow(clippy::too_many_arguments)]
-        pub fn $f<X, K, S, P, C>(x: X, _kernel: K, _stride: S, _padding: P, _ceil_mode: C, count_include_pad: bool, divisor_override: Option<usize>) -> <$layer<K, S, P, C> as Forward<X>>::Output
+        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
+        pub fn $f<Bt, Ch, $($In,)+ K, S, P, C, E, T>(
+            x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+            _kernel: K,
+            _stride: S,
+            _padding: P,
+            _ceil_mode: C,
+            count_include_pad: bool,
+            divisor_override: Option<usize>,
+        ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>
         where
-            $layer<K, S, P, C>: Forward<X>,
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            C: Bit,
+            E: Element,
+            T: TapeMode<E>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
         {
-            $layer::<K, S, P, C>::new().count_include_pad(count_include_pad).divisor_override(divisor_override).forward(x)
+            x.$f::<K, S, P, C>(count_include_pad, divisor_override)
         }
     };
 }
@@ -239,7 +275,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
     /// assert_eq!(y.to_vec(), vec![0.5, 2.5]);
     /// ```
-    avg_pool1d, AvgPool1d
+    avg_pool1d, Spec1, [(L, A)]
 );
 functional_avg_pool!(
     /// `F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
@@ -249,7 +285,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, Some(2));
     /// assert_eq!(y.to_vec(), vec![3.0]);
     /// ```
-    avg_pool2d, AvgPool2d
+    avg_pool2d, Spec2, [(H, A), (W, B)]
 );
 functional_avg_pool!(
     /// `F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
@@ -259,7 +295,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
     /// assert_eq!(y.to_vec(), vec![3.5]);
     /// ```
-    avg_pool3d, AvgPool3d
+    avg_pool3d, Spec3, [(Dp, A), (H, B), (W, C)]
 );
 
 /// `F.adaptive_avg_pool1d(x, output_size)`.
@@ -269,14 +305,20 @@ functional_avg_pool!(
 /// let y = stensor::nn::functional::adaptive_avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
 /// assert_eq!(y.to_vec(), vec![1.5]);
 /// ```
-pub fn adaptive_avg_pool1d<X, O>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn adaptive_avg_pool1d<Bt, Ch, L, O, E, T>(
+    x: Tensor<(Bt, Ch, L), E, T>,
     _output_size: O,
-) -> <AdaptiveAvgPool1d<O> as Forward<X>>::Output
+) -> Tensor<(Bt, Ch, <(L, O) as AdaptiveOutput>::Output), E, T>
 where
-    AdaptiveAvgPool1d<O>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    L: ConstDim,
+    (L, O): AdaptiveOutput,
+    E: Element,
+    T: TapeMode<E>,
 {
-    AdaptiveAvgPool1d::<O>::new().forward(x)
+    x.adaptive_avg_pool1d::<O>()
 }
 
 /// `F.adaptive_avg_pool2d(x, (oh, ow))`.
@@ -286,14 +328,31 @@ where
 /// let y = stensor::nn::functional::adaptive_avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
 /// assert_eq!(y.to_vec(), vec![1.5]);
 /// ```
-pub fn adaptive_avg_pool2d<X, OH, OW>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn adaptive_avg_pool2d<Bt, Ch, H, W, OH, OW, E, T>(
+    x: Tensor<(Bt, Ch, H, W), E, T>,
     _output_size: (OH, OW),
-) -> <AdaptiveAvgPool2d<OH, OW> as Forward<X>>::Output
+) -> Tensor<
+    (
+        Bt,
+        Ch,
+        <(H, OH) as AdaptiveOutput>::Output,
+        <(W, OW) as AdaptiveOutput>::Output,
+    ),
+    E,
+    T,
+>
 where
-    AdaptiveAvgPool2d<OH, OW>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim,
+    W: ConstDim,
+    (H, OH): AdaptiveOutput,
+    (W, OW): AdaptiveOutput,
+    E: Element,
+    T: TapeMode<E>,
 {
-    AdaptiveAvgPool2d::<OH, OW>::new().forward(x)
+    x.adaptive_avg_pool2d::<OH, OW>()
 }
 
 /// `F.adaptive_max_pool1d(x, output_size)`.
@@ -303,14 +362,20 @@ where
 /// let y = stensor::nn::functional::adaptive_max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
 /// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-pub fn adaptive_max_pool1d<X, O>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn adaptive_max_pool1d<Bt, Ch, L, O, E, T>(
+    x: Tensor<(Bt, Ch, L), E, T>,
     _output_size: O,
-) -> <AdaptiveMaxPool1d<O> as Forward<X>>::Output
+) -> Tensor<(Bt, Ch, <(L, O) as AdaptiveOutput>::Output), E, T>
 where
-    AdaptiveMaxPool1d<O>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    L: ConstDim,
+    (L, O): AdaptiveOutput,
+    E: Element,
+    T: TapeMode<E>,
 {
-    AdaptiveMaxPool1d::<O>::new().forward(x)
+    x.adaptive_max_pool1d::<O>()
 }
 
 /// `F.adaptive_max_pool2d(x, (oh, ow))`.
@@ -320,14 +385,31 @@ where
 /// let y = stensor::nn::functional::adaptive_max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
 /// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-pub fn adaptive_max_pool2d<X, OH, OW>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn adaptive_max_pool2d<Bt, Ch, H, W, OH, OW, E, T>(
+    x: Tensor<(Bt, Ch, H, W), E, T>,
     _output_size: (OH, OW),
-) -> <AdaptiveMaxPool2d<OH, OW> as Forward<X>>::Output
+) -> Tensor<
+    (
+        Bt,
+        Ch,
+        <(H, OH) as AdaptiveOutput>::Output,
+        <(W, OW) as AdaptiveOutput>::Output,
+    ),
+    E,
+    T,
+>
 where
-    AdaptiveMaxPool2d<OH, OW>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim,
+    W: ConstDim,
+    (H, OH): AdaptiveOutput,
+    (W, OW): AdaptiveOutput,
+    E: Element,
+    T: TapeMode<E>,
 {
-    AdaptiveMaxPool2d::<OH, OW>::new().forward(x)
+    x.adaptive_max_pool2d::<OH, OW>()
 }
 
 /// `F.pad(x, (left, right, top, bottom), mode, value)` for `(N, C, H, W)` input: `M` is the mode
@@ -339,16 +421,31 @@ where
 /// let y = stensor::nn::functional::pad2d(Tensor::<(U1, U1, U1, U1)>::zeros(), Constant, (U1::new(), U0::new(), U0::new(), U0::new()), 5.0);
 /// assert_eq!(y.to_vec(), vec![5.0, 0.0]);
 /// ```
-pub fn pad2d<X, M, L, R, T, B>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn pad2d<Bt, Ch, H, W, M, L, R, T, B, E, Tp>(
+    x: Tensor<(Bt, Ch, H, W), E, Tp>,
     _mode: M,
     _padding: (L, R, T, B),
     value: f64,
-) -> <Pad2d<M, L, R, T, B> as Forward<X>>::Output
+) -> Tensor<(Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>), E, Tp>
 where
-    Pad2d<M, L, R, T, B>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim + Add<T>,
+    Sum<H, T>: Add<B>,
+    Sum<Sum<H, T>, B>: ConstDim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    T: ConstDim,
+    B: ConstDim,
+    M: PaddingMode + PadFits<H, T, B> + PadFits<W, L, R>,
+    E: Element,
+    Tp: TapeMode<E>,
 {
-    Pad2d::<M, L, R, T, B>::with_value(value).forward(x)
+    x.pad2d::<M, L, R, T, B>(value)
 }
 
 /// `F.pad(x, (left, right), mode, value)` for `(N, C, W)` input.
@@ -359,16 +456,26 @@ where
 /// let y = stensor::nn::functional::pad1d(Tensor::<(U1, U1, U3)>::arange(), Reflect, (U1::new(), U1::new()), 0.0);
 /// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 2.0, 1.0]);
 /// ```
-pub fn pad1d<X, M, L, R>(
-    x: X,
+#[allow(clippy::type_complexity)]
+pub fn pad1d<Bt, Ch, W, M, L, R, E, Tp>(
+    x: Tensor<(Bt, Ch, W), E, Tp>,
     _mode: M,
     _padding: (L, R),
     value: f64,
-) -> <Pad1d<M, L, R> as Forward<X>>::Output
+) -> Tensor<(Bt, Ch, Sum<Sum<W, L>, R>), E, Tp>
 where
-    Pad1d<M, L, R>: Forward<X>,
+    Bt: Dim,
+    Ch: Dim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    M: PaddingMode + PadFits<W, L, R>,
+    E: Element,
+    Tp: TapeMode<E>,
 {
-    Pad1d::<M, L, R>::with_value(value).forward(x)
+    x.pad1d::<M, L, R>(value)
 }
 
 /// `F.pixel_shuffle(x, upscale_factor)`: the [`Tensor::pixel_shuffle`] op.

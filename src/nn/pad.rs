@@ -9,7 +9,6 @@
 use super::repr::{py_float, py_tuple};
 use super::{Forward, Module};
 use crate::autograd::TapeMode;
-use crate::ops::spatial::{pad_mode, pad_op};
 use crate::shape::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
@@ -110,14 +109,7 @@ where
 {
     type Output = Tensor<(Bt, Ch, Sum<Sum<W, L>, R>), E, Tp>;
     fn forward(&self, x: Tensor<(Bt, Ch, W), E, Tp>) -> Self::Output {
-        let (bt, ch, _) = x.shape();
-        let pads = [(0, 0), (0, 0), (L::SIZE, R::SIZE)];
-        let y = pad_op(
-            x.into_dyn5(),
-            pads,
-            pad_mode::<M, E>(E::from_f64(self.value)),
-        );
-        y.into_typed((bt, ch, Default::default()))
+        x.pad1d::<M, L, R>(self.value)
     }
 }
 
@@ -142,14 +134,7 @@ where
 {
     type Output = Tensor<(Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>), E, Tp>;
     fn forward(&self, x: Tensor<(Bt, Ch, H, W), E, Tp>) -> Self::Output {
-        let (bt, ch, _, _) = x.shape();
-        let pads = [(0, 0), (T::SIZE, B::SIZE), (L::SIZE, R::SIZE)];
-        let y = pad_op(
-            x.into_dyn5(),
-            pads,
-            pad_mode::<M, E>(E::from_f64(self.value)),
-        );
-        y.into_typed((bt, ch, Default::default(), Default::default()))
+        x.pad2d::<M, L, R, T, B>(self.value)
     }
 }
 

@@ -16,6 +16,7 @@ mod elementwise;
 mod linear;
 mod matmul;
 pub(crate) mod norm;
+mod pad;
 mod pool;
 mod reduce;
 mod reshape;
