@@ -215,6 +215,16 @@ fn normalization() {
     .eps(1e-5)
     .elementwise_affine(false)
     .forward(x));
+    // the ops with only one of weight and bias (the other PyTorch's identity)
+    let w3 = rand::<(U3,)>(35, 0.5, 2.0);
+    let b4 = rand::<(U4,)>(36, -1.0, 1.0);
+    check!(rand::<(U2, U3)>(37, -2.0, 2.0), |x| x.layer_norm::<(U3,)>(
+        Some(&w3),
+        None,
+        1e-5
+    ));
+    let x4 = rand::<(U2, U4, U3)>(38, -2.0, 2.0);
+    check!(x4, |x| x.group_norm::<U2, U4>(None, Some(&b4), 1e-5));
 }
 
 #[test]

@@ -517,3 +517,60 @@ where
 {
     x.pixel_unshuffle::<R>()
 }
+
+/// `F.layer_norm(x, normalized_shape, weight, bias, eps)`: the [`Tensor::layer_norm`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x = Tensor::<(U1, U2), f64>::from_array([[1.0, 3.0]]);
+/// let y = stensor::nn::functional::layer_norm(x, (U2::new(),), None, None, 0.0);
+/// assert_eq!(y.to_vec(), vec![-1.0, 1.0]);
+/// ```
+pub fn layer_norm<S, NS, E, T>(
+    x: Tensor<S, E, T>,
+    _normalized_shape: NS,
+    weight: Option<&Tensor<NS, E>>,
+    bias: Option<&Tensor<NS, E>>,
+    eps: f64,
+) -> Tensor<S, E, T>
+where
+    S: crate::shape::BroadcastSuffix<NS>,
+    NS: crate::shape::ConstShape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    x.layer_norm::<NS>(weight, bias, eps)
+}
+
+/// `F.group_norm(x, num_groups, weight, bias, eps)` for `(N, C, H, W)` input: the
+/// [`Tensor::group_norm`] op (which takes `(N, C)` to `(N, C, D, H, W)`), `G` groups of `C`
+/// channels.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x = Tensor::<(U1, U2, U1, U2), f64>::from_array([[[[0.0, 2.0]], [[5.0, 7.0]]]]);
+/// let w = Tensor::<(U2,), f64>::from_array([1.0, 2.0]);
+/// let y = stensor::nn::functional::group_norm(x, U2::new(), Some(&w), None, 0.0);
+/// assert_eq!(y.to_vec(), vec![-1.0, 1.0, -2.0, 2.0]);
+/// ```
+pub fn group_norm<B, C2, H, W, G, C, E, T>(
+    x: Tensor<(B, C2, H, W), E, T>,
+    _num_groups: G,
+    weight: Option<&Tensor<(C,), E>>,
+    bias: Option<&Tensor<(C,), E>>,
+    eps: f64,
+) -> Tensor<(B, C2, H, W), E, T>
+where
+    B: Dim,
+    C2: Dim + InChannels<C>,
+    H: Dim,
+    W: Dim,
+    G: ConstDim,
+    C: ConstDim + core::ops::Rem<G>,
+    typenum::Mod<C, G>: typenum::IsEqual<typenum::U0>,
+    typenum::Eq<typenum::Mod<C, G>, typenum::U0>: crate::shape::rules::NormGroupsDivide,
+    E: Element,
+    T: TapeMode<E>,
+{
+    x.group_norm::<G, C>(weight, bias, eps)
+}

@@ -12,7 +12,7 @@ use super::repr::{momentum_repr, py_bool, py_float, py_tuple};
 use super::{Forward, Module, ParamField};
 use crate::autograd::TapeMode;
 use crate::kernels::{AffineIndex, NormStats};
-use crate::ops::norm::{norm_op, StatsSource};
+use crate::ops::norm::{ncs, norm_op, StatsSource};
 use crate::shape::rules::{InChannels, NormGroupsDivide};
 use crate::shape::{BroadcastSuffix, ConstDim, ConstShape, Dim, Shape};
 use crate::tensor::{Element, Tensor};
@@ -74,11 +74,6 @@ fn affine_params<S: ConstShape, E: Element>(affine: bool) -> AffinePair<S, E> {
     } else {
         (None, None)
     }
-}
-
-/// `(n, c, s)` of an `(N, C, ...)` input.
-fn ncs(d: &[usize]) -> (usize, usize, usize) {
-    (d[0], d[1], d[2..].iter().product())
 }
 
 /// The options, mode switches and running-statistics access batch and instance norm share.
@@ -505,13 +500,7 @@ macro_rules! group_norm_rank {
         {
             type Output = Tensor<(B, C2, $($Sp,)*), E, T>;
             fn forward(&self, x: Tensor<(B, C2, $($Sp,)*), E, T>) -> Self::Output {
-                let (_, c, s) = ncs(&x.dims());
-                let aff = match (&self.weight, &self.bias) {
-                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
-                    _ => None,
-                };
-                let m = c / G::SIZE * s;
-                norm_op(x, NormStats::Groups { m }, StatsSource::Batch, self.eps, aff).0
+                x.group_norm::<G, C>(self.weight.as_ref(), self.bias.as_ref(), self.eps)
             }
         }
     };
@@ -613,19 +602,7 @@ where
 {
     type Output = Tensor<S, E, T>;
     fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
-        let m = NS::NUMEL;
-        let aff = match (&self.weight, &self.bias) {
-            (Some(w), Some(b)) => Some((w, b, AffineIndex::Element { m })),
-            _ => None,
-        };
-        norm_op(
-            x,
-            NormStats::Groups { m },
-            StatsSource::Batch,
-            self.eps,
-            aff,
-        )
-        .0
+        x.layer_norm::<NS>(self.weight.as_ref(), self.bias.as_ref(), self.eps)
     }
 }
 
