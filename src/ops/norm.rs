@@ -161,7 +161,7 @@ macro_rules! group_norm_rank {
             /// let y = Tensor::<(U1, U4, U2), f64>::arange().group_norm::<U2, U4>(None, None, 1e-5);
             /// assert!(y.to_vec()[..4].iter().sum::<f64>().abs() < 1e-9);
             /// ```
-            pub fn group_norm<G: ConstDim, C: ConstDim>(
+            pub fn group_norm<G: ConstDim, C>(
                 self,
                 weight: Option<&Tensor<(C,), E>>,
                 bias: Option<&Tensor<(C,), E>>,
@@ -169,7 +169,7 @@ macro_rules! group_norm_rank {
             ) -> Self
             where
                 C2: InChannels<C>,
-                C: Rem<G>,
+                C: ConstDim + Rem<G>,
                 Mod<C, G>: IsEqual<U0>,
                 Eq<Mod<C, G>, U0>: NormGroupsDivide,
             {

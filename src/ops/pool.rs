@@ -20,7 +20,8 @@ use typenum::{Bit, U0, U1};
 
 /// The positions of the maxima a max pooling picked: for every output element, the flat index
 /// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
-/// output shape, so [`MaxUnpool2d`] only accepts indices that fit its input.
+/// output shape, so [`MaxUnpool2d`](crate::nn::MaxUnpool2d) only accepts indices that fit its
+/// input.
 ///
 /// ```
 /// use stensor::prelude::*;
