@@ -17,13 +17,13 @@
 
 use super::*;
 use crate::autograd::TapeMode;
+use crate::shape::out::AdaptiveOutput;
 use crate::shape::out::ConvTransposeOutput;
-use crate::shape::out::{AdaptiveOutput, PoolOutput};
 use crate::shape::rules::InChannels;
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
 use core::ops::{Add, Mul};
-use typenum::{Bit, Prod, Sum, U1};
+use typenum::{Prod, Sum, U1};
 
 /// `x W^T + b` over the last dim (`F.linear`).
 ///
@@ -179,29 +179,20 @@ functional_conv_transpose!(
 );
 
 macro_rules! functional_max_pool {
-    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $f:ident, $shape:ident) => {
         $(#[$doc])*
-        #[allow(clippy::type_complexity)]
-        pub fn $f<Bt, Ch, $($In,)+ K, S, P, D, C, E, T>(
-            x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+        pub fn $f<X, K, S, P, D, C, E, T>(
+            x: Tensor<X, E, T>,
             _kernel: K,
             _stride: S,
             _padding: P,
             _dilation: D,
             _ceil_mode: C,
-        ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>
+        ) -> Tensor<X::Output, E, T>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            D: $spec<$($A: ConstDim),+>,
-            C: Bit,
+            X: $shape<K, S, P, D, C>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
         {
             x.$f::<K, S, P, D, C>()
         }
@@ -215,7 +206,7 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![1.0, 3.0]);
     /// ```
-    max_pool1d, Spec1, [(L, A)]
+    max_pool1d, Pool1dShape
 );
 functional_max_pool!(
     /// `F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)`.
@@ -225,7 +216,7 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![3.0]);
     /// ```
-    max_pool2d, Spec2, [(H, A), (W, B)]
+    max_pool2d, Pool2dShape
 );
 functional_max_pool!(
     /// `F.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)`.
@@ -235,33 +226,26 @@ functional_max_pool!(
     /// let y = stensor::nn::functional::max_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), U1::new(), False::new());
     /// assert_eq!(y.to_vec(), vec![7.0]);
     /// ```
-    max_pool3d, Spec3, [(Dp, A), (H, B), (W, C)]
+    max_pool3d, Pool3dShape
 );
 
 macro_rules! functional_avg_pool {
-    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $f:ident, $shape:ident) => {
         $(#[$doc])*
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        pub fn $f<Bt, Ch, $($In,)+ K, S, P, C, E, T>(
-            x: Tensor<(Bt, Ch, $($In,)+), E, T>,
+        #[allow(clippy::too_many_arguments)]
+        pub fn $f<X, K, S, P, C, E, T>(
+            x: Tensor<X, E, T>,
             _kernel: K,
             _stride: S,
             _padding: P,
             _ceil_mode: C,
             count_include_pad: bool,
             divisor_override: Option<usize>,
-        ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>
+        ) -> Tensor<X::Output, E, T>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            C: Bit,
+            X: $shape<K, S, P, U1, C>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
         {
             x.$f::<K, S, P, C>(count_include_pad, divisor_override)
         }
@@ -275,7 +259,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
     /// assert_eq!(y.to_vec(), vec![0.5, 2.5]);
     /// ```
-    avg_pool1d, Spec1, [(L, A)]
+    avg_pool1d, Pool1dShape
 );
 functional_avg_pool!(
     /// `F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
@@ -285,7 +269,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, Some(2));
     /// assert_eq!(y.to_vec(), vec![3.0]);
     /// ```
-    avg_pool2d, Spec2, [(H, A), (W, B)]
+    avg_pool2d, Pool2dShape
 );
 functional_avg_pool!(
     /// `F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`.
@@ -295,7 +279,7 @@ functional_avg_pool!(
     /// let y = stensor::nn::functional::avg_pool3d(Tensor::<(U1, U1, U2, U2, U2)>::arange(), U2::new(), U2::new(), U0::new(), False::new(), true, None);
     /// assert_eq!(y.to_vec(), vec![3.5]);
     /// ```
-    avg_pool3d, Spec3, [(Dp, A), (H, B), (W, C)]
+    avg_pool3d, Pool3dShape
 );
 
 /// `F.adaptive_avg_pool1d(x, output_size)`.

@@ -9,16 +9,16 @@ use super::repr::{py_bool, spec_tuple, HyperRepr};
 use super::{Forward, Module};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::ops::PoolIndices;
-use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
+use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput};
 use crate::shape::rules::IndicesShape;
-use crate::shape::spatial::{Spec1, Spec2, Spec3};
+use crate::shape::spatial::{Pool1dShape, Pool2dShape, Pool3dShape, Spec2};
 use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
 use typenum::{Bit, False, U0, U1};
 
 macro_rules! pool_layers {
-    ($spec:ident, $max:ident, $avg:ident, $max_idx:ident, $avg_op:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
+    ($shape:ident, $max:ident, $avg:ident, $max_idx:ident, $avg_op:ident, $max_doc:literal, $avg_doc:literal) => {
         #[doc = $max_doc]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, C: Bit))]
@@ -42,46 +42,27 @@ macro_rules! pool_layers {
 
             /// The pooled tensor and the flat index of every maximum within its input plane.
             #[allow(clippy::type_complexity)]
-            pub fn forward_with_indices<Bt, Ch, $($In,)+ E, T>(
+            pub fn forward_with_indices<X, E, T>(
                 &self,
-                x: Tensor<(Bt, Ch, $($In,)+), E, T>,
-            ) -> (
-                Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>,
-                PoolIndices<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+)>,
-            )
+                x: Tensor<X, E, T>,
+            ) -> (Tensor<X::Output, E, T>, PoolIndices<X::Output>)
             where
-                Bt: Dim,
-                Ch: Dim,
-                $($In: ConstDim,)+
-                K: $spec<$($A: ConstDim),+>,
-                S: $spec<$($A: ConstDim),+>,
-                P: $spec<$($A: ConstDim),+>,
-                D: $spec<$($A: ConstDim),+>,
-                C: Bit,
+                X: $shape<K, S, P, D, C>,
                 E: Element,
                 T: TapeMode<E>,
-                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
             {
                 x.$max_idx::<K, S, P, D, C>()
             }
         }
 
-        impl<Bt, Ch, $($In,)+ K, S, P, D, C, E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<K, S, P, D, C>
+        impl<X, K, S, P, D, C, E, T> Forward<Tensor<X, E, T>> for $max<K, S, P, D, C>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            D: $spec<$($A: ConstDim),+>,
-            C: Bit,
+            X: $shape<K, S, P, D, C>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
         {
-            type Output = Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>;
-            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 self.forward_with_indices(x).0
             }
         }
@@ -139,21 +120,14 @@ macro_rules! pool_layers {
             }
         }
 
-        impl<Bt, Ch, $($In,)+ K, S, P, C, E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<K, S, P, C>
+        impl<X, K, S, P, C, E, T> Forward<Tensor<X, E, T>> for $avg<K, S, P, C>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            C: Bit,
+            X: $shape<K, S, P, U1, C>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
         {
-            type Output = Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>;
-            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 x.$avg_op::<K, S, P, C>(self.count_include_pad, self.divisor_override)
             }
         }
@@ -161,17 +135,17 @@ macro_rules! pool_layers {
 }
 
 pool_layers!(
-    Spec1, MaxPool1d, AvgPool1d, max_pool1d_with_indices, avg_pool1d, [(L, A)],
+    Pool1dShape, MaxPool1d, AvgPool1d, max_pool1d_with_indices, avg_pool1d,
     "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Forward};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
     "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Forward};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
 );
 pool_layers!(
-    Spec2, MaxPool2d, AvgPool2d, max_pool2d_with_indices, avg_pool2d, [(H, A), (W, B)],
+    Pool2dShape, MaxPool2d, AvgPool2d, max_pool2d_with_indices, avg_pool2d,
     "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Forward};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
     "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Forward};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
 );
 pool_layers!(
-    Spec3, MaxPool3d, AvgPool3d, max_pool3d_with_indices, avg_pool3d, [(Dp, A), (H, B), (W, C)],
+    Pool3dShape, MaxPool3d, AvgPool3d, max_pool3d_with_indices, avg_pool3d,
     "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Forward};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
     "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Forward};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );

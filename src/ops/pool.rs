@@ -6,17 +6,17 @@
 //! [`crate::nn`] and the functional forms call these.
 
 use super::spatial::{
-    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op, pads3, spatial3,
+    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op, spatial3,
 };
 use crate::autograd::TapeMode;
 use crate::kernels::PoolGeom;
-use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput};
+use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput};
 use crate::shape::rules::IndicesShape;
-use crate::shape::spatial::{Spec1, Spec2, Spec3};
+use crate::shape::spatial::{Pool1dShape, Pool2dShape, Pool3dShape, Spec2, Window3};
 use crate::shape::{ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
-use typenum::{Bit, U0, U1};
+use typenum::{U0, U1};
 
 /// The positions of the maxima a max pooling picked: for every output element, the flat index
 /// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
@@ -98,18 +98,12 @@ impl<S: Shape> PoolIndices<S> {
 }
 
 macro_rules! pool_ops {
-    ($spec:ident, $max:ident, $max_idx:ident, $avg:ident, [$(($In:ident, $A:ident)),+], $max_doc:literal, $avg_doc:literal) => {
-        impl<Bt: Dim, Ch: Dim, $($In: ConstDim,)+ E: Element, T: TapeMode<E>> Tensor<(Bt, Ch, $($In,)+), E, T> {
+    ($shape:ident, $max:ident, $max_idx:ident, $avg:ident, $max_doc:literal, $avg_doc:literal) => {
+        impl<X: Shape, E: Element, T: TapeMode<E>> Tensor<X, E, T> {
             #[doc = $max_doc]
-            #[allow(clippy::type_complexity)]
-            pub fn $max<K, S, P, D, C>(self) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>
+            pub fn $max<K, S, P, D, C>(self) -> Tensor<X::Output, E, T>
             where
-                K: $spec<$($A: ConstDim),+>,
-                S: $spec<$($A: ConstDim),+>,
-                P: $spec<$($A: ConstDim),+>,
-                D: $spec<$($A: ConstDim),+>,
-                C: Bit,
-                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+                X: $shape<K, S, P, D, C>,
             {
                 self.$max_idx::<K, S, P, D, C>().0
             }
@@ -117,76 +111,61 @@ macro_rules! pool_ops {
             /// The max pooling and the flat index of every maximum within its input plane
             /// (PyTorch's `return_indices=True`), for [`MaxUnpool2d`](crate::nn::MaxUnpool2d).
             #[allow(clippy::type_complexity)]
-            pub fn $max_idx<K, S, P, D, C>(self) -> (
-                Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+), E, T>,
-                PoolIndices<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+)>,
-            )
+            pub fn $max_idx<K, S, P, D, C>(
+                self,
+            ) -> (Tensor<X::Output, E, T>, PoolIndices<X::Output>)
             where
-                K: $spec<$($A: ConstDim),+>,
-                S: $spec<$($A: ConstDim),+>,
-                P: $spec<$($A: ConstDim),+>,
-                D: $spec<$($A: ConstDim),+>,
-                C: Bit,
-                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+                X: $shape<K, S, P, D, C>,
             {
-                let (bt, ch) = (self.shape().0, self.shape().1);
-                let geom = PoolGeom {
-                    planes: bt.size() * ch.size(),
-                    input: spatial3(&[$($In::SIZE),+]),
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
-                    dilation: spatial3(&[$(<D as $spec>::$A::SIZE),+]),
-                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
-                };
-                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+);
+                let shape = self.shape().pooled();
+                let geom = pool_geom(&self.dims(), X::window());
                 let (y, idx) = max_pool_op(self.into_dyn5(), geom);
                 (y.into_typed(shape), PoolIndices { shape, idx })
             }
 
             #[doc = $avg_doc]
-            #[allow(clippy::type_complexity)]
             pub fn $avg<K, S, P, C>(
                 self,
                 count_include_pad: bool,
                 divisor_override: Option<usize>,
-            ) -> Tensor<(Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output,)+), E, T>
+            ) -> Tensor<X::Output, E, T>
             where
-                K: $spec<$($A: ConstDim),+>,
-                S: $spec<$($A: ConstDim),+>,
-                P: $spec<$($A: ConstDim),+>,
-                C: Bit,
-                $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C): PoolOutput,)+
+                X: $shape<K, S, P, U1, C>,
             {
-                let (bt, ch) = (self.shape().0, self.shape().1);
-                let geom = PoolGeom {
-                    planes: bt.size() * ch.size(),
-                    input: spatial3(&[$($In::SIZE),+]),
-                    kernel: spatial3(&[$(<K as $spec>::$A::SIZE),+]),
-                    stride: spatial3(&[$(<S as $spec>::$A::SIZE),+]),
-                    padding: pads3(&[$(<P as $spec>::$A::SIZE),+]),
-                    dilation: [1; 3],
-                    output: spatial3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output as ConstDim>::SIZE),+]),
-                };
-                let shape = (bt, ch, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, U1, C) as PoolOutput>::Output>::default(),)+);
-                avg_pool_op(self.into_dyn5(), geom, count_include_pad, divisor_override).into_typed(shape)
+                let shape = self.shape().pooled();
+                let geom = pool_geom(&self.dims(), X::window());
+                avg_pool_op(self.into_dyn5(), geom, count_include_pad, divisor_override)
+                    .into_typed(shape)
             }
         }
     };
 }
 
+/// The kernels' geometry of a pooling of an `(N, C, ..)` tensor of `dims` over `w`.
+fn pool_geom(dims: &[usize], w: Window3) -> PoolGeom {
+    PoolGeom {
+        planes: dims[0] * dims[1],
+        input: w.input,
+        kernel: w.kernel,
+        stride: w.stride,
+        padding: w.padding,
+        dilation: w.dilation,
+        output: w.output,
+    }
+}
+
 pool_ops!(
-    Spec1, max_pool1d, max_pool1d_with_indices, avg_pool1d, [(L, A)],
+    Pool1dShape, max_pool1d, max_pool1d_with_indices, avg_pool1d,
     "1-d max pooling of `(N, C, L)` (`F.max_pool1d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().max_pool1d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
     "1-d average pooling of `(N, C, L)` (`F.avg_pool1d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U4)>::arange().avg_pool1d::<U2, U2, U0, False>(true, None);\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
 );
 pool_ops!(
-    Spec2, max_pool2d, max_pool2d_with_indices, avg_pool2d, [(H, A), (W, B)],
+    Pool2dShape, max_pool2d, max_pool2d_with_indices, avg_pool2d,
     "2-d max pooling of `(N, C, H, W)` (`F.max_pool2d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U4, U4)>::arange().max_pool2d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![5.0, 7.0, 13.0, 15.0]);\n```",
     "2-d average pooling of `(N, C, H, W)` (`F.avg_pool2d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2)>::arange().avg_pool2d::<U2, U2, U0, False>(true, Some(2));\nassert_eq!(y.to_vec(), vec![3.0]);\n```"
 );
 pool_ops!(
-    Spec3, max_pool3d, max_pool3d_with_indices, avg_pool3d, [(Dp, A), (H, B), (W, C)],
+    Pool3dShape, max_pool3d, max_pool3d_with_indices, avg_pool3d,
     "3-d max pooling of `(N, C, D, H, W)` (`F.max_pool3d(x, kernel, stride, padding, dilation, ceil_mode)`), the hyper-parameters as types.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2, U2)>::arange().max_pool3d::<U2, U2, U0, U1, False>();\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
     "3-d average pooling of `(N, C, D, H, W)` (`F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2, U2)>::arange().avg_pool3d::<U2, U2, U0, False>(true, None);\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );

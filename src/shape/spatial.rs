@@ -7,9 +7,9 @@
 //! `padding="same"` / `"valid"`). The padding mode is a type ([`Zeros`], [`Reflect`],
 //! [`Replicate`], [`Circular`]) so its size rules are checked at compile time.
 
-use super::out::{SatSub, SatSubOp, WindowArith};
+use super::out::{PoolOutput, SatSub, SatSubOp, WindowArith};
 use super::rules::*;
-use super::ConstDim;
+use super::{ConstDim, Dim, Shape};
 use core::ops::{Add, BitOr, Div, Mul, Not, Rem, Sub};
 use typenum::{
     Bit, Diff, Eq, Gr, IsEqual, IsGreater, IsLess, IsLessOrEqual, Le, LeEq, Max, Maximum, Mod, Or,
@@ -339,3 +339,114 @@ where
     type InPerGroup = Quot<CI, SafeG<G>>;
     type OutPerGroup = Quot<CO, SafeG<G>>;
 }
+
+/// A pooling window over 1 to 3 spatial dims as the kernels take it: each value right-aligned in
+/// three (missing leading dims of size 1, unpadded).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::spatial::Pool2dShape;
+/// let w = <(U1, U3, U8, U6) as Pool2dShape<U2, U2, U1, U1, False>>::window();
+/// assert_eq!((w.input, w.kernel, w.padding, w.output), ([1, 8, 6], [1, 2, 2], [0, 1, 1], [1, 5, 4]));
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Window3 {
+    /// The input's spatial size.
+    pub input: [usize; 3],
+    /// The kernel.
+    pub kernel: [usize; 3],
+    /// The stride.
+    pub stride: [usize; 3],
+    /// The padding on each side.
+    pub padding: [usize; 3],
+    /// The dilation.
+    pub dilation: [usize; 3],
+    /// The output's spatial size.
+    pub output: [usize; 3],
+}
+
+/// `v` right-aligned in `[fill; 3]`.
+fn right3(v: &[usize], fill: usize) -> [usize; 3] {
+    let mut out = [fill; 3];
+    out[3 - v.len()..].copy_from_slice(v);
+    out
+}
+
+macro_rules! pool_shape {
+    ($(#[$doc:meta])* $trait:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+        $(#[$doc])*
+        pub trait $trait<K, S, P, D, C>: Shape {
+            /// The pooled shape.
+            type Output: Shape;
+            /// The pooled shape value (the batch and channels kept).
+            fn pooled(&self) -> Self::Output;
+            /// The window the kernels take.
+            fn window() -> Window3;
+        }
+
+        impl<Bt, Ch, $($In,)+ K, S, P, D, C> $trait<K, S, P, D, C> for (Bt, Ch, $($In,)+)
+        where
+            Bt: Dim,
+            Ch: Dim,
+            $($In: ConstDim,)+
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            D: $spec<$($A: ConstDim),+>,
+            C: Bit,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C): PoolOutput,)+
+        {
+            type Output = (Bt, Ch, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output,)+);
+            fn pooled(&self) -> Self::Output {
+                (self.0, self.1, $(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output>::default(),)+)
+            }
+            fn window() -> Window3 {
+                Window3 {
+                    input: right3(&[$($In::SIZE),+], 1),
+                    kernel: right3(&[$(<K as $spec>::$A::SIZE),+], 1),
+                    stride: right3(&[$(<S as $spec>::$A::SIZE),+], 1),
+                    padding: right3(&[$(<P as $spec>::$A::SIZE),+], 0),
+                    dilation: right3(&[$(<D as $spec>::$A::SIZE),+], 1),
+                    output: right3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, C) as PoolOutput>::Output as ConstDim>::SIZE),+], 1),
+                }
+            }
+        }
+    };
+}
+pool_shape!(
+    /// The shape pooling an `(N, C, L)` tensor makes, with kernel `K`, stride `S`, padding `P`,
+    /// dilation `D` and ceil mode `C` (each a number or a 1-tuple): PyTorch's rules checked and
+    /// the output computed at compile time, written once for the op, the layer and the
+    /// functional form.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Pool1dShape;
+    /// type Y = <(usize, U3, U9) as Pool1dShape<U2, U2, U0, U1, True>>::Output;
+    /// assert_eq!(Y::static_dims()[..3], [None, Some(3), Some(5)]);
+    /// ```
+    Pool1dShape, Spec1, [(L, A)]
+);
+pool_shape!(
+    /// The shape pooling an `(N, C, H, W)` tensor makes (each hyper-parameter a number or an
+    /// `(h, w)` pair); see [`Pool1dShape`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Pool2dShape;
+    /// type Y = <(U8, U3, U32, U32) as Pool2dShape<U2, U2, U0, U1, False>>::Output;
+    /// assert_eq!(Y::DIMS, &[8, 3, 16, 16]);
+    /// ```
+    Pool2dShape, Spec2, [(H, A), (W, B)]
+);
+pool_shape!(
+    /// The shape pooling an `(N, C, D, H, W)` tensor makes; see [`Pool1dShape`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Pool3dShape;
+    /// type Y = <(U1, U1, U2, U4, U4) as Pool3dShape<U2, U2, U0, U1, False>>::Output;
+    /// assert_eq!(Y::DIMS, &[1, 1, 1, 2, 2]);
+    /// ```
+    Pool3dShape, Spec3, [(Dp, A), (H, B), (W, C)]
+);
