@@ -22,8 +22,8 @@ use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Element, Tensor};
-use core::ops::{Add, Mul};
-use typenum::{Prod, Sum, U1};
+use core::ops::Mul;
+use typenum::{Prod, U1};
 
 /// `x W^T + b` over the last dim (`F.linear`).
 ///
@@ -405,27 +405,15 @@ where
 /// let y = stensor::nn::functional::pad2d(Tensor::<(U1, U1, U1, U1)>::zeros(), Constant, (U1::new(), U0::new(), U0::new(), U0::new()), 5.0);
 /// assert_eq!(y.to_vec(), vec![5.0, 0.0]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn pad2d<Bt, Ch, H, W, M, L, R, T, B, E, Tp>(
-    x: Tensor<(Bt, Ch, H, W), E, Tp>,
+pub fn pad2d<X, M, L, R, T, B, E, Tp>(
+    x: Tensor<X, E, Tp>,
     _mode: M,
     _padding: (L, R, T, B),
     value: f64,
-) -> Tensor<(Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>), E, Tp>
+) -> Tensor<X::Output, E, Tp>
 where
-    Bt: Dim,
-    Ch: Dim,
-    H: ConstDim + Add<T>,
-    Sum<H, T>: Add<B>,
-    Sum<Sum<H, T>, B>: ConstDim,
-    W: ConstDim + Add<L>,
-    Sum<W, L>: Add<R>,
-    Sum<Sum<W, L>, R>: ConstDim,
-    L: ConstDim,
-    R: ConstDim,
-    T: ConstDim,
-    B: ConstDim,
-    M: PaddingMode + PadFits<H, T, B> + PadFits<W, L, R>,
+    X: Pad2dShape<M, L, R, T, B>,
+    M: PaddingMode,
     E: Element,
     Tp: TapeMode<E>,
 {
@@ -440,22 +428,15 @@ where
 /// let y = stensor::nn::functional::pad1d(Tensor::<(U1, U1, U3)>::arange(), Reflect, (U1::new(), U1::new()), 0.0);
 /// assert_eq!(y.to_vec(), vec![1.0, 0.0, 1.0, 2.0, 1.0]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn pad1d<Bt, Ch, W, M, L, R, E, Tp>(
-    x: Tensor<(Bt, Ch, W), E, Tp>,
+pub fn pad1d<X, M, L, R, E, Tp>(
+    x: Tensor<X, E, Tp>,
     _mode: M,
     _padding: (L, R),
     value: f64,
-) -> Tensor<(Bt, Ch, Sum<Sum<W, L>, R>), E, Tp>
+) -> Tensor<X::Output, E, Tp>
 where
-    Bt: Dim,
-    Ch: Dim,
-    W: ConstDim + Add<L>,
-    Sum<W, L>: Add<R>,
-    Sum<Sum<W, L>, R>: ConstDim,
-    L: ConstDim,
-    R: ConstDim,
-    M: PaddingMode + PadFits<W, L, R>,
+    X: Pad1dShape<M, L, R>,
+    M: PaddingMode,
     E: Element,
     Tp: TapeMode<E>,
 {

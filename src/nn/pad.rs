@@ -9,12 +9,12 @@
 use super::repr::{py_float, py_tuple};
 use super::{Forward, Module};
 use crate::autograd::TapeMode;
-use crate::shape::spatial::{Circular, Constant, PadFits, PaddingMode, Reflect, Replicate, Zeros};
-use crate::shape::{ConstDim, Dim};
+use crate::shape::spatial::{
+    Circular, Constant, Pad1dShape, Pad2dShape, PaddingMode, Reflect, Replicate, Zeros,
+};
+use crate::shape::ConstDim;
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
-use core::ops::Add;
-use typenum::Sum;
 
 /// Pads the last dim of `(N, C, W)` by `L` in front and `R` behind, in mode `M`.
 ///
@@ -94,46 +94,28 @@ impl<M: PaddingMode, L: ConstDim, R: ConstDim, T: ConstDim, B: ConstDim> Pad2d<M
     }
 }
 
-impl<Bt, Ch, W, M, L, R, E, Tp> Forward<Tensor<(Bt, Ch, W), E, Tp>> for Pad1d<M, L, R>
+impl<X, M, L, R, E, Tp> Forward<Tensor<X, E, Tp>> for Pad1d<M, L, R>
 where
-    Bt: Dim,
-    Ch: Dim,
-    W: ConstDim + Add<L>,
-    Sum<W, L>: Add<R>,
-    Sum<Sum<W, L>, R>: ConstDim,
-    L: ConstDim,
-    R: ConstDim,
-    M: PaddingMode + PadFits<W, L, R>,
+    X: Pad1dShape<M, L, R>,
+    M: PaddingMode,
     E: Element,
     Tp: TapeMode<E>,
 {
-    type Output = Tensor<(Bt, Ch, Sum<Sum<W, L>, R>), E, Tp>;
-    fn forward(&self, x: Tensor<(Bt, Ch, W), E, Tp>) -> Self::Output {
+    type Output = Tensor<X::Output, E, Tp>;
+    fn forward(&self, x: Tensor<X, E, Tp>) -> Self::Output {
         x.pad1d::<M, L, R>(self.value)
     }
 }
 
-impl<Bt, Ch, H, W, M, L, R, T, B, E, Tp> Forward<Tensor<(Bt, Ch, H, W), E, Tp>>
-    for Pad2d<M, L, R, T, B>
+impl<X, M, L, R, T, B, E, Tp> Forward<Tensor<X, E, Tp>> for Pad2d<M, L, R, T, B>
 where
-    Bt: Dim,
-    Ch: Dim,
-    H: ConstDim + Add<T>,
-    Sum<H, T>: Add<B>,
-    Sum<Sum<H, T>, B>: ConstDim,
-    W: ConstDim + Add<L>,
-    Sum<W, L>: Add<R>,
-    Sum<Sum<W, L>, R>: ConstDim,
-    L: ConstDim,
-    R: ConstDim,
-    T: ConstDim,
-    B: ConstDim,
-    M: PaddingMode + PadFits<H, T, B> + PadFits<W, L, R>,
+    X: Pad2dShape<M, L, R, T, B>,
+    M: PaddingMode,
     E: Element,
     Tp: TapeMode<E>,
 {
-    type Output = Tensor<(Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>), E, Tp>;
-    fn forward(&self, x: Tensor<(Bt, Ch, H, W), E, Tp>) -> Self::Output {
+    type Output = Tensor<X::Output, E, Tp>;
+    fn forward(&self, x: Tensor<X, E, Tp>) -> Self::Output {
         x.pad2d::<M, L, R, T, B>(self.value)
     }
 }

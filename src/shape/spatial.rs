@@ -450,3 +450,82 @@ pool_shape!(
     /// ```
     Pool3dShape, Spec3, [(Dp, A), (H, B), (W, C)]
 );
+
+/// The shape padding an `(N, C, W)` tensor by `L` in front and `R` behind in mode `M` makes,
+/// the mode's size rule ([`PadFits`]) checked at compile time; written once for the op, the
+/// layer and the functional form.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Reflect;
+/// use stensor::shape::spatial::Pad1dShape;
+/// type Y = <(usize, U2, U5) as Pad1dShape<Reflect, U2, U1>>::Output;
+/// assert_eq!(Y::static_dims()[..3], [None, Some(2), Some(8)]);
+/// assert_eq!(<(usize, U2, U5) as Pad1dShape<Reflect, U2, U1>>::PADS[2], (2, 1));
+/// ```
+pub trait Pad1dShape<M, L, R>: Shape {
+    /// The padded shape.
+    type Output: Shape;
+    /// The padding (front, back) of each of the three spatial dims the kernels take.
+    const PADS: [(usize, usize); 3];
+    /// The padded shape value (the batch and channels kept).
+    fn padded(&self) -> Self::Output;
+}
+impl<Bt, Ch, W, M, L, R> Pad1dShape<M, L, R> for (Bt, Ch, W)
+where
+    Bt: Dim,
+    Ch: Dim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    M: PaddingMode + PadFits<W, L, R>,
+{
+    type Output = (Bt, Ch, Sum<Sum<W, L>, R>);
+    const PADS: [(usize, usize); 3] = [(0, 0), (0, 0), (L::SIZE, R::SIZE)];
+    fn padded(&self) -> Self::Output {
+        (self.0, self.1, Default::default())
+    }
+}
+
+/// The shape padding an `(N, C, H, W)` tensor by `(L, R, T, B)` = (left, right, top, bottom)
+/// in mode `M` makes; see [`Pad1dShape`].
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Zeros;
+/// use stensor::shape::spatial::Pad2dShape;
+/// type Y = <(U1, U1, U3, U2) as Pad2dShape<Zeros, U1, U2, U0, U1>>::Output;
+/// assert_eq!(Y::DIMS, &[1, 1, 4, 5]);
+/// ```
+pub trait Pad2dShape<M, L, R, T, B>: Shape {
+    /// The padded shape.
+    type Output: Shape;
+    /// The padding (front, back) of each of the three spatial dims the kernels take.
+    const PADS: [(usize, usize); 3];
+    /// The padded shape value (the batch and channels kept).
+    fn padded(&self) -> Self::Output;
+}
+impl<Bt, Ch, H, W, M, L, R, T, B> Pad2dShape<M, L, R, T, B> for (Bt, Ch, H, W)
+where
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim + Add<T>,
+    Sum<H, T>: Add<B>,
+    Sum<Sum<H, T>, B>: ConstDim,
+    W: ConstDim + Add<L>,
+    Sum<W, L>: Add<R>,
+    Sum<Sum<W, L>, R>: ConstDim,
+    L: ConstDim,
+    R: ConstDim,
+    T: ConstDim,
+    B: ConstDim,
+    M: PaddingMode + PadFits<H, T, B> + PadFits<W, L, R>,
+{
+    type Output = (Bt, Ch, Sum<Sum<H, T>, B>, Sum<Sum<W, L>, R>);
+    const PADS: [(usize, usize); 3] = [(0, 0), (T::SIZE, B::SIZE), (L::SIZE, R::SIZE)];
+    fn padded(&self) -> Self::Output {
+        (self.0, self.1, Default::default(), Default::default())
+    }
+}
