@@ -17,7 +17,6 @@
 
 use super::*;
 use crate::autograd::TapeMode;
-use crate::shape::out::AdaptiveOutput;
 use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::InChannels;
 use crate::shape::{ConstDim, Dim};
@@ -289,16 +288,12 @@ functional_avg_pool!(
 /// let y = stensor::nn::functional::adaptive_avg_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
 /// assert_eq!(y.to_vec(), vec![1.5]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn adaptive_avg_pool1d<Bt, Ch, L, O, E, T>(
-    x: Tensor<(Bt, Ch, L), E, T>,
+pub fn adaptive_avg_pool1d<X, O, E, T>(
+    x: Tensor<X, E, T>,
     _output_size: O,
-) -> Tensor<(Bt, Ch, <(L, O) as AdaptiveOutput>::Output), E, T>
+) -> Tensor<X::Output, E, T>
 where
-    Bt: Dim,
-    Ch: Dim,
-    L: ConstDim,
-    (L, O): AdaptiveOutput,
+    X: Adaptive1dShape<O>,
     E: Element,
     T: TapeMode<E>,
 {
@@ -312,27 +307,12 @@ where
 /// let y = stensor::nn::functional::adaptive_avg_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
 /// assert_eq!(y.to_vec(), vec![1.5]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn adaptive_avg_pool2d<Bt, Ch, H, W, OH, OW, E, T>(
-    x: Tensor<(Bt, Ch, H, W), E, T>,
+pub fn adaptive_avg_pool2d<X, OH, OW, E, T>(
+    x: Tensor<X, E, T>,
     _output_size: (OH, OW),
-) -> Tensor<
-    (
-        Bt,
-        Ch,
-        <(H, OH) as AdaptiveOutput>::Output,
-        <(W, OW) as AdaptiveOutput>::Output,
-    ),
-    E,
-    T,
->
+) -> Tensor<X::Output, E, T>
 where
-    Bt: Dim,
-    Ch: Dim,
-    H: ConstDim,
-    W: ConstDim,
-    (H, OH): AdaptiveOutput,
-    (W, OW): AdaptiveOutput,
+    X: Adaptive2dShape<OH, OW>,
     E: Element,
     T: TapeMode<E>,
 {
@@ -346,16 +326,12 @@ where
 /// let y = stensor::nn::functional::adaptive_max_pool1d(Tensor::<(U1, U1, U4)>::arange(), U1::new());
 /// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn adaptive_max_pool1d<Bt, Ch, L, O, E, T>(
-    x: Tensor<(Bt, Ch, L), E, T>,
+pub fn adaptive_max_pool1d<X, O, E, T>(
+    x: Tensor<X, E, T>,
     _output_size: O,
-) -> Tensor<(Bt, Ch, <(L, O) as AdaptiveOutput>::Output), E, T>
+) -> Tensor<X::Output, E, T>
 where
-    Bt: Dim,
-    Ch: Dim,
-    L: ConstDim,
-    (L, O): AdaptiveOutput,
+    X: Adaptive1dShape<O>,
     E: Element,
     T: TapeMode<E>,
 {
@@ -369,27 +345,12 @@ where
 /// let y = stensor::nn::functional::adaptive_max_pool2d(Tensor::<(U1, U1, U2, U2)>::arange(), (U1::new(), U1::new()));
 /// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-#[allow(clippy::type_complexity)]
-pub fn adaptive_max_pool2d<Bt, Ch, H, W, OH, OW, E, T>(
-    x: Tensor<(Bt, Ch, H, W), E, T>,
+pub fn adaptive_max_pool2d<X, OH, OW, E, T>(
+    x: Tensor<X, E, T>,
     _output_size: (OH, OW),
-) -> Tensor<
-    (
-        Bt,
-        Ch,
-        <(H, OH) as AdaptiveOutput>::Output,
-        <(W, OW) as AdaptiveOutput>::Output,
-    ),
-    E,
-    T,
->
+) -> Tensor<X::Output, E, T>
 where
-    Bt: Dim,
-    Ch: Dim,
-    H: ConstDim,
-    W: ConstDim,
-    (H, OH): AdaptiveOutput,
-    (W, OW): AdaptiveOutput,
+    X: Adaptive2dShape<OH, OW>,
     E: Element,
     T: TapeMode<E>,
 {

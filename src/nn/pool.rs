@@ -11,7 +11,9 @@ use crate::autograd::{MergeTape, TapeMode};
 use crate::ops::PoolIndices;
 use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput};
 use crate::shape::rules::IndicesShape;
-use crate::shape::spatial::{Pool1dShape, Pool2dShape, Pool3dShape, Spec2};
+use crate::shape::spatial::{
+    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Spec2,
+};
 use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use core::marker::PhantomData;
@@ -219,21 +221,18 @@ impl<K, S, P> MaxUnpool2d<K, S, P> {
 }
 
 macro_rules! adaptive_layers {
-    ($avg:ident, $max:ident, $avg_op:ident, $max_op:ident, [$(($In:ident, $O:ident)),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
+    ($shape:ident, $avg:ident, $max:ident, $avg_op:ident, $max_op:ident, [$($O:ident),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
         adaptive_layers!(@struct $avg, $defaults, $avg_doc);
         adaptive_layers!(@struct $max, $defaults, $max_doc);
 
-        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $avg<$($O),+>
+        impl<X, $($O,)+ E, T> Forward<Tensor<X, E, T>> for $avg<$($O),+>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            $(($In, $O): AdaptiveOutput,)+
+            X: $shape<$($O),+>,
             E: Element,
             T: TapeMode<E>,
         {
-            type Output = Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>;
-            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 x.$avg_op::<$($O),+>()
             }
         }
@@ -241,18 +240,12 @@ macro_rules! adaptive_layers {
         impl<$($O),+> $max<$($O),+> {
             /// The pooled tensor and the flat index of every maximum within its input plane.
             #[allow(clippy::type_complexity)]
-            pub fn forward_with_indices<Bt, Ch, $($In,)+ E, T>(
+            pub fn forward_with_indices<X, E, T>(
                 &self,
-                x: Tensor<(Bt, Ch, $($In,)+), E, T>,
-            ) -> (
-                Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>,
-                PoolIndices<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+)>,
-            )
+                x: Tensor<X, E, T>,
+            ) -> (Tensor<X::Output, E, T>, PoolIndices<X::Output>)
             where
-                Bt: Dim,
-                Ch: Dim,
-                $($In: ConstDim,)+
-                $(($In, $O): AdaptiveOutput,)+
+                X: $shape<$($O),+>,
                 E: Element,
                 T: TapeMode<E>,
             {
@@ -260,17 +253,14 @@ macro_rules! adaptive_layers {
             }
         }
 
-        impl<Bt, Ch, $($In,)+ $($O,)+ E, T> Forward<Tensor<(Bt, Ch, $($In,)+), E, T>> for $max<$($O),+>
+        impl<X, $($O,)+ E, T> Forward<Tensor<X, E, T>> for $max<$($O),+>
         where
-            Bt: Dim,
-            Ch: Dim,
-            $($In: ConstDim,)+
-            $(($In, $O): AdaptiveOutput,)+
+            X: $shape<$($O),+>,
             E: Element,
             T: TapeMode<E>,
         {
-            type Output = Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>;
-            fn forward(&self, x: Tensor<(Bt, Ch, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 self.forward_with_indices(x).0
             }
         }
@@ -302,12 +292,12 @@ macro_rules! adaptive_layers {
 }
 
 adaptive_layers!(
-    AdaptiveAvgPool1d, AdaptiveMaxPool1d, adaptive_avg_pool1d, adaptive_max_pool1d_with_indices, [(L, O)], [O],
+    Adaptive1dShape, AdaptiveAvgPool1d, AdaptiveMaxPool1d, adaptive_avg_pool1d, adaptive_max_pool1d_with_indices, [O], [O],
     "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Forward};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
     "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Forward};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
 );
 adaptive_layers!(
-    AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_avg_pool2d, adaptive_max_pool2d_with_indices, [(H, OH), (W, OW)], [OH, OW = OH],
+    Adaptive2dShape, AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_avg_pool2d, adaptive_max_pool2d_with_indices, [OH, OW], [OH, OW = OH],
     "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Forward};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
     "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Forward};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
 );

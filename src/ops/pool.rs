@@ -5,14 +5,14 @@
 //! `ceil_mode`), builds the kernels' geometry and records the backward. The pooling layers of
 //! [`crate::nn`] and the functional forms call these.
 
-use super::spatial::{
-    adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op, spatial3,
-};
+use super::spatial::{adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op};
 use crate::autograd::TapeMode;
 use crate::kernels::PoolGeom;
-use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput};
+use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::IndicesShape;
-use crate::shape::spatial::{Pool1dShape, Pool2dShape, Pool3dShape, Spec2, Window3};
+use crate::shape::spatial::{
+    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Spec2, Window3,
+};
 use crate::shape::{ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
@@ -229,23 +229,21 @@ impl<Bt: Dim, Ch: Dim, H: ConstDim, W: ConstDim, E: Element, T: TapeMode<E>>
 }
 
 macro_rules! adaptive_ops {
-    ($avg:ident, $max:ident, $max_idx:ident, [$(($In:ident, $O:ident)),+], $avg_doc:literal, $max_doc:literal) => {
-        impl<Bt: Dim, Ch: Dim, $($In: ConstDim,)+ E: Element, T: TapeMode<E>> Tensor<(Bt, Ch, $($In,)+), E, T> {
+    ($shape:ident, $avg:ident, $max:ident, $max_idx:ident, [$($O:ident),+], $avg_doc:literal, $max_doc:literal) => {
+        impl<X: Shape, E: Element, T: TapeMode<E>> Tensor<X, E, T> {
             #[doc = $avg_doc]
-            pub fn $avg<$($O),+>(self) -> Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>
+            pub fn $avg<$($O),+>(self) -> Tensor<X::Output, E, T>
             where
-                $(($In, $O): AdaptiveOutput,)+
+                X: $shape<$($O),+>,
             {
-                let (bt, ch) = (self.shape().0, self.shape().1);
-                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
-                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
-                adaptive_avg_op(self.into_dyn5(), out).into_typed(shape)
+                let shape = self.shape().pooled();
+                adaptive_avg_op(self.into_dyn5(), X::out3()).into_typed(shape)
             }
 
             #[doc = $max_doc]
-            pub fn $max<$($O),+>(self) -> Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>
+            pub fn $max<$($O),+>(self) -> Tensor<X::Output, E, T>
             where
-                $(($In, $O): AdaptiveOutput,)+
+                X: $shape<$($O),+>,
             {
                 self.$max_idx::<$($O),+>().0
             }
@@ -253,17 +251,12 @@ macro_rules! adaptive_ops {
             /// The adaptive max pooling and the flat index of every maximum within its input
             /// plane (PyTorch's `return_indices=True`).
             #[allow(clippy::type_complexity)]
-            pub fn $max_idx<$($O),+>(self) -> (
-                Tensor<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+), E, T>,
-                PoolIndices<(Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+)>,
-            )
+            pub fn $max_idx<$($O),+>(self) -> (Tensor<X::Output, E, T>, PoolIndices<X::Output>)
             where
-                $(($In, $O): AdaptiveOutput,)+
+                X: $shape<$($O),+>,
             {
-                let (bt, ch) = (self.shape().0, self.shape().1);
-                let out = spatial3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+]);
-                let shape = (bt, ch, $(<<($In, $O) as AdaptiveOutput>::Output>::default(),)+);
-                let (y, idx) = adaptive_max_op(self.into_dyn5(), out);
+                let shape = self.shape().pooled();
+                let (y, idx) = adaptive_max_op(self.into_dyn5(), X::out3());
                 (y.into_typed(shape), PoolIndices { shape, idx })
             }
         }
@@ -271,12 +264,12 @@ macro_rules! adaptive_ops {
 }
 
 adaptive_ops!(
-    adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices, [(L, O)],
+    Adaptive1dShape, adaptive_avg_pool1d, adaptive_max_pool1d, adaptive_max_pool1d_with_indices, [O],
     "1-d adaptive average pooling to length `O` (`F.adaptive_avg_pool1d(x, O)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().adaptive_avg_pool1d::<U2>();\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
     "1-d adaptive max pooling to length `O` (`F.adaptive_max_pool1d(x, O)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U5)>::arange().adaptive_max_pool1d::<U2>();\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
 );
 adaptive_ops!(
-    adaptive_avg_pool2d, adaptive_max_pool2d, adaptive_max_pool2d_with_indices, [(H, OH), (W, OW)],
+    Adaptive2dShape, adaptive_avg_pool2d, adaptive_max_pool2d, adaptive_max_pool2d_with_indices, [OH, OW],
     "2-d adaptive average pooling to `(OH, OW)` (`F.adaptive_avg_pool2d(x, (OH, OW))`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U3, U3)>::arange().adaptive_avg_pool2d::<U1, U1>();\nassert_eq!(y.to_vec(), vec![4.0]);\n```",
     "2-d adaptive max pooling to `(OH, OW)` (`F.adaptive_max_pool2d(x, (OH, OW))`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U3, U3)>::arange().adaptive_max_pool2d::<U1, U1>();\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
 );

@@ -7,7 +7,7 @@
 //! `padding="same"` / `"valid"`). The padding mode is a type ([`Zeros`], [`Reflect`],
 //! [`Replicate`], [`Circular`]) so its size rules are checked at compile time.
 
-use super::out::{PoolOutput, SatSub, SatSubOp, WindowArith};
+use super::out::{AdaptiveOutput, PoolOutput, SatSub, SatSubOp, WindowArith};
 use super::rules::*;
 use super::{ConstDim, Dim, Shape};
 use core::ops::{Add, BitOr, Div, Mul, Not, Rem, Sub};
@@ -529,3 +529,53 @@ where
         (self.0, self.1, Default::default(), Default::default())
     }
 }
+
+macro_rules! adaptive_shape {
+    ($(#[$doc:meta])* $trait:ident, [$(($In:ident, $O:ident)),+]) => {
+        $(#[$doc])*
+        pub trait $trait<$($O),+>: Shape {
+            /// The pooled shape.
+            type Output: Shape;
+            /// The pooled shape value (the batch and channels kept).
+            fn pooled(&self) -> Self::Output;
+            /// The output's spatial size, right-aligned in three as the kernels take it.
+            fn out3() -> [usize; 3];
+        }
+
+        impl<Bt: Dim, Ch: Dim, $($In: ConstDim,)+ $($O,)+> $trait<$($O),+> for (Bt, Ch, $($In,)+)
+        where
+            $(($In, $O): AdaptiveOutput,)+
+        {
+            type Output = (Bt, Ch, $(<($In, $O) as AdaptiveOutput>::Output,)+);
+            fn pooled(&self) -> Self::Output {
+                (self.0, self.1, $(<($In, $O) as AdaptiveOutput>::Output::default(),)+)
+            }
+            fn out3() -> [usize; 3] {
+                right3(&[$(<<($In, $O) as AdaptiveOutput>::Output as ConstDim>::SIZE),+], 1)
+            }
+        }
+    };
+}
+adaptive_shape!(
+    /// The shape adaptive pooling of an `(N, C, L)` tensor to length `O` makes; written once for
+    /// the ops, the layers and the functional forms.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Adaptive1dShape;
+    /// type Y = <(usize, U3, U7) as Adaptive1dShape<U2>>::Output;
+    /// assert_eq!(Y::static_dims()[..3], [None, Some(3), Some(2)]);
+    /// ```
+    Adaptive1dShape, [(L, O)]
+);
+adaptive_shape!(
+    /// The shape adaptive pooling of an `(N, C, H, W)` tensor to `(OH, OW)` makes.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Adaptive2dShape;
+    /// type Y = <(U1, U3, U7, U5) as Adaptive2dShape<U3, U2>>::Output;
+    /// assert_eq!(Y::DIMS, &[1, 3, 3, 2]);
+    /// ```
+    Adaptive2dShape, [(H, OH), (W, OW)]
+);
