@@ -22,20 +22,60 @@ pub trait Element:
     /// Whether a printed tensor names its dtype: not for `f32`, PyTorch's default dtype.
     const PRINTS_DTYPE: bool;
     /// Converts from `f64` (rounding for `f32`).
+    ///
+    /// ```
+    /// use stensor::tensor::Element;
+    /// assert_eq!(<f32 as Element>::from_f64(0.1), 0.1f32);
+    /// ```
     fn from_f64(x: f64) -> Self;
     /// Converts to `f64` (exactly).
+    ///
+    /// ```
+    /// use stensor::tensor::Element;
+    /// assert_eq!(Element::as_f64(0.5f32), 0.5f64);
+    /// ```
     fn as_f64(self) -> f64;
     /// Converts from `usize`.
+    ///
+    /// ```
+    /// use stensor::tensor::Element;
+    /// assert_eq!(<f64 as Element>::from_usize(7), 7.0);
+    /// ```
     fn from_usize(n: usize) -> Self {
         Self::from_f64(n as f64)
     }
     /// The error function (for the exact GELU).
+    ///
+    /// ```
+    /// use stensor::tensor::Element;
+    /// assert_eq!(Element::erf(0.0f64), 0.0);
+    /// assert!((Element::erf(1.0f64) - 0.8427007929497149).abs() < 1e-15);
+    /// ```
     fn erf(self) -> Self;
     /// The values as a type-erased view (for state dicts and printing).
+    ///
+    /// ```
+    /// use stensor::tensor::{Element, Values};
+    /// assert!(matches!(<f64 as Element>::values(&[1.0, 2.0]), Values::F64(v) if v.len() == 2));
+    /// ```
     fn values(s: &[Self]) -> Values<'_>;
     /// The values as a type-erased mutable view.
+    ///
+    /// ```
+    /// use stensor::tensor::{Element, ValuesMut};
+    /// let mut v = [1.0f32];
+    /// if let ValuesMut::F32(s) = <f32 as Element>::values_mut(&mut v) { s[0] = 2.0 }
+    /// assert_eq!(v, [2.0]);
+    /// ```
     fn values_mut(s: &mut [Self]) -> ValuesMut<'_>;
     /// The slice inside a type-erased view, if it holds this element type.
+    ///
+    /// ```
+    /// use stensor::tensor::{Element, ValuesMut};
+    /// let mut v = [1.0f32];
+    /// assert!(<f64 as Element>::from_values_mut(ValuesMut::F32(&mut v)).is_none());
+    /// assert_eq!(<f32 as Element>::from_values_mut(ValuesMut::F32(&mut v)).map(|s| s.len()), Some(1));
+    /// ```
     fn from_values_mut(v: ValuesMut<'_>) -> Option<&mut [Self]>;
     /// Whether the `f32` vector kernels serve this type (`f32`), or the generic path (`f64`).
     #[doc(hidden)]
@@ -138,6 +178,11 @@ pub enum Values<'a> {
 
 impl Values<'_> {
     /// The number of values.
+    ///
+    /// ```
+    /// use stensor::tensor::Values;
+    /// assert_eq!(Values::F32(&[1.0, 2.0]).len(), 2);
+    /// ```
     pub fn len(&self) -> usize {
         match self {
             Values::F32(v) => v.len(),
@@ -146,10 +191,20 @@ impl Values<'_> {
         }
     }
     /// Whether there are none.
+    ///
+    /// ```
+    /// use stensor::tensor::Values;
+    /// assert!(Values::F64(&[]).is_empty());
+    /// ```
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
     /// The element type's name: `"f32"`, `"f64"` or `"i64"`.
+    ///
+    /// ```
+    /// use stensor::tensor::Values;
+    /// assert_eq!(Values::I64(&[3]).dtype(), "i64");
+    /// ```
     pub fn dtype(&self) -> &'static str {
         match self {
             Values::F32(_) => "f32",

@@ -189,12 +189,15 @@ fn a_pytorch_param_group_loads() {
         .unwrap()
         .restore_optimizer(&net(0), &mut opt)
         .unwrap();
-    assert_eq!((opt.lr, opt.momentum, opt.nesterov), (0.1, 0.9, false));
+    assert_eq!(
+        (opt.options.lr, opt.options.momentum, opt.options.nesterov),
+        (0.1, 0.9, false)
+    );
 }
 
 /// The optimizer's state, to see that a failed restore changed nothing.
 fn snapshot(opt: &Adam, n: &Net) -> (f64, OptimizerState) {
-    (opt.lr, opt.state_dict(n))
+    (opt.options.lr, opt.state_dict(n))
 }
 
 #[test]
@@ -203,7 +206,7 @@ fn mismatches_are_errors_that_change_nothing() {
     let ck = |c: Checkpoint| CheckpointFile::from_bytes(c.to_bytes(), "run.ck").unwrap();
     let full = ck(Checkpoint::new().model(&n).optimizer(&n, &opt));
     let (other, mut target) = trained_adam();
-    target.lr = 0.25;
+    target.options.lr = 0.25;
     let before = snapshot(&target, &other);
 
     // another network: the first parameter's buffers do not fit
@@ -246,7 +249,7 @@ fn mismatches_are_errors_that_change_nothing() {
         err.to_string(),
         "optimizer state: parameter 0: `max_exp_avg_sq` missing"
     );
-    assert_eq!(ams.lr, 0.1);
+    assert_eq!(ams.options.lr, 0.1);
 
     // a parameter number the network does not have
     let mut extra = full.optimizer_state::<f32>().unwrap();

@@ -271,7 +271,7 @@ fn losses() {
     let targets = [1, 3, 0];
     let ce = CrossEntropyLoss {
         weight: Some(vec![1.0, 2.0, 0.5, 1.5]),
-        ignore_index: Some(0),
+        ignore_index: 0,
         label_smoothing: 0.2,
         ..Default::default()
     };

@@ -49,7 +49,7 @@ fn cross_entropy<E: Element>(name: &str) {
         weight: cfg["weight"]
             .as_array()
             .map(|w| w.iter().map(|v| v.as_f64().unwrap()).collect()),
-        ignore_index: cfg["ignore_index"].as_u64().map(|i| i as usize),
+        ignore_index: cfg["ignore_index"].as_i64().unwrap_or(-100),
         label_smoothing: cfg["label_smoothing"].as_f64().unwrap_or(0.0),
     };
     let t = targets(&c);
@@ -108,7 +108,7 @@ fn extra<E: Element>() {
     let c = case("loss_extra", "nll_weight_ignore");
     let nll = NLLLoss {
         weight: Some(vec![1.0, 2.0, 0.5, 1.0, 3.0]),
-        ignore_index: Some(0),
+        ignore_index: 0,
         ..Default::default()
     };
     check_forward_backward::<S, (), E, _>(&c, |x| nll.forward(x, &targets(&c)), &[]);
@@ -121,7 +121,7 @@ fn extra<E: Element>() {
     let c = case("loss_extra", "ce_weight_ignore_smooth");
     let ce = CrossEntropyLoss {
         weight: Some(vec![1.0, 2.0, 0.5, 1.0, 3.0]),
-        ignore_index: Some(4),
+        ignore_index: 4,
         label_smoothing: 0.2,
         ..Default::default()
     };
@@ -245,4 +245,33 @@ fn extra_losses_match_pytorch() {
         14,
         "loss_extra.json gained cases: add them above"
     );
+}
+
+/// PyTorch's targets are `int64`: a padding label such as `-1` (or the default `-100`) in a
+/// signed target list is ignored exactly as if its positions were absent.
+#[test]
+fn signed_targets_with_a_negative_ignore_index_drop_their_positions() {
+    let logits = Tensor::<(U3, U4), f64>::from_array([
+        [0.5, -1.0, 2.0, 0.0],
+        [1.5, 0.25, -0.5, 3.0],
+        [0.0, 1.0, 0.0, -2.0],
+    ]);
+    let kept = Tensor::<(U2, U4), f64>::from_array([[0.5, -1.0, 2.0, 0.0], [0.0, 1.0, 0.0, -2.0]]);
+    let expect = CrossEntropyLoss::default()
+        .forward(kept, &[2usize, 1])
+        .item();
+    let ce = CrossEntropyLoss {
+        ignore_index: -1,
+        ..Default::default()
+    };
+    assert_eq!(ce.forward(logits.clone(), &[2i64, -1, 1]).item(), expect);
+    // the default -100 is PyTorch's padding label
+    let padded = CrossEntropyLoss::default().forward(logits, &[2i64, -100, 1]);
+    assert_eq!(padded.item(), expect);
+}
+
+#[test]
+#[should_panic(expected = "target -1 is out of bounds for 4 classes")]
+fn a_negative_target_that_is_not_ignored_is_out_of_bounds() {
+    CrossEntropyLoss::default().forward(Tensor::<(U1, U4)>::zeros(), &[-1i64]);
 }

@@ -218,3 +218,67 @@ fn running_statistics_paths_match_pytorch() {
     extra::<f64>();
     extra::<f32>();
 }
+
+/// The functional forms (`F.batch_norm`, `F.instance_norm`, running statistics passed in)
+/// reproduce PyTorch's cases as the layers do.
+fn functional<E: Element>() {
+    use stensor::nn::functional as F;
+    let c = case("norm_extra", "batchnorm3d_train");
+    let (w, b) = (
+        param::<(U2,), E>(&c, "weight"),
+        param::<(U2,), E>(&c, "bias"),
+    );
+    let mut running = running_from::<U2, E>(&c);
+    let ids = affine_ids(&w, &b);
+    check_forward_backward::<(U3, U2, U2, U3, U2), (U3, U2, U2, U3, U2), E, _>(
+        &c,
+        |x| {
+            F::batch_norm(
+                x,
+                Some(&mut running),
+                w.as_ref(),
+                b.as_ref(),
+                true,
+                Some(0.3),
+                1e-5,
+            )
+        },
+        &ids,
+    );
+    check_running(&c, &running);
+
+    let c = case("norm_extra", "instancenorm1d_track_train");
+    let mut running = running_from::<U2, E>(&c);
+    check_forward_backward::<(U3, U2, U5), (U3, U2, U5), E, _>(
+        &c,
+        |x| F::instance_norm(x, Some(&mut running), None, None, true, 0.2, 1e-5),
+        &[],
+    );
+    check_running(&c, &running);
+}
+
+#[test]
+fn functional_norms_match_pytorch() {
+    functional::<f64>();
+    functional::<f32>();
+}
+
+#[test]
+#[should_panic(expected = "Expected more than 1 value per channel when training")]
+fn batch_norm_without_running_stats_needs_two_values_per_channel_as_pytorch() {
+    let mut bn = BatchNorm1d::<U2>::new().track_running_stats(false);
+    bn.eval(); // PyTorch still normalizes with batch statistics here
+    bn.forward(Tensor::<(U1, U2)>::ones());
+}
+
+#[test]
+#[should_panic(expected = "Expected more than 1 spatial element when training")]
+fn instance_norm_needs_two_spatial_elements_as_pytorch() {
+    InstanceNorm1d::<U2>::new().forward(Tensor::<(U1, U2, U1)>::ones());
+}
+
+#[test]
+#[should_panic(expected = "running statistics are needed out of training")]
+fn batch_norm_out_of_training_needs_running_stats_as_pytorch() {
+    Tensor::<(U2, U2)>::ones().batch_norm::<U2>(None, None, None, false, Some(0.1), 1e-5);
+}

@@ -36,7 +36,12 @@ fn optimizer<E: Element>(c: &Case) -> Box<dyn Optimizer<E>> {
             let betas = c.config()["betas"]
                 .as_array()
                 .map(|b| (b[0].as_f64().unwrap(), b[1].as_f64().unwrap()));
-            let (b1, b2, eps, wd) = (base.beta1, base.beta2, base.eps, base.weight_decay);
+            let (b1, b2, eps, wd) = (
+                base.options.beta1,
+                base.options.beta2,
+                base.options.eps,
+                base.options.weight_decay,
+            );
             Box::new(
                 base.with_beta1(betas.map_or(b1, |b| b.0))
                     .with_beta2(betas.map_or(b2, |b| b.1))
@@ -116,7 +121,7 @@ fn schedule(c: &Case, opt: &mut SGD<f64>) -> Stepper {
         ($s:expr) => {{
             let mut s = $s;
             Box::new(move |o: &mut SGD<f64>| {
-                let now = (Optimizer::<f64>::lr(o), o.momentum);
+                let now = (Optimizer::<f64>::lr(o), o.options.momentum);
                 s.step(o);
                 now
             })
@@ -163,7 +168,7 @@ fn schedules_match_pytorch() {
             let mut s = OneCycleLR::new(&mut opt, 1.0, 10);
             let mut got = vec![];
             for _ in 0..lrs.len() {
-                got.push((Optimizer::<f64>::lr(&opt), opt.beta1));
+                got.push((Optimizer::<f64>::lr(&opt), opt.options.beta1));
                 if got.len() < lrs.len() {
                     s.step(&mut opt);
                 }
@@ -187,7 +192,7 @@ fn schedules_match_pytorch() {
                 if i + 1 < lrs.len() {
                     step(&mut opt)
                 } else {
-                    (Optimizer::<f64>::lr(&opt), opt.momentum)
+                    (Optimizer::<f64>::lr(&opt), opt.options.momentum)
                 }
             })
             .collect();

@@ -47,7 +47,7 @@ const RESERVED: [&str; 3] = ["format", "optimizer.param_groups", "scheduler"];
 /// ck.restore_model(&mut net2).unwrap();
 /// ck.restore_optimizer(&net2, &mut opt2).unwrap();
 /// assert_eq!(net2.weight.to_vec(), net.weight.to_vec());
-/// assert_eq!((opt2.lr, ck.value("epoch"), ck.value("missing")), (0.1, Some("1"), None));
+/// assert_eq!((opt2.options.lr, ck.value("epoch"), ck.value("missing")), (0.1, Some("1"), None));
 /// assert_eq!(opt2.state_dict(&net2), opt.state_dict(&net));
 /// std::fs::remove_file(&path).unwrap();
 /// ```
@@ -94,7 +94,7 @@ impl Checkpoint {
     /// let bytes = Checkpoint::new().optimizer(&net, &SGD::<f32>::new(0.3)).to_bytes();
     /// let mut opt = SGD::<f32>::new(0.1);
     /// CheckpointFile::from_bytes(bytes, "o.ck").unwrap().restore_optimizer(&net, &mut opt).unwrap();
-    /// assert_eq!(opt.lr, 0.3);
+    /// assert_eq!(opt.options.lr, 0.3);
     /// ```
     pub fn optimizer<M: Module, E: Element, O: Optimizer<E>>(mut self, net: &M, opt: &O) -> Self {
         let shapes = crate::optim::numbered_params(net);
@@ -213,6 +213,14 @@ fn hyper_json(h: Hyper) -> serde_json::Value {
 /// A checkpoint read from a file (see [`Checkpoint`] for an example): restore each part into
 /// a freshly built network, optimizer and schedule. Each `restore_` checks everything before
 /// it changes anything, and its error names the file and the tensor or setting at fault.
+///
+/// ```
+/// use stensor::io::{Checkpoint, CheckpointFile};
+/// let bytes = Checkpoint::new().value("epoch", 3).to_bytes();
+/// let ck = CheckpointFile::from_bytes(bytes, "run.ckpt")?;
+/// assert_eq!(ck.value("epoch"), Some("3"));
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
 #[derive(Clone, Debug)]
 pub struct CheckpointFile {
     path: PathBuf,

@@ -38,6 +38,16 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Why a state dict could not be saved or loaded.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::io::StateDictError;
+/// use stensor::nn::Linear;
+/// let bytes = stensor::io::to_bytes(&Linear::<U3, U2>::new(&mut Rng::seed(0)));
+/// let err = stensor::io::load_bytes(&mut Linear::<U4, U2>::new(&mut Rng::seed(0)), &bytes, "fc.safetensors").unwrap_err();
+/// assert!(matches!(&err, StateDictError::Shape { key, expected, found, .. } if key == "weight" && expected == &[2, 4] && found == &[2, 3]));
+/// assert!(err.to_string().contains("fc.safetensors"));
+/// ```
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum StateDictError {
@@ -151,6 +161,14 @@ impl std::error::Error for StateDictError {
 }
 
 /// What a non-strict load did.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Linear;
+/// let bytes = stensor::io::to_bytes(&Linear::<U2, U2>::new(&mut Rng::seed(0)));
+/// let r = stensor::io::load_non_strict(&mut Linear::<U2, U2>::new(&mut Rng::seed(1)), &bytes, "m").unwrap();
+/// assert_eq!((r.loaded.len(), r.problems.len()), (2, 0));
+/// ```
 #[derive(Debug, Default)]
 pub struct LoadReport {
     /// Tensors loaded.
@@ -382,6 +400,16 @@ pub fn load<M: Module>(net: &mut M, path: impl AsRef<Path>) -> Result<(), StateD
 }
 
 /// [`load`] from bytes in memory; `path` names them in errors.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Linear;
+/// let a = Linear::<U2, U1>::new(&mut Rng::seed(0));
+/// let mut b = Linear::<U2, U1>::new(&mut Rng::seed(1));
+/// stensor::io::load_bytes(&mut b, &stensor::io::to_bytes(&a), "in-memory")?;
+/// assert_eq!(b.weight.to_vec(), a.weight.to_vec());
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
 pub fn load_bytes<M: Module>(
     net: &mut M,
     bytes: &[u8],

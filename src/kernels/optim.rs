@@ -5,9 +5,16 @@ use super::simd::vectorised;
 use super::TASK;
 use crate::element::Element;
 
-/// Hyper-parameters of [`sgd_update`].
+/// SGD's hyper-parameters by PyTorch's names: what [`SGD`](crate::optim::SGD) holds and its
+/// fused update reads, defined once here.
+///
+/// ```
+/// use stensor::optim::SGD;
+/// let opt = SGD::<f32>::new(0.1).with_momentum(0.9);
+/// assert_eq!((opt.options.lr, opt.options.momentum, opt.options.nesterov), (0.1, 0.9, false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SgdArgs {
+pub struct SgdOptions {
     /// Learning rate.
     pub lr: f64,
     /// Momentum factor.
@@ -29,7 +36,7 @@ pub fn sgd_update<E: Element>(
     g: &[E],
     buf: Option<&mut [E]>,
     first: bool,
-    a: SgdArgs,
+    a: SgdOptions,
 ) {
     assert_eq!(p.len(), g.len(), "sgd_update: lengths");
     let (lr, mom, damp, wd) = (
@@ -83,9 +90,18 @@ pub fn sgd_update<E: Element>(
     super::run_parts(&mut parts, |((p, g), b)| run(p, g, b.as_deref_mut()));
 }
 
-/// Hyper-parameters of [`adam_update`].
+/// Adam's and AdamW's hyper-parameters by PyTorch's names: what [`Adam`](crate::optim::Adam)
+/// holds and its fused update reads, defined once here.
+///
+/// ```
+/// use stensor::optim::{Adam, AdamW};
+/// let adam = Adam::<f32>::new(1e-3);
+/// assert_eq!((adam.options.beta1, adam.options.beta2, adam.options.eps), (0.9, 0.999, 1e-8));
+/// let adamw = AdamW::new::<f32>(1e-3);
+/// assert!(adamw.options.decoupled_weight_decay && adamw.options.weight_decay == 0.01);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct AdamArgs {
+pub struct AdamOptions {
     /// Learning rate.
     pub lr: f64,
     /// First-moment decay.
@@ -96,8 +112,8 @@ pub struct AdamArgs {
     pub eps: f64,
     /// Weight decay: an L2 penalty (Adam) or decoupled (AdamW).
     pub weight_decay: f64,
-    /// Decoupled weight decay (AdamW).
-    pub decoupled: bool,
+    /// Decoupled weight decay (AdamW; PyTorch's `decoupled_weight_decay`).
+    pub decoupled_weight_decay: bool,
     /// Keep the maximum of the second moments (AMSGrad).
     pub amsgrad: bool,
     /// Ascend instead of descend.
@@ -114,7 +130,7 @@ pub fn adam_update<E: Element>(
     v: &mut [E],
     mut vmax: Option<&mut [E]>,
     step: u64,
-    a: AdamArgs,
+    a: AdamOptions,
 ) {
     assert!(
         p.len() == g.len() && g.len() == m.len() && m.len() == v.len(),
@@ -132,7 +148,7 @@ pub fn adam_update<E: Element>(
             for i in 0..p.len() {
                 let mut d = if a.maximize { -g[i] } else { g[i] };
                 if a.weight_decay != 0.0 {
-                    if a.decoupled {
+                    if a.decoupled_weight_decay {
                         p[i] = p[i] * decay;
                     } else {
                         d = d + wd * p[i];
@@ -154,9 +170,16 @@ pub fn adam_update<E: Element>(
     )
 }
 
-/// Hyper-parameters of [`rmsprop_update`].
+/// RMSprop's hyper-parameters by PyTorch's names: what [`RMSprop`](crate::optim::RMSprop)
+/// holds and its fused update reads, defined once here.
+///
+/// ```
+/// use stensor::optim::RMSprop;
+/// let opt = RMSprop::<f32>::new(0.01);
+/// assert_eq!((opt.options.alpha, opt.options.eps, opt.options.centered), (0.99, 1e-8, false));
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
-pub struct RmsPropArgs {
+pub struct RmsPropOptions {
     /// Learning rate.
     pub lr: f64,
     /// Smoothing of the squared gradients.
@@ -181,7 +204,7 @@ pub fn rmsprop_update<E: Element>(
     sq: &mut [E],
     mut ga: Option<&mut [E]>,
     mut buf: Option<&mut [E]>,
-    a: RmsPropArgs,
+    a: RmsPropOptions,
 ) {
     assert!(
         p.len() == g.len() && g.len() == sq.len(),
@@ -236,7 +259,7 @@ mod tests {
                 (0.9, true, 0.01, false),
                 (0.0, false, 0.01, true),
             ] {
-                let a = SgdArgs {
+                let a = SgdOptions {
                     lr: 0.1,
                     momentum,
                     dampening: 0.1,
@@ -281,13 +304,13 @@ mod tests {
             let g: Vec<f64> = (0..n).map(|i| ((i * 7) % 5) as f64 - 2.0).collect();
             let (mut m, mut v) = (vec![0.0; n], vec![0.0; n]);
             let mut vmax = vec![0.0; n];
-            let a = AdamArgs {
+            let a = AdamOptions {
                 lr: 0.01,
                 beta1: 0.8,
                 beta2: 0.9,
                 eps: 1e-6,
                 weight_decay: 0.1,
-                decoupled: true,
+                decoupled_weight_decay: true,
                 amsgrad: true,
                 maximize: false,
             };

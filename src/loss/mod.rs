@@ -20,6 +20,14 @@ use crate::tensor::{Element, Tensor};
 
 /// How per-element losses combine (PyTorch's `reduction="mean"` / `"sum"`; `"none"` is each
 /// loss's `forward_none`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::{L1Loss, Reduction};
+/// let l = L1Loss { reduction: Reduction::Sum };
+/// let x = Tensor::<(U2,), f64>::from_array([1.0, -2.0]);
+/// assert_eq!(l.forward(x, &Tensor::zeros()).item(), 3.0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Reduction {
     /// The mean (PyTorch's default; weighted losses divide by the sum of the weights).
@@ -28,6 +36,37 @@ pub enum Reduction {
     /// The sum.
     Sum,
 }
+
+/// A class index as a target: unsigned or signed (PyTorch's targets are `int64`, so a padding
+/// label such as `-100` can be written and matched by `ignore_index`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::{ClassIndex, CrossEntropyLoss};
+/// assert_eq!((3usize.class(), (-100i64).class()), (3, -100));
+/// // -100 (PyTorch's default ignore_index) marks padding
+/// let l = CrossEntropyLoss::default().forward(Tensor::<(U2, U3), f64>::zeros(), &[2i64, -100]);
+/// assert!((l.item() - 3f64.ln()).abs() < 1e-15);
+/// ```
+pub trait ClassIndex: Copy {
+    /// The index as PyTorch's `int64`.
+    ///
+    /// ```
+    /// use stensor::loss::ClassIndex;
+    /// assert_eq!((7u8.class(), (-1i32).class()), (7, -1));
+    /// ```
+    fn class(self) -> i64;
+}
+macro_rules! class_index {
+    ($($t:ty),*) => {$(
+        impl ClassIndex for $t {
+            fn class(self) -> i64 {
+                self as i64
+            }
+        }
+    )*};
+}
+class_index!(usize, u32, u8, i64, i32);
 
 fn reduce<S: Shape, E: Element, T: TapeMode<E>>(
     x: Tensor<S, E, T>,
@@ -57,11 +96,19 @@ macro_rules! pointwise_loss {
 
         impl $name {
             /// The per-element losses (`reduction="none"`).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet x = Tensor::<(U2,), f64>::from_array([0.25, 0.75]);\n",
+                "let l = stensor::loss::", stringify!($name), "::default().forward_none(x.clone(), &x.clone());\n",
+                "assert_eq!(l.dims(), [2]);\n```")]
             pub fn forward_none<S: Shape, E: Element, T: TapeMode<E>>(&self, $x: Tensor<S, E, T>, $t: &Tensor<S, E>) -> Tensor<S, E, T> {
                 let $s = self;
                 $body
             }
             /// The reduced loss.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet x = Tensor::<(U2,), f64>::from_array([0.25, 0.75]);\n",
+                "let l = stensor::loss::", stringify!($name), "::default().forward(x.clone(), &x.clone());\n",
+                "assert!(l.item().is_finite());\n```")]
             pub fn forward<S: Shape, E: Element, T: TapeMode<E>>(&self, x: Tensor<S, E, T>, target: &Tensor<S, E>) -> Tensor<(), E, T> {
                 reduce(self.forward_none(x, target), self.reduction)
             }
@@ -204,6 +251,13 @@ impl BCEWithLogitsLoss {
     ///
     /// # Panics
     /// If `pos_weight` has neither 1 entry nor one per class of the last dim.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let l = stensor::loss::BCEWithLogitsLoss::default()
+    ///     .forward_none(Tensor::<(U2,), f64>::zeros(), &Tensor::full(1.0));
+    /// assert!((l[[0]] - 2f64.ln()).abs() < 1e-15);
+    /// ```
     pub fn forward_none<S, E, T>(
         &self,
         x: Tensor<S, E, T>,
@@ -243,6 +297,13 @@ impl BCEWithLogitsLoss {
     }
 
     /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let l = stensor::loss::BCEWithLogitsLoss::default()
+    ///     .forward(Tensor::<(U2,), f64>::zeros(), &Tensor::zeros());
+    /// assert!((l.item() - 2f64.ln()).abs() < 1e-15);
+    /// ```
     pub fn forward<S, E, T>(&self, x: Tensor<S, E, T>, target: &Tensor<S, E>) -> Tensor<(), E, T>
     where
         S: Shape,
@@ -255,6 +316,14 @@ impl BCEWithLogitsLoss {
 
 /// How [`KLDivLoss`] reduces: PyTorch's `"mean"` (over elements, the default), `"batchmean"`
 /// (sum over the batch size, the mathematically right one) or `"sum"`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::{KLDivLoss, KLReduction};
+/// let kl = KLDivLoss { reduction: KLReduction::BatchMean, ..Default::default() };
+/// let p = Tensor::<(U2, U2), f64>::full(0.5);
+/// assert_eq!(kl.forward(p.clone().ln(), &p).item(), 0.0);
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum KLReduction {
     /// Mean over all elements.
@@ -286,6 +355,13 @@ pub struct KLDivLoss {
 
 impl KLDivLoss {
     /// The per-element terms (`reduction="none"`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let p = Tensor::<(U2,), f64>::full(0.5);
+    /// let l = stensor::loss::KLDivLoss::default().forward_none(p.clone().ln(), &p);
+    /// assert_eq!(l.to_vec(), vec![0.0, 0.0]);
+    /// ```
     pub fn forward_none<S: Shape, E: Element, T: TapeMode<E>>(
         &self,
         x: Tensor<S, E, T>,
@@ -317,6 +393,13 @@ impl KLDivLoss {
     }
 
     /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let q = Tensor::<(U1, U2), f64>::from_array([[0.25, 0.75]]);
+    /// let l = stensor::loss::KLDivLoss::default().forward(q.clone().ln(), &q);
+    /// assert_eq!(l.item(), 0.0);
+    /// ```
     pub fn forward<S: Shape, E: Element, T: TapeMode<E>>(
         &self,
         x: Tensor<S, E, T>,
@@ -343,27 +426,46 @@ impl KLDivLoss {
 /// let l = CrossEntropyLoss::default().forward(logits, &[0, 2]);
 /// assert!((l.item() - 3f64.ln()).abs() < 1e-15);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct CrossEntropyLoss {
     /// Mean (default) or sum.
     pub reduction: Reduction,
     /// A weight per class.
     pub weight: Option<Vec<f64>>,
-    /// A class index whose positions contribute nothing (PyTorch's default -100 never matches:
-    /// `None`).
-    pub ignore_index: Option<usize>,
+    /// The target value whose positions contribute nothing (PyTorch's default -100).
+    pub ignore_index: i64,
     /// Mix `label_smoothing / C` of the uniform distribution into each target.
     pub label_smoothing: f64,
+}
+
+/// PyTorch's `ignore_index` default.
+const IGNORE_INDEX: i64 = -100;
+
+impl Default for CrossEntropyLoss {
+    /// PyTorch's defaults: mean, no weights, `ignore_index=-100`, no smoothing.
+    ///
+    /// ```
+    /// let l = stensor::loss::CrossEntropyLoss::default();
+    /// assert_eq!((l.ignore_index, l.label_smoothing), (-100, 0.0));
+    /// ```
+    fn default() -> Self {
+        CrossEntropyLoss {
+            reduction: Reduction::Mean,
+            weight: None,
+            ignore_index: IGNORE_INDEX,
+            label_smoothing: 0.0,
+        }
+    }
 }
 
 /// `A`: the coefficient of each log-probability in the loss (see the module's design note).
 /// `x` is `(N, C, S)`; `divide` selects the mean's normalizer.
 #[allow(clippy::too_many_arguments)]
-fn class_coefficients<E: Element>(
+fn class_coefficients<E: Element, I: ClassIndex>(
     dims: &[usize],
-    target: &[usize],
+    target: &[I],
     weight: Option<&[f64]>,
-    ignore: Option<usize>,
+    ignore: i64,
     smoothing: f64,
     divide: bool,
 ) -> Vec<E> {
@@ -380,20 +482,24 @@ fn class_coefficients<E: Element>(
         assert_eq!(wt.len(), c, "{} class weights for {c} classes", wt.len());
     }
     let mut denom = 0.0;
-    for &t in target {
-        if Some(t) != ignore {
-            assert!(t < c, "target {t} is out of bounds for {c} classes");
-            denom += w(t);
+    for t in target.iter().map(|t| t.class()) {
+        if t != ignore {
+            assert!(
+                (0..c as i64).contains(&t),
+                "target {t} is out of bounds for {c} classes"
+            );
+            denom += w(t as usize);
         }
     }
     let denom = if divide { denom } else { 1.0 };
     let mut a = vec![E::zero(); n * c * s];
     for b in 0..n {
         for p in 0..s {
-            let t = target[b * s + p];
-            if Some(t) == ignore {
+            let t = target[b * s + p].class();
+            if t == ignore {
                 continue;
             }
+            let t = t as usize;
             for k in 0..c {
                 let hit = if k == t {
                     (1.0 - smoothing) * w(t)
@@ -409,10 +515,10 @@ fn class_coefficients<E: Element>(
 }
 
 impl CrossEntropyLoss {
-    fn with_indices<S, E, T>(
+    fn with_indices<S, E, T, I: ClassIndex>(
         &self,
         x: Tensor<S, E, T>,
-        target: &[usize],
+        target: &[I],
         log_softmax: bool,
         divide: bool,
     ) -> Tensor<S, E, T>
@@ -422,7 +528,7 @@ impl CrossEntropyLoss {
         T: TapeMode<E>,
     {
         let dims = x.dims();
-        let a = class_coefficients::<E>(
+        let a = class_coefficients::<E, I>(
             &dims,
             target,
             self.weight.as_deref(),
@@ -440,7 +546,18 @@ impl CrossEntropyLoss {
     /// # Panics
     /// If the number of targets is not the number of positions, or a target (other than
     /// `ignore_index`) is not a class, or `weight` has a length other than `C`.
-    pub fn forward<S, E, T>(&self, logits: Tensor<S, E, T>, target: &[usize]) -> Tensor<(), E, T>
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CrossEntropyLoss;
+    /// let l = CrossEntropyLoss::default().forward(Tensor::<(U2, U4, U3), f64>::zeros(), &[0, 1, 2, 3, 0, 1]);
+    /// assert!((l.item() - 4f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn forward<S, E, T, I: ClassIndex>(
+        &self,
+        logits: Tensor<S, E, T>,
+        target: &[I],
+    ) -> Tensor<(), E, T>
     where
         S: RemoveAxis<1>,
         E: Element,
@@ -458,10 +575,10 @@ impl CrossEntropyLoss {
     /// let l: Tensor<(U2,)> = CrossEntropyLoss::default().forward_none(Tensor::<(U2, U4)>::zeros(), &[1, 3]);
     /// assert_eq!(l.dims(), [2]);
     /// ```
-    pub fn forward_none<S, E, T>(
+    pub fn forward_none<S, E, T, I: ClassIndex>(
         &self,
         logits: Tensor<S, E, T>,
-        target: &[usize],
+        target: &[I],
     ) -> Tensor<S::Output, E, T>
     where
         S: RemoveAxis<1>,
@@ -563,14 +680,29 @@ impl CrossEntropyLoss {
 /// let lp = Tensor::<(U1, U2), f64>::from_array([[-0.1, -2.3]]);
 /// assert_eq!(NLLLoss::default().forward(lp, &[1]).item(), 2.3);
 /// ```
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct NLLLoss {
     /// Mean (default) or sum.
     pub reduction: Reduction,
     /// A weight per class.
     pub weight: Option<Vec<f64>>,
-    /// A class index whose positions contribute nothing.
-    pub ignore_index: Option<usize>,
+    /// The target value whose positions contribute nothing (PyTorch's default -100).
+    pub ignore_index: i64,
+}
+
+impl Default for NLLLoss {
+    /// PyTorch's defaults: mean, no weights, `ignore_index=-100`.
+    ///
+    /// ```
+    /// assert_eq!(stensor::loss::NLLLoss::default().ignore_index, -100);
+    /// ```
+    fn default() -> Self {
+        NLLLoss {
+            reduction: Reduction::Mean,
+            weight: None,
+            ignore_index: IGNORE_INDEX,
+        }
+    }
 }
 
 impl NLLLoss {
@@ -587,7 +719,17 @@ impl NLLLoss {
     ///
     /// # Panics
     /// As [`CrossEntropyLoss::forward`].
-    pub fn forward<S, E, T>(&self, log_probs: Tensor<S, E, T>, target: &[usize]) -> Tensor<(), E, T>
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let lp = Tensor::<(U2, U2), f64>::from_array([[-1.0, -2.0], [-3.0, -4.0]]);
+    /// assert_eq!(stensor::loss::NLLLoss::default().forward(lp, &[1, 0]).item(), 2.5);
+    /// ```
+    pub fn forward<S, E, T, I: ClassIndex>(
+        &self,
+        log_probs: Tensor<S, E, T>,
+        target: &[I],
+    ) -> Tensor<(), E, T>
     where
         S: RemoveAxis<1>,
         E: Element,
@@ -607,10 +749,10 @@ impl NLLLoss {
     /// let l = NLLLoss::default().forward_none(Tensor::<(U2, U2)>::from_array([[-1.0, -2.0], [-3.0, -4.0]]), &[0, 1]);
     /// assert_eq!(l.to_vec(), vec![1.0, 4.0]);
     /// ```
-    pub fn forward_none<S, E, T>(
+    pub fn forward_none<S, E, T, I: ClassIndex>(
         &self,
         log_probs: Tensor<S, E, T>,
-        target: &[usize],
+        target: &[I],
     ) -> Tensor<S::Output, E, T>
     where
         S: RemoveAxis<1>,

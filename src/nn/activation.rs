@@ -5,7 +5,6 @@
 use super::repr::py_float;
 use super::{param, Forward, Module};
 use crate::autograd::TapeMode;
-use crate::ops::prelu_op;
 use crate::shape::{ConstDim, HasAxis, Shape};
 use crate::tensor::{Element, Rng, Tensor};
 use std::sync::Mutex;
@@ -333,6 +332,14 @@ pub struct RReLU {
 
 impl RReLU {
     /// In training mode, drawing slopes from a generator seeded with `seed`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, RReLU};
+    /// let r = RReLU::new(0.1, 0.3, 0);
+    /// let y = r.forward(Tensor::<(U3,), f64>::full(-1.0));
+    /// assert!(y.to_vec().iter().all(|&v| (-0.3..=-0.1).contains(&v)));
+    /// ```
     pub fn new(lower: f64, upper: f64, seed: u64) -> Self {
         RReLU {
             lower,
@@ -342,14 +349,33 @@ impl RReLU {
         }
     }
     /// Switches to training mode (random slopes).
+    ///
+    /// ```
+    /// let mut r = stensor::nn::RReLU::new(0.1, 0.3, 0);
+    /// r.eval();
+    /// r.train();
+    /// assert!(r.is_training());
+    /// ```
     pub fn train(&mut self) {
         self.training = true;
     }
     /// Switches to evaluation mode (the mean slope).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, RReLU};
+    /// let mut r = RReLU::new(0.1, 0.3, 0);
+    /// r.eval();
+    /// assert!((r.forward(Tensor::<(U1,), f64>::full(-1.0)).item() + 0.2).abs() < 1e-15);
+    /// ```
     pub fn eval(&mut self) {
         self.training = false;
     }
-    /// Whether the layer is in training mode.
+    /// Whether the layer is in training mode (it starts in it).
+    ///
+    /// ```
+    /// assert!(stensor::nn::RReLU::new(0.1, 0.3, 0).is_training());
+    /// ```
     pub fn is_training(&self) -> bool {
         self.training
     }
@@ -417,10 +443,21 @@ pub struct PReLU<W: ConstDim = typenum::U1, E: Element = f32> {
 
 impl<W: ConstDim, E: Element> PReLU<W, E> {
     /// Slopes initialised to PyTorch's 0.25.
+    ///
+    /// ```
+    /// let p = stensor::nn::PReLU::<stensor::dims::U2>::new();
+    /// assert_eq!(p.weight.to_vec(), vec![0.25; 2]);
+    /// ```
     pub fn new() -> Self {
         Self::with_init(0.25)
     }
     /// Slopes initialised to `init`.
+    ///
+    /// ```
+    /// let p = stensor::nn::PReLU::<stensor::dims::U1>::with_init(0.1);
+    /// assert_eq!(p.weight.to_vec(), vec![0.1]);
+    /// assert!(p.weight.requires_grad());
+    /// ```
     pub fn with_init(init: f64) -> Self {
         PReLU {
             weight: param(Tensor::full(E::from_f64(init))),
@@ -441,7 +478,7 @@ impl<W: ConstDim, E: Element> Default for PReLU<W, E> {
 impl<S: Shape, W: ConstDim, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for PReLU<W, E> {
     type Output = Tensor<S, E, T>;
     fn forward(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
-        prelu_op(x, &self.weight)
+        x.prelu(&self.weight)
     }
 }
 

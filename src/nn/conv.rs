@@ -9,10 +9,11 @@
 use super::repr::{conv_repr, is_all, spec_tuple, HyperRepr};
 use super::{init, param, Forward, Module};
 use crate::autograd::TapeMode;
-use crate::shape::out::ConvTransposeOutput;
-use crate::shape::rules::InChannels;
-use crate::shape::spatial::{ConvAxis, Groups, PaddingMode, Spec1, Spec2, Spec3, Zeros};
-use crate::shape::{ConstDim, Dim};
+use crate::shape::spatial::{
+    Conv1dShape, Conv2dShape, Conv3dShape, ConvTranspose1dShape, ConvTranspose2dShape, Groups,
+    PaddingMode, Spec1, Spec2, Spec3, Zeros,
+};
+use crate::shape::ConstDim;
 use crate::tensor::{Element, Rng, Tensor};
 use core::marker::PhantomData;
 use typenum::{U0, U1};
@@ -61,7 +62,7 @@ macro_rules! conv_constructors {
 }
 
 macro_rules! conv_layer {
-    ($(#[$doc:meta])* $name:ident, $op:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident, $shape:ident, $spec:ident, [$($A:ident),+]) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, M: PaddingMode))]
@@ -124,30 +125,20 @@ macro_rules! conv_layer {
             conv_constructors!($name, (CO, G::InPerGroup, $(<K as $spec>::$A,)+));
         }
 
-        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>
+        impl<X, CI, CO, K, S, P, D, G, M, E, T> Forward<Tensor<X, E, T>>
             for $name<CI, CO, K, S, P, D, G, M, E>
         where
-            Bt: Dim,
-            C2: Dim + InChannels<CI>,
-            $($In: ConstDim,)+
+            X: $shape<CI, CO, K, S, P, D, G, M>,
             CI: ConstDim,
             CO: ConstDim,
             K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec,
-            D: $spec<$($A: ConstDim),+>,
             G: Groups<CI, CO>,
             M: PaddingMode,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M): ConvAxis,)+
         {
-            type Output = Tensor<
-                (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out,)+),
-                E,
-                T,
-            >;
-            fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 x.$op::<CI, CO, K, S, P, D, G, M>(&self.weight, self.bias.as_ref())
             }
         }
@@ -165,7 +156,7 @@ conv_layer!(
     /// let y: Tensor<(U4, U3, U5)> = conv.forward(Tensor::<(U4, U2, U9)>::zeros());
     /// assert_eq!(y.dims(), [4, 3, 5]);
     /// ```
-    Conv1d, conv1d, Spec1, [(L, A)]
+    Conv1d, conv1d, Conv1dShape, Spec1, [A]
 );
 conv_layer!(
     /// A 2-d convolution over `(N, C_in, H, W)` (PyTorch's `nn.Conv2d`), with groups,
@@ -183,7 +174,7 @@ conv_layer!(
     /// let z: Tensor<(U2, U3, U4, U4)> = r.forward(Tensor::<(U2, U2, U7, U8)>::zeros());
     /// assert_eq!((y.dims(), z.dims()), ([64, 32, 32, 32].into(), [2, 3, 4, 4].into()));
     /// ```
-    Conv2d, conv2d, Spec2, [(H, A), (W, B)]
+    Conv2d, conv2d, Conv2dShape, Spec2, [A, B]
 );
 conv_layer!(
     /// A 3-d convolution over `(N, C_in, D, H, W)` (PyTorch's `nn.Conv3d`).
@@ -195,11 +186,11 @@ conv_layer!(
     /// let y: Tensor<(U1, U2, U4, U5, U4)> = conv.forward(Tensor::<(U1, U2, U3, U4, U3)>::zeros());
     /// assert_eq!(y.dims(), [1, 2, 4, 5, 4]);
     /// ```
-    Conv3d, conv3d, Spec3, [(Dp, A), (H, B), (W, C)]
+    Conv3d, conv3d, Conv3dShape, Spec3, [A, B, C]
 );
 
 macro_rules! conv_transpose_layer {
-    ($(#[$doc:meta])* $name:ident, $op:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident, $shape:ident, $spec:ident, [$($A:ident),+]) => {
         $(#[$doc])*
         #[derive(Clone, Debug, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, OP: HyperRepr, D: HyperRepr))]
@@ -262,30 +253,19 @@ macro_rules! conv_transpose_layer {
             conv_constructors!($name, (CI, G::OutPerGroup, $(<K as $spec>::$A,)+));
         }
 
-        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D, E, T> Forward<Tensor<(Bt, C2, $($In,)+), E, T>>
+        impl<X, CI, CO, K, S, P, OP, G, D, E, T> Forward<Tensor<X, E, T>>
             for $name<CI, CO, K, S, P, OP, G, D, E>
         where
-            Bt: Dim,
-            C2: Dim + InChannels<CI>,
-            $($In: ConstDim,)+
+            X: $shape<CI, CO, K, S, P, OP, G, D>,
             CI: ConstDim,
             CO: ConstDim,
             K: $spec<$($A: ConstDim),+>,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            OP: $spec,
-            D: $spec<$($A: ConstDim),+>,
             G: Groups<CI, CO>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A): ConvTransposeOutput,)+
         {
-            type Output = Tensor<
-                (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output,)+),
-                E,
-                T,
-            >;
-            fn forward(&self, x: Tensor<(Bt, C2, $($In,)+), E, T>) -> Self::Output {
+            type Output = Tensor<X::Output, E, T>;
+            fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
                 x.$op::<CI, CO, K, S, P, OP, G, D>(&self.weight, self.bias.as_ref())
             }
         }
@@ -303,7 +283,7 @@ conv_transpose_layer!(
     /// let y: Tensor<(U1, U2, U16)> = up.forward(Tensor::<(U1, U4, U8)>::zeros());
     /// assert_eq!(y.dims(), [1, 2, 16]);
     /// ```
-    ConvTranspose1d, conv_transpose1d, Spec1, [(L, A)]
+    ConvTranspose1d, conv_transpose1d, ConvTranspose1dShape, Spec1, [A]
 );
 conv_transpose_layer!(
     /// A 2-d transposed convolution over `(N, C_in, H, W)` (PyTorch's `nn.ConvTranspose2d`).
@@ -316,5 +296,5 @@ conv_transpose_layer!(
     /// let y: Tensor<(U1, U64, U128, U128)> = t.forward(Tensor::<(U1, U32, U126, U126)>::zeros());
     /// assert_eq!(y.dims(), [1, 64, 128, 128]);
     /// ```
-    ConvTranspose2d, conv_transpose2d, Spec2, [(H, A), (W, B)]
+    ConvTranspose2d, conv_transpose2d, ConvTranspose2dShape, Spec2, [A, B]
 );

@@ -11,7 +11,7 @@ use crate::tensor::{Element, Rng, Tensor};
 use std::sync::Mutex;
 
 macro_rules! dropout_layer {
-    ($(#[$doc:meta])* $name:ident, per_channel = $per_channel:literal) => {
+    ($(#[$doc:meta])* $name:ident, $op:ident) => {
         $(#[$doc])*
         #[derive(Debug, Module)]
         #[module(leaf, extra_repr = repr)]
@@ -25,6 +25,8 @@ macro_rules! dropout_layer {
         impl $name {
             /// Zeroes with probability `p`, drawing masks from a generator seeded with `seed`.
             ///
+            #[doc = concat!("```\nlet d = stensor::nn::", stringify!($name), "::new(0.1, 7);\nassert_eq!(d.p(), 0.1);\n```")]
+            ///
             /// # Panics
             /// If `p` is not in `[0, 1]` (PyTorch raises too).
             pub fn new(p: f64, seed: u64) -> Self {
@@ -32,12 +34,20 @@ macro_rules! dropout_layer {
                 $name { p, training: true, rng: Mutex::new(Rng::seed(seed)) }
             }
             /// The probability of zeroing.
+            ///
+            #[doc = concat!("```\nassert_eq!(stensor::nn::", stringify!($name), "::new(0.2, 0).p(), 0.2);\n```")]
             pub fn p(&self) -> f64 { self.p }
             /// Training mode: masks applied.
+            ///
+            #[doc = concat!("```\nlet mut d = stensor::nn::", stringify!($name), "::new(0.2, 0);\nd.eval();\nd.train();\nassert!(d.is_training());\n```")]
             pub fn train(&mut self) { self.training = true; }
             /// Evaluation mode: identity.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::Forward;\nlet mut d = stensor::nn::", stringify!($name), "::new(0.9, 0);\nd.eval();\nassert_eq!(d.forward(Tensor::<(U1, U2, U2)>::ones()).to_vec(), vec![1.0; 4]);\n```")]
             pub fn eval(&mut self) { self.training = false; }
-            /// Whether the layer is in training mode.
+            /// Whether the layer is in training mode (it starts in it).
+            ///
+            #[doc = concat!("```\nassert!(stensor::nn::", stringify!($name), "::new(0.5, 0).is_training());\n```")]
             pub fn is_training(&self) -> bool { self.training }
             /// PyTorch's `extra_repr`.
             fn repr(&self) -> String { format!("p={}, inplace=False", py_float(self.p)) }
@@ -57,24 +67,8 @@ macro_rules! dropout_layer {
         impl<S: Shape, E: Element, T: TapeMode<E>> Forward<Tensor<S, E, T>> for $name {
             type Output = Tensor<S, E, T>;
             fn forward(&self, x: Tensor<S, E, T>) -> Self::Output {
-                if !self.training || self.p == 0.0 {
-                    return x;
-                }
-                let dims = x.dims();
-                let (units, per_unit) = if $per_channel && dims.len() >= 3 {
-                    (dims[0] * dims[1], dims[2..].iter().product::<usize>())
-                } else {
-                    (x.numel(), 1)
-                };
-                let keep = if self.p >= 1.0 { E::zero() } else { E::from_f64(1.0 / (1.0 - self.p)) };
                 let mut rng = self.rng.lock().expect("dropout generator");
-                let mut mask = Vec::with_capacity(x.numel());
-                for _ in 0..units {
-                    let m = if rng.next_f64() < self.p { E::zero() } else { keep };
-                    mask.extend(std::iter::repeat_n(m, per_unit));
-                }
-                let mask = Tensor::from_vec_shaped(x.shape(), mask).expect("mask has the input's length");
-                x.mul(&mask)
+                x.$op(self.p, self.training, &mut rng)
             }
         }
     };
@@ -92,7 +86,7 @@ dropout_layer!(
     /// d.eval();
     /// assert_eq!(d.forward(Tensor::<(U3,)>::ones()).to_vec(), vec![1.0; 3]);
     /// ```
-    Dropout, per_channel = false
+    Dropout, dropout
 );
 dropout_layer!(
     /// Channel dropout over `(N, C, ...)`: each `(n, c)` channel is kept or zeroed whole.
@@ -106,5 +100,5 @@ dropout_layer!(
     ///     assert!(ch.iter().all(|&v| v == ch[0]));
     /// }
     /// ```
-    Dropout2d, per_channel = true
+    Dropout2d, dropout2d
 );

@@ -1,9 +1,11 @@
 //! The functional forms of the layers (PyTorch's `torch.nn.functional`), with the weights
 //! passed in. Hyper-parameters are passed as values of their types, in PyTorch's argument order,
 //! e.g. `conv2d(x, &w, Some(&b), U2::new(), U1::new(), U1::new(), U1::new())` for
-//! `F.conv2d(x, w, b, stride=2, padding=1)`. The convolutions call the typed ops in
-//! [`crate::ops`] (`Tensor::conv2d` ...), which the layers call too; unlike the layers'
-//! `from_params`, these leave `requires_grad` of the weights as the caller set it.
+//! `F.conv2d(x, w, b, stride=2, padding=1)`. Each calls the typed op in [`crate::ops`]
+//! (`Tensor::conv2d`, `Tensor::batch_norm`, ...) that the layer calls too, so a layer is its
+//! parameters plus this call; unlike the layers' `from_params`, these leave `requires_grad` of
+//! the weights as the caller set it. Activations without parameters are tensor methods
+//! (`x.relu()`).
 //!
 //! ```
 //! use stensor::prelude::*;
@@ -17,10 +19,8 @@
 
 use super::*;
 use crate::autograd::TapeMode;
-use crate::shape::out::ConvTransposeOutput;
-use crate::shape::rules::InChannels;
-use crate::shape::{ConstDim, Dim};
-use crate::tensor::{Element, Tensor};
+use crate::shape::{ConstDim, LinearShape, Shape};
+use crate::tensor::{Element, Rng, Tensor};
 use core::ops::Mul;
 use typenum::{Prod, U1};
 
@@ -32,51 +32,42 @@ use typenum::{Prod, U1};
 /// let y = stensor::nn::functional::linear(Tensor::<(U2,)>::ones(), &w, None);
 /// assert_eq!(y.to_vec(), vec![3.0]);
 /// ```
-pub fn linear<X, I, O, E>(
-    x: X,
+pub fn linear<X, I, O, E, T>(
+    x: Tensor<X, E, T>,
     weight: &Tensor<(O, I), E>,
     bias: Option<&Tensor<(O,), E>>,
-) -> <Linear<I, O, E> as Forward<X>>::Output
+) -> Tensor<X::Output, E, T>
 where
+    X: LinearShape<I, O>,
     I: ConstDim,
     O: ConstDim,
     E: Element,
-    Linear<I, O, E>: Forward<X>,
+    T: TapeMode<E>,
 {
-    Linear {
-        weight: weight.clone(),
-        bias: bias.cloned(),
-    }
-    .forward(x)
+    x.linear(weight, bias)
 }
 
 macro_rules! functional_conv {
-    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident, $Kd:ident)),+]) => {
+    ($(#[$doc:meta])* $f:ident, $shape:ident, [$($Kd:ident),+]) => {
         $(#[$doc])*
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        pub fn $f<Bt, C2, $($In,)+ CO, CIG, $($Kd,)+ S, P, D, G, E, T>(
-            x: Tensor<(Bt, C2, $($In,)+), E, T>,
+        #[allow(clippy::too_many_arguments)]
+        pub fn $f<X, CO, CIG, $($Kd,)+ S, P, D, G, E, T>(
+            x: Tensor<X, E, T>,
             weight: &Tensor<(CO, CIG, $($Kd,)+), E>,
             bias: Option<&Tensor<(CO,), E>>,
             _stride: S,
             _padding: P,
             _dilation: D,
             _groups: G,
-        ) -> Tensor<(Bt, CO, $(<($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, Zeros) as ConvAxis>::Out,)+), E, T>
+        ) -> Tensor<X::Output, E, T>
         where
-            Bt: Dim,
-            C2: Dim + InChannels<Prod<CIG, G>>,
-            $($In: ConstDim, $Kd: ConstDim,)+
+            X: $shape<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros>,
+            $($Kd: ConstDim,)+
             CO: ConstDim,
             CIG: ConstDim + Mul<G>,
-            Prod<CIG, G>: ConstDim,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec,
-            D: $spec<$($A: ConstDim),+>,
             G: Groups<Prod<CIG, G>, CO, InPerGroup = CIG>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, Zeros): ConvAxis,)+
         {
             x.$f::<Prod<CIG, G>, CO, ($($Kd,)+), S, P, D, G, Zeros>(weight, bias)
         }
@@ -92,7 +83,7 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv1d(x, &w, None, U1::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![-1.0, -2.0, -4.0]);
     /// ```
-    conv1d, Spec1, [(L, A, KL)]
+    conv1d, Conv1dShape, [KL]
 );
 functional_conv!(
     /// A 2-d convolution (`F.conv2d(x, w, b, stride, padding, dilation, groups)`).
@@ -104,7 +95,7 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv2d(Tensor::<(U1, U2, U4, U4)>::ones(), &w, None, U1::new(), Same, U1::new(), U2::new());
     /// assert_eq!(y.dims(), [1, 2, 4, 4]);
     /// ```
-    conv2d, Spec2, [(H, A, KH), (W, B, KW)]
+    conv2d, Conv2dShape, [KH, KW]
 );
 functional_conv!(
     /// A 3-d convolution (`F.conv3d(x, w, b, stride, padding, dilation, groups)`).
@@ -115,15 +106,15 @@ functional_conv!(
     /// let y = stensor::nn::functional::conv3d(Tensor::<(U1, U1, U2, U2, U2)>::ones(), &w, None, U1::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![8.0]);
     /// ```
-    conv3d, Spec3, [(Dp, A, KD), (H, B, KH), (W, C, KW)]
+    conv3d, Conv3dShape, [KD, KH, KW]
 );
 
 macro_rules! functional_conv_transpose {
-    ($(#[$doc:meta])* $f:ident, $spec:ident, [$(($In:ident, $A:ident, $Kd:ident)),+]) => {
+    ($(#[$doc:meta])* $f:ident, $shape:ident, [$($Kd:ident),+]) => {
         $(#[$doc])*
-        #[allow(clippy::too_many_arguments, clippy::type_complexity)]
-        pub fn $f<Bt, C2, $($In,)+ CI, COG, $($Kd,)+ S, P, OP, G, D, E, T>(
-            x: Tensor<(Bt, C2, $($In,)+), E, T>,
+        #[allow(clippy::too_many_arguments)]
+        pub fn $f<X, CI, COG, $($Kd,)+ S, P, OP, G, D, E, T>(
+            x: Tensor<X, E, T>,
             weight: &Tensor<(CI, COG, $($Kd,)+), E>,
             bias: Option<&Tensor<(Prod<COG, G>,), E>>,
             _stride: S,
@@ -131,22 +122,16 @@ macro_rules! functional_conv_transpose {
             _output_padding: OP,
             _groups: G,
             _dilation: D,
-        ) -> Tensor<(Bt, Prod<COG, G>, $(<($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output,)+), E, T>
+        ) -> Tensor<X::Output, E, T>
         where
-            Bt: Dim,
-            C2: Dim + InChannels<CI>,
-            $($In: ConstDim, $Kd: ConstDim,)+
+            X: $shape<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D>,
+            $($Kd: ConstDim,)+
             CI: ConstDim,
             COG: ConstDim + Mul<G>,
             Prod<COG, G>: ConstDim,
-            S: $spec<$($A: ConstDim),+>,
-            P: $spec<$($A: ConstDim),+>,
-            OP: $spec,
-            D: $spec<$($A: ConstDim),+>,
             G: Groups<CI, Prod<COG, G>, OutPerGroup = COG>,
             E: Element,
             T: TapeMode<E>,
-            $(($In, $Kd, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A): ConvTransposeOutput,)+
         {
             x.$f::<CI, Prod<COG, G>, ($($Kd,)+), S, P, OP, G, D>(weight, bias)
         }
@@ -162,7 +147,7 @@ functional_conv_transpose!(
     /// let y = stensor::nn::functional::conv_transpose1d(Tensor::<(U1, U1, U2)>::ones(), &w, None, U2::new(), U0::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![1.0; 4]);
     /// ```
-    conv_transpose1d, Spec1, [(L, A, KL)]
+    conv_transpose1d, ConvTranspose1dShape, [KL]
 );
 functional_conv_transpose!(
     /// A 2-d transposed convolution (`F.conv_transpose2d(x, w, b, stride, padding,
@@ -174,7 +159,7 @@ functional_conv_transpose!(
     /// let y = stensor::nn::functional::conv_transpose2d(Tensor::<(U1, U1, U1, U1)>::ones(), &w, None, U1::new(), U0::new(), U0::new(), U1::new(), U1::new());
     /// assert_eq!(y.to_vec(), vec![1.0; 4]);
     /// ```
-    conv_transpose2d, Spec2, [(H, A, KH), (W, B, KW)]
+    conv_transpose2d, ConvTranspose2dShape, [KH, KW]
 );
 
 macro_rules! functional_max_pool {
@@ -468,35 +453,139 @@ where
     x.layer_norm::<NS>(weight, bias, eps)
 }
 
-/// `F.group_norm(x, num_groups, weight, bias, eps)` for `(N, C, H, W)` input: the
-/// [`Tensor::group_norm`] op (which takes `(N, C)` to `(N, C, D, H, W)`), `G` groups of `C`
-/// channels.
+/// `F.group_norm(x, num_groups, weight, bias, eps)` for `(N, C, ..)` input: the
+/// [`Tensor::group_norm`] op, `G` groups of `C` channels (`G` must divide `C`).
 ///
 /// ```
 /// use stensor::prelude::*;
-/// let x = Tensor::<(U1, U2, U1, U2), f64>::from_array([[[[0.0, 2.0]], [[5.0, 7.0]]]]);
-/// let w = Tensor::<(U2,), f64>::from_array([1.0, 2.0]);
+/// let x = Tensor::<(U1, U4, U1, U1), f64>::from_array([[[[1.0]], [[3.0]], [[5.0]], [[9.0]]]]);
+/// let w = Tensor::<(U4,), f64>::full(2.0);
 /// let y = stensor::nn::functional::group_norm(x, U2::new(), Some(&w), None, 0.0);
-/// assert_eq!(y.to_vec(), vec![-1.0, 1.0, -2.0, 2.0]);
+/// assert_eq!(y.to_vec(), vec![-2.0, 2.0, -2.0, 2.0]);
 /// ```
-pub fn group_norm<B, C2, H, W, G, C, E, T>(
-    x: Tensor<(B, C2, H, W), E, T>,
+pub fn group_norm<X, G, C, E, T>(
+    x: Tensor<X, E, T>,
     _num_groups: G,
     weight: Option<&Tensor<(C,), E>>,
     bias: Option<&Tensor<(C,), E>>,
     eps: f64,
-) -> Tensor<(B, C2, H, W), E, T>
+) -> Tensor<X, E, T>
 where
-    B: Dim,
-    C2: Dim + InChannels<C>,
-    H: Dim,
-    W: Dim,
-    G: ConstDim,
-    C: ConstDim + core::ops::Rem<G>,
-    typenum::Mod<C, G>: typenum::IsEqual<typenum::U0>,
-    typenum::Eq<typenum::Mod<C, G>, typenum::U0>: crate::shape::rules::NormGroupsDivide,
+    X: Channels<C>,
+    G: NormGroups<C>,
+    C: ConstDim,
     E: Element,
     T: TapeMode<E>,
 {
     x.group_norm::<G, C>(weight, bias, eps)
+}
+
+/// `F.batch_norm(x, running_mean, running_var, weight, bias, training, momentum, eps)` for
+/// `(N, C, ..)` input, the running mean and variance together in [`RunningStats`]: the
+/// [`Tensor::batch_norm`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{functional as F, RunningStats};
+/// let mut running = RunningStats::<U2, f64>::new();
+/// let x = Tensor::<(U2, U2, U3), f64>::arange();
+/// let y = F::batch_norm(x, Some(&mut running), None, None, true, Some(0.1), 1e-5);
+/// assert!(y.mean().item().abs() < 1e-12);
+/// assert_eq!(running.num_batches_tracked, 1);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn batch_norm<X, C, E, T>(
+    x: Tensor<X, E, T>,
+    running: Option<&mut RunningStats<C, E>>,
+    weight: Option<&Tensor<(C,), E>>,
+    bias: Option<&Tensor<(C,), E>>,
+    training: bool,
+    momentum: Option<f64>,
+    eps: f64,
+) -> Tensor<X, E, T>
+where
+    X: Channels<C>,
+    C: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    x.batch_norm(running, weight, bias, training, momentum, eps)
+}
+
+/// `F.instance_norm(x, running_mean, running_var, weight, bias, use_input_stats, momentum,
+/// eps)` for `(N, C, ..)` input with spatial dims: the [`Tensor::instance_norm`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::functional as F;
+/// let x = Tensor::<(U1, U1, U4), f64>::from_array([[[1.0, 1.0, 3.0, 3.0]]]);
+/// let y = F::instance_norm::<_, U1, _, _>(x, None, None, None, true, 0.1, 0.0);
+/// assert_eq!(y.to_vec(), vec![-1.0, -1.0, 1.0, 1.0]);
+/// ```
+#[allow(clippy::too_many_arguments)]
+pub fn instance_norm<X, C, E, T>(
+    x: Tensor<X, E, T>,
+    running: Option<&mut RunningStats<C, E>>,
+    weight: Option<&Tensor<(C,), E>>,
+    bias: Option<&Tensor<(C,), E>>,
+    use_input_stats: bool,
+    momentum: f64,
+    eps: f64,
+) -> Tensor<X, E, T>
+where
+    X: SpatialChannels<C>,
+    C: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    x.instance_norm(running, weight, bias, use_input_stats, momentum, eps)
+}
+
+/// `F.prelu(x, weight)`: the [`Tensor::prelu`] op (the other activations are tensor methods,
+/// `x.relu()`, `x.gelu()`, ..., as `torch.relu(x)`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// let w = Tensor::<(U1,)>::from_array([0.25]);
+/// let y = stensor::nn::functional::prelu(Tensor::<(U2,)>::from_array([-4.0, 3.0]), &w);
+/// assert_eq!(y.to_vec(), vec![-1.0, 3.0]);
+/// ```
+pub fn prelu<S: Shape, W: ConstDim, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    weight: &Tensor<(W,), E>,
+) -> Tensor<S, E, T> {
+    x.prelu(weight)
+}
+
+/// `F.dropout(x, p, training)`, the mask drawn from `rng`: the [`Tensor::dropout`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x = Tensor::<(U4,)>::ones();
+/// let y = stensor::nn::functional::dropout(x.clone(), 0.5, false, &mut Rng::seed(0));
+/// assert_eq!(y.to_vec(), x.to_vec());
+/// ```
+pub fn dropout<S: Shape, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    p: f64,
+    training: bool,
+    rng: &mut Rng,
+) -> Tensor<S, E, T> {
+    x.dropout(p, training, rng)
+}
+
+/// `F.dropout2d(x, p, training)`, the mask drawn from `rng`: the [`Tensor::dropout2d`] op.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let y = stensor::nn::functional::dropout2d(Tensor::<(U1, U4, U2)>::ones(), 1.0, true, &mut Rng::seed(0));
+/// assert_eq!(y.to_vec(), vec![0.0; 8]);
+/// ```
+pub fn dropout2d<S: Shape, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    p: f64,
+    training: bool,
+    rng: &mut Rng,
+) -> Tensor<S, E, T> {
+    x.dropout2d(p, training, rng)
 }

@@ -38,6 +38,17 @@ pub fn default_uniform<S: ConstShape, E: Element>(fan_in: usize, rng: &mut Rng) 
 }
 
 /// Which fan [`kaiming_uniform_`] and [`kaiming_normal_`] preserve the variance of.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::init::{kaiming_uniform_, FanMode, Nonlinearity};
+/// let mut w = Tensor::<(U4, U100)>::zeros();
+/// kaiming_uniform_(&mut w, 0.0, FanMode::FanOut, Nonlinearity::ReLU, &mut Rng::seed(0));
+/// // bound sqrt(2) * sqrt(3 / fan_out) with fan_out 4
+/// assert!(w.to_vec().iter().all(|v| v.abs() <= 6f32.sqrt() / 2.0));
+/// // fan_in (100) would bound them by sqrt(6) / 10
+/// assert!(w.to_vec().iter().any(|v| v.abs() > 6f32.sqrt() / 10.0));
+/// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum FanMode {
     /// The forward pass (PyTorch's default `"fan_in"`).
@@ -48,6 +59,11 @@ pub enum FanMode {
 }
 
 /// A nonlinearity, for [`calculate_gain`].
+///
+/// ```
+/// use stensor::nn::init::{calculate_gain, Nonlinearity};
+/// assert_eq!(calculate_gain(Nonlinearity::SELU, None), 0.75);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Nonlinearity {
     /// Identity, linear and convolution layers: gain 1.
@@ -87,6 +103,12 @@ pub fn calculate_gain(nonlinearity: Nonlinearity, param: Option<f64>) -> f64 {
 }
 
 /// A weight shape with a fan-in and a fan-out: rank 2 or more, `(out, in, kernel..)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::init::FanShape;
+/// assert_eq!((<(U6, U3, U5, U5) as FanShape>::FAN_IN, <(U6, U3, U5, U5) as FanShape>::FAN_OUT), (75, 150));
+/// ```
 #[diagnostic::on_unimplemented(
     message = "fan in and fan out need a tensor of at least 2 dimensions, not `{Self}`",
     label = "no fan for this shape",

@@ -3,9 +3,7 @@
 use super::repr::{py_bool, HyperRepr};
 use super::{init, param, Forward, Module};
 use crate::autograd::TapeMode;
-use crate::ops::linear_op;
-use crate::shape::rules::InFeatures;
-use crate::shape::{ConstDim, Dim, FlattenDims, UnflattenDim};
+use crate::shape::{ConstDim, FlattenDims, LinearShape, UnflattenDim};
 use crate::tensor::{Element, Rng, Tensor};
 
 /// `y = x W^T + b` over the last dimension (PyTorch's `nn.Linear(I, O, bias)`), for inputs of
@@ -88,31 +86,19 @@ impl<I: ConstDim, O: ConstDim, E: Element> Linear<I, O, E> {
     }
 }
 
-macro_rules! linear_rank {
-    ($($L:ident),*) => {
-        impl<I, I2, O, E, T, $($L: Dim),*> Forward<Tensor<($($L,)* I2,), E, T>> for Linear<I, O, E>
-        where
-            I: ConstDim,
-            I2: Dim + InFeatures<I>,
-            O: ConstDim,
-            E: Element,
-            T: TapeMode<E>,
-        {
-            type Output = Tensor<($($L,)* O,), E, T>;
-            #[allow(non_snake_case)]
-            fn forward(&self, x: Tensor<($($L,)* I2,), E, T>) -> Self::Output {
-                let ($($L,)* _,) = x.shape();
-                assert_eq!(x.dims()[x.dims().len() - 1], I::SIZE, "Linear: runtime feature dim");
-                linear_op(x, &self.weight, self.bias.as_ref(), ($($L,)* O::default(),))
-            }
-        }
-    };
+impl<X, I, O, E, T> Forward<Tensor<X, E, T>> for Linear<I, O, E>
+where
+    X: LinearShape<I, O>,
+    I: ConstDim,
+    O: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    type Output = Tensor<X::Output, E, T>;
+    fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
+        x.linear(&self.weight, self.bias.as_ref())
+    }
 }
-linear_rank!();
-linear_rank!(A);
-linear_rank!(A, B);
-linear_rank!(A, B, C);
-linear_rank!(A, B, C, D);
 
 /// Returns its input (PyTorch's `nn.Identity`).
 ///

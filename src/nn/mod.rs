@@ -23,6 +23,7 @@
 //! ```
 
 mod activation;
+pub mod ceil_mode;
 mod conv;
 mod dropout;
 pub mod functional;
@@ -63,6 +64,12 @@ pub trait Forward<X> {
     /// The output type, computed from the input type.
     type Output;
     /// Runs the layer.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, ReLU};
+    /// assert_eq!(ReLU.forward(Tensor::<(U2,)>::from_array([-1.0, 2.0])).to_vec(), vec![0.0, 2.0]);
+    /// ```
     fn forward(&self, x: X) -> Self::Output;
 }
 

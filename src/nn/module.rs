@@ -24,6 +24,14 @@ use std::any::Any;
 use std::fmt;
 
 /// Whether a visited tensor is learned or state.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{BatchNorm1d, Module, TensorKind};
+/// let mut kinds = vec![];
+/// BatchNorm1d::<U2>::new().visit("", &mut |_, t| kinds.push(t.kind));
+/// assert_eq!(kinds, [TensorKind::Parameter, TensorKind::Parameter, TensorKind::Buffer, TensorKind::Buffer, TensorKind::Buffer]);
+/// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TensorKind {
     /// A learnable parameter (requires grad).
@@ -33,6 +41,14 @@ pub enum TensorKind {
 }
 
 /// A visited parameter or buffer.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Linear, Module};
+/// let mut seen = vec![];
+/// Linear::<U3, U2>::new(&mut Rng::seed(0)).visit("fc", &mut |name, t| seen.push((name.to_string(), t.dims.to_vec(), t.values.len())));
+/// assert_eq!(seen, [("fc.weight".to_string(), vec![2, 3], 6), ("fc.bias".to_string(), vec![2], 2)]);
+/// ```
 #[derive(Debug)]
 pub struct TensorRef<'a> {
     /// Its id (where its gradient is stored); `None` for buffers that are not tensors.
@@ -46,6 +62,15 @@ pub struct TensorRef<'a> {
 }
 
 /// A visited parameter or buffer, mutably.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::tensor::ValuesMut;
+/// use stensor::nn::{Linear, Module};
+/// let mut fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+/// fc.visit_mut("", &mut |_, t| if let ValuesMut::F32(v) = t.values { v.fill(0.5) });
+/// assert_eq!(fc.weight.to_vec(), vec![0.5, 0.5]);
+/// ```
 #[derive(Debug)]
 pub struct TensorMut<'a> {
     /// Its id (where its gradient is stored); `None` for buffers that are not tensors.
@@ -90,33 +115,102 @@ pub fn join(prefix: &str, name: &str) -> String {
 )]
 pub trait Module: Any {
     /// Calls `f` on each parameter and buffer with its dotted name under `prefix`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// let mut names = vec![];
+    /// (Linear::<U2, U1>::new(&mut Rng::seed(0)),).visit("net", &mut |n, _| names.push(n.to_string()));
+    /// assert_eq!(names, ["net.0.weight", "net.0.bias"]);
+    /// ```
     fn visit(&self, prefix: &str, f: &mut dyn FnMut(&str, TensorRef<'_>));
     /// Calls `f` on each parameter and buffer, mutably.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::tensor::ValuesMut;
+    /// use stensor::nn::{Linear, Module};
+    /// let mut fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// fc.visit_mut("", &mut |_, t| if let ValuesMut::F32(v) = t.values { v.fill(0.0) });
+    /// assert_eq!(fc.bias.unwrap().to_vec(), vec![0.0]);
+    /// ```
     fn visit_mut(&mut self, prefix: &str, f: &mut dyn FnMut(&str, TensorMut<'_>));
     /// The direct submodules with their names (none for a layer).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module, ReLU};
+    /// let net = (Linear::<U2, U2>::new(&mut Rng::seed(0)), ReLU);
+    /// let names: Vec<String> = net.children().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["0", "1"]);
+    /// assert!(ReLU.children().is_empty());
+    /// ```
     fn children(&self) -> Vec<(String, &dyn Module)> {
         vec![]
     }
     /// The direct submodules, mutably.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Dropout, Module};
+    /// let mut net = (Dropout::new(0.5, 0),);
+    /// for (_, c) in net.children_mut() {
+    ///     c.set_training(false);
+    /// }
+    /// assert!(!net.0.is_training());
+    /// ```
     fn children_mut(&mut self) -> Vec<(String, &mut dyn Module)> {
         vec![]
     }
     /// Switches this module and everything inside to training (`true`) or evaluation mode.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm1d, Module};
+    /// let mut net = (BatchNorm1d::<U2>::new(),);
+    /// net.set_training(false);
+    /// assert!(!net.0.is_training());
+    /// ```
     fn set_training(&mut self, training: bool) {
         for (_, c) in self.children_mut() {
             c.set_training(training);
         }
     }
     /// The module's kind as PyTorch names it: `"Conv2d"`, `"BatchNorm2d"`, `"Sequential"`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm2d, Module};
+    /// assert_eq!(BatchNorm2d::<U3>::new().kind(), "BatchNorm2d");
+    /// ```
     fn kind(&self) -> &'static str;
     /// PyTorch's `extra_repr`: the settings inside the parentheses of the printout.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// assert_eq!(Linear::<U3, U2>::new(&mut Rng::seed(0)).extra_repr(), "in_features=3, out_features=2, bias=True");
+    /// ```
     fn extra_repr(&self) -> String {
         String::new()
     }
     /// `self` as `Any`, to downcast to a concrete layer type.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// let mut fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// assert!(fc.as_any_mut().downcast_mut::<Linear<U2, U1>>().is_some());
+    /// ```
     fn as_any_mut(&mut self) -> &mut dyn Any;
 
     /// Every parameter's (not buffer's) name and dims.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm1d, Module};
+    /// assert_eq!(BatchNorm1d::<U2>::new().named_parameters(), [("weight".to_string(), vec![2]), ("bias".to_string(), vec![2])]);
+    /// ```
     fn named_parameters(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = vec![];
         self.visit("", &mut |n, t| {
@@ -127,6 +221,13 @@ pub trait Module: Any {
         out
     }
     /// Every buffer's name and dims.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm1d, Module};
+    /// let names: Vec<String> = BatchNorm1d::<U2>::new().named_buffers().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["running_mean", "running_var", "num_batches_tracked"]);
+    /// ```
     fn named_buffers(&self) -> Vec<(String, Vec<usize>)> {
         let mut out = vec![];
         self.visit("", &mut |n, t| {
@@ -137,6 +238,12 @@ pub trait Module: Any {
         out
     }
     /// The number of learnable values.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// assert_eq!(Linear::<U3, U2>::new(&mut Rng::seed(0)).num_params(), 8);
+    /// ```
     fn num_params(&self) -> usize {
         let mut n = 0;
         self.visit("", &mut |_, t| {
@@ -147,6 +254,13 @@ pub trait Module: Any {
         n
     }
     /// The ids of the parameters (for gradient clipping).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module};
+    /// let fc = Linear::<U3, U2>::new(&mut Rng::seed(0));
+    /// assert_eq!(fc.param_ids(), [fc.weight.id(), fc.bias.as_ref().unwrap().id()]);
+    /// ```
     fn param_ids(&self) -> Vec<UniqueId> {
         let mut out = vec![];
         self.visit("", &mut |_, t| {
@@ -157,6 +271,14 @@ pub trait Module: Any {
         out
     }
     /// Training mode (PyTorch's `train()`).
+    ///
+    /// ```
+    /// use stensor::nn::{Dropout, Module};
+    /// let mut d = Dropout::new(0.5, 0);
+    /// Module::eval(&mut d);
+    /// Module::train(&mut d);
+    /// assert!(d.is_training());
+    /// ```
     fn train(&mut self)
     where
         Self: Sized,
@@ -164,6 +286,13 @@ pub trait Module: Any {
         self.set_training(true);
     }
     /// Evaluation mode (PyTorch's `eval()`).
+    ///
+    /// ```
+    /// use stensor::nn::{Dropout, Module};
+    /// let mut net = (Dropout::new(0.5, 0),);
+    /// net.eval();
+    /// assert!(!net.0.is_training());
+    /// ```
     fn eval(&mut self)
     where
         Self: Sized,
@@ -188,6 +317,15 @@ pub trait Module: Any {
     }
     /// Calls `f` on every submodule, children before parents, this module last (PyTorch's
     /// `apply`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Module, ReLU};
+    /// let mut net = (Linear::<U2, U2>::new(&mut Rng::seed(0)), ReLU);
+    /// let mut kinds = vec![];
+    /// net.apply(&mut |m| kinds.push(m.kind()));
+    /// assert_eq!(kinds, ["Linear", "ReLU", "Sequential"]);
+    /// ```
     fn apply(&mut self, f: &mut dyn FnMut(&mut dyn Module))
     where
         Self: Sized,
@@ -240,8 +378,27 @@ pub fn apply_dyn(m: &mut dyn Module, f: &mut dyn FnMut(&mut dyn Module)) {
 /// ```
 pub trait ParamField {
     /// Calls `f` on the tensor, if there is one, named `prefix` and reported as `kind`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{ParamField, TensorKind};
+    /// let mut seen = vec![];
+    /// let mask: Option<Tensor<(U2,)>> = Some(Tensor::ones());
+    /// mask.visit_as("mask", TensorKind::Buffer, &mut |n, t| seen.push((n.to_string(), t.kind)));
+    /// None::<Tensor<(U2,)>>.visit_as("absent", TensorKind::Buffer, &mut |n, _| seen.push((n.to_string(), TensorKind::Buffer)));
+    /// assert_eq!(seen, [("mask".to_string(), TensorKind::Buffer)]);
+    /// ```
     fn visit_as(&self, prefix: &str, kind: TensorKind, f: &mut dyn FnMut(&str, TensorRef<'_>));
     /// Calls `f` on the tensor mutably, if there is one.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::tensor::ValuesMut;
+    /// use stensor::nn::{ParamField, TensorKind};
+    /// let mut w = Tensor::<(U2,)>::zeros();
+    /// w.visit_mut_as("w", TensorKind::Parameter, &mut |_, t| if let ValuesMut::F32(v) = t.values { v[1] = 5.0 });
+    /// assert_eq!(w.to_vec(), vec![0.0, 5.0]);
+    /// ```
     fn visit_mut_as(
         &mut self,
         prefix: &str,
@@ -481,8 +638,20 @@ impl fmt::Display for ModuleDisplay<'_> {
 }
 
 /// A tensor type whose shape can be printed from the type alone.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::TensorType;
+/// assert_eq!(<Tensor<(U8,)> as TensorType>::shape_string(), "(8,)");
+/// ```
 pub trait TensorType {
     /// The static shape, with a runtime dimension shown as `N`: `(N, 3, 32, 32)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::TensorType;
+    /// assert_eq!(<Tensor<(usize, U10)> as TensorType>::shape_string(), "(N, 10)");
+    /// ```
     fn shape_string() -> String;
 }
 
@@ -506,6 +675,13 @@ impl<S: Shape, E: Element, T: crate::autograd::TapeMode<E>> TensorType for Tenso
 }
 
 /// One row of a [`Summary`]: a layer, the static shapes it maps, its parameter count.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{summary, Linear};
+/// let s = summary::<Tensor<(usize, U4)>, _>(&(Linear::<U4, U2>::new(&mut Rng::seed(0)),));
+/// assert_eq!((s.rows[0].name.as_str(), s.rows[0].output.as_str(), s.rows[0].params), ("0", "(N, 2)", 10));
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryRow {
     /// The layer's dotted name.
@@ -521,9 +697,26 @@ pub struct SummaryRow {
 }
 
 /// Layers and chains of layers that can list their static input and output shapes for input
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Linear, ReLU, Summarize};
+/// let mut rows = vec![];
+/// let net = (Linear::<U4, U3>::new(&mut Rng::seed(0)), ReLU);
+/// Summarize::<Tensor<(U2, U4)>>::summary_rows(&net, "net", &mut rows);
+/// assert_eq!((rows[0].name.as_str(), rows[1].layer.as_str()), ("net.0", "ReLU()"));
+/// ```
 /// `X`: every layer, tuples, and `#[module(sequential)]` / `#[module(chain)]` structs.
 pub trait Summarize<X> {
     /// Appends this module's rows, named under `prefix`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Linear, Summarize};
+    /// let mut rows = vec![];
+    /// Summarize::<Tensor<(U3, U4)>>::summary_rows(&Linear::<U4, U2>::new(&mut Rng::seed(0)), "fc", &mut rows);
+    /// assert_eq!((rows[0].name.as_str(), rows[0].output.as_str()), ("fc", "(3, 2)"));
+    /// ```
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>);
 }
 
@@ -549,6 +742,13 @@ pub struct Summary {
 }
 
 /// The [`Summary`] of `net` for input type `X`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{summary, Flatten};
+/// let s = summary::<Tensor<(U2, U3, U4)>, _>(&(Flatten::<1, -1>::new(),));
+/// assert_eq!((s.rows[0].output.as_str(), s.total_params), ("(2, 12)", 0));
+/// ```
 pub fn summary<X, M: Summarize<X> + Module>(net: &M) -> Summary {
     let mut rows = vec![];
     net.summary_rows("", &mut rows);
@@ -619,6 +819,13 @@ impl fmt::Display for Summary {
 }
 
 /// The row of one layer for input `X`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{layer_row, Linear};
+/// let row = layer_row::<Tensor<(U5, U4)>, _>(&Linear::<U4, U2>::new(&mut Rng::seed(0)), "fc");
+/// assert_eq!((row.layer.as_str(), row.input.as_str()), ("Linear(in_features=4, out_features=2, bias=True)", "(5, 4)"));
+/// ```
 pub fn layer_row<X: TensorType, M: Module + super::Forward<X>>(m: &M, prefix: &str) -> SummaryRow
 where
     M::Output: TensorType,
@@ -633,6 +840,19 @@ where
 }
 
 /// Prints a module tree like [`ModuleDisplay`], each chained layer followed by its static input
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{fmt_with_shapes, Linear};
+/// struct Shown((Linear<U4, U2>,));
+/// impl std::fmt::Display for Shown {
+///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+///         fmt_with_shapes::<Tensor<(usize, U4)>, _>(&self.0, f)
+///     }
+/// }
+/// let text = Shown((Linear::new(&mut Rng::seed(0)),)).to_string();
+/// assert!(text.contains("(N, 4) -> (N, 2)"), "{text}");
+/// ```
 /// and output shapes for input `X` (what `#[module(input = ..)]` makes `Display` do).
 pub fn fmt_with_shapes<X, M: Summarize<X> + Module>(
     m: &M,

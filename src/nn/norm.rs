@@ -11,55 +11,12 @@ use super::module::{join, TensorKind, TensorMut, TensorRef};
 use super::repr::{momentum_repr, py_bool, py_float, py_tuple};
 use super::{Forward, Module, ParamField};
 use crate::autograd::TapeMode;
-use crate::kernels::{AffineIndex, NormStats};
-use crate::ops::norm::{ncs, norm_op, StatsSource};
-use crate::shape::rules::{InChannels, NormGroupsDivide};
-use crate::shape::{BroadcastSuffix, ConstDim, ConstShape, Dim, Shape};
+pub use crate::ops::RunningStats;
+use crate::shape::rules::InChannels;
+use crate::shape::spatial::{Channels, NormGroups};
+use crate::shape::{BroadcastSuffix, ConstDim, ConstShape, Dim};
 use crate::tensor::{Element, Tensor};
-use core::ops::Rem;
 use std::sync::Mutex;
-use typenum::{Eq, IsEqual, Mod, U0};
-
-/// Running statistics of batch or instance norm.
-#[derive(Clone, Debug)]
-pub struct RunningStats<C: ConstDim, E: Element> {
-    /// Running mean per channel.
-    pub mean: Tensor<(C,), E>,
-    /// Running (unbiased) variance per channel.
-    pub var: Tensor<(C,), E>,
-    /// Training batches seen.
-    pub num_batches_tracked: usize,
-}
-
-impl<C: ConstDim, E: Element> RunningStats<C, E> {
-    fn new() -> Self {
-        RunningStats {
-            mean: Tensor::zeros(),
-            var: Tensor::ones(),
-            num_batches_tracked: 0,
-        }
-    }
-
-    /// Batch norm's update: counts the batch, then blends its mean and unbiased variance in
-    /// with weight `momentum`, or `1 / batches` for the cumulative average (`None`).
-    fn update(&mut self, mean: &[E], var_unbiased: &[E], momentum: Option<f64>) {
-        self.num_batches_tracked += 1;
-        let f = momentum.unwrap_or(1.0 / self.num_batches_tracked as f64);
-        self.blend(mean, var_unbiased, f);
-    }
-
-    /// Moves the running statistics a share `f` of the way to the given ones.
-    fn blend(&mut self, mean: &[E], var_unbiased: &[E], f: f64) {
-        let f = E::from_f64(f);
-        let blend = |r: &mut [E], s: &[E]| {
-            for (r, &s) in r.iter_mut().zip(s) {
-                *r = (E::one() - f) * *r + f * s;
-            }
-        };
-        blend(self.mean.as_mut_slice(), mean);
-        blend(self.var.as_mut_slice(), var_unbiased);
-    }
-}
 
 /// An optional weight and bias of shape `S` (per channel, or the normalized shape).
 type AffinePair<S, E> = (Option<Tensor<S, E>>, Option<Tensor<S, E>>);
@@ -182,6 +139,10 @@ macro_rules! batch_norm {
 
         impl<C: ConstDim, E: Element> $name<C, E> {
             /// PyTorch's defaults: affine, eps 1e-5, momentum 0.1, tracking, training mode.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet n = stensor::nn::", stringify!($name), "::<U3>::new();\n",
+                "assert_eq!((n.eps, n.momentum, n.track_running_stats), (1e-5, Some(0.1), true));\n",
+                "assert_eq!(n.weight.unwrap().to_vec(), vec![1.0; 3]);\n```")]
             pub fn new() -> Self {
                 let (weight, bias) = affine_params(true);
                 let running = Mutex::new(RunningStats::new());
@@ -190,28 +151,13 @@ macro_rules! batch_norm {
             }
             running_norm_methods!($name);
 
-            fn apply<S: Shape, T: TapeMode<E>>(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
-                let (n, c, s) = ncs(&x.dims());
-                let stats = NormStats::PerChannel { n, c, s };
-                let aff = match (&self.weight, &self.bias) {
-                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
-                    _ => None,
-                };
-                let use_batch = self.training || !self.track_running_stats;
-                if !use_batch {
-                    let r = self.running.lock().expect("running stats");
-                    return norm_op(x, stats, StatsSource::Fixed(r.mean.as_slice(), r.var.as_slice()), self.eps, aff).0;
-                }
-                let m = n * s;
-                assert!(!self.training || m > 1, "Expected more than 1 value per channel when training, got input dims {:?}", x.dims());
-                let (y, batch) = norm_op(x, stats, StatsSource::Batch, self.eps, aff);
-                if self.training && self.track_running_stats {
-                    let (mean, var) = batch.expect("batch statistics");
-                    let k = E::from_f64(m as f64 / (m as f64 - 1.0));
-                    let unbiased: Vec<E> = var.iter().map(|&v| v * k).collect();
-                    self.running.lock().expect("running stats").update(&mean, &unbiased, self.momentum);
-                }
-                y
+            /// Batch statistics in training or without running statistics (and running ones
+            /// updated when tracked), else the running ones, as PyTorch's `_BatchNorm.forward`.
+            fn apply<S: Channels<C>, T: TapeMode<E>>(&self, x: Tensor<S, E, T>) -> Tensor<S, E, T> {
+                let mut r = self.running.lock().expect("running stats");
+                let running = self.track_running_stats.then_some(&mut *r);
+                let training = self.training || !self.track_running_stats;
+                x.batch_norm(running, self.weight.as_ref(), self.bias.as_ref(), training, self.momentum, self.eps)
             }
         }
 
@@ -306,6 +252,10 @@ macro_rules! instance_norm {
         impl<C: ConstDim, E: Element> $name<C, E> {
             /// PyTorch's defaults: no affine, no running statistics, eps 1e-5, momentum 0.1
             /// (used once `track_running_stats(true)`).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet n = stensor::nn::", stringify!($name), "::<U3>::new();\n",
+                "assert_eq!((n.eps, n.momentum, n.track_running_stats), (1e-5, Some(0.1), false));\n",
+                "assert!(n.weight.is_none());\n```")]
             pub fn new() -> Self {
                 let (weight, bias) = affine_params(false);
                 let running = Mutex::new(RunningStats::new());
@@ -334,33 +284,12 @@ macro_rules! instance_norm {
         {
             type Output = Tensor<(B, C2, $($Sp,)+), E, T>;
             fn forward(&self, x: Tensor<(B, C2, $($Sp,)+), E, T>) -> Self::Output {
-                let (n, c, s) = ncs(&x.dims());
-                let aff = match (&self.weight, &self.bias) {
-                    (Some(w), Some(b)) => Some((w, b, AffineIndex::Channel { c, s })),
-                    _ => None,
-                };
-                let stats = NormStats::Groups { m: s };
-                if !self.training && self.track_running_stats {
-                    // The running statistics, repeated for every instance.
-                    let r = self.running.lock().expect("running stats");
-                    let mean: Vec<E> = (0..n * c).map(|i| r.mean.as_slice()[i % c]).collect();
-                    let var: Vec<E> = (0..n * c).map(|i| r.var.as_slice()[i % c]).collect();
-                    return norm_op(x, stats, StatsSource::Fixed(&mean, &var), self.eps, aff).0;
-                }
-                let (y, batch) = norm_op(x, stats, StatsSource::Batch, self.eps, aff);
-                if self.training && self.track_running_stats {
-                    // PyTorch runs batch norm over (1, N*C, ...) and averages the N updates.
-                    let (mean, var) = batch.expect("batch statistics");
-                    let k = E::from_f64(s as f64 / (s as f64 - 1.0));
-                    let avg = |v: &[E], scale: E| -> Vec<E> {
-                        (0..c).map(|ch| (0..n).map(|b| v[b * c + ch] * scale).sum::<E>() / E::from_usize(n)).collect()
-                    };
-                    let (m, v) = (avg(&mean, E::one()), avg(&var, k));
-                    // PyTorch's instance norm neither counts batches nor averages cumulatively:
-                    // `momentum=None` leaves the statistics as they are.
-                    self.running.lock().expect("running stats").blend(&m, &v, self.momentum.unwrap_or(0.0));
-                }
-                y
+                let mut r = self.running.lock().expect("running stats");
+                let running = self.track_running_stats.then_some(&mut *r);
+                let use_input_stats = self.training || !self.track_running_stats;
+                // PyTorch's instance norm passes `momentum=None` as 0: the statistics stay.
+                let momentum = self.momentum.unwrap_or(0.0);
+                x.instance_norm(running, self.weight.as_ref(), self.bias.as_ref(), use_input_stats, momentum, self.eps)
             }
         }
     };
@@ -403,12 +332,7 @@ instance_norm!(
 /// ```
 #[derive(Clone, Debug, Module)]
 #[module(leaf, extra_repr = repr)]
-pub struct GroupNorm<G: ConstDim, C: ConstDim, E: Element = f32>
-where
-    C: Rem<G>,
-    Mod<C, G>: IsEqual<U0>,
-    Eq<Mod<C, G>, U0>: NormGroupsDivide,
-{
+pub struct GroupNorm<G: NormGroups<C>, C: ConstDim, E: Element = f32> {
     /// Scale per channel (`None` without `affine`).
     #[module(param)]
     pub weight: Option<Tensor<(C,), E>>,
@@ -420,12 +344,7 @@ where
     groups: core::marker::PhantomData<G>,
 }
 
-impl<G: ConstDim, C: ConstDim, E: Element> GroupNorm<G, C, E>
-where
-    C: Rem<G>,
-    Mod<C, G>: IsEqual<U0>,
-    Eq<Mod<C, G>, U0>: NormGroupsDivide,
-{
+impl<G: NormGroups<C>, C: ConstDim, E: Element> GroupNorm<G, C, E> {
     /// PyTorch's `extra_repr`.
     fn repr(&self) -> String {
         let affine = py_bool(self.weight.is_some());
@@ -433,6 +352,12 @@ where
         format!("{}, {}, eps={eps}, affine={affine}", G::SIZE, C::SIZE)
     }
     /// PyTorch's defaults: affine, eps 1e-5.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let n = stensor::nn::GroupNorm::<U2, U4>::new();
+    /// assert_eq!((n.eps, n.bias.unwrap().to_vec()), (1e-5, vec![0.0; 4]));
+    /// ```
     pub fn new() -> Self {
         let (weight, bias) = affine_params(true);
         GroupNorm {
@@ -478,37 +403,25 @@ where
     }
 }
 
-impl<G: ConstDim, C: ConstDim, E: Element> Default for GroupNorm<G, C, E>
-where
-    C: Rem<G>,
-    Mod<C, G>: IsEqual<U0>,
-    Eq<Mod<C, G>, U0>: NormGroupsDivide,
-{
+impl<G: NormGroups<C>, C: ConstDim, E: Element> Default for GroupNorm<G, C, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-macro_rules! group_norm_rank {
-    ($($Sp:ident),*) => {
-        impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)* G: ConstDim, C: ConstDim, E: Element, T: TapeMode<E>>
-            Forward<Tensor<(B, C2, $($Sp,)*), E, T>> for GroupNorm<G, C, E>
-        where
-            C: Rem<G>,
-            Mod<C, G>: IsEqual<U0>,
-            Eq<Mod<C, G>, U0>: NormGroupsDivide,
-        {
-            type Output = Tensor<(B, C2, $($Sp,)*), E, T>;
-            fn forward(&self, x: Tensor<(B, C2, $($Sp,)*), E, T>) -> Self::Output {
-                x.group_norm::<G, C>(self.weight.as_ref(), self.bias.as_ref(), self.eps)
-            }
-        }
-    };
+impl<X, G, C, E, T> Forward<Tensor<X, E, T>> for GroupNorm<G, C, E>
+where
+    X: Channels<C>,
+    G: NormGroups<C>,
+    C: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    type Output = Tensor<X, E, T>;
+    fn forward(&self, x: Tensor<X, E, T>) -> Self::Output {
+        x.group_norm::<G, C>(self.weight.as_ref(), self.bias.as_ref(), self.eps)
+    }
 }
-group_norm_rank!();
-group_norm_rank!(L);
-group_norm_rank!(H, W);
-group_norm_rank!(D, H, W);
 
 /// Layer norm over the trailing dims `NS` (PyTorch's `nn.LayerNorm(normalized_shape)`, e.g.
 /// `LayerNorm<(U2, U4)>` for `[2, 4]`), with an elementwise affine of shape `NS` (default on).
@@ -541,6 +454,12 @@ impl<NS: ConstShape, E: Element> LayerNorm<NS, E> {
         format!("{shape}, eps={eps}, elementwise_affine={affine}")
     }
     /// PyTorch's defaults: elementwise affine, eps 1e-5.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let n = stensor::nn::LayerNorm::<(U2, U3)>::new();
+    /// assert_eq!((n.eps, n.weight.unwrap().dims()), (1e-5, [2, 3].into()));
+    /// ```
     pub fn new() -> Self {
         let (weight, bias) = affine_params(true);
         LayerNorm {

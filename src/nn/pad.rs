@@ -50,7 +50,7 @@ pub struct Pad2d<M, L, R = L, T = L, B = L> {
 }
 
 macro_rules! pad_ctor {
-    ($name:ident<$($p:ident),+>) => {
+    ($name:ident<$($p:ident),+>, $ps:literal) => {
         impl<$($p),+> Default for $name<$($p),+> {
             fn default() -> Self {
                 $name { value: 0.0, hyper: PhantomData }
@@ -58,18 +58,22 @@ macro_rules! pad_ctor {
         }
         impl<$($p),+> $name<$($p),+> {
             /// The layer (fill value 0 for constant padding).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet pad = stensor::nn::", stringify!($name), "::<stensor::nn::Zeros, ", $ps, ">::new();\nassert_eq!(pad.value, 0.0);\n```")]
             pub fn new() -> Self {
                 Self::default()
             }
             /// The layer with fill value `value` (PyTorch's `ConstantPad(padding, value)`).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet pad = stensor::nn::", stringify!($name), "::<stensor::nn::Constant, ", $ps, ">::with_value(3.5);\nassert_eq!(pad.value, 3.5);\n```")]
             pub fn with_value(value: f64) -> Self {
                 $name { value, hyper: PhantomData }
             }
         }
     };
 }
-pad_ctor!(Pad1d<M, L, R>);
-pad_ctor!(Pad2d<M, L, R, T, B>);
+pad_ctor!(Pad1d<M, L, R>, "U1, U1");
+pad_ctor!(Pad2d<M, L, R, T, B>, "U1, U1, U1, U1");
 
 /// PyTorch's `extra_repr` of a padding layer: the padding tuple, and the fill value of
 /// constant padding.

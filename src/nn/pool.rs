@@ -9,10 +9,10 @@ use super::repr::{py_bool, spec_tuple, HyperRepr};
 use super::{Forward, Module};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::ops::PoolIndices;
-use crate::shape::out::{AdaptiveOutput, ConvTransposeOutput};
+use crate::shape::out::AdaptiveOutput;
 use crate::shape::rules::IndicesShape;
 use crate::shape::spatial::{
-    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Spec2,
+    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Unpool2dShape,
 };
 use crate::shape::{ConcatAlong, ConstDim, Dim, Shape};
 use crate::tensor::{Element, Tensor};
@@ -20,7 +20,7 @@ use core::marker::PhantomData;
 use typenum::{Bit, False, U0, U1};
 
 macro_rules! pool_layers {
-    ($shape:ident, $max:ident, $avg:ident, $max_idx:ident, $avg_op:ident, $max_doc:literal, $avg_doc:literal) => {
+    ($shape:ident, $max:ident, $avg:ident, $max_idx:ident, $avg_op:ident, $x:literal, $max_doc:literal, $avg_doc:literal) => {
         #[doc = $max_doc]
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Module)]
         #[module(leaf, extra_repr = repr, bounds(K: HyperRepr, S: HyperRepr, P: HyperRepr, D: HyperRepr, C: Bit))]
@@ -38,11 +38,19 @@ macro_rules! pool_layers {
 
         impl<K, S, P, D, C> $max<K, S, P, D, C> {
             /// The layer.
+            ///
+            #[doc = concat!("```\nlet _pool = stensor::nn::", stringify!($max), "::<stensor::dims::U2>::new();\n```")]
             pub fn new() -> Self {
                 $max(PhantomData)
             }
 
             /// The pooled tensor and the flat index of every maximum within its input plane.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet (y, idx) = stensor::nn::", stringify!($max),
+                "::<U2>::new().forward_with_indices(Tensor::<", $x, ">::arange());\n",
+                "assert_eq!(y.to_vec().len(), idx.to_vec().len());\n",
+                "// the last window's maximum is the plane's last element\n",
+                "assert_eq!(*idx.to_vec().last().unwrap(), Tensor::<", $x, ">::zeros().numel() - 1);\n```")]
             #[allow(clippy::type_complexity)]
             pub fn forward_with_indices<X, E, T>(
                 &self,
@@ -105,17 +113,28 @@ macro_rules! pool_layers {
 
         impl<K, S, P, C> $avg<K, S, P, C> {
             /// The layer with PyTorch's defaults (`count_include_pad=True`, no divisor override).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::Forward;\nlet y = stensor::nn::", stringify!($avg),
+                "::<U2>::new().forward(Tensor::<", $x, ">::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\n```")]
             pub fn new() -> Self {
                 Self::default()
             }
 
-            /// Sets `count_include_pad`.
+            /// Sets `count_include_pad`: whether zeros of the padding count in the average.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::Forward;\nlet pool = stensor::nn::", stringify!($avg),
+                "::<U2, U2, U1>::new().count_include_pad(false);\n",
+                "assert!(pool.forward(Tensor::<", $x, ">::ones()).to_vec().iter().all(|&v| v == 1.0));\n```")]
             pub fn count_include_pad(mut self, yes: bool) -> Self {
                 self.count_include_pad = yes;
                 self
             }
 
             /// Sets `divisor_override` (`None` for the window size).
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::Forward;\nlet pool = stensor::nn::", stringify!($avg),
+                "::<U2>::new().divisor_override(Some(1));\n",
+                "assert!(pool.forward(Tensor::<", $x, ">::ones()).to_vec().iter().all(|&v| v > 1.0));\n```")]
             pub fn divisor_override(mut self, divisor: Option<usize>) -> Self {
                 self.divisor_override = divisor;
                 self
@@ -137,17 +156,17 @@ macro_rules! pool_layers {
 }
 
 pool_layers!(
-    Pool1dShape, MaxPool1d, AvgPool1d, max_pool1d_with_indices, avg_pool1d,
+    Pool1dShape, MaxPool1d, AvgPool1d, max_pool1d_with_indices, avg_pool1d, "(U1, U1, U4)",
     "1-d max pooling over `(N, C, L)` (PyTorch's `nn.MaxPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool1d, Forward};\nlet y = MaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n// ceil_mode keeps the last partial window\nlet z = MaxPool1d::<U2, U2, U0, U1, True>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(z.to_vec(), vec![1.0, 3.0, 4.0]);\n```",
     "1-d average pooling over `(N, C, L)` (PyTorch's `nn.AvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool1d, Forward};\nlet y = AvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U4)>::arange());\nassert_eq!(y.to_vec(), vec![0.5, 2.5]);\n```"
 );
 pool_layers!(
-    Pool2dShape, MaxPool2d, AvgPool2d, max_pool2d_with_indices, avg_pool2d,
+    Pool2dShape, MaxPool2d, AvgPool2d, max_pool2d_with_indices, avg_pool2d, "(U1, U1, U4, U4)",
     "2-d max pooling over `(N, C, H, W)` (PyTorch's `nn.MaxPool2d`): kernel, stride (default the kernel), padding, dilation, `ceil_mode`, and indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool2d, Forward};\n// The seed CIFAR-10 net: MaxPool2d(2) halves 32x32\nlet y: Tensor<(U64, U32, U16, U16)> = MaxPool2d::<U2>::new().forward(Tensor::<(U64, U32, U32, U32)>::zeros());\n// kernel (2, 3), stride (2, 3), padding 1\nlet z = MaxPool2d::<(U2, U3), (U2, U3), U1>::new().forward(Tensor::<(U2, U2, U4, U4)>::zeros());\nassert_eq!((y.dims(), z.dims()), ([64, 32, 16, 16].into(), [2, 2, 3, 2].into()));\n```",
     "2-d average pooling over `(N, C, H, W)` (PyTorch's `nn.AvgPool2d`) with `ceil_mode`, `count_include_pad` and `divisor_override`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool2d, Forward};\n// The seed LeNet: AvgPool2d(2, 2) halves 28x28\nlet y: Tensor<(U8, U6, U14, U14)> = AvgPool2d::<U2>::new().forward(Tensor::<(U8, U6, U28, U28)>::ones());\nassert!(y.to_vec().iter().all(|&v| v == 1.0));\nlet p = AvgPool2d::<U3, U2, U1>::new().count_include_pad(false);\nlet z = p.forward(Tensor::<(U1, U1, U7, U7)>::ones());\nassert!(z.to_vec().iter().all(|&v| v == 1.0));\n```"
 );
 pool_layers!(
-    Pool3dShape, MaxPool3d, AvgPool3d, max_pool3d_with_indices, avg_pool3d,
+    Pool3dShape, MaxPool3d, AvgPool3d, max_pool3d_with_indices, avg_pool3d, "(U1, U1, U4, U4, U4)",
     "3-d max pooling over `(N, C, D, H, W)` (PyTorch's `nn.MaxPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{MaxPool3d, Forward};\nlet y = MaxPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![7.0]);\n```",
     "3-d average pooling over `(N, C, D, H, W)` (PyTorch's `nn.AvgPool3d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AvgPool3d, Forward};\nlet y = AvgPool3d::<U2>::new().forward(Tensor::<(U1, U1, U2, U2, U2)>::arange());\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );
@@ -187,41 +206,32 @@ impl<K, S, P> MaxUnpool2d<K, S, P> {
     }
 
     /// Unpools `x` with the indices of the max pooling that produced it.
-    #[allow(clippy::type_complexity)]
-    pub fn forward<Bt, Ch, H, W, S2, E, T>(
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{MaxPool2d, MaxUnpool2d};
+    /// let x = Tensor::<(U1, U1, U2, U2)>::from_array([[[[1.0, 4.0], [3.0, 2.0]]]]);
+    /// let (y, idx) = MaxPool2d::<U2>::new().forward_with_indices(x);
+    /// let back = MaxUnpool2d::<U2>::new().forward(y, &idx);
+    /// assert_eq!(back.to_vec(), vec![0.0, 4.0, 0.0, 0.0]);
+    /// ```
+    pub fn forward<X, S2, E, T>(
         &self,
-        x: Tensor<(Bt, Ch, H, W), E, T>,
+        x: Tensor<X, E, T>,
         indices: &PoolIndices<S2>,
-    ) -> Tensor<
-        (
-            Bt,
-            Ch,
-            <(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output,
-            <(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output,
-        ),
-        E,
-        T,
-    >
+    ) -> Tensor<X::Output, E, T>
     where
-        Bt: Dim,
-        Ch: Dim,
-        H: ConstDim,
-        W: ConstDim,
-        S2: Shape + IndicesShape<(Bt, Ch, H, W)>,
-        K: Spec2,
-        S: Spec2,
-        P: Spec2,
+        X: Unpool2dShape<K, S, P>,
+        S2: Shape + IndicesShape<X>,
         E: Element,
         T: TapeMode<E>,
-        (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
-        (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
     {
         x.max_unpool2d::<K, S, P, S2>(indices)
     }
 }
 
 macro_rules! adaptive_layers {
-    ($shape:ident, $avg:ident, $max:ident, $avg_op:ident, $max_op:ident, [$($O:ident),+], $defaults:tt, $avg_doc:literal, $max_doc:literal) => {
+    ($shape:ident, $avg:ident, $max:ident, $avg_op:ident, $max_op:ident, [$($O:ident),+], $defaults:tt, $x:literal, $avg_doc:literal, $max_doc:literal) => {
         adaptive_layers!(@struct $avg, $defaults, $avg_doc);
         adaptive_layers!(@struct $max, $defaults, $max_doc);
 
@@ -239,6 +249,10 @@ macro_rules! adaptive_layers {
 
         impl<$($O),+> $max<$($O),+> {
             /// The pooled tensor and the flat index of every maximum within its input plane.
+            ///
+            #[doc = concat!("```\nuse stensor::prelude::*;\nlet (y, idx) = stensor::nn::", stringify!($max),
+                "::<U1>::new().forward_with_indices(Tensor::<", $x, ">::arange());\n",
+                "assert_eq!(y.to_vec().len(), idx.to_vec().len());\n```")]
             #[allow(clippy::type_complexity)]
             pub fn forward_with_indices<X, E, T>(
                 &self,
@@ -284,6 +298,8 @@ macro_rules! adaptive_layers {
 
         impl<$($P),+> $name<$($P),+> {
             /// The layer.
+            ///
+            #[doc = concat!("```\nlet _pool = stensor::nn::", stringify!($name), "::<stensor::dims::U1>::new();\n```")]
             pub fn new() -> Self {
                 $name(PhantomData)
             }
@@ -292,12 +308,12 @@ macro_rules! adaptive_layers {
 }
 
 adaptive_layers!(
-    Adaptive1dShape, AdaptiveAvgPool1d, AdaptiveMaxPool1d, adaptive_avg_pool1d, adaptive_max_pool1d_with_indices, [O], [O],
+    Adaptive1dShape, AdaptiveAvgPool1d, AdaptiveMaxPool1d, adaptive_avg_pool1d, adaptive_max_pool1d_with_indices, [O], [O], "(U1, U1, U4)",
     "1-d adaptive average pooling to length `O` (PyTorch's `nn.AdaptiveAvgPool1d`).\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool1d, Forward};\nlet y = AdaptiveAvgPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![1.0, 3.0]);\n```",
     "1-d adaptive max pooling to length `O` (PyTorch's `nn.AdaptiveMaxPool1d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool1d, Forward};\nlet y = AdaptiveMaxPool1d::<U2>::new().forward(Tensor::<(U1, U1, U5)>::arange());\nassert_eq!(y.to_vec(), vec![2.0, 4.0]);\n```"
 );
 adaptive_layers!(
-    Adaptive2dShape, AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_avg_pool2d, adaptive_max_pool2d_with_indices, [OH, OW], [OH, OW = OH],
+    Adaptive2dShape, AdaptiveAvgPool2d, AdaptiveMaxPool2d, adaptive_avg_pool2d, adaptive_max_pool2d_with_indices, [OH, OW], [OH, OW = OH], "(U1, U1, U4, U4)",
     "2-d adaptive average pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveAvgPool2d`); the output size need not divide the input.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveAvgPool2d, Forward};\nlet y: Tensor<(U2, U3, U1, U1)> = AdaptiveAvgPool2d::<U1>::new().forward(Tensor::<(U2, U3, U5, U5)>::ones());\nlet z: Tensor<(U2, U3, U3, U2)> = AdaptiveAvgPool2d::<U3, U2>::new().forward(Tensor::<(U2, U3, U7, U5)>::ones());\nassert_eq!((y.dims(), z.dims()), ([2, 3, 1, 1].into(), [2, 3, 3, 2].into()));\n```",
     "2-d adaptive max pooling to `(OH, OW)` (PyTorch's `nn.AdaptiveMaxPool2d`); indices through `forward_with_indices`.\n\n```\nuse stensor::prelude::*;\nuse stensor::nn::{AdaptiveMaxPool2d, Forward};\nlet y = AdaptiveMaxPool2d::<U1>::new().forward(Tensor::<(U1, U1, U3, U3)>::arange());\nassert_eq!(y.to_vec(), vec![8.0]);\n```"
 );

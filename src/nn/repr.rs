@@ -41,10 +41,29 @@ pub(crate) fn py_tuple(v: &[usize]) -> String {
 }
 
 /// How a type-level hyper-parameter prints: a number, a tuple, `'same'`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{HyperRepr, Same};
+/// assert_eq!((U3::repr(), <(U2, U3)>::repr(), Same::repr()), ("3".to_string(), "(2, 3)".to_string(), "'same'".to_string()));
+/// assert_eq!(<(U2, U3)>::values(), Some(vec![2, 3]));
+/// ```
 pub trait HyperRepr {
     /// The repr as PyTorch prints the value the user passed.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::HyperRepr;
+    /// assert_eq!(<(U1, U2)>::repr(), "(1, 2)");
+    /// ```
     fn repr() -> String;
     /// The values per dim, if numeric (for PyTorch's tuple forms and "is it the default").
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{HyperRepr, Valid};
+    /// assert_eq!((U3::values(), Valid::values()), (Some(vec![3]), None));
+    /// ```
     fn values() -> Option<Vec<usize>>;
 }
 impl<N: ConstDim> HyperRepr for N {

@@ -6,7 +6,7 @@
 use super::elementwise::sigmoid;
 use crate::autograd::{op_result, unary_result, TapeMode};
 use crate::kernels;
-use crate::shape::{ConstDim, Dim, HasAxis, Shape};
+use crate::shape::{ConstDim, HasAxis, Shape};
 use crate::tensor::{Element, Tensor};
 
 const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
@@ -387,14 +387,30 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     }
 }
 
-/// PReLU: `x` where positive, else `w[c] * x` with one learnable slope per channel (dim 1) or
-/// one shared slope.
-pub(crate) fn prelu_op<S, E, T, W>(x: Tensor<S, E, T>, w: &Tensor<(W,), E>) -> Tensor<S, E, T>
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// PReLU (`F.prelu(x, weight)`): `x` where positive, else `w[c] * x`, with one slope per
+    /// channel (dim 1) or one shared slope.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U2,)>::from_array([0.5, 0.1]);
+    /// let y = Tensor::<(U1, U2)>::from_array([[-2.0, -10.0]]).prelu(&w);
+    /// assert_eq!(y.to_vec(), vec![-1.0, -1.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the slopes are neither one nor one per channel (PyTorch raises too).
+    pub fn prelu<W: ConstDim>(self, weight: &Tensor<(W,), E>) -> Self {
+        prelu_op(self, weight)
+    }
+}
+
+fn prelu_op<S, E, T, W>(x: Tensor<S, E, T>, w: &Tensor<(W,), E>) -> Tensor<S, E, T>
 where
     S: Shape,
     E: Element,
     T: TapeMode<E>,
-    W: ConstDim + Dim,
+    W: ConstDim,
 {
     let dims = x.dims();
     let nw = W::SIZE;

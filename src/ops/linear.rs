@@ -2,12 +2,39 @@
 
 use crate::autograd::{op_result, NoTape, TapeMode};
 use crate::kernels::{self, gemm, Trans};
-use crate::shape::Shape;
+use crate::shape::{ConstDim, LinearShape, Shape};
 use crate::tensor::{Element, Tensor};
+
+impl<X: Shape, E: Element, T: TapeMode<E>> Tensor<X, E, T> {
+    /// `x W^T + b` over the last dim (`F.linear(x, weight, bias)`): `I` features in, `O` out,
+    /// the weight `(O, I)` and the optional bias `(O,)`, at any rank from 1 to 5.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U1, U2)>::from_array([[1.0, 2.0]]);
+    /// let b = Tensor::<(U1,)>::from_array([0.5]);
+    /// let y = Tensor::<(usize, U2)>::from_vec_shaped((2, U2::new()), vec![1.0, 1.0, 2.0, 0.0])?.linear(&w, Some(&b));
+    /// assert_eq!(y.to_vec(), vec![3.5, 2.5]);
+    /// # Ok::<(), stensor::Error>(())
+    /// ```
+    pub fn linear<I: ConstDim, O: ConstDim>(
+        self,
+        weight: &Tensor<(O, I), E>,
+        bias: Option<&Tensor<(O,), E>>,
+    ) -> Tensor<X::Output, E, T>
+    where
+        X: LinearShape<I, O>,
+    {
+        let dims = self.dims();
+        assert_eq!(dims[dims.len() - 1], I::SIZE, "linear: runtime feature dim");
+        let out = self.shape().mapped();
+        linear_op(self, weight, bias, out)
+    }
+}
 
 /// `x` viewed as `m x in`, `w` as `out x in`, `b` as `out`; the result has shape `out_shape`
 /// (`x`'s shape with the last dim replaced by `out`).
-pub(crate) fn linear_op<S, S2, SW, SB, E, T>(
+fn linear_op<S, S2, SW, SB, E, T>(
     x: Tensor<S, E, T>,
     w: &Tensor<SW, E, NoTape>,
     b: Option<&Tensor<SB, E, NoTape>>,

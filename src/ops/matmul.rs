@@ -20,6 +20,13 @@ pub trait MatMul<Rhs> {
     /// The product's type.
     type Output;
     /// The product.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::MatMul;
+    /// let c = Tensor::<(U2, U2)>::ones().matmul_impl(&Tensor::<(U2, U1)>::ones());
+    /// assert_eq!(c.to_vec(), vec![2.0, 2.0]);
+    /// ```
     fn matmul_impl(self, rhs: &Rhs) -> Self::Output;
 }
 

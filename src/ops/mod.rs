@@ -12,6 +12,7 @@
 
 mod activation;
 mod conv;
+mod dropout;
 mod elementwise;
 mod linear;
 mod matmul;
@@ -24,12 +25,11 @@ mod softmax;
 pub mod spatial;
 
 pub use matmul::MatMul;
+pub use norm::RunningStats;
 pub use pool::PoolIndices;
 pub use reshape::BatchDim;
 
-pub(crate) use activation::prelu_op;
 pub(crate) use elementwise::sigmoid;
-pub(crate) use linear::linear_op;
 
 use crate::shape::Shape;
 

@@ -8,15 +8,14 @@
 use super::spatial::{adaptive_avg_op, adaptive_max_op, avg_pool_op, max_pool_op, max_unpool_op};
 use crate::autograd::TapeMode;
 use crate::kernels::PoolGeom;
-use crate::shape::out::ConvTransposeOutput;
 use crate::shape::rules::IndicesShape;
 use crate::shape::spatial::{
-    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Spec2, Window3,
+    Adaptive1dShape, Adaptive2dShape, Pool1dShape, Pool2dShape, Pool3dShape, Unpool2dShape, Window3,
 };
-use crate::shape::{ConstDim, Dim, Shape};
+use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
-use typenum::{U0, U1};
+use typenum::U1;
 
 /// The positions of the maxima a max pooling picked: for every output element, the flat index
 /// into its `(D, H, W)` input plane (PyTorch's `return_indices=True`). Typed by the pooling's
@@ -170,9 +169,7 @@ pool_ops!(
     "3-d average pooling of `(N, C, D, H, W)` (`F.avg_pool3d(x, kernel, stride, padding, ceil_mode, count_include_pad, divisor_override)`).\n\n```\nuse stensor::prelude::*;\nlet y = Tensor::<(U1, U1, U2, U2, U2)>::arange().avg_pool3d::<U2, U2, U0, False>(true, None);\nassert_eq!(y.to_vec(), vec![3.5]);\n```"
 );
 
-impl<Bt: Dim, Ch: Dim, H: ConstDim, W: ConstDim, E: Element, T: TapeMode<E>>
-    Tensor<(Bt, Ch, H, W), E, T>
-{
+impl<X: Shape, E: Element, T: TapeMode<E>> Tensor<X, E, T> {
     /// 2-d max unpooling (`F.max_unpool2d(x, indices, kernel, stride, padding)`): each value
     /// placed at the index its max pooling recorded, zeros elsewhere; the output is
     /// `(In - 1) * stride - 2 * padding + kernel` per dim.
@@ -187,44 +184,25 @@ impl<Bt: Dim, Ch: Dim, H: ConstDim, W: ConstDim, E: Element, T: TapeMode<E>>
     ///
     /// # Panics
     /// If an index lies outside the output plane (indices not from a matching pooling).
-    #[allow(clippy::type_complexity)]
-    pub fn max_unpool2d<K, S, P, S2>(self, indices: &PoolIndices<S2>) -> Tensor<
-        (
-            Bt,
-            Ch,
-            <(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output,
-            <(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output,
-        ),
-        E,
-        T,
-    >
+    pub fn max_unpool2d<K, S, P, S2>(self, indices: &PoolIndices<S2>) -> Tensor<X::Output, E, T>
     where
-        S2: Shape + IndicesShape<(Bt, Ch, H, W)>,
-        K: Spec2,
-        S: Spec2,
-        P: Spec2,
-        (H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0): ConvTransposeOutput,
-        (W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0): ConvTransposeOutput,
+        X: Unpool2dShape<K, S, P>,
+        S2: Shape + IndicesShape<X>,
     {
         assert_eq!(
             indices.shape().dims(),
             self.dims(),
             "max_unpool: runtime dims of the indices"
         );
-        let (bt, ch) = (self.shape().0, self.shape().1);
-        let oh = <<(H, <K as Spec2>::A, <S as Spec2>::A, <P as Spec2>::A, U1, U0) as ConvTransposeOutput>::Output>::default();
-        let ow = <<(W, <K as Spec2>::B, <S as Spec2>::B, <P as Spec2>::B, U1, U0) as ConvTransposeOutput>::Output>::default();
-        let plane = oh.size() * ow.size();
+        let shape = self.shape().unpooled();
+        let out = shape.dims();
+        let plane = out[2] * out[3];
         assert!(
             indices.as_slice().iter().all(|&i| i < plane),
             "max_unpool: an index is outside the {plane}-element output plane"
         );
-        let y = max_unpool_op(
-            self.into_dyn5(),
-            indices.idx.clone(),
-            [1, oh.size(), ow.size()],
-        );
-        y.into_typed((bt, ch, oh, ow))
+        let y = max_unpool_op(self.into_dyn5(), indices.idx.clone(), [1, out[2], out[3]]);
+        y.into_typed(shape)
     }
 }
 

@@ -248,6 +248,12 @@ pub trait BatchDim: Shape {
     /// The shape with a runtime first dimension.
     type Dyn: Shape;
     /// The shape value with a runtime first dimension.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::BatchDim;
+    /// assert_eq!((U4::new(), U2::new()).to_dyn().dims(), [4, 2]);
+    /// ```
     fn to_dyn(&self) -> Self::Dyn;
 }
 

@@ -13,25 +13,13 @@ use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 use std::sync::Arc;
 
-/// `v` right-aligned in `[fill; 3]`: per-axis values of 1-d or 2-d data as the 3-d geometry
-/// the kernels take.
-fn fill3(v: &[usize], fill: usize) -> [usize; 3] {
-    let mut out = [fill; 3];
-    out[3 - v.len()..].copy_from_slice(v);
-    out
-}
-
-/// A 1-d or 2-d spatial size (or stride, dilation) as 3-d: the missing axes of size 1.
-pub(crate) fn spatial3(v: &[usize]) -> [usize; 3] {
-    fill3(v, 1)
-}
-
-/// 1-d or 2-d paddings (front or back) as 3-d: the missing axes unpadded.
-pub(crate) fn pads3(v: &[usize]) -> [usize; 3] {
-    fill3(v, 0)
-}
-
 /// A 5-d shape of runtime dims: `(N, C, D, H, W)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// let x = Tensor::<stensor::ops::spatial::Dyn5>::zeros_shaped((1, 2, 1, 3, 4));
+/// assert_eq!(x.dims(), [1, 2, 1, 3, 4]);
+/// ```
 pub type Dyn5 = (usize, usize, usize, usize, usize);
 
 fn dyn5(d: [usize; 5]) -> Dyn5 {

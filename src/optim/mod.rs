@@ -28,16 +28,41 @@ pub(crate) use state::numbered_params;
 pub use state::{Hyper, OptimStateError, OptimizerState, ParamGroup, ParamState, StateFor};
 
 use crate::autograd::{Gradients, UniqueId};
-use crate::kernels::{self, AdamArgs, RmsPropArgs, SgdArgs};
+use crate::kernels;
+pub use crate::kernels::{AdamOptions, RmsPropOptions, SgdOptions};
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
 use std::collections::HashMap;
 
 /// A parameter an optimizer can update: its id (where its gradient is stored) and its values.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::optim::Param;
+/// let mut w = Tensor::<(U2,)>::ones();
+/// let id = w.id();
+/// w.param_values()[0] = 3.0;
+/// assert_eq!((w.param_id(), w.to_vec()), (id, vec![3.0, 1.0]));
+/// ```
 pub trait Param<E> {
     /// The id its gradient is stored under.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::optim::Param;
+    /// let w = Tensor::<(U2,)>::ones();
+    /// assert_eq!(w.param_id(), w.id());
+    /// ```
     fn param_id(&self) -> UniqueId;
     /// Its values, to update in place.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::optim::Param;
+    /// let mut w = Tensor::<(U2,), f64>::ones();
+    /// w.param_values()[1] = 0.0;
+    /// assert_eq!(w.to_vec(), vec![1.0, 0.0]);
+    /// ```
     fn param_values(&mut self) -> &mut [E];
 }
 
@@ -51,18 +76,63 @@ impl<S: Shape, E: Element> Param<E> for Tensor<S, E> {
 }
 
 /// An optimizer: updates parameters in place from their gradients.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::optim::{Optimizer, SGD};
+/// let mut opt = SGD::new(0.5);
+/// let mut p = vec![1.0f32, 2.0];
+/// opt.update(Tensor::<(U2,)>::zeros().id(), &mut p, &[1.0, -2.0]);
+/// assert_eq!(p, vec![0.5, 3.0]);
+/// opt.set_lr(0.1);
+/// assert_eq!(Optimizer::<f32>::lr(&opt), 0.1);
+/// ```
 pub trait Optimizer<E: Element> {
     /// Updates the parameter `id` (values `param`) with its gradient.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::optim::{Adam, Optimizer};
+    /// let mut opt = Adam::new(0.1);
+    /// let mut p = vec![1.0f64];
+    /// opt.update(Tensor::<(U1,), f64>::zeros().id(), &mut p, &[2.0]);
+    /// // Adam's first step moves by the learning rate
+    /// assert!((p[0] - 0.9).abs() < 1e-9);
+    /// ```
     fn update(&mut self, id: UniqueId, param: &mut [E], grad: &[E]);
     /// The learning rate.
+    ///
+    /// ```
+    /// use stensor::optim::{Optimizer, RMSprop};
+    /// assert_eq!(Optimizer::<f32>::lr(&RMSprop::<f32>::new(0.01)), 0.01);
+    /// ```
     fn lr(&self) -> f64;
     /// Sets the learning rate (what schedules do).
+    ///
+    /// ```
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let mut opt = SGD::<f32>::new(0.1);
+    /// opt.set_lr(0.05);
+    /// assert_eq!(opt.options.lr, 0.05);
+    /// ```
     fn set_lr(&mut self, lr: f64);
     /// The momentum a schedule may cycle (SGD's momentum, Adam's `beta1`), if any.
+    ///
+    /// ```
+    /// use stensor::optim::{Adam, Optimizer};
+    /// assert_eq!(Optimizer::<f32>::momentum(&Adam::<f32>::new(1e-3)), Some(0.9));
+    /// ```
     fn momentum(&self) -> Option<f64> {
         None
     }
     /// Sets the momentum a schedule cycles (no-op for optimizers without one).
+    ///
+    /// ```
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let mut opt = SGD::<f32>::new(0.1);
+    /// opt.set_momentum(0.8);
+    /// assert_eq!(opt.options.momentum, 0.8);
+    /// ```
     fn set_momentum(&mut self, _momentum: f64) {}
     /// Updates every parameter of `net` (of this element type) that has a gradient in `grads`:
     /// one call updates any network.
@@ -125,7 +195,7 @@ pub trait Optimizer<E: Element> {
     /// let mut opt = SGD::<f32>::new(0.1);
     /// let group = ParamGroup { hyper: [("lr".to_string(), Hyper::Number(0.5))].into(), params: vec![] };
     /// opt.restore(&group, &[]).unwrap();
-    /// assert_eq!(opt.lr, 0.5);
+    /// assert_eq!(opt.options.lr, 0.5);
     /// ```
     fn restore(
         &mut self,
@@ -153,6 +223,15 @@ pub trait Optimizer<E: Element> {
 
     /// This optimizer's state for the parameters of `net`, numbered as PyTorch numbers them
     /// (`net`'s parameters in order; buffers are not numbered): see [`OptimizerState`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Linear;
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let net = (Linear::<U2, U1>::new(&mut Rng::seed(0)),);
+    /// let sd = SGD::<f32>::new(0.1).state_dict(&net);
+    /// assert_eq!(sd.param_groups[0].params, vec![0, 1]);
+    /// ```
     fn state_dict<M: crate::nn::Module>(&self, net: &M) -> OptimizerState<E>
     where
         Self: Sized,
@@ -185,7 +264,7 @@ pub trait Optimizer<E: Element> {
     /// let saved = opt.state_dict(&net);
     /// let mut fresh = Adam::new(0.5);
     /// fresh.load_state_dict(&net, &saved).unwrap();
-    /// assert_eq!((fresh.lr, fresh.state_dict(&net)), (0.01, saved));
+    /// assert_eq!((fresh.options.lr, fresh.state_dict(&net)), (0.01, saved));
     /// // another network's parameters do not fit
     /// let other = Linear::<U3, U1>::new(&mut Rng::seed(0));
     /// let err = fresh.load_state_dict(&other, &opt.state_dict(&net)).unwrap_err();
@@ -205,6 +284,16 @@ pub trait Optimizer<E: Element> {
     }
 
     /// Updates each parameter that has a gradient in `grads`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::optim::{Optimizer, SGD};
+    /// let mut w = Tensor::<(U1,), f64>::from_array([2.0]);
+    /// w.set_requires_grad(true);
+    /// let grads = w.clone().trace().square().sum().backward(); // 2w = 4
+    /// SGD::new(0.25).step_params(&mut [&mut w], &grads);
+    /// assert_eq!(w.to_vec(), vec![1.0]);
+    /// ```
     fn step_params(&mut self, params: &mut [&mut dyn Param<E>], grads: &Gradients<E>) {
         for p in params.iter_mut() {
             let id = p.param_id();
@@ -221,7 +310,7 @@ macro_rules! hyper_fields {
     ($ty:ident { $($name:literal => $kind:ident($($field:ident),+)),+ $(,)? }) => {
         impl<E> $ty<E> {
             fn hyper_list(&self) -> Vec<(String, Hyper)> {
-                vec![$(($name.to_string(), Hyper::$kind($(self.$field),+))),+]
+                vec![$(($name.to_string(), Hyper::$kind($(self.options.$field),+))),+]
             }
             /// A copy with `group`'s hyper-parameters, all checked first.
             fn with_hypers(&self, group: &ParamGroup) -> Result<Self, OptimStateError>
@@ -230,7 +319,7 @@ macro_rules! hyper_fields {
             {
                 let mut next = self.clone();
                 state::set_hypers(group, &self.hyper_list(), |name, value| match (name, value) {
-                    $(($name, Hyper::$kind($($field),+)) => { $(next.$field = $field;)+ })+
+                    $(($name, Hyper::$kind($($field),+)) => { $(next.options.$field = $field;)+ })+
                     _ => unreachable!("set_hypers checked the names and kinds"),
                 })?;
                 Ok(next)
@@ -255,7 +344,7 @@ hyper_fields!(Adam {
     "weight_decay" => Number(weight_decay),
     "amsgrad" => Flag(amsgrad),
     "maximize" => Flag(maximize),
-    "decoupled_weight_decay" => Flag(decoupled),
+    "decoupled_weight_decay" => Flag(decoupled_weight_decay),
 });
 
 hyper_fields!(RMSprop {
@@ -274,7 +363,7 @@ macro_rules! builders {
             $(
                 $(#[$doc])*
                 pub fn $method(mut self, $field: $t) -> Self {
-                    self.$field = $field;
+                    self.options.$field = $field;
                     self
                 }
             )+
@@ -295,31 +384,28 @@ macro_rules! builders {
 /// ```
 #[derive(Clone, Debug)]
 pub struct SGD<E = f32> {
-    /// Learning rate.
-    pub lr: f64,
-    /// Momentum factor (0: none).
-    pub momentum: f64,
-    /// Dampening of the momentum.
-    pub dampening: f64,
-    /// Nesterov momentum.
-    pub nesterov: bool,
-    /// L2 penalty.
-    pub weight_decay: f64,
-    /// Ascend instead of descend.
-    pub maximize: bool,
+    /// The hyper-parameters.
+    pub options: SgdOptions,
     buffers: HashMap<UniqueId, Vec<E>>,
 }
 
 impl<E> SGD<E> {
     /// Plain SGD with learning rate `lr` (PyTorch's other defaults: no momentum or decay).
+    ///
+    /// ```
+    /// let opt = stensor::optim::SGD::<f32>::new(0.1);
+    /// assert_eq!((opt.options.lr, opt.options.momentum), (0.1, 0.0));
+    /// ```
     pub fn new(lr: f64) -> Self {
         SGD {
-            lr,
-            momentum: 0.0,
-            dampening: 0.0,
-            nesterov: false,
-            weight_decay: 0.0,
-            maximize: false,
+            options: SgdOptions {
+                lr,
+                momentum: 0.0,
+                dampening: 0.0,
+                nesterov: false,
+                weight_decay: 0.0,
+                maximize: false,
+            },
             buffers: HashMap::new(),
         }
     }
@@ -340,15 +426,8 @@ builders!(SGD {
 
 impl<E: Element> Optimizer<E> for SGD<E> {
     fn update(&mut self, id: UniqueId, param: &mut [E], grad: &[E]) {
-        let args = SgdArgs {
-            lr: self.lr,
-            momentum: self.momentum,
-            dampening: self.dampening,
-            nesterov: self.nesterov,
-            weight_decay: self.weight_decay,
-            maximize: self.maximize,
-        };
-        if self.momentum == 0.0 {
+        let args = self.options;
+        if args.momentum == 0.0 {
             kernels::sgd_update(param, grad, None, false, args);
             return;
         }
@@ -378,16 +457,16 @@ impl<E: Element> Optimizer<E> for SGD<E> {
         Ok(())
     }
     fn lr(&self) -> f64 {
-        self.lr
+        self.options.lr
     }
     fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+        self.options.lr = lr;
     }
     fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
+        Some(self.options.momentum)
     }
     fn set_momentum(&mut self, momentum: f64) {
-        self.momentum = momentum;
+        self.options.momentum = momentum;
     }
 }
 
@@ -404,64 +483,66 @@ struct AdamState<E> {
 /// ```
 /// use stensor::optim::{Adam, Optimizer};
 /// let opt = Adam::<f32>::new(1e-3);
-/// assert_eq!((opt.beta1, opt.beta2, opt.eps), (0.9, 0.999, 1e-8));
+/// assert_eq!((opt.options.beta1, opt.options.beta2, opt.options.eps), (0.9, 0.999, 1e-8));
 /// assert_eq!(Optimizer::<f32>::lr(&opt), 1e-3);
 /// ```
 #[derive(Clone, Debug)]
 pub struct Adam<E = f32> {
-    /// Learning rate.
-    pub lr: f64,
-    /// First-moment decay.
-    pub beta1: f64,
-    /// Second-moment decay.
-    pub beta2: f64,
-    /// Added to the denominator.
-    pub eps: f64,
-    /// Weight decay (an L2 penalty here; decoupled in [`AdamW`]).
-    pub weight_decay: f64,
-    /// AMSGrad.
-    pub amsgrad: bool,
-    /// Ascend instead of descend.
-    pub maximize: bool,
-    decoupled: bool,
+    /// The hyper-parameters.
+    pub options: AdamOptions,
     state: HashMap<UniqueId, AdamState<E>>,
 }
 
 impl<E> Adam<E> {
     /// Adam with learning rate `lr` and PyTorch's defaults.
+    ///
+    /// ```
+    /// let opt = stensor::optim::Adam::<f32>::new(1e-3);
+    /// assert_eq!((opt.options.lr, opt.options.amsgrad), (1e-3, false));
+    /// ```
     pub fn new(lr: f64) -> Self {
         Adam {
-            lr,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            amsgrad: false,
-            maximize: false,
-            decoupled: false,
+            options: AdamOptions {
+                lr,
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                decoupled_weight_decay: false,
+                amsgrad: false,
+                maximize: false,
+            },
             state: HashMap::new(),
         }
     }
 }
 
-/// AdamW (`torch.optim.AdamW`): Adam with decoupled weight decay, default 0.01.
+/// AdamW (`torch.optim.AdamW`): Adam with decoupled weight decay, default 0.01. As in PyTorch,
+/// where `AdamW` is `Adam` with `decoupled_weight_decay=True` (a subclass adding nothing else),
+/// `AdamW::new` gives an [`Adam`] with [`AdamOptions::decoupled_weight_decay`] set; its state
+/// dict names the flag as PyTorch's does.
 ///
 /// ```
 /// use stensor::optim::AdamW;
 /// let opt = AdamW::new::<f32>(1e-3);
-/// assert_eq!(opt.weight_decay, 0.01);
+/// assert_eq!(opt.options.weight_decay, 0.01);
+/// assert!(opt.options.decoupled_weight_decay);
 /// ```
 pub struct AdamW;
 
 impl AdamW {
     /// AdamW with learning rate `lr` and PyTorch's defaults (an [`Adam`] whose weight decay is
     /// decoupled).
+    ///
+    /// ```
+    /// let opt = stensor::optim::AdamW::new::<f64>(1e-3);
+    /// assert_eq!((opt.options.lr, opt.options.weight_decay), (1e-3, 0.01));
+    /// ```
     #[allow(clippy::new_ret_no_self)]
     pub fn new<E>(lr: f64) -> Adam<E> {
-        let mut a = Adam::new(lr);
-        a.weight_decay = 0.01;
-        a.decoupled = true;
-        a
+        Adam::new(lr)
+            .with_weight_decay(0.01)
+            .with_decoupled_weight_decay(true)
     }
 }
 
@@ -471,10 +552,10 @@ impl<E> Adam<E> {
     /// ```
     /// use stensor::optim::Adam;
     /// let opt = Adam::<f32>::new(1e-3).with_betas(0.8, 0.99);
-    /// assert_eq!((opt.beta1, opt.beta2), (0.8, 0.99));
+    /// assert_eq!((opt.options.beta1, opt.options.beta2), (0.8, 0.99));
     /// ```
     pub fn with_betas(mut self, beta1: f64, beta2: f64) -> Self {
-        (self.beta1, self.beta2) = (beta1, beta2);
+        (self.options.beta1, self.options.beta2) = (beta1, beta2);
         self
     }
 }
@@ -490,13 +571,15 @@ builders!(Adam {
     with_weight_decay => weight_decay: f64,
     /// Sets AMSGrad.
     with_amsgrad => amsgrad: bool,
+    /// Sets decoupled weight decay (what makes [`AdamW`]).
+    with_decoupled_weight_decay => decoupled_weight_decay: bool,
     /// Sets maximize.
     with_maximize => maximize: bool,
 });
 
 impl<E: Element> Optimizer<E> for Adam<E> {
     fn update(&mut self, id: UniqueId, param: &mut [E], grad: &[E]) {
-        let amsgrad = self.amsgrad;
+        let amsgrad = self.options.amsgrad;
         let st = self.state.entry(id).or_insert_with(|| AdamState {
             step: 0,
             m: vec![E::zero(); param.len()],
@@ -504,16 +587,7 @@ impl<E: Element> Optimizer<E> for Adam<E> {
             vmax: amsgrad.then(|| vec![E::zero(); param.len()]),
         });
         st.step += 1;
-        let args = AdamArgs {
-            lr: self.lr,
-            beta1: self.beta1,
-            beta2: self.beta2,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            decoupled: self.decoupled,
-            amsgrad,
-            maximize: self.maximize,
-        };
+        let args = self.options;
         kernels::adam_update(
             param,
             grad,
@@ -550,23 +624,23 @@ impl<E: Element> Optimizer<E> for Adam<E> {
                 step: s.state.step.unwrap_or(0),
                 m: s.required("exp_avg")?,
                 v: s.required("exp_avg_sq")?,
-                vmax: s.buffer("max_exp_avg_sq", next.amsgrad)?,
+                vmax: s.buffer("max_exp_avg_sq", next.options.amsgrad)?,
             })
         })?;
         *self = next;
         Ok(())
     }
     fn lr(&self) -> f64 {
-        self.lr
+        self.options.lr
     }
     fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+        self.options.lr = lr;
     }
     fn momentum(&self) -> Option<f64> {
-        Some(self.beta1)
+        Some(self.options.beta1)
     }
     fn set_momentum(&mut self, momentum: f64) {
-        self.beta1 = momentum;
+        self.options.beta1 = momentum;
     }
 }
 
@@ -584,38 +658,33 @@ struct RmsState<E> {
 /// ```
 /// use stensor::optim::RMSprop;
 /// let opt = RMSprop::<f32>::new(0.01);
-/// assert_eq!((opt.alpha, opt.eps, opt.centered), (0.99, 1e-8, false));
+/// assert_eq!((opt.options.alpha, opt.options.eps, opt.options.centered), (0.99, 1e-8, false));
 /// ```
 #[derive(Clone, Debug)]
 pub struct RMSprop<E = f32> {
-    /// Learning rate.
-    pub lr: f64,
-    /// Smoothing of the squared gradients.
-    pub alpha: f64,
-    /// Added to the denominator.
-    pub eps: f64,
-    /// L2 penalty.
-    pub weight_decay: f64,
-    /// Momentum factor.
-    pub momentum: f64,
-    /// Normalize by an estimate of the variance.
-    pub centered: bool,
-    /// Ascend instead of descend.
-    pub maximize: bool,
+    /// The hyper-parameters.
+    pub options: RmsPropOptions,
     state: HashMap<UniqueId, RmsState<E>>,
 }
 
 impl<E> RMSprop<E> {
     /// RMSprop with learning rate `lr` and PyTorch's defaults.
+    ///
+    /// ```
+    /// let opt = stensor::optim::RMSprop::<f32>::new(0.01);
+    /// assert_eq!((opt.options.lr, opt.options.alpha), (0.01, 0.99));
+    /// ```
     pub fn new(lr: f64) -> Self {
         RMSprop {
-            lr,
-            alpha: 0.99,
-            eps: 1e-8,
-            weight_decay: 0.0,
-            momentum: 0.0,
-            centered: false,
-            maximize: false,
+            options: RmsPropOptions {
+                lr,
+                alpha: 0.99,
+                eps: 1e-8,
+                weight_decay: 0.0,
+                momentum: 0.0,
+                centered: false,
+                maximize: false,
+            },
             state: HashMap::new(),
         }
     }
@@ -638,7 +707,8 @@ builders!(RMSprop {
 
 impl<E: Element> Optimizer<E> for RMSprop<E> {
     fn update(&mut self, id: UniqueId, param: &mut [E], grad: &[E]) {
-        let (centered, momentum) = (self.centered, self.momentum > 0.0);
+        let args = self.options;
+        let (centered, momentum) = (args.centered, args.momentum > 0.0);
         let st = self.state.entry(id).or_insert_with(|| RmsState {
             step: 0,
             sq: vec![E::zero(); param.len()],
@@ -646,15 +716,6 @@ impl<E: Element> Optimizer<E> for RMSprop<E> {
             buf: momentum.then(|| vec![E::zero(); param.len()]),
         });
         st.step += 1;
-        let args = RmsPropArgs {
-            lr: self.lr,
-            alpha: self.alpha,
-            eps: self.eps,
-            weight_decay: self.weight_decay,
-            momentum: self.momentum,
-            centered,
-            maximize: self.maximize,
-        };
         kernels::rmsprop_update(
             param,
             grad,
@@ -689,23 +750,23 @@ impl<E: Element> Optimizer<E> for RMSprop<E> {
             Ok(RmsState {
                 step: s.state.step.unwrap_or(0),
                 sq: s.required("square_avg")?,
-                ga: s.buffer("grad_avg", next.centered)?,
-                buf: s.buffer("momentum_buffer", next.momentum > 0.0)?,
+                ga: s.buffer("grad_avg", next.options.centered)?,
+                buf: s.buffer("momentum_buffer", next.options.momentum > 0.0)?,
             })
         })?;
         *self = next;
         Ok(())
     }
     fn lr(&self) -> f64 {
-        self.lr
+        self.options.lr
     }
     fn set_lr(&mut self, lr: f64) {
-        self.lr = lr;
+        self.options.lr = lr;
     }
     fn momentum(&self) -> Option<f64> {
-        Some(self.momentum)
+        Some(self.options.momentum)
     }
     fn set_momentum(&mut self, momentum: f64) {
-        self.momentum = momentum;
+        self.options.momentum = momentum;
     }
 }

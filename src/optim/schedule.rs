@@ -10,16 +10,52 @@ use crate::tensor::Element;
 use std::f64::consts::PI;
 
 /// A learning-rate schedule.
+///
+/// ```
+/// use stensor::optim::{ExponentialLR, LrScheduler, Optimizer, SGD};
+/// let mut opt = SGD::<f32>::new(1.0);
+/// let mut s = ExponentialLR::new(&mut opt, 0.5);
+/// s.step(&mut opt);
+/// assert_eq!((s.lr_at(2), Optimizer::<f32>::lr(&opt)), (0.25, 0.5));
+/// ```
 pub trait LrScheduler {
     /// The learning rate at step `epoch` (0 for the rate at creation).
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// let s = StepLR::new(&mut SGD::<f32>::new(1.0), 3, 0.5);
+    /// assert_eq!((s.lr_at(0), s.lr_at(3), s.lr_at(6)), (1.0, 0.5, 0.25));
+    /// ```
     fn lr_at(&self, epoch: usize) -> f64;
     /// The momentum at step `epoch`, for schedules that cycle it.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, OneCycleLR, StepLR, SGD};
+    /// let mut opt = SGD::<f32>::new(0.1);
+    /// assert_eq!(OneCycleLR::new(&mut opt, 1.0, 100).momentum_at(0), Some(0.95));
+    /// assert_eq!(StepLR::new(&mut opt, 3, 0.5).momentum_at(0), None);
+    /// ```
     fn momentum_at(&self, _epoch: usize) -> Option<f64> {
         None
     }
     /// Steps taken so far.
+    ///
+    /// ```
+    /// use stensor::optim::{ExponentialLR, LrScheduler, SGD};
+    /// let mut opt = SGD::<f32>::new(1.0);
+    /// let mut s = ExponentialLR::new(&mut opt, 0.5);
+    /// s.step(&mut opt);
+    /// assert_eq!(s.epoch(), 1);
+    /// ```
     fn epoch(&self) -> usize;
     /// Advances the counter (used by [`LrScheduler::step`]).
+    ///
+    /// ```
+    /// use stensor::optim::{ExponentialLR, LrScheduler, SGD};
+    /// let mut s = ExponentialLR::new(&mut SGD::<f32>::new(1.0), 0.5);
+    /// s.advance(); // the optimizer's rate is left as it was
+    /// assert_eq!((s.epoch(), s.last_lr()), (1, 0.5));
+    /// ```
     fn advance(&mut self);
     /// Sets the counter (used by [`LrScheduler::load_state_dict`]).
     ///
@@ -98,10 +134,26 @@ pub trait LrScheduler {
         Ok(())
     }
     /// The current learning rate.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, MultiStepLR, SGD};
+    /// let mut opt = SGD::<f32>::new(1.0);
+    /// let mut s = MultiStepLR::new(&mut opt, &[1], 0.1);
+    /// s.step(&mut opt);
+    /// assert!((s.last_lr() - 0.1).abs() < 1e-15);
+    /// ```
     fn last_lr(&self) -> f64 {
         self.lr_at(self.epoch())
     }
     /// Advances one step and sets the optimizer's learning rate (and momentum) for it.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, LinearLR, SGD};
+    /// let mut opt = SGD::<f32>::new(1.0);
+    /// let mut s = LinearLR::new(&mut opt, 0.5, 1.0, 2);
+    /// s.step(&mut opt);
+    /// assert_eq!(opt.options.lr, 0.75);
+    /// ```
     fn step<E: Element, O: Optimizer<E>>(&mut self, opt: &mut O)
     where
         Self: Sized,
@@ -177,6 +229,12 @@ pub struct StepLR {
 
 impl StepLR {
     /// Decays by `gamma` every `step_size` steps, from the optimizer's current rate.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, StepLR, SGD};
+    /// let s = StepLR::new(&mut SGD::<f32>::new(1.0), 2, 0.1);
+    /// assert_eq!((s.lr_at(1), s.lr_at(2)), (1.0, 0.1));
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(opt: &mut O, step_size: usize, gamma: f64) -> Self {
         let s = StepLR {
             base: opt.lr(),
@@ -214,6 +272,12 @@ pub struct MultiStepLR {
 
 impl MultiStepLR {
     /// Decays by `gamma` at each milestone step.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, MultiStepLR, SGD};
+    /// let s = MultiStepLR::new(&mut SGD::<f32>::new(1.0), &[3, 1], 0.5);
+    /// assert_eq!((s.lr_at(0), s.lr_at(1), s.lr_at(3)), (1.0, 0.5, 0.25));
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(opt: &mut O, milestones: &[usize], gamma: f64) -> Self {
         let mut milestones = milestones.to_vec();
         milestones.sort_unstable();
@@ -253,6 +317,12 @@ pub struct ExponentialLR {
 
 impl ExponentialLR {
     /// Decays by `gamma` every step.
+    ///
+    /// ```
+    /// use stensor::optim::{ExponentialLR, LrScheduler, SGD};
+    /// let s = ExponentialLR::new(&mut SGD::<f32>::new(1.0), 0.5);
+    /// assert_eq!(s.lr_at(3), 0.125);
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(opt: &mut O, gamma: f64) -> Self {
         let s = ExponentialLR {
             base: opt.lr(),
@@ -289,6 +359,12 @@ pub struct CosineAnnealingLR {
 
 impl CosineAnnealingLR {
     /// Anneals to `eta_min` over `t_max` steps.
+    ///
+    /// ```
+    /// use stensor::optim::{CosineAnnealingLR, LrScheduler, SGD};
+    /// let s = CosineAnnealingLR::new(&mut SGD::<f32>::new(1.0), 10, 0.0);
+    /// assert!((s.lr_at(5) - 0.5).abs() < 1e-12 && s.lr_at(10).abs() < 1e-12);
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(opt: &mut O, t_max: usize, eta_min: f64) -> Self {
         let s = CosineAnnealingLR {
             base: opt.lr(),
@@ -330,6 +406,12 @@ pub struct LinearLR {
 
 impl LinearLR {
     /// Scales the rate linearly by a factor going from `start_factor` to `end_factor`.
+    ///
+    /// ```
+    /// use stensor::optim::{LinearLR, LrScheduler, SGD};
+    /// let s = LinearLR::new(&mut SGD::<f32>::new(1.0), 0.5, 1.0, 4);
+    /// assert_eq!((s.lr_at(0), s.lr_at(2), s.lr_at(9)), (0.5, 0.75, 1.0));
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(
         opt: &mut O,
         start_factor: f64,
@@ -395,6 +477,11 @@ pub struct OneCycleConfig {
 
 impl OneCycleConfig {
     /// PyTorch's defaults around `max_lr` and `total_steps`.
+    ///
+    /// ```
+    /// let c = stensor::optim::OneCycleConfig::new(1.0, 100);
+    /// assert_eq!((c.pct_start, c.div_factor, c.final_div_factor), (0.3, 25.0, 1e4));
+    /// ```
     pub fn new(max_lr: f64, total_steps: usize) -> Self {
         OneCycleConfig {
             max_lr,
@@ -411,6 +498,15 @@ impl OneCycleConfig {
     }
 
     /// The schedule at step 0, with the optimizer's rate (and momentum) set for it.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, OneCycleConfig, SGD};
+    /// let mut opt = SGD::<f32>::new(0.0);
+    /// let mut c = OneCycleConfig::new(1.0, 10);
+    /// c.three_phase = true;
+    /// let s = c.start(&mut opt);
+    /// assert!((opt.options.lr - 0.04).abs() < 1e-12 && s.config().three_phase);
+    /// ```
     pub fn start<E: Element, O: Optimizer<E>>(self, opt: &mut O) -> OneCycleLR {
         let s = OneCycleLR {
             config: self,
@@ -433,7 +529,7 @@ impl OneCycleConfig {
 /// let s = OneCycleLR::new(&mut opt, 1.0, 100);
 /// assert!((s.lr_at(0) - 0.04).abs() < 1e-12);
 /// assert!((s.lr_at(29) - 1.0).abs() < 1e-12);
-/// assert_eq!(opt.momentum, 0.95);
+/// assert_eq!(opt.options.momentum, 0.95);
 /// ```
 #[derive(Clone, Debug)]
 pub struct OneCycleLR {
@@ -443,11 +539,22 @@ pub struct OneCycleLR {
 
 impl OneCycleLR {
     /// PyTorch's defaults around `max_lr` and `total_steps`.
+    ///
+    /// ```
+    /// use stensor::optim::{LrScheduler, OneCycleLR, SGD};
+    /// let s = OneCycleLR::new(&mut SGD::<f32>::new(0.0), 0.1, 50);
+    /// assert_eq!(s.config().max_lr, 0.1);
+    /// ```
     pub fn new<E: Element, O: Optimizer<E>>(opt: &mut O, max_lr: f64, total_steps: usize) -> Self {
         OneCycleConfig::new(max_lr, total_steps).start(opt)
     }
 
     /// The settings.
+    ///
+    /// ```
+    /// use stensor::optim::{OneCycleLR, SGD};
+    /// assert_eq!(OneCycleLR::new(&mut SGD::<f32>::new(0.0), 0.1, 50).config().total_steps, 50);
+    /// ```
     pub fn config(&self) -> &OneCycleConfig {
         &self.config
     }

@@ -40,6 +40,11 @@ pub trait RemoveAxis<const I: usize>: HasAxis<I> {
     /// The reduced shape.
     type Output: Shape;
     /// The reduced shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!(<(usize, U3) as RemoveAxis<1>>::remove(&(5, U3::new())), (5,));
+    /// ```
     fn remove(&self) -> Self::Output;
 }
 
@@ -59,6 +64,11 @@ pub trait SwapAxes<const I: usize, const J: usize>: Shape {
     /// The transposed shape.
     type Output: Shape;
     /// The transposed shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!(<(usize, U3) as SwapAxes<0, 1>>::swap(&(5, U3::new())), (U3::new(), 5));
+    /// ```
     fn swap(&self) -> Self::Output;
 }
 
@@ -115,6 +125,12 @@ pub trait PermuteTo<P>: Shape {
     /// `AXES[k]` is the input axis that becomes output axis `k`.
     const AXES: &'static [usize];
     /// The permuted shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let s = <(usize, U3, U4) as PermuteTo<Axes3<2, 0, 1>>>::permute(&(5, U3::new(), U4::new()));
+    /// assert_eq!(s, (U4::new(), 5, U3::new()));
+    /// ```
     fn permute(&self) -> Self::Output;
 }
 
@@ -152,6 +168,12 @@ pub trait ConcatAlong<Rhs: Shape, const I: usize>: Shape {
     /// The concatenated shape.
     type Output: Shape;
     /// The concatenated shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let s = <(usize, U3) as ConcatAlong<(usize, U3), 0>>::concat(&(2, U3::new()), &(5, U3::new()));
+    /// assert_eq!(s, (7, U3::new()));
+    /// ```
     fn concat(&self, rhs: &Rhs) -> Self::Output;
 }
 
@@ -174,6 +196,12 @@ pub trait FlattenDims<const START: isize, const END: isize>: Shape {
     /// The flattened shape.
     type Output: Shape;
     /// The flattened shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let s = <(usize, U3, U4) as FlattenDims<1, -1>>::flatten(&(9, U3::new(), U4::new()));
+    /// assert_eq!(s.dims(), [9, 12]);
+    /// ```
     fn flatten(&self) -> Self::Output;
 }
 
@@ -195,6 +223,12 @@ pub trait UnflattenDim<const DIM: isize, Sizes>: Shape {
     /// The unflattened shape.
     type Output: Shape;
     /// The unflattened shape value.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let s = <(usize, U12) as UnflattenDim<1, (U3, U4)>>::unflatten(&(2, U12::new()));
+    /// assert_eq!(s.dims(), [2, 3, 4]);
+    /// ```
     fn unflatten(&self) -> Self::Output;
 }
 

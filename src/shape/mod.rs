@@ -23,12 +23,14 @@
 
 mod axes;
 mod axes_gen;
+mod features;
 pub mod out;
 pub mod rules;
 mod shuffle;
 pub mod spatial;
 
 pub use axes::*;
+pub use features::*;
 pub use shuffle::*;
 
 use core::fmt::{self, Debug};
@@ -52,11 +54,30 @@ pub const MAX_RANK: usize = 5;
 /// ```
 pub trait Dim: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// The size of this dimension.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!((U4::new().size(), 9usize.size()), (4, 9));
+    /// ```
     fn size(&self) -> usize;
     /// The dimension of size `n`, or `None` if this dimension type cannot be `n` (a static
     /// dimension of another size).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!((<usize as Dim>::from_size(3), <U2 as Dim>::from_size(3)), (Some(3), None));
+    /// ```
     fn from_size(n: usize) -> Option<Self>;
     /// Writes the dimension for humans: `U3` for a static dimension, `usize=5` at run time.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// struct Show<D: Dim>(D);
+    /// impl<D: Dim> std::fmt::Display for Show<D> {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.describe(f) }
+    /// }
+    /// assert_eq!((Show(U3::new()).to_string(), Show(5usize).to_string()), ("U3".to_string(), "usize=5".to_string()));
+    /// ```
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     /// The size of a static dimension, `None` for a runtime one.
     const STATIC: Option<usize>;
@@ -269,19 +290,46 @@ pub trait Shape: Copy + Debug + PartialEq + Send + Sync + 'static {
     /// A typed multi-index into a tensor of this shape: `[usize; RANK]`.
     type Index: Copy + Debug + AsRef<[usize]> + Send + Sync;
     /// The dimensions at run time.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!((7usize, U3::new()).dims(), [7, 3]);
+    /// ```
     fn dims(&self) -> Dims;
     /// The row-major strides at run time.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!((U2::new(), U3::new(), U4::new()).strides(), [12, 4, 1]);
+    /// ```
     fn strides(&self) -> Dims {
         self.dims().strides()
     }
     /// The number of elements.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!((5usize, U3::new()).numel(), 15);
+    /// ```
     fn numel(&self) -> usize {
         self.dims().numel()
     }
     /// The shape with these dimensions, or `None` if the rank differs or a static dimension
     /// does not match.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!(<(usize, U3)>::from_dims(&[4, 3]), Some((4, U3::new())));
+    /// assert_eq!(<(usize, U3)>::from_dims(&[4, 2]), None);
+    /// ```
     fn from_dims(dims: &[usize]) -> Option<Self>;
     /// The flat row-major offset of `index`, or `None` if it is out of bounds.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let s = (U2::new(), U3::new());
+    /// assert_eq!((s.offset([1, 2]), s.offset([2, 0])), (Some(5), None));
+    /// ```
     fn offset(&self, index: Self::Index) -> Option<usize> {
         let dims = self.dims();
         let mut off = 0;
@@ -294,11 +342,30 @@ pub trait Shape: Copy + Debug + PartialEq + Send + Sync + 'static {
         Some(off)
     }
     /// Writes the shape for humans: `(U2, U3)`, `(usize=5, U784)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// struct Show<S: Shape>(S);
+    /// impl<S: Shape> std::fmt::Display for Show<S> {
+    ///     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result { self.0.describe(f) }
+    /// }
+    /// assert_eq!(Show((5usize, U784::new())).to_string(), "(usize=5, U784)");
+    /// ```
     fn describe(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
     /// Each dimension's static size, `None` for a runtime dimension (entries past `RANK` are
     /// `None`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!(<(usize, U3)>::static_dims()[..3], [None, Some(3), None]);
+    /// ```
     fn static_dims() -> [Option<usize>; MAX_RANK];
     /// The typed index whose entries are `idx` (`idx.len() == RANK`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// assert_eq!(<(U2, U3)>::index_from_slice(&[1, 2]), [1, 2]);
+    /// ```
     fn index_from_slice(idx: &[usize]) -> Self::Index;
 }
 

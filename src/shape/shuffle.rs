@@ -27,6 +27,13 @@ pub trait PixelShuffleShape<R>: Shape {
     /// `(*, C / R^2, H * R, W * R)`.
     type Output: Shape;
     /// The output shape value (the batch, if any, kept).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::PixelShuffleShape;
+    /// let s = <(usize, U8, U2, U2) as PixelShuffleShape<U2>>::shuffled(&(3, U8::new(), U2::new(), U2::new()));
+    /// assert_eq!(s.dims(), [3, 2, 4, 4]);
+    /// ```
     fn shuffled(&self) -> Self::Output;
 }
 
@@ -42,6 +49,13 @@ pub trait PixelUnshuffleShape<R>: Shape {
     /// `(*, C * R^2, H / R, W / R)`.
     type Output: Shape;
     /// The output shape value (the batch, if any, kept).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::PixelUnshuffleShape;
+    /// let s = <(usize, U2, U4, U4) as PixelUnshuffleShape<U2>>::unshuffled(&(3, U2::new(), U4::new(), U4::new()));
+    /// assert_eq!(s.dims(), [3, 8, 2, 2]);
+    /// ```
     fn unshuffled(&self) -> Self::Output;
 }
 

@@ -7,7 +7,7 @@
 //! `padding="same"` / `"valid"`). The padding mode is a type ([`Zeros`], [`Reflect`],
 //! [`Replicate`], [`Circular`]) so its size rules are checked at compile time.
 
-use super::out::{AdaptiveOutput, PoolOutput, SatSub, SatSubOp, WindowArith};
+use super::out::{AdaptiveOutput, ConvTransposeOutput, PoolOutput, SatSub, SatSubOp, WindowArith};
 use super::rules::*;
 use super::{ConstDim, Dim, Shape};
 use core::ops::{Add, BitOr, Div, Mul, Not, Rem, Sub};
@@ -115,6 +115,14 @@ spec_marker_impls!(Same, Valid);
 
 /// How a padding spec pads one dim of a convolution with kernel `K` and dilation `D`: `Lo`
 /// in front, `Hi` behind, and whether it needs stride 1.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{PadSpec, Same};
+/// // padding="same" with kernel 4: 1 in front, 2 behind
+/// assert_eq!(<<Same as PadSpec<U4, U1>>::Lo as ConstDim>::SIZE, 1);
+/// assert_eq!(<<Same as PadSpec<U4, U1>>::Hi as ConstDim>::SIZE, 2);
+/// ```
 pub trait PadSpec<K, D> {
     /// Padding in front.
     type Lo: ConstDim;
@@ -148,6 +156,11 @@ where
 }
 
 /// A padding mode of a convolution or padding layer.
+///
+/// ```
+/// use stensor::nn::{PaddingMode, Reflect, Zeros};
+/// assert_eq!((Reflect::NAME, Reflect::IS_ZEROS, Zeros::IS_ZEROS), ("reflect", false, true));
+/// ```
 pub trait PaddingMode: Copy + Default + Send + Sync + 'static {
     /// PyTorch's name: `"zeros"`, `"reflect"`, `"replicate"`, `"circular"` (`"constant"` for
     /// [`Constant`]).
@@ -247,6 +260,14 @@ padding_mode!(
 );
 
 /// The size rule a padding mode puts on padding `Lo`/`Hi` of a dim of length `In`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{PadFits, Reflect};
+/// // reflect padding must be smaller than the dim: 2 < 3
+/// fn fits<M: PadFits<In, Lo, Hi>, In, Lo, Hi>() {}
+/// fits::<Reflect, U3, U2, U2>();
+/// ```
 pub trait PadFits<In, Lo, Hi> {}
 impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Zeros {}
 impl<In, Lo, Hi> PadFits<In, Lo, Hi> for Constant {}
@@ -278,6 +299,14 @@ type Win<In, K, S, P, D> = (
 
 /// One spatial dim of a convolution, for `(In, K, S, P, D, M)`: input length, kernel, stride,
 /// padding spec, dilation and padding mode. Checks every rule and gives the output length.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{ConvAxis, Zeros};
+/// // length 32, kernel 5, stride 1, padding 2, dilation 1: 32 out
+/// type A = (U32, U5, U1, U2, U1, Zeros);
+/// assert_eq!((<<A as ConvAxis>::Out as ConstDim>::SIZE, A::LO, A::HI), (32, 2, 2));
+/// ```
 pub trait ConvAxis {
     /// The output length.
     type Out: ConstDim;
@@ -316,6 +345,13 @@ where
 }
 
 /// `G` groups of `CI` input and `CO` output channels: `G >= 1` divides both.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::Groups;
+/// assert_eq!(<<U2 as Groups<U4, U6>>::InPerGroup as ConstDim>::SIZE, 2);
+/// assert_eq!(<<U2 as Groups<U4, U6>>::OutPerGroup as ConstDim>::SIZE, 3);
+/// ```
 pub trait Groups<CI, CO>: ConstDim {
     /// `CI / G`.
     type InPerGroup: ConstDim;
@@ -469,6 +505,14 @@ pub trait Pad1dShape<M, L, R>: Shape {
     /// The padding (front, back) of each of the three spatial dims the kernels take.
     const PADS: [(usize, usize); 3];
     /// The padded shape value (the batch and channels kept).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Zeros;
+    /// use stensor::shape::spatial::Pad1dShape;
+    /// let s = <(usize, U2, U5) as Pad1dShape<Zeros, U1, U2>>::padded(&(4, U2::new(), U5::new()));
+    /// assert_eq!(s.dims(), [4, 2, 8]);
+    /// ```
     fn padded(&self) -> Self::Output;
 }
 impl<Bt, Ch, W, M, L, R> Pad1dShape<M, L, R> for (Bt, Ch, W)
@@ -505,6 +549,14 @@ pub trait Pad2dShape<M, L, R, T, B>: Shape {
     /// The padding (front, back) of each of the three spatial dims the kernels take.
     const PADS: [(usize, usize); 3];
     /// The padded shape value (the batch and channels kept).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Zeros;
+    /// use stensor::shape::spatial::Pad2dShape;
+    /// let s = <(usize, U1, U3, U3) as Pad2dShape<Zeros, U1, U1, U2, U2>>::padded(&(4, U1::new(), U3::new(), U3::new()));
+    /// assert_eq!(s.dims(), [4, 1, 7, 5]);
+    /// ```
     fn padded(&self) -> Self::Output;
 }
 impl<Bt, Ch, H, W, M, L, R, T, B> Pad2dShape<M, L, R, T, B> for (Bt, Ch, H, W)
@@ -579,3 +631,263 @@ adaptive_shape!(
     /// ```
     Adaptive2dShape, [(H, OH), (W, OW)]
 );
+
+macro_rules! conv_shape {
+    ($(#[$doc:meta])* $trait:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+        $(#[$doc])*
+        pub trait $trait<CI, CO, K, S, P, D, G, M>: Shape {
+            /// The convolved shape.
+            type Output: Shape;
+            /// The convolved shape value (the batch kept).
+            fn convolved(&self) -> Self::Output;
+            /// The window as the kernels take it, `padding` the padding in front.
+            fn window() -> Window3;
+            /// The padding behind, right-aligned in three.
+            fn padding_behind() -> [usize; 3];
+        }
+
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, D, G, M> $trait<CI, CO, K, S, P, D, G, M>
+            for (Bt, C2, $($In,)+)
+        where
+            Bt: Dim,
+            C2: Dim + InChannels<CI>,
+            $($In: ConstDim,)+
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec,
+            D: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            M: PaddingMode,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M): ConvAxis,)+
+        {
+            type Output = (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out,)+);
+            fn convolved(&self) -> Self::Output {
+                (self.0, CO::default(), $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out::default(),)+)
+            }
+            fn window() -> Window3 {
+                Window3 {
+                    input: right3(&[$($In::SIZE),+], 1),
+                    kernel: right3(&[$(<K as $spec>::$A::SIZE),+], 1),
+                    stride: right3(&[$(<S as $spec>::$A::SIZE),+], 1),
+                    padding: right3(&[$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::LO),+], 0),
+                    dilation: right3(&[$(<D as $spec>::$A::SIZE),+], 1),
+                    output: right3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::Out as ConstDim>::SIZE),+], 1),
+                }
+            }
+            fn padding_behind() -> [usize; 3] {
+                right3(&[$(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, M) as ConvAxis>::HI),+], 0)
+            }
+        }
+    };
+}
+conv_shape!(
+    /// The shape convolving an `(N, C, L)` tensor makes, for `<in, out, kernel, stride,
+    /// padding, dilation, groups, padding_mode>` (PyTorch's order): the channel, group and
+    /// window rules checked and the output computed at compile time, written once for the op,
+    /// the layer and the functional form.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Zeros;
+    /// use stensor::shape::spatial::Conv1dShape;
+    /// type X = (usize, U2, U9);
+    /// type Y = <X as Conv1dShape<U2, U4, U3, U2, U1, U1, U1, Zeros>>::Output;
+    /// assert_eq!(Y::static_dims()[..3], [None, Some(4), Some(5)]);
+    /// ```
+    Conv1dShape, Spec1, [(L, A)]
+);
+conv_shape!(
+    /// The shape convolving an `(N, C, H, W)` tensor makes; see [`Conv1dShape`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Reflect, Same};
+    /// use stensor::shape::spatial::Conv2dShape;
+    /// type X = (U8, U3, U32, U32);
+    /// type Y = <X as Conv2dShape<U3, U6, U5, U1, Same, U1, U1, Reflect>>::Output;
+    /// assert_eq!(Y::DIMS, &[8, 6, 32, 32]);
+    /// let w = <X as Conv2dShape<U3, U6, U5, U1, Same, U1, U1, Reflect>>::window();
+    /// assert_eq!((w.padding, w.output), ([0, 2, 2], [1, 32, 32]));
+    /// ```
+    Conv2dShape, Spec2, [(H, A), (W, B)]
+);
+conv_shape!(
+    /// The shape convolving an `(N, C, D, H, W)` tensor makes; see [`Conv1dShape`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Zeros;
+    /// use stensor::shape::spatial::Conv3dShape;
+    /// type Y = <(U1, U2, U3, U4, U3) as Conv3dShape<U2, U2, U2, U1, U1, U1, U1, Zeros>>::Output;
+    /// assert_eq!(Y::DIMS, &[1, 2, 4, 5, 4]);
+    /// ```
+    Conv3dShape, Spec3, [(Dp, A), (H, B), (W, C)]
+);
+
+macro_rules! conv_transpose_shape {
+    ($(#[$doc:meta])* $trait:ident, $spec:ident, [$(($In:ident, $A:ident)),+]) => {
+        $(#[$doc])*
+        pub trait $trait<CI, CO, K, S, P, OP, G, D>: Shape {
+            /// The output shape.
+            type Output: Shape;
+            /// The output shape value (the batch kept).
+            fn transposed(&self) -> Self::Output;
+            /// The window of the convolution that maps the output back to this input: its
+            /// `input` is the output's size, its `output` this input's size.
+            fn window() -> Window3;
+        }
+
+        impl<Bt, C2, $($In,)+ CI, CO, K, S, P, OP, G, D> $trait<CI, CO, K, S, P, OP, G, D>
+            for (Bt, C2, $($In,)+)
+        where
+            Bt: Dim,
+            C2: Dim + InChannels<CI>,
+            $($In: ConstDim,)+
+            CI: ConstDim,
+            CO: ConstDim,
+            K: $spec<$($A: ConstDim),+>,
+            S: $spec<$($A: ConstDim),+>,
+            P: $spec<$($A: ConstDim),+>,
+            OP: $spec,
+            D: $spec<$($A: ConstDim),+>,
+            G: Groups<CI, CO>,
+            $(($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A): ConvTransposeOutput,)+
+        {
+            type Output = (Bt, CO, $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output,)+);
+            fn transposed(&self) -> Self::Output {
+                (self.0, CO::default(), $(<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output::default(),)+)
+            }
+            fn window() -> Window3 {
+                Window3 {
+                    input: right3(&[$(<<($In, <K as $spec>::$A, <S as $spec>::$A, <P as $spec>::$A, <D as $spec>::$A, <OP as $spec>::$A) as ConvTransposeOutput>::Output as ConstDim>::SIZE),+], 1),
+                    kernel: right3(&[$(<K as $spec>::$A::SIZE),+], 1),
+                    stride: right3(&[$(<S as $spec>::$A::SIZE),+], 1),
+                    padding: right3(&[$(<P as $spec>::$A::SIZE),+], 0),
+                    dilation: right3(&[$(<D as $spec>::$A::SIZE),+], 1),
+                    output: right3(&[$($In::SIZE),+], 1),
+                }
+            }
+        }
+    };
+}
+conv_transpose_shape!(
+    /// The shape a transposed convolution of an `(N, C, L)` tensor makes, for `<in, out,
+    /// kernel, stride, padding, output_padding, groups, dilation>` (PyTorch's order); written
+    /// once for the op, the layer and the functional form.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::ConvTranspose1dShape;
+    /// type Y = <(U1, U4, U8) as ConvTranspose1dShape<U4, U2, U3, U2, U1, U1, U1, U1>>::Output;
+    /// assert_eq!(Y::DIMS, &[1, 2, 16]);
+    /// ```
+    ConvTranspose1dShape, Spec1, [(L, A)]
+);
+conv_transpose_shape!(
+    /// The shape a transposed convolution of an `(N, C, H, W)` tensor makes; see
+    /// [`ConvTranspose1dShape`].
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::ConvTranspose2dShape;
+    /// type Y = <(U1, U32, U126, U126) as ConvTranspose2dShape<U32, U64, U3, U1, U0, U0, U1, U1>>::Output;
+    /// assert_eq!(Y::DIMS, &[1, 64, 128, 128]);
+    /// ```
+    ConvTranspose2dShape, Spec2, [(H, A), (W, B)]
+);
+
+/// The shape max unpooling an `(N, C, H, W)` tensor makes, with kernel `K`, stride `S` and
+/// padding `P` (PyTorch's `(In - 1) * stride - 2 * padding + kernel` per dim); written once for
+/// the op and the layer.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::spatial::Unpool2dShape;
+/// type Y = <(U1, U3, U2, U3) as Unpool2dShape<U2, U2, U0>>::Output;
+/// assert_eq!(Y::DIMS, &[1, 3, 4, 6]);
+/// ```
+pub trait Unpool2dShape<K, S, P>: Shape {
+    /// The unpooled shape.
+    type Output: Shape;
+    /// The unpooled shape value (the batch and channels kept).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::spatial::Unpool2dShape;
+    /// let s = <(usize, U3, U2, U2) as Unpool2dShape<U2, U2, U0>>::unpooled(&(5, U3::new(), U2::new(), U2::new()));
+    /// assert_eq!(s.dims(), [5, 3, 4, 4]);
+    /// ```
+    fn unpooled(&self) -> Self::Output;
+}
+impl<Bt, Ch, H, W, K, S, P> Unpool2dShape<K, S, P> for (Bt, Ch, H, W)
+where
+    Bt: Dim,
+    Ch: Dim,
+    H: ConstDim,
+    W: ConstDim,
+    K: Spec2,
+    S: Spec2,
+    P: Spec2,
+    (H, K::A, S::A, P::A, U1, U0): ConvTransposeOutput,
+    (W, K::B, S::B, P::B, U1, U0): ConvTransposeOutput,
+{
+    type Output = (
+        Bt,
+        Ch,
+        <(H, K::A, S::A, P::A, U1, U0) as ConvTransposeOutput>::Output,
+        <(W, K::B, S::B, P::B, U1, U0) as ConvTransposeOutput>::Output,
+    );
+    fn unpooled(&self) -> Self::Output {
+        (self.0, self.1, Default::default(), Default::default())
+    }
+}
+
+/// `(N, C, ..)` with `C` channels and 0 to 3 spatial dims: the shapes batch and group norm
+/// take (`C2` may be a runtime dim, checked against `C` when the op runs).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::spatial::Channels;
+/// fn channels<X: Channels<C>, C: ConstDim>() -> usize { C::SIZE }
+/// assert_eq!(channels::<(usize, U3, U8, U8), U3>(), 3);
+/// ```
+pub trait Channels<C>: Shape {}
+/// `(N, C, ..)` with 1 to 3 spatial dims: the shapes instance norm takes.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::spatial::SpatialChannels;
+/// fn channels<X: SpatialChannels<C>, C: ConstDim>() -> usize { C::SIZE }
+/// assert_eq!(channels::<(U2, U3, U8), U3>(), 3);
+/// ```
+pub trait SpatialChannels<C>: Channels<C> {}
+impl<B: Dim, C2: Dim + InChannels<C>, C> Channels<C> for (B, C2) {}
+macro_rules! spatial_channels {
+    ($($Sp:ident),+) => {
+        impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)+ C> Channels<C> for (B, C2, $($Sp,)+) {}
+        impl<B: Dim, C2: Dim + InChannels<C>, $($Sp: Dim,)+ C> SpatialChannels<C> for (B, C2, $($Sp,)+) {}
+    };
+}
+spatial_channels!(L);
+spatial_channels!(H, W);
+spatial_channels!(D, H, W);
+
+/// `Self` groups of `C` channels for group norm: `C % Self == 0` (PyTorch's rule), checked at
+/// compile time with the rule's sentence ([`NormGroupsDivide`]).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::spatial::NormGroups;
+/// fn per_group<G: NormGroups<C>, C: ConstDim>() -> usize { C::SIZE / G::SIZE }
+/// assert_eq!(per_group::<U2, U6>(), 3);
+/// ```
+pub trait NormGroups<C>: ConstDim {}
+impl<G: ConstDim, C> NormGroups<C> for G
+where
+    C: Rem<G>,
+    Mod<C, G>: IsEqual<U0>,
+    Eq<Mod<C, G>, U0>: NormGroupsDivide,
+{
+}

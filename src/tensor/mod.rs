@@ -63,6 +63,12 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Clone for Tensor<S, E, T> {
 )]
 pub trait ArrayFor<S: Shape, E> {
     /// The elements in row-major order.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::tensor::ArrayFor;
+    /// assert_eq!(ArrayFor::<(U3,), f64>::flat(&[1.0, 2.0, 3.0]), &[1.0, 2.0, 3.0]);
+    /// ```
     fn flat(&self) -> &[E];
 }
 
