@@ -1,4 +1,4 @@
-"""PyTorch's figures for the reference workloads W1-W6, printed in the same lines as
+"""PyTorch's figures for the reference workloads W1-W6 and W9, printed in the same lines as
 `cargo run --release --example workloads`, for a side-by-side comparison on one machine.
 
 Run with a Python that has torch (CPU build is enough; not a dependency of the project):
@@ -44,6 +44,34 @@ def cifar_net():
 
 def mlp():
     return nn.Sequential(nn.Flatten(), nn.Linear(784, 512), nn.ReLU(), nn.Linear(512, 512), nn.ReLU(), nn.Linear(512, 10))
+
+
+class BasicBlock(nn.Module):
+    """torchvision's BasicBlock."""
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.relu = nn.ReLU(inplace=True)
+        self.conv2 = nn.Conv2d(planes, planes, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x if self.downsample is None else self.downsample(x)
+        out = self.relu(self.bn1(self.conv1(x)))
+        return self.relu(self.bn2(self.conv2(out)) + identity)
+
+
+def resnet20():
+    def stage(i, o, stride):
+        ds = None if stride == 1 else nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
+        return nn.Sequential(BasicBlock(i, o, stride, ds), BasicBlock(o, o), BasicBlock(o, o))
+    return nn.Sequential(
+        nn.Conv2d(3, 16, 3, 1, 1, bias=False), nn.BatchNorm2d(16), nn.ReLU(inplace=True),
+        stage(16, 16, 1), stage(16, 32, 2), stage(32, 64, 2),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
 def train_step(net, opt, x, y):
@@ -113,6 +141,15 @@ def main():
         x = torch.rand(1, 1, 28, 28)
         with torch.no_grad():
             line("W6 inference batch-1 us", per_call(lambda: net(x)) * 1e6)
+    if want("W9"):
+        net = resnet20()
+        opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)
+        x, y = torch.rand(64, 3, 32, 32) * 2 - 1, labels(64)
+        line("W9 train examples/s", 64 / per_call(lambda: train_step(net, opt, x, y)))
+        net.eval()
+        x1 = torch.rand(1, 3, 32, 32) * 2 - 1
+        with torch.no_grad():
+            line("W9 inference batch-1 us", per_call(lambda: net(x1)) * 1e6)
 
 
 if __name__ == "__main__":

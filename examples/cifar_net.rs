@@ -103,29 +103,6 @@ impl Mynn2 {
     }
 }
 
-/// `n` generated 3x32x32 images of ten classes: class `c` has its own colour and a bright
-/// 8x8 square at its own place, over uniform noise; learnable, and nothing like CIFAR-10.
-fn generated(n: usize, seed: u64) -> Result<ImageDataset<U3, U32, U32>, stensor::data::DataError> {
-    let mut rng = Rng::seed(seed);
-    let (mut pixels, mut labels) = (Vec::with_capacity(n * 3072), Vec::with_capacity(n));
-    for _ in 0..n {
-        let c = rng.below(10) as usize;
-        let (sy, sx) = (4 + 6 * (c / 4), 4 + 6 * (c % 4));
-        for ch in 0..3 {
-            let tint = [60, 120, 180][(c + ch) % 3] as f64;
-            for y in 0..32 {
-                for x in 0..32 {
-                    let square = (sy..sy + 8).contains(&y) && (sx..sx + 8).contains(&x);
-                    let v = if square { 230.0 } else { tint } + rng.uniform(-50.0, 50.0);
-                    pixels.push(v.clamp(0.0, 255.0) as u8);
-                }
-            }
-        }
-        labels.push(c as u8);
-    }
-    ImageDataset::from_bytes(pixels, labels, 10)
-}
-
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (flags, training) = common::parse(
         &[(
@@ -162,7 +139,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             sets
         }
         None => {
-            let sets = (generated(2000, seed + 100)?, generated(500, seed + 200)?);
+            let sets = (
+                common::generated(2000, seed + 100)?,
+                common::generated(500, seed + 200)?,
+            );
             println!(
                 "no --data given: training on {} GENERATED images (coloured squares, not \
                  CIFAR-10), testing on {} more",

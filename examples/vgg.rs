@@ -27,12 +27,8 @@ type Block<I, O> = (
     MaxPool2d<U2>,
 );
 
-/// A block's layers, initialised like PyTorch's (the bound says a convolution of `I` to `O`
-/// channels in one group is valid, which holds for every `I`, `O`).
-fn block<I: ConstDim, O: ConstDim>(rng: &mut Rng) -> Block<I, O>
-where
-    U1: Groups<I, O> + Groups<O, O>,
-{
+/// A block's layers, initialised like PyTorch's.
+fn block<I: ConstDim, O: ConstDim>(rng: &mut Rng) -> Block<I, O> {
     (
         Conv2d::new(rng),
         BatchNorm2d::new(),

@@ -105,18 +105,16 @@ pub fn parse(extra: &[(&str, &str)], defaults: Training) -> Result<(Flags, Train
 /// The folder of the Fashion-MNIST subset this repository ships.
 pub const SUBSET: &str = "data/fashion-mnist-subset";
 
+/// The folder, training set and test set of Fashion-MNIST.
+pub type FashionMnist = (
+    String,
+    ImageDataset<U1, U28, U28>,
+    ImageDataset<U1, U28, U28>,
+);
+
 /// Fashion-MNIST's training and test sets from `--data` (default: [`SUBSET`]), with a line
 /// saying where they came from; also returns the folder.
-pub fn fashion_mnist(
-    flags: &Flags,
-) -> Result<
-    (
-        String,
-        ImageDataset<U1, U28, U28>,
-        ImageDataset<U1, U28, U28>,
-    ),
-    Box<dyn std::error::Error>,
-> {
+pub fn fashion_mnist(flags: &Flags) -> Result<FashionMnist, Box<dyn std::error::Error>> {
     let data = flags.get("data", SUBSET.to_string())?;
     let train = ImageDataset::fashion_mnist(&data, Split::Train)?;
     let test = ImageDataset::fashion_mnist(&data, Split::Test)?;
@@ -268,4 +266,30 @@ where
         );
     }
     Ok(curves)
+}
+
+/// `n` generated 3x32x32 images of ten classes: class `c` has its own colour and a bright
+/// 8x8 square at its own place, over uniform noise; learnable, and nothing like CIFAR-10.
+pub fn generated(
+    n: usize,
+    seed: u64,
+) -> Result<ImageDataset<U3, U32, U32>, stensor::data::DataError> {
+    let mut rng = Rng::seed(seed);
+    let (mut pixels, mut labels) = (Vec::with_capacity(n * 3072), Vec::with_capacity(n));
+    for _ in 0..n {
+        let c = rng.below(10) as usize;
+        let (sy, sx) = (4 + 6 * (c / 4), 4 + 6 * (c % 4));
+        for ch in 0..3 {
+            let tint = [60, 120, 180][(c + ch) % 3] as f64;
+            for y in 0..32 {
+                for x in 0..32 {
+                    let square = (sy..sy + 8).contains(&y) && (sx..sx + 8).contains(&x);
+                    let v = if square { 230.0 } else { tint } + rng.uniform(-50.0, 50.0);
+                    pixels.push(v.clamp(0.0, 255.0) as u8);
+                }
+            }
+        }
+        labels.push(c as u8);
+    }
+    ImageDataset::from_bytes(pixels, labels, 10)
 }

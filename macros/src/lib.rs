@@ -88,7 +88,9 @@ fn uint_type(n: u64) -> TokenStream2 {
 ///   not gets no gradient, and the gradient checks say so);
 /// - `#[module(buffer)]`: a tensor (or `Option` of one) of state that is saved but not learned;
 /// - `#[module(training)]`: the `bool` field that holds training mode (set by `train()`/`eval()`);
-/// - `#[module(skip)]`: anything else (a counter, a name).
+/// - `#[module(skip)]`: anything else (a counter, a name);
+/// - `#[module(shortcut)]`, in a `residual` struct: the shortcut (a projection such as
+///   torchvision's `downsample`, or `NoShortcut` for the input itself).
 ///
 /// On the struct:
 /// - `#[module(leaf)]`: a layer rather than a network: fields without an attribute are its
@@ -101,8 +103,45 @@ fn uint_type(n: u64) -> TokenStream2 {
 ///   type inferred at compile time), like PyTorch's `nn.Sequential`;
 /// - `#[module(chain)]`: you write `forward`, which chains the fields in order; the struct gets
 ///   the shape table (`stensor::nn::summary`) without a derived `forward`;
-/// - `#[module(input = Tensor<..>)]` with `sequential` or `chain`: `Display` shows each layer's
-///   static input and output shape for that input type.
+/// - `#[module(residual)]` derives `Forward` as a residual block: the fields run in order (the
+///   branch), the `shortcut` field's output on the input (or the input itself) is added, with
+///   the rule "the residual branch must return its input's shape" checked at compile time;
+///   `#[module(residual(then = relu))]` runs the field `relu` again after the sum, as
+///   torchvision's `BasicBlock`. The block may be generic over channels and stride with no
+///   where-clause: the derive writes the bounds;
+/// - `#[module(input = Tensor<..>)]` with `sequential`, `chain` or `residual`: `Display` shows
+///   each layer's static input and output shape for that input type; on a `sequential` struct
+///   without type parameters, `forward` is derived for that input (with or without a tape), so
+///   a shape error inside a block reports its rule at the field that breaks it rather than an
+///   unmet bound where the network is called.
+///
+/// A torchvision `BasicBlock`, generic over channels and stride, with no bound written:
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{BatchNorm2d, Conv2d, Forward, Module, NoShortcut, ReLU};
+///
+/// #[derive(Module)]
+/// #[module(residual(then = relu))]
+/// struct BasicBlock<I: ConstDim, O: ConstDim, S, D = NoShortcut> {
+///     conv1: Conv2d<I, O, U3, S, U1>,
+///     bn1: BatchNorm2d<O>,
+///     relu: ReLU,
+///     conv2: Conv2d<O, O, U3, U1, U1>,
+///     bn2: BatchNorm2d<O>,
+///     #[module(shortcut)]
+///     downsample: D,
+/// }
+///
+/// let mut rng = Rng::seed(0);
+/// let block = BasicBlock::<U16, U32, U2, _> {
+///     conv1: Conv2d::without_bias(&mut rng), bn1: BatchNorm2d::new(), relu: ReLU,
+///     conv2: Conv2d::without_bias(&mut rng), bn2: BatchNorm2d::new(),
+///     downsample: (Conv2d::<U16, U32, U1, U2>::without_bias(&mut rng), BatchNorm2d::<U32>::new()),
+/// };
+/// let y: Tensor<(U4, U32, U8, U8)> = block.forward(Tensor::<(U4, U16, U16, U16)>::zeros());
+/// assert_eq!(block.named_parameters()[6].0, "downsample.0.weight");
+/// ```
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -178,6 +217,8 @@ struct Field {
     name: String,
     ty: syn::Type,
     role: Role,
+    /// `#[module(shortcut)]` in a `residual` struct: applied to the input, added at the end.
+    shortcut: bool,
 }
 
 /// The `#[module(..)]` attributes of one item, typed.
@@ -189,6 +230,9 @@ struct Attrs {
     training: bool,
     sequential: bool,
     chain: bool,
+    residual: bool,
+    then: Option<syn::Ident>,
+    shortcut: bool,
     no_display: bool,
     leaf: bool,
     input: Option<syn::Type>,
@@ -197,7 +241,7 @@ struct Attrs {
     bounds: Vec<syn::WherePredicate>,
 }
 
-const UNKNOWN: &str = "unknown module attribute: expected `skip`, `param`, `buffer` or `training` (on a field), or `sequential`, `chain`, `leaf`, `input = Type`, `kind = expr`, `extra_repr = method`, `bounds(..)`, `no_display` (on the struct)";
+const UNKNOWN: &str = "unknown module attribute: expected `skip`, `param`, `buffer`, `training` or `shortcut` (on a field), or `sequential`, `chain`, `residual`, `residual(then = field)`, `leaf`, `input = Type`, `kind = expr`, `extra_repr = method`, `bounds(..)`, `no_display` (on the struct)";
 
 impl Attrs {
     fn parse(attrs: &[syn::Attribute]) -> syn::Result<Self> {
@@ -214,6 +258,20 @@ impl Attrs {
                     "training" => &mut out.training,
                     "sequential" => &mut out.sequential,
                     "chain" => &mut out.chain,
+                    "shortcut" => &mut out.shortcut,
+                    "residual" => {
+                        out.residual = true;
+                        if m.input.peek(syn::token::Paren) {
+                            m.parse_nested_meta(|t| {
+                                if !t.path.is_ident("then") {
+                                    return Err(t.error("expected `residual(then = field)`"));
+                                }
+                                out.then = Some(t.value()?.parse()?);
+                                Ok(())
+                            })?;
+                        }
+                        return Ok(());
+                    }
                     "no_display" => &mut out.no_display,
                     "leaf" => &mut out.leaf,
                     "input" => {
@@ -251,6 +309,7 @@ impl Attrs {
     fn has_struct_options(&self) -> bool {
         self.sequential
             || self.chain
+            || self.residual
             || self.no_display
             || self.leaf
             || self.input.is_some()
@@ -272,6 +331,10 @@ struct Parsed {
     sequential: bool,
     /// `sequential` or `chain`: the fields run in order, so the shape table can be derived.
     chain: bool,
+    /// `residual`: the fields run in order, the `shortcut` field (or the input) is added, then
+    /// the `then` field runs; the derive writes `forward` and the shape table.
+    residual: bool,
+    then: Option<syn::Member>,
     /// `leaf`: a layer of its own; its shape table row is its input and output.
     leaf: bool,
     display: bool,
@@ -292,11 +355,18 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
     let attrs = Attrs::parse(&input.attrs)?;
     let chain = attrs.sequential || attrs.chain;
     let err = |msg: &str| Err(syn::Error::new_spanned(&name, msg));
-    if attrs.input.is_some() && !chain {
+    if attrs.input.is_some() && !chain && !attrs.residual {
         return err("`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)");
     }
-    if attrs.skip || attrs.param || attrs.buffer || attrs.training {
-        return err("`skip`, `param`, `buffer` and `training` go on a field, not on the struct");
+    if attrs.skip || attrs.param || attrs.buffer || attrs.training || attrs.shortcut {
+        return err(
+            "`skip`, `param`, `buffer`, `training` and `shortcut` go on a field, not on the struct",
+        );
+    }
+    if attrs.residual && (chain || attrs.leaf) {
+        return err(
+            "`residual` derives `forward` itself: it goes without `sequential`, `chain` and `leaf`",
+        );
     }
     if attrs.leaf && chain {
         return err(
@@ -304,6 +374,7 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
         );
     }
     let (fields, training) = parse_fields(&data.fields, attrs.leaf)?;
+    let then = residual_then(&fields, &attrs, &name)?;
     if chain && fields.iter().all(|f| f.role != Role::Child) {
         return err(if attrs.sequential {
             "#[module(sequential)] needs at least one (non-skipped) field to chain"
@@ -318,6 +389,8 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
         training,
         sequential: attrs.sequential,
         chain,
+        residual: attrs.residual,
+        then,
         leaf: attrs.leaf,
         // a layer prints inside its network; on its own, through `ModuleDisplay`
         display: !attrs.no_display && !attrs.leaf,
@@ -326,6 +399,38 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
         extra_repr: attrs.extra_repr,
         bounds: attrs.bounds,
     })
+}
+
+/// The checks of a `residual` struct's fields, and its `then` field: one shortcut at most, a
+/// branch of at least one field, `then` naming a submodule.
+fn residual_then(
+    fields: &[Field],
+    attrs: &Attrs,
+    name: &syn::Ident,
+) -> syn::Result<Option<syn::Member>> {
+    let err = |msg: &str| Err(syn::Error::new_spanned(name, msg));
+    let shortcuts = fields.iter().filter(|f| f.shortcut).count();
+    if !attrs.residual {
+        return match (shortcuts, &attrs.then) {
+            (0, None) => Ok(None),
+            _ => err("`shortcut` and `then` belong to a `#[module(residual)]` struct"),
+        };
+    }
+    if shortcuts > 1 {
+        return err(
+            "a residual block has one `#[module(shortcut)]` field (or none: the input itself)",
+        );
+    }
+    let Some(then) = &attrs.then else {
+        return match fields.iter().any(|f| f.role == Role::Child && !f.shortcut) {
+            true => Ok(None),
+            false => err("#[module(residual)] needs at least one field for the branch"),
+        };
+    };
+    match fields.iter().find(|f| f.role == Role::Child && *then == f.name) {
+        Some(f) if !f.shortcut => Ok(Some(f.member.clone())),
+        _ => err("`residual(then = field)` names a submodule field of the branch, run again after the sum (torchvision's `relu`)"),
+    }
 }
 
 /// The visited fields with their roles, and the training-mode field. In a `leaf` a field
@@ -341,7 +446,7 @@ fn parse_fields(
         if fa.has_struct_options() {
             return Err(syn::Error::new_spanned(
                 f,
-                "`sequential`, `chain`, `leaf`, `input`, `kind`, `extra_repr`, `bounds` and `no_display` go on the struct, not on a field",
+                "`sequential`, `chain`, `residual`, `leaf`, `input`, `kind`, `extra_repr`, `bounds` and `no_display` go on the struct, not on a field",
             ));
         }
         if usize::from(fa.skip)
@@ -363,6 +468,12 @@ fn parse_fields(
             training = Some(member);
             continue;
         }
+        if fa.shortcut && (fa.skip || fa.param || fa.buffer || leaf) {
+            return Err(syn::Error::new_spanned(
+                f,
+                "a `shortcut` field is a submodule (a projection, or `NoShortcut`)",
+            ));
+        }
         let role = if fa.param {
             Role::Param
         } else if fa.buffer {
@@ -381,6 +492,7 @@ fn parse_fields(
             name,
             ty: f.ty.clone(),
             role,
+            shortcut: fa.shortcut,
         });
     }
     Ok((out, training))
@@ -395,11 +507,18 @@ fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
         quote!()
     };
     let forward = if p.sequential {
-        forward_impl(&p)
+        match concrete_input(&p)? {
+            Some(input) => concrete_forward_impl(&p, input),
+            None => forward_impl(&p),
+        }
+    } else if p.residual {
+        residual_forward_impl(&p)
     } else {
         quote!()
     };
-    let summary = if p.chain {
+    let summary = if p.residual {
+        residual_summary_impl(&p)
+    } else if p.chain {
         summary_impl(&p)
     } else if p.leaf {
         leaf_summary_impl(&p)
@@ -637,6 +756,235 @@ fn summary_impl(p: &Parsed) -> TokenStream2 {
         impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
             fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
                 #( #steps )*
+            }
+        }
+    }
+}
+
+/// The types and bounds of a `residual` struct's forward, for input `__StensorInput`: the branch
+/// chained (each field bounded by `bound`), the shortcut (or the input), their sum, and the
+/// `then` field after it. Returns the generics, each branch field's input type, the sum's type
+/// and the output type.
+fn residual_generics(
+    p: &Parsed,
+    bound: impl Fn(&syn::Type, &syn::Type) -> syn::WherePredicate,
+) -> (syn::Generics, Vec<syn::Type>, syn::Type, syn::Type) {
+    let mut generics = p.generics.clone();
+    generics.params.insert(0, syn::parse_quote!(__StensorInput));
+    let wc = generics.make_where_clause();
+    wc.predicates
+        .push(syn::parse_quote!(__StensorInput: ::core::clone::Clone));
+    let mut inputs = vec![];
+    let mut x: syn::Type = syn::parse_quote!(__StensorInput);
+    for f in p
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Child && !f.shortcut)
+    {
+        let ty = &f.ty;
+        wc.predicates.push(bound(ty, &x));
+        let next = syn::parse_quote!(<#ty as ::stensor::nn::Forward<#x>>::Output);
+        inputs.push(std::mem::replace(&mut x, next));
+    }
+    let short: syn::Type = match p.fields.iter().find(|f| f.shortcut) {
+        Some(f) => {
+            let ty = &f.ty;
+            wc.predicates
+                .push(bound(ty, &syn::parse_quote!(__StensorInput)));
+            syn::parse_quote!(<#ty as ::stensor::nn::Forward<__StensorInput>>::Output)
+        }
+        None => syn::parse_quote!(__StensorInput),
+    };
+    wc.predicates
+        .push(syn::parse_quote!(#x: ::stensor::nn::ResidualSum<#short>));
+    let sum: syn::Type = syn::parse_quote!(<#x as ::stensor::nn::ResidualSum<#short>>::Output);
+    let out = match p
+        .then
+        .as_ref()
+        .and_then(|m| p.fields.iter().find(|f| &f.member == m))
+    {
+        Some(f) => {
+            let ty = &f.ty;
+            wc.predicates.push(bound(ty, &sum));
+            syn::parse_quote!(<#ty as ::stensor::nn::Forward<#sum>>::Output)
+        }
+        None => sum.clone(),
+    };
+    (generics, inputs, sum, out)
+}
+
+/// `#[module(residual)]`: `forward` runs the branch, adds the shortcut's output (or the input),
+/// then runs `then`.
+fn residual_forward_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let (_, ty_g, _) = p.generics.split_for_impl();
+    let (generics, _, _, output) = residual_generics(
+        p,
+        |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x>),
+    );
+    let (impl_g, _, where_c) = generics.split_for_impl();
+    let branch = p
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Child && !f.shortcut)
+        .map(|f| &f.member);
+    let shortcut = match p.fields.iter().find(|f| f.shortcut) {
+        Some(f) => {
+            let m = &f.member;
+            quote!(::stensor::nn::Forward::forward(&self.#m, ::core::clone::Clone::clone(&x)))
+        }
+        None => quote!(::core::clone::Clone::clone(&x)),
+    };
+    let then = p
+        .then
+        .as_ref()
+        .map(|m| quote!(let x = ::stensor::nn::Forward::forward(&self.#m, x);));
+    quote! {
+        impl #impl_g ::stensor::nn::Forward<__StensorInput> for #name #ty_g #where_c {
+            type Output = #output;
+            fn forward(&self, x: __StensorInput) -> Self::Output {
+                let shortcut = #shortcut;
+                #( let x = ::stensor::nn::Forward::forward(&self.#branch, x); )*
+                let x = ::stensor::nn::ResidualSum::residual_sum(x, shortcut);
+                #then
+                x
+            }
+        }
+    }
+}
+
+/// `residual`: the shape table's rows: the branch, the shortcut (from the input), then `then`.
+fn residual_summary_impl(p: &Parsed) -> TokenStream2 {
+    let name = &p.name;
+    let (_, ty_g, _) = p.generics.split_for_impl();
+    let (generics, inputs, sum, _) = residual_generics(
+        p,
+        |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
+    );
+    let (impl_g, _, where_c) = generics.split_for_impl();
+    let row = |f: &Field, x: &syn::Type| {
+        let (member, fname) = (&f.member, &f.name);
+        quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); }
+    };
+    let branch = p
+        .fields
+        .iter()
+        .filter(|f| f.role == Role::Child && !f.shortcut);
+    let mut steps: Vec<TokenStream2> = branch.zip(&inputs).map(|(f, x)| row(f, x)).collect();
+    if let Some(f) = p.fields.iter().find(|f| f.shortcut) {
+        steps.push(row(f, &syn::parse_quote!(__StensorInput)));
+    }
+    if let Some(f) = p
+        .then
+        .as_ref()
+        .and_then(|m| p.fields.iter().find(|f| &f.member == m))
+    {
+        let (member, fname) = (&f.member, &f.name);
+        steps.push(quote! { ::stensor::nn::Summarize::<#sum>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); });
+    }
+    quote! {
+        impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
+            fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
+                #( #steps )*
+            }
+        }
+    }
+}
+
+/// The input of a `sequential` struct without type parameters that names `input =
+/// Tensor<S, E>`: its shape and element type. Its `forward` is then written for that input (any
+/// tape, any size of its runtime dims), so the compiler checks each field's shape rule where the
+/// struct is defined and reports the rule's sentence at the field that breaks it, instead of an
+/// unmet bound at the caller.
+fn concrete_input(p: &Parsed) -> syn::Result<Option<(syn::Type, syn::Type)>> {
+    let Some(input) = &p.input else {
+        return Ok(None);
+    };
+    if p.generics.type_params().next().is_some() {
+        return Ok(None);
+    }
+    let args = match input {
+        syn::Type::Path(tp) => tp
+            .path
+            .segments
+            .last()
+            .and_then(|seg| match &seg.arguments {
+                syn::PathArguments::AngleBracketed(a) if seg.ident == "Tensor" => Some(&a.args),
+                _ => None,
+            }),
+        _ => None,
+    };
+    let types: Vec<&syn::Type> = args
+        .into_iter()
+        .flatten()
+        .filter_map(|a| match a {
+            syn::GenericArgument::Type(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    match types.as_slice() {
+        [s] => Ok(Some(((*s).clone(), syn::parse_quote!(f32)))),
+        [s, e] | [s, e, _] => Ok(Some(((*s).clone(), (*e).clone()))),
+        _ => Err(syn::Error::new_spanned(
+            input,
+            "`input = ..` names the input tensor type, `Tensor<Shape>` or `Tensor<Shape, Element>`",
+        )),
+    }
+}
+
+/// `sequential` with a concrete `input`: `forward` for that shape and element type and any
+/// tape, each field's output type spanned at the field so a broken rule points there.
+fn concrete_forward_impl(p: &Parsed, (shape, elem): (syn::Type, syn::Type)) -> TokenStream2 {
+    use syn::spanned::Spanned;
+    let name = &p.name;
+    let (impl_g, ty_g, where_c) = p.generics.split_for_impl();
+    // Each runtime (`usize`) dim of the named shape becomes a parameter, so the network takes
+    // a static batch as well; the static dims stay concrete, which is what lets the compiler
+    // check the rules here.
+    let mut dims: Vec<TokenStream2> = vec![];
+    let shape: syn::Type = match &shape {
+        syn::Type::Tuple(t) => {
+            let elems: Vec<TokenStream2> = t
+                .elems
+                .iter()
+                .enumerate()
+                .map(|(i, d)| match d {
+                    syn::Type::Path(tp) if tp.path.is_ident("usize") => {
+                        let id = quote::format_ident!("__StensorDim{}", i);
+                        dims.push(quote!(#id: ::stensor::shape::Dim));
+                        quote!(#id)
+                    }
+                    _ => quote!(#d),
+                })
+                .collect();
+            syn::parse_quote!((#(#elems,)*))
+        }
+        other => other.clone(),
+    };
+    let mut x: syn::Type = syn::parse_quote!(::stensor::Tensor<#shape, #elem, __StensorTape>);
+    let input = x.clone();
+    let mut steps = vec![];
+    for f in p.fields.iter().filter(|f| f.role == Role::Child) {
+        let (ty, member) = (&f.ty, &f.member);
+        x = syn::parse_quote_spanned!(ty.span()=> <#ty as ::stensor::nn::Forward<#x>>::Output);
+        steps.push(quote::quote_spanned!(ty.span()=> let x = ::stensor::nn::Forward::forward(&self.#member, x);));
+    }
+    let mut params: Vec<TokenStream2> = vec![quote!(__StensorTape)];
+    params.extend(dims);
+    params.extend(p.generics.params.iter().map(|g| quote!(#g)));
+    let _ = impl_g;
+    let mut preds: Vec<TokenStream2> = vec![quote!(
+        __StensorTape: ::stensor::autograd::MergeTape<#elem, __StensorTape, Output = __StensorTape>
+    )];
+    if let Some(wc) = where_c {
+        preds.extend(wc.predicates.iter().map(|w| quote!(#w)));
+    }
+    quote! {
+        impl<#(#params),*> ::stensor::nn::Forward<#input> for #name #ty_g where #(#preds),* {
+            type Output = #x;
+            fn forward(&self, x: #input) -> Self::Output {
+                #( #steps )*
+                x
             }
         }
     }

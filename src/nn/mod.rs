@@ -35,6 +35,7 @@ mod norm;
 mod pad;
 mod pool;
 mod repr;
+mod residual;
 mod sequential;
 mod shuffle;
 
@@ -49,6 +50,7 @@ pub use norm::*;
 pub use pad::*;
 pub use pool::*;
 pub use repr::HyperRepr;
+pub use residual::*;
 pub use shuffle::*;
 pub use stensor_macros::Module;
 

@@ -194,6 +194,16 @@ pub trait Module: Any {
     fn extra_repr(&self) -> String {
         String::new()
     }
+    /// Whether this module stands for an absent submodule (PyTorch's `None`, as
+    /// [`NoShortcut`](super::NoShortcut)): it has no parameters and the printout leaves it out.
+    ///
+    /// ```
+    /// use stensor::nn::{Module, NoShortcut, ReLU};
+    /// assert!(NoShortcut.is_absent() && !ReLU.is_absent());
+    /// ```
+    fn is_absent(&self) -> bool {
+        false
+    }
     /// `self` as `Any`, to downcast to a concrete layer type.
     ///
     /// ```
@@ -610,8 +620,16 @@ tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12
 pub struct ModuleDisplay<'a>(pub &'a dyn Module);
 
 /// Writes the PyTorch-style tree of `m` at `indent` (two spaces per level).
+/// The children a printout shows: all but the absent ones (PyTorch prints no `None`).
+fn present_children(m: &dyn Module) -> Vec<(String, &dyn Module)> {
+    m.children()
+        .into_iter()
+        .filter(|(_, c)| !c.is_absent())
+        .collect()
+}
+
 pub(crate) fn write_tree(m: &dyn Module, f: &mut fmt::Formatter<'_>, indent: usize) -> fmt::Result {
-    let children: Vec<(String, &dyn Module)> = m.children().into_iter().collect();
+    let children: Vec<(String, &dyn Module)> = present_children(m);
     if children.is_empty() {
         return write!(f, "{}({})", m.kind(), m.extra_repr());
     }
@@ -875,7 +893,7 @@ fn write_tree_shapes(
     indent: usize,
     shapes: &std::collections::HashMap<String, (String, String)>,
 ) -> fmt::Result {
-    let children: Vec<(String, &dyn Module)> = m.children().into_iter().collect();
+    let children: Vec<(String, &dyn Module)> = present_children(m);
     if children.is_empty() {
         write!(f, "{}({})", m.kind(), m.extra_repr())?;
         if let Some((i, o)) = shapes.get(path) {

@@ -34,6 +34,51 @@ macro_rules! bit_rule {
     };
 }
 
+/// The shortcut of a residual block returns the branch's shape, so the two can be added.
+/// Checked dim by dim ([`ResidualDim`]) rather than as one type, so that shapes the compiler is
+/// still computing (a generic block's outputs) report this rule, not a type mismatch.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, ReLU, Residual};
+/// let y = Residual::new(ReLU).forward(Tensor::<(U2, U3)>::ones());
+/// assert_eq!(y.to_vec(), vec![2.0; 6]);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the residual branch must return its input's shape",
+    label = "the shortcut returns `{Self}`, the branch `{Other}`",
+    note = "a branch that changes the channels or the size (a stride) needs a projection shortcut with the same change, as torchvision's `downsample`: a 1x1 convolution with the branch's output channels and stride, then a batch norm"
+)]
+pub trait ResidualShape<Other> {}
+
+/// One dim of [`ResidualShape`]: the shortcut's equals the branch's.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::rules::ResidualDim;
+/// fn same<A: ResidualDim<B>, B>() {}
+/// same::<U4, U4>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "the residual branch must return its input's shape",
+    label = "the shortcut has `{Self}` here, the branch `{Other}`",
+    note = "a branch that changes the channels or the size (a stride) needs a projection shortcut with the same change, as torchvision's `downsample`: a 1x1 convolution with the branch's output channels and stride, then a batch norm"
+)]
+pub trait ResidualDim<Other> {}
+impl<X> ResidualDim<X> for X {}
+
+macro_rules! residual_shape {
+    ($(($A:ident, $B:ident)),*) => {
+        impl<$($A, $B: ResidualDim<$A>),*> ResidualShape<($($A,)*)> for ($($B,)*) {}
+    };
+}
+residual_shape!();
+residual_shape!((A0, B0));
+residual_shape!((A0, B0), (A1, B1));
+residual_shape!((A0, B0), (A1, B1), (A2, B2));
+residual_shape!((A0, B0), (A1, B1), (A2, B2), (A3, B3));
+residual_shape!((A0, B0), (A1, B1), (A2, B2), (A3, B3), (A4, B4));
+
 same_rule!(
     /// Elementwise operations take tensors of the same shape.
     ///

@@ -361,6 +361,28 @@ pub trait Groups<CI, CO>: ConstDim {
 type SafeG<G> = Maximum<G, U1>;
 impl<G, CI, CO> Groups<CI, CO> for G
 where
+    G: ConstDim + IsEqual<U1> + GroupsOf<CI, CO, Eq<G, U1>>,
+{
+    type InPerGroup = <G as GroupsOf<CI, CO, Eq<G, U1>>>::InPerGroup;
+    type OutPerGroup = <G as GroupsOf<CI, CO, Eq<G, U1>>>::OutPerGroup;
+}
+
+/// How `G` groups split `CI` and `CO` channels, by whether `G` is 1 (`One`): one group takes
+/// every channel with no arithmetic, so code generic over the channels needs no bound for
+/// PyTorch's default `groups=1`; other counts check that they divide both.
+#[doc(hidden)]
+pub trait GroupsOf<CI, CO, One> {
+    /// `CI / G`.
+    type InPerGroup: ConstDim;
+    /// `CO / G`.
+    type OutPerGroup: ConstDim;
+}
+impl<G, CI: ConstDim, CO: ConstDim> GroupsOf<CI, CO, B1> for G {
+    type InPerGroup = CI;
+    type OutPerGroup = CO;
+}
+impl<G, CI, CO> GroupsOf<CI, CO, B0> for G
+where
     G: ConstDim + IsGreater<U0> + Max<U1>,
     Gr<G, U0>: GroupsNonZero,
     CI: Rem<SafeG<G>> + Div<SafeG<G>>,
