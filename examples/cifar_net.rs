@@ -19,7 +19,6 @@
 #[path = "common/mod.rs"]
 mod common;
 
-use stensor::data::{ImageDataset, Split};
 use stensor::nn::*;
 use stensor::optim::SGD;
 use stensor::prelude::*;
@@ -125,33 +124,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{net}\n");
     println!("{}\n", summary::<Tensor<(usize, U3, U32, U32)>, _>(&net));
 
-    let (train, test) = match flags.opt("data") {
-        Some(dir) => {
-            let sets = (
-                ImageDataset::cifar10(&dir, Split::Train)?,
-                ImageDataset::cifar10(&dir, Split::Test)?,
-            );
-            println!(
-                "CIFAR-10 from {dir}: {} training and {} test images",
-                sets.0.len(),
-                sets.1.len()
-            );
-            sets
-        }
-        None => {
-            let sets = (
-                common::generated(2000, seed + 100)?,
-                common::generated(500, seed + 200)?,
-            );
-            println!(
-                "no --data given: training on {} GENERATED images (coloured squares, not \
-                 CIFAR-10), testing on {} more",
-                sets.0.len(),
-                sets.1.len()
-            );
-            sets
-        }
-    };
+    let (train, test) = common::cifar10_or_generated(&flags, (2000, 500), seed)?;
     common::fit(&mut net, &mut SGD::new(lr), (&train, &test), training);
     Ok(())
 }

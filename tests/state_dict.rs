@@ -192,7 +192,9 @@ fn mismatches_are_errors_naming_file_key_and_shapes() {
     };
     let before = w.net.0.weight.to_vec();
     let err = io::load_bytes(&mut w, &bytes, "lenet.safetensors").unwrap_err();
-    assert_eq!(err.to_string(), "lenet.safetensors: tensor `net.0.weight` has shape [6, 1, 5, 5] in the file, but the network expects [8, 1, 5, 5]");
+    // every problem at once: the two shapes, then the file's tensors the network lacks
+    let text = err.to_string();
+    assert!(text.starts_with("lenet.safetensors: 10 tensors do not match:\n  - tensor `net.0.weight` has shape [6, 1, 5, 5] in the file, but the network expects [8, 1, 5, 5]\n  - tensor `net.0.bias` has shape [6] in the file, but the network expects [8]\n  - unexpected tensor `net.11.bias` of shape [10]"), "{text}");
     assert_eq!(
         w.net.0.weight.to_vec(),
         before,
@@ -209,11 +211,14 @@ fn mismatches_are_errors_naming_file_key_and_shapes() {
         head: Linear::new(&mut Rng::seed(0)),
     };
     let err = io::load_bytes(&mut e, &bytes, "f.safetensors").unwrap_err();
+    let StateDictError::Mismatch { problems, .. } = &err else {
+        panic!("every problem at once, got {err}")
+    };
     assert!(
-        matches!(&err, StateDictError::Missing { key, expected, .. } if key == "head.weight" && expected == &vec![2, 10]),
+        matches!(&problems[0], StateDictError::Missing { key, expected, .. } if key == "head.weight" && expected == &vec![2, 10]),
         "{err}"
     );
-    assert_eq!(err.to_string(), "f.safetensors: missing tensor `head.weight` (the network expects shape [2, 10], the file has none)");
+    assert_eq!(err.to_string(), "f.safetensors: 2 tensors do not match:\n  - missing tensor `head.weight` (the network expects shape [2, 10], the file has none)\n  - missing tensor `head.bias` (the network expects shape [2], the file has none)");
     #[derive(Module)]
     struct Fewer {
         net: (Conv2d<U1, U6, U5, U1, U2>,),
@@ -230,9 +235,9 @@ fn mismatches_are_errors_naming_file_key_and_shapes() {
     // dtype: the file is float32, the network float64
     let mut d = LeNet::<f64>::new(0);
     let err = io::load_bytes(&mut d, &bytes, "f.safetensors").unwrap_err();
-    assert_eq!(err.to_string(), "f.safetensors: tensor `net.0.weight` (shape [6, 1, 5, 5]) is f32 in the file, but the network holds f64");
+    assert!(err.to_string().starts_with("f.safetensors: 10 tensors do not match:\n  - tensor `net.0.weight` (shape [6, 1, 5, 5]) is f32 in the file, but the network holds f64\n"), "{err}");
     // non-strict: load what matches, report the rest
-    let report = io::load_non_strict(&mut e, &bytes, "f.safetensors").unwrap();
+    let report = io::load_bytes_non_strict(&mut e, &bytes, "f.safetensors").unwrap();
     assert_eq!(report.loaded.len(), 10);
     assert_eq!(report.problems.len(), 2);
 }
@@ -436,4 +441,58 @@ fn damaged_header_entries_are_errors_naming_the_tensor() {
             "a failed load changed the network"
         );
     }
+}
+
+/// A field renamed between the file and the network (torchvision's `downsample` written as
+/// `down`): the strict load lists every missing tensor with the file's name to use.
+#[test]
+fn a_missing_tensor_names_the_nearest_one_in_the_file() {
+    #[derive(Module)]
+    struct Block {
+        conv: Conv2d<U2, U2, U1>,
+        downsample: (Conv2d<U2, U2, U1>,),
+    }
+    #[derive(Module)]
+    struct Renamed {
+        conv: Conv2d<U2, U2, U1>,
+        down: (Conv2d<U2, U2, U1>,),
+    }
+    let rng = &mut Rng::seed(0);
+    let bytes = io::to_bytes(&Block {
+        conv: Conv2d::new(rng),
+        downsample: (Conv2d::new(rng),),
+    });
+    let mut r = Renamed {
+        conv: Conv2d::new(rng),
+        down: (Conv2d::new(rng),),
+    };
+    let before = r.conv.weight.to_vec();
+    let err = io::load_bytes(&mut r, &bytes, "block.safetensors").unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("missing tensor `down.0.weight` (the network expects shape [2, 2, 1, 1], the file has none); did you mean `downsample.0.weight`?"), "{text}");
+    assert!(
+        text.contains("unexpected tensor `downsample.0.bias`"),
+        "{text}"
+    );
+    assert_eq!(
+        r.conv.weight.to_vec(),
+        before,
+        "a failed strict load changes nothing"
+    );
+}
+
+/// An in-memory state dict loads like a file, with the same checks.
+#[test]
+fn a_state_dict_map_loads_with_the_checks_of_a_file() {
+    let src = Linear::<U3, U2>::new(&mut Rng::seed(1));
+    let mut sd = io::StateDict::of(&src);
+    let mut dst = Linear::<U3, U2>::new(&mut Rng::seed(2));
+    io::load_state_dict(&mut dst, &sd).unwrap();
+    assert_eq!(dst.weight.to_vec(), src.weight.to_vec());
+    sd.insert("bias", vec![3], vec![0.0f32; 3]).unwrap();
+    let err = io::load_state_dict(&mut dst, &sd).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "<state dict>: tensor `bias` has shape [3] in the file, but the network expects [2]"
+    );
 }

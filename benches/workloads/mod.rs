@@ -1,7 +1,9 @@
-//! The reference workloads W1-W6 of `WORKLOADS.md`, shared by `examples/workloads.rs` (the
-//! figures in the README) and `benches/workloads.rs` (criterion).
+//! The reference workloads W1-W6 and W9 of `WORKLOADS.md`, shared by `examples/workloads.rs`
+//! (the figures in the README) and `benches/workloads.rs` (criterion).
 
 #![allow(dead_code)]
+
+pub mod resnet20;
 
 use stensor::loss::CrossEntropyLoss;
 use stensor::nn::*;

@@ -293,3 +293,43 @@ pub fn generated(
     }
     ImageDataset::from_bytes(pixels, labels, 10)
 }
+
+/// The training and test sets of CIFAR-10 (or of generated images of its size).
+pub type Cifar10 = (ImageDataset<U3, U32, U32>, ImageDataset<U3, U32, U32>);
+
+/// CIFAR-10's training and test sets from `--data DIR`, or `sizes` generated images (saying
+/// so), with a line saying which.
+pub fn cifar10_or_generated(
+    flags: &Flags,
+    sizes: (usize, usize),
+    seed: u64,
+) -> Result<Cifar10, Box<dyn std::error::Error>> {
+    let sets = match flags.opt("data") {
+        Some(dir) => {
+            let sets = (
+                ImageDataset::cifar10(&dir, Split::Train)?,
+                ImageDataset::cifar10(&dir, Split::Test)?,
+            );
+            println!(
+                "CIFAR-10 from {dir}: {} training and {} test images",
+                sets.0.len(),
+                sets.1.len()
+            );
+            sets
+        }
+        None => {
+            let sets = (
+                generated(sizes.0, seed + 100)?,
+                generated(sizes.1, seed + 200)?,
+            );
+            println!(
+                "no --data given: training on {} GENERATED images (coloured squares, not \
+                 CIFAR-10), testing on {} more",
+                sets.0.len(),
+                sets.1.len()
+            );
+            sets
+        }
+    };
+    Ok(sets)
+}

@@ -330,10 +330,7 @@ impl CheckpointFile {
     /// ```
     pub fn restore_model<M: Module>(&self, net: &mut M) -> Result<(), StateDictError> {
         let report = super::load_impl(net, &self.file(), &self.path, true, "model.")?;
-        match report.problems.into_iter().next() {
-            Some(p) => Err(p),
-            None => Ok(()),
-        }
+        super::strict_result(&self.path, report.problems)
     }
 
     /// The optimizer state the file holds, its buffers of element type `E`.

@@ -29,7 +29,7 @@ mod checkpoint;
 pub use checkpoint::{Checkpoint, CheckpointFile};
 
 use crate::nn::{Module, TensorMut};
-use crate::tensor::{Values, ValuesMut};
+use crate::tensor::{Element, Values, ValuesMut};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -73,6 +73,9 @@ pub enum StateDictError {
         key: String,
         /// The network's shape for it.
         expected: Vec<usize>,
+        /// The file's name closest to `key` among those the network lacks, if one is close
+        /// (a field renamed: `down` for `downsample`).
+        nearest: Option<String>,
     },
     /// The file has a tensor the network lacks.
     Unexpected {
@@ -102,6 +105,14 @@ pub enum StateDictError {
         /// What is wrong.
         message: String,
     },
+    /// More than one tensor does not match: each problem, in the network's order then the
+    /// file's extras.
+    Mismatch {
+        /// The file.
+        path: PathBuf,
+        /// Every problem (`Missing`, `Unexpected`, `Shape` or `Dtype`).
+        problems: Vec<StateDictError>,
+    },
     /// A tensor's element type differs.
     Dtype {
         /// The file.
@@ -124,11 +135,26 @@ impl fmt::Display for StateDictError {
             StateDictError::Format { path, message } => {
                 write!(f, "{}: not a valid safetensors file: {message}", path.display())
             }
-            StateDictError::Missing { path, key, expected } => write!(
-                f,
-                "{}: missing tensor `{key}` (the network expects shape {expected:?}, the file has none)",
-                path.display()
-            ),
+            StateDictError::Missing { path, key, expected, nearest } => {
+                write!(
+                    f,
+                    "{}: missing tensor `{key}` (the network expects shape {expected:?}, the file has none)",
+                    path.display()
+                )?;
+                match nearest {
+                    Some(n) => write!(f, "; did you mean `{n}`?"),
+                    None => Ok(()),
+                }
+            }
+            StateDictError::Mismatch { path, problems } => {
+                write!(f, "{}: {} tensors do not match:", path.display(), problems.len())?;
+                let prefix = format!("{}: ", path.display());
+                for p in problems {
+                    let line = p.to_string();
+                    write!(f, "\n  - {}", line.strip_prefix(&prefix).unwrap_or(&line))?;
+                }
+                Ok(())
+            }
             StateDictError::Unexpected { path, key, found } => write!(
                 f,
                 "{}: unexpected tensor `{key}` of shape {found:?} (the network has no such tensor)",
@@ -166,7 +192,7 @@ impl std::error::Error for StateDictError {
 /// use stensor::prelude::*;
 /// use stensor::nn::Linear;
 /// let bytes = stensor::io::to_bytes(&Linear::<U2, U2>::new(&mut Rng::seed(0)));
-/// let r = stensor::io::load_non_strict(&mut Linear::<U2, U2>::new(&mut Rng::seed(1)), &bytes, "m").unwrap();
+/// let r = stensor::io::load_bytes_non_strict(&mut Linear::<U2, U2>::new(&mut Rng::seed(1)), &bytes, "m").unwrap();
 /// assert_eq!((r.loaded.len(), r.problems.len()), (2, 0));
 /// ```
 #[derive(Debug, Default)]
@@ -380,7 +406,8 @@ fn sync_folder(path: &Path) {
 }
 
 /// Loads `path` into the network; every tensor must match (strict). On any mismatch nothing
-/// is changed and the first problem is returned.
+/// is changed and the error names every problem ([`StateDictError::Mismatch`] when there are
+/// several), a missing name with the file's nearest one.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -417,9 +444,21 @@ pub fn load_bytes<M: Module>(
 ) -> Result<(), StateDictError> {
     let path = path.as_ref();
     let report = load_impl(net, &parse(bytes, path)?, path, true, "")?;
-    match report.problems.into_iter().next() {
-        Some(p) => Err(p),
-        None => Ok(()),
+    strict_result(path, report.problems)
+}
+
+/// A strict load's outcome: nothing wrong, the one problem, or all of them.
+pub(crate) fn strict_result(
+    path: &Path,
+    mut problems: Vec<StateDictError>,
+) -> Result<(), StateDictError> {
+    match problems.len() {
+        0 => Ok(()),
+        1 => Err(problems.remove(0)),
+        _ => Err(StateDictError::Mismatch {
+            path: path.to_path_buf(),
+            problems,
+        }),
     }
 }
 
@@ -431,11 +470,36 @@ pub fn load_bytes<M: Module>(
 /// use stensor::nn::{Linear, Module};
 /// let bytes = stensor::io::to_bytes(&(Linear::<U2, U2>::new(&mut Rng::seed(0)),));
 /// let mut net = (Linear::<U2, U2>::new(&mut Rng::seed(1)), Linear::<U2, U1>::new(&mut Rng::seed(1)));
-/// let report = stensor::io::load_non_strict(&mut net, &bytes, "partial.safetensors").unwrap();
+/// let path = std::env::temp_dir().join("stensor-partial.safetensors");
+/// std::fs::write(&path, &bytes).unwrap();
+/// let report = stensor::io::load_non_strict(&mut net, &path).unwrap();
 /// assert_eq!(report.loaded, ["0.weight", "0.bias"]);
 /// assert_eq!(report.problems.len(), 2); // 1.weight and 1.bias are missing
+/// # std::fs::remove_file(&path).unwrap();
 /// ```
 pub fn load_non_strict<M: Module>(
+    net: &mut M,
+    path: impl AsRef<Path>,
+) -> Result<LoadReport, StateDictError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(|source| StateDictError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_bytes_non_strict(net, &bytes, path)
+}
+
+/// [`load_non_strict`] from bytes in memory; `path` names them in errors.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Linear, Module};
+/// let bytes = stensor::io::to_bytes(&(Linear::<U2, U2>::new(&mut Rng::seed(0)),));
+/// let mut net = (Linear::<U2, U2>::new(&mut Rng::seed(1)), Linear::<U2, U1>::new(&mut Rng::seed(1)));
+/// let report = stensor::io::load_bytes_non_strict(&mut net, &bytes, "partial.safetensors").unwrap();
+/// assert_eq!(report.loaded, ["0.weight", "0.bias"]);
+/// ```
+pub fn load_bytes_non_strict<M: Module>(
     net: &mut M,
     bytes: &[u8],
     path: impl AsRef<Path>,
@@ -594,49 +658,8 @@ fn load_impl<M: Module>(
             ))
         })
         .collect();
-    let p = || path.to_path_buf();
     // First pass: what matches, and every problem.
-    let mut problems = vec![];
-    let mut ok = BTreeSet::new();
-    let mut seen = BTreeSet::new();
-    net.visit_mut("", &mut |name, t: TensorMut<'_>| {
-        seen.insert(name.to_string());
-        let expected = t.dims.to_vec();
-        match in_file.get(name) {
-            None => problems.push(StateDictError::Missing {
-                path: p(),
-                key: name.into(),
-                expected,
-            }),
-            Some((_, found)) if *found != expected => problems.push(StateDictError::Shape {
-                path: p(),
-                key: name.into(),
-                expected,
-                found: found.clone(),
-            }),
-            Some((dtype, _)) if *dtype != values_dtype(&t.values) => {
-                problems.push(StateDictError::Dtype {
-                    path: p(),
-                    key: name.into(),
-                    expected: dtype_name(values_dtype(&t.values)),
-                    found: dtype_name(*dtype),
-                    shape: expected,
-                })
-            }
-            Some(_) => {
-                ok.insert(name.to_string());
-            }
-        }
-    });
-    for (name, (_, found)) in &in_file {
-        if !seen.contains(name) {
-            problems.push(StateDictError::Unexpected {
-                path: p(),
-                key: name.clone(),
-                found: found.clone(),
-            });
-        }
-    }
+    let (problems, ok) = compare(net, &in_file, path);
     let mut report = LoadReport {
         loaded: vec![],
         problems,
@@ -655,4 +678,230 @@ fn load_impl<M: Module>(
         }
     });
     Ok(report)
+}
+
+/// The network's tensors against the file's (`name -> (dtype, shape)`): every problem
+/// (missing ones with the nearest unused name of the file), and the names that match.
+fn compare<M: Module>(
+    net: &mut M,
+    in_file: &BTreeMap<String, (Dtype, Vec<usize>)>,
+    path: &Path,
+) -> (Vec<StateDictError>, BTreeSet<String>) {
+    let p = || path.to_path_buf();
+    let (mut problems, mut ok, mut seen) = (vec![], BTreeSet::new(), BTreeSet::new());
+    net.visit_mut("", &mut |name, t: TensorMut<'_>| {
+        seen.insert(name.to_string());
+        let (key, expected) = (name.to_string(), t.dims.to_vec());
+        match in_file.get(name) {
+            None => problems.push(StateDictError::Missing {
+                path: p(),
+                key,
+                expected,
+                nearest: None,
+            }),
+            Some((_, found)) if *found != expected => problems.push(StateDictError::Shape {
+                path: p(),
+                key,
+                expected,
+                found: found.clone(),
+            }),
+            Some((dtype, _)) if *dtype != values_dtype(&t.values) => {
+                problems.push(StateDictError::Dtype {
+                    path: p(),
+                    key,
+                    expected: dtype_name(values_dtype(&t.values)),
+                    found: dtype_name(*dtype),
+                    shape: expected,
+                })
+            }
+            Some(_) => {
+                ok.insert(key);
+            }
+        }
+    });
+    let extras: Vec<&str> = in_file
+        .keys()
+        .filter(|n| !seen.contains(*n))
+        .map(String::as_str)
+        .collect();
+    for problem in &mut problems {
+        if let StateDictError::Missing { key, nearest, .. } = problem {
+            *nearest = nearest_name(key, &extras);
+        }
+    }
+    for name in extras {
+        problems.push(StateDictError::Unexpected {
+            path: p(),
+            key: name.to_string(),
+            found: in_file[name].1.clone(),
+        });
+    }
+    (problems, ok)
+}
+
+/// The name in `candidates` closest to `key` by edit distance, if it is close: within half of
+/// `key`'s length (a renamed field or a layer index off by one, not an unrelated tensor).
+fn nearest_name(key: &str, candidates: &[&str]) -> Option<String> {
+    let best = candidates
+        .iter()
+        .map(|c| (edit_distance(key, c), *c))
+        .min()?;
+    (best.0 <= key.len() / 2).then(|| best.1.to_string())
+}
+
+/// Levenshtein distance over bytes (state-dict names are ASCII).
+fn edit_distance(a: &str, b: &str) -> usize {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, &ca) in a.iter().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, &cb) in b.iter().enumerate() {
+            let swap = prev[j] + usize::from(ca != cb);
+            cur[j + 1] = swap.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+/// A state dict in memory: tensor names with their dims and values, as PyTorch's
+/// `state_dict()` dict of tensors; loads into a network with every check a file gets
+/// ([`load_state_dict`]).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::io::StateDict;
+/// use stensor::nn::Linear;
+/// let mut sd = StateDict::new();
+/// sd.insert("weight", vec![1, 2], vec![0.5f32, -1.0])?;
+/// sd.insert("bias", vec![1], vec![2.0f32])?;
+/// let mut fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+/// stensor::io::load_state_dict(&mut fc, &sd)?;
+/// assert_eq!(fc.weight.to_vec(), vec![0.5, -1.0]);
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
+#[derive(Clone, Debug, Default)]
+pub struct StateDict {
+    entries: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+}
+
+impl StateDict {
+    /// An empty state dict.
+    ///
+    /// ```
+    /// assert!(stensor::io::StateDict::new().is_empty());
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A network's parameters and buffers (a copy, under their dotted names).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::BatchNorm1d;
+    /// let sd = stensor::io::StateDict::of(&BatchNorm1d::<U3>::new());
+    /// assert_eq!(sd.names(), ["bias", "num_batches_tracked", "running_mean", "running_var", "weight"]);
+    /// ```
+    pub fn of<M: Module>(net: &M) -> Self {
+        let entries = entries(net, "")
+            .into_iter()
+            .map(|(n, d, s, b)| (n, (d, s, b)))
+            .collect();
+        StateDict { entries }
+    }
+
+    /// Adds (or replaces) tensor `name` of shape `dims` with `values` (`f32`, `f64`), an error
+    /// if their number is not the product of `dims`.
+    ///
+    /// ```
+    /// let mut sd = stensor::io::StateDict::new();
+    /// assert!(sd.insert("w", vec![2, 2], vec![1.0f64; 3]).is_err());
+    /// sd.insert("w", vec![2, 2], vec![1.0f64; 4]).unwrap();
+    /// assert_eq!(sd.len(), 1);
+    /// ```
+    pub fn insert<E: Element>(
+        &mut self,
+        name: &str,
+        dims: Vec<usize>,
+        values: Vec<E>,
+    ) -> Result<(), StateDictError> {
+        let want: usize = dims.iter().product();
+        if want != values.len() {
+            return Err(StateDictError::Format {
+                path: PathBuf::from("<state dict>"),
+                message: format!(
+                    "tensor `{name}` of shape {dims:?} needs {want} values, {} given",
+                    values.len()
+                ),
+            });
+        }
+        let (dtype, bytes) = le_bytes(E::values(&values));
+        self.entries.insert(name.to_string(), (dtype, dims, bytes));
+        Ok(())
+    }
+
+    /// The tensor names, sorted.
+    ///
+    /// ```
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert("b", vec![1], vec![0.0f32]).unwrap();
+    /// sd.insert("a", vec![1], vec![0.0f32]).unwrap();
+    /// assert_eq!(sd.names(), ["a", "b"]);
+    /// ```
+    pub fn names(&self) -> Vec<&str> {
+        self.entries.keys().map(String::as_str).collect()
+    }
+
+    /// The number of tensors.
+    ///
+    /// ```
+    /// assert_eq!(stensor::io::StateDict::new().len(), 0);
+    /// ```
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// Whether there are no tensors.
+    ///
+    /// ```
+    /// assert!(stensor::io::StateDict::new().is_empty());
+    /// ```
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// The state dict as safetensors bytes (what [`save`] writes for a network).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Linear;
+    /// let fc = Linear::<U2, U1>::new(&mut Rng::seed(0));
+    /// assert_eq!(stensor::io::StateDict::of(&fc).to_bytes(), stensor::io::to_bytes(&fc));
+    /// ```
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let entries: Vec<Entry> = self
+            .entries
+            .iter()
+            .map(|(n, (d, s, b))| (n.clone(), *d, s.clone(), b.clone()))
+            .collect();
+        serialize(&entries, None)
+    }
+}
+
+/// Loads an in-memory [`StateDict`] into the network, strictly, with the checks and errors of
+/// [`load`] (named `<state dict>` in them).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::io::StateDict;
+/// use stensor::nn::Linear;
+/// let a = Linear::<U3, U2>::new(&mut Rng::seed(0));
+/// let mut b = Linear::<U3, U2>::new(&mut Rng::seed(1));
+/// stensor::io::load_state_dict(&mut b, &StateDict::of(&a))?;
+/// assert_eq!(b.bias.unwrap().to_vec(), a.bias.unwrap().to_vec());
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
+pub fn load_state_dict<M: Module>(net: &mut M, sd: &StateDict) -> Result<(), StateDictError> {
+    load_bytes(net, &sd.to_bytes(), "<state dict>")
 }
