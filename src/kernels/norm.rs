@@ -86,6 +86,33 @@ impl AffineIndex {
     }
 }
 
+/// A run length `u` over which every element shares its statistic and, for a per-channel
+/// affine, its weight: the loops then read one statistic (and weight) per run and vectorise over
+/// its elements, where a per-element index kept them scalar. `None` where the affine's runs do
+/// not nest in the statistics' (no norm of the library), or for empty data.
+fn unit_run(stats: NormStats, affine: Option<AffineIndex>) -> Option<usize> {
+    let srun = match stats {
+        NormStats::PerChannel { s, .. } => s,
+        NormStats::Groups { m } => m,
+    };
+    match affine {
+        _ if srun == 0 => None,
+        None => Some(srun),
+        Some(AffineIndex::Channel { s, .. }) if s > 0 && srun % s == 0 => Some(s),
+        Some(AffineIndex::Element { m }) if m == srun => Some(m),
+        _ => None,
+    }
+}
+
+/// The statistic of unit run `r` of length `u` (see [`unit_run`]).
+#[inline(always)]
+fn stat_of(stats: NormStats, u: usize, r: usize) -> usize {
+    match stats {
+        NormStats::PerChannel { c, .. } => r % c,
+        NormStats::Groups { m } => r * u / m,
+    }
+}
+
 /// `(i / run) % wrap` for `i = 0, 1, 2, ...`, counted without a division: the loops over a
 /// normalised tensor divided twice per element before, which took most of their time.
 #[derive(Clone, Copy)]
@@ -169,6 +196,9 @@ pub fn norm_forward<E: Element>(
     vectorised(
         #[inline(always)]
         move || {
+            if let Some(u) = unit_run(stats, affine.map(|a| a.2)) {
+                return forward_runs(x, stats, u, mean, rstd, affine);
+            }
             // loops into buffers rather than `collect`, whose loop is compiled out of line
             // for the baseline
             let mut xhat = vec![E::zero(); x.len()];
@@ -190,6 +220,47 @@ pub fn norm_forward<E: Element>(
     )
 }
 
+/// [`norm_forward`] a unit run at a time (the same operations per element, so the same
+/// numbers).
+#[inline(always)]
+fn forward_runs<E: Element>(
+    x: &[E],
+    stats: NormStats,
+    u: usize,
+    mean: &[E],
+    rstd: &[E],
+    affine: Option<(&[E], &[E], AffineIndex)>,
+) -> (Vec<E>, Vec<E>) {
+    let mut xhat = vec![E::zero(); x.len()];
+    for (r, (hs, xs)) in xhat.chunks_mut(u).zip(x.chunks(u)).enumerate() {
+        let j = stat_of(stats, u, r);
+        let (m, rs) = (mean[j], rstd[j]);
+        for (h, &v) in hs.iter_mut().zip(xs) {
+            *h = (v - m) * rs;
+        }
+    }
+    let Some((w, b, idx)) = affine else {
+        return (xhat.clone(), xhat);
+    };
+    let mut y = vec![E::zero(); x.len()];
+    for (r, (ys, hs)) in y.chunks_mut(u).zip(xhat.chunks(u)).enumerate() {
+        match idx {
+            AffineIndex::Channel { c, .. } => {
+                let (wa, ba) = (w[r % c], b[r % c]);
+                for (y, &h) in ys.iter_mut().zip(hs) {
+                    *y = h.mul_add(wa, ba);
+                }
+            }
+            AffineIndex::Element { .. } => {
+                for (((y, &h), &wa), &ba) in ys.iter_mut().zip(hs).zip(w).zip(b) {
+                    *y = h.mul_add(wa, ba);
+                }
+            }
+        }
+    }
+    (y, xhat)
+}
+
 /// The backward of [`norm_forward`]: accumulates into `dx` (through the batch statistics when
 /// `through_stats`, else with them fixed), `dw` and `db`.
 #[allow(clippy::too_many_arguments)]
@@ -209,6 +280,11 @@ pub fn norm_backward<E: Element>(
     vectorised(
         #[inline(always)]
         move || {
+            if let Some(u) = unit_run(stats, affine.map(|a| a.1)) {
+                let sums =
+                    (through_stats && dx.is_some()).then(|| stat_sums(g, xhat, stats, u, affine));
+                return backward_runs(g, xhat, stats, u, rstd, affine, sums, dx, dw, db);
+            }
             if let Some((_, idx)) = affine {
                 if let Some(dw) = dw {
                     for ((&gv, &h), a) in g.iter().zip(xhat).zip(idx.indices()) {
@@ -258,6 +334,96 @@ pub fn norm_backward<E: Element>(
     )
 }
 
+/// The per-statistic sums of `dxhat` and `dxhat * xhat` that the backward through the batch
+/// statistics needs, a unit run at a time in order (the same additions as element by element).
+#[inline(always)]
+fn stat_sums<E: Element>(
+    g: &[E],
+    xhat: &[E],
+    stats: NormStats,
+    u: usize,
+    affine: Option<(&[E], AffineIndex)>,
+) -> (Vec<E>, Vec<E>) {
+    let k = stats.count(g.len());
+    let (mut s1, mut s2) = (vec![E::zero(); k], vec![E::zero(); k]);
+    for (r, (gs, hs)) in g.chunks(u).zip(xhat.chunks(u)).enumerate() {
+        let j = stat_of(stats, u, r);
+        for (i, (&gv, &h)) in gs.iter().zip(hs).enumerate() {
+            let d = dxhat_at(gv, affine, r, i);
+            s1[j] = s1[j] + d;
+            s2[j] = d.mul_add(h, s2[j]);
+        }
+    }
+    (s1, s2)
+}
+
+/// `dxhat = g * w` of element `i` of unit run `r` (`g` without an affine).
+#[inline(always)]
+fn dxhat_at<E: Element>(gv: E, affine: Option<(&[E], AffineIndex)>, r: usize, i: usize) -> E {
+    match affine {
+        Some((w, AffineIndex::Channel { c, .. })) => gv * w[r % c],
+        Some((w, AffineIndex::Element { .. })) => gv * w[i],
+        None => gv,
+    }
+}
+
+/// [`norm_backward`] a unit run at a time (the same operations per element, in the same order,
+/// so the same numbers); `sums` are [`stat_sums`] when the gradient goes through the batch
+/// statistics.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn backward_runs<E: Element>(
+    g: &[E],
+    xhat: &[E],
+    stats: NormStats,
+    u: usize,
+    rstd: &[E],
+    affine: Option<(&[E], AffineIndex)>,
+    sums: Option<(Vec<E>, Vec<E>)>,
+    dx: Option<&mut [E]>,
+    mut dw: Option<&mut [E]>,
+    mut db: Option<&mut [E]>,
+) {
+    let cnt = E::from_usize(stats.members(g.len()).max(1));
+    let mut dx = dx;
+    for (r, (gs, hs)) in g.chunks(u).zip(xhat.chunks(u)).enumerate() {
+        if let Some((_, idx)) = affine {
+            for (i, (&gv, &h)) in gs.iter().zip(hs).enumerate() {
+                let a = match idx {
+                    AffineIndex::Channel { c, .. } => r % c,
+                    AffineIndex::Element { .. } => i,
+                };
+                if let Some(dw) = dw.as_deref_mut() {
+                    dw[a] = gv.mul_add(h, dw[a]);
+                }
+                if let Some(db) = db.as_deref_mut() {
+                    db[a] = db[a] + gv;
+                }
+            }
+        }
+        let Some(dx) = dx.as_deref_mut() else {
+            continue;
+        };
+        let j = stat_of(stats, u, r);
+        let rs = rstd[j];
+        let out = &mut dx[r * u..r * u + gs.len()];
+        match &sums {
+            None => {
+                for (i, (d, &gv)) in out.iter_mut().zip(gs).enumerate() {
+                    *d = dxhat_at(gv, affine, r, i).mul_add(rs, *d);
+                }
+            }
+            Some((s1, s2)) => {
+                let (a1, a2) = (s1[j], s2[j]);
+                for (i, ((d, &gv), &h)) in out.iter_mut().zip(gs).zip(hs).enumerate() {
+                    let dh = dxhat_at(gv, affine, r, i);
+                    *d = *d + (dh - a1 / cnt - h * a2 / cnt) * rs;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -279,6 +445,127 @@ mod tests {
                 assert!((m[ch] - mean).abs() < 1e-12 && (v[ch] - var).abs() < 1e-10);
             }
         }
+    }
+
+    /// The per-run loops against a plain element-by-element reference (each element's
+    /// statistic and weight from its index), bit for bit, on odd sizes, for batch, instance,
+    /// group and layer norm's groupings, with and without an affine, through the statistics and
+    /// with them fixed. `.ci/run` runs this at every instruction-set level the machine has.
+    fn runs_match_reference<E: Element>() {
+        let cases = |n: usize, c: usize, s: usize| {
+            [
+                (
+                    NormStats::PerChannel { n, c, s },
+                    AffineIndex::Channel { c, s },
+                ),
+                (NormStats::Groups { m: s }, AffineIndex::Channel { c, s }),
+                (
+                    NormStats::Groups { m: c * s },
+                    AffineIndex::Channel { c, s },
+                ),
+                (
+                    NormStats::Groups { m: c * s },
+                    AffineIndex::Element { m: c * s },
+                ),
+            ]
+        };
+        for (n, c, s) in [(1, 1, 1), (2, 3, 7), (3, 1, 17), (1, 5, 15), (2, 2, 33)] {
+            let len = n * c * s;
+            let x: Vec<E> = (0..len)
+                .map(|i| E::from_f64(((i * 37) % 23) as f64 * 0.25 - 2.0))
+                .collect();
+            let g: Vec<E> = (0..len)
+                .map(|i| E::from_f64(((i * 7) % 5) as f64 - 2.0))
+                .collect();
+            for (stats, aff) in cases(n, c, s) {
+                let wn = match aff {
+                    AffineIndex::Channel { c, .. } => c,
+                    AffineIndex::Element { m } => m,
+                };
+                let w: Vec<E> = (0..wn)
+                    .map(|i| E::from_f64(1.0 + i as f64 * 0.125))
+                    .collect();
+                let b: Vec<E> = (0..wn).map(|i| E::from_f64(i as f64 * -0.5)).collect();
+                let (mean, var) = norm_stats(&x, stats);
+                let rstd: Vec<E> = var
+                    .iter()
+                    .map(|&v| (v + E::from_f64(1e-5)).sqrt().recip())
+                    .collect();
+                let stat = |i: usize| match stats {
+                    NormStats::PerChannel { c, s, .. } => (i / s) % c,
+                    NormStats::Groups { m } => i / m,
+                };
+                let wi = |i: usize| match aff {
+                    AffineIndex::Channel { c, s } => (i / s) % c,
+                    AffineIndex::Element { m } => i % m,
+                };
+                for affine in [None, Some((&w[..], &b[..], aff))] {
+                    let (y, xhat) = norm_forward(&x, stats, &mean, &rstd, affine);
+                    for i in 0..len {
+                        let h = (x[i] - mean[stat(i)]) * rstd[stat(i)];
+                        let want = affine.map_or(h, |_| h.mul_add(w[wi(i)], b[wi(i)]));
+                        assert!(
+                            xhat[i] == h && y[i] == want,
+                            "forward {stats:?} {aff:?} at {i}"
+                        );
+                    }
+                    let cnt = E::from_usize(stats.members(len));
+                    let dxhat: Vec<E> = (0..len)
+                        .map(|i| affine.map_or(g[i], |_| g[i] * w[wi(i)]))
+                        .collect();
+                    let (mut s1, mut s2) =
+                        (vec![E::zero(); rstd.len()], vec![E::zero(); rstd.len()]);
+                    for i in 0..len {
+                        s1[stat(i)] = s1[stat(i)] + dxhat[i];
+                        s2[stat(i)] = dxhat[i].mul_add(xhat[i], s2[stat(i)]);
+                    }
+                    for through in [false, true] {
+                        let (mut dx, mut dw, mut db) = (
+                            vec![E::one(); len],
+                            vec![E::zero(); wn],
+                            vec![E::zero(); wn],
+                        );
+                        let aff2 = affine.map(|(w, _, a)| (w, a));
+                        norm_backward(
+                            &g,
+                            &xhat,
+                            stats,
+                            &rstd,
+                            aff2,
+                            through,
+                            Some(&mut dx),
+                            Some(&mut dw),
+                            Some(&mut db),
+                        );
+                        let (mut rw, mut rb) = (vec![E::zero(); wn], vec![E::zero(); wn]);
+                        for i in 0..len {
+                            let j = stat(i);
+                            let want = if through {
+                                E::one()
+                                    + (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j]
+                            } else {
+                                dxhat[i].mul_add(rstd[j], E::one())
+                            };
+                            assert!(
+                                dx[i] == want,
+                                "backward {stats:?} {aff:?} through={through} at {i}"
+                            );
+                            rw[wi(i)] = g[i].mul_add(xhat[i], rw[wi(i)]);
+                            rb[wi(i)] = rb[wi(i)] + g[i];
+                        }
+                        if affine.is_some() {
+                            assert!(dw == rw && db == rb, "affine grads {stats:?} {aff:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn per_run_loops_match_an_element_by_element_reference_bit_for_bit() {
+        runs_match_reference::<f32>();
+        runs_match_reference::<f64>();
     }
 
     #[test]
