@@ -715,6 +715,8 @@ pub struct SummaryRow {
 }
 
 /// Layers and chains of layers that can list their static input and output shapes for input
+/// `X`: every layer, tuples, and `#[module(sequential)]` / `#[module(chain)]` / `#[module(residual)]`
+/// structs.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -724,7 +726,11 @@ pub struct SummaryRow {
 /// Summarize::<Tensor<(U2, U4)>>::summary_rows(&net, "net", &mut rows);
 /// assert_eq!((rows[0].name.as_str(), rows[1].layer.as_str()), ("net.0", "ReLU()"));
 /// ```
-/// `X`: every layer, tuples, and `#[module(sequential)]` / `#[module(chain)]` structs.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot list its layers' shapes for input `{X}`",
+    label = "no shape table for this field",
+    note = "a block with a hand-written `forward` lists its shapes once its struct derives `Module` with `#[module(chain)]` (fields run in order), `#[module(sequential)]` or `#[module(residual)]`, or implements `stensor::nn::Summarize`"
+)]
 pub trait Summarize<X> {
     /// Appends this module's rows, named under `prefix`.
     ///
@@ -858,6 +864,7 @@ where
 }
 
 /// Prints a module tree like [`ModuleDisplay`], each chained layer followed by its static input
+/// and output shapes for input `X` (what `#[module(input = ..)]` makes `Display` do).
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -871,7 +878,6 @@ where
 /// let text = Shown((Linear::new(&mut Rng::seed(0)),)).to_string();
 /// assert!(text.contains("(N, 4) -> (N, 2)"), "{text}");
 /// ```
-/// and output shapes for input `X` (what `#[module(input = ..)]` makes `Display` do).
 pub fn fmt_with_shapes<X, M: Summarize<X> + Module>(
     m: &M,
     f: &mut fmt::Formatter<'_>,
