@@ -447,13 +447,135 @@ mod tests {
         }
     }
 
+    /// One grouping of `(N, C, S)` data with its inputs, for the per-run loops' reference.
+    struct RunCase<E> {
+        stats: NormStats,
+        aff: AffineIndex,
+        x: Vec<E>,
+        g: Vec<E>,
+        w: Vec<E>,
+        b: Vec<E>,
+    }
+
+    impl<E: Element> RunCase<E> {
+        fn new(stats: NormStats, aff: AffineIndex, len: usize) -> Self {
+            let wn = match aff {
+                AffineIndex::Channel { c, .. } => c,
+                AffineIndex::Element { m } => m,
+            };
+            let at = |n: usize, f: fn(usize) -> f64| (0..n).map(|i| E::from_f64(f(i))).collect();
+            RunCase {
+                stats,
+                aff,
+                x: at(len, |i| ((i * 37) % 23) as f64 * 0.25 - 2.0),
+                g: at(len, |i| ((i * 7) % 5) as f64 - 2.0),
+                w: at(wn, |i| 1.0 + i as f64 * 0.125),
+                b: at(wn, |i| i as f64 * -0.5),
+            }
+        }
+        /// The statistic of element `i`, from its index.
+        fn stat(&self, i: usize) -> usize {
+            match self.stats {
+                NormStats::PerChannel { c, s, .. } => (i / s) % c,
+                NormStats::Groups { m } => i / m,
+            }
+        }
+        /// The affine weight of element `i`, from its index.
+        fn wi(&self, i: usize) -> usize {
+            match self.aff {
+                AffineIndex::Channel { c, s } => (i / s) % c,
+                AffineIndex::Element { m } => i % m,
+            }
+        }
+        fn rstd(&self) -> (Vec<E>, Vec<E>) {
+            let (mean, var) = norm_stats(&self.x, self.stats);
+            let rstd = var
+                .iter()
+                .map(|&v| (v + E::from_f64(1e-5)).sqrt().recip())
+                .collect();
+            (mean, rstd)
+        }
+        /// The forward, element by element; returns `xhat`.
+        fn check_forward(&self, affine: bool) -> Vec<E> {
+            let (mean, rstd) = self.rstd();
+            let aff = affine.then_some((&self.w[..], &self.b[..], self.aff));
+            let (y, xhat) = norm_forward(&self.x, self.stats, &mean, &rstd, aff);
+            for i in 0..self.x.len() {
+                let (j, a) = (self.stat(i), self.wi(i));
+                let h = (self.x[i] - mean[j]) * rstd[j];
+                let want = if affine {
+                    h.mul_add(self.w[a], self.b[a])
+                } else {
+                    h
+                };
+                assert!(
+                    xhat[i] == h && y[i] == want,
+                    "forward {:?} {:?} at {i}",
+                    self.stats,
+                    self.aff
+                );
+            }
+            xhat
+        }
+        /// The backward, element by element, through the statistics or with them fixed.
+        fn check_backward(&self, xhat: &[E], affine: bool, through: bool) {
+            let (_, rstd) = self.rstd();
+            let (len, wn, g) = (self.x.len(), self.w.len(), &self.g);
+            let dxhat: Vec<E> = (0..len)
+                .map(|i| {
+                    if affine {
+                        g[i] * self.w[self.wi(i)]
+                    } else {
+                        g[i]
+                    }
+                })
+                .collect();
+            let (mut s1, mut s2) = (vec![E::zero(); rstd.len()], vec![E::zero(); rstd.len()]);
+            for i in 0..len {
+                s1[self.stat(i)] = s1[self.stat(i)] + dxhat[i];
+                s2[self.stat(i)] = dxhat[i].mul_add(xhat[i], s2[self.stat(i)]);
+            }
+            let (mut dx, mut dw, mut db) = (
+                vec![E::one(); len],
+                vec![E::zero(); wn],
+                vec![E::zero(); wn],
+            );
+            let aff = affine.then_some((&self.w[..], self.aff));
+            let (dxs, dws, dbs) = (Some(&mut dx[..]), Some(&mut dw[..]), Some(&mut db[..]));
+            norm_backward(g, xhat, self.stats, &rstd, aff, through, dxs, dws, dbs);
+            let cnt = E::from_usize(self.stats.members(len));
+            let (mut rw, mut rb) = (vec![E::zero(); wn], vec![E::zero(); wn]);
+            for i in 0..len {
+                let j = self.stat(i);
+                let want = match through {
+                    true => E::one() + (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j],
+                    false => dxhat[i].mul_add(rstd[j], E::one()),
+                };
+                assert!(
+                    dx[i] == want,
+                    "backward {:?} {:?} through={through} at {i}",
+                    self.stats,
+                    self.aff
+                );
+                rw[self.wi(i)] = g[i].mul_add(xhat[i], rw[self.wi(i)]);
+                rb[self.wi(i)] = rb[self.wi(i)] + g[i];
+            }
+            assert!(
+                !affine || (dw == rw && db == rb),
+                "affine grads {:?} {:?}",
+                self.stats,
+                self.aff
+            );
+        }
+    }
+
     /// The per-run loops against a plain element-by-element reference (each element's
     /// statistic and weight from its index), bit for bit, on odd sizes, for batch, instance,
     /// group and layer norm's groupings, with and without an affine, through the statistics and
     /// with them fixed. `.ci/run` runs this at every instruction-set level the machine has.
     fn runs_match_reference<E: Element>() {
-        let cases = |n: usize, c: usize, s: usize| {
-            [
+        for (n, c, s) in [(1, 1, 1), (2, 3, 7), (3, 1, 17), (1, 5, 15), (2, 2, 33)] {
+            let groupings = [
                 (
                     NormStats::PerChannel { n, c, s },
                     AffineIndex::Channel { c, s },
@@ -467,96 +589,13 @@ mod tests {
                     NormStats::Groups { m: c * s },
                     AffineIndex::Element { m: c * s },
                 ),
-            ]
-        };
-        for (n, c, s) in [(1, 1, 1), (2, 3, 7), (3, 1, 17), (1, 5, 15), (2, 2, 33)] {
-            let len = n * c * s;
-            let x: Vec<E> = (0..len)
-                .map(|i| E::from_f64(((i * 37) % 23) as f64 * 0.25 - 2.0))
-                .collect();
-            let g: Vec<E> = (0..len)
-                .map(|i| E::from_f64(((i * 7) % 5) as f64 - 2.0))
-                .collect();
-            for (stats, aff) in cases(n, c, s) {
-                let wn = match aff {
-                    AffineIndex::Channel { c, .. } => c,
-                    AffineIndex::Element { m } => m,
-                };
-                let w: Vec<E> = (0..wn)
-                    .map(|i| E::from_f64(1.0 + i as f64 * 0.125))
-                    .collect();
-                let b: Vec<E> = (0..wn).map(|i| E::from_f64(i as f64 * -0.5)).collect();
-                let (mean, var) = norm_stats(&x, stats);
-                let rstd: Vec<E> = var
-                    .iter()
-                    .map(|&v| (v + E::from_f64(1e-5)).sqrt().recip())
-                    .collect();
-                let stat = |i: usize| match stats {
-                    NormStats::PerChannel { c, s, .. } => (i / s) % c,
-                    NormStats::Groups { m } => i / m,
-                };
-                let wi = |i: usize| match aff {
-                    AffineIndex::Channel { c, s } => (i / s) % c,
-                    AffineIndex::Element { m } => i % m,
-                };
-                for affine in [None, Some((&w[..], &b[..], aff))] {
-                    let (y, xhat) = norm_forward(&x, stats, &mean, &rstd, affine);
-                    for i in 0..len {
-                        let h = (x[i] - mean[stat(i)]) * rstd[stat(i)];
-                        let want = affine.map_or(h, |_| h.mul_add(w[wi(i)], b[wi(i)]));
-                        assert!(
-                            xhat[i] == h && y[i] == want,
-                            "forward {stats:?} {aff:?} at {i}"
-                        );
-                    }
-                    let cnt = E::from_usize(stats.members(len));
-                    let dxhat: Vec<E> = (0..len)
-                        .map(|i| affine.map_or(g[i], |_| g[i] * w[wi(i)]))
-                        .collect();
-                    let (mut s1, mut s2) =
-                        (vec![E::zero(); rstd.len()], vec![E::zero(); rstd.len()]);
-                    for i in 0..len {
-                        s1[stat(i)] = s1[stat(i)] + dxhat[i];
-                        s2[stat(i)] = dxhat[i].mul_add(xhat[i], s2[stat(i)]);
-                    }
-                    for through in [false, true] {
-                        let (mut dx, mut dw, mut db) = (
-                            vec![E::one(); len],
-                            vec![E::zero(); wn],
-                            vec![E::zero(); wn],
-                        );
-                        let aff2 = affine.map(|(w, _, a)| (w, a));
-                        norm_backward(
-                            &g,
-                            &xhat,
-                            stats,
-                            &rstd,
-                            aff2,
-                            through,
-                            Some(&mut dx),
-                            Some(&mut dw),
-                            Some(&mut db),
-                        );
-                        let (mut rw, mut rb) = (vec![E::zero(); wn], vec![E::zero(); wn]);
-                        for i in 0..len {
-                            let j = stat(i);
-                            let want = if through {
-                                E::one()
-                                    + (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j]
-                            } else {
-                                dxhat[i].mul_add(rstd[j], E::one())
-                            };
-                            assert!(
-                                dx[i] == want,
-                                "backward {stats:?} {aff:?} through={through} at {i}"
-                            );
-                            rw[wi(i)] = g[i].mul_add(xhat[i], rw[wi(i)]);
-                            rb[wi(i)] = rb[wi(i)] + g[i];
-                        }
-                        if affine.is_some() {
-                            assert!(dw == rw && db == rb, "affine grads {stats:?} {aff:?}");
-                        }
-                    }
+            ];
+            for (stats, aff) in groupings {
+                let case = RunCase::<E>::new(stats, aff, n * c * s);
+                for affine in [false, true] {
+                    let xhat = case.check_forward(affine);
+                    case.check_backward(&xhat, affine, false);
+                    case.check_backward(&xhat, affine, true);
                 }
             }
         }
