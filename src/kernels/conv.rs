@@ -16,6 +16,7 @@ use super::direct::Plan;
 use super::{as_f32, as_f32_mut};
 use super::{gemm, Trans};
 use crate::element::Element;
+use crate::shape::spatial::Window3;
 use rayon::prelude::*;
 
 /// The sizes of a convolution: batch, channels, groups, and per spatial dim (depth, height,
@@ -42,6 +43,32 @@ pub struct ConvGeom {
     pub dilation: [usize; 3],
     /// Output length per spatial dim.
     pub output: [usize; 3],
+}
+
+impl ConvGeom {
+    /// The geometry of a convolution over window `w` (its padding on the front of each dim).
+    pub fn new(batch: usize, cin: usize, cout: usize, groups: usize, w: Window3) -> Self {
+        let Window3 {
+            input,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output,
+        } = w;
+        ConvGeom {
+            batch,
+            cin,
+            cout,
+            groups,
+            input,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output,
+        }
+    }
 }
 
 impl ConvGeom {

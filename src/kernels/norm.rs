@@ -49,21 +49,6 @@ impl NormStats {
             NormStats::Groups { m } => len.checked_div(m).unwrap_or(0),
         }
     }
-    /// The length of the runs of elements that share a statistic, and the statistic of each
-    /// run in order.
-    fn runs(&self) -> (usize, Indices) {
-        match *self {
-            NormStats::PerChannel { c, s, .. } => (s.max(1), Indices::new(1, c)),
-            NormStats::Groups { m } => (m.max(1), Indices::new(1, usize::MAX)),
-        }
-    }
-    /// The statistic of each element in order: `(i / s) % c`, or `i / m`.
-    fn indices(&self) -> Indices {
-        match *self {
-            NormStats::PerChannel { c, s, .. } => Indices::new(s, c),
-            NormStats::Groups { m } => Indices::new(m, usize::MAX),
-        }
-    }
     /// Elements per statistic.
     pub fn members(&self, len: usize) -> usize {
         match *self {
@@ -76,31 +61,37 @@ impl NormStats {
     }
 }
 
-impl AffineIndex {
-    /// The weight of each element in order: `(i / s) % c`, or `i % m`.
-    fn indices(&self) -> Indices {
-        match *self {
-            AffineIndex::Channel { c, s } => Indices::new(s, c),
-            AffineIndex::Element { m } => Indices::new(1, m),
-        }
-    }
-}
-
 /// A run length `u` over which every element shares its statistic and, for a per-channel
-/// affine, its weight: the loops then read one statistic (and weight) per run and vectorise over
-/// its elements, where a per-element index kept them scalar. `None` where the affine's runs do
-/// not nest in the statistics' (no norm of the library), or for empty data.
-fn unit_run(stats: NormStats, affine: Option<AffineIndex>) -> Option<usize> {
+/// affine, its weight: the loops read one statistic (and weight) per run and vectorise over its
+/// elements, where a per-element index kept them scalar. Every norm's affine runs nest in its
+/// statistics' (per channel: the spatial run; layer norm: the normalized run itself).
+///
+/// # Panics
+/// If they do not (a caller's mistake: no op of the library builds such a pair).
+fn unit_run(stats: NormStats, affine: Option<AffineIndex>) -> usize {
     let srun = match stats {
         NormStats::PerChannel { s, .. } => s,
         NormStats::Groups { m } => m,
-    };
+    }
+    .max(1);
     match affine {
-        _ if srun == 0 => None,
-        None => Some(srun),
-        Some(AffineIndex::Channel { s, .. }) if s > 0 && srun % s == 0 => Some(s),
-        Some(AffineIndex::Element { m }) if m == srun => Some(m),
-        _ => None,
+        None => srun,
+        Some(AffineIndex::Channel { s, .. }) => {
+            assert_eq!(
+                srun % s.max(1),
+                0,
+                "norm: affine runs of {s} in statistic runs of {srun}"
+            );
+            s.max(1)
+        }
+        Some(AffineIndex::Element { m }) => {
+            assert_eq!(
+                m.max(1),
+                srun,
+                "norm: an elementwise affine of {m} per run of {srun}"
+            );
+            srun
+        }
     }
 }
 
@@ -110,45 +101,6 @@ fn stat_of(stats: NormStats, u: usize, r: usize) -> usize {
     match stats {
         NormStats::PerChannel { c, .. } => r % c,
         NormStats::Groups { m } => r * u / m,
-    }
-}
-
-/// `(i / run) % wrap` for `i = 0, 1, 2, ...`, counted without a division: the loops over a
-/// normalised tensor divided twice per element before, which took most of their time.
-#[derive(Clone, Copy)]
-struct Indices {
-    run: usize,
-    wrap: usize,
-    left: usize,
-    at: usize,
-}
-
-impl Indices {
-    fn new(run: usize, wrap: usize) -> Self {
-        let run = run.max(1);
-        Indices {
-            run,
-            wrap: wrap.max(1),
-            left: run,
-            at: 0,
-        }
-    }
-}
-
-impl Iterator for Indices {
-    type Item = usize;
-    #[inline(always)]
-    fn next(&mut self) -> Option<usize> {
-        let at = self.at;
-        self.left -= 1;
-        if self.left == 0 {
-            self.left = self.run;
-            self.at += 1;
-            if self.at == self.wrap {
-                self.at = 0;
-            }
-        }
-        Some(at)
     }
 }
 
@@ -164,13 +116,15 @@ pub fn norm_stats<E: Element>(x: &[E], stats: NormStats) -> (Vec<E>, Vec<E>) {
             let mut mean = vec![E::zero(); k];
             // a run at a time, its sum carried in a register (the same additions in the same
             // order as one element at a time through memory)
-            let (run, js) = stats.runs();
-            for (part, j) in x.chunks(run).zip(js) {
+            let run = unit_run(stats, None);
+            for (r, part) in x.chunks(run).enumerate() {
+                let j = stat_of(stats, run, r);
                 mean[j] = part.iter().fold(mean[j], |acc, &v| acc + v);
             }
             mean.iter_mut().for_each(|m| *m = *m / cnt);
             let mut var = vec![E::zero(); k];
-            for (part, j) in x.chunks(run).zip(js) {
+            for (r, part) in x.chunks(run).enumerate() {
+                let j = stat_of(stats, run, r);
                 let m = mean[j];
                 var[j] = part
                     .iter()
@@ -196,26 +150,14 @@ pub fn norm_forward<E: Element>(
     vectorised(
         #[inline(always)]
         move || {
-            if let Some(u) = unit_run(stats, affine.map(|a| a.2)) {
-                return forward_runs(x, stats, u, mean, rstd, affine);
-            }
-            // loops into buffers rather than `collect`, whose loop is compiled out of line
-            // for the baseline
-            let mut xhat = vec![E::zero(); x.len()];
-            for ((h, &v), j) in xhat.iter_mut().zip(x).zip(stats.indices()) {
-                *h = (v - mean[j]) * rstd[j];
-            }
-            let y = match affine {
-                Some((w, b, idx)) => {
-                    let mut y = vec![E::zero(); x.len()];
-                    for ((y, &h), a) in y.iter_mut().zip(&xhat).zip(idx.indices()) {
-                        *y = h.mul_add(w[a], b[a]);
-                    }
-                    y
-                }
-                None => xhat.clone(),
-            };
-            (y, xhat)
+            forward_runs(
+                x,
+                stats,
+                unit_run(stats, affine.map(|a| a.2)),
+                mean,
+                rstd,
+                affine,
+            )
         },
     )
 }
@@ -280,56 +222,10 @@ pub fn norm_backward<E: Element>(
     vectorised(
         #[inline(always)]
         move || {
-            if let Some(u) = unit_run(stats, affine.map(|a| a.1)) {
-                let sums =
-                    (through_stats && dx.is_some()).then(|| stat_sums(g, xhat, stats, u, affine));
-                return backward_runs(g, xhat, stats, u, rstd, affine, sums, dx, dw, db);
-            }
-            if let Some((_, idx)) = affine {
-                if let Some(dw) = dw {
-                    for ((&gv, &h), a) in g.iter().zip(xhat).zip(idx.indices()) {
-                        dw[a] = gv.mul_add(h, dw[a]);
-                    }
-                }
-                if let Some(db) = db {
-                    for (&gv, a) in g.iter().zip(idx.indices()) {
-                        db[a] = db[a] + gv;
-                    }
-                }
-            }
-            let Some(dx) = dx else { return };
-            let dxhat: Vec<E> = match affine {
-                Some((w, idx)) => {
-                    let mut dxhat = vec![E::zero(); g.len()];
-                    for ((d, &gv), a) in dxhat.iter_mut().zip(g).zip(idx.indices()) {
-                        *d = gv * w[a];
-                    }
-                    dxhat
-                }
-                None => g.to_vec(),
-            };
-            if !through_stats {
-                for ((d, &dh), j) in dx.iter_mut().zip(&dxhat).zip(stats.indices()) {
-                    *d = dh.mul_add(rstd[j], *d);
-                }
-                return;
-            }
-            let k = stats.count(g.len());
-            let cnt = E::from_usize(stats.members(g.len()).max(1));
-            let (mut s1, mut s2) = (vec![E::zero(); k], vec![E::zero(); k]);
-            let (run, js) = stats.runs();
-            for ((ds, hs), j) in dxhat.chunks(run).zip(xhat.chunks(run)).zip(js) {
-                s1[j] = ds.iter().fold(s1[j], |acc, &d| acc + d);
-                s2[j] = ds
-                    .iter()
-                    .zip(hs)
-                    .fold(s2[j], |acc, (&d, &h)| d.mul_add(h, acc));
-            }
-            let parts = dxhat.iter().zip(xhat).zip(stats.indices());
-            for (out, ((&dh, &h), j)) in dx.iter_mut().zip(parts) {
-                let v = (dh - s1[j] / cnt - h * s2[j] / cnt) * rstd[j];
-                *out = *out + v;
-            }
+            let u = unit_run(stats, affine.map(|a| a.1));
+            let sums =
+                (through_stats && dx.is_some()).then(|| stat_sums(g, xhat, stats, u, affine));
+            backward_runs(g, xhat, stats, u, rstd, affine, sums, dx, dw, db);
         },
     )
 }

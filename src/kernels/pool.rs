@@ -9,6 +9,7 @@
 
 use super::simd::{level, simd, vectorised, Kernel, Simd};
 use crate::element::Element;
+use crate::shape::spatial::Window3;
 use rayon::prelude::*;
 
 /// The sizes of a pooling: planes (`batch * channels`), and per spatial dim the input, kernel,
@@ -32,6 +33,26 @@ pub struct PoolGeom {
 }
 
 impl PoolGeom {
+    /// The geometry of pooling `planes` planes over window `w`.
+    pub fn new(planes: usize, w: Window3) -> Self {
+        let Window3 {
+            input,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output,
+        } = w;
+        PoolGeom {
+            planes,
+            input,
+            kernel,
+            stride,
+            padding,
+            dilation,
+            output,
+        }
+    }
     fn in_vol(&self) -> usize {
         self.input.iter().product()
     }

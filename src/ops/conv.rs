@@ -54,26 +54,14 @@ fn conv_padded<M: PaddingMode, E: Element, T: TapeMode<E>, SW: Shape, SB: Shape>
     groups: usize,
 ) -> Tensor<Dyn5, E, T> {
     let dims = x.dims();
-    let (cout, cin) = (weight.dims()[0], dims[1]);
-    let (mut x, mut input, mut padding) = (x, w.input, w.padding);
+    let (mut x, mut w) = (x, w);
     if !M::IS_ZEROS {
         let pads = [0, 1, 2].map(|d| (w.padding[d], hi[d]));
         x = pad_op(x, pads, pad_mode::<M, E>(E::zero()));
-        input = [0, 1, 2].map(|d| input[d] + pads[d].0 + pads[d].1);
-        padding = [0; 3];
+        w.input = [0, 1, 2].map(|d| w.input[d] + pads[d].0 + pads[d].1);
+        w.padding = [0; 3];
     }
-    let geom = ConvGeom {
-        batch: dims[0],
-        cin,
-        cout,
-        groups,
-        input,
-        kernel: w.kernel,
-        stride: w.stride,
-        padding,
-        dilation: w.dilation,
-        output: w.output,
-    };
+    let geom = ConvGeom::new(dims[0], dims[1], weight.dims()[0], groups, w);
     conv_op(x, weight, bias, geom)
 }
 
@@ -95,20 +83,8 @@ macro_rules! conv_transpose_ops {
                 G: Groups<CI, CO>,
             {
                 let shape = self.shape().transposed();
-                let w = X::window();
                 // The convolution that maps this op's output back to its input.
-                let geom = ConvGeom {
-                    batch: self.dims()[0],
-                    cin: CO::SIZE,
-                    cout: CI::SIZE,
-                    groups: G::SIZE,
-                    input: w.input,
-                    kernel: w.kernel,
-                    stride: w.stride,
-                    padding: w.padding,
-                    dilation: w.dilation,
-                    output: w.output,
-                };
+                let geom = ConvGeom::new(self.dims()[0], CO::SIZE, CI::SIZE, G::SIZE, X::window());
                 conv_transpose_op(self.into_dyn5(), weight, bias, geom).into_typed(shape)
             }
         }

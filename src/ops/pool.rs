@@ -142,15 +142,7 @@ macro_rules! pool_ops {
 
 /// The kernels' geometry of a pooling of an `(N, C, ..)` tensor of `dims` over `w`.
 fn pool_geom(dims: &[usize], w: Window3) -> PoolGeom {
-    PoolGeom {
-        planes: dims[0] * dims[1],
-        input: w.input,
-        kernel: w.kernel,
-        stride: w.stride,
-        padding: w.padding,
-        dilation: w.dilation,
-        output: w.output,
-    }
+    PoolGeom::new(dims[0] * dims[1], w)
 }
 
 pool_ops!(
