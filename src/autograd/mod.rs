@@ -417,6 +417,23 @@ impl<E: Element> Gradients<E> {
         }
     }
 
+    /// Adds `v` to `target`'s gradient: `v` becomes it when there is none yet (a kernel that
+    /// returns a fresh buffer), else it is added. Nothing when `target` does not require grad.
+    pub(crate) fn add_owned(&mut self, target: &GradTarget, v: Vec<E>) {
+        if !target.requires_grad {
+            return;
+        }
+        debug_assert_eq!(v.len(), target.len);
+        match self.map.entry(target.id) {
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                crate::kernels::add_assign(Arc::<Vec<E>>::make_mut(e.get_mut()), &v)
+            }
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(Arc::new(v));
+            }
+        }
+    }
+
     /// A view's gradient `g` passed to the input it views: the same buffer when the input
     /// has none yet, else added to it.
     fn share(&mut self, target: &GradTarget, g: &Arc<Vec<E>>) {

@@ -2,9 +2,20 @@
 //! and positions (batch norm), or per contiguous group of elements (layer, instance and group
 //! norm); normalization with an optional affine transform; and the backward pass, through the
 //! statistics (batch statistics) or with them fixed (running statistics).
+//!
+//! Every pass walks the data a unit run at a time (a run of elements that share their
+//! statistic and weight: a channel's plane, a layer norm's row), so no element computes an
+//! index. Sums run in 32 partial lanes per run ([`lane_sums`]; `f32` a vector at a time) and
+//! the per-run results are added in run order; runs split across the pool for long data. The
+//! order of every addition is fixed by the source, so results are the same bits at every
+//! instruction-set level and every thread count. The backward recomputes the normalized input
+//! from the input and the statistics rather than keeping it: the forward writes one buffer, not
+//! two.
 
-use super::simd::vectorised;
+use super::simd::{level, simd, vectorised, Kernel, Simd};
+use super::{new_buffer, on_pool, part_len, run_parts};
 use crate::element::Element;
+use std::mem::MaybeUninit;
 
 /// Which elements share statistics.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,220 +115,570 @@ fn stat_of(stats: NormStats, u: usize, r: usize) -> usize {
     }
 }
 
-/// Mean and biased variance (two passes) of every statistic group.
-pub fn norm_stats<E: Element>(x: &[E], stats: NormStats) -> (Vec<E>, Vec<E>) {
-    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
-    // instruction with FMA, a library call without)
-    vectorised(
-        #[inline(always)]
-        move || {
-            let k = stats.count(x.len());
-            let cnt = E::from_usize(stats.members(x.len()).max(1));
-            let mut mean = vec![E::zero(); k];
-            // a run at a time, its sum carried in a register (the same additions in the same
-            // order as one element at a time through memory)
-            let run = unit_run(stats, None);
-            for (r, part) in x.chunks(run).enumerate() {
-                let j = stat_of(stats, run, r);
-                mean[j] = part.iter().fold(mean[j], |acc, &v| acc + v);
-            }
-            mean.iter_mut().for_each(|m| *m = *m / cnt);
-            let mut var = vec![E::zero(); k];
-            for (r, part) in x.chunks(run).enumerate() {
-                let j = stat_of(stats, run, r);
-                let m = mean[j];
-                var[j] = part
-                    .iter()
-                    .fold(var[j], |acc, &v| (v - m).mul_add(v - m, acc));
-            }
-            var.iter_mut().for_each(|v| *v = *v / cnt);
-            (mean, var)
-        },
-    )
+/// Partial sums each reduction keeps: element `i` of a run goes to lane `i % ACC`, and the
+/// lanes are added pairwise at the end of the run ([`lane_sums`]).
+const ACC: usize = 32;
+
+/// The arithmetic of a sum's terms, on one value or on a vector of `f32` lanes, so that one
+/// definition of a term serves both.
+trait Arith<E>: Copy {
+    fn sub(self, o: Self) -> Self;
+    fn mul(self, o: Self) -> Self;
+    /// The constant `x` in this form (`like` carries a vector's level).
+    fn lift(x: E, like: Self) -> Self;
 }
 
-/// `xhat = (x - mean) * rstd` per statistic, and `y = xhat * w + b` with the affine transform
-/// when given. Returns `(y, xhat)`.
+impl<E: Element> Arith<E> for E {
+    #[inline(always)]
+    fn sub(self, o: E) -> E {
+        self - o
+    }
+    #[inline(always)]
+    fn mul(self, o: E) -> E {
+        self * o
+    }
+    #[inline(always)]
+    fn lift(x: E, _: E) -> E {
+        x
+    }
+}
+
+/// A vector of `f32` lanes at level `S`.
+#[derive(Clone, Copy)]
+struct Lanes<S: Simd>(S, S::F);
+
+impl<S: Simd, E: Element> Arith<E> for Lanes<S> {
+    #[inline(always)]
+    fn sub(self, o: Self) -> Self {
+        Lanes(self.0, self.0.sub(self.1, o.1))
+    }
+    #[inline(always)]
+    fn mul(self, o: Self) -> Self {
+        Lanes(self.0, self.0.mul(self.1, o.1))
+    }
+    /// (Used where `E` is `f32`, whose conversion through `f64` is exact.)
+    #[inline(always)]
+    fn lift(x: E, like: Self) -> Self {
+        Lanes(like.0, like.0.splat(x.as_f64() as f32))
+    }
+}
+
+/// `K` terms of `N` values (in step from `N` inputs) that [`lane_sums`] adds up.
+trait Terms<E, const N: usize, const K: usize>: Copy {
+    fn at<A: Arith<E>>(&self, v: [A; N]) -> [A; K];
+}
+
+/// `x`.
+#[derive(Clone, Copy)]
+struct Values;
+impl<E> Terms<E, 1, 1> for Values {
+    #[inline(always)]
+    fn at<A: Arith<E>>(&self, [v]: [A; 1]) -> [A; 1] {
+        [v]
+    }
+}
+
+/// `(x - m)^2`.
+#[derive(Clone, Copy)]
+struct SquaredDeviations<E>(E);
+impl<E: Copy> Terms<E, 1, 1> for SquaredDeviations<E> {
+    #[inline(always)]
+    fn at<A: Arith<E>>(&self, [v]: [A; 1]) -> [A; 1] {
+        let d = v.sub(A::lift(self.0, v));
+        [d.mul(d)]
+    }
+}
+
+/// `g` and `g * xhat` of `[g, x]`, with `xhat = (x - mean) * rstd`.
+#[derive(Clone, Copy)]
+struct GradSums<E> {
+    mean: E,
+    rstd: E,
+}
+impl<E: Copy> Terms<E, 2, 2> for GradSums<E> {
+    #[inline(always)]
+    fn at<A: Arith<E>>(&self, [g, x]: [A; 2]) -> [A; 2] {
+        let h = x.sub(A::lift(self.mean, x)).mul(A::lift(self.rstd, x));
+        [g, g.mul(h)]
+    }
+}
+
+/// `d = g * w` and `d * xhat` of `[g, x, w]` (layer norm's elementwise weight).
+#[derive(Clone, Copy)]
+struct WeightedGradSums<E>(GradSums<E>);
+impl<E: Copy> Terms<E, 3, 2> for WeightedGradSums<E> {
+    #[inline(always)]
+    fn at<A: Arith<E>>(&self, [g, x, w]: [A; 3]) -> [A; 2] {
+        self.0.at([g.mul(w), x])
+    }
+}
+
+/// The sums over the elements of `ins` (read in step) of the `K` terms `term` gives for each,
+/// each kept in [`ACC`] partial lanes (element `i` in lane `i % ACC`) and the lanes added
+/// pairwise at the end. One sum in one register was a chain of dependent additions, four
+/// cycles an element; 32 independent chains are the same scalar operations in an order fixed
+/// by the source. `f32` runs them a vector at a time at the process's level (2, 4 or 8 vectors
+/// of lanes): the bits are the same at every level, and the same as [`scalar_lanes`] gives.
+fn lane_sums<E: Element, const N: usize, const K: usize, T: Terms<E, N, K>>(
+    ins: [&[E]; N],
+    term: T,
+) -> [E; K] {
+    let mut lanes = [[E::zero(); ACC]; K];
+    let vectors: Option<[&[f32]; N]> = ins
+        .iter()
+        .map(|s| E::as_vector(s))
+        .collect::<Option<Vec<_>>>()
+        .and_then(|v| v.try_into().ok());
+    let start = match (vectors, E::as_vector_mut(lanes.as_flattened_mut())) {
+        (Some(ins), Some(out)) => simd!(
+            level(),
+            VectorLanes {
+                ins,
+                term,
+                out,
+                _e: std::marker::PhantomData::<E>,
+            }
+        ),
+        _ => 0,
+    };
+    scalar_lanes(ins, term, start, &mut lanes);
+    lanes.map(pairwise)
+}
+
+/// The sum of the lanes, added pairwise (lane `l` and `l + w`, halving `w`).
+fn pairwise<E: Element>(mut a: [E; ACC]) -> E {
+    let mut w = ACC / 2;
+    while w > 0 {
+        for l in 0..w {
+            a[l] = a[l] + a[l + w];
+        }
+        w /= 2;
+    }
+    a[0]
+}
+
+/// Adds the terms of elements `from..` of `ins` into their lanes, one at a time.
+fn scalar_lanes<E: Element, const N: usize, const K: usize, T: Terms<E, N, K>>(
+    ins: [&[E]; N],
+    term: T,
+    from: usize,
+    lanes: &mut [[E; ACC]; K],
+) {
+    let n = ins.iter().map(|s| s.len()).min().unwrap_or(0);
+    for i in from..n {
+        let t = term.at::<E>(std::array::from_fn(|q| ins[q][i]));
+        for (a, v) in lanes.iter_mut().zip(t) {
+            a[i % ACC] = a[i % ACC] + v;
+        }
+    }
+}
+
+/// The whole chunks of [`ACC`] elements of [`lane_sums`] a vector at a time: writes the lanes
+/// to `out` (`K` rows of `ACC`) and returns how many elements it took.
+struct VectorLanes<'a, E, T, const N: usize, const K: usize> {
+    ins: [&'a [f32]; N],
+    term: T,
+    out: &'a mut [f32],
+    _e: std::marker::PhantomData<E>,
+}
+
+impl<S: Simd, E: Element, T: Terms<E, N, K>, const N: usize, const K: usize> Kernel<S>
+    for VectorLanes<'_, E, T, N, K>
+{
+    type Out = usize;
+    #[inline(always)]
+    fn run(self, s: S) -> usize {
+        let n = self.ins.iter().map(|x| x.len()).min().unwrap_or(0);
+        let whole = n - n % ACC;
+        let per = ACC / S::LANES;
+        let mut acc = [[s.zero(); ACC / 4]; K];
+        for i in (0..whole).step_by(ACC) {
+            for v in 0..per {
+                let at = i + v * S::LANES;
+                let xs = self.ins.map(|x| Lanes(s, s.load(&x[at..])));
+                let t = self.term.at(xs);
+                for (a, tq) in acc.iter_mut().zip(t) {
+                    a[v] = s.add(a[v], tq.1);
+                }
+            }
+        }
+        for (a, row) in acc.iter().zip(self.out.chunks_exact_mut(ACC)) {
+            for v in 0..per {
+                s.store(a[v], &mut row[v * S::LANES..]);
+            }
+        }
+        whole
+    }
+}
+
+/// `f(r)` of every unit run `r` (of `u` elements) of `len` elements, split across the pool for
+/// long data. The passes below reduce these per-run results in run order, so that their
+/// numbers depend neither on the level nor on the number of threads.
+fn per_run<E: Element, const K: usize>(
+    len: usize,
+    u: usize,
+    f: impl Fn(usize) -> [E; K] + Sync,
+) -> Vec<[E; K]> {
+    let mut out = vec![[E::zero(); K]; len.div_ceil(u)];
+    let fill = |r0: usize, part: &mut [[E; K]]| {
+        // in the closure, so that the loops compile at the run-time level
+        vectorised(
+            #[inline(always)]
+            || {
+                for (i, o) in part.iter_mut().enumerate() {
+                    *o = f(r0 + i);
+                }
+            },
+        )
+    };
+    if on_pool(len) {
+        let per = part_len(out.len(), 1);
+        let mut parts: Vec<(usize, &mut [[E; K]])> = out
+            .chunks_mut(per)
+            .enumerate()
+            .map(|(i, p)| (i * per, p))
+            .collect();
+        run_parts(&mut parts, |(r0, p)| fill(*r0, p));
+    } else {
+        fill(0, &mut out);
+    }
+    out
+}
+
+/// A new buffer of `len` values, `elem(&setup(r), [a[i], b[i], ..])` for element `i` of unit
+/// run `r`, split across the pool for long data. Each of `ins` is either `len` long (read
+/// in step with the output) or one run long (read again for every run: layer norm's
+/// elementwise weight). Written straight into the new buffer: no zero fill first.
+#[allow(unsafe_code)]
+fn map_runs<E: Element, const N: usize, P>(
+    len: usize,
+    u: usize,
+    ins: [&[E]; N],
+    setup: impl Fn(usize) -> P + Sync,
+    elem: impl Fn(&P, [E; N]) -> E + Sync,
+) -> Vec<E> {
+    assert!(
+        ins.iter().all(|s| s.len() == len || s.len() == u),
+        "norm: inputs of {len} or {u} values"
+    );
+    let mut out = new_buffer(len);
+    let fill = |r0: usize, part: &mut [MaybeUninit<E>]| {
+        // in the closure, so that the loops compile at the run-time level
+        vectorised(
+            #[inline(always)]
+            || {
+                for (k, ds) in part.chunks_mut(u).enumerate() {
+                    let r = r0 + k;
+                    let p = setup(r);
+                    let at = r * u;
+                    let runs: [&[E]; N] = std::array::from_fn(|q| match ins[q].len() == len {
+                        true => &ins[q][at..at + ds.len()],
+                        false => &ins[q][..ds.len()],
+                    });
+                    for (i, d) in ds.iter_mut().enumerate() {
+                        d.write(elem(&p, std::array::from_fn(|q| runs[q][i])));
+                    }
+                }
+            },
+        )
+    };
+    let spare = &mut out.spare_capacity_mut()[..len];
+    if on_pool(len) {
+        let per = part_len(len, u);
+        let mut parts: Vec<(usize, &mut [MaybeUninit<E>])> = spare
+            .chunks_mut(per)
+            .enumerate()
+            .map(|(i, p)| (i * per / u, p))
+            .collect();
+        run_parts(&mut parts, |(r0, p)| fill(*r0, p));
+    } else {
+        fill(0, spare);
+    }
+    // SAFETY: the first `len` values were written: `spare` is split into parts and runs that
+    // cover it, and the loop over each run's `ds` writes every one of its elements.
+    unsafe { out.set_len(len) };
+    out
+}
+
+/// Unit run `r` (of `u` elements) of `s`.
+#[inline(always)]
+fn run_of<E>(s: &[E], u: usize, r: usize) -> &[E] {
+    &s[r * u..((r + 1) * u).min(s.len())]
+}
+
+/// Mean and biased variance (two passes) of every statistic group, each run's sums in
+/// partial lanes ([`lane_sums`]), the runs added in order.
+pub fn norm_stats<E: Element>(x: &[E], stats: NormStats) -> (Vec<E>, Vec<E>) {
+    let k = stats.count(x.len());
+    let cnt = E::from_usize(stats.members(x.len()).max(1));
+    let u = unit_run(stats, None);
+    let run = |r| run_of(x, u, r);
+    let reduce = |parts: Vec<[E; 1]>| {
+        let mut s = vec![E::zero(); k];
+        for (r, [v]) in parts.into_iter().enumerate() {
+            let j = stat_of(stats, u, r);
+            s[j] = s[j] + v;
+        }
+        s.into_iter().map(|v| v / cnt).collect::<Vec<E>>()
+    };
+    let mean = reduce(per_run(
+        x.len(),
+        u,
+        #[inline(always)]
+        |r| lane_sums([run(r)], Values),
+    ));
+    let var = reduce(per_run(
+        x.len(),
+        u,
+        #[inline(always)]
+        |r| {
+            let m = mean[stat_of(stats, u, r)];
+            lane_sums([run(r)], SquaredDeviations(m))
+        },
+    ));
+    (mean, var)
+}
+
+/// `y = (x - mean) * rstd` per statistic, then `y * w + b` with the affine transform when
+/// given.
 pub fn norm_forward<E: Element>(
     x: &[E],
     stats: NormStats,
     mean: &[E],
     rstd: &[E],
     affine: Option<(&[E], &[E], AffineIndex)>,
-) -> (Vec<E>, Vec<E>) {
-    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
-    // instruction with FMA, a library call without)
-    vectorised(
-        #[inline(always)]
-        move || {
-            forward_runs(
-                x,
-                stats,
-                unit_run(stats, affine.map(|a| a.2)),
-                mean,
-                rstd,
-                affine,
-            )
-        },
-    )
-}
-
-/// [`norm_forward`] a unit run at a time (the same operations per element, so the same
-/// numbers).
-#[inline(always)]
-fn forward_runs<E: Element>(
-    x: &[E],
-    stats: NormStats,
-    u: usize,
-    mean: &[E],
-    rstd: &[E],
-    affine: Option<(&[E], &[E], AffineIndex)>,
-) -> (Vec<E>, Vec<E>) {
-    let mut xhat = vec![E::zero(); x.len()];
-    for (r, (hs, xs)) in xhat.chunks_mut(u).zip(x.chunks(u)).enumerate() {
+) -> Vec<E> {
+    let u = unit_run(stats, affine.map(|a| a.2));
+    let stat = |r: usize| {
         let j = stat_of(stats, u, r);
-        let (m, rs) = (mean[j], rstd[j]);
-        for (h, &v) in hs.iter_mut().zip(xs) {
-            *h = (v - m) * rs;
-        }
-    }
-    let Some((w, b, idx)) = affine else {
-        return (xhat.clone(), xhat);
+        (mean[j], rstd[j])
     };
-    let mut y = vec![E::zero(); x.len()];
-    for (r, (ys, hs)) in y.chunks_mut(u).zip(xhat.chunks(u)).enumerate() {
-        match idx {
-            AffineIndex::Channel { c, .. } => {
-                let (wa, ba) = (w[r % c], b[r % c]);
-                for (y, &h) in ys.iter_mut().zip(hs) {
-                    *y = h.mul_add(wa, ba);
-                }
-            }
-            AffineIndex::Element { .. } => {
-                for (((y, &h), &wa), &ba) in ys.iter_mut().zip(hs).zip(w).zip(b) {
-                    *y = h.mul_add(wa, ba);
-                }
-            }
-        }
+    match affine {
+        None => map_runs(
+            x.len(),
+            u,
+            [x],
+            stat,
+            #[inline(always)]
+            |&(m, rs), [v]| (v - m) * rs,
+        ),
+        Some((w, b, AffineIndex::Channel { c, .. })) => map_runs(
+            x.len(),
+            u,
+            [x],
+            #[inline(always)]
+            |r| (stat(r), w[r % c], b[r % c]),
+            #[inline(always)]
+            |&((m, rs), wa, ba), [v]| ((v - m) * rs).mul_add(wa, ba),
+        ),
+        Some((w, b, AffineIndex::Element { .. })) => map_runs(
+            x.len(),
+            u,
+            [x, w, b],
+            stat,
+            #[inline(always)]
+            |&(m, rs), [v, wa, ba]| ((v - m) * rs).mul_add(wa, ba),
+        ),
     }
-    (y, xhat)
 }
 
-/// The backward of [`norm_forward`]: accumulates into `dx` (through the batch statistics when
-/// `through_stats`, else with them fixed), `dw` and `db`.
+/// The backward of [`norm_forward`] from its input `x` and statistics: adds to `dw` and `db`,
+/// and returns the input's gradient when `want_dx` (through the batch statistics when
+/// `through_stats`, else with them fixed). The normalized input is computed again from `x`
+/// rather than kept from the forward: a pass of arithmetic instead of a buffer written.
 #[allow(clippy::too_many_arguments)]
 pub fn norm_backward<E: Element>(
     g: &[E],
-    xhat: &[E],
+    x: &[E],
     stats: NormStats,
-    rstd: &[E],
+    (mean, rstd): (&[E], &[E]),
     affine: Option<(&[E], AffineIndex)>,
     through_stats: bool,
-    dx: Option<&mut [E]>,
+    want_dx: bool,
     dw: Option<&mut [E]>,
     db: Option<&mut [E]>,
-) {
-    // in the closure, so that the loops compile at the run-time level (`f32::mul_add` is one
-    // instruction with FMA, a library call without)
-    vectorised(
-        #[inline(always)]
-        move || {
-            let u = unit_run(stats, affine.map(|a| a.1));
-            let sums =
-                (through_stats && dx.is_some()).then(|| stat_sums(g, xhat, stats, u, affine));
-            backward_runs(g, xhat, stats, u, rstd, affine, sums, dx, dw, db);
-        },
-    )
+) -> Option<Vec<E>> {
+    let u = unit_run(stats, affine.map(|a| a.1));
+    let sums = through_stats && want_dx;
+    let (s1, s2) = backward_sums(g, x, stats, u, (mean, rstd), affine, sums, dw, db);
+    if !want_dx {
+        return None;
+    }
+    let cnt = E::from_usize(stats.members(g.len()).max(1));
+    let m1: Vec<E> = s1.iter().map(|&v| v / cnt).collect();
+    let m2: Vec<E> = s2.iter().map(|&v| v / cnt).collect();
+    // per run: mean and rstd of its statistic, the weight of its channel (one when there is
+    // none or it is elementwise), and the two means of the sums (zero with fixed statistics)
+    let setup = |r: usize| {
+        let j = stat_of(stats, u, r);
+        let wa = match affine {
+            Some((w, AffineIndex::Channel { c, .. })) => w[r % c],
+            _ => E::one(),
+        };
+        let (a1, a2) = match sums {
+            true => (m1[j], m2[j]),
+            false => (E::zero(), E::zero()),
+        };
+        (mean[j], rstd[j], wa, a1, a2)
+    };
+    let through = |(m, rs, _, a1, a2): &(E, E, E, E, E), v: E, d: E| {
+        let h = (v - *m) * *rs;
+        (d - *a1 - h * *a2) * *rs
+    };
+    let len = g.len();
+    Some(match (affine, sums) {
+        (Some((w, AffineIndex::Element { .. })), true) => map_runs(
+            len,
+            u,
+            [g, x, w],
+            setup,
+            #[inline(always)]
+            |p, [gv, v, wv]| through(p, v, gv * wv),
+        ),
+        (Some((w, AffineIndex::Element { .. })), false) => map_runs(
+            len,
+            u,
+            [g, w],
+            setup,
+            #[inline(always)]
+            |p, [gv, wv]| gv * wv * p.1,
+        ),
+        (_, true) => map_runs(
+            len,
+            u,
+            [g, x],
+            setup,
+            #[inline(always)]
+            |p, [gv, v]| through(p, v, gv * p.2),
+        ),
+        (_, false) => map_runs(
+            len,
+            u,
+            [g],
+            setup,
+            #[inline(always)]
+            |p, [gv]| gv * p.2 * p.1,
+        ),
+    })
 }
 
-/// The per-statistic sums of `dxhat` and `dxhat * xhat` that the backward through the batch
-/// statistics needs, a unit run at a time in order (the same additions as element by element).
-#[inline(always)]
-fn stat_sums<E: Element>(
+/// The first pass of [`norm_backward`]: the affine gradients (`dw += g * xhat`, `db += g`)
+/// and, when `sums`, the per-statistic sums of `dxhat = g * w` and `dxhat * xhat` that the
+/// gradient through the batch statistics needs (empty otherwise). Each run's sums in partial
+/// lanes, on the pool; then added in run order.
+#[allow(clippy::too_many_arguments)]
+fn backward_sums<E: Element>(
     g: &[E],
-    xhat: &[E],
+    x: &[E],
     stats: NormStats,
     u: usize,
+    (mean, rstd): (&[E], &[E]),
     affine: Option<(&[E], AffineIndex)>,
+    sums: bool,
+    dw: Option<&mut [E]>,
+    db: Option<&mut [E]>,
 ) -> (Vec<E>, Vec<E>) {
-    let k = stats.count(g.len());
+    let k = if sums { stats.count(g.len()) } else { 0 };
     let (mut s1, mut s2) = (vec![E::zero(); k], vec![E::zero(); k]);
-    for (r, (gs, hs)) in g.chunks(u).zip(xhat.chunks(u)).enumerate() {
+    if !sums && affine.is_none() {
+        return (s1, s2);
+    }
+    let len = g.len();
+    let run = |s, r| run_of(s, u, r);
+    let stat = |r: usize| {
         let j = stat_of(stats, u, r);
-        for (i, (&gv, &h)) in gs.iter().zip(hs).enumerate() {
-            let d = dxhat_at(gv, affine, r, i);
-            s1[j] = s1[j] + d;
-            s2[j] = d.mul_add(h, s2[j]);
+        (mean[j], rstd[j])
+    };
+    if let Some((w, AffineIndex::Element { .. })) = affine {
+        // layer norm: a weight per position of the run, its gradients added run by run
+        element_affine_grads(g, x, u, stat, dw, db);
+        if sums {
+            let parts = per_run(
+                len,
+                u,
+                #[inline(always)]
+                |r| {
+                    let (mean, rstd) = stat(r);
+                    let term = WeightedGradSums(GradSums { mean, rstd });
+                    lane_sums([run(g, r), run(x, r), w], term)
+                },
+            );
+            add_in_order(&parts, stats, u, [&mut s1, &mut s2]);
         }
+        return (s1, s2);
+    }
+    let wa = |r: usize| match affine {
+        Some((w, AffineIndex::Channel { c, .. })) => w[r % c],
+        _ => E::one(),
+    };
+    let parts = per_run(
+        len,
+        u,
+        #[inline(always)]
+        |r| {
+            let (mean, rstd) = stat(r);
+            lane_sums([run(g, r), run(x, r)], GradSums { mean, rstd })
+        },
+    );
+    if let Some((_, AffineIndex::Channel { c, .. })) = affine {
+        let (mut dw, mut db) = (dw, db);
+        for (r, [sg, sgh]) in parts.iter().enumerate() {
+            if let Some(dw) = dw.as_deref_mut() {
+                dw[r % c] = dw[r % c] + *sgh;
+            }
+            if let Some(db) = db.as_deref_mut() {
+                db[r % c] = db[r % c] + *sg;
+            }
+        }
+    }
+    if sums {
+        // `dxhat = g * w` with one weight per run: its sums are the weight times `g`'s
+        let parts: Vec<[E; 2]> = (parts.iter().enumerate())
+            .map(|(r, &[sg, sgh])| [wa(r) * sg, wa(r) * sgh])
+            .collect();
+        add_in_order(&parts, stats, u, [&mut s1, &mut s2]);
     }
     (s1, s2)
 }
 
-/// `dxhat = g * w` of element `i` of unit run `r` (`g` without an affine).
-#[inline(always)]
-fn dxhat_at<E: Element>(gv: E, affine: Option<(&[E], AffineIndex)>, r: usize, i: usize) -> E {
-    match affine {
-        Some((w, AffineIndex::Channel { c, .. })) => gv * w[r % c],
-        Some((w, AffineIndex::Element { .. })) => gv * w[i],
-        None => gv,
+/// Adds per-run sums into their statistics' totals, in run order.
+fn add_in_order<E: Element>(parts: &[[E; 2]], stats: NormStats, u: usize, to: [&mut [E]; 2]) {
+    let [s1, s2] = to;
+    for (r, [a, b]) in parts.iter().enumerate() {
+        let j = stat_of(stats, u, r);
+        s1[j] = s1[j] + *a;
+        s2[j] = s2[j] + *b;
     }
 }
 
-/// [`norm_backward`] a unit run at a time (the same operations per element, in the same order,
-/// so the same numbers); `sums` are [`stat_sums`] when the gradient goes through the batch
-/// statistics.
-#[allow(clippy::too_many_arguments)]
-#[inline(always)]
-fn backward_runs<E: Element>(
+/// `dw[i] += g * xhat`, `db[i] += g` for the elementwise weight of layer norm, run by run.
+fn element_affine_grads<E: Element>(
     g: &[E],
-    xhat: &[E],
-    stats: NormStats,
+    x: &[E],
     u: usize,
-    rstd: &[E],
-    affine: Option<(&[E], AffineIndex)>,
-    sums: Option<(Vec<E>, Vec<E>)>,
-    dx: Option<&mut [E]>,
+    stat: impl Fn(usize) -> (E, E),
     mut dw: Option<&mut [E]>,
     mut db: Option<&mut [E]>,
 ) {
-    let cnt = E::from_usize(stats.members(g.len()).max(1));
-    let mut dx = dx;
-    for (r, (gs, hs)) in g.chunks(u).zip(xhat.chunks(u)).enumerate() {
-        if let Some((_, idx)) = affine {
-            for (i, (&gv, &h)) in gs.iter().zip(hs).enumerate() {
-                let a = match idx {
-                    AffineIndex::Channel { c, .. } => r % c,
-                    AffineIndex::Element { .. } => i,
-                };
+    // in the closure, so that the loops compile at the run-time level
+    vectorised(
+        #[inline(always)]
+        || {
+            for (r, (gs, xs)) in g.chunks(u).zip(x.chunks(u)).enumerate() {
+                let (m, rs) = stat(r);
                 if let Some(dw) = dw.as_deref_mut() {
-                    dw[a] = gv.mul_add(h, dw[a]);
+                    for ((a, &gv), &v) in dw.iter_mut().zip(gs).zip(xs) {
+                        *a = gv.mul_add((v - m) * rs, *a);
+                    }
                 }
                 if let Some(db) = db.as_deref_mut() {
-                    db[a] = db[a] + gv;
+                    for (a, &gv) in db.iter_mut().zip(gs) {
+                        *a = *a + gv;
+                    }
                 }
             }
-        }
-        let Some(dx) = dx.as_deref_mut() else {
-            continue;
-        };
-        let j = stat_of(stats, u, r);
-        let rs = rstd[j];
-        let out = &mut dx[r * u..r * u + gs.len()];
-        match &sums {
-            None => {
-                for (i, (d, &gv)) in out.iter_mut().zip(gs).enumerate() {
-                    *d = dxhat_at(gv, affine, r, i).mul_add(rs, *d);
-                }
-            }
-            Some((s1, s2)) => {
-                let (a1, a2) = (s1[j], s2[j]);
-                for (i, ((d, &gv), &h)) in out.iter_mut().zip(gs).zip(hs).enumerate() {
-                    let dh = dxhat_at(gv, affine, r, i);
-                    *d = *d + (dh - a1 / cnt - h * a2 / cnt) * rs;
-                }
-            }
-        }
-    }
+        },
+    )
 }
 
 #[cfg(test)]
@@ -343,6 +704,13 @@ mod tests {
         }
     }
 
+    /// Within `tol` relative of the reference (the kernel sums in 32 partial lanes, the
+    /// reference in order).
+    fn close<E: Element>(got: E, want: E, tol: f64) -> bool {
+        let (g, w) = (got.as_f64(), want.as_f64());
+        (g - w).abs() <= tol * (1.0 + w.abs())
+    }
+
     /// One grouping of `(N, C, S)` data with its inputs, for the per-run loops' reference.
     struct RunCase<E> {
         stats: NormStats,
@@ -351,10 +719,12 @@ mod tests {
         g: Vec<E>,
         w: Vec<E>,
         b: Vec<E>,
+        /// The relative tolerance of the backward's sums.
+        tol: f64,
     }
 
     impl<E: Element> RunCase<E> {
-        fn new(stats: NormStats, aff: AffineIndex, len: usize) -> Self {
+        fn new(stats: NormStats, aff: AffineIndex, len: usize, tol: f64) -> Self {
             let wn = match aff {
                 AffineIndex::Channel { c, .. } => c,
                 AffineIndex::Element { m } => m,
@@ -367,6 +737,7 @@ mod tests {
                 g: at(len, |i| ((i * 7) % 5) as f64 - 2.0),
                 w: at(wn, |i| 1.0 + i as f64 * 0.125),
                 b: at(wn, |i| i as f64 * -0.5),
+                tol,
             }
         }
         /// The statistic of element `i`, from its index.
@@ -391,32 +762,35 @@ mod tests {
                 .collect();
             (mean, rstd)
         }
-        /// The forward, element by element; returns `xhat`.
-        fn check_forward(&self, affine: bool) -> Vec<E> {
+        /// The forward, element by element, bit for bit.
+        fn check_forward(&self, affine: bool) {
             let (mean, rstd) = self.rstd();
             let aff = affine.then_some((&self.w[..], &self.b[..], self.aff));
-            let (y, xhat) = norm_forward(&self.x, self.stats, &mean, &rstd, aff);
-            for i in 0..self.x.len() {
+            let y = norm_forward(&self.x, self.stats, &mean, &rstd, aff);
+            for (i, (&yi, &xi)) in y.iter().zip(&self.x).enumerate() {
                 let (j, a) = (self.stat(i), self.wi(i));
-                let h = (self.x[i] - mean[j]) * rstd[j];
+                let h = (xi - mean[j]) * rstd[j];
                 let want = if affine {
                     h.mul_add(self.w[a], self.b[a])
                 } else {
                     h
                 };
                 assert!(
-                    xhat[i] == h && y[i] == want,
+                    yi == want,
                     "forward {:?} {:?} at {i}",
                     self.stats,
                     self.aff
                 );
             }
-            xhat
         }
-        /// The backward, element by element, through the statistics or with them fixed.
-        fn check_backward(&self, xhat: &[E], affine: bool, through: bool) {
-            let (_, rstd) = self.rstd();
+        /// The backward, element by element, through the statistics or with them fixed, added
+        /// to a gradient of ones.
+        fn check_backward(&self, affine: bool, through: bool) {
+            let (mean, rstd) = self.rstd();
             let (len, wn, g) = (self.x.len(), self.w.len(), &self.g);
+            let xhat: Vec<E> = (0..len)
+                .map(|i| (self.x[i] - mean[self.stat(i)]) * rstd[self.stat(i)])
+                .collect();
             let dxhat: Vec<E> = (0..len)
                 .map(|i| {
                     if affine {
@@ -431,33 +805,35 @@ mod tests {
                 s1[self.stat(i)] = s1[self.stat(i)] + dxhat[i];
                 s2[self.stat(i)] = dxhat[i].mul_add(xhat[i], s2[self.stat(i)]);
             }
-            let (mut dx, mut dw, mut db) = (
-                vec![E::one(); len],
-                vec![E::zero(); wn],
-                vec![E::zero(); wn],
-            );
+            let (mut dw, mut db) = (vec![E::zero(); wn], vec![E::zero(); wn]);
             let aff = affine.then_some((&self.w[..], self.aff));
-            let (dxs, dws, dbs) = (Some(&mut dx[..]), Some(&mut dw[..]), Some(&mut db[..]));
-            norm_backward(g, xhat, self.stats, &rstd, aff, through, dxs, dws, dbs);
+            let (dws, dbs) = (Some(&mut dw[..]), Some(&mut db[..]));
+            let stats = (&mean[..], &rstd[..]);
+            let dx = norm_backward(g, &self.x, self.stats, stats, aff, through, true, dws, dbs)
+                .expect("asked for");
             let cnt = E::from_usize(self.stats.members(len));
             let (mut rw, mut rb) = (vec![E::zero(); wn], vec![E::zero(); wn]);
             for i in 0..len {
                 let j = self.stat(i);
                 let want = match through {
-                    true => E::one() + (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j],
-                    false => dxhat[i].mul_add(rstd[j], E::one()),
+                    true => (dxhat[i] - s1[j] / cnt - xhat[i] * s2[j] / cnt) * rstd[j],
+                    false => dxhat[i] * rstd[j],
                 };
                 assert!(
-                    dx[i] == want,
-                    "backward {:?} {:?} through={through} at {i}",
+                    close(dx[i], want, self.tol),
+                    "backward {:?} {:?} through={through} at {i}: {:?} want {:?}",
                     self.stats,
-                    self.aff
+                    self.aff,
+                    dx[i],
+                    want
                 );
                 rw[self.wi(i)] = g[i].mul_add(xhat[i], rw[self.wi(i)]);
                 rb[self.wi(i)] = rb[self.wi(i)] + g[i];
             }
+            let all_close =
+                |a: &[E], b: &[E]| a.iter().zip(b).all(|(&p, &q)| close(p, q, self.tol));
             assert!(
-                !affine || (dw == rw && db == rb),
+                !affine || (all_close(&dw, &rw) && all_close(&db, &rb)),
                 "affine grads {:?} {:?}",
                 self.stats,
                 self.aff
@@ -465,42 +841,150 @@ mod tests {
         }
     }
 
+    /// `(N, C, S)` sizes: odd, and with runs shorter than, equal to and longer than the 32
+    /// partial lanes of the sums, with and without a tail.
+    const SIZES: [(usize, usize, usize); 7] = [
+        (1, 1, 1),
+        (2, 3, 7),
+        (3, 1, 17),
+        (1, 5, 15),
+        (2, 2, 33),
+        (3, 2, 64),
+        (2, 3, 97),
+    ];
+
+    /// Batch, instance, group and layer norm's groupings of `(N, C, S)` data.
+    fn groupings(n: usize, c: usize, s: usize) -> [(NormStats, AffineIndex); 4] {
+        [
+            (
+                NormStats::PerChannel { n, c, s },
+                AffineIndex::Channel { c, s },
+            ),
+            (NormStats::Groups { m: s }, AffineIndex::Channel { c, s }),
+            (
+                NormStats::Groups { m: c * s },
+                AffineIndex::Channel { c, s },
+            ),
+            (
+                NormStats::Groups { m: c * s },
+                AffineIndex::Element { m: c * s },
+            ),
+        ]
+    }
+
     /// The per-run loops against a plain element-by-element reference (each element's
-    /// statistic and weight from its index), bit for bit, on odd sizes, for batch, instance,
-    /// group and layer norm's groupings, with and without an affine, through the statistics and
-    /// with them fixed. `.ci/run` runs this at every instruction-set level the machine has.
-    fn runs_match_reference<E: Element>() {
-        for (n, c, s) in [(1, 1, 1), (2, 3, 7), (3, 1, 17), (1, 5, 15), (2, 2, 33)] {
-            let groupings = [
-                (
-                    NormStats::PerChannel { n, c, s },
-                    AffineIndex::Channel { c, s },
-                ),
-                (NormStats::Groups { m: s }, AffineIndex::Channel { c, s }),
-                (
-                    NormStats::Groups { m: c * s },
-                    AffineIndex::Channel { c, s },
-                ),
-                (
-                    NormStats::Groups { m: c * s },
-                    AffineIndex::Element { m: c * s },
-                ),
-            ];
-            for (stats, aff) in groupings {
-                let case = RunCase::<E>::new(stats, aff, n * c * s);
+    /// statistic and weight from its index, sums in order) on odd sizes, for every grouping,
+    /// with and without an affine, through the statistics and with them fixed: the forward
+    /// bit for bit, the backward within `tol`. `.ci/run` runs this at every instruction-set
+    /// level the machine has.
+    fn runs_match_reference<E: Element>(tol: f64) {
+        for (n, c, s) in SIZES {
+            for (stats, aff) in groupings(n, c, s) {
+                let case = RunCase::<E>::new(stats, aff, n * c * s, tol);
                 for affine in [false, true] {
-                    let xhat = case.check_forward(affine);
-                    case.check_backward(&xhat, affine, false);
-                    case.check_backward(&xhat, affine, true);
+                    case.check_forward(affine);
+                    case.check_backward(affine, false);
+                    case.check_backward(affine, true);
                 }
             }
         }
     }
 
     #[test]
-    fn per_run_loops_match_an_element_by_element_reference_bit_for_bit() {
-        runs_match_reference::<f32>();
-        runs_match_reference::<f64>();
+    fn per_run_loops_match_an_element_by_element_reference() {
+        runs_match_reference::<f32>(1e-5);
+        runs_match_reference::<f64>(1e-13);
+    }
+
+    /// Everything the kernels return at one level, for one grouping with an affine, through
+    /// the statistics.
+    fn all_outputs(stats: NormStats, aff: AffineIndex, len: usize) -> Vec<Vec<f32>> {
+        let case = RunCase::<f32>::new(stats, aff, len, 0.0);
+        let (mean, rstd) = case.rstd();
+        let y = norm_forward(&case.x, stats, &mean, &rstd, Some((&case.w, &case.b, aff)));
+        let (mut dw, mut db) = (vec![0.0; case.w.len()], vec![0.0; case.w.len()]);
+        let (dws, dbs) = (Some(&mut dw[..]), Some(&mut db[..]));
+        let saved = (&mean[..], &rstd[..]);
+        let dx = norm_backward(
+            &case.g,
+            &case.x,
+            stats,
+            saved,
+            Some((&case.w, aff)),
+            true,
+            true,
+            dws,
+            dbs,
+        );
+        vec![mean, rstd, y, dx.expect("asked for"), dw, db]
+    }
+
+    /// The sums' order is fixed by the source, not the vector width: every level gives the
+    /// same bits.
+    #[test]
+    fn every_level_gives_the_same_bits() {
+        use super::super::simd::{at_level, available_levels, Level};
+        for (n, c, s) in SIZES {
+            for (stats, aff) in groupings(n, c, s) {
+                let base = at_level(Level::Baseline, || all_outputs(stats, aff, n * c * s));
+                for level in available_levels() {
+                    let got = at_level(level, || all_outputs(stats, aff, n * c * s));
+                    assert!(got == base, "{level:?} {stats:?} {aff:?}");
+                }
+            }
+        }
+    }
+
+    /// The vector lanes of `f32` against one value at a time ([`scalar_lanes`]), bit for
+    /// bit, at every level, on lengths around whole chunks.
+    #[test]
+    fn vector_lanes_match_scalar_lanes_at_every_level() {
+        use super::super::simd::{at_level, available_levels};
+        let data = |n: usize, k: usize| -> Vec<f32> {
+            (0..n).map(|i| ((i * k) % 29) as f32 * 0.37 - 4.1).collect()
+        };
+        for n in [1, 7, 31, 32, 33, 64, 97, 1000] {
+            let (g, x, w) = (data(n, 7), data(n, 11), data(n, 13));
+            let term = GradSums {
+                mean: 0.3f32,
+                rstd: 1.7,
+            };
+            let mut want = [[0.0f32; ACC]; 2];
+            scalar_lanes(
+                [&g[..], &x[..], &w[..]],
+                WeightedGradSums(term),
+                0,
+                &mut want,
+            );
+            let want = want.map(pairwise);
+            for level in available_levels() {
+                let got = at_level(level, || {
+                    lane_sums([&g[..], &x[..], &w[..]], WeightedGradSums(term))
+                });
+                assert_eq!(
+                    got.map(f32::to_bits),
+                    want.map(f32::to_bits),
+                    "{level:?} {n}"
+                );
+            }
+        }
+    }
+
+    /// Split across the pool, the per-run results are still added in run order: the same
+    /// bits on one thread and on three, on data long enough to split.
+    #[test]
+    fn every_thread_count_gives_the_same_bits() {
+        let (n, c, s) = (4, 3, 4099);
+        for (stats, aff) in groupings(n, c, s) {
+            let on = |threads: usize| {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .expect("a pool");
+                pool.install(|| all_outputs(stats, aff, n * c * s))
+            };
+            assert!(on(1) == on(3), "{stats:?} {aff:?}");
+        }
     }
 
     #[test]
@@ -516,24 +1000,14 @@ mod tests {
         let loss = |x: &[f64]| {
             let (m, v) = norm_stats(x, stats);
             let r: Vec<f64> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
-            let (y, _) = norm_forward(x, stats, &m, &r, Some((&w, &b, aff)));
+            let y = norm_forward(x, stats, &m, &r, Some((&w, &b, aff)));
             y.iter().zip(&g).map(|(a, b)| a * b).sum::<f64>()
         };
         let (m, v) = norm_stats(&x, stats);
         let r: Vec<f64> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
-        let (_, xhat) = norm_forward(&x, stats, &m, &r, Some((&w, &b, aff)));
-        let mut dx = vec![0.0; 30];
-        norm_backward(
-            &g,
-            &xhat,
-            stats,
-            &r,
-            Some((&w, aff)),
-            true,
-            Some(&mut dx),
-            None,
-            None,
-        );
+        let aff = Some((&w[..], aff));
+        let dx =
+            norm_backward(&g, &x, stats, (&m, &r), aff, true, true, None, None).expect("asked for");
         for i in 0..30 {
             let (mut p, mut q) = (x.clone(), x.clone());
             p[i] += 1e-6;

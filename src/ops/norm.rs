@@ -50,7 +50,7 @@ where
         StatsSource::Fixed(m, v) => (m.to_vec(), v.to_vec(), false),
     };
     let rstd: Vec<E> = var.iter().map(|&v| (v + eps).sqrt().recip()).collect();
-    let (y, xhat) = kernels::norm_forward(
+    let y = kernels::norm_forward(
         x.as_slice(),
         stats,
         &mean,
@@ -64,28 +64,28 @@ where
         inputs.push((b.grad_target(), None));
         (w.grad_target(), b.grad_target(), w.data_arc(), idx)
     });
+    // the backward keeps the input, not the normalized input: it recomputes that
+    let (xv, saved_mean) = (x.data_arc(), mean.clone());
     let out = op_result(x.shape(), y, &inputs, |_| {
         Box::new(move |g, grads| {
-            let dx = grads.accum(&tx).map(|d| d.to_vec());
-            let mut dx = dx;
             let (mut dw, mut db) = (None, None);
             if let Some((tw, tb, _, _)) = &aff {
                 dw = grads.accum(tw).map(|d| d.to_vec());
                 db = grads.accum(tb).map(|d| d.to_vec());
             }
-            kernels::norm_backward(
+            let dx = kernels::norm_backward(
                 g,
-                &xhat,
+                &xv,
                 stats,
-                &rstd,
+                (&saved_mean, &rstd),
                 aff.as_ref().map(|(_, _, w, i)| (w.as_slice(), *i)),
                 batch,
-                dx.as_deref_mut(),
+                tx.requires_grad,
                 dw.as_deref_mut(),
                 db.as_deref_mut(),
             );
-            if let Some(v) = dx {
-                grads.accum(&tx).expect("requested").copy_from_slice(&v);
+            if let Some(dx) = dx {
+                grads.add_owned(&tx, dx);
             }
             if let Some((tw, tb, _, _)) = &aff {
                 if let Some(v) = dw {
