@@ -775,12 +775,7 @@ mod tests {
                 } else {
                     h
                 };
-                assert!(
-                    yi == want,
-                    "forward {:?} {:?} at {i}",
-                    self.stats,
-                    self.aff
-                );
+                assert!(yi == want, "forward {:?} {:?} at {i}", self.stats, self.aff);
             }
         }
         /// The backward, element by element, through the statistics or with them fixed, added
