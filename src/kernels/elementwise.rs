@@ -133,24 +133,33 @@ fn sigmoid_vec<S: Simd>(s: S, x: S::F) -> S::F {
     s.select(s.ge(x, s.zero()), r, s.mul(e, r))
 }
 
-/// `f(a[i], b[i])` for every `i`, into `a` (in place).
+/// `f(a[i], b[i])` for every `i`, into `a` (in place), split across the pool when long.
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn zip_inplace<E: Copy>(a: &mut [E], b: &[E], f: impl Fn(E, E) -> E) {
+pub fn zip_inplace<E: Copy + Send + Sync>(a: &mut [E], b: &[E], f: impl Fn(E, E) -> E + Sync) {
     assert_eq!(a.len(), b.len(), "zip_inplace: lengths differ");
-    for (x, &y) in a.iter_mut().zip(b) {
-        *x = f(*x, y);
-    }
+    for_chunks(a, TASK, |at, a| {
+        let n = a.len();
+        for (x, &y) in a.iter_mut().zip(&b[at..at + n]) {
+            *x = f(*x, y);
+        }
+    });
 }
 
-/// `f(a[i], b[i])` for every `i`, into a new buffer.
+/// `f(a[i], b[i])` for every `i`, into a new buffer, split across the pool when long.
 ///
 /// # Panics
 /// If the lengths differ.
-pub fn zip_into<E: Copy>(a: &[E], b: &[E], f: impl Fn(E, E) -> E) -> Vec<E> {
+pub fn zip_into<E: Copy + Send + Sync>(a: &[E], b: &[E], f: impl Fn(E, E) -> E + Sync) -> Vec<E> {
     assert_eq!(a.len(), b.len(), "zip_into: lengths differ");
-    a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+    if on_pool(a.len()) {
+        (a.par_iter().zip(b).with_min_len(TASK))
+            .map(|(&x, &y)| f(x, y))
+            .collect()
+    } else {
+        a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect()
+    }
 }
 
 /// `dst[i] += g[i] * d(x[i], y[i])`: the backward of a unary map `y = f(x)` with derivative
@@ -170,18 +179,23 @@ pub fn unary_backward<E: Element>(
     });
 }
 
-/// `dst[i] += g[i] * d(a[i], b[i])`: the backward of a binary map with respect to one operand.
+/// `dst[i] += g[i] * d(a[i], b[i])`: the backward of a binary map with respect to one operand,
+/// split across the pool when long.
 pub fn binary_backward<E: Element>(
     dst: &mut [E],
     a: &[E],
     b: &[E],
     g: &[E],
-    d: impl Fn(E, E) -> E,
+    d: impl Fn(E, E) -> E + Sync,
 ) {
     assert!(dst.len() == a.len() && a.len() == b.len() && b.len() == g.len());
-    for i in 0..dst.len() {
-        dst[i] = dst[i] + g[i] * d(a[i], b[i]);
-    }
+    for_chunks(dst, TASK, |at, dst| {
+        let n = dst.len();
+        let (a, b, g) = (&a[at..at + n], &b[at..at + n], &g[at..at + n]);
+        for (((v, &x), &y), &gv) in dst.iter_mut().zip(a).zip(b).zip(g) {
+            *v = *v + gv * d(x, y);
+        }
+    });
 }
 
 /// `f(x[i], a[i], b[i])` for every `i`, into a new buffer.
@@ -436,5 +450,31 @@ mod tests {
             zip_inplace(&mut z, &y, |a, b| a * b + 1.0);
             assert_eq!(z, expect);
         }
+    }
+
+    /// The binary maps and their backward, on a pool of three threads and long enough to be
+    /// split, against a plain loop.
+    #[test]
+    fn binary_maps_split_across_the_pool_match_a_plain_loop() {
+        let n = crate::kernels::PARALLEL_MIN_ELEMS + 3 * TASK + 17;
+        let x: Vec<f32> = (0..n).map(|i| (i % 101) as f32 * 0.37 - 3.0).collect();
+        let y: Vec<f32> = (0..n).map(|i| ((i % 7) as f32).sin()).collect();
+        let g: Vec<f32> = (0..n).map(|i| (i % 5) as f32 - 2.0).collect();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(3)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            let f = |a: f32, b: f32| a * b + 1.0;
+            let want: Vec<f32> = x.iter().zip(&y).map(|(&a, &b)| f(a, b)).collect();
+            assert_eq!(zip_into(&x, &y, f), want);
+            let mut z = x.clone();
+            zip_inplace(&mut z, &y, f);
+            assert_eq!(z, want);
+            let mut d = y.clone();
+            binary_backward(&mut d, &x, &y, &g, |a, b| a - b);
+            let want: Vec<f32> = (0..n).map(|i| y[i] + g[i] * (x[i] - y[i])).collect();
+            assert_eq!(d, want);
+        });
     }
 }

@@ -107,7 +107,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S2: Shape + SameShape<S>,
         T2: TapeMode<E>,
         T: MergeTape<E, T2>,
-        F: Fn(E, E) -> E,
+        F: Fn(E, E) -> E + Sync,
         DA: Fn(E, E) -> E + Send + Sync + 'static,
         DB: Fn(E, E) -> E + Send + Sync + 'static,
     {
@@ -126,11 +126,13 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let z = kernels::zip_into(&a, &b, f);
         op_result(shape, z, &[(ta, na), (tb, nb)], |_| {
             Box::new(move |g, grads| {
-                if let Some(ga) = grads.accum(&ta) {
-                    kernels::binary_backward(ga, &a, &b, g, &da);
-                }
-                if let Some(gb) = grads.accum(&tb) {
-                    kernels::binary_backward(gb, &a, &b, g, &db);
+                // a first contribution written straight into a fresh buffer
+                for (t, d) in [(&ta, &da as &(dyn Fn(E, E) -> E + Sync)), (&tb, &db)] {
+                    grads.accum_or_init(
+                        t,
+                        || kernels::map3_into(&a, &b, g, |x, y, g| g * d(x, y)),
+                        |gx| kernels::binary_backward(gx, &a, &b, g, d),
+                    );
                 }
             })
         })
@@ -150,7 +152,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S2: Shape,
         T2: TapeMode<E>,
         T: MergeTape<E, T2>,
-        F: Fn(E, E) -> E,
+        F: Fn(E, E) -> E + Sync,
         DA: Fn(E, E) -> E + Send + Sync + 'static,
         DB: Fn(E, E) -> E + Send + Sync + 'static,
     {
