@@ -48,6 +48,13 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             "saved {} tensors to {path}",
             net.named_parameters().len() + net.named_buffers().len()
         );
+        // as a service would: the network built straight from the file, no Rng
+        let mut served: ResNet20 = stensor::io::load_new(&path)?;
+        net.eval();
+        served.eval();
+        let x = Tensor::<(U4, U3, U32, U32)>::rand_uniform(seed, -1.0, 1.0);
+        let same = served.forward(x.clone()).to_vec() == net.forward(x).to_vec();
+        println!("rebuilt from {path} alone: the same logits: {same}");
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use stensor::prelude::*;
 
 /// torchvision's `BasicBlock(inplanes, planes, stride, downsample)`, field for field: `relu`
 /// runs after `bn1` and again after the sum.
-#[derive(Module)]
+#[derive(Module, Build)]
 #[module(residual(then = relu))]
 pub struct BasicBlock<I: ConstDim, O: ConstDim, S = U1, D = NoShortcut> {
     conv1: Conv2d<I, O, U3, S, U1>,
@@ -56,7 +56,7 @@ fn stage<I: ConstDim, O: ConstDim>(rng: &mut Rng) -> Stage<I, O> {
 }
 
 /// ResNet-20 for 3x32x32 images.
-#[derive(Module)]
+#[derive(Module, Build)]
 #[module(sequential, input = Tensor<(usize, U3, U32, U32)>)]
 pub struct ResNet20 {
     conv1: Conv2d<U3, U16, U3, U1, U1>,

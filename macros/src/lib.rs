@@ -200,6 +200,92 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
     }
 }
 
+/// Derives `stensor::nn::Build` for a struct of layers (or of blocks that derive it): each
+/// field built under its name from the names of a state dict, as `Module` names it; a
+/// `#[module(skip)]` field takes its `Default`, the `#[module(training)]` field `true`. Leaf
+/// layers (`#[module(leaf)]`, their own tensors) implement `Build` by hand. A field whose type
+/// cannot be built is reported at the field.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Build, Linear, Module, ReLU};
+/// #[derive(Module, Build)]
+/// struct Mlp {
+///     fc1: Linear<U4, U8>,
+///     act: ReLU,
+///     fc2: Linear<U8, U2>,
+/// }
+/// let names = ["fc1.weight", "fc1.bias", "fc2.weight"];
+/// let net = Mlp::build(&names, "");
+/// assert!(net.fc1.bias.is_some() && net.fc2.bias.is_none());
+/// ```
+#[proc_macro_derive(Build, attributes(module))]
+pub fn derive_build(input: TokenStream) -> TokenStream {
+    let input = syn::parse_macro_input!(input as syn::DeriveInput);
+    match build_derive(input) {
+        Ok(ts) => ts.into(),
+        Err(e) => e.to_compile_error().into(),
+    }
+}
+
+fn build_derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
+    let syn::Data::Struct(data) = &input.data else {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "`Build` derives for a struct of layers",
+        ));
+    };
+    let attrs = Attrs::parse(&input.attrs)?;
+    if attrs.leaf {
+        return Err(syn::Error::new_spanned(
+            &input.ident,
+            "a leaf layer implements `Build` by hand (which tensors it has comes from the names)",
+        ));
+    }
+    let mut generics = input.generics.clone();
+    let wc = generics.make_where_clause();
+    wc.predicates.extend(attrs.bounds.iter().cloned());
+    let mut values = vec![];
+    for (i, f) in data.fields.iter().enumerate() {
+        let fa = Attrs::parse(&f.attrs)?;
+        let ty = &f.ty;
+        let name = f.ident.as_ref().map_or(i.to_string(), |id| id.to_string());
+        let span = syn::spanned::Spanned::span(ty);
+        let value = if fa.training {
+            quote!(true)
+        } else if fa.skip {
+            quote!(::core::default::Default::default())
+        } else if fa.param || fa.buffer {
+            return Err(syn::Error::new_spanned(
+                f,
+                "a struct with tensors of its own is a leaf layer: it implements `Build` by hand",
+            ));
+        } else {
+            wc.predicates
+                .push(syn::parse_quote_spanned!(span=> #ty: ::stensor::nn::Build));
+            quote::quote_spanned!(span=> <#ty as ::stensor::nn::Build>::build(names, &::stensor::nn::join(prefix, #name)))
+        };
+        values.push(match &f.ident {
+            Some(id) => quote!(#id: #value),
+            None => value,
+        });
+    }
+    let body = match &data.fields {
+        syn::Fields::Named(_) => quote!(Self { #(#values),* }),
+        syn::Fields::Unnamed(_) => quote!(Self(#(#values),*)),
+        syn::Fields::Unit => quote!(Self),
+    };
+    let name = &input.ident;
+    let (impl_g, ty_g, where_c) = generics.split_for_impl();
+    Ok(quote! {
+        impl #impl_g ::stensor::nn::Build for #name #ty_g #where_c {
+            fn build(names: &dyn ::stensor::nn::Names, prefix: &str) -> Self {
+                #body
+            }
+        }
+    })
+}
+
 /// How the derive treats a field.
 #[derive(Clone, Copy, PartialEq)]
 enum Role {

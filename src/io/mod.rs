@@ -23,12 +23,16 @@
 //! the target's permissions) in the same folder, syncs it and renames it over the target, then
 //! syncs the folder: a crash or a concurrent save never leaves a half-written file, and a
 //! target that is a symlink is written through (the link stays).
+//!
+//! A service that only runs a trained network builds it straight from the file:
+//! [`load_new`] (or [`load_new_bytes`], [`build_from_state_dict`]) makes the network from its
+//! type and the file's names ([`crate::nn::Build`]), with no random initialisation first.
 
 mod checkpoint;
 
 pub use checkpoint::{Checkpoint, CheckpointFile};
 
-use crate::nn::{Module, TensorMut};
+use crate::nn::{Build, Module, TensorMut};
 use crate::tensor::{Element, Values, ValuesMut};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, BTreeSet};
@@ -508,6 +512,57 @@ pub fn load_bytes_non_strict<M: Module>(
     load_impl(net, &parse(bytes, path)?, path, false, "")
 }
 
+/// The network of type `M` built straight from the safetensors file at `path`, with no random
+/// initialisation and no `Rng`: its structure from its type, which optional tensors it has (a
+/// bias, a norm's affine pair or running statistics) from the names in the file, PyTorch's
+/// defaults for the settings no state dict holds ([`crate::nn::Build`]); then every tensor
+/// loaded strictly, with [`load`]'s checks and errors.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Build, Conv2d, Forward, Linear, Module};
+/// type Net = (Conv2d<U1, U2, U3>, Linear<U2, U1>);
+/// let trained: Net = (Conv2d::without_bias(&mut Rng::seed(0)), Linear::new(&mut Rng::seed(1)));
+/// let path = std::env::temp_dir().join("stensor-load-new.safetensors");
+/// stensor::io::save(&trained, &path)?;
+/// let served: Net = stensor::io::load_new(&path)?;
+/// assert!(served.0.bias.is_none());
+/// assert_eq!(served.1.weight.to_vec(), trained.1.weight.to_vec());
+/// # std::fs::remove_file(&path).unwrap();
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
+pub fn load_new<M: Build>(path: impl AsRef<Path>) -> Result<M, StateDictError> {
+    let path = path.as_ref();
+    let bytes = fs::read(path).map_err(|source| StateDictError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    load_new_bytes(&bytes, path)
+}
+
+/// [`load_new`] from bytes in memory; `path` names them in errors.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{BatchNorm1d, Linear};
+/// let bytes = stensor::io::to_bytes(&BatchNorm1d::<U3>::new().affine(false));
+/// let bn: BatchNorm1d<U3> = stensor::io::load_new_bytes(&bytes, "bn.safetensors")?;
+/// assert!(bn.weight.is_none() && bn.track_running_stats);
+/// // a file for another network is refused with the strict load's errors
+/// let err = stensor::io::load_new_bytes::<Linear<U3, U3>>(&bytes, "bn.safetensors").unwrap_err();
+/// assert!(err.to_string().contains("missing"), "{err}");
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
+pub fn load_new_bytes<M: Build>(bytes: &[u8], path: impl AsRef<Path>) -> Result<M, StateDictError> {
+    let path = path.as_ref();
+    let st = parse(bytes, path)?;
+    let names: Vec<String> = st.names().into_iter().map(String::from).collect();
+    let mut net = M::build(&names, "");
+    let report = load_impl(&mut net, &st, path, true, "")?;
+    strict_result(path, report.problems)?;
+    Ok(net)
+}
+
 fn copy_into(dst: ValuesMut<'_>, data: &[u8]) {
     match dst {
         ValuesMut::F32(d) => d
@@ -841,6 +896,17 @@ impl StateDict {
         Ok(())
     }
 
+    /// Removes tensor `name`; whether it was there.
+    ///
+    /// ```
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert("w", vec![1], vec![0.0f32]).unwrap();
+    /// assert!(sd.remove("w") && !sd.remove("w") && sd.is_empty());
+    /// ```
+    pub fn remove(&mut self, name: &str) -> bool {
+        self.entries.remove(name).is_some()
+    }
+
     /// The tensor names, sorted.
     ///
     /// ```
@@ -887,6 +953,28 @@ impl StateDict {
             .collect();
         serialize(&entries, None)
     }
+}
+
+impl crate::nn::Names for StateDict {
+    fn contains_name(&self, name: &str) -> bool {
+        self.entries.contains_key(name)
+    }
+}
+
+/// [`load_new`] from an in-memory [`StateDict`] (a name -> tensor map).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::io::StateDict;
+/// use stensor::nn::Linear;
+/// let mut sd = StateDict::new();
+/// sd.insert("weight", vec![1, 2], vec![0.5f32, -1.0])?;
+/// let fc: Linear<U2, U1> = stensor::io::build_from_state_dict(&sd)?;
+/// assert_eq!((fc.weight.to_vec(), fc.bias.is_none()), (vec![0.5, -1.0], true));
+/// # Ok::<(), stensor::io::StateDictError>(())
+/// ```
+pub fn build_from_state_dict<M: Build>(sd: &StateDict) -> Result<M, StateDictError> {
+    load_new_bytes(&sd.to_bytes(), "<state dict>")
 }
 
 /// Loads an in-memory [`StateDict`] into the network, strictly, with the checks and errors of

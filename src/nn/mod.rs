@@ -23,6 +23,7 @@
 //! ```
 
 mod activation;
+mod build;
 pub mod ceil_mode;
 mod conv;
 mod dropout;
@@ -42,6 +43,7 @@ mod shuffle;
 pub use crate::ops::PoolIndices;
 pub use crate::shape::spatial::*;
 pub use activation::*;
+pub use build::*;
 pub use conv::*;
 pub use dropout::*;
 pub use linear::*;
@@ -52,7 +54,7 @@ pub use pool::*;
 pub use repr::HyperRepr;
 pub use residual::*;
 pub use shuffle::*;
-pub use stensor_macros::Module;
+pub use stensor_macros::{Build, Module};
 
 /// A layer (or network) that maps an input of type `X` to [`Forward::Output`].
 ///

@@ -131,7 +131,7 @@ impl<X> Summarize<X> for NoShortcut {
 /// let y: Tensor<(U1, U16, U4, U4)> = block.forward(Tensor::<(U1, U8, U8, U8)>::ones());
 /// assert_eq!(y.dims(), [1, 16, 4, 4]);
 /// ```
-#[derive(Clone, Debug, crate::nn::Module)]
+#[derive(Clone, Debug, crate::nn::Module, crate::nn::Build)]
 #[module(residual)]
 pub struct Residual<F, S = NoShortcut> {
     /// The residual branch.
