@@ -244,19 +244,4 @@ macro_rules! build_tuple {
         }
     };
 }
-build_tuple!(A 0);
-build_tuple!(A 0, B 1);
-build_tuple!(A 0, B 1, C 2);
-build_tuple!(A 0, B 1, C 2, D 3);
-build_tuple!(A 0, B 1, C 2, D 3, F 4);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
-build_tuple!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
+super::module::for_each_tuple!(build_tuple);

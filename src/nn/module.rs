@@ -582,22 +582,31 @@ macro_rules! tuple_module {
         }
     };
 }
-tuple_module!(A 0);
-tuple_module!(A 0, B 1);
-tuple_module!(A 0, B 1, C 2);
-tuple_module!(A 0, B 1, C 2, D 3);
-tuple_module!(A 0, B 1, C 2, D 3, F 4);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
-tuple_module!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
+/// `$m!(A 0)`, `$m!(A 0, B 1)`, ... for every tuple arity the modules support (1 to 16): the
+/// tuple impls of [`Module`] and of [`Build`](super::Build) come from the same list.
+macro_rules! for_each_tuple {
+    ($m:ident) => {
+        $m!(A 0);
+        $m!(A 0, B 1);
+        $m!(A 0, B 1, C 2);
+        $m!(A 0, B 1, C 2, D 3);
+        $m!(A 0, B 1, C 2, D 3, F 4);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14);
+        $m!(A 0, B 1, C 2, D 3, F 4, G 5, H 6, I 7, J 8, K 9, L 10, M 11, N 12, O 13, P 14, Q 15);
+    };
+}
+pub(crate) use for_each_tuple;
+
+for_each_tuple!(tuple_module);
 
 /// Prints a module like PyTorch's `print(model)`, followed by its parameter count:
 ///
