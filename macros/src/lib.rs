@@ -193,6 +193,14 @@ fn uint_type(n: u64) -> TokenStream2 {
 /// ```
 #[proc_macro_derive(Module, attributes(module))]
 pub fn derive_module(input: TokenStream) -> TokenStream {
+    expand(input, derive)
+}
+
+/// A derive's output for `input`, or its error as a compile error at the item.
+fn expand(
+    input: TokenStream,
+    derive: fn(syn::DeriveInput) -> syn::Result<TokenStream2>,
+) -> TokenStream {
     let input = syn::parse_macro_input!(input as syn::DeriveInput);
     match derive(input) {
         Ok(ts) => ts.into(),
@@ -221,11 +229,7 @@ pub fn derive_module(input: TokenStream) -> TokenStream {
 /// ```
 #[proc_macro_derive(Build, attributes(module))]
 pub fn derive_build(input: TokenStream) -> TokenStream {
-    let input = syn::parse_macro_input!(input as syn::DeriveInput);
-    match build_derive(input) {
-        Ok(ts) => ts.into(),
-        Err(e) => e.to_compile_error().into(),
-    }
+    expand(input, build_derive)
 }
 
 fn build_derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {

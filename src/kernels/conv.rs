@@ -31,43 +31,37 @@ pub struct ConvGeom {
     pub cout: usize,
     /// Groups (divides `cin` and `cout`).
     pub groups: usize,
-    /// Input length per spatial dim.
-    pub input: [usize; 3],
-    /// Kernel length per spatial dim.
-    pub kernel: [usize; 3],
-    /// Stride per spatial dim.
-    pub stride: [usize; 3],
-    /// Zero padding in front of each spatial dim (the padding behind only shapes `output`).
-    pub padding: [usize; 3],
-    /// Dilation per spatial dim.
-    pub dilation: [usize; 3],
-    /// Output length per spatial dim.
-    pub output: [usize; 3],
+    /// Per spatial dim: the input, kernel, stride, front zero padding (the padding behind
+    /// only shapes `output`), dilation and output lengths; read through `Deref`
+    /// (`g.kernel`).
+    pub window: Window3,
 }
 
 impl ConvGeom {
     /// The geometry of a convolution over window `w` (its padding on the front of each dim).
     pub fn new(batch: usize, cin: usize, cout: usize, groups: usize, w: Window3) -> Self {
-        let Window3 {
-            input,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output,
-        } = w;
         ConvGeom {
             batch,
             cin,
             cout,
             groups,
-            input,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output,
+            window: w,
         }
+    }
+}
+
+// The window's fields read as the geometry's own (`g.kernel`, `g.output`): every kernel walks
+// them, and the window is the one place they are declared.
+impl std::ops::Deref for ConvGeom {
+    type Target = Window3;
+    fn deref(&self) -> &Window3 {
+        &self.window
+    }
+}
+
+impl std::ops::DerefMut for ConvGeom {
+    fn deref_mut(&mut self) -> &mut Window3 {
+        &mut self.window
     }
 }
 
@@ -513,12 +507,14 @@ fn transposed_geometry<E: Element>(g: &ConvGeom) -> Option<ConvGeom> {
         cin: g.cout,
         cout: g.cin,
         groups: g.groups,
-        input: g.output,
-        kernel: g.kernel,
-        stride: [1; 3],
-        padding: [0, 1, 2].map(|i| reach(i) - g.padding[i]),
-        dilation: g.dilation,
-        output: g.input,
+        window: Window3 {
+            input: g.output,
+            kernel: g.kernel,
+            stride: [1; 3],
+            padding: [0, 1, 2].map(|i| reach(i) - g.padding[i]),
+            dilation: g.dilation,
+            output: g.input,
+        },
     };
     let fills_gemm = g.cin_g() >= 16 && g.cout_g() * g.k_vol() >= 64;
     (fills_gemm || direct_plan::<E>(&t).is_some()).then_some(t)
@@ -757,12 +753,14 @@ mod tests {
                 cin,
                 cout,
                 groups: 1,
-                input,
-                kernel,
-                stride,
-                padding,
-                dilation: [1; 3],
-                output,
+                window: Window3 {
+                    input,
+                    kernel,
+                    stride,
+                    padding,
+                    dilation: [1; 3],
+                    output,
+                },
             };
             let f = |v: Vec<f64>| v.into_iter().map(|x| x as f32).collect::<Vec<f32>>();
             let x = f(vals(batch * cin * g.in_vol(), 3 * i as u64));
@@ -867,12 +865,14 @@ mod tests {
                     cin,
                     cout,
                     groups,
-                    input: inp,
-                    kernel: k,
-                    stride: s,
-                    padding: p,
-                    dilation: d,
-                    output,
+                    window: Window3 {
+                        input: inp,
+                        kernel: k,
+                        stride: s,
+                        padding: p,
+                        dilation: d,
+                        output,
+                    },
                 });
             }
         }
@@ -1003,12 +1003,14 @@ mod tests {
                 cin: groups * cin_g,
                 cout: groups * cout_g,
                 groups,
-                input,
-                kernel,
-                stride,
-                padding,
-                dilation,
-                output: [os[0], os[1], os[2]],
+                window: Window3 {
+                    input,
+                    kernel,
+                    stride,
+                    padding,
+                    dilation,
+                    output: [os[0], os[1], os[2]],
+                },
             };
             check_against_definition(&g, seed);
         }
@@ -1029,12 +1031,14 @@ mod tests {
             cin,
             cout,
             groups,
-            input: [1, 66, 65],
-            kernel: [1, 3, 3],
-            stride: [1, 1, 1],
-            padding: [0, 1, 0],
-            dilation: [1; 3],
-            output: [1, 66, 63],
+            window: Window3 {
+                input: [1, 66, 65],
+                kernel: [1, 3, 3],
+                stride: [1, 1, 1],
+                padding: [0, 1, 0],
+                dilation: [1; 3],
+                output: [1, 66, 63],
+            },
         };
         assert!(block_rows(&g) < 66);
         if let Some(t) = transposed_geometry::<f64>(&g) {
@@ -1067,12 +1071,14 @@ mod tests {
             cin: 4,
             cout: 8,
             groups: 1,
-            input: [1, 16, 16],
-            kernel: [1, 3, 3],
-            stride: [1; 3],
-            padding: [0, 1, 1],
-            dilation: [1; 3],
-            output: [1, 16, 16],
+            window: Window3 {
+                input: [1, 16, 16],
+                kernel: [1, 3, 3],
+                stride: [1; 3],
+                padding: [0, 1, 1],
+                dilation: [1; 3],
+                output: [1, 16, 16],
+            },
         };
         assert_eq!(parallel::<f64>(&g), rayon::current_num_threads() > 1);
         let x = vals(8 * 4 * 256, 1);

@@ -224,11 +224,9 @@ fn lane_sums<E: Element, const N: usize, const K: usize, T: Terms<E, N, K>>(
     term: T,
 ) -> [E; K] {
     let mut lanes = [[E::zero(); ACC]; K];
-    let vectors: Option<[&[f32]; N]> = ins
-        .iter()
-        .map(|s| E::as_vector(s))
-        .collect::<Option<Vec<_>>>()
-        .and_then(|v| v.try_into().ok());
+    // (an array, not a collected `Vec`: this runs once per run of a channel's plane)
+    let each = ins.map(|s| E::as_vector(s));
+    let vectors = (each.iter().all(Option::is_some)).then(|| each.map(|v| v.unwrap_or_default()));
     let start = match (vectors, E::as_vector_mut(lanes.as_flattened_mut())) {
         (Some(ins), Some(out)) => simd!(
             level(),

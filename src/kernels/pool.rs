@@ -18,40 +18,23 @@ use rayon::prelude::*;
 pub struct PoolGeom {
     /// Independent planes: batch times channels.
     pub planes: usize,
-    /// Input length per spatial dim.
-    pub input: [usize; 3],
-    /// Window length per spatial dim.
-    pub kernel: [usize; 3],
-    /// Stride per spatial dim.
-    pub stride: [usize; 3],
-    /// Padding on each side per spatial dim.
-    pub padding: [usize; 3],
-    /// Dilation per spatial dim (1 for average pooling).
-    pub dilation: [usize; 3],
-    /// Output length per spatial dim.
-    pub output: [usize; 3],
+    /// Per spatial dim: the input, window, stride, padding (both sides), dilation (1 for
+    /// average pooling) and output lengths; read through `Deref` (`g.kernel`).
+    pub window: Window3,
+}
+
+// The window's fields read as the geometry's own (`g.kernel`), as for `ConvGeom`.
+impl std::ops::Deref for PoolGeom {
+    type Target = Window3;
+    fn deref(&self) -> &Window3 {
+        &self.window
+    }
 }
 
 impl PoolGeom {
     /// The geometry of pooling `planes` planes over window `w`.
     pub fn new(planes: usize, w: Window3) -> Self {
-        let Window3 {
-            input,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output,
-        } = w;
-        PoolGeom {
-            planes,
-            input,
-            kernel,
-            stride,
-            padding,
-            dilation,
-            output,
-        }
+        PoolGeom { planes, window: w }
     }
     fn in_vol(&self) -> usize {
         self.input.iter().product()
@@ -803,12 +786,14 @@ mod tests {
             [0, 1, 2].map(|i| pool_out_size(input[i], k[i], s[i], p[i], d[i], ceil).unwrap());
         PoolGeom {
             planes,
-            input,
-            kernel: k,
-            stride: s,
-            padding: p,
-            dilation: d,
-            output,
+            window: Window3 {
+                input,
+                kernel: k,
+                stride: s,
+                padding: p,
+                dilation: d,
+                output,
+            },
         }
     }
 

@@ -2,10 +2,25 @@
 //! broadcasting over leading dims, and the `std::ops` operators.
 
 use super::assert_same_dims;
-use crate::autograd::{op_result, unary_result, MergeTape, TapeMode};
+use crate::autograd::{op_result, unary_result, GradTarget, Gradients, MergeTape, TapeMode};
 use crate::kernels;
 use crate::shape::{rules::SameShape, BroadcastSuffix, ConstShape, Shape};
 use crate::tensor::{Element, Tensor};
+
+/// Adds `g * d(a, b)` to `target`'s gradient: written straight into a fresh buffer when it is
+/// the first contribution (no zero fill, then an add), added to the buffer otherwise.
+fn binary_grad<E: Element>(
+    grads: &mut Gradients<E>,
+    target: &GradTarget,
+    (a, b, g): (&[E], &[E], &[E]),
+    d: &(impl Fn(E, E) -> E + Sync),
+) {
+    grads.accum_or_init(
+        target,
+        || kernels::map3_into(a, b, g, |x, y, g| g * d(x, y)),
+        |gx| kernels::binary_backward(gx, a, b, g, d),
+    );
+}
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// `y = f(x)` elementwise with derivative `d(x, y) = f'(x)`.
@@ -126,14 +141,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let z = kernels::zip_into(&a, &b, f);
         op_result(shape, z, &[(ta, na), (tb, nb)], |_| {
             Box::new(move |g, grads| {
-                // a first contribution written straight into a fresh buffer
-                for (t, d) in [(&ta, &da as &(dyn Fn(E, E) -> E + Sync)), (&tb, &db)] {
-                    grads.accum_or_init(
-                        t,
-                        || kernels::map3_into(&a, &b, g, |x, y, g| g * d(x, y)),
-                        |gx| kernels::binary_backward(gx, &a, &b, g, d),
-                    );
-                }
+                binary_grad(grads, &ta, (&a, &b, g), &da);
+                binary_grad(grads, &tb, (&a, &b, g), &db);
             })
         })
     }
