@@ -426,7 +426,16 @@ impl<E: Element> Gradients<E> {
         debug_assert_eq!(v.len(), target.len);
         match self.map.entry(target.id) {
             std::collections::hash_map::Entry::Occupied(mut e) => {
-                crate::kernels::add_assign(Arc::<Vec<E>>::make_mut(e.get_mut()), &v)
+                let held = e.get_mut();
+                if let Some(g) = Arc::get_mut(held) {
+                    crate::kernels::add_assign(g, &v)
+                } else {
+                    // Shared (a view's or a sum's gradient passed on whole): `v` takes the sum
+                    // and becomes the gradient, where `make_mut` would first copy the shared one
+                    let mut v = v;
+                    crate::kernels::add_assign(&mut v, held);
+                    *held = Arc::new(v);
+                }
             }
             std::collections::hash_map::Entry::Vacant(e) => {
                 e.insert(Arc::new(v));

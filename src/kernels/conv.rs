@@ -7,10 +7,11 @@
 //! as a column (`Cin/G * Kvol` rows by `Ovol` columns), the weights of the group multiply it, and
 //! `col2im` scatters columns back for the input gradient. Images run in parallel.
 //!
-//! `f32` convolutions with stride 1 over 1-d or 2-d data take the direct kernel of
-//! `direct.rs` instead (no column matrix: every tap is a shifted contiguous read of the padded
-//! image), which measured faster than im2col + GEMM on every layer of the reference workloads;
-//! strided, 3-d and `f64` convolutions keep the im2col path here.
+//! `f32` convolutions over 1-d or 2-d data take the direct kernel of `direct.rs` instead (no
+//! column matrix: every tap is a shifted contiguous read of the padded image, or of its phase
+//! planes when strided), which measured faster than im2col + GEMM on every layer of the
+//! reference workloads; 3-d and `f64` convolutions, and the input gradient of a strided one
+//! (a transposed convolution), keep the im2col path here.
 
 use super::direct::Plan;
 use super::{as_f32, as_f32_mut};
@@ -224,7 +225,7 @@ fn gather_block<E: Element>(src: &[E], ov: usize, cols: std::ops::Range<usize>, 
     }
 }
 
-/// The direct kernel's plan for `g`, if it applies (`f32`, few input channels).
+/// The direct kernel's plan for `g`, if it applies (`f32`, 1-d or 2-d, not too many taps).
 fn direct_plan<E: Element>(g: &ConvGeom) -> Option<Plan> {
     if E::VECTOR_KERNELS {
         Plan::new(g)

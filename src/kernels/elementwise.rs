@@ -227,12 +227,10 @@ pub fn map3_into<E: Copy + Send + Sync>(
     }
 }
 
-/// `dst[i] += src[i]`.
+/// `dst[i] += src[i]`, split across the pool when long.
 pub fn add_assign<E: Element>(dst: &mut [E], src: &[E]) {
     assert_eq!(dst.len(), src.len(), "add_assign: lengths differ");
-    for (d, &s) in dst.iter_mut().zip(src) {
-        *d = *d + s;
-    }
+    zip_inplace(dst, src, |d, s| d + s);
 }
 
 /// PReLU over `(N, C, S)` data: `x` if positive, else `w[c] x` (one shared slope when

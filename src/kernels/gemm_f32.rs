@@ -221,7 +221,7 @@ fn pack_transposed<const NR: usize>(blk: BBlock<'_>, jb: usize, w: usize, panel:
 #[cfg(target_arch = "x86_64")]
 #[allow(unsafe_code)]
 #[inline(always)]
-fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
+pub(super) fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
     use std::arch::x86_64::*;
     let mut out = [[0.0f32; 4]; 4];
     // SAFETY: SSE is part of the x86-64 baseline; every pointer is to four `f32`s (loads and
@@ -242,7 +242,7 @@ fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
 /// The transpose of a 4 x 4 block given by its rows.
 #[cfg(not(target_arch = "x86_64"))]
 #[inline(always)]
-fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
+pub(super) fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
     std::array::from_fn(|i| std::array::from_fn(|j| r[j][i]))
 }
 
