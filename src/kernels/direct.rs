@@ -1232,26 +1232,10 @@ mod tests {
         p: [usize; 2],
         d: [usize; 2],
     ) -> Option<ConvGeom> {
-        strided(batch, groups, cin_g, cout_g, hw, k, p, d, [1, 1])
-    }
-
-    /// [`geom`] with stride `s`.
-    #[allow(clippy::too_many_arguments)]
-    fn strided(
-        batch: usize,
-        groups: usize,
-        cin_g: usize,
-        cout_g: usize,
-        hw: [usize; 2],
-        k: [usize; 2],
-        p: [usize; 2],
-        d: [usize; 2],
-        s: [usize; 2],
-    ) -> Option<ConvGeom> {
         let out = |i: usize| {
             (hw[i] + 2 * p[i])
-                .checked_sub(d[i] * (k[i] - 1) + 1)
-                .map(|o| o / s[i] + 1)
+                .checked_sub(d[i] * (k[i] - 1))
+                .filter(|&o| o > 0)
         };
         Some(ConvGeom {
             batch,
@@ -1261,12 +1245,22 @@ mod tests {
             window: Window3 {
                 input: [1, hw[0], hw[1]],
                 kernel: [1, k[0], k[1]],
-                stride: [1, s[0], s[1]],
+                stride: [1; 3],
                 padding: [0, p[0], p[1]],
                 dilation: [1, d[0], d[1]],
                 output: [1, out(0)?, out(1)?],
             },
         })
+    }
+
+    /// `g` with stride `s` (rows, columns): every `s`-th of its stride-1 outputs.
+    fn strided(g: Option<ConvGeom>, s: [usize; 2]) -> Option<ConvGeom> {
+        let mut g = g?;
+        for (i, s) in s.into_iter().enumerate() {
+            g.stride[i + 1] = s;
+            g.output[i + 1] = (g.output[i + 1] - 1) / s + 1;
+        }
+        Some(g)
     }
 
     #[test]
@@ -1308,10 +1302,10 @@ mod tests {
         // ResNet-20's stride-2 convolutions and its 1x1 projection shortcut, a 1-d stride-3
         // one, and unequal strides with dilation
         for (i, g) in [
-            strided(2, 1, 16, 32, [32, 32], [3, 3], [1, 1], [1, 1], [2, 2]),
-            strided(2, 1, 32, 64, [16, 16], [1, 1], [0, 0], [1, 1], [2, 2]),
-            strided(3, 1, 3, 8, [1, 40], [1, 4], [0, 1], [1, 1], [1, 3]),
-            strided(2, 2, 3, 5, [13, 11], [3, 2], [2, 1], [2, 1], [3, 2]),
+            strided(geom(2, 1, 16, 32, [32, 32], [3, 3], [1, 1], [1, 1]), [2, 2]),
+            strided(geom(2, 1, 32, 64, [16, 16], [1, 1], [0, 0], [1, 1]), [2, 2]),
+            strided(geom(3, 1, 3, 8, [1, 40], [1, 4], [0, 1], [1, 1]), [1, 3]),
+            strided(geom(2, 2, 3, 5, [13, 11], [3, 2], [2, 1], [2, 1]), [3, 2]),
         ]
         .into_iter()
         .enumerate()
@@ -1336,9 +1330,8 @@ mod tests {
             s in prop::sample::select(vec![(1usize, 1usize), (1, 1), (2, 2), (1, 2), (3, 2)]),
             seed in 0u64..1000,
         ) {
-            let g = strided(
-                batch, groups, cin_g, cout_g, [h, w], [k.0, k.1], [p.0, p.1], [d.0, d.1], [s.0, s.1],
-            );
+            let g = geom(batch, groups, cin_g, cout_g, [h, w], [k.0, k.1], [p.0, p.1], [d.0, d.1]);
+            let g = strided(g, [s.0, s.1]);
             prop_assume!(g.is_some());
             agrees(g.expect("some"), seed);
         }
