@@ -94,6 +94,43 @@ fn same_tensor_used_twice_accumulates() {
     check!(a, |x| x.clone().add(&x.clone().exp()).mul(&x));
 }
 
+/// A sum passes its gradient to both operands as one shared buffer and writes over its left
+/// operand's buffer when nothing else holds it: an operand still held keeps its values, and a
+/// gradient added later to one operand (here `b`, used again) must not reach the other.
+#[test]
+fn a_sum_shares_its_gradient_and_never_its_later_additions() {
+    let (a, b) = (rand::<S3>(40), rand::<S3>(41));
+    let (c, d) = (rand::<S3>(42), rand::<S3>(43));
+    let (ta, tb) = (a.clone().trace(), b.clone().trace());
+    let held = ta.clone().mul_scalar(1.0);
+    let z = held.clone().add(&tb);
+    assert_eq!(
+        held.to_vec(),
+        a.to_vec(),
+        "the sum wrote over a held operand"
+    );
+    let loss = z.mul(&c).sum().add(&tb.clone().mul(&d).sum());
+    let grads = loss.backward();
+    assert_eq!(grads.get(&ta).unwrap().to_vec(), c.to_vec());
+    let want_b: Vec<f64> = c
+        .to_vec()
+        .iter()
+        .zip(d.to_vec())
+        .map(|(c, d)| c + d)
+        .collect();
+    for (g, w) in grads.get(&tb).unwrap().to_vec().iter().zip(&want_b) {
+        assert!((g - w).abs() < 1e-15, "{g} vs {w}");
+    }
+    // x + x, and a sum with one operand untraced
+    let tx = a.clone().trace();
+    let g = tx.clone().add(&tx).sum().backward();
+    assert_eq!(g.get(&tx).unwrap().to_vec(), vec![2.0; 24]);
+    let g = tx.clone().add(&b).mul(&c).sum().backward();
+    assert_eq!(g.get(&tx).unwrap().to_vec(), c.to_vec());
+    check!(a, |x| x.clone().add(&b).mul(&x));
+    check!(b, |y| a.clone().add(&y).add(&y.clone().exp()));
+}
+
 /// Sigmoid and ReLU compute over their input's buffer when nothing else holds it: an input
 /// that is still held (here, used again after the activation) must keep its values, and both
 /// uses must get their gradients.

@@ -77,10 +77,14 @@ pub struct Node<E> {
     /// captured for the input gradient is then held by its layer alone, and the optimizer
     /// updates it in place instead of copying it.
     backward: std::sync::Mutex<Option<BackwardFn<E>>>,
-    /// For a view (same elements, another shape): the input whose gradient is the view's
-    /// gradient, shared as the same buffer instead of running `backward`.
-    view_of: Option<GradTarget>,
+    /// For a view (same elements, another shape) the input, for a sum `a + b` the two inputs,
+    /// whose gradient is this node's gradient: shared as the same buffer instead of running
+    /// `backward`.
+    passes_to: PassesTo,
 }
+
+/// The inputs a node passes its gradient to unchanged (see [`Node`]).
+type PassesTo = [Option<GradTarget>; 2];
 
 impl<E> Drop for Node<E> {
     /// Tears a long chain down iteratively: the default recursive drop of `Arc` parents would
@@ -443,7 +447,7 @@ impl<E: Element> Gradients<E> {
         }
     }
 
-    /// A view's gradient `g` passed to the input it views: the same buffer when the input
+    /// A view's or a sum's gradient `g` passed to an input: the same buffer when the input
     /// has none yet, else added to it.
     fn share(&mut self, target: &GradTarget, g: &Arc<Vec<E>>) {
         if !target.requires_grad {
@@ -524,16 +528,16 @@ where
     }
     let parents = inputs.iter().filter_map(|(_, n)| n.cloned()).collect();
     let backward = make_backward(&out.data_arc());
-    record(out, parents, backward, None)
+    record(out, parents, backward, [None; 2])
 }
 
-/// `out` with a new node on the tape: its parents, its backward rule, and for a view the input
-/// whose gradient it shares.
+/// `out` with a new node on the tape: its parents, its backward rule, and the inputs it passes
+/// its gradient to unchanged (a view's, a sum's).
 fn record<S, E, T>(
     mut out: Tensor<S, E, T>,
     parents: Vec<Arc<Node<E>>>,
     backward: BackwardFn<E>,
-    view_of: Option<GradTarget>,
+    passes_to: PassesTo,
 ) -> Tensor<S, E, T>
 where
     S: Shape,
@@ -545,7 +549,7 @@ where
         out_id: out.id(),
         parents,
         backward: std::sync::Mutex::new(Some(backward)),
-        view_of,
+        passes_to,
     };
     out.requires_grad = true;
     out.retape(T::from_node(Some(Arc::new(node))))
@@ -591,7 +595,32 @@ where
         return out.retape(T::from_node(None));
     }
     let parents = node.into_iter().cloned().collect();
-    record(out, parents, Box::new(|_, _| {}), Some(target))
+    record(out, parents, Box::new(|_, _| {}), [Some(target), None])
+}
+
+/// `a + b` already computed into `data` (`inputs` are `a`'s and `b`'s): the output's gradient
+/// is each input's, passed on as the same buffer. Nothing is saved for the backward pass, and
+/// an input that has no gradient yet takes the buffer itself (a residual block's sum used to
+/// write two fresh copies of it, each a pass over three buffers).
+pub(crate) fn sum_result<S, E, T>(
+    shape: S,
+    data: Vec<E>,
+    inputs: [(GradTarget, Option<Arc<Node<E>>>); 2],
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let out = Tensor::<S, E, T>::from_arc(shape, Arc::new(data));
+    let passes_to = inputs
+        .each_ref()
+        .map(|(t, _)| Some(*t).filter(|t| t.requires_grad));
+    if !(T::TRACED && passes_to.iter().any(Option::is_some)) {
+        return out.retape(T::from_node(None));
+    }
+    let parents = inputs.into_iter().filter_map(|(_, n)| n).collect();
+    record(out, parents, Box::new(|_, _| {}), passes_to)
 }
 
 /// Runs the backward pass from `root` with upstream gradient `seed`.
@@ -632,8 +661,9 @@ fn backward_nodes<E: Element>(
     for n in nodes {
         let mut slot = n.backward.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(g) = grads.map.remove(&n.out_id) {
-            match (&n.view_of, slot.as_ref()) {
-                (Some(target), _) => grads.share(target, &g),
+            let passes = n.passes_to.iter().flatten();
+            match (passes.clone().next(), slot.as_ref()) {
+                (Some(_), _) => passes.for_each(|target| grads.share(target, &g)),
                 (None, Some(backward)) => backward(&g, &mut grads),
                 (None, None) => panic!(
                     "backward: a second backward pass through the same graph; the first freed \

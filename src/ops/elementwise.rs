@@ -2,7 +2,9 @@
 //! broadcasting over leading dims, and the `std::ops` operators.
 
 use super::assert_same_dims;
-use crate::autograd::{op_result, unary_result, GradTarget, Gradients, MergeTape, TapeMode};
+use crate::autograd::{
+    op_result, sum_result, unary_result, GradTarget, Gradients, MergeTape, TapeMode,
+};
 use crate::kernels;
 use crate::shape::{rules::SameShape, BroadcastSuffix, ConstShape, Shape};
 use crate::tensor::{Element, Tensor};
@@ -424,7 +426,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.map_op(move |x| x / c, move |_, _| c.recip())
     }
 
-    /// `a + b` elementwise.
+    /// `a + b` elementwise, written over `a`'s buffer when nothing else holds it. Traced, its
+    /// gradient reaches both operands as the same buffer (a sum saves nothing for backward).
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -442,7 +445,15 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         T: MergeTape<E, T2>,
     {
-        self.zip_op(rhs, |a, b| a + b, |_, _| E::one(), |_, _| E::one())
+        assert_same_dims(&self.shape(), &rhs.shape(), "elementwise operation");
+        let shape = self.shape();
+        let (ta, na) = self.as_input();
+        let na = na.cloned();
+        let (tb, nb) = rhs.as_input();
+        // into `self`'s buffer when nothing else holds it (the backward needs no values)
+        let mut data = self.take_data();
+        kernels::zip_inplace(&mut data, rhs.as_slice(), |a, b| a + b);
+        sum_result(shape, data, [(ta, na), (tb, nb.cloned())])
     }
 
     /// `a - b` elementwise.
