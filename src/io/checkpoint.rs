@@ -243,10 +243,7 @@ impl CheckpointFile {
     /// ```
     pub fn load(path: impl AsRef<Path>) -> Result<Self, StateDictError> {
         let path = path.as_ref().to_path_buf();
-        let bytes = std::fs::read(&path).map_err(|source| StateDictError::Io {
-            path: path.clone(),
-            source,
-        })?;
+        let bytes = super::read(&path)?;
         Self::from_bytes(bytes, path)
     }
 

@@ -423,10 +423,7 @@ fn sync_folder(path: &Path) {
 /// ```
 pub fn load<M: Module>(net: &mut M, path: impl AsRef<Path>) -> Result<(), StateDictError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| StateDictError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read(path)?;
     load_bytes(net, &bytes, path)
 }
 
@@ -447,7 +444,24 @@ pub fn load_bytes<M: Module>(
     path: impl AsRef<Path>,
 ) -> Result<(), StateDictError> {
     let path = path.as_ref();
-    let report = load_impl(net, &parse(bytes, path)?, path, true, "")?;
+    load_strict(net, &parse(bytes, path)?, path)
+}
+
+/// The bytes of the file at `path`, or an error naming it.
+pub(crate) fn read(path: &Path) -> Result<Vec<u8>, StateDictError> {
+    fs::read(path).map_err(|source| StateDictError::Io {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Every tensor of `net` from the parsed file `st`, strictly: every problem reported.
+fn load_strict<M: Module>(
+    net: &mut M,
+    st: &SafeTensors<'_>,
+    path: &Path,
+) -> Result<(), StateDictError> {
+    let report = load_impl(net, st, path, true, "")?;
     strict_result(path, report.problems)
 }
 
@@ -486,10 +500,7 @@ pub fn load_non_strict<M: Module>(
     path: impl AsRef<Path>,
 ) -> Result<LoadReport, StateDictError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| StateDictError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read(path)?;
     load_bytes_non_strict(net, &bytes, path)
 }
 
@@ -533,10 +544,7 @@ pub fn load_bytes_non_strict<M: Module>(
 /// ```
 pub fn load_new<M: Build>(path: impl AsRef<Path>) -> Result<M, StateDictError> {
     let path = path.as_ref();
-    let bytes = fs::read(path).map_err(|source| StateDictError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = read(path)?;
     load_new_bytes(&bytes, path)
 }
 
@@ -556,10 +564,8 @@ pub fn load_new<M: Build>(path: impl AsRef<Path>) -> Result<M, StateDictError> {
 pub fn load_new_bytes<M: Build>(bytes: &[u8], path: impl AsRef<Path>) -> Result<M, StateDictError> {
     let path = path.as_ref();
     let st = parse(bytes, path)?;
-    let names: Vec<String> = st.names().into_iter().map(String::from).collect();
-    let mut net = M::build(&names, "");
-    let report = load_impl(&mut net, &st, path, true, "")?;
-    strict_result(path, report.problems)?;
+    let mut net = M::build(&st.names(), "");
+    load_strict(&mut net, &st, path)?;
     Ok(net)
 }
 
@@ -974,7 +980,9 @@ impl crate::nn::Names for StateDict {
 /// # Ok::<(), stensor::io::StateDictError>(())
 /// ```
 pub fn build_from_state_dict<M: Build>(sd: &StateDict) -> Result<M, StateDictError> {
-    load_new_bytes(&sd.to_bytes(), "<state dict>")
+    let mut net = M::build(sd, "");
+    load_state_dict(&mut net, sd)?;
+    Ok(net)
 }
 
 /// Loads an in-memory [`StateDict`] into the network, strictly, with the checks and errors of

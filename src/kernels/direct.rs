@@ -33,7 +33,7 @@
 //! reference workloads, so it takes any number of taps up to [`MAX_TAPS`]; the weight gradient
 //! is direct where [`Plan::weight_grad_pays`].
 
-use super::gemm_f32::transpose4;
+use super::layout::transpose4;
 use super::simd::{dispatch, simd, Kernel, Level, Simd};
 use super::ConvGeom;
 use rayon::prelude::*;
@@ -121,8 +121,7 @@ impl Plan {
                 }));
             }
         }
-        let wp = wq;
-        let wide = (ho * wp).next_multiple_of(LANES);
+        let wide = (ho * wq).next_multiple_of(LANES);
         let max_off = offsets.iter().copied().max().unwrap_or(0);
         // Waste in the last channel block decides the tile height.
         let cb = [8, 6, 4]
@@ -137,7 +136,7 @@ impl Plan {
             w,
             pad: [ph, pw],
             stride: [sh, sw],
-            wp,
+            wp: wq,
             plane,
             ho,
             wo,
@@ -185,63 +184,45 @@ impl Plan {
     }
 
     /// One image-group (`cin_g x H x W`) zero-padded into `xp`, split into phase planes where
-    /// the stride is more than 1. (`xp` is `padded_len` long; every element is written.)
+    /// the stride is more than 1 (at stride 1 each channel is one plane, its rows copied
+    /// whole). (`xp` is `padded_len` long; every element is written.)
     fn pad_image(&self, x: &[f32], xp: &mut [f32]) {
         let [ph, pw] = self.pad;
         let [sh, sw] = self.stride;
         let (planes, tail) = xp.split_at_mut(self.cin_g * sh * sw * self.plane);
         tail.fill(0.0);
-        if self.stride != [1, 1] {
-            let phases = planes.chunks_exact_mut(self.plane);
-            for (i, dst) in phases.enumerate() {
-                let (src, py, px) = (i / (sh * sw), i / sw % sh, i % sw);
-                let src = &x[src * self.h * self.w..][..self.h * self.w];
-                // columns `c` with `pw <= c * sw + px < pw + w` hold row values from `first`
-                // on, every `sw`-th (worked out once per plane: a division per row cost as
-                // much as the row's copy)
-                let lo = pw.saturating_sub(px).div_ceil(sw).min(self.wp);
-                let hi = (pw + self.w)
-                    .saturating_sub(px)
-                    .div_ceil(sw)
-                    .clamp(lo, self.wp);
-                let first = (lo * sw + px).saturating_sub(pw).min(self.w);
-                for (r, drow) in dst.chunks_exact_mut(self.wp).enumerate() {
-                    // padded row `r * sh + py`
-                    let y = (r * sh + py).wrapping_sub(ph);
-                    if y >= self.h {
-                        drow.fill(0.0);
-                        continue;
-                    }
-                    let (front, rest) = drow.split_at_mut(lo);
-                    let (mid, back) = rest.split_at_mut(hi - lo);
-                    front.fill(0.0);
-                    back.fill(0.0);
-                    let row = &src[y * self.w + first..(y + 1) * self.w];
-                    match sw {
-                        2 => every_nth::<2>(row, mid),
-                        _ => mid
-                            .iter_mut()
-                            .zip(row.iter().step_by(sw))
-                            .for_each(|(d, &v)| *d = v),
-                    }
-                }
-            }
-            return;
-        }
-        for (src, dst) in x
-            .chunks_exact(self.h * self.w)
-            .zip(planes.chunks_exact_mut(self.plane))
-        {
-            for (yp, drow) in dst.chunks_exact_mut(self.wp).enumerate() {
-                if yp < ph || yp >= ph + self.h {
+        for (i, dst) in planes.chunks_exact_mut(self.plane).enumerate() {
+            let (src, py, px) = (i / (sh * sw), i / sw % sh, i % sw);
+            let src = &x[src * self.h * self.w..][..self.h * self.w];
+            // columns `c` with `pw <= c * sw + px < pw + w` hold row values from `first` on,
+            // every `sw`-th (worked out once per plane: a division per row cost as much as the
+            // row's copy)
+            let lo = pw.saturating_sub(px).div_ceil(sw).min(self.wp);
+            let hi = (pw + self.w)
+                .saturating_sub(px)
+                .div_ceil(sw)
+                .clamp(lo, self.wp);
+            let first = (lo * sw + px).saturating_sub(pw).min(self.w);
+            for (r, drow) in dst.chunks_exact_mut(self.wp).enumerate() {
+                // padded row `r * sh + py`
+                let y = (r * sh + py).wrapping_sub(ph);
+                if y >= self.h {
                     drow.fill(0.0);
                     continue;
                 }
-                let (front, rest) = drow.split_at_mut(pw);
-                let (mid, back) = rest.split_at_mut(self.w);
+                let (front, rest) = drow.split_at_mut(lo);
+                let (mid, back) = rest.split_at_mut(hi - lo);
                 front.fill(0.0);
-                mid.copy_from_slice(&src[(yp - ph) * self.w..][..self.w]);
                 back.fill(0.0);
+                let row = &src[y * self.w + first..(y + 1) * self.w];
+                match sw {
+                    1 => mid.copy_from_slice(row),
+                    2 => every_nth::<2>(row, mid),
+                    _ => mid
+                        .iter_mut()
+                        .zip(row.iter().step_by(sw))
+                        .for_each(|(d, &v)| *d = v),
+                }
             }
         }
     }
@@ -1312,6 +1293,11 @@ mod tests {
         {
             agrees(g.expect("valid"), 70 + i as u64);
         }
+        // the wide grid has the phase planes' rows: 16 output rows of 34 / 2 = 17 columns
+        // (not of the padded image's 34, which computes twice the outputs it keeps)
+        let g = strided(geom(1, 1, 16, 32, [32, 32], [3, 3], [1, 1], [1, 1]), [2, 2]);
+        let plan = Plan::new(&g.expect("valid")).expect("direct");
+        assert_eq!((plan.wp, plan.wide), (17, 16 * 17));
     }
 
     proptest! {

@@ -22,6 +22,7 @@
 //! on the product's shape, never on the level), so AVX2 and AVX-512 agree bit for bit wherever
 //! both take the packed path; the baseline rounds each product and sum separately.
 
+use super::layout::transpose4;
 use super::simd::{prefetch, Base, Kernel, Level, Simd};
 use super::Trans;
 use rayon::prelude::*;
@@ -213,37 +214,6 @@ fn pack_transposed<const NR: usize>(blk: BBlock<'_>, jb: usize, w: usize, panel:
             dst[w..].fill(0.0);
         }
     }
-}
-
-/// The transpose of a 4 x 4 block given by its rows: SSE shuffles, which every x86-64 CPU
-/// has (written out with a plain index loop, the compiler moved the sixteen values one by
-/// one).
-#[cfg(target_arch = "x86_64")]
-#[allow(unsafe_code)]
-#[inline(always)]
-pub(super) fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
-    use std::arch::x86_64::*;
-    let mut out = [[0.0f32; 4]; 4];
-    // SAFETY: SSE is part of the x86-64 baseline; every pointer is to four `f32`s (loads and
-    // stores are unaligned).
-    unsafe {
-        let (a, b) = (_mm_loadu_ps(r[0].as_ptr()), _mm_loadu_ps(r[1].as_ptr()));
-        let (c, d) = (_mm_loadu_ps(r[2].as_ptr()), _mm_loadu_ps(r[3].as_ptr()));
-        let (ab_lo, cd_lo) = (_mm_unpacklo_ps(a, b), _mm_unpacklo_ps(c, d));
-        let (ab_hi, cd_hi) = (_mm_unpackhi_ps(a, b), _mm_unpackhi_ps(c, d));
-        _mm_storeu_ps(out[0].as_mut_ptr(), _mm_movelh_ps(ab_lo, cd_lo));
-        _mm_storeu_ps(out[1].as_mut_ptr(), _mm_movehl_ps(cd_lo, ab_lo));
-        _mm_storeu_ps(out[2].as_mut_ptr(), _mm_movelh_ps(ab_hi, cd_hi));
-        _mm_storeu_ps(out[3].as_mut_ptr(), _mm_movehl_ps(cd_hi, ab_hi));
-    }
-    out
-}
-
-/// The transpose of a 4 x 4 block given by its rows.
-#[cfg(not(target_arch = "x86_64"))]
-#[inline(always)]
-pub(super) fn transpose4(r: [&[f32; 4]; 4]) -> [[f32; 4]; 4] {
-    std::array::from_fn(|i| std::array::from_fn(|j| r[j][i]))
 }
 
 /// Makes `buf` hold at least `len` values. Packing writes every value it reads back, padding

@@ -32,21 +32,15 @@ pub trait Names {
     fn contains_name(&self, name: &str) -> bool;
 }
 
-impl<const N: usize> Names for [&str; N] {
+impl<S: AsRef<str>, const N: usize> Names for [S; N] {
     fn contains_name(&self, name: &str) -> bool {
-        self.contains(&name)
+        self.iter().any(|n| n.as_ref() == name)
     }
 }
 
-impl Names for Vec<&str> {
+impl<S: AsRef<str>> Names for Vec<S> {
     fn contains_name(&self, name: &str) -> bool {
-        self.contains(&name)
-    }
-}
-
-impl Names for Vec<String> {
-    fn contains_name(&self, name: &str) -> bool {
-        self.iter().any(|n| n == name)
+        self.iter().any(|n| n.as_ref() == name)
     }
 }
 
