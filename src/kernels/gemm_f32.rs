@@ -23,7 +23,7 @@
 //! both take the packed path; the baseline rounds each product and sum separately.
 
 use super::layout::transpose4;
-use super::simd::{prefetch, Base, Kernel, Level, Simd};
+use super::simd::{prefetch, prefetch_l2, Base, Kernel, Level, Simd};
 use super::Trans;
 use rayon::prelude::*;
 use std::cell::RefCell;
@@ -293,26 +293,78 @@ fn pack_a<'o, const MR: usize>(
     out
 }
 
+/// Steps of the microkernel's loop per pass at a level with 32 registers: four unrolled run
+/// the loop's own instructions (counter, two pointer bumps, branch) a quarter as often, where
+/// they had competed with the multiply-adds for ports (the AVX-512 tile with both panels in
+/// L1 ran at 84% of the FMA peak rolled, 91% unrolled). With 16 registers the tile leaves
+/// three free and the compiler, loading ahead across unrolled steps, spills accumulators to
+/// the stack (AVX2 at half speed): one step per pass there.
+fn unroll<S: Simd>() -> usize {
+    if S::REGISTERS >= 32 {
+        4
+    } else {
+        1
+    }
+}
+
 /// `acc = A_panel * B_panel` over the panels' `kc` steps: the `MR x NV*LANES` register tile.
+/// With `next` (the following `B` panel, as long as this one), the pass also asks for it to
+/// be brought into L2: the first row panel against each `B` panel otherwise waits for it
+/// from L3, where packing left it.
 #[inline(always)]
 fn micro<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     a: &[f32],
     b: &[f32],
+    next: Option<&[f32]>,
 ) -> [[S::F; NV]; MR] {
     let nr = NV * S::LANES;
     let mut c = [[s.zero(); NV]; MR];
-    for (ap, bp) in a.chunks_exact(MR).zip(b.chunks_exact(nr)) {
-        let ap: &[f32; MR] = ap.try_into().expect("MR values");
-        let bv: [S::F; NV] = std::array::from_fn(|v| s.load(&bp[v * S::LANES..]));
-        for i in 0..MR {
-            let ai = s.splat(ap[i]);
-            for v in 0..NV {
-                c[i][v] = s.mul_add(ai, bv[v], c[i][v]);
+    let u = unroll::<S>();
+    let whole = a.len() / MR / u * u;
+    let (a_whole, a_rest) = a.split_at(whole * MR);
+    let (b_whole, b_rest) = b.split_at(whole * nr);
+    let passes = a_whole
+        .chunks_exact(MR * u)
+        .zip(b_whole.chunks_exact(nr * u));
+    for (j, (ap, bp)) in passes.enumerate() {
+        if let Some(next) = next {
+            for line in next[j * nr * u..(j + 1) * nr * u].chunks_exact(16) {
+                prefetch_l2(line);
             }
         }
+        for i in 0..u {
+            step::<S, MR, NV>(
+                s,
+                &mut c,
+                &ap[i * MR..(i + 1) * MR],
+                &bp[i * nr..(i + 1) * nr],
+            );
+        }
+    }
+    for (ap, bp) in a_rest.chunks_exact(MR).zip(b_rest.chunks_exact(nr)) {
+        step::<S, MR, NV>(s, &mut c, ap, bp);
     }
     c
+}
+
+/// One step of the inner dimension: the tile plus a column of the `A` panel times a row of the
+/// `B` panel.
+#[inline(always)]
+fn step<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    c: &mut [[S::F; NV]; MR],
+    ap: &[f32],
+    bp: &[f32],
+) {
+    let ap: &[f32; MR] = ap.try_into().expect("MR values");
+    let bv: [S::F; NV] = std::array::from_fn(|v| s.load(&bp[v * S::LANES..]));
+    for i in 0..MR {
+        let ai = s.splat(ap[i]);
+        for v in 0..NV {
+            c[i][v] = s.mul_add(ai, bv[v], c[i][v]);
+        }
+    }
 }
 
 /// `C[row0.., j0..] += tile` for the valid `h x w` part.
@@ -373,7 +425,8 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
                 prefetch(row);
                 prefetch(&row[w - 1..]);
             }
-            let acc = micro::<S, MR, NV>(s, apanel, bpanel);
+            let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
+            let acc = micro::<S, MR, NV>(s, apanel, bpanel, next.filter(|_| r == 0));
             store::<S, MR, NV>(s, c, ldc, r * MR, col0 + jb, h, w, &acc);
         }
     }
@@ -559,6 +612,42 @@ fn split_columns<S: Simd, const MR: usize, const NV: usize>(
     });
 }
 
+/// The first row of each task's block of `C`, then `m`: blocks of whole register tiles (the
+/// last may end short) of at most `max_rows` rows. With `threads` > 1 the tiles are first
+/// shared among the threads to within one tile, each share cut into at least two equal
+/// blocks: the pool's halving split then gives every thread the same work, where blocks of
+/// one size with a short last one had left a thread up to a block behind.
+fn row_blocks(m: usize, mr: usize, max_rows: usize, threads: usize) -> Vec<usize> {
+    let tiles = m.div_ceil(mr);
+    let per_task = (max_rows / mr).max(1);
+    let min_tasks = if threads > 1 { 2 } else { 1 };
+    let mut bounds = vec![0];
+    for t in 0..threads {
+        let (lo, hi) = (tiles * t / threads, tiles * (t + 1) / threads);
+        let share = hi - lo;
+        let tasks = share.div_ceil(per_task).max(min_tasks).min(share);
+        for j in 1..=tasks {
+            bounds.push(((lo + share * j / tasks) * mr).min(m));
+        }
+    }
+    bounds
+}
+
+/// `c` (rows of `ldc`) cut at `bounds`: each block with its first row.
+fn split_rows<'c>(
+    mut c: &'c mut [f32],
+    ldc: usize,
+    bounds: &[usize],
+) -> Vec<(usize, &'c mut [f32])> {
+    let mut out = Vec::with_capacity(bounds.len());
+    for w in bounds.windows(2) {
+        let (block, rest) = std::mem::take(&mut c).split_at_mut((w[1] - w[0]) * ldc);
+        out.push((w[0], block));
+        c = rest;
+    }
+    out
+}
+
 /// `C += op(A) op(B)[.., cols]`, where `C` has row stride `ldc` and its column 0 is column
 /// `cols.start` of the product: the BLIS loops (column blocks, inner-dimension blocks, row
 /// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
@@ -584,6 +673,12 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     let nr = NV * S::LANES;
     let kc_max = kc_for(m);
     let mut pb = PACK_B.with(|slot| slot.take());
+    let threads = if parallel {
+        rayon::current_num_threads().max(1)
+    } else {
+        1
+    };
+    let bounds = row_blocks(m, MR, rows, threads);
     for j0 in cols.clone().step_by(NC) {
         let nc = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(kc_max) {
@@ -599,8 +694,7 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 nc,
             };
             let bp = pack_b_nr(nr, blk, &mut pb, parallel);
-            let task = |pa: &mut Vec<f32>, (t, c_rows): (usize, &mut [f32])| {
-                let i0 = t * rows;
+            let task = |pa: &mut Vec<f32>, (i0, c_rows): (usize, &mut [f32])| {
                 let mc = c_rows.len() / ldc;
                 let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
                 let col0 = j0 - cols.start;
@@ -615,15 +709,12 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                     col0,
                 });
             };
+            let blocks = split_rows(c, ldc, &bounds);
             if parallel {
-                c.par_chunks_mut(rows * ldc)
-                    .enumerate()
-                    .for_each_init(Vec::new, task);
+                blocks.into_par_iter().for_each_init(Vec::new, task);
             } else {
                 let mut pa = Vec::new();
-                c.chunks_mut(rows * ldc)
-                    .enumerate()
-                    .for_each(|x| task(&mut pa, x));
+                blocks.into_iter().for_each(|x| task(&mut pa, x));
             }
         }
     }
@@ -849,6 +940,34 @@ mod tests {
                                 <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
                             "{level} {ta:?} {tb:?} ({m},{k},{n}) {i}: {got} vs {want}"
                         );
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_blocks_are_whole_tiles_and_share_work_evenly() {
+        for m in [1, 7, 12, 13, 100, 1024, 1031] {
+            for threads in [1, 2, 3, 4] {
+                for max_rows in [12, 120] {
+                    let b = super::row_blocks(m, 12, max_rows, threads);
+                    assert_eq!(
+                        (b[0], *b.last().unwrap()),
+                        (0, m),
+                        "{m} {threads} {max_rows}"
+                    );
+                    for w in b.windows(2) {
+                        assert!(w[0] < w[1] && w[1] - w[0] <= max_rows, "{b:?}");
+                        assert!(w[0] % 12 == 0, "{b:?} starts mid-tile");
+                    }
+                    // the pool's halving split gives each half of the blocks to one of two
+                    // threads: the halves' tiles differ by at most one
+                    if threads == 2 && b.len() % 2 == 1 {
+                        let tiles = |r: &[usize]| (r[r.len() - 1] - r[0]).div_ceil(12);
+                        let half = (b.len() - 1) / 2;
+                        let (lo, hi) = (tiles(&b[..=half]), tiles(&b[half..]));
+                        assert!(lo.abs_diff(hi) <= 1, "{m}: {b:?}");
                     }
                 }
             }

@@ -297,6 +297,9 @@ pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
 pub(crate) trait Simd: Copy + Send + Sync + 'static {
     /// `f32` lanes per vector.
     const LANES: usize;
+    /// The vector registers the level has (16, or 32 with AVX-512): how many values a
+    /// kernel may keep in flight before the compiler spills them to the stack.
+    const REGISTERS: usize;
     /// The level of this token.
     const LEVEL: Level;
 
@@ -349,6 +352,7 @@ pub(crate) struct Base;
 
 impl Simd for Base {
     const LANES: usize = 4;
+    const REGISTERS: usize = 16;
     const LEVEL: Level = Level::Baseline;
     type F = [f32; 4];
     type M = [bool; 4];
@@ -472,6 +476,7 @@ mod x86 {
 
     impl Simd for Avx2 {
         const LANES: usize = 8;
+        const REGISTERS: usize = 16;
         const LEVEL: Level = Level::Avx2;
         type F = __m256;
         type M = __m256;
@@ -581,6 +586,7 @@ mod x86 {
 
     impl Simd for Avx512 {
         const LANES: usize = 16;
+        const REGISTERS: usize = 32;
         const LEVEL: Level = Level::Avx512;
         type F = __m512;
         type M = __mmask16;
@@ -768,6 +774,21 @@ impl<S: Simd> Kernel<S> for Chains<S> {
         }
         acc
     }
+}
+
+/// Asks the CPU to bring the cache line holding `s[0]` into L2 (not L1, where it would push
+/// out what the running loop reads): a hint, which changes no result.
+#[inline(always)]
+pub(crate) fn prefetch_l2(s: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as for `prefetch`: a hint that reads nothing the program sees and cannot fault;
+    // SSE, so every x86-64 CPU has it.
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
+        _mm_prefetch::<_MM_HINT_T1>(s.as_ptr().cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = s;
 }
 
 /// Asks the CPU to bring the cache line holding `s[0]` into L1: a hint, which changes no result.
