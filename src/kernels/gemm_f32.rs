@@ -372,8 +372,7 @@ fn step<S: Simd, const MR: usize, const NV: usize>(
 #[inline(always)]
 fn store<S: Simd, const MR: usize, const NV: usize>(
     s: S,
-    c: &mut [f32],
-    n: usize,
+    c: &mut CBlock<'_>,
     row0: usize,
     j0: usize,
     h: usize,
@@ -382,7 +381,7 @@ fn store<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let nr = NV * S::LANES;
     for (i, t) in tile.iter().enumerate().take(h) {
-        let row = &mut c[(row0 + i) * n + j0..][..w];
+        let row = &mut c.row(row0 + i)[j0..][..w];
         if w == nr {
             for (part, &v) in row.chunks_exact_mut(S::LANES).zip(t) {
                 s.store(s.add(s.load(part), v), part);
@@ -398,7 +397,7 @@ fn store<S: Simd, const MR: usize, const NV: usize>(
 }
 
 /// The tiles of one packed row block of `A` (`pa`) against the packed column panels of `B`
-/// (`bp`), added to `c` (row stride `ldc`, the block's columns starting at `col0`).
+/// (`bp`), added to `c` from its column `col0`.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block<S: Simd, const MR: usize, const NV: usize>(
@@ -408,8 +407,7 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
     kc: usize,
     mc: usize,
     nc: usize,
-    c: &mut [f32],
-    ldc: usize,
+    c: &mut CBlock<'_>,
     col0: usize,
 ) {
     let nr = NV * S::LANES;
@@ -421,13 +419,13 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
             // the tile's rows of `C`, which the store reads after `kc` steps: fetched now, so
             // that their (mostly L3) latency hides behind the multiply-adds
             for i in 0..h {
-                let row = &c[(r * MR + i) * ldc + col0 + jb..][..w];
+                let row = &c.row(r * MR + i)[col0 + jb..][..w];
                 prefetch(row);
                 prefetch(&row[w - 1..]);
             }
             let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
             let acc = micro::<S, MR, NV>(s, apanel, bpanel, next.filter(|_| r == 0));
-            store::<S, MR, NV>(s, c, ldc, r * MR, col0 + jb, h, w, &acc);
+            store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc);
         }
     }
 }
@@ -523,6 +521,122 @@ fn axpys<S: Simd>(s: S, a: &[f32], b: &[f32], c: &mut [f32]) {
     }
 }
 
+/// A block of `C`: `rows` rows of `cols` values, row `i` starting `i * ldc` values after the
+/// first. Made from the whole `&mut [f32]` and cut into disjoint blocks, by rows or by columns,
+/// that threads write at the same time: a slice cannot be cut by columns, and writing each
+/// thread's columns into a buffer of its own, added to `C` after, had cost a zeroed
+/// allocation and a pass over `C` per product.
+struct CBlock<'a> {
+    ptr: *mut f32,
+    rows: usize,
+    cols: usize,
+    ldc: usize,
+    _c: std::marker::PhantomData<&'a mut [f32]>,
+}
+
+// SAFETY: a `CBlock` is a unique borrow of its values, as a `&mut [f32]` is (it is made from
+// one, and cutting it makes blocks that share no value), so it may move to another thread.
+#[allow(unsafe_code)]
+unsafe impl Send for CBlock<'_> {}
+
+impl<'a> CBlock<'a> {
+    /// All of `c` as `rows` rows of `ldc` values.
+    fn new(c: &'a mut [f32], rows: usize, ldc: usize) -> Self {
+        assert!(
+            rows * ldc <= c.len(),
+            "C holds {} values, not {rows} x {ldc}",
+            c.len()
+        );
+        CBlock {
+            ptr: c.as_mut_ptr(),
+            rows,
+            cols: ldc,
+            ldc,
+            _c: std::marker::PhantomData,
+        }
+    }
+
+    /// Row `i`'s values in the block.
+    #[inline(always)]
+    fn row(&mut self, i: usize) -> &mut [f32] {
+        assert!(i < self.rows, "row {i} of a block of {} rows", self.rows);
+        // SAFETY: row `i < rows` of the block lies inside the slice the block was made from
+        // (`new` checked `rows * ldc` values, cuts only narrow it, and `cols <= ldc`), and the
+        // block holds its values uniquely; the returned borrow holds `self` mutably, so no two
+        // rows are handed out at once.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::slice::from_raw_parts_mut(self.ptr.add(i * self.ldc), self.cols)
+        }
+    }
+
+    /// A block of the same values for a shorter borrow.
+    fn reborrow(&mut self) -> CBlock<'_> {
+        CBlock {
+            ptr: self.ptr,
+            _c: std::marker::PhantomData,
+            ..*self
+        }
+    }
+
+    /// The blocks of rows `bounds[t]..bounds[t + 1]`, each with its first row (`bounds`
+    /// increasing, the last at most `rows`).
+    fn split_rows(self, bounds: &[usize]) -> Vec<(usize, CBlock<'a>)> {
+        bounds
+            .windows(2)
+            .map(|w| {
+                assert!(
+                    w[0] <= w[1] && w[1] <= self.rows,
+                    "rows {w:?} of {}",
+                    self.rows
+                );
+                // SAFETY: `w[0] <= rows`, so the offset stays inside (or one past) the block.
+                #[allow(unsafe_code)]
+                let ptr = unsafe { self.ptr.add(w[0] * self.ldc) };
+                (
+                    w[0],
+                    CBlock {
+                        ptr,
+                        rows: w[1] - w[0],
+                        ..self
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The blocks of columns `bounds[t]..bounds[t + 1]` of every row, each with its first
+    /// column (`bounds` increasing, the last at most `cols`).
+    fn split_cols(self, bounds: &[usize]) -> Vec<(usize, CBlock<'a>)> {
+        bounds
+            .windows(2)
+            .map(|w| {
+                assert!(
+                    w[0] <= w[1] && w[1] <= self.cols,
+                    "columns {w:?} of {}",
+                    self.cols
+                );
+                // SAFETY: `w[0] <= cols <= ldc`: inside the block's first row, or one past it
+                // (a block of no rows may have no values: its pointer stays).
+                #[allow(unsafe_code)]
+                let ptr = if self.rows == 0 {
+                    self.ptr
+                } else {
+                    unsafe { self.ptr.add(w[0]) }
+                };
+                (
+                    w[0],
+                    CBlock {
+                        ptr,
+                        cols: w[1] - w[0],
+                        ..self
+                    },
+                )
+            })
+            .collect()
+    }
+}
+
 /// The operands of one product: `op(A)` is `m x k`, `op(B)` is `k x n`.
 #[derive(Clone, Copy)]
 struct Product<'a> {
@@ -549,10 +663,10 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
     let threads = rayon::current_num_threads().max(1);
     // The row split hands work to the pool once per block of the inner dimension (packing,
     // then the tiles), so each block must be worth a hand-over; the column split hands over
-    // once per product but packs all of `A` on every thread and adds each thread's block to
-    // `C` at the end, which pays only where `B` is much the larger operand (a batch-64
-    // layer's weight): each thread then packs and keeps just its part of `B`.
-    let wide_split = n >= 2 * m && n >= 2 * nr * threads;
+    // once per product and each thread packs and keeps just its part of `B`, but every thread
+    // packs all of `A`: it pays where `B` is at least as large (a batch-64 layer's weight, a
+    // square product), and only with two tile widths of columns per thread at least.
+    let wide_split = n >= m && n >= 2 * nr * threads;
     // (measured on the CIFAR net's 64 x 64 x 1024 products: a split of less than about
     // 8M multiply-adds ran slower on two threads than on one)
     let per_handover = if wide_split {
@@ -572,16 +686,19 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
     };
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| gemm_cols::<S, MR, NV>(s, pr, 0..n, c, n, rows, true));
+        rayon::scope(|_| {
+            gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), rows, true)
+        });
     } else {
-        gemm_cols::<S, MR, NV>(s, pr, 0..n, c, n, rows, false);
+        gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), rows, false);
     }
 }
 
-/// A wide product on the pool: each thread takes a range of columns of `op(B)` and runs the
-/// whole product for them alone (its own packing of its `B` columns and of `A`, no hand-overs
-/// between blocks), into its own block of `C`, added to `C` at the end. Splitting rows
-/// instead would leave `B`'s packing to one thread while the others wait.
+/// A product on the pool by columns: each thread takes a range of columns of `op(B)` and runs
+/// the whole product for them alone (its own packing of its `B` columns and of `A`, no
+/// hand-overs between blocks), writing its columns of `C` in place. Splitting rows instead
+/// leaves `B`'s packing to one thread while the others wait, and has every thread read the
+/// panels the others packed.
 fn split_columns<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     pr: Product<'_>,
@@ -590,25 +707,11 @@ fn split_columns<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let (m, n) = (pr.m, pr.n);
     let per = n.div_ceil(threads).next_multiple_of(NV * S::LANES);
-    let mut parts: Vec<(usize, Vec<f32>)> = (0..n).step_by(per).map(|j| (j, Vec::new())).collect();
+    let bounds: Vec<usize> = (0..n).step_by(per).chain([n]).collect();
+    let mut parts = CBlock::new(c, m, n).split_cols(&bounds);
     super::run_parts(&mut parts, |(j, cb)| {
-        let w = per.min(n - *j);
-        *cb = vec![0.0; m * w];
-        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, w, MC, false);
-    });
-    // the parts' rows into `C`, rows split as the columns were
-    let rows_per = m.div_ceil(parts.len());
-    let mut tasks: Vec<(usize, &mut [f32])> = c.chunks_mut(rows_per * n).enumerate().collect();
-    super::run_parts(&mut tasks, |(t, c_rows)| {
-        for (r, crow) in c_rows.chunks_mut(n).enumerate() {
-            let i = *t * rows_per + r;
-            for (j, cb) in &parts {
-                let w = cb.len() / m;
-                for (d, &v) in crow[*j..*j + w].iter_mut().zip(&cb[i * w..(i + 1) * w]) {
-                    *d += v;
-                }
-            }
-        }
+        let w = cb.cols;
+        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, MC, false);
     });
 }
 
@@ -633,31 +736,15 @@ fn row_blocks(m: usize, mr: usize, max_rows: usize, threads: usize) -> Vec<usize
     bounds
 }
 
-/// `c` (rows of `ldc`) cut at `bounds`: each block with its first row.
-fn split_rows<'c>(
-    mut c: &'c mut [f32],
-    ldc: usize,
-    bounds: &[usize],
-) -> Vec<(usize, &'c mut [f32])> {
-    let mut out = Vec::with_capacity(bounds.len());
-    for w in bounds.windows(2) {
-        let (block, rest) = std::mem::take(&mut c).split_at_mut((w[1] - w[0]) * ldc);
-        out.push((w[0], block));
-        c = rest;
-    }
-    out
-}
-
-/// `C += op(A) op(B)[.., cols]`, where `C` has row stride `ldc` and its column 0 is column
-/// `cols.start` of the product: the BLIS loops (column blocks, inner-dimension blocks, row
+/// `C += op(A) op(B)[.., cols]`, where `c`'s column 0 is column `cols.start` of the
+/// product: the BLIS loops (column blocks, inner-dimension blocks, row
 /// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
 #[allow(clippy::too_many_arguments)]
 fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     pr: Product<'_>,
     cols: std::ops::Range<usize>,
-    c: &mut [f32],
-    ldc: usize,
+    c: &mut CBlock<'_>,
     rows: usize,
     parallel: bool,
 ) {
@@ -694,8 +781,8 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 nc,
             };
             let bp = pack_b_nr(nr, blk, &mut pb, parallel);
-            let task = |pa: &mut Vec<f32>, (i0, c_rows): (usize, &mut [f32])| {
-                let mc = c_rows.len() / ldc;
+            let task = |pa: &mut Vec<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
+                let mc = c_rows.rows;
                 let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
                 let col0 = j0 - cols.start;
                 s.run(Block::<MR, NV> {
@@ -705,11 +792,10 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                     mc,
                     nc,
                     c: c_rows,
-                    ldc,
                     col0,
                 });
             };
-            let blocks = split_rows(c, ldc, &bounds);
+            let blocks = c.reborrow().split_rows(&bounds);
             if parallel {
                 blocks.into_par_iter().for_each_init(Vec::new, task);
             } else {
@@ -766,8 +852,7 @@ struct Block<'a, const MR: usize, const NV: usize> {
     kc: usize,
     mc: usize,
     nc: usize,
-    c: &'a mut [f32],
-    ldc: usize,
+    c: CBlock<'a>,
     col0: usize,
 }
 
@@ -781,11 +866,10 @@ impl<S: Simd, const MR: usize, const NV: usize> Kernel<S> for Block<'_, MR, NV> 
             kc,
             mc,
             nc,
-            c,
-            ldc,
+            mut c,
             col0,
         } = self;
-        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, c, ldc, col0)
+        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, &mut c, col0)
     }
 }
 
@@ -976,17 +1060,59 @@ mod tests {
 
     #[test]
     fn large_products_split_across_threads_and_agree() {
-        let (m, k, n) = (300, 600, 1100);
-        let a = vals(m * k, 1);
-        let b = vals(k * n, 2);
-        let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
-        for level in crate::kernels::simd::available_levels() {
-            let mut c = vec![0.0; m * n];
-            gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c);
-            for i in (0..m * n).step_by(97) {
-                assert!((c[i] as f64 - r[i]).abs() < 1e-3, "{level} {i}");
+        // wide and square products split by columns, a tall one by rows; three threads make
+        // shares that do not fall on tile boundaries
+        for (m, k, n) in [(300, 600, 1100), (333, 300, 333), (700, 300, 150)] {
+            let a = vals(m * k, 1);
+            let b = vals(k * n, 2);
+            let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
+            for threads in [2, 3] {
+                let pool = rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads)
+                    .build()
+                    .unwrap();
+                for level in crate::kernels::simd::available_levels() {
+                    let mut c = vec![0.5; m * n];
+                    pool.install(|| {
+                        gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c)
+                    });
+                    for i in (0..m * n).step_by(7) {
+                        let want = r[i] + 0.5;
+                        assert!((c[i] as f64 - want).abs() < 1e-3, "{m}x{k}x{n} {level} {i}");
+                    }
+                }
             }
         }
+    }
+
+    #[test]
+    fn c_blocks_cut_by_rows_and_columns_cover_every_value_once() {
+        let (rows, ldc) = (7, 10);
+        let mut c = vec![0.0f32; rows * ldc + 3];
+        let mut id = 0.0;
+        for (r0, mut band) in CBlock::new(&mut c, rows, ldc).split_rows(&[0, 3, 3, 7]) {
+            for (c0, mut blk) in band.reborrow().split_cols(&[0, 4, 9]) {
+                id += 1.0;
+                for i in 0..blk.rows {
+                    for (j, v) in blk.row(i).iter_mut().enumerate() {
+                        *v += id + ((r0 + i) * 100 + c0 + j) as f32 * 1e-3;
+                    }
+                }
+            }
+        }
+        for i in 0..rows {
+            for j in 0..ldc {
+                let v = c[i * ldc + j];
+                if j == 9 {
+                    assert_eq!(v, 0.0, "column 9 is in no block");
+                } else {
+                    // the empty band between the two took ids 3 and 4
+                    let want = if i < 3 { 1.0 } else { 5.0 } + if j < 4 { 0.0 } else { 1.0 };
+                    assert_eq!(v, want + (i * 100 + j) as f32 * 1e-3, "({i}, {j})");
+                }
+            }
+        }
+        assert_eq!(&c[rows * ldc..], &[0.0; 3], "past the rows");
     }
 
     #[test]
