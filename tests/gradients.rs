@@ -386,8 +386,8 @@ fn a_view_shares_its_gradient_with_its_input_until_either_is_added_to() {
     // x is used through a view and directly: the view's gradient must stay its own while x's
     // gathers both contributions (the buffer is shared, then copied on write).
     let x = Tensor::<(U2, U3), f64>::arange().trace();
-    let v = x.clone().reshape::<(U3, U2)>();
-    let w = v.clone().reshape::<(U6,)>();
+    let v = x.clone().reshape::<(U3, U2)>().retain_grad();
+    let w = v.clone().reshape::<(U6,)>().retain_grad();
     let loss = w.clone().mul_scalar(2.0).sum() + x.clone().mul_scalar(3.0).sum();
     let g = loss.backward();
     assert_eq!(g.get(&w).unwrap().to_vec(), vec![2.0; 6]);

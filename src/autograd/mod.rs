@@ -12,7 +12,9 @@
 //! operation on such a tensor. Untraced tensors (a network's parameters, inference constants)
 //! can meet traced ones; the gradient of each that requires grad is computed and stored under
 //! its id, so `grads.get(&net.weight)` works with no bookkeeping in the network. A constant
-//! that does not require grad costs no backward work.
+//! that does not require grad costs no backward work. As in PyTorch, the pass returns the
+//! gradients of leaves (traced inputs, parameters) and frees each intermediate result's
+//! gradient once it has been used, unless [`Tensor::retain_grad`] asked to keep it.
 //!
 //! Operations on untraced tensors record nothing, even on a parameter: to build an expression
 //! from a parameter *before* it meets a traced tensor (a weight penalty `w.square().sum()`),
@@ -81,6 +83,9 @@ pub struct Node<E> {
     /// whose gradient is this node's gradient: shared as the same buffer instead of running
     /// `backward`.
     passes_to: PassesTo,
+    /// Set by [`Tensor::retain_grad`]: the pass keeps this node's output gradient in the
+    /// [`Gradients`] it returns (otherwise freed once the node's inputs have theirs).
+    retain_grad: std::sync::atomic::AtomicBool,
 }
 
 /// The inputs a node passes its gradient to unchanged (see [`Node`]).
@@ -217,7 +222,7 @@ impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
 /// fn loss_grads<T: TapeMode<f64> + stensor::autograd::IsTraced>(l: Tensor<(), f64, T>) -> usize {
 ///     l.backward().len()
 /// }
-/// assert_eq!(loss_grads(Tensor::<(U2,), f64>::ones().trace().sum()), 2);
+/// assert_eq!(loss_grads(Tensor::<(U2,), f64>::ones().trace().sum()), 1);
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`backward` needs a traced tensor, but this tensor records nothing (`{Self}`)",
@@ -382,7 +387,8 @@ impl<E: Element> Gradients<E> {
     /// ```
     /// use stensor::prelude::*;
     /// let x = Tensor::<(U2,), f64>::ones().trace();
-    /// assert_eq!(x.sum().backward().len(), 2); // x and the loss itself
+    /// assert_eq!(x.clone().sum().backward().len(), 1); // x's (the loss's own is not kept)
+    /// assert_eq!(x.sum().retain_grad().backward().len(), 2); // and the loss's
     /// ```
     pub fn len(&self) -> usize {
         self.map.len()
@@ -550,6 +556,7 @@ where
         parents,
         backward: std::sync::Mutex::new(Some(backward)),
         passes_to,
+        retain_grad: std::sync::atomic::AtomicBool::new(false),
     };
     out.requires_grad = true;
     out.retape(T::from_node(Some(Arc::new(node))))
@@ -671,7 +678,14 @@ fn backward_nodes<E: Element>(
                      call backward_retaining_graph on every pass but the last"
                 ),
             }
-            grads.map.insert(n.out_id, g);
+            // an intermediate's gradient is freed here, once its inputs have theirs (as in
+            // PyTorch, where only leaves keep `.grad` unless `retain_grad()`): kept to the
+            // end, every gradient of the pass stayed allocated (as much memory as the
+            // activations), each new one landed on fresh pages, and a gradient shared with
+            // a view's or a sum's input was copied when that input's was added to
+            if n.retain_grad.load(Ordering::Relaxed) {
+                grads.map.insert(n.out_id, g);
+            }
         }
         if !retain {
             spent.extend(slot.take());
@@ -685,8 +699,9 @@ fn backward_nodes<E: Element>(
 }
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
-    /// Backpropagates from this scalar: the gradient of every tensor that requires grad and
-    /// that this value depends on.
+    /// Backpropagates from this scalar: the gradient of every leaf that requires grad (traced
+    /// input, parameter) and that this value depends on, and of the intermediate results
+    /// marked with [`retain_grad`](Self::retain_grad).
     ///
     /// As PyTorch's `loss.backward()`, the pass frees the graph's saved values (inputs and
     /// weights its operations kept for their gradients), so an optimizer step after it
@@ -707,6 +722,32 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         S: ScalarShape,
     {
         run_backward(self.id(), self.tape.node(), vec![E::one()], false)
+    }
+
+    /// Keeps this intermediate result's gradient in the [`Gradients`] of a backward pass
+    /// through it (PyTorch's `retain_grad()`). Without it, as in PyTorch, a pass returns the
+    /// gradients of leaves only (traced inputs and parameters) and frees each intermediate's
+    /// gradient as soon as the operations that made it have used it. On a leaf it changes
+    /// nothing: a leaf's gradient is always kept.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]).trace();
+    /// let h = x.clone().square();
+    /// let kept = x.clone().mul_scalar(3.0).retain_grad();
+    /// let g = (h.clone().sum() + kept.clone().sum()).backward();
+    /// assert_eq!(g.get(&x).unwrap().to_vec(), vec![5.0, 7.0]);
+    /// assert_eq!(g.get(&kept).unwrap().to_vec(), vec![1.0, 1.0]);
+    /// assert!(g.get(&h).is_none()); // an intermediate, freed during the pass
+    /// ```
+    pub fn retain_grad(self) -> Self
+    where
+        T: IsTraced,
+    {
+        if let Some(node) = self.tape.node() {
+            node.retain_grad.store(true, Ordering::Relaxed);
+        }
+        self
     }
 
     /// [`backward`](Self::backward) that keeps the graph for another pass (PyTorch's
