@@ -582,56 +582,47 @@ impl<'a> CBlock<'a> {
     /// The blocks of rows `bounds[t]..bounds[t + 1]`, each with its first row (`bounds`
     /// increasing, the last at most `rows`).
     fn split_rows(self, bounds: &[usize]) -> Vec<(usize, CBlock<'a>)> {
-        bounds
-            .windows(2)
-            .map(|w| {
-                assert!(
-                    w[0] <= w[1] && w[1] <= self.rows,
-                    "rows {w:?} of {}",
-                    self.rows
-                );
-                // SAFETY: `w[0] <= rows`, so the offset stays inside (or one past) the block.
-                #[allow(unsafe_code)]
-                let ptr = unsafe { self.ptr.add(w[0] * self.ldc) };
-                (
-                    w[0],
-                    CBlock {
-                        ptr,
-                        rows: w[1] - w[0],
-                        ..self
-                    },
-                )
-            })
-            .collect()
+        self.cut(bounds, true)
     }
 
     /// The blocks of columns `bounds[t]..bounds[t + 1]` of every row, each with its first
     /// column (`bounds` increasing, the last at most `cols`).
     fn split_cols(self, bounds: &[usize]) -> Vec<(usize, CBlock<'a>)> {
+        self.cut(bounds, false)
+    }
+
+    /// [`split_rows`](Self::split_rows) (`rows`) or [`split_cols`](Self::split_cols).
+    fn cut(self, bounds: &[usize], rows: bool) -> Vec<(usize, CBlock<'a>)> {
+        let (len, step) = if rows {
+            (self.rows, self.ldc)
+        } else {
+            (self.cols, 1)
+        };
         bounds
             .windows(2)
             .map(|w| {
-                assert!(
-                    w[0] <= w[1] && w[1] <= self.cols,
-                    "columns {w:?} of {}",
-                    self.cols
-                );
-                // SAFETY: `w[0] <= cols <= ldc`: inside the block's first row, or one past it
-                // (a block of no rows may have no values: its pointer stays).
+                assert!(w[0] <= w[1] && w[1] <= len, "{w:?} of {len}");
+                // SAFETY: `w[0] <= rows` rows in, or `w[0] <= cols <= ldc` values into the
+                // first row: inside the block or one past it (a block of no rows may hold no
+                // values at all: its pointer stays).
                 #[allow(unsafe_code)]
                 let ptr = if self.rows == 0 {
                     self.ptr
                 } else {
-                    unsafe { self.ptr.add(w[0]) }
+                    unsafe { self.ptr.add(w[0] * step) }
                 };
-                (
-                    w[0],
-                    CBlock {
-                        ptr,
-                        cols: w[1] - w[0],
-                        ..self
+                let part = CBlock { ptr, ..self };
+                let part = match rows {
+                    true => CBlock {
+                        rows: w[1] - w[0],
+                        ..part
                     },
-                )
+                    false => CBlock {
+                        cols: w[1] - w[0],
+                        ..part
+                    },
+                };
+                (w[0], part)
             })
             .collect()
     }

@@ -776,33 +776,32 @@ impl<S: Simd> Kernel<S> for Chains<S> {
     }
 }
 
-/// Asks the CPU to bring the cache line holding `s[0]` into L2 (not L1, where it would push
-/// out what the running loop reads): a hint, which changes no result.
-#[inline(always)]
-pub(crate) fn prefetch_l2(s: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for `prefetch`: a hint that reads nothing the program sees and cannot fault;
-    // SSE, so every x86-64 CPU has it.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T1};
-        _mm_prefetch::<_MM_HINT_T1>(s.as_ptr().cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = s;
-}
-
 /// Asks the CPU to bring the cache line holding `s[0]` into L1: a hint, which changes no result.
 #[inline(always)]
 pub(crate) fn prefetch(s: &[f32]) {
+    prefetch_into(s, false)
+}
+
+/// [`prefetch`] into L2 only (not L1, where it would push out what the running loop reads).
+#[inline(always)]
+pub(crate) fn prefetch_l2(s: &[f32]) {
+    prefetch_into(s, true)
+}
+
+#[inline(always)]
+fn prefetch_into(s: &[f32], l2: bool) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch only hints the cache; it reads nothing the program sees and does not
     // fault (the address is in `s` anyway). SSE, so every x86-64 CPU has it.
     unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().cast());
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0, _MM_HINT_T1};
+        match l2 {
+            false => _mm_prefetch::<_MM_HINT_T0>(s.as_ptr().cast()),
+            true => _mm_prefetch::<_MM_HINT_T1>(s.as_ptr().cast()),
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
-    let _ = s;
+    let _ = (s, l2);
 }
 
 #[cfg(test)]
