@@ -7,11 +7,12 @@
 //! - The tile per level fills its register file without spilling: AVX-512 (32 registers)
 //!   `12 x 32`, 24 accumulators; AVX2 (16 registers) `6 x 16`, 12 accumulators plus two `B`
 //!   vectors and a broadcast; the 4-lane baseline `6 x 8`.
-//! - Above a work threshold the product runs on the pool: a product at least twice as wide as
-//!   it is tall is split by columns, each thread running the whole product for its columns
-//!   (its own packing of `A` and of its `B` columns, no hand-over between blocks: the MLP's
-//!   batch-64 layers); any other by blocks of rows of `C`, `B`'s panels packed on the pool.
-//!   One thread below the threshold.
+//! - Above a work threshold the product runs on the pool: a product at least as wide as it is
+//!   tall is split by columns, each thread running the whole product for its columns (its own
+//!   packing of `A` and of its `B` columns, no hand-over between blocks: the MLP's batch-64
+//!   layers, square products) and writing them into `C` in place through a [`CBlock`]; a
+//!   taller one by blocks of rows of `C`, shared evenly among the threads, `B`'s panels packed
+//!   on the pool. One thread below the threshold.
 //! - Packing buffers are kept and reused without clearing (packing writes every value a tile
 //!   reads); a product uses only the part of them it packed.
 //! - A one-row product (batch-1 inference) skips packing: a matrix-vector product, eight dot
