@@ -598,11 +598,7 @@ where
 {
     let (target, node) = x.as_input();
     let out = Tensor::<S, E, T>::from_arc(shape, x.data_arc());
-    if !(T::TRACED && target.requires_grad) {
-        return out.retape(T::from_node(None));
-    }
-    let parents = node.into_iter().cloned().collect();
-    record(out, parents, Box::new(|_, _| {}), [Some(target), None])
+    pass_through(out, [(target, node.cloned())])
 }
 
 /// `a + b` already computed into `data` (`inputs` are `a`'s and `b`'s): the output's gradient
@@ -619,10 +615,26 @@ where
     E: Element,
     T: TapeMode<E>,
 {
-    let out = Tensor::<S, E, T>::from_arc(shape, Arc::new(data));
-    let passes_to = inputs
-        .each_ref()
-        .map(|(t, _)| Some(*t).filter(|t| t.requires_grad));
+    pass_through(Tensor::<S, E, T>::from_arc(shape, Arc::new(data)), inputs)
+}
+
+/// `out`, whose gradient is the gradient of each input that requires grad, passed on as the
+/// same buffer (a view's, a sum's): a node with no backward rule, or no node when untraced or
+/// when no input requires grad.
+fn pass_through<S, E, T, const N: usize>(
+    out: Tensor<S, E, T>,
+    inputs: [(GradTarget, Option<Arc<Node<E>>>); N],
+) -> Tensor<S, E, T>
+where
+    S: Shape,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let mut passes_to: PassesTo = [None; 2];
+    const { assert!(N <= 2, "a node passes its gradient to at most two inputs") };
+    for (to, (t, _)) in passes_to.iter_mut().zip(&inputs) {
+        *to = Some(*t).filter(|t| t.requires_grad);
+    }
     if !(T::TRACED && passes_to.iter().any(Option::is_some)) {
         return out.retape(T::from_node(None));
     }

@@ -415,6 +415,7 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
     for (q, bpanel) in bp.chunks_exact(kc * nr).enumerate() {
         let jb = q * nr;
         let w = nr.min(nc - jb);
+        let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
         for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
             let h = MR.min(mc - r * MR);
             // the tile's rows of `C`, which the store reads after `kc` steps: fetched now, so
@@ -424,7 +425,6 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
                 prefetch(row);
                 prefetch(&row[w - 1..]);
             }
-            let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
             let acc = micro::<S, MR, NV>(s, apanel, bpanel, next.filter(|_| r == 0));
             store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc);
         }
@@ -574,7 +574,6 @@ impl<'a> CBlock<'a> {
     /// A block of the same values for a shorter borrow.
     fn reborrow(&mut self) -> CBlock<'_> {
         CBlock {
-            ptr: self.ptr,
             _c: std::marker::PhantomData,
             ..*self
         }
@@ -670,19 +669,11 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
     if parallel && wide_split {
         return split_columns::<S, MR, NV>(s, pr, c, threads);
     }
-    // rows per task: all of them on one thread; else about m / (2 threads), a multiple of MR
-    let rows = if parallel {
-        m.div_ceil(2 * threads).next_multiple_of(MR).clamp(MR, MC)
-    } else {
-        MC
-    };
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| {
-            gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), rows, true)
-        });
+        rayon::scope(|_| gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), true));
     } else {
-        gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), rows, false);
+        gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), false);
     }
 }
 
@@ -703,7 +694,7 @@ fn split_columns<S: Simd, const MR: usize, const NV: usize>(
     let mut parts = CBlock::new(c, m, n).split_cols(&bounds);
     super::run_parts(&mut parts, |(j, cb)| {
         let w = cb.cols;
-        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, MC, false);
+        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, false);
     });
 }
 
@@ -729,15 +720,14 @@ fn row_blocks(m: usize, mr: usize, max_rows: usize, threads: usize) -> Vec<usize
 }
 
 /// `C += op(A) op(B)[.., cols]`, where `c`'s column 0 is column `cols.start` of the
-/// product: the BLIS loops (column blocks, inner-dimension blocks, row
-/// blocks of `rows`, then register tiles), row blocks on the pool when `parallel`.
-#[allow(clippy::too_many_arguments)]
+/// product: the BLIS loops (column blocks, inner-dimension blocks, row blocks of at most
+/// [`MC`] rows from [`row_blocks`], then register tiles), row blocks on the pool when
+/// `parallel`.
 fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     pr: Product<'_>,
     cols: std::ops::Range<usize>,
     c: &mut CBlock<'_>,
-    rows: usize,
     parallel: bool,
 ) {
     let Product {
@@ -757,7 +747,7 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     } else {
         1
     };
-    let bounds = row_blocks(m, MR, rows, threads);
+    let bounds = row_blocks(m, MR, MC, threads);
     for j0 in cols.clone().step_by(NC) {
         let nc = NC.min(cols.end - j0);
         for p0 in (0..k).step_by(kc_max) {
