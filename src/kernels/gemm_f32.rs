@@ -53,6 +53,8 @@ fn kc_for(m: usize) -> usize {
 static ZEROS: [f32; KC] = [0.0; KC];
 /// Below this many multiply-adds a product stays on one thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
+/// Rows ahead at which packing `B` asks for the row it will read.
+const PACK_AHEAD: usize = 8;
 
 /// 16 values on a 64-byte boundary: the packed `B` panels' storage, so that every vector load
 /// of the microkernel is aligned (an unaligned 64-byte load always crosses a cache line).
@@ -74,6 +76,36 @@ thread_local! {
     /// that waits inside one product may run a task of another (two networks on one pool, or a
     /// product nested in a parallel loop), which then finds the slot empty and allocates.
     static PACK_B: RefCell<Vec<Line>> = const { RefCell::new(Vec::new()) };
+    /// A packed-A buffer kept between blocks and products on this thread, as [`PACK_B`]: a
+    /// fresh one per block of the inner dimension had been zeroed and faulted in each time.
+    static PACK_A: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A buffer taken out of a thread-local slot, put back when dropped unless the slot holds a
+/// larger one by then (taken, not borrowed: see [`PACK_B`]).
+struct Kept<T: 'static> {
+    slot: &'static std::thread::LocalKey<RefCell<Vec<T>>>,
+    buf: Vec<T>,
+}
+
+impl<T> Kept<T> {
+    fn take(slot: &'static std::thread::LocalKey<RefCell<Vec<T>>>) -> Self {
+        let buf = slot.try_with(|s| s.take()).unwrap_or_default();
+        Kept { slot, buf }
+    }
+}
+
+impl<T> Drop for Kept<T> {
+    fn drop(&mut self) {
+        let buf = std::mem::take(&mut self.buf);
+        // a thread being torn down has no slot left: the buffer is then just freed
+        let _ = self.slot.try_with(|s| {
+            let mut s = s.borrow_mut();
+            if s.capacity() < buf.capacity() {
+                *s = buf;
+            }
+        });
+    }
 }
 
 /// The register tile (rows, columns) of `level`'s microkernel.
@@ -158,6 +190,14 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
             return pack_transposed::<NR>(blk, jb, w, panel);
         }
         for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
+            // Each step reads a row segment one row of `B` below the last (a stride the
+            // hardware prefetcher does not follow across pages): asked for ahead, its misses
+            // overlap instead of each waiting its turn.
+            if p + PACK_AHEAD < kc {
+                let ahead = &b[(p0 + p + PACK_AHEAD) * n + jb..][..w];
+                prefetch(ahead);
+                prefetch(&ahead[w - 1..]);
+            }
             if w == NR {
                 // a whole row: a copy of a known length (no call to memmove)
                 let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
@@ -275,9 +315,29 @@ fn pack_a<'o, const MR: usize>(
                         &ZEROS[..kc]
                     }
                 });
+                // four rows at a time as transposed 4 x 4 blocks (four loads, four stores of
+                // four values, where one value at a time took sixteen of each)
+                let (g4, kc4) = (MR - MR % 4, kc - kc % 4);
+                for g in (0..g4).step_by(4) {
+                    for p in (0..kc4).step_by(4) {
+                        if p % 16 == 0 {
+                            for row in &rows[g..g + 4] {
+                                if let Some(ahead) = row.get(p + 16 * PACK_AHEAD..) {
+                                    prefetch(ahead);
+                                }
+                            }
+                        }
+                        let cols = transpose4(std::array::from_fn(|r| {
+                            rows[g + r][p..p + 4].try_into().expect("4 values")
+                        }));
+                        for (i, col) in cols.iter().enumerate() {
+                            panel[(p + i) * MR + g..][..4].copy_from_slice(col);
+                        }
+                    }
+                }
                 for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                    let dst: &mut [f32; MR] = dst.try_into().expect("MR values");
-                    for (d, row) in dst.iter_mut().zip(&rows) {
+                    let from = if p < kc4 { g4 } else { 0 };
+                    for (d, row) in dst[from..].iter_mut().zip(&rows[from..]) {
                         *d = row[p];
                     }
                 }
@@ -741,7 +801,8 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     } = pr;
     let nr = NV * S::LANES;
     let kc_max = kc_for(m);
-    let mut pb = PACK_B.with(|slot| slot.take());
+    let mut pb = Kept::take(&PACK_B);
+    let mut pa = Kept::take(&PACK_A);
     let threads = if parallel {
         rayon::current_num_threads().max(1)
     } else {
@@ -762,10 +823,10 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 j0,
                 nc,
             };
-            let bp = pack_b_nr(nr, blk, &mut pb, parallel);
-            let task = |pa: &mut Vec<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
+            let bp = pack_b_nr(nr, blk, &mut pb.buf, parallel);
+            let task = |pa: &mut Kept<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
                 let mc = c_rows.rows;
-                let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, pa);
+                let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, &mut pa.buf);
                 let col0 = j0 - cols.start;
                 s.run(Block::<MR, NV> {
                     pa,
@@ -779,19 +840,14 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
             };
             let blocks = c.reborrow().split_rows(&bounds);
             if parallel {
-                blocks.into_par_iter().for_each_init(Vec::new, task);
+                blocks
+                    .into_par_iter()
+                    .for_each_init(|| Kept::take(&PACK_A), task);
             } else {
-                let mut pa = Vec::new();
                 blocks.into_iter().for_each(|x| task(&mut pa, x));
             }
         }
     }
-    PACK_B.with(|slot| {
-        let mut slot = slot.borrow_mut();
-        if slot.capacity() < pb.capacity() {
-            *slot = pb;
-        }
-    });
 }
 
 /// `c += a op(B)` for one row `a` (length `k`): dot products with the rows of `B` stored
