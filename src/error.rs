@@ -41,6 +41,25 @@ pub enum Error {
         /// The dimensions found.
         found: Vec<usize>,
     },
+    /// Two tensors whose runtime dimensions must agree but do not, from a `try_` op (e.g.
+    /// joining sequences whose lengths the data decides).
+    Mismatch {
+        /// The op.
+        op: String,
+        /// The left operand's dimensions.
+        left: Vec<usize>,
+        /// The right operand's dimensions.
+        right: Vec<usize>,
+    },
+    /// An index (a token id, a gather index) outside the axis or table it indexes.
+    Index {
+        /// The op.
+        op: String,
+        /// The index found.
+        index: i64,
+        /// The size it must be below.
+        size: usize,
+    },
 }
 
 impl fmt::Display for Error {
@@ -76,6 +95,12 @@ impl fmt::Display for Error {
                     "dimensions {found:?} do not fit a tensor of shape [{}]",
                     exp.join(", ")
                 )
+            }
+            Error::Mismatch { op, left, right } => {
+                write!(f, "{op}: runtime dimensions differ ({left:?} vs {right:?})")
+            }
+            Error::Index { op, index, size } => {
+                write!(f, "{op}: index {index} is out of range for size {size}")
             }
         }
     }

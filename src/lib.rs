@@ -54,8 +54,8 @@ pub mod prelude {
     pub use crate::autograd::{Gradients, NoTape, Tape, TapeMode};
     pub use crate::dims::*;
     pub use crate::shape::{
-        Axes2, Axes3, Axes4, Axes5, BroadcastSuffix, ConcatAlong, ConstDim, ConstShape, Dim,
-        FlattenDims, HasAxis, PermuteTo, RemoveAxis, ReshapeTo, Shape, SwapAxes, UnflattenDim,
+        AppendDim, Axes2, Axes3, Axes4, Axes5, BroadcastSuffix, ConcatAlong, ConstDim, ConstShape,
+        Dim, FlattenDims, HasAxis, PermuteTo, RemoveAxis, ReshapeTo, Shape, SwapAxes, UnflattenDim,
     };
-    pub use crate::tensor::{Element, Rng, Tensor};
+    pub use crate::tensor::{Element, Indices, Mask, Rng, Tensor};
 }

@@ -1,5 +1,6 @@
-//! Matrix products: `(M, K) x (K, N)`, batched `(B, M, K) x (B, K, N)`, and a batch of
-//! matrices times one matrix `(B, M, K) x (K, N)` (a linear layer over a batch).
+//! Matrix products: `(M, K) x (K, N)`, batched `(B, M, K) x (B, K, N)` and
+//! `(A, B, M, K) x (A, B, K, N)`, and a batch of matrices times one matrix `(.., M, K) x (K, N)`
+//! (a linear layer over a batch).
 
 use crate::autograd::{op_result, MergeTape, TapeMode};
 use crate::kernels::{gemm_batched, Trans};
@@ -80,10 +81,18 @@ where
     })
 }
 
-fn check_inner(k1: usize, k2: usize) {
-    assert_eq!(
-        k1, k2,
-        "matmul: runtime inner dimensions differ ({k1} vs {k2})"
+/// Panics unless the runtime sizes of a product's operands agree: the inner dimension and the
+/// batch dimensions (`a`'s and `b`'s dims, the leading `batch_rank` of them batch).
+fn check_operands(a: &[usize], b: &[usize], batch_rank: usize) {
+    let (ka, kb) = (a[a.len() - 1], b[b.len() - 2]);
+    assert!(
+        ka == kb && a[..batch_rank] == b[..batch_rank],
+        "matmul: runtime {} differ: {a:?} x {b:?}",
+        if ka == kb {
+            "batch dimensions"
+        } else {
+            "inner dimensions"
+        }
     );
 }
 
@@ -100,8 +109,8 @@ where
     type Output = Tensor<(M, N), E, T1::Output>;
     fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
         let (m, k) = self.shape();
-        let (k2, n) = rhs.shape();
-        check_inner(k.size(), k2.size());
+        let (_, n) = rhs.shape();
+        check_operands(&self.dims(), &rhs.dims(), 0);
         let dims = (1, m.size(), k.size(), n.size());
         batched_product(self, rhs, (m, n), dims, true)
     }
@@ -122,13 +131,8 @@ where
     type Output = Tensor<(B, M, N), E, T1::Output>;
     fn matmul_impl(self, rhs: &Tensor<(B2, K2, N), E, T2>) -> Self::Output {
         let (b, m, k) = self.shape();
-        let (b2, k2, n) = rhs.shape();
-        check_inner(k.size(), k2.size());
-        assert_eq!(
-            b.size(),
-            b2.size(),
-            "matmul: runtime batch dimensions differ"
-        );
+        let (_, _, n) = rhs.shape();
+        check_operands(&self.dims(), &rhs.dims(), 1);
         let dims = (b.size(), m.size(), k.size(), n.size());
         batched_product(self, rhs, (b, m, n), dims, false)
     }
@@ -148,17 +152,66 @@ where
     type Output = Tensor<(B, M, N), E, T1::Output>;
     fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
         let (b, m, k) = self.shape();
-        let (k2, n) = rhs.shape();
-        check_inner(k.size(), k2.size());
+        let (_, n) = rhs.shape();
+        check_operands(&self.dims(), &rhs.dims(), 0);
         let dims = (1, b.size() * m.size(), k.size(), n.size());
         batched_product(self, rhs, (b, m, n), dims, true)
     }
 }
 
+impl<A, B, A2, B2, M, K, K2, N, E, T1, T2> MatMul<Tensor<(A2, B2, K2, N), E, T2>>
+    for Tensor<(A, B, M, K), E, T1>
+where
+    A: Dim,
+    B: Dim,
+    A2: Dim + MatmulBatch<A>,
+    B2: Dim + MatmulBatch<B>,
+    M: Dim,
+    K: Dim,
+    K2: Dim + MatmulInner<K>,
+    N: Dim,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    type Output = Tensor<(A, B, M, N), E, T1::Output>;
+    fn matmul_impl(self, rhs: &Tensor<(A2, B2, K2, N), E, T2>) -> Self::Output {
+        let (a, b, m, k) = self.shape();
+        let (_, _, _, n) = rhs.shape();
+        check_operands(&self.dims(), &rhs.dims(), 2);
+        let dims = (a.size() * b.size(), m.size(), k.size(), n.size());
+        batched_product(self, rhs, (a, b, m, n), dims, false)
+    }
+}
+
+impl<A, B, M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(A, B, M, K), E, T1>
+where
+    A: Dim,
+    B: Dim,
+    M: Dim,
+    K: Dim,
+    K2: Dim + MatmulInner<K>,
+    N: Dim,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    type Output = Tensor<(A, B, M, N), E, T1::Output>;
+    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
+        let (a, b, m, k) = self.shape();
+        let (_, n) = rhs.shape();
+        check_operands(&self.dims(), &rhs.dims(), 0);
+        let dims = (1, a.size() * b.size() * m.size(), k.size(), n.size());
+        batched_product(self, rhs, (a, b, m, n), dims, true)
+    }
+}
+
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// The matrix product: `(M, K) x (K, N) -> (M, N)`, batched
-    /// `(B, M, K) x (B, K, N) -> (B, M, N)`, or `(B, M, K) x (K, N) -> (B, M, N)`. Inner
-    /// dimensions that differ do not compile.
+    /// `(B, M, K) x (B, K, N) -> (B, M, N)` and `(A, B, M, K) x (A, B, K, N) -> (A, B, M, N)`
+    /// (attention's `(batch, heads, L, d)`), or a batch of matrices times one matrix
+    /// `(.., M, K) x (K, N) -> (.., M, N)`. Static inner or batch dimensions that differ do
+    /// not compile.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -171,10 +224,15 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// let x = Tensor::<(usize, U2, U3)>::ones_shaped((4, U2::new(), U3::new()));
     /// let y = x.matmul(&b);
     /// assert_eq!(y.dims(), [4, 2, 1]);
+    ///
+    /// // attention scores: batch and sequence length at run time, 2 heads of size 4
+    /// let q = Tensor::<(usize, U2, usize, U4)>::ones_shaped((3, U2::new(), 5, U4::new()));
+    /// let k = Tensor::<(usize, U2, U4, usize)>::ones_shaped((3, U2::new(), U4::new(), 5));
+    /// assert_eq!(q.matmul(&k).dims(), [3, 2, 5, 5]);
     /// ```
     ///
     /// # Panics
-    /// If runtime (`usize`) inner or batch dimensions differ.
+    /// If runtime (`usize`) inner or batch dimensions differ; the message names both shapes.
     pub fn matmul<R>(self, rhs: &R) -> <Self as MatMul<R>>::Output
     where
         Self: MatMul<R>,

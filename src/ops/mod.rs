@@ -14,6 +14,8 @@ mod activation;
 mod conv;
 mod dropout;
 mod elementwise;
+mod embedding;
+mod index;
 mod linear;
 mod matmul;
 pub(crate) mod norm;

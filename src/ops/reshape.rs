@@ -21,9 +21,10 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         view_result(shape, &self)
     }
 
-    /// The same elements in row-major order under shape `S2`; the number of elements must be
-    /// equal (checked at compile time). A runtime batch dimension stays a runtime dimension and
-    /// takes the size that keeps the element count.
+    /// The same elements in row-major order under shape `S2`: the product of the static dims
+    /// and the number of runtime dims must be equal (checked at compile time). The runtime
+    /// dims keep their sizes, in order, so static dims split or merge around them: a
+    /// `(usize, usize, U512)` sequence batch becomes `(usize, usize, U8, U64)` for 8 heads.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -34,28 +35,35 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// let b = Tensor::<(usize, U4, U7)>::zeros_shaped((5, U4::new(), U7::new()));
     /// let f: Tensor<(usize, U28)> = b.reshape();
     /// assert_eq!(f.dims(), [5, 28]);
+    ///
+    /// // batch and sequence length at run time, 8 heads of 4 split off the features
+    /// let s = Tensor::<(usize, usize, U32)>::zeros_shaped((2, 9, U32::new()));
+    /// let h: Tensor<(usize, usize, U8, U4)> = s.reshape();
+    /// assert_eq!(h.dims(), [2, 9, 8, 4]);
     /// ```
     pub fn reshape<S2: Shape>(self) -> Tensor<S2, E, T>
     where
         S: ReshapeTo<S2>,
     {
-        let statics = S2::static_dims();
-        let known: usize = statics[..S2::RANK].iter().map(|d| d.unwrap_or(1)).product();
-        let n = self.numel();
-        let mut dyn_left = n / known.max(1);
-        let dims: Vec<usize> = statics[..S2::RANK]
+        // The rule keeps the count of runtime dims and the product of the static ones, so
+        // the k-th runtime dim of the result is the k-th of the input, whatever static dims
+        // were split or merged around it.
+        let (from, statics) = (self.dims(), S::static_dims());
+        let mut runtime = statics[..S::RANK]
+            .iter()
+            .zip(from.iter())
+            .filter(|(d, _)| d.is_none())
+            .map(|(_, &n)| n);
+        let dims: Vec<usize> = S2::static_dims()[..S2::RANK]
             .iter()
             .map(|d| match d {
                 Some(s) => *s,
-                None => std::mem::replace(&mut dyn_left, 1),
+                None => runtime
+                    .next()
+                    .expect("the rule keeps the runtime dims' count"),
             })
             .collect();
         let shape = S2::from_dims(&dims).expect("reshape: the shape rule guarantees the dims");
-        assert_eq!(
-            shape.numel(),
-            n,
-            "reshape: at most one runtime dimension can be inferred"
-        );
         self.view_as(shape)
     }
 
@@ -199,7 +207,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// ```
     ///
     /// # Panics
-    /// If a runtime (`usize`) dimension off the axis differs.
+    /// If a runtime (`usize`) dimension off the axis differs; the message names both shapes.
+    /// [`try_concat`](Tensor::try_concat) returns the `Err` instead.
     pub fn concat<const I: usize, S2: Shape, T2: TapeMode<E>>(
         self,
         rhs: &Tensor<S2, E, T2>,
@@ -209,9 +218,10 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         T: MergeTape<E, T2>,
     {
         let (da, db) = (self.dims(), rhs.dims());
-        for ax in (0..S::RANK).filter(|&ax| ax != I) {
-            assert_eq!(da[ax], db[ax], "concat: runtime dimension {ax} differs");
-        }
+        assert!(
+            (0..S::RANK).all(|ax| ax == I || da[ax] == db[ax]),
+            "concat: runtime dimensions differ ({da:?} vs {db:?}) off axis {I}"
+        );
         let shape = self.shape().concat(&rhs.shape());
         let (outer, na, inner) = axis_split(&da, I);
         let nb = db[I];

@@ -298,3 +298,47 @@ where
     Eq<S1::DynCount, S2::DynCount>: SameNumel,
 {
 }
+
+/// `Self` with the dimension `D` appended: the shape of an [`Embedding`](crate::nn::Embedding)'s
+/// output, one vector of `D` values per id.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::AppendDim;
+/// assert_eq!((4usize, U3::new()).append(U8::new()), (4usize, U3::new(), U8::new()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a dimension cannot be appended to a shape of `{Self}`",
+    label = "already at the largest rank",
+    note = "a tensor has at most 5 dimensions, so ids looked up into vectors have at most 4"
+)]
+pub trait AppendDim<D: Dim>: Shape {
+    /// The shape with `D` last.
+    type Output: Shape;
+    /// The shape value with `d` last.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::AppendDim;
+    /// assert_eq!(().append(U2::new()), (U2::new(),));
+    /// ```
+    fn append(&self, d: D) -> Self::Output;
+}
+
+macro_rules! append_dim {
+    ($($A:ident),*) => {
+        impl<$($A: Dim,)* D: Dim> AppendDim<D> for ($($A,)*) {
+            type Output = ($($A,)* D,);
+            #[allow(non_snake_case)]
+            fn append(&self, d: D) -> Self::Output {
+                let ($($A,)*) = *self;
+                ($($A,)* d,)
+            }
+        }
+    };
+}
+append_dim!();
+append_dim!(A);
+append_dim!(A, B);
+append_dim!(A, B, C);
+append_dim!(A, B, C, F);

@@ -6,10 +6,12 @@
 //! reuses its buffer.
 
 mod display;
+mod plain;
 
 pub use crate::element::{Element, Values, ValuesMut};
 
 pub use crate::rng::Rng;
+pub use plain::{Indices, Mask, Plain, PrintValue, TypeName};
 
 use crate::autograd::{NoTape, Tape, TapeMode, UniqueId};
 use crate::error::{Error, Result};

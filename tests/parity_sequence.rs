@@ -1,0 +1,374 @@
+//! PyTorch parity of the sequence cases in `tests/reference/sequence.json` that stensor has so
+//! far (Embedding without `max_norm`, `masked_fill`, `where`, `cat`), in f64 and f32, and the
+//! gradient checks and laws of index tensors, masks and several runtime dimensions.
+
+mod common;
+
+use common::{assert_close, case, param_fd, Case};
+use stensor::nn::{Embedding, Forward};
+use stensor::prelude::*;
+
+/// The case's int64 (or bool as 0/1) tensor at `path`, as indices of shape `S`.
+fn indices<S: Shape>(c: &Case, path: &[&str]) -> Indices<S> {
+    let data = c.data(path).into_iter().map(|v| v as i64).collect();
+    Indices::from_dims_vec(&c.dims(path), data).unwrap()
+}
+
+fn mask<S: Shape>(c: &Case, path: &[&str]) -> Mask<S> {
+    let data = c.data(path).into_iter().map(|v| v != 0.0).collect();
+    Mask::from_dims_vec(&c.dims(path), data).unwrap()
+}
+
+fn grad_output<S: Shape, E: Element>(c: &Case, shape: S) -> Tensor<S, E> {
+    let go = c
+        .data(&["grad_output"])
+        .into_iter()
+        .map(E::from_f64)
+        .collect();
+    Tensor::from_vec_shaped(shape, go).unwrap()
+}
+
+/// An Embedding case: output and weight gradient, ids of any rank at run time.
+fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
+    let c = case("sequence", name);
+    let cfg = c.config();
+    assert!(
+        cfg["max_norm"].is_null(),
+        "{name}: max_norm is not built yet"
+    );
+    let ids = indices::<S>(&c, &["inputs", "x"]);
+    macro_rules! run {
+        ($V:ty, $D:ty) => {{
+            let w = c.tensor::<($V, $D), E>(&["params", "weight"]);
+            let mut emb = Embedding::from_pretrained(w, false)
+                .scale_grad_by_freq(cfg["scale_grad_by_freq"].as_bool().unwrap());
+            if let Some(p) = cfg["padding_idx"].as_i64() {
+                // the case's weight is PyTorch's after its own zeroing of the padding row
+                emb = emb.padding_idx(p);
+            }
+            let y = emb.forward(ids.clone().trace());
+            assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
+            assert_close(
+                &format!("{name} output"),
+                y.as_slice(),
+                &c.data(&["output"]),
+            );
+            let g = y.backward_with(&grad_output(&c, y.shape()));
+            let gw = g.get(&emb.weight).expect("weight gradient");
+            assert_close(
+                &format!("{name} grad weight"),
+                gw.as_slice(),
+                &c.data(&["grads", "weight"]),
+            );
+        }};
+    }
+    match c.dims(&["params", "weight"]).as_slice() {
+        [10, 4] => run!(U10, U4),
+        [6, 3] => run!(U6, U3),
+        d => panic!("{name}: table {d:?}"),
+    }
+}
+
+#[test]
+fn embedding_matches_pytorch() {
+    for name in [
+        "embedding_plain",
+        "embedding_padding_idx",
+        "embedding_scale_grad_by_freq",
+    ] {
+        embedding::<(usize, usize), f64>(name);
+        embedding::<(usize, usize), f32>(name);
+    }
+    embedding::<(usize,), f64>("embedding_1d");
+    embedding::<(usize,), f32>("embedding_1d");
+    embedding::<(usize, usize, usize), f64>("embedding_3d_ids");
+    embedding::<(usize, usize, usize), f32>("embedding_3d_ids");
+}
+
+#[test]
+fn embedding_gradient_matches_finite_differences() {
+    let ids = Indices::<(U2, U3)>::from_array([[1, 4, 1], [0, 2, 4]]);
+    let probe =
+        Tensor::<(U2, U3, U2), f64>::from_fn(|[i, j, k]| (i * 6 + j * 2 + k) as f64 * 0.1 - 0.4);
+    for (padding, scale) in [
+        (None, false),
+        (Some(4), false),
+        (None, true),
+        (Some(1), true),
+    ] {
+        let make = |w: &Tensor<(U5, U2), f64>| Embedding::from_pretrained(w.clone(), false);
+        let w = Tensor::<(U5, U2), f64>::from_fn(|[i, j]| (i as f64 - 2.0) * 0.3 + j as f64 * 0.7);
+        let loss = |w: &Tensor<(U5, U2), f64>| {
+            make(w)
+                .weight
+                .try_embedding(&ids, None, false)
+                .unwrap()
+                .mul(&probe)
+                .square()
+                .sum()
+                .item()
+        };
+        let e = make(&w);
+        let y = e
+            .weight
+            .try_embedding(&ids.clone().trace(), padding, scale)
+            .unwrap();
+        let g = y.mul(&probe).square().sum().backward();
+        let gw = g.get(&e.weight).unwrap().to_vec();
+        if padding.is_none() && !scale {
+            param_fd(&w, loss, &gw, "embedding weight");
+        }
+        // padding: that row's gradient is zero, the others unchanged; scale: divided by the count
+        let plain = {
+            let y = e
+                .weight
+                .try_embedding(&ids.clone().trace(), None, false)
+                .unwrap();
+            y.mul(&probe)
+                .square()
+                .sum()
+                .backward()
+                .get(&e.weight)
+                .unwrap()
+                .to_vec()
+        };
+        let count = |r: usize| {
+            ids.as_slice()
+                .iter()
+                .filter(|&&i| i as usize == r)
+                .count()
+                .max(1)
+        };
+        for r in 0..5 {
+            for k in 0..2 {
+                let want = if Some(r) == padding {
+                    0.0
+                } else if scale {
+                    plain[r * 2 + k] / count(r) as f64
+                } else {
+                    plain[r * 2 + k]
+                };
+                assert!(
+                    (gw[r * 2 + k] - want).abs() < 1e-12,
+                    "{padding:?} {scale}: row {r}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn embedding_equals_one_hot_times_the_weight() {
+    let mut rng = Rng::seed(5);
+    let emb = Embedding::<U7, U3, f64>::new(&mut rng);
+    let ids = Indices::<(usize,)>::from_vec_shaped((5,), vec![6, 0, 3, 3, 1]).unwrap();
+    let one_hot = Tensor::<(usize, U7), f64>::from_fn_shaped((5, U7::new()), |[i, j]| {
+        (ids.as_slice()[i] == j as i64) as u8 as f64
+    });
+    let want = one_hot.matmul(&emb.weight);
+    assert_close("one-hot", emb.forward(ids).as_slice(), &want.to_vec());
+}
+
+#[test]
+fn out_of_range_ids_are_errors_and_panics_that_name_the_id() {
+    let emb = Embedding::<U4, U2>::new(&mut Rng::seed(0));
+    for bad in [4, -1, i64::MAX] {
+        let ids = Indices::<(U2,)>::from_array([0, bad]);
+        let err = emb.try_forward(ids.clone()).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            format!("embedding: index {bad} is out of range for size 4")
+        );
+        let panic = std::panic::catch_unwind(|| emb.forward(ids)).unwrap_err();
+        let msg = panic.downcast_ref::<String>().unwrap();
+        assert!(msg.contains(&format!("index {bad}")), "{msg}");
+    }
+}
+
+#[test]
+fn masked_fill_and_where_match_pytorch() {
+    fn run<E: Element>() {
+        let c = case("sequence", "masked_fill");
+        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
+        let m = mask::<(U3, U4)>(&c, &["inputs", "mask"]);
+        let y = x
+            .clone()
+            .masked_fill(&m, c.config()["value"].as_f64().unwrap());
+        assert_close("masked_fill", y.as_slice(), &c.data(&["output"]));
+        let g = y.backward_with(&grad_output(&c, y.shape()));
+        assert_close(
+            "masked_fill grad",
+            g.get(&x).unwrap().as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+
+        let c = case("sequence", "where");
+        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
+        let y = c.tensor::<(U3, U4), E>(&["inputs", "y"]).trace();
+        let cond = mask::<(U3, U4)>(&c, &["inputs", "condition"]);
+        let out = x.clone().where_(&cond, &y);
+        assert_close("where", out.as_slice(), &c.data(&["output"]));
+        let g = out.backward_with(&grad_output(&c, out.shape()));
+        assert_close(
+            "where grad x",
+            g.get(&x).unwrap().as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+        assert_close(
+            "where grad y",
+            g.get(&y).unwrap().as_slice(),
+            &c.data(&["grads", "y"]),
+        );
+    }
+    run::<f64>();
+    run::<f32>();
+}
+
+#[test]
+fn cat_of_runtime_lengths_matches_pytorch() {
+    fn run<E: Element>() {
+        let c = case("sequence", "cat_dim1");
+        type Part<E> = Tensor<(U2, usize, U4), E, Tape<E>>;
+        let xs: Vec<Part<E>> = ["x0", "x1", "x2"]
+            .iter()
+            .map(|n| c.tensor::<(U2, usize, U4), E>(&["inputs", n]).trace())
+            .collect();
+        let y = xs[0]
+            .clone()
+            .concat::<1, _, _>(&xs[1])
+            .concat::<1, _, _>(&xs[2]);
+        assert_eq!(y.dims(), [2, 6, 4]);
+        assert_close("cat", y.as_slice(), &c.data(&["output"]));
+        let g = y.backward_with(&grad_output(&c, y.shape()));
+        for (x, n) in xs.iter().zip(["x0", "x1", "x2"]) {
+            assert_close(
+                &format!("cat grad {n}"),
+                g.get(x).unwrap().as_slice(),
+                &c.data(&["grads", n]),
+            );
+        }
+    }
+    run::<f64>();
+    run::<f32>();
+}
+
+#[test]
+fn masks_combine_and_come_from_comparisons() {
+    let x = Tensor::<(usize, U3)>::from_vec_shaped(
+        (2, U3::new()),
+        vec![-1.0, 0.0, 2.0, f32::NAN, 5.0, -3.0],
+    )
+    .unwrap();
+    let pos = x.gt_scalar(0.0);
+    let neg = x.lt_scalar(0.0);
+    assert_eq!(pos.to_vec(), [false, false, true, false, true, false]);
+    // NaN is neither positive nor negative, and not equal to itself
+    assert_eq!(
+        (!(&pos | &neg)).to_vec(),
+        [false, true, false, true, false, false]
+    );
+    assert_eq!(x.ne(&x).to_vec(), [false, false, false, true, false, false]);
+    assert_eq!((&pos & &neg).count(), 0);
+    assert_eq!((pos.clone() ^ neg.clone()).count(), 4);
+    assert_eq!(x.ge_scalar(0.0).count() + x.lt_scalar(0.0).count(), 5);
+}
+
+#[test]
+fn argmax_agrees_with_max_and_takes_the_first_of_ties() {
+    let x = Tensor::<(usize, U4), f64>::from_vec_shaped(
+        (3, U4::new()),
+        vec![
+            1.0, 3.0, 3.0, 0.0, -2.0, -1.0, -5.0, -1.0, 0.5, 0.5, 0.5, 0.5,
+        ],
+    )
+    .unwrap();
+    let idx = x.argmax::<1>();
+    assert_eq!(idx.to_vec(), vec![1, 1, 0]);
+    assert_eq!(x.argmin::<1>().to_vec(), vec![3, 2, 0]);
+    let (v, i) = x.clone().trace().max_with_indices::<1>();
+    assert_eq!(i, idx);
+    for (r, (&m, &j)) in v.as_slice().iter().zip(i.as_slice()).enumerate() {
+        assert_eq!(m, x.as_slice()[r * 4 + j as usize]);
+    }
+    // the gradient of max goes to the index returned
+    let xt = x.clone().trace();
+    let (v, i) = xt.clone().max_with_indices::<1>();
+    let g = v.sum().backward().get(&xt).unwrap().to_vec();
+    for r in 0..3 {
+        for k in 0..4 {
+            assert_eq!(g[r * 4 + k], (i.as_slice()[r] == k as i64) as u8 as f64);
+        }
+    }
+}
+
+#[test]
+fn two_runtime_dims_flow_through_a_sequence_model() {
+    use stensor::nn::{LayerNorm, Linear};
+    let mut rng = Rng::seed(2);
+    let emb = Embedding::<U50, U8, f64>::new(&mut rng);
+    let norm = LayerNorm::<(U8,), f64>::new();
+    let fc = Linear::<U8, U8, f64>::new(&mut rng);
+    for (n, l) in [(1, 1), (2, 5), (3, 7)] {
+        let ids = Indices::<(usize, usize)>::from_fn_shaped((n, l), |ix| {
+            ((ix[0] * 7 + ix[1] * 3) % 50) as i64
+        });
+        let h: Tensor<(usize, usize, U8), f64, _> =
+            fc.forward(norm.forward(emb.forward(ids.trace())));
+        // 2 heads of 4, then attention scores (N, heads, L, L)
+        let heads: Tensor<(usize, usize, U2, U4), f64, _> = h.reshape();
+        let q: Tensor<(usize, U2, usize, U4), f64, _> = heads.permute::<Axes4<0, 2, 1, 3>>();
+        let k: Tensor<(usize, U2, U4, usize), f64, _> = q.clone().permute::<Axes4<0, 1, 3, 2>>();
+        let scores = q.matmul(&k).softmax::<3>();
+        assert_eq!(scores.dims(), [n, 2, l, l]);
+        let g = scores.sum().backward();
+        assert!(g.get(&fc.weight).is_some() && g.get(&emb.weight).is_some());
+    }
+}
+
+#[test]
+fn runtime_dims_that_must_agree_panic_naming_the_op_and_both_shapes() {
+    let a = Tensor::<(usize, usize, U2)>::zeros_shaped((2, 3, U2::new()));
+    let b = Tensor::<(usize, usize, U2)>::zeros_shaped((2, 4, U2::new()));
+    let msg = |r: std::thread::Result<()>| {
+        let e = r.unwrap_err();
+        e.downcast_ref::<String>().cloned().unwrap()
+    };
+    let m = msg(std::panic::catch_unwind(|| {
+        let _ = a.clone().add(&b);
+    }));
+    assert!(m.contains("[2, 3, 2]") && m.contains("[2, 4, 2]"), "{m}");
+    let q = Tensor::<(usize, U2, usize, U2)>::zeros_shaped((2, U2::new(), 3, U2::new()));
+    let k = Tensor::<(usize, U2, U2, usize)>::zeros_shaped((3, U2::new(), U2::new(), 3));
+    let m = msg(std::panic::catch_unwind(|| {
+        let _ = q.matmul(&k);
+    }));
+    assert!(
+        m.starts_with("matmul: runtime batch dimensions differ: [2, 2, 3, 2] x [3, 2, 2, 3]"),
+        "{m}"
+    );
+    let m = msg(std::panic::catch_unwind(|| {
+        let _ = a.clone().concat::<2, _, _>(&b);
+    }));
+    assert!(
+        m.starts_with("concat: runtime dimensions differ ([2, 3, 2] vs [2, 4, 2])"),
+        "{m}"
+    );
+    let err = a.try_concat::<2, _, _>(&b).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "concat: runtime dimensions differ ([2, 3, 2] vs [2, 4, 2])"
+    );
+}
+
+#[test]
+fn reshape_keeps_each_runtime_dim() {
+    let x = Tensor::<(usize, usize, U6), f64>::from_fn_shaped((2, 3, U6::new()), |[i, j, k]| {
+        (i * 18 + j * 6 + k) as f64
+    });
+    let h: Tensor<(usize, usize, U2, U3), f64> = x.clone().reshape();
+    assert_eq!(h.dims(), [2, 3, 2, 3]);
+    let back: Tensor<(usize, usize, U6), f64> = h.reshape();
+    assert_eq!(back.to_vec(), x.to_vec());
+    let merged: Tensor<(usize, U3, U2, usize), f64> = x.reshape();
+    assert_eq!(merged.dims(), [2, 3, 2, 3]);
+}
