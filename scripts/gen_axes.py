@@ -100,6 +100,13 @@ for r in range(1, 6):
             where = ", ".join(bounds)
             for ii in {i, i - r}:
                 w(f"impl<{g}, {zg}> UnflattenDim<{ii}, {tup(zs)}> for {T} where {where} {{ type Output = {tup(o)}; fn unflatten(&self) -> Self::Output {{ {tup(vals)} }} }}")
+    # the type of axis i, and the shape with axis i replaced by another dim
+    for i in range(r):
+        w(f"impl<{g}> AxisDim<{i}> for {T} {{ type Axis = {ds[i]}; }}")
+        o = [d if k != i else "Z" for k, d in enumerate(ds)]
+        vals = [f"self.{k}" if k != i else "d" for k in range(r)]
+        w(f"impl<{g}, Z: Dim> ReplaceAxis<{i}, Z> for {T} {{ type Output = {tup(o)}; fn replace(&self, d: Z) -> Self::Output {{ {tup(vals)} }} }}")
+    w(f"impl<{g}> RankNum for {T} {{ type Rank = typenum::U{r}; }}")
     # static numel
     nums = [f"<{d} as DimNum>::Num" for d in ds]
     dyns = [f"<{d} as DimNum>::Dyn" for d in ds]
@@ -117,6 +124,16 @@ for r in range(1, 6):
     gg = ", ".join(f"{d}: DimNum" for d in ds)
     w(f"impl<{gg}> StaticNumel for {T} where {', '.join(bounds)} {{ type Numel = {prod}; type DynCount = {dsum}; }}")
 
+# a new axis i of dim Z (ranks 0 to 4, positions 0 to r)
+for r in range(0, 5):
+    ds = list(L[:r])
+    g = ", ".join([f"{d}: Dim" for d in ds] + ["Z: Dim"])
+    T = tup(ds)
+    for i in range(r + 1):
+        o = ds[:i] + ["Z"] + ds[i:]
+        vals = [f"self.{k}" for k in range(i)] + ["d"] + [f"self.{k}" for k in range(i, r)]
+        w(f"impl<{g}> InsertAxis<{i}, Z> for {T} {{ type Output = {tup(o)}; fn insert(&self, d: Z) -> Self::Output {{ {tup(vals)} }} }}")
 w("impl StaticNumel for () { type Numel = typenum::U1; type DynCount = typenum::U0; }")
 w("impl BroadcastSuffix<()> for () {}")
+w("impl RankNum for () { type Rank = typenum::U0; }")
 print("\n".join(out))

@@ -439,3 +439,49 @@ fn a_retained_graph_gives_the_same_gradients_twice() {
     let b = loss.backward();
     assert_eq!(a.get(&x).unwrap().to_vec(), b.get(&x).unwrap().to_vec());
 }
+
+#[test]
+fn indexing_and_assembly_ops() {
+    let x = rand::<(U3, U5, U4)>(31);
+    let idx = Indices::<(U4,)>::from_array([4, 0, 4, 2]);
+    let g_idx = Indices::<(U3, U2, U4)>::from_fn_shaped(Default::default(), |ix| {
+        ((ix[0] + 2 * ix[1] + 3 * ix[2]) % 5) as i64
+    });
+    let mask = Mask::<(U5, U4)>::from_fn_shaped(Default::default(), |ix| (ix[0] + ix[1]) % 3 == 0);
+    // products with a fixed tensor keep every rule's gradient distinct per element
+    let w = rand::<(U3, U5, U4)>(32);
+    check!(x, |x| x.narrow::<1, _>(1, 3).square());
+    check!(x, |x| x.select::<2>(3).square());
+    check!(x, |x| x.index_select::<1, _>(&idx).square());
+    check!(x, |x| x.gather::<1, _>(&g_idx).square());
+    check!(x, |x| x.flip::<1>().mul(&w));
+    check!(x, |x| x.cumsum::<1>().square());
+    check!(x, |x| x.tril(-1).mul(&w).triu(-2).square());
+    check!(x, |x| x.masked_fill(&mask, 0.5).square());
+    check!(x, |x| x.unsqueeze::<1>().squeeze::<1>().mul(&w));
+    check!(x, |x| {
+        let [a, b] = x.chunk::<2, 2>();
+        a.mul(&b.square())
+    });
+    check!(x, |x| Tensor::stack::<1>(&[x.clone(), x.clone().square()])
+        .cumsum::<1>());
+    check!(x, |x| Tensor::cat::<2>(&[x.clone().tanh(), x.square()]));
+    check!(x, |x| x
+        .clone()
+        .where_(&x.gt_scalar(0.3), &x.square())
+        .mul(&w));
+    check!(x, |x| x.sort::<1>(true).0.mul(&w));
+    check!(x, |x| x.topk::<2>(3, false).0.square());
+    let src = rand::<(U3, U2, U4)>(33);
+    check!(src, |s| Tensor::<(U3, U5, U4), f64>::zeros()
+        .scatter_add::<1, _, _>(&g_idx, &s)
+        .square());
+    check!(x, |x| x.scatter_add::<1, _, _>(&g_idx, &src).square());
+    let table = rand::<(U6, U3)>(34);
+    let ids = Indices::<(U2, U4)>::from_array([[5, 0, 5, 2], [1, 1, 3, 0]]);
+    // (scale_grad_by_freq divides on purpose: not a derivative, checked against PyTorch instead)
+    check!(table, |t| t
+        .try_embedding(&ids, None, false)
+        .unwrap()
+        .square());
+}

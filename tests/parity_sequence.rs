@@ -372,3 +372,270 @@ fn reshape_keeps_each_runtime_dim() {
     let merged: Tensor<(usize, U3, U2, usize), f64> = x.reshape();
     assert_eq!(merged.dims(), [2, 3, 2, 3]);
 }
+
+/// `f` of the case's traced `x` against its output and input gradient (f64 and f32).
+macro_rules! unary_case {
+    ($name:literal, $SX:ty, $SO:ty, |$x:ident| $body:expr) => {{
+        fn run<E: Element>() {
+            let c = case("sequence", $name);
+            common::check_forward_backward::<$SX, $SO, E, _>(&c, |$x| $body, &[]);
+        }
+        run::<f64>();
+        run::<f32>();
+    }};
+}
+
+#[test]
+fn narrow_select_flip_cumsum_triu_tril_match_pytorch() {
+    unary_case!("narrow_dim1", (U3, U5, U4), (U3, usize, U4), |x| x
+        .narrow::<1, _>(1, 3));
+    unary_case!("narrow_dim2", (U3, U5, U4), (U3, U5, U2), |x| x
+        .narrow::<2, _>(2, U2::new()));
+    unary_case!("select_dim1", (U3, U4, U2), (U3, U2), |x| x.select::<1>(2));
+    unary_case!("flip_dim1", (U2, U3, U4), (U2, U3, U4), |x| x.flip::<1>());
+    unary_case!("flip_dims02", (U2, U3, U4), (U2, U3, U4), |x| x
+        .flip::<0>()
+        .flip::<2>());
+    unary_case!("cumsum_dim1", (U2, U5), (U2, U5), |x| x.cumsum::<1>());
+    unary_case!("cumsum_dim0", (U3, U2, U4), (U3, U2, U4), |x| x
+        .cumsum::<0>());
+    unary_case!("triu_diag0", (U4, U5), (U4, U5), |x| x.triu(0));
+    unary_case!("triu_diag1", (U4, U5), (U4, U5), |x| x.triu(1));
+    unary_case!("triu_diagm1", (U4, U5), (U4, U5), |x| x.triu(-1));
+    unary_case!("triu_batched", (U2, U3, U3), (U2, U3, U3), |x| x.triu(0));
+    unary_case!("tril_diag0", (U4, U5), (U4, U5), |x| x.tril(0));
+    unary_case!("tril_diag1", (U4, U5), (U4, U5), |x| x.tril(1));
+    unary_case!("tril_diagm1", (U4, U5), (U4, U5), |x| x.tril(-1));
+    unary_case!("tril_batched", (U2, U3, U3), (U2, U3, U3), |x| x.tril(0));
+}
+
+#[test]
+fn index_select_and_gather_match_pytorch() {
+    fn index<S: Shape>(name: &str) -> Indices<S> {
+        indices::<S>(&case("sequence", name), &["inputs", "index"])
+    }
+    unary_case!("index_select_dim0", (U5, U3), (usize, U3), |x| x
+        .index_select::<0, _>(&index::<(usize,)>("index_select_dim0")));
+    unary_case!("index_select_dim1", (U2, U4, U3), (U2, usize, U3), |x| x
+        .index_select::<1, _>(&index::<(usize,)>("index_select_dim1")));
+    unary_case!("gather_dim1", (U3, U4), (U3, U2), |x| x
+        .gather::<1, _>(&index::<(U3, U2)>("gather_dim1")));
+    unary_case!("gather_dim0", (U3, U4), (U2, U4), |x| x
+        .gather::<0, _>(&index::<(U2, U4)>("gather_dim0")));
+}
+
+#[test]
+fn scatter_add_matches_pytorch() {
+    fn run<E: Element, S, SI: Shape, const I: usize>(name: &str)
+    where
+        S: stensor::shape::SameRank<SI>,
+    {
+        let c = case("sequence", name);
+        let x = c.tensor::<S, E>(&["inputs", "x"]).trace();
+        let src = c.tensor::<SI, E>(&["inputs", "src"]).trace();
+        let idx = indices::<SI>(&c, &["inputs", "index"]);
+        let y = x.clone().scatter_add::<I, _, _>(&idx, &src);
+        assert_close(name, y.as_slice(), &c.data(&["output"]));
+        let g = y.backward_with(&grad_output(&c, y.shape()));
+        assert_close(
+            &format!("{name} grad x"),
+            g.get(&x).unwrap().as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+        assert_close(
+            &format!("{name} grad src"),
+            g.get(&src).unwrap().as_slice(),
+            &c.data(&["grads", "src"]),
+        );
+    }
+    run::<f64, (U3, U5), (U3, U3), 1>("scatter_add_dim1");
+    run::<f32, (U3, U5), (U3, U3), 1>("scatter_add_dim1");
+    run::<f64, (U4, U3), (U5, U3), 0>("scatter_add_dim0");
+    run::<f32, (U4, U3), (U5, U3), 0>("scatter_add_dim0");
+}
+
+#[test]
+fn stack_cat_and_chunk_match_pytorch() {
+    fn parts<S: Shape, E: Element>(c: &Case, n: usize) -> Vec<Tensor<S, E, Tape<E>>> {
+        (0..n)
+            .map(|k| c.tensor::<S, E>(&["inputs", &format!("x{k}")]).trace())
+            .collect()
+    }
+    fn check<S: Shape, SO: Shape, E: Element>(
+        c: &Case,
+        xs: &[Tensor<S, E, Tape<E>>],
+        y: Tensor<SO, E, Tape<E>>,
+    ) {
+        assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{}", c.name());
+        assert_close(c.name(), y.as_slice(), &c.data(&["output"]));
+        let g = y.backward_with(&grad_output(c, y.shape()));
+        for (k, x) in xs.iter().enumerate() {
+            let n = format!("x{k}");
+            assert_close(
+                &format!("{} grad {n}", c.name()),
+                g.get(x).unwrap().as_slice(),
+                &c.data(&["grads", &n]),
+            );
+        }
+    }
+    fn run<E: Element>() {
+        let c = case("sequence", "stack_dim1");
+        let xs = parts::<(U2, U3), E>(&c, 3);
+        check(&c, &xs, Tensor::stack::<1>(&xs));
+        let c = case("sequence", "stack_dim0");
+        let xs = parts::<(U3, U2), E>(&c, 2);
+        check(&c, &xs, Tensor::stack::<0>(&xs));
+        let c = case("sequence", "cat_dim1");
+        let xs = parts::<(U2, usize, U4), E>(&c, 3);
+        check(&c, &xs, Tensor::cat::<1>(&xs));
+        let c = case("sequence", "cat_dim0");
+        let xs = parts::<(usize, U3), E>(&c, 2);
+        check(&c, &xs, Tensor::cat::<0>(&xs));
+
+        // chunk: each part against `outputs`, the gradient from each part's `grad_outputs`
+        for (name, k) in [("chunk_3_dim1", 3), ("chunk_4_dim1", 4)] {
+            let c = case("sequence", name);
+            let go = |j: usize| {
+                c.0["grad_outputs"][j]["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect::<Vec<f64>>()
+            };
+            let want = |j: usize| {
+                c.0["outputs"][j]["data"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|v| v.as_f64().unwrap())
+                    .collect::<Vec<f64>>()
+            };
+            macro_rules! chunks {
+                ($S:ty, $K:literal) => {{
+                    let x = c.tensor::<$S, E>(&["inputs", "x"]).trace();
+                    let ps = x.clone().chunk::<1, $K>();
+                    let mut total = None;
+                    for (j, p) in ps.into_iter().enumerate() {
+                        assert_close(&format!("{name} part {j}"), p.as_slice(), &want(j));
+                        let w = Tensor::from_vec_shaped(
+                            p.shape(),
+                            go(j).into_iter().map(E::from_f64).collect(),
+                        )
+                        .unwrap();
+                        let l = p.mul(&w).sum();
+                        total = Some(match total {
+                            None => l,
+                            Some(t) => l.add(&t),
+                        });
+                    }
+                    let g = total.unwrap().backward();
+                    assert_close(
+                        &format!("{name} grad"),
+                        g.get(&x).unwrap().as_slice(),
+                        &c.data(&["grads", "x"]),
+                    );
+                }};
+            }
+            match k {
+                3 => chunks!((U2, U6, U3), 3),
+                _ => chunks!((U3, U8), 4),
+            }
+        }
+    }
+    run::<f64>();
+    run::<f32>();
+}
+
+#[test]
+fn sort_and_topk_are_stable_put_nan_last_and_route_gradients() {
+    let x = Tensor::<(U2, U5), f64>::from_array([
+        [3.0, f64::NAN, 1.0, 3.0, -2.0],
+        [0.0, 0.0, 5.0, -1.0, 5.0],
+    ]);
+    let (v, i) = x.clone().sort::<1>(false);
+    assert_eq!(i.to_vec(), vec![4, 2, 0, 3, 1, 3, 0, 1, 2, 4]);
+    assert!(v.to_vec()[4].is_nan());
+    let (_, i) = x.clone().sort::<1>(true);
+    assert_eq!(i.to_vec(), vec![1, 0, 3, 2, 4, 2, 4, 0, 1, 3]);
+    let xt = Tensor::<(U2, U5), f64>::from_array([
+        [3.0, 4.0, 1.0, 3.0, -2.0],
+        [0.0, 0.0, 5.0, -1.0, 5.0],
+    ])
+    .trace();
+    let (top, ti) = xt.clone().topk::<1>(2, true);
+    assert_eq!(
+        (top.to_vec(), ti.to_vec()),
+        (vec![4.0, 3.0, 5.0, 5.0], vec![1, 0, 2, 4])
+    );
+    let g = top.sum().backward().get(&xt).unwrap().to_vec();
+    assert_eq!(g, vec![1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
+    // topk of the whole axis is the descending sort
+    let (all, ai) = xt.clone().topk::<1>(5, true);
+    let (sorted, si) = xt.sort::<1>(true);
+    assert_eq!((all.to_vec(), ai.to_vec()), (sorted.to_vec(), si.to_vec()));
+}
+
+#[test]
+fn cat_then_narrow_is_the_identity_and_gather_is_adjoint_to_scatter_add() {
+    let mut rng = Rng::seed(9);
+    for (la, lb) in [(1, 1), (2, 5), (7, 3)] {
+        let a = Tensor::<(U2, usize, U3), f64>::uniform_shaped(
+            (U2::new(), la, U3::new()),
+            &mut rng,
+            -1.0,
+            1.0,
+        );
+        let b = Tensor::<(U2, usize, U3), f64>::uniform_shaped(
+            (U2::new(), lb, U3::new()),
+            &mut rng,
+            -1.0,
+            1.0,
+        );
+        let c = Tensor::cat::<1>(&[a.clone(), b.clone()]);
+        assert_eq!(c.clone().narrow::<1, _>(0, la).to_vec(), a.to_vec());
+        assert_eq!(c.narrow::<1, _>(la, lb).to_vec(), b.to_vec());
+    }
+    // <gather(x, i), y> == <x, scatter_add(0, i, y)>
+    let x = Tensor::<(U3, U4), f64>::uniform_shaped(Default::default(), &mut rng, -1.0, 1.0);
+    let y = Tensor::<(U3, U6), f64>::uniform_shaped(Default::default(), &mut rng, -1.0, 1.0);
+    let idx = Indices::<(U3, U6)>::from_fn_shaped(Default::default(), |ix| {
+        ((ix[0] * 5 + ix[1] * 3) % 4) as i64
+    });
+    let lhs = x.clone().gather::<1, _>(&idx).mul(&y).sum().item();
+    let rhs = x
+        .mul(&Tensor::<(U3, U4), f64>::zeros().scatter_add::<1, _, _>(&idx, &y))
+        .sum()
+        .item();
+    assert!((lhs - rhs).abs() < 1e-12, "{lhs} vs {rhs}");
+}
+
+#[test]
+fn bad_indices_are_errors_naming_the_index() {
+    let x = Tensor::<(U2, U3)>::zeros();
+    let e = x.clone().try_narrow::<1, _>(2, 2).unwrap_err();
+    assert_eq!(e.to_string(), "narrow: index 4 is out of range for size 3");
+    let e = x
+        .clone()
+        .try_index_select::<1, _>(&Indices::<(U2,)>::from_array([0, -3]))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "index_select: index -3 is out of range for size 3"
+    );
+    let e = x
+        .clone()
+        .try_gather::<0, _>(&Indices::<(U1, U4)>::from_array([[0, 0, 0, 0]]))
+        .unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "gather: runtime dimensions differ ([2, 3] vs [1, 4])"
+    );
+    let e = Tensor::<(usize, U3)>::try_cat::<0>(&[]).unwrap_err();
+    assert!(e.to_string().starts_with("cat of no tensors"), "{e}");
+    let p = std::panic::catch_unwind(|| x.clone().select::<0>(2)).unwrap_err();
+    assert_eq!(
+        p.downcast_ref::<String>().unwrap(),
+        "select: index 2 is out of range for size 2"
+    );
+}

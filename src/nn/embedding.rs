@@ -160,7 +160,7 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
         T: TapeMode<E>,
     {
         self.weight
-            .try_embedding(&ids, self.padding_idx, self.scale_grad_by_freq)
+            .lookup(&ids, self.padding_idx, self.scale_grad_by_freq)
     }
 }
 

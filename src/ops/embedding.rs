@@ -1,15 +1,15 @@
 //! Looking rows of a table up by index: the op under [`Embedding`](crate::nn::Embedding).
 
-use crate::autograd::{op_result, TapeMode};
+use crate::autograd::{op_result, MergeTape, TapeMode};
 use crate::shape::{AppendDim, Dim};
 use crate::tensor::{Element, Indices, Tensor};
 
-impl<V: Dim, D: Dim, E: Element> Tensor<(V, D), E> {
+impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
     /// Row `ids[..]` of this `(num_embeddings, embedding_dim)` table for every id: the result
     /// has the ids' shape with `D` appended (PyTorch's `F.embedding`). The gradient of a row is
     /// the sum of the gradients of its look-ups, divided by how often it was looked up when
     /// `scale_grad_by_freq`, and zero for `padding_idx`. The result is traced when the ids
-    /// are (see [`Indices::trace`]) and the table requires grad.
+    /// (see [`Indices::trace`]) or the table are, and reaches the table when it requires grad.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -27,10 +27,26 @@ impl<V: Dim, D: Dim, E: Element> Tensor<(V, D), E> {
         ids: &Indices<S, T>,
         padding_idx: Option<usize>,
         scale_grad_by_freq: bool,
-    ) -> crate::Result<Tensor<S::Output, E, T>>
+    ) -> crate::Result<Tensor<S::Output, E, T0::Output>>
     where
         S: AppendDim<D>,
         T: TapeMode<E>,
+        T0: MergeTape<E, T>,
+    {
+        self.lookup(ids, padding_idx, scale_grad_by_freq)
+    }
+
+    /// [`try_embedding`](Tensor::try_embedding) into a result traced as `T2` says (the
+    /// layer's: its table untraced, its ids' tape).
+    pub(crate) fn lookup<S, T, T2>(
+        &self,
+        ids: &Indices<S, T>,
+        padding_idx: Option<usize>,
+        scale_grad_by_freq: bool,
+    ) -> crate::Result<Tensor<S::Output, E, T2>>
+    where
+        S: AppendDim<D>,
+        T2: TapeMode<E>,
     {
         let (rows, d) = self.shape();
         ids.check_range("embedding", rows.size())?;

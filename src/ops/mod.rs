@@ -23,6 +23,7 @@ mod pad;
 mod pool;
 mod reduce;
 mod reshape;
+mod select;
 mod softmax;
 pub mod spatial;
 
@@ -30,6 +31,7 @@ pub use matmul::MatMul;
 pub use norm::RunningStats;
 pub use pool::PoolIndices;
 pub use reshape::BatchDim;
+pub use select::{Part, TopK};
 
 pub(crate) use elementwise::sigmoid;
 

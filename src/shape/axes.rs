@@ -5,7 +5,10 @@
 //! axis choice: a table is cheaper to compile than type-level recursion, and its errors are
 //! plain "not implemented" errors that carry the rule's message).
 
-use super::{Dim, Shape};
+use super::rules::{ChunksDivide, RanksEqual};
+use super::{ConstDim, Dim, Shape};
+use core::ops::{Div, Rem};
+use typenum::{Bit, Mod, Quot, UInt};
 use typenum::{Eq, IsEqual, Unsigned, U0, U1};
 
 use super::rules::SameNumel;
@@ -342,3 +345,164 @@ append_dim!(A);
 append_dim!(A, B);
 append_dim!(A, B, C);
 append_dim!(A, B, C, F);
+
+/// The dimension type of axis `I`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::AxisDim;
+/// fn axis_size<S: AxisDim<1>>() -> Option<usize> where S::Axis: Default { None }
+/// assert_eq!(<<(usize, U7) as AxisDim<1>>::Axis as ConstDim>::SIZE, 7);
+/// # let _ = axis_size::<(U1, U2)>;
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "axis {I} is out of range for a tensor of shape `{Self}`",
+    label = "this tensor has fewer axes",
+    note = "axes count from 0; the last axis of a rank-r tensor is r - 1"
+)]
+pub trait AxisDim<const I: usize>: Shape {
+    /// The dimension of axis `I`.
+    type Axis: Dim;
+}
+
+/// `Self` with axis `I` replaced by a dimension `D` (the result of `narrow`, `index_select`,
+/// `cat`, `topk` along `I`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::ReplaceAxis;
+/// assert_eq!(ReplaceAxis::<1, _>::replace(&(U2::new(), U5::new()), 3usize), (U2::new(), 3usize));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "axis {I} is out of range for a tensor of shape `{Self}`",
+    label = "this tensor has fewer axes",
+    note = "axes count from 0; the last axis of a rank-r tensor is r - 1"
+)]
+pub trait ReplaceAxis<const I: usize, D: Dim>: Shape {
+    /// The shape with `D` at axis `I`.
+    type Output: Shape;
+    /// The shape value with `d` at axis `I`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::ReplaceAxis;
+    /// assert_eq!(ReplaceAxis::<0, _>::replace(&(4usize,), U2::new()), (U2::new(),));
+    /// ```
+    fn replace(&self, d: D) -> Self::Output;
+}
+
+/// `Self` with a new axis `D` at position `I` (0 to the rank: the result of `unsqueeze` and
+/// `stack`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::InsertAxis;
+/// assert_eq!(InsertAxis::<1, _>::insert(&(U2::new(), U5::new()), U1::new()), (U2::new(), U1::new(), U5::new()));
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a new axis {I} cannot be inserted into a tensor of shape `{Self}`",
+    label = "the position is past the last axis, or the tensor already has 5 dims",
+    note = "a new axis goes at a position from 0 to the rank, and a tensor has at most 5 dims"
+)]
+pub trait InsertAxis<const I: usize, D: Dim>: Shape {
+    /// The shape with `D` inserted at `I`.
+    type Output: Shape;
+    /// The shape value with `d` inserted at `I`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::InsertAxis;
+    /// assert_eq!(InsertAxis::<0, _>::insert(&(), 3usize), (3usize,));
+    /// ```
+    fn insert(&self, d: D) -> Self::Output;
+}
+
+/// `Self` and `Other` have the same rank (the index of `gather` and `scatter_add` has the
+/// tensor's rank), compared as numbers so that the rule, not a type mismatch, is what the
+/// compiler reports.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::SameRank;
+/// fn same<A: SameRank<B>, B: Shape>() {}
+/// same::<(U2, U3), (usize, U1)>();
+/// ```
+pub trait SameRank<Other: Shape>: Shape {}
+
+impl<A: RankNum, B: RankNum> SameRank<B> for A
+where
+    A::Rank: IsEqual<B::Rank>,
+    Eq<A::Rank, B::Rank>: RanksEqual,
+{
+}
+
+/// A shape's rank as a `typenum` number.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::RankNum;
+/// use stensor::typenum::Unsigned;
+/// assert_eq!(<<(usize, U3, U3) as RankNum>::Rank as Unsigned>::USIZE, 3);
+/// ```
+pub trait RankNum: Shape {
+    /// The rank.
+    type Rank: Unsigned;
+}
+
+/// An axis of static size 1, the only kind `squeeze` removes.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::UnitDim;
+/// fn unit<D: UnitDim>() {}
+/// unit::<U1>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "only an axis of size 1 can be squeezed, not one of `{Self}`",
+    label = "this axis is not a static 1",
+    note = "squeeze removes an axis whose size is the static `U1` (a runtime axis could hold any size)"
+)]
+pub trait UnitDim: Dim {}
+impl UnitDim for U1 {}
+
+/// Axis dims that `K` chunks divide: a static dim by compile-time division (its rule
+/// [`ChunksDivide`](super::rules::ChunksDivide)), a runtime one at run time.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::ChunkDim;
+/// assert_eq!(<U12 as ChunkDim<U4>>::part(12), U3::new());
+/// assert_eq!(<usize as ChunkDim<U4>>::part(12), 3);
+/// ```
+pub trait ChunkDim<K: ConstDim>: Dim {
+    /// The dim of one chunk.
+    type Output: Dim;
+    /// The dim of one chunk of an axis of `n`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::ChunkDim;
+    /// assert_eq!(<usize as ChunkDim<U2>>::part(10), 5);
+    /// ```
+    fn part(n: usize) -> Self::Output;
+}
+
+impl<K: ConstDim> ChunkDim<K> for usize {
+    type Output = usize;
+    fn part(n: usize) -> usize {
+        n / K::SIZE
+    }
+}
+
+impl<U: Unsigned, B: Bit, K: ConstDim> ChunkDim<K> for UInt<U, B>
+where
+    UInt<U, B>: ConstDim + Div<K> + Rem<K>,
+    Quot<UInt<U, B>, K>: ConstDim,
+    Mod<UInt<U, B>, K>: IsEqual<U0>,
+    Eq<Mod<UInt<U, B>, K>, U0>: ChunksDivide,
+{
+    type Output = Quot<UInt<U, B>, K>;
+    fn part(_: usize) -> Self::Output {
+        Default::default()
+    }
+}

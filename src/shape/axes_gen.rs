@@ -208,6 +208,18 @@ where
         )
     }
 }
+impl<A: Dim> AxisDim<0> for (A,) {
+    type Axis = A;
+}
+impl<A: Dim, Z: Dim> ReplaceAxis<0, Z> for (A,) {
+    type Output = (Z,);
+    fn replace(&self, d: Z) -> Self::Output {
+        (d,)
+    }
+}
+impl<A: Dim> RankNum for (A,) {
+    type Rank = typenum::U1;
+}
 impl<A: DimNum> StaticNumel for (A,)
 where
     <A as DimNum>::Num: typenum::Unsigned,
@@ -662,6 +674,27 @@ where
             Z3::default(),
         )
     }
+}
+impl<A: Dim, B: Dim> AxisDim<0> for (A, B) {
+    type Axis = A;
+}
+impl<A: Dim, B: Dim, Z: Dim> ReplaceAxis<0, Z> for (A, B) {
+    type Output = (Z, B);
+    fn replace(&self, d: Z) -> Self::Output {
+        (d, self.1)
+    }
+}
+impl<A: Dim, B: Dim> AxisDim<1> for (A, B) {
+    type Axis = B;
+}
+impl<A: Dim, B: Dim, Z: Dim> ReplaceAxis<1, Z> for (A, B) {
+    type Output = (A, Z);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, d)
+    }
+}
+impl<A: Dim, B: Dim> RankNum for (A, B) {
+    type Rank = typenum::U2;
 }
 impl<A: DimNum, B: DimNum> StaticNumel for (A, B)
 where
@@ -1369,6 +1402,36 @@ where
     fn unflatten(&self) -> Self::Output {
         (self.0, self.1, Z0::default(), Z1::default(), Z2::default())
     }
+}
+impl<A: Dim, B: Dim, C: Dim> AxisDim<0> for (A, B, C) {
+    type Axis = A;
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> ReplaceAxis<0, Z> for (A, B, C) {
+    type Output = (Z, B, C);
+    fn replace(&self, d: Z) -> Self::Output {
+        (d, self.1, self.2)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim> AxisDim<1> for (A, B, C) {
+    type Axis = B;
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> ReplaceAxis<1, Z> for (A, B, C) {
+    type Output = (A, Z, C);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, d, self.2)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim> AxisDim<2> for (A, B, C) {
+    type Axis = C;
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> ReplaceAxis<2, Z> for (A, B, C) {
+    type Output = (A, B, Z);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim> RankNum for (A, B, C) {
+    type Rank = typenum::U3;
 }
 impl<A: DimNum, B: DimNum, C: DimNum> StaticNumel for (A, B, C)
 where
@@ -2538,6 +2601,45 @@ where
     fn unflatten(&self) -> Self::Output {
         (self.0, self.1, self.2, Z0::default(), Z1::default())
     }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> AxisDim<0> for (A, B, C, D) {
+    type Axis = A;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> ReplaceAxis<0, Z> for (A, B, C, D) {
+    type Output = (Z, B, C, D);
+    fn replace(&self, d: Z) -> Self::Output {
+        (d, self.1, self.2, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> AxisDim<1> for (A, B, C, D) {
+    type Axis = B;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> ReplaceAxis<1, Z> for (A, B, C, D) {
+    type Output = (A, Z, C, D);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, d, self.2, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> AxisDim<2> for (A, B, C, D) {
+    type Axis = C;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> ReplaceAxis<2, Z> for (A, B, C, D) {
+    type Output = (A, B, Z, D);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> AxisDim<3> for (A, B, C, D) {
+    type Axis = D;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> ReplaceAxis<3, Z> for (A, B, C, D) {
+    type Output = (A, B, C, Z);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, d)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> RankNum for (A, B, C, D) {
+    type Rank = typenum::U4;
 }
 impl<A: DimNum, B: DimNum, C: DimNum, D: DimNum> StaticNumel for (A, B, C, D)
 where
@@ -4800,6 +4902,54 @@ where
         (self.0, self.1, self.2, self.3, Z0::default())
     }
 }
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> AxisDim<0> for (A, B, C, D, E) {
+    type Axis = A;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<0, Z> for (A, B, C, D, E) {
+    type Output = (Z, B, C, D, E);
+    fn replace(&self, d: Z) -> Self::Output {
+        (d, self.1, self.2, self.3, self.4)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> AxisDim<1> for (A, B, C, D, E) {
+    type Axis = B;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<1, Z> for (A, B, C, D, E) {
+    type Output = (A, Z, C, D, E);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, d, self.2, self.3, self.4)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> AxisDim<2> for (A, B, C, D, E) {
+    type Axis = C;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<2, Z> for (A, B, C, D, E) {
+    type Output = (A, B, Z, D, E);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d, self.3, self.4)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> AxisDim<3> for (A, B, C, D, E) {
+    type Axis = D;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<3, Z> for (A, B, C, D, E) {
+    type Output = (A, B, C, Z, E);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, d, self.4)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> AxisDim<4> for (A, B, C, D, E) {
+    type Axis = E;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<4, Z> for (A, B, C, D, E) {
+    type Output = (A, B, C, D, Z);
+    fn replace(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, self.3, d)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> RankNum for (A, B, C, D, E) {
+    type Rank = typenum::U5;
+}
 impl<A: DimNum, B: DimNum, C: DimNum, D: DimNum, E: DimNum> StaticNumel for (A, B, C, D, E)
 where
     <A as DimNum>::Num: Mul<<B as DimNum>::Num>,
@@ -4844,8 +4994,101 @@ where
         <E as DimNum>::Dyn,
     >;
 }
+impl<Z: Dim> InsertAxis<0, Z> for () {
+    type Output = (Z,);
+    fn insert(&self, d: Z) -> Self::Output {
+        (d,)
+    }
+}
+impl<A: Dim, Z: Dim> InsertAxis<0, Z> for (A,) {
+    type Output = (Z, A);
+    fn insert(&self, d: Z) -> Self::Output {
+        (d, self.0)
+    }
+}
+impl<A: Dim, Z: Dim> InsertAxis<1, Z> for (A,) {
+    type Output = (A, Z);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, d)
+    }
+}
+impl<A: Dim, B: Dim, Z: Dim> InsertAxis<0, Z> for (A, B) {
+    type Output = (Z, A, B);
+    fn insert(&self, d: Z) -> Self::Output {
+        (d, self.0, self.1)
+    }
+}
+impl<A: Dim, B: Dim, Z: Dim> InsertAxis<1, Z> for (A, B) {
+    type Output = (A, Z, B);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, d, self.1)
+    }
+}
+impl<A: Dim, B: Dim, Z: Dim> InsertAxis<2, Z> for (A, B) {
+    type Output = (A, B, Z);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> InsertAxis<0, Z> for (A, B, C) {
+    type Output = (Z, A, B, C);
+    fn insert(&self, d: Z) -> Self::Output {
+        (d, self.0, self.1, self.2)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> InsertAxis<1, Z> for (A, B, C) {
+    type Output = (A, Z, B, C);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, d, self.1, self.2)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> InsertAxis<2, Z> for (A, B, C) {
+    type Output = (A, B, Z, C);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d, self.2)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, Z: Dim> InsertAxis<3, Z> for (A, B, C) {
+    type Output = (A, B, C, Z);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, d)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> InsertAxis<0, Z> for (A, B, C, D) {
+    type Output = (Z, A, B, C, D);
+    fn insert(&self, d: Z) -> Self::Output {
+        (d, self.0, self.1, self.2, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> InsertAxis<1, Z> for (A, B, C, D) {
+    type Output = (A, Z, B, C, D);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, d, self.1, self.2, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> InsertAxis<2, Z> for (A, B, C, D) {
+    type Output = (A, B, Z, C, D);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, d, self.2, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> InsertAxis<3, Z> for (A, B, C, D) {
+    type Output = (A, B, C, Z, D);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, d, self.3)
+    }
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> InsertAxis<4, Z> for (A, B, C, D) {
+    type Output = (A, B, C, D, Z);
+    fn insert(&self, d: Z) -> Self::Output {
+        (self.0, self.1, self.2, self.3, d)
+    }
+}
 impl StaticNumel for () {
     type Numel = typenum::U1;
     type DynCount = typenum::U0;
 }
 impl BroadcastSuffix<()> for () {}
+impl RankNum for () {
+    type Rank = typenum::U0;
+}

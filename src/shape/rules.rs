@@ -283,6 +283,33 @@ bit_rule!(
     "PyTorch's rule: prod(unflattened_size) == input.size(dim)"
 );
 bit_rule!(
+    /// The index of `gather` and `scatter_add` has the tensor's rank.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U1, U3)>::from_array([[5.0, 6.0, 7.0]]);
+    /// let i = Indices::<(U1, U1)>::from_array([[2]]);
+    /// assert_eq!(x.gather::<1, _>(&i).to_vec(), vec![7.0]);
+    /// ```
+    RanksEqual,
+    "the index must have as many dims as the tensor",
+    "this index has a different rank",
+    "gather and scatter_add address the tensor through an index of the same rank (PyTorch's rule); unsqueeze the index to add a dim"
+);
+bit_rule!(
+    /// `chunk::<I, K>()` splits a static axis into `K` equal parts: `K` divides it.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let [a, b] = Tensor::<(U4,)>::arange().chunk::<0, 2>();
+    /// assert_eq!((a.to_vec(), b.to_vec()), (vec![0.0, 1.0], vec![2.0, 3.0]));
+    /// ```
+    ChunksDivide,
+    "the number of chunks must divide the axis",
+    "this axis is not a multiple of the number of chunks",
+    "chunk::<I, K>() splits axis I into K equal parts, so its size must be a multiple of K"
+);
+bit_rule!(
     /// `GroupNorm`'s groups divide its channels.
     ///
     /// ```

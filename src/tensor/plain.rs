@@ -359,6 +359,23 @@ impl<S: Shape> Indices<S> {
     }
 }
 
+impl<D: crate::shape::Dim> Mask<(D, D)> {
+    /// The causal mask of a sequence of `len`: `true` above the diagonal, at the positions a
+    /// query must not see (a key after it), as PyTorch's boolean `attn_mask` and the `-inf`
+    /// entries of `nn.Transformer.generate_square_subsequent_mask`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let m = Mask::causal(3usize);
+    /// assert_eq!(m.to_string(), "tensor([[False,  True,  True],\n        [False, False,  True],\n        [False, False, False]])");
+    /// let scores = Tensor::<(usize, usize)>::zeros_shaped((3, 3)).masked_fill(&m, f64::NEG_INFINITY);
+    /// assert_eq!(scores.softmax::<1>().to_vec()[3..6], [0.5, 0.5, 0.0]);
+    /// ```
+    pub fn causal(len: D) -> Self {
+        Self::from_fn_shaped((len, len), |ix| ix[1] > ix[0])
+    }
+}
+
 impl<S: Shape> Mask<S> {
     /// The number of `true` values.
     ///
