@@ -485,3 +485,27 @@ fn indexing_and_assembly_ops() {
         .unwrap()
         .square());
 }
+
+#[test]
+fn embedding_layers() {
+    use stensor::gradcheck::check_module_gradients;
+    use stensor::nn::{Embedding, EmbeddingBag, Forward};
+    use stensor::ops::BagMode;
+    let ids = Indices::<(U3, U4)>::from_array([[5, 0, 5, 2], [1, 1, 3, 0], [4, 4, 4, 4]]);
+    let x = rand::<(U3, U4, U2)>(40);
+    // (padding_idx withholds a gradient on purpose, so it is checked against PyTorch instead)
+    let mut emb = Embedding::<U6, U2, f64>::new(&mut Rng::seed(4));
+    check_module_gradients(&mut emb, &x, |e, x| e.forward(ids.clone().trace()).mul(&x)).unwrap();
+    let y = rand::<(U3, U2)>(41);
+    for mode in [BagMode::Sum, BagMode::Mean, BagMode::Max] {
+        let mut bag = EmbeddingBag::<U6, U2, f64>::new(&mut Rng::seed(5)).mode(mode);
+        check_module_gradients(&mut bag, &y, |b, y| b.forward(ids.clone().trace()).mul(&y))
+            .unwrap();
+    }
+    let mut bag = EmbeddingBag::<U6, U2, f64>::new(&mut Rng::seed(6)).mode(BagMode::Sum);
+    let w = rand::<(U3, U4)>(42);
+    check_module_gradients(&mut bag, &w, |b, w| {
+        b.try_forward_weighted(&ids, None, &w).unwrap().square()
+    })
+    .unwrap();
+}

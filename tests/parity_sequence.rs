@@ -639,3 +639,119 @@ fn bad_indices_are_errors_naming_the_index() {
         "select: index 2 is out of range for size 2"
     );
 }
+
+#[test]
+fn embedding_bag_matches_pytorch() {
+    use stensor::nn::EmbeddingBag;
+    use stensor::ops::BagMode;
+    fn run<E: Element>(name: &str) {
+        let c = case("sequence", name);
+        let cfg = c.config();
+        let w = c.tensor::<(U10, U4), E>(&["params", "weight"]);
+        let mode = match cfg["mode"].as_str().unwrap() {
+            "sum" => BagMode::Sum,
+            "mean" => BagMode::Mean,
+            _ => BagMode::Max,
+        };
+        let mut bag = EmbeddingBag::from_pretrained(w, false)
+            .mode(mode)
+            .include_last_offset(cfg["include_last_offset"].as_bool().unwrap());
+        if let Some(p) = cfg["padding_idx"].as_i64() {
+            bag = bag.padding_idx(p);
+        }
+        let two_d = c.dims(&["inputs", "x"]).len() == 2;
+        let offsets = (!two_d).then(|| indices::<(usize,)>(&c, &["inputs", "offsets"]));
+        let (y, psw) = if c.has(&["inputs", "per_sample_weights"]) {
+            if two_d {
+                let ids = indices::<(usize, usize)>(&c, &["inputs", "x"]).trace();
+                let p = c
+                    .tensor::<(usize, usize), E>(&["inputs", "per_sample_weights"])
+                    .trace();
+                let y = bag.try_forward_weighted(&ids, None, &p).unwrap();
+                (y, Some(p.id()))
+            } else {
+                let ids = indices::<(usize,)>(&c, &["inputs", "x"]).trace();
+                let p = c
+                    .tensor::<(usize,), E>(&["inputs", "per_sample_weights"])
+                    .trace();
+                let y = bag
+                    .try_forward_weighted(&ids, offsets.as_ref(), &p)
+                    .unwrap();
+                (y, Some(p.id()))
+            }
+        } else if two_d {
+            let ids = indices::<(usize, usize)>(&c, &["inputs", "x"]).trace();
+            (bag.forward(ids), None)
+        } else {
+            let ids = indices::<(usize,)>(&c, &["inputs", "x"]).trace();
+            (bag.forward_offsets(ids, offsets.as_ref().unwrap()), None)
+        };
+        assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
+        assert_close(
+            &format!("{name} output"),
+            y.as_slice(),
+            &c.data(&["output"]),
+        );
+        let g = y.backward_with(&grad_output(&c, y.shape()));
+        let gw = g.get(&bag.weight).expect("weight gradient");
+        assert_close(
+            &format!("{name} grad weight"),
+            gw.as_slice(),
+            &c.data(&["grads", "weight"]),
+        );
+        if let Some(id) = psw {
+            let gp = g.by_id(id).expect("per-sample weight gradient");
+            assert_close(
+                &format!("{name} grad per_sample_weights"),
+                gp,
+                &c.data(&["grads", "per_sample_weights"]),
+            );
+        }
+    }
+    let names: Vec<String> = common::cases("sequence")
+        .iter()
+        .filter(|c| c.0["kind"] == "EmbeddingBag")
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(names.len(), 14);
+    for name in &names {
+        run::<f64>(name);
+        run::<f32>(name);
+    }
+}
+
+#[test]
+fn embedding_bag_sum_equals_embedding_then_sum() {
+    use stensor::nn::EmbeddingBag;
+    use stensor::ops::BagMode;
+    let mut rng = Rng::seed(3);
+    let emb = Embedding::<U9, U5, f64>::new(&mut rng);
+    let ids = Indices::<(usize, usize)>::from_fn_shaped((3, 4), |ix| {
+        ((ix[0] * 4 + ix[1]) * 5 % 9) as i64
+    });
+    let bag = EmbeddingBag::from_pretrained(emb.weight.clone(), true);
+    let by_rows = emb.forward(ids.clone()).sum_axis::<1>();
+    assert_close(
+        "sum bags",
+        bag.clone()
+            .mode(BagMode::Sum)
+            .forward(ids.clone())
+            .as_slice(),
+        &by_rows.to_vec(),
+    );
+    let mean = emb.forward(ids.clone()).mean_axis::<1>();
+    assert_close(
+        "mean bags",
+        bag.clone()
+            .mode(BagMode::Mean)
+            .forward(ids.clone())
+            .as_slice(),
+        &mean.to_vec(),
+    );
+    let max = emb.forward(ids.clone()).max_axis::<1>();
+    assert_close(
+        "max bags",
+        bag.mode(BagMode::Max).forward(ids).as_slice(),
+        &max.to_vec(),
+    );
+}

@@ -1,5 +1,5 @@
 //! Datasets for the seed experiments: image classification data read into typed tensors, and
-//! a batch iterator.
+//! a batch iterator; and for sequences, a dataset trait, a loader and padding.
 //!
 //! - [`read_idx`] / [`write_idx`]: the IDX format of MNIST and Fashion-MNIST, raw or `.gz`.
 //! - [`ImageDataset`]: images of a static shape `C x H x W` (bytes, as stored) with their labels,
@@ -13,6 +13,10 @@
 //!   or a run-time number (`batches_of(256)`, a `usize` batch dimension, the partial batch kept
 //!   unless dropped, as PyTorch's `DataLoader(drop_last=False)`); seeded shuffling; pixels
 //!   scaled to `[0, 1]` like torchvision's `ToTensor`, optionally normalised.
+//! - [`Dataset`] and [`DataLoader`]: `torch.utils.data`'s pair for items of any type (token
+//!   sequences with labels), seeded shuffling, batching, a collate function; [`pad_ids`],
+//!   [`pad_sequence`] and [`padding_mask`] turn variable-length sequences into
+//!   `(usize, usize, ..)` batches with their lengths.
 //!
 //! ```
 //! use stensor::prelude::*;
@@ -32,8 +36,10 @@
 //! unpacked) from <https://www.cs.toronto.edu/~kriz/cifar.html>.
 
 mod idx;
+mod seq;
 
 pub use idx::{read_idx, read_idx_with_limit, write_idx, IdxArray, IDX_DEFAULT_LIMIT};
+pub use seq::{pad_ids, pad_sequence, padding_mask, DataLoader, Dataset};
 
 use crate::shape::{ConstDim, Dim};
 use crate::tensor::{Rng, Tensor};

@@ -556,7 +556,7 @@ impl CrossEntropyLoss {
     pub fn forward<S, E, T, I: ClassIndex>(
         &self,
         logits: Tensor<S, E, T>,
-        target: &[I],
+        target: &(impl AsRef<[I]> + ?Sized),
     ) -> Tensor<(), E, T>
     where
         S: RemoveAxis<1>,
@@ -564,7 +564,8 @@ impl CrossEntropyLoss {
         T: TapeMode<E>,
     {
         let divide = self.reduction == Reduction::Mean;
-        self.with_indices(logits, target, true, divide).sum()
+        self.with_indices(logits, target.as_ref(), true, divide)
+            .sum()
     }
 
     /// The per-position losses (`reduction="none"`), shape `(N, d1, ...)`.
@@ -578,14 +579,14 @@ impl CrossEntropyLoss {
     pub fn forward_none<S, E, T, I: ClassIndex>(
         &self,
         logits: Tensor<S, E, T>,
-        target: &[I],
+        target: &(impl AsRef<[I]> + ?Sized),
     ) -> Tensor<S::Output, E, T>
     where
         S: RemoveAxis<1>,
         E: Element,
         T: TapeMode<E>,
     {
-        self.with_indices(logits, target, true, false)
+        self.with_indices(logits, target.as_ref(), true, false)
             .sum_axis::<1>()
     }
 
@@ -728,7 +729,7 @@ impl NLLLoss {
     pub fn forward<S, E, T, I: ClassIndex>(
         &self,
         log_probs: Tensor<S, E, T>,
-        target: &[I],
+        target: &(impl AsRef<[I]> + ?Sized),
     ) -> Tensor<(), E, T>
     where
         S: RemoveAxis<1>,
@@ -737,7 +738,7 @@ impl NLLLoss {
     {
         let divide = self.reduction == Reduction::Mean;
         self.as_ce()
-            .with_indices(log_probs, target, false, divide)
+            .with_indices(log_probs, target.as_ref(), false, divide)
             .sum()
     }
 
@@ -752,7 +753,7 @@ impl NLLLoss {
     pub fn forward_none<S, E, T, I: ClassIndex>(
         &self,
         log_probs: Tensor<S, E, T>,
-        target: &[I],
+        target: &(impl AsRef<[I]> + ?Sized),
     ) -> Tensor<S::Output, E, T>
     where
         S: RemoveAxis<1>,
@@ -760,7 +761,7 @@ impl NLLLoss {
         T: TapeMode<E>,
     {
         self.as_ce()
-            .with_indices(log_probs, target, false, false)
+            .with_indices(log_probs, target.as_ref(), false, false)
             .sum_axis::<1>()
     }
 }

@@ -3,6 +3,7 @@
 use super::repr::py_bool;
 use super::{param, Forward, Module};
 use crate::autograd::TapeMode;
+use crate::ops::BagMode;
 use crate::shape::{AppendDim, ConstDim};
 use crate::tensor::{Element, Indices, Rng, Tensor};
 
@@ -175,5 +176,309 @@ where
     type Output = Tensor<S::Output, E, T>;
     fn forward(&self, ids: Indices<S, T>) -> Self::Output {
         self.try_forward(ids).unwrap_or_else(|e| panic!("{e}"))
+    }
+}
+
+/// Bags of ids reduced to one vector each (PyTorch's `nn.EmbeddingBag(num_embeddings,
+/// embedding_dim, mode)`): the sum, mean (the default) or feature-wise max of the bag's rows of
+/// a `(V, D)` table, without materialising the rows. The weight is named `weight` and
+/// initialised from `N(0, 1)` as PyTorch's.
+///
+/// Bags come as a `(B, N)` batch of ids (each row a bag: [`Forward`]), or as one flat list of
+/// ids with the offset where each bag starts ([`forward_offsets`], PyTorch's `offsets`, with
+/// `include_last_offset`); [`try_forward_weighted`] scales each id's row by a per-sample weight
+/// (`mode="sum"` only, as PyTorch). An empty bag gives zeros; ids equal to `padding_idx` are
+/// left out of their bag (a mean divides by the others).
+///
+/// [`forward_offsets`]: EmbeddingBag::forward_offsets
+/// [`try_forward_weighted`]: EmbeddingBag::try_forward_weighted
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{EmbeddingBag, Forward};
+/// use stensor::ops::BagMode;
+/// let table = Tensor::<(U4, U2)>::from_array([[0.0, 0.0], [1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]);
+/// let bag = EmbeddingBag::from_pretrained(table, true).mode(BagMode::Sum);
+/// // two bags of a flat list: ids [1, 2] and [3]
+/// let ids = Indices::<(usize,)>::from_vec_shaped((3,), vec![1, 2, 3]).unwrap();
+/// let offsets = Indices::<(usize,)>::from_vec_shaped((2,), vec![0, 2]).unwrap();
+/// let y: Tensor<(usize, U2)> = bag.forward_offsets(ids, &offsets);
+/// assert_eq!(y.to_vec(), vec![4.0, 6.0, 5.0, 6.0]);
+/// ```
+#[derive(Clone, Debug, Module)]
+#[module(leaf, extra_repr = repr)]
+pub struct EmbeddingBag<V: ConstDim, D: ConstDim, E: Element = f32> {
+    /// `(num_embeddings, embedding_dim)`.
+    #[module(param)]
+    pub weight: Tensor<(V, D), E>,
+    mode: BagMode,
+    padding_idx: Option<usize>,
+    include_last_offset: bool,
+}
+
+impl<V: ConstDim, D: ConstDim, E: Element> EmbeddingBag<V, D, E> {
+    /// PyTorch's `extra_repr`: `10, 4, mode='mean'`, then the options that are set.
+    fn repr(&self) -> String {
+        let mut s = format!("{}, {}, mode='{}'", V::SIZE, D::SIZE, self.mode.name());
+        if let Some(p) = self.padding_idx {
+            s += &format!(", padding_idx={p}");
+        }
+        s
+    }
+
+    /// Mean bags, weights from `N(0, 1)` (PyTorch's defaults).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{EmbeddingBag, ModuleDisplay};
+    /// let bag = EmbeddingBag::<U10, U3>::new(&mut Rng::seed(0));
+    /// assert!(ModuleDisplay(&bag).to_string().starts_with("EmbeddingBag(10, 3, mode='mean')"));
+    /// ```
+    pub fn new(rng: &mut Rng) -> Self {
+        let Embedding { weight, .. } = Embedding::new(rng);
+        Self::with_weight(weight)
+    }
+
+    fn with_weight(weight: Tensor<(V, D), E>) -> Self {
+        EmbeddingBag {
+            weight,
+            mode: BagMode::Mean,
+            padding_idx: None,
+            include_last_offset: false,
+        }
+    }
+
+    /// From a given table (PyTorch's `EmbeddingBag.from_pretrained`); `freeze` keeps it out of
+    /// training.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::EmbeddingBag;
+    /// let bag = EmbeddingBag::from_pretrained(Tensor::<(U3, U2)>::ones(), false);
+    /// assert!(bag.weight.requires_grad());
+    /// ```
+    pub fn from_pretrained(weight: Tensor<(V, D), E>, freeze: bool) -> Self {
+        let Embedding { weight, .. } = Embedding::from_pretrained(weight, freeze);
+        Self::with_weight(weight)
+    }
+
+    /// How each bag is reduced.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{EmbeddingBag, Forward};
+    /// use stensor::ops::BagMode;
+    /// let t = Tensor::<(U3, U1)>::from_array([[1.0], [5.0], [3.0]]);
+    /// let bag = EmbeddingBag::from_pretrained(t, true).mode(BagMode::Max);
+    /// let y = bag.forward(Indices::<(U1, U3)>::from_array([[0, 1, 2]]));
+    /// assert_eq!(y.to_vec(), vec![5.0]);
+    /// ```
+    pub fn mode(mut self, mode: BagMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Leaves id `idx` out of every bag (negative counts from the end); its row starts at zero
+    /// and gets no gradient.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{EmbeddingBag, Forward};
+    /// let t = Tensor::<(U3, U1)>::from_array([[1.0], [5.0], [3.0]]);
+    /// let bag = EmbeddingBag::from_pretrained(t, true).padding_idx(0);
+    /// // the mean of 5 and 3: the padding id does not count
+    /// assert_eq!(bag.forward(Indices::<(U1, U3)>::from_array([[1, 2, 0]])).to_vec(), vec![4.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `idx` is not in `-V..V`.
+    pub fn padding_idx(mut self, idx: i64) -> Self {
+        let emb = Embedding {
+            weight: self.weight,
+            padding_idx: None,
+            scale_grad_by_freq: false,
+        }
+        .padding_idx(idx);
+        self.weight = emb.weight;
+        self.padding_idx = emb.padding_idx;
+        self
+    }
+
+    /// Whether `offsets` ends with the end of the last bag (PyTorch's `include_last_offset`:
+    /// `B + 1` offsets for `B` bags, the CSR layout).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::EmbeddingBag;
+    /// let bag = EmbeddingBag::from_pretrained(Tensor::<(U3, U1)>::ones(), true).include_last_offset(true);
+    /// let ids = Indices::<(usize,)>::from_vec_shaped((3,), vec![0, 1, 2]).unwrap();
+    /// let offsets = Indices::<(usize,)>::from_vec_shaped((3,), vec![0, 1, 3]).unwrap();
+    /// assert_eq!(bag.forward_offsets(ids, &offsets).dims(), [2, 1]);
+    /// ```
+    pub fn include_last_offset(mut self, on: bool) -> Self {
+        self.include_last_offset = on;
+        self
+    }
+
+    /// Each bag's range of the flat ids, from PyTorch's `offsets`, or `Err` naming a bad offset.
+    fn bounds(&self, n: usize, offsets: &[i64]) -> crate::Result<Vec<(usize, usize)>> {
+        let bad = |index: i64| crate::Error::Index {
+            op: "embedding_bag offsets".into(),
+            index,
+            size: n + 1,
+        };
+        let mut starts = Vec::with_capacity(offsets.len() + 1);
+        for (k, &o) in offsets.iter().enumerate() {
+            // each offset within the ids, non-decreasing, the first 0 (PyTorch's checks)
+            let prev = starts.last().copied().unwrap_or(0);
+            if o < 0 || o as u64 > n as u64 || (o as usize) < prev || (k == 0 && o != 0) {
+                return Err(bad(o));
+            }
+            starts.push(o as usize);
+        }
+        if !self.include_last_offset {
+            starts.push(n);
+        } else if starts.is_empty() {
+            return Err(bad(0));
+        }
+        Ok(starts.windows(2).map(|w| (w[0], w[1])).collect())
+    }
+
+    /// The bags of a flat list of `ids` starting at `offsets`: `(bags, D)`, or `Err` naming an
+    /// id outside the table or a bad offset.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::EmbeddingBag;
+    /// let bag = EmbeddingBag::<U4, U2>::new(&mut Rng::seed(0));
+    /// let ids = Indices::<(usize,)>::from_vec_shaped((2,), vec![0, 1]).unwrap();
+    /// let offsets = Indices::<(usize,)>::from_vec_shaped((2,), vec![0, 3]).unwrap();
+    /// let err = bag.try_forward_offsets(ids, &offsets).unwrap_err();
+    /// assert_eq!(err.to_string(), "embedding_bag offsets: index 3 is out of range for size 3");
+    /// ```
+    pub fn try_forward_offsets<T: TapeMode<E>>(
+        &self,
+        ids: Indices<(usize,), T>,
+        offsets: &Indices<(usize,)>,
+    ) -> crate::Result<Tensor<(usize, D), E, T>> {
+        ids.check_range("embedding_bag", V::SIZE)?;
+        let bounds = self.bounds(ids.numel(), offsets.as_slice())?;
+        Ok(self
+            .weight
+            .bags(bounds.len(), self.bag_op(ids.as_slice(), bounds)))
+    }
+
+    /// [`try_forward_offsets`](EmbeddingBag::try_forward_offsets), panicking on its `Err`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::EmbeddingBag;
+    /// let bag = EmbeddingBag::<U4, U2>::new(&mut Rng::seed(0));
+    /// let ids = Indices::<(usize,)>::from_vec_shaped((3,), vec![0, 1, 3]).unwrap();
+    /// let offsets = Indices::<(usize,)>::from_vec_shaped((2,), vec![0, 1]).unwrap();
+    /// assert_eq!(bag.forward_offsets(ids, &offsets).dims(), [2, 2]);
+    /// ```
+    pub fn forward_offsets<T: TapeMode<E>>(
+        &self,
+        ids: Indices<(usize,), T>,
+        offsets: &Indices<(usize,)>,
+    ) -> Tensor<(usize, D), E, T> {
+        self.try_forward_offsets(ids, offsets)
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// Sum bags of a flat list of `ids` at `offsets` (or of each row of a `(B, N)` batch, with
+    /// `offsets` `None`), each id's row scaled by its `per_sample_weights` entry (the ids'
+    /// shape); the weights get a gradient too. `Err` unless the mode is `Sum` (PyTorch's rule),
+    /// or when an id or offset is bad or the ids' rank does not match the offsets' presence.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::EmbeddingBag;
+    /// use stensor::ops::BagMode;
+    /// let t = Tensor::<(U2, U1)>::from_array([[1.0], [10.0]]);
+    /// let bag = EmbeddingBag::from_pretrained(t, true).mode(BagMode::Sum);
+    /// let ids = Indices::<(U1, U3)>::from_array([[0, 1, 1]]);
+    /// let w = Tensor::<(U1, U3)>::from_array([[2.0, 0.5, 0.1]]);
+    /// assert_eq!(bag.try_forward_weighted(&ids, None, &w).unwrap().to_vec(), vec![8.0]);
+    /// ```
+    pub fn try_forward_weighted<S, T, T2>(
+        &self,
+        ids: &Indices<S, T>,
+        offsets: Option<&Indices<(usize,)>>,
+        per_sample_weights: &Tensor<S, E, T2>,
+    ) -> crate::Result<Tensor<(usize, D), E, T::Output>>
+    where
+        S: crate::shape::Shape,
+        T: crate::autograd::MergeTape<E, T2>,
+        T2: TapeMode<E>,
+    {
+        let dims = ids.dims();
+        let mismatch = |op: &str| crate::Error::Mismatch {
+            op: op.into(),
+            left: dims.to_vec(),
+            right: per_sample_weights.dims().to_vec(),
+        };
+        if self.mode != BagMode::Sum {
+            return Err(mismatch(
+                "embedding_bag: per_sample_weights need mode 'sum'",
+            ));
+        }
+        if per_sample_weights.dims() != dims {
+            return Err(mismatch("embedding_bag (ids and per_sample_weights)"));
+        }
+        ids.check_range("embedding_bag", V::SIZE)?;
+        let bounds = match (dims.len(), offsets) {
+            (1, Some(o)) => self.bounds(ids.numel(), o.as_slice())?,
+            (2, None) => (0..dims[0])
+                .map(|b| (b * dims[1], (b + 1) * dims[1]))
+                .collect(),
+            _ => {
+                return Err(mismatch(
+                    "embedding_bag: 1-D ids take offsets, 2-D ids none",
+                ))
+            }
+        };
+        let (target, node) = per_sample_weights.as_input();
+        let weights = Some((per_sample_weights.as_slice(), target, node));
+        let bags = crate::ops::Bags {
+            weights,
+            ..self.bag_op(ids.as_slice(), bounds.clone())
+        };
+        Ok(self.weight.bags(bounds.len(), bags))
+    }
+
+    /// The bags `bounds` of `ids`, unweighted, in this layer's mode.
+    fn bag_op<'a>(&self, ids: &'a [i64], bounds: Vec<(usize, usize)>) -> crate::ops::Bags<'a, E> {
+        crate::ops::Bags {
+            ids,
+            bounds,
+            mode: self.mode,
+            padding_idx: self.padding_idx,
+            weights: None,
+        }
+    }
+}
+
+/// Each row of a `(B, N)` batch of ids is a bag: `(B, D)`.
+impl<B, N, V, D, E, T> Forward<Indices<(B, N), T>> for EmbeddingBag<V, D, E>
+where
+    B: crate::shape::Dim,
+    N: crate::shape::Dim,
+    V: ConstDim,
+    D: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    type Output = Tensor<(B, D), E, T>;
+    fn forward(&self, ids: Indices<(B, N), T>) -> Self::Output {
+        if let Err(e) = ids.check_range("embedding_bag", V::SIZE) {
+            panic!("{e}");
+        }
+        let (b, n) = ids.shape();
+        let bounds = (0..b.size())
+            .map(|i| (i * n.size(), (i + 1) * n.size()))
+            .collect();
+        self.weight.bags(b, self.bag_op(ids.as_slice(), bounds))
     }
 }

@@ -87,3 +87,168 @@ impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
         }))
     }
 }
+
+/// How [`EmbeddingBag`](crate::nn::EmbeddingBag) reduces each bag's rows (PyTorch's `mode`).
+///
+/// ```
+/// use stensor::ops::BagMode;
+/// assert_eq!(BagMode::default(), BagMode::Mean);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum BagMode {
+    /// The sum of the rows (times the per-sample weights, when given).
+    Sum,
+    /// The mean of the rows (PyTorch's default).
+    #[default]
+    Mean,
+    /// The largest value of each feature over the rows.
+    Max,
+}
+
+impl BagMode {
+    /// PyTorch's name: `sum`, `mean` or `max`.
+    ///
+    /// ```
+    /// assert_eq!(stensor::ops::BagMode::Max.name(), "max");
+    /// ```
+    pub fn name(self) -> &'static str {
+        match self {
+            BagMode::Sum => "sum",
+            BagMode::Mean => "mean",
+            BagMode::Max => "max",
+        }
+    }
+}
+
+/// Per-sample weights: their values, gradient target and node.
+pub(crate) type SampleWeights<'a, E> = (
+    &'a [E],
+    crate::autograd::GradTarget,
+    Option<&'a std::sync::Arc<crate::autograd::Node<E>>>,
+);
+
+/// The rows of one table looked up and reduced per bag: the op under `EmbeddingBag`.
+pub(crate) struct Bags<'a, E> {
+    /// Every id, already checked against the table.
+    pub ids: &'a [i64],
+    /// Each bag's range of `ids`.
+    pub bounds: Vec<(usize, usize)>,
+    pub mode: BagMode,
+    pub padding_idx: Option<usize>,
+    /// One weight per id (`Sum` only), with its gradient target and node.
+    pub weights: Option<SampleWeights<'a, E>>,
+}
+
+impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
+    /// One row per bag, `(bags, D)` under the batch dim `b`, traced as `T2` says.
+    pub(crate) fn bags<B: Dim, T2: TapeMode<E>>(
+        &self,
+        b: B,
+        bags: Bags<'_, E>,
+    ) -> Tensor<(B, D), E, T2> {
+        let (_, d) = self.shape();
+        let width = d.size();
+        let table = self.as_slice();
+        let Bags {
+            ids,
+            bounds,
+            mode,
+            padding_idx,
+            weights,
+        } = bags;
+        let keep = move |id: i64| Some(id as usize) != padding_idx;
+        let mut y = vec![E::zero(); bounds.len() * width];
+        // for `Max`, the id each output value came from
+        let mut from = vec![usize::MAX; if mode == BagMode::Max { y.len() } else { 0 }];
+        let mut counts = vec![0usize; bounds.len()];
+        for (bag, &(lo, hi)) in bounds.iter().enumerate() {
+            let out = &mut y[bag * width..][..width];
+            for (k, &id) in ids[lo..hi].iter().enumerate().filter(|(_, &id)| keep(id)) {
+                let row = &table[id as usize * width..][..width];
+                counts[bag] += 1;
+                match mode {
+                    BagMode::Sum => {
+                        let w = weights.as_ref().map_or(E::one(), |(w, _, _)| w[lo + k]);
+                        for (o, &v) in out.iter_mut().zip(row) {
+                            *o = *o + v * w;
+                        }
+                    }
+                    BagMode::Mean => {
+                        for (o, &v) in out.iter_mut().zip(row) {
+                            *o = *o + v;
+                        }
+                    }
+                    BagMode::Max => {
+                        let src = &mut from[bag * width..][..width];
+                        for ((o, s), &v) in out.iter_mut().zip(src.iter_mut()).zip(row) {
+                            if *s == usize::MAX || v > *o {
+                                *o = v;
+                                *s = id as usize;
+                            }
+                        }
+                    }
+                }
+            }
+            if mode == BagMode::Mean && counts[bag] > 0 {
+                let inv = E::from_usize(counts[bag]).recip();
+                out.iter_mut().for_each(|o| *o = *o * inv);
+            }
+        }
+        let (target, node) = self.as_input();
+        let mut inputs = vec![(target, node)];
+        let wv = weights.as_ref().map(|(w, t, n)| {
+            inputs.push((*t, *n));
+            (w.to_vec(), *t)
+        });
+        let ids = ids.to_vec();
+        let rows = self.dims()[0];
+        let table = if wv.is_some() {
+            Some(self.data_arc())
+        } else {
+            None
+        };
+        op_result((b, d), y, &inputs, |_| {
+            Box::new(move |g, grads| {
+                if let Some(gw) = grads.accum(&target) {
+                    debug_assert_eq!(gw.len(), rows * width);
+                    for (bag, &(lo, hi)) in bounds.iter().enumerate() {
+                        let gb = &g[bag * width..][..width];
+                        if mode == BagMode::Max {
+                            for (k, &s) in from[bag * width..][..width].iter().enumerate() {
+                                if s != usize::MAX {
+                                    gw[s * width + k] = gw[s * width + k] + gb[k];
+                                }
+                            }
+                            continue;
+                        }
+                        for (k, &id) in ids[lo..hi].iter().enumerate().filter(|(_, &id)| keep(id)) {
+                            let scale = match (&wv, mode) {
+                                (Some((w, _)), _) => w[lo + k],
+                                (None, BagMode::Mean) => E::from_usize(counts[bag]).recip(),
+                                _ => E::one(),
+                            };
+                            for (o, &v) in gw[id as usize * width..][..width].iter_mut().zip(gb) {
+                                *o = *o + v * scale;
+                            }
+                        }
+                    }
+                }
+                if let (Some((_, wt)), Some(table)) = (&wv, &table) {
+                    if let Some(gpw) = grads.accum(wt) {
+                        for (bag, &(lo, hi)) in bounds.iter().enumerate() {
+                            let gb = &g[bag * width..][..width];
+                            for (k, &id) in
+                                ids[lo..hi].iter().enumerate().filter(|(_, &id)| keep(id))
+                            {
+                                let row = &table[id as usize * width..][..width];
+                                let dot =
+                                    row.iter().zip(gb).fold(E::zero(), |a, (&r, &v)| a + r * v);
+                                gpw[lo + k] = gpw[lo + k] + dot;
+                            }
+                        }
+                    }
+                }
+            })
+        })
+    }
+}

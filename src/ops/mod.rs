@@ -27,6 +27,8 @@ mod select;
 mod softmax;
 pub mod spatial;
 
+pub use embedding::BagMode;
+pub(crate) use embedding::Bags;
 pub use matmul::MatMul;
 pub use norm::RunningStats;
 pub use pool::PoolIndices;

@@ -306,6 +306,21 @@ impl<S: Shape, V: Copy, T> Plain<S, V, T> {
     }
 }
 
+/// The indices as a slice, so that a loss's class targets can be an index tensor or a slice.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::CrossEntropyLoss;
+/// let targets = Indices::<(U2,)>::from_array([2, 0]);
+/// let l = CrossEntropyLoss::default().forward(Tensor::<(U2, U3), f64>::zeros(), &targets);
+/// assert!((l.item() - 3f64.ln()).abs() < 1e-15);
+/// ```
+impl<S: Shape, T> AsRef<[i64]> for Indices<S, T> {
+    fn as_ref(&self) -> &[i64] {
+        &self.data
+    }
+}
+
 impl<S: Shape, T> Indices<S, T> {
     /// `Err` naming `op`, the first index outside `0..size` and `size`; `Ok` when all are in.
     ///
