@@ -1,9 +1,10 @@
 //! Property testing of layer algebra, for your own layers as for this crate's (the `proptest`
 //! cargo feature: `stensor = { version = "0.1", features = ["proptest"] }`).
 //!
-//! - [`any_tensor`] / [`any_tensor_f64`]: proptest strategies for tensors of any static shape,
-//!   with a value range and, when asked, special values: exact zeros and `-0.0`, large
-//!   magnitudes, NaN and infinities.
+//! - [`any_tensor`] / [`any_tensor_f64`]: proptest strategies for tensors of any shape (each
+//!   runtime dim's size in a range), with a value range and, when asked, special values: exact
+//!   zeros and `-0.0`, large magnitudes, NaN and infinities. [`any_indices`] and [`any_mask`]:
+//!   index tensors below a bound (class targets, token ids) and boolean masks.
 //! - [`any_module`]: a layer (or a whole network) built with random weights from a seed proptest
 //!   picks, optionally with every parameter redrawn in a range.
 //! - [`check_gradients`] and [`check_module_gradients`]: central finite differences in `f64`
@@ -77,8 +78,8 @@ pub use crate::gradcheck::{
 
 use crate::autograd::TapeMode;
 use crate::nn::Module;
-use crate::shape::{ConstShape, Shape};
-use crate::tensor::{Element, Rng, Tensor, ValuesMut};
+use crate::shape::Shape;
+use crate::tensor::{Element, Plain, Rng, Tensor, ValuesMut};
 use proptest::prelude::*;
 use proptest::strategy::{BoxedStrategy, NewTree, ValueTree};
 use proptest::test_runner::TestRunner;
@@ -86,9 +87,10 @@ use std::fmt;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// A strategy for tensors of the static shape `S`: uniform values in a range (default
-/// `[-1, 1)`), with some elements replaced by special values when asked. Shrinks towards
-/// smaller magnitudes.
+/// A strategy for tensors of shape `S`: uniform values in a range (default `[-1, 1)`), with
+/// some elements replaced by special values when asked; each runtime (`usize`) dim of `S` a
+/// size in a range (default `1..=4`, [`sizes`](TensorStrategy::sizes)). Shrinks towards
+/// smaller sizes and magnitudes.
 ///
 /// ```
 /// use proptest::strategy::{Strategy, ValueTree};
@@ -105,10 +107,12 @@ pub struct TensorStrategy<S, E> {
     zeros: bool,
     large: bool,
     nonfinite: bool,
+    sizes: (usize, usize),
     shape: PhantomData<fn() -> (S, E)>,
 }
 
-/// Tensors of the static shape `S` in `f32` (see [`TensorStrategy`] for the options).
+/// Tensors of shape `S` in `f32` (see [`TensorStrategy`] for the options), runtime dims
+/// included.
 ///
 /// ```
 /// use proptest::prelude::*;
@@ -116,8 +120,12 @@ pub struct TensorStrategy<S, E> {
 /// proptest!(|(x in stensor::testing::any_tensor::<(U2, U3, U8, U8)>())| {
 ///     prop_assert!(x.as_slice().iter().all(|v| v.abs() <= 1.0));
 /// });
+/// // a batch of sequences: batch size and length drawn from 1..=6
+/// proptest!(|(x in stensor::testing::any_tensor::<(usize, usize, U4)>().sizes(1, 6))| {
+///     prop_assert!((1..=6).contains(&x.dims()[0]) && (1..=6).contains(&x.dims()[1]));
+/// });
 /// ```
-pub fn any_tensor<S: ConstShape>() -> TensorStrategy<S, f32> {
+pub fn any_tensor<S: Shape>() -> TensorStrategy<S, f32> {
     TensorStrategy::new()
 }
 
@@ -130,11 +138,11 @@ pub fn any_tensor<S: ConstShape>() -> TensorStrategy<S, f32> {
 ///     prop_assert!(x.ln().as_slice().iter().all(|v| *v >= 0.0));
 /// });
 /// ```
-pub fn any_tensor_f64<S: ConstShape>() -> TensorStrategy<S, f64> {
+pub fn any_tensor_f64<S: Shape>() -> TensorStrategy<S, f64> {
     TensorStrategy::new()
 }
 
-impl<S: ConstShape, E: Element> TensorStrategy<S, E> {
+impl<S: Shape, E: Element> TensorStrategy<S, E> {
     /// Uniform values in `[-1, 1)`, no special values.
     ///
     /// ```
@@ -148,8 +156,24 @@ impl<S: ConstShape, E: Element> TensorStrategy<S, E> {
             zeros: false,
             large: false,
             nonfinite: false,
+            sizes: (1, 4),
             shape: PhantomData,
         }
+    }
+
+    /// Each runtime dim's size drawn from `low..=high`.
+    ///
+    /// # Panics
+    /// If `low > high`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let _ = stensor::testing::any_tensor::<(usize, U3)>().sizes(1, 64);
+    /// ```
+    pub fn sizes(mut self, low: usize, high: usize) -> Self {
+        assert!(low <= high, "sizes({low}, {high}): need low <= high");
+        self.sizes = (low, high);
+        self
     }
 
     /// Uniform values in `[low, high)`.
@@ -232,22 +256,148 @@ impl<S: ConstShape, E: Element> TensorStrategy<S, E> {
         } else {
             prop_oneof![7 => uniform, 1 => prop::sample::select(specials)].boxed()
         };
-        prop::collection::vec(element, S::NUMEL)
-            .prop_map(|v| {
+        shaped::<S, _>(self.sizes, element)
+            .prop_map(|(shape, v)| {
                 let v = v.into_iter().map(E::from_f64).collect();
-                Tensor::from_vec(v).expect("NUMEL values")
+                Tensor::from_vec_shaped(shape, v).expect("one value per element")
             })
             .boxed()
     }
 }
 
-impl<S: ConstShape, E: Element> Default for TensorStrategy<S, E> {
+/// A shape value of `S` (each runtime dim's size in `sizes`) and one value per element from
+/// `element`.
+fn shaped<S: Shape, V: fmt::Debug + 'static>(
+    sizes: (usize, usize),
+    element: BoxedStrategy<V>,
+) -> BoxedStrategy<(S, Vec<V>)> {
+    let statics = S::static_dims();
+    let runtime = statics[..S::RANK].iter().filter(|d| d.is_none()).count();
+    prop::collection::vec(sizes.0..=sizes.1, runtime)
+        .prop_flat_map(move |drawn| {
+            let mut drawn = drawn.into_iter();
+            let dims: Vec<usize> = statics[..S::RANK]
+                .iter()
+                .map(|d| d.unwrap_or_else(|| drawn.next().expect("one size per runtime dim")))
+                .collect();
+            let shape = S::from_dims(&dims).expect("static dims kept, runtime ones drawn");
+            let n = shape.numel();
+            (Just(shape), prop::collection::vec(element.clone(), n))
+        })
+        .boxed()
+}
+
+/// A strategy for index tensors ([`any_indices`]) and masks ([`any_mask`]) of shape `S`, each
+/// runtime dim a size in a range (default `1..=4`).
+///
+/// ```
+/// use proptest::strategy::{Strategy, ValueTree};
+/// use stensor::prelude::*;
+/// let s = stensor::testing::any_indices::<(usize, U3)>(10).sizes(2, 2);
+/// let ids = s.new_tree(&mut proptest::test_runner::TestRunner::deterministic()).unwrap().current();
+/// assert_eq!(ids.dims(), [2, 3]);
+/// assert!(ids.as_slice().iter().all(|&i| (0..10).contains(&i)));
+/// ```
+pub struct PlainStrategy<S: Shape, V> {
+    element: BoxedStrategy<V>,
+    sizes: (usize, usize),
+    shape: PhantomData<fn() -> S>,
+}
+
+impl<S: Shape, V> Clone for PlainStrategy<S, V> {
+    fn clone(&self) -> Self {
+        PlainStrategy {
+            element: self.element.clone(),
+            sizes: self.sizes,
+            shape: PhantomData,
+        }
+    }
+}
+
+impl<S: Shape, V> fmt::Debug for PlainStrategy<S, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "PlainStrategy(sizes {:?})", self.sizes)
+    }
+}
+
+/// Index tensors of shape `S` with values in `0..below` (class targets, token ids below a
+/// vocabulary's size, gather indices below an axis's length).
+///
+/// ```
+/// use proptest::prelude::*;
+/// use stensor::prelude::*;
+/// proptest!(|(ids in stensor::testing::any_indices::<(usize, usize)>(50).sizes(1, 8))| {
+///     prop_assert!(ids.as_slice().iter().all(|&i| (0..50).contains(&i)));
+/// });
+/// ```
+///
+/// # Panics
+/// If `below` is not positive.
+pub fn any_indices<S: Shape>(below: i64) -> PlainStrategy<S, i64> {
+    assert!(below > 0, "any_indices({below}): need a positive bound");
+    PlainStrategy {
+        element: (0..below).boxed(),
+        sizes: (1, 4),
+        shape: PhantomData,
+    }
+}
+
+/// Masks of shape `S`, each value `true` or `false` with equal odds.
+///
+/// ```
+/// use proptest::prelude::*;
+/// use stensor::prelude::*;
+/// proptest!(|(m in stensor::testing::any_mask::<(U3, U3)>())| {
+///     prop_assert!(m.count() <= 9);
+/// });
+/// ```
+pub fn any_mask<S: Shape>() -> PlainStrategy<S, bool> {
+    PlainStrategy {
+        element: any::<bool>().boxed(),
+        sizes: (1, 4),
+        shape: PhantomData,
+    }
+}
+
+impl<S: Shape, V> PlainStrategy<S, V> {
+    /// Each runtime dim's size drawn from `low..=high`.
+    ///
+    /// # Panics
+    /// If `low > high`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let _ = stensor::testing::any_mask::<(usize,)>().sizes(0, 10);
+    /// ```
+    pub fn sizes(mut self, low: usize, high: usize) -> Self {
+        assert!(low <= high, "sizes({low}, {high}): need low <= high");
+        self.sizes = (low, high);
+        self
+    }
+}
+
+impl<S: Shape, V> Strategy for PlainStrategy<S, V>
+where
+    V: Copy + fmt::Debug + crate::tensor::PrintValue + crate::tensor::TypeName + 'static,
+{
+    type Tree = Box<dyn ValueTree<Value = Plain<S, V>>>;
+    type Value = Plain<S, V>;
+
+    fn new_tree(&self, runner: &mut TestRunner) -> NewTree<Self> {
+        shaped::<S, V>(self.sizes, self.element.clone())
+            .prop_map(|(shape, v)| Plain::from_vec_shaped(shape, v).expect("one value per element"))
+            .boxed()
+            .new_tree(runner)
+    }
+}
+
+impl<S: Shape, E: Element> Default for TensorStrategy<S, E> {
     fn default() -> Self {
         Self::new()
     }
 }
 
-impl<S: ConstShape, E: Element> Strategy for TensorStrategy<S, E> {
+impl<S: Shape, E: Element> Strategy for TensorStrategy<S, E> {
     type Tree = Box<dyn ValueTree<Value = Tensor<S, E>>>;
     type Value = Tensor<S, E>;
 

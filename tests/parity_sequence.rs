@@ -755,3 +755,61 @@ fn embedding_bag_sum_equals_embedding_then_sum() {
         &max.to_vec(),
     );
 }
+
+#[test]
+fn int64_ids_from_a_pytorch_safetensors_file_load_and_save() {
+    use stensor::io::{StateDict, StateDictError};
+    // written by PyTorch 2.x: `safetensors.torch.save_file({"input_ids": int64 (2, 4),
+    // "attention_mask": int64 (2, 4), "labels": int64 (2,), "scores": float32 (2,),
+    // "half": float16 (2,)}, ...)`
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/reference/ids.safetensors"
+    );
+    let err = StateDict::read(path).unwrap_err();
+    assert!(err.to_string().contains("tensor `half` is F16"), "{err}");
+    // without the float16 tensor (stensor holds f32, f64 and int64)
+    let bytes = std::fs::read(path).unwrap();
+    let kept = {
+        let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+        let views: Vec<(String, safetensors::tensor::TensorView<'_>)> = st
+            .tensors()
+            .into_iter()
+            .filter(|(n, _)| n != "half")
+            .collect();
+        safetensors::serialize(views, None).unwrap()
+    };
+    let sd = StateDict::from_bytes(&kept, "ids.safetensors").unwrap();
+    let ids: Indices<(usize, usize)> = sd.indices("input_ids").unwrap();
+    assert_eq!(ids.to_vec(), vec![101, 2023, 2003, 102, 101, 7592, 102, 0]);
+    let mask: Indices<(usize, U4)> = sd.indices("attention_mask").unwrap();
+    assert_eq!(mask.eq_scalar(0).count(), 1);
+    let labels: Indices<(U2,)> = sd.indices("labels").unwrap();
+    assert_eq!(labels.to_vec(), vec![1, 0]);
+    let scores: Tensor<(U2,)> = sd.tensor("scores").unwrap();
+    assert_eq!(scores.to_vec(), vec![0.25, -1.5]);
+    // errors name the file, the tensor and both shapes or types
+    match sd.indices::<(usize, U3)>("input_ids") {
+        Err(StateDictError::Shape {
+            key,
+            expected,
+            found,
+            ..
+        }) => {
+            assert_eq!(
+                (key.as_str(), expected, found),
+                ("input_ids", vec![2, 3], vec![2, 4])
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let e = sd.indices::<(U2,)>("scores").unwrap_err();
+    assert_eq!(e.to_string(), "ids.safetensors: tensor `scores` (shape [2]) is f32 in the file, but the network holds i64");
+    let e = sd.indices::<(U2,)>("label").unwrap_err();
+    assert!(e.to_string().contains("did you mean `labels`?"), "{e}");
+    // saved back, the ids read as PyTorch wrote them
+    let mut out = StateDict::new();
+    out.insert_indices("input_ids", &ids);
+    let again = StateDict::from_bytes(&out.to_bytes(), "again").unwrap();
+    assert_eq!(again.indices::<(usize, usize)>("input_ids").unwrap(), ids);
+}

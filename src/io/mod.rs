@@ -33,7 +33,8 @@ mod checkpoint;
 pub use checkpoint::{Checkpoint, CheckpointFile};
 
 use crate::nn::{Build, Module, TensorMut};
-use crate::tensor::{Element, Values, ValuesMut};
+use crate::shape::Shape;
+use crate::tensor::{Element, Indices, Tensor, Values, ValuesMut};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -841,9 +842,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// assert_eq!(fc.weight.to_vec(), vec![0.5, -1.0]);
 /// # Ok::<(), stensor::io::StateDictError>(())
 /// ```
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct StateDict {
     entries: BTreeMap<String, (Dtype, Vec<usize>, Vec<u8>)>,
+    /// The file the tensors came from, named in errors (`<state dict>` when built in memory).
+    source: PathBuf,
+}
+
+impl Default for StateDict {
+    fn default() -> Self {
+        StateDict {
+            entries: BTreeMap::new(),
+            source: PathBuf::from("<state dict>"),
+        }
+    }
 }
 
 impl StateDict {
@@ -869,7 +881,10 @@ impl StateDict {
             .into_iter()
             .map(|(n, d, s, b)| (n, (d, s, b)))
             .collect();
-        StateDict { entries }
+        StateDict {
+            entries,
+            ..Self::default()
+        }
     }
 
     /// Adds (or replaces) tensor `name` of shape `dims` with `values` (`f32`, `f64`), an error
@@ -900,6 +915,178 @@ impl StateDict {
         let (dtype, bytes) = le_bytes(E::values(&values));
         self.entries.insert(name.to_string(), (dtype, dims, bytes));
         Ok(())
+    }
+
+    /// Every tensor of the safetensors file at `path` (`F32`, `F64` and `I64` ones: weights,
+    /// and the token ids or labels PyTorch saves as `int64`), to read by name with
+    /// [`tensor`](StateDict::tensor) and [`indices`](StateDict::indices). Errors name the file
+    /// (and the tensor, where one is wrong).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::io::StateDict;
+    /// let path = std::env::temp_dir().join(format!("stensor-ids-{}.safetensors", std::process::id()));
+    /// let mut sd = StateDict::new();
+    /// sd.insert_indices("input_ids", &Indices::<(U2, U3)>::from_array([[101, 7, 102], [101, 102, 0]]));
+    /// sd.save(&path)?;
+    /// let back = StateDict::read(&path)?;
+    /// let ids: Indices<(usize, usize)> = back.indices("input_ids")?;
+    /// assert_eq!(ids.to_vec(), vec![101, 7, 102, 101, 102, 0]);
+    /// std::fs::remove_file(&path).unwrap();
+    /// # Ok::<(), stensor::io::StateDictError>(())
+    /// ```
+    pub fn read(path: impl AsRef<Path>) -> Result<Self, StateDictError> {
+        let path = path.as_ref();
+        Self::from_bytes(&read(path)?, path)
+    }
+
+    /// [`read`](StateDict::read) from bytes in memory; `path` names them in errors.
+    ///
+    /// ```
+    /// use stensor::io::StateDict;
+    /// let err = StateDict::from_bytes(b"not safetensors", "ids.safetensors").unwrap_err();
+    /// assert!(err.to_string().starts_with("ids.safetensors: not a valid safetensors file"), "{err}");
+    /// ```
+    pub fn from_bytes(bytes: &[u8], path: impl AsRef<Path>) -> Result<Self, StateDictError> {
+        let path = path.as_ref();
+        let st = parse(bytes, path)?;
+        let mut entries = BTreeMap::new();
+        for (name, view) in st.iter() {
+            match view.dtype() {
+                Dtype::F32 | Dtype::F64 | Dtype::I64 => {
+                    let entry = (view.dtype(), view.shape().to_vec(), view.data().to_vec());
+                    entries.insert(name.to_string(), entry);
+                }
+                other => {
+                    return Err(StateDictError::Format {
+                        path: path.to_path_buf(),
+                        message: format!(
+                            "tensor `{name}` is {other:?}; stensor reads F32, F64 and I64 tensors"
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(StateDict {
+            entries,
+            source: path.to_path_buf(),
+        })
+    }
+
+    /// Writes the tensors to `path` as a safetensors file (atomically, as [`save`]).
+    ///
+    /// ```
+    /// let path = std::env::temp_dir().join(format!("stensor-sd-{}.safetensors", std::process::id()));
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert("w", vec![1], vec![0.5f32]).unwrap();
+    /// sd.save(&path).unwrap();
+    /// assert_eq!(stensor::io::StateDict::read(&path).unwrap().names(), ["w"]);
+    /// std::fs::remove_file(&path).unwrap();
+    /// ```
+    pub fn save(&self, path: impl AsRef<Path>) -> Result<(), StateDictError> {
+        let path = path.as_ref();
+        write_atomic(path, &self.to_bytes()).map_err(|source| StateDictError::Io {
+            path: path.to_path_buf(),
+            source,
+        })
+    }
+
+    /// Adds (or replaces) index tensor `name`, stored as `I64` as PyTorch stores `int64`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert_indices("labels", &Indices::<(U3,)>::from_array([2, 0, 1]));
+    /// assert_eq!(sd.names(), ["labels"]);
+    /// ```
+    pub fn insert_indices<S: Shape, T>(&mut self, name: &str, ids: &Indices<S, T>) {
+        let (dtype, bytes) = le_bytes(Values::I64(ids.as_slice()));
+        self.entries
+            .insert(name.to_string(), (dtype, ids.dims().to_vec(), bytes));
+    }
+
+    /// Tensor `name` as indices of shape `S` (runtime dims take the file's sizes), or an error
+    /// naming the file, the tensor and both shapes (`Missing`, `Shape`, `Dtype` when it is
+    /// not `I64`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert_indices("ids", &Indices::<(U2, U2)>::full(1));
+    /// assert!(sd.indices::<(usize, U2)>("ids").is_ok());
+    /// let err = sd.indices::<(usize, U3)>("ids").unwrap_err();
+    /// assert_eq!(err.to_string(), "<state dict>: tensor `ids` has shape [2, 2] in the file, but the network expects [2, 3]");
+    /// ```
+    pub fn indices<S: Shape>(&self, name: &str) -> Result<Indices<S>, StateDictError> {
+        let (dims, bytes) = self.entry::<S>(name, Dtype::I64)?;
+        let values = bytes
+            .chunks_exact(8)
+            .map(|b| i64::from_le_bytes(b.try_into().expect("8 bytes")))
+            .collect();
+        Ok(Indices::from_dims_vec(&dims, values).expect("dims checked against the shape"))
+    }
+
+    /// Tensor `name` as a tensor of shape `S` and element `E` (runtime dims take the file's
+    /// sizes), or an error naming the file, the tensor and both shapes or element types.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let mut sd = stensor::io::StateDict::new();
+    /// sd.insert("x", vec![3, 2], vec![0.5f32; 6]).unwrap();
+    /// let x: Tensor<(usize, U2)> = sd.tensor("x")?;
+    /// assert_eq!(x.dims(), [3, 2]);
+    /// let err = sd.tensor::<(usize, U2), f64>("x").unwrap_err();
+    /// assert_eq!(err.to_string(), "<state dict>: tensor `x` (shape [3, 2]) is f32 in the file, but the network holds f64");
+    /// # Ok::<(), stensor::io::StateDictError>(())
+    /// ```
+    pub fn tensor<S: Shape, E: Element>(&self, name: &str) -> Result<Tensor<S, E>, StateDictError> {
+        let mut zero = [E::zero()];
+        let dtype = values_dtype(&E::values_mut(&mut zero));
+        let (dims, bytes) = self.entry::<S>(name, dtype)?;
+        let mut values = vec![E::zero(); bytes.len() / std::mem::size_of::<E>()];
+        copy_into(E::values_mut(&mut values), bytes);
+        Ok(Tensor::from_dims_vec(&dims, values).expect("dims checked against the shape"))
+    }
+
+    /// The dims and bytes of tensor `name`, checked to be of `dtype` and to fit `S`.
+    fn entry<S: Shape>(
+        &self,
+        name: &str,
+        dtype: Dtype,
+    ) -> Result<(Vec<usize>, &[u8]), StateDictError> {
+        let path = self.source.clone();
+        let statics = S::static_dims();
+        let Some((found_dtype, dims, bytes)) = self.entries.get(name) else {
+            let names: Vec<&str> = self.names();
+            return Err(StateDictError::Missing {
+                path,
+                key: name.to_string(),
+                // a runtime dim has no expected size: 0 stands for it
+                expected: statics[..S::RANK].iter().map(|d| d.unwrap_or(0)).collect(),
+                nearest: nearest_name(name, &names),
+            });
+        };
+        if S::from_dims(dims).is_none() {
+            let expected = (0..S::RANK)
+                .map(|k| statics[k].unwrap_or_else(|| dims.get(k).copied().unwrap_or(0)))
+                .collect();
+            return Err(StateDictError::Shape {
+                path,
+                key: name.to_string(),
+                expected,
+                found: dims.clone(),
+            });
+        }
+        if *found_dtype != dtype {
+            return Err(StateDictError::Dtype {
+                path,
+                key: name.to_string(),
+                expected: dtype_name(dtype),
+                found: dtype_name(*found_dtype),
+                shape: dims.clone(),
+            });
+        }
+        Ok((dims.clone(), bytes))
     }
 
     /// Removes tensor `name`; whether it was there.

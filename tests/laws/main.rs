@@ -10,6 +10,8 @@
 //! - `normalization`: GroupNorm(1) == LayerNorm, GroupNorm(C) == InstanceNorm, batch norm
 //!   statistics, LayerNorm's invariances.
 //! - `activations`, `losses`: identities between them.
+//! - `sequences`: Embedding as one-hot times the weight, cat/narrow, gather/scatter_add
+//!   adjointness, masked_fill/where_, sort, chunk/cat, bags, over runtime batch sizes and lengths.
 //! - `gradients`: every layer passes `check_module_gradients` (input and parameters) for random
 //!   shapes, hyper-parameters and weights.
 //!
@@ -25,6 +27,7 @@ mod linearity;
 mod losses;
 mod normalization;
 mod pooling;
+mod sequences;
 
 /// The number of cases: `PROPTEST_CASES` when set, otherwise `default`.
 pub fn cases(default: u32) -> u32 {
