@@ -107,6 +107,13 @@ for r in range(1, 6):
         vals = [f"self.{k}" if k != i else "d" for k in range(r)]
         w(f"impl<{g}, Z: Dim> ReplaceAxis<{i}, Z> for {T} {{ type Output = {tup(o)}; fn replace(&self, d: Z) -> Self::Output {{ {tup(vals)} }} }}")
     w(f"impl<{g}> RankNum for {T} {{ type Rank = typenum::U{r}; }}")
+    # broadcasting a shape of rank k <= r into this one, aligned from the last dim
+    for k in range(r + 1):
+        zs = [f"Z{j}" for j in range(k)]
+        bounds = ", ".join(f"Z{j}: DimBroadcast<{ds[r - k + j]}>" for j in range(k))
+        zg = "".join(f", Z{j}: Dim" for j in range(k))
+        where = f" where {bounds}" if bounds else ""
+        w(f"impl<{g}{zg}> BroadcastsTo<{T}> for {tup(zs)}{where} {{}}")
     # static numel
     nums = [f"<{d} as DimNum>::Num" for d in ds]
     dyns = [f"<{d} as DimNum>::Dyn" for d in ds]
@@ -136,4 +143,5 @@ for r in range(0, 5):
 w("impl StaticNumel for () { type Numel = typenum::U1; type DynCount = typenum::U0; }")
 w("impl BroadcastSuffix<()> for () {}")
 w("impl RankNum for () { type Rank = typenum::U0; }")
+w("impl BroadcastsTo<()> for () {}")
 print("\n".join(out))

@@ -472,6 +472,10 @@ fn indexing_and_assembly_ops() {
         .mul(&w));
     check!(x, |x| x.sort::<1>(true).0.mul(&w));
     check!(x, |x| x.topk::<2>(3, false).0.square());
+    let c2 = Mask::<(U1, U4)>::from_array([[true, false, true, false]]);
+    let o = rand::<(U5, U1)>(35);
+    check!(x, |x| x.where_(&c2, &o).mul(&w));
+    check!(o, |o| w.clone().where_(&c2, &o).square());
     let src = rand::<(U3, U2, U4)>(33);
     check!(src, |s| Tensor::<(U3, U5, U4), f64>::zeros()
         .scatter_add::<1, _, _>(&g_idx, &s)

@@ -219,6 +219,39 @@ fn masked_fill_and_where_match_pytorch() {
             g.get(&y).unwrap().as_slice(),
             &c.data(&["grads", "y"]),
         );
+
+        // broadcasting: a (2, 1, 4) mask over (2, 3, 4); a (3, 1) condition and a (1, 4) `other`
+        let c = case("sequence", "masked_fill_broadcast");
+        let x = c.tensor::<(U2, U3, U4), E>(&["inputs", "x"]).trace();
+        let m = mask::<(U2, U1, U4)>(&c, &["inputs", "mask"]);
+        let y = x
+            .clone()
+            .masked_fill(&m, c.config()["value"].as_f64().unwrap());
+        assert_close("masked_fill_broadcast", y.as_slice(), &c.data(&["output"]));
+        let g = y.backward_with(&grad_output(&c, y.shape()));
+        assert_close(
+            "masked_fill_broadcast grad",
+            g.get(&x).unwrap().as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+
+        let c = case("sequence", "where_broadcast");
+        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
+        let y = c.tensor::<(U1, U4), E>(&["inputs", "y"]).trace();
+        let cond = mask::<(U3, U1)>(&c, &["inputs", "condition"]);
+        let out = x.clone().where_(&cond, &y);
+        assert_close("where_broadcast", out.as_slice(), &c.data(&["output"]));
+        let g = out.backward_with(&grad_output(&c, out.shape()));
+        assert_close(
+            "where_broadcast grad x",
+            g.get(&x).unwrap().as_slice(),
+            &c.data(&["grads", "x"]),
+        );
+        assert_close(
+            "where_broadcast grad y",
+            g.get(&y).unwrap().as_slice(),
+            &c.data(&["grads", "y"]),
+        );
     }
     run::<f64>();
     run::<f32>();
@@ -327,6 +360,13 @@ fn two_runtime_dims_flow_through_a_sequence_model() {
 
 #[test]
 fn runtime_dims_that_must_agree_panic_naming_the_op_and_both_shapes() {
+    let scores = Tensor::<(usize, usize)>::zeros_shaped((2, 3));
+    let m = Mask::<(usize, U1)>::full_shaped((3, U1::new()), true);
+    let p = std::panic::catch_unwind(|| scores.masked_fill(&m, 0.0)).unwrap_err();
+    assert_eq!(
+        p.downcast_ref::<String>().unwrap(),
+        "masked_fill: runtime dimensions do not broadcast ([3, 1] to [2, 3])"
+    );
     let a = Tensor::<(usize, usize, U2)>::zeros_shaped((2, 3, U2::new()));
     let b = Tensor::<(usize, usize, U2)>::zeros_shaped((2, 4, U2::new()));
     let msg = |r: std::thread::Result<()>| {

@@ -5,46 +5,82 @@ use super::axis_split;
 use crate::autograd::{op_result, unary_result, MergeTape, TapeMode};
 use crate::error::{Error, Result};
 use crate::kernels;
-use crate::shape::{BroadcastSuffix, ConcatAlong, RemoveAxis, Shape};
+use crate::shape::{BroadcastsTo, ConcatAlong, RemoveAxis, Shape};
 use crate::tensor::{Element, Indices, Mask, Tensor};
+
+/// For each position of a tensor of dims `big`, the position of the operand of dims `small`
+/// that broadcasts to it (aligned from the last dim; a dim of 1 repeats). Panics naming `op`
+/// and both shapes when a dim is neither equal nor 1 (only runtime dims can be, once the
+/// types broadcast).
+pub(crate) fn broadcast_positions(op: &str, small: &[usize], big: &[usize]) -> Vec<usize> {
+    let lead = big.len() - small.len();
+    assert!(
+        small
+            .iter()
+            .zip(&big[lead..])
+            .all(|(&s, &b)| s == b || s == 1),
+        "{op}: runtime dimensions do not broadcast ({small:?} to {big:?})"
+    );
+    // the stride of each big dim in the small operand: 0 where it repeats
+    let mut strides = vec![0usize; big.len()];
+    let mut acc = 1;
+    for k in (0..small.len()).rev() {
+        if small[k] != 1 {
+            strides[lead + k] = acc;
+        }
+        acc *= small[k];
+    }
+    let n: usize = big.iter().product();
+    let mut out = Vec::with_capacity(n);
+    let mut ix = vec![0usize; big.len()];
+    let mut p = 0usize;
+    for _ in 0..n {
+        out.push(p);
+        for k in (0..big.len()).rev() {
+            ix[k] += 1;
+            p += strides[k];
+            if ix[k] < big[k] {
+                break;
+            }
+            p -= strides[k] * big[k];
+            ix[k] = 0;
+        }
+    }
+    out
+}
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// `value` where `mask` is true, `self` elsewhere (PyTorch's `masked_fill`); the gradient
-    /// passes where the mask is false. The mask is `self`'s shape or a trailing part of it,
-    /// repeated over the leading dims (a `(L, L)` causal mask over `(N, heads, L, L)` scores).
+    /// passes where the mask is false. The mask broadcasts to `self`'s shape as PyTorch's
+    /// does: a `(L, L)` causal mask over `(N, heads, L, L)` scores, a `(N, 1, 1, L)` padding
+    /// mask over them.
     ///
     /// ```
     /// use stensor::prelude::*;
     /// let scores = Tensor::<(U2, U2, U2)>::ones();
     /// let causal = Mask::<(U2, U2)>::from_array([[false, true], [false, false]]);
-    /// let s = scores.masked_fill(&causal, f64::NEG_INFINITY);
+    /// let s = scores.clone().masked_fill(&causal, f64::NEG_INFINITY);
     /// assert_eq!(s.to_vec()[..4], [1.0, f32::NEG_INFINITY, 1.0, 1.0]);
+    /// // one row per batch entry, repeated over the middle axis
+    /// let pad = Mask::<(U2, U1, U2)>::from_array([[[false, true]], [[false, false]]]);
+    /// assert_eq!(scores.masked_fill(&pad, 0.0).to_vec(), vec![1.0, 0.0, 1.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
     /// ```
     ///
     /// # Panics
-    /// If the mask's runtime dims differ from the trailing dims of `self`; the message names
-    /// both shapes.
-    pub fn masked_fill<S2: Shape>(self, mask: &Mask<S2>, value: f64) -> Tensor<S, E, T>
-    where
-        S: BroadcastSuffix<S2>,
-    {
-        let (dims, mdims) = (self.dims(), mask.dims());
-        assert!(
-            dims[S::RANK - S2::RANK..] == mdims[..],
-            "masked_fill: the mask's dims {mdims:?} are not the trailing dims of {dims:?}"
-        );
-        let m = mask.as_slice().to_vec();
-        let per = m.len().max(1);
+    /// If a runtime dim of the mask is neither `self`'s nor 1; the message names both shapes.
+    pub fn masked_fill<S2: BroadcastsTo<S>>(self, mask: &Mask<S2>, value: f64) -> Tensor<S, E, T> {
+        let at = broadcast_positions("masked_fill", &mask.dims(), &self.dims());
+        let m: Vec<bool> = at.iter().map(|&p| mask.as_slice()[p]).collect();
         let v = E::from_f64(value);
-        let x = self.as_slice();
-        let y = x
+        let y = self
+            .as_slice()
             .iter()
-            .enumerate()
-            .map(|(i, &a)| if m[i % per] { v } else { a })
+            .zip(&m)
+            .map(|(&a, &masked)| if masked { v } else { a })
             .collect();
         unary_result(self.shape(), y, &self, move |g, gx| {
-            for (i, (d, &gi)) in gx.iter_mut().zip(g).enumerate() {
-                if !m[i % per] {
+            for ((d, &gi), &masked) in gx.iter_mut().zip(g).zip(&m) {
+                if !masked {
                     *d = *d + gi;
                 }
             }
@@ -52,7 +88,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     }
 
     /// `self` where `cond` is true, `other` elsewhere (PyTorch's `torch.where(cond, self,
-    /// other)`); each gradient goes to the operand whose value was taken.
+    /// other)`), `cond` and `other` broadcast to `self`'s shape; each gradient goes to the
+    /// operand whose value was taken (summed over the positions `other` was repeated to).
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -60,38 +97,52 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// let zero = Tensor::<(U3,)>::zeros();
     /// let relu = x.clone().where_(&x.gt_scalar(0.0), &zero);
     /// assert_eq!(relu.to_vec(), vec![1.0, 0.0, 3.0]);
+    /// // a scalar-like `other` of shape (1,)
+    /// let floor = Tensor::<(U1,)>::from_array([-1.0]);
+    /// assert_eq!(x.clone().where_(&x.gt_scalar(-1.0), &floor).to_vec(), vec![1.0, -1.0, 3.0]);
     /// ```
     ///
     /// # Panics
-    /// If runtime (`usize`) dims differ; the message names the shapes.
-    pub fn where_<T2: TapeMode<E>>(
+    /// If a runtime dim of `cond` or `other` is neither `self`'s nor 1; the message names the
+    /// shapes.
+    pub fn where_<S2, S3, T2>(
         self,
-        cond: &Mask<S>,
-        other: &Tensor<S, E, T2>,
+        cond: &Mask<S2>,
+        other: &Tensor<S3, E, T2>,
     ) -> Tensor<S, E, T::Output>
     where
+        S2: BroadcastsTo<S>,
+        S3: BroadcastsTo<S>,
+        T2: TapeMode<E>,
         T: MergeTape<E, T2>,
     {
-        super::assert_same_dims(&self.shape(), &other.shape(), "where");
-        super::assert_same_dims(&self.shape(), &cond.shape(), "where (condition)");
-        let c = cond.as_slice().to_vec();
+        let dims = self.dims();
+        let c_at = broadcast_positions("where (condition)", &cond.dims(), &dims);
+        let o_at = broadcast_positions("where", &other.dims(), &dims);
+        let c: Vec<bool> = c_at.iter().map(|&p| cond.as_slice()[p]).collect();
+        let ov = other.as_slice();
         let y = self
             .as_slice()
             .iter()
-            .zip(other.as_slice())
             .zip(&c)
-            .map(|((&a, &b), &t)| if t { a } else { b })
+            .zip(&o_at)
+            .map(|((&a, &t), &p)| if t { a } else { ov[p] })
             .collect();
         let (ta, na) = self.as_input();
         let (tb, nb) = other.as_input();
         op_result(self.shape(), y, &[(ta, na), (tb, nb)], |_| {
             Box::new(move |g, grads| {
-                for (target, take) in [(&ta, true), (&tb, false)] {
-                    if let Some(gx) = grads.accum(target) {
-                        for ((d, &gi), &t) in gx.iter_mut().zip(g.iter()).zip(&c) {
-                            if t == take {
-                                *d = *d + gi;
-                            }
+                if let Some(gx) = grads.accum(&ta) {
+                    for ((d, &gi), &t) in gx.iter_mut().zip(g.iter()).zip(&c) {
+                        if t {
+                            *d = *d + gi;
+                        }
+                    }
+                }
+                if let Some(go) = grads.accum(&tb) {
+                    for ((&gi, &t), &p) in g.iter().zip(&c).zip(&o_at) {
+                        if !t {
+                            go[p] = go[p] + gi;
                         }
                     }
                 }

@@ -5,7 +5,7 @@
 //! axis choice: a table is cheaper to compile than type-level recursion, and its errors are
 //! plain "not implemented" errors that carry the rule's message).
 
-use super::rules::{ChunksDivide, RanksEqual};
+use super::rules::{BroadcastDims, ChunksDivide, RanksEqual};
 use super::{ConstDim, Dim, Shape};
 use core::ops::{Div, Rem};
 use typenum::{Bit, Mod, Quot, UInt};
@@ -506,3 +506,49 @@ where
         Default::default()
     }
 }
+
+/// One dim of a tensor that broadcasts against the dim `Big` of a larger one: equal, or a
+/// static 1 (PyTorch's rule). Two static dims are checked at compile time
+/// ([`BroadcastDims`](super::rules::BroadcastDims)); a runtime one at run time.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::DimBroadcast;
+/// fn ok<A: DimBroadcast<B>, B: Dim>() {}
+/// ok::<U1, U7>();
+/// ok::<U7, U7>();
+/// ok::<usize, U7>();
+/// ```
+pub trait DimBroadcast<Big: Dim>: Dim {}
+
+impl<U: Unsigned, B: Bit, U2: Unsigned, B2: Bit> DimBroadcast<UInt<U2, B2>> for UInt<U, B>
+where
+    UInt<U, B>: ConstDim + IsEqual<UInt<U2, B2>> + IsEqual<U1>,
+    UInt<U2, B2>: ConstDim,
+    Eq<UInt<U, B>, UInt<U2, B2>>: core::ops::BitOr<Eq<UInt<U, B>, U1>>,
+    typenum::Or<Eq<UInt<U, B>, UInt<U2, B2>>, Eq<UInt<U, B>, U1>>: BroadcastDims,
+{
+}
+impl DimBroadcast<usize> for usize {}
+impl<U: Unsigned, B: Bit> DimBroadcast<usize> for UInt<U, B> where UInt<U, B>: ConstDim {}
+impl<U: Unsigned, B: Bit> DimBroadcast<UInt<U, B>> for usize where UInt<U, B>: ConstDim {}
+
+/// `Self` broadcasts to the shape `Big` (PyTorch's broadcasting, into the larger operand's
+/// shape): aligned from the last dim, each dim of `Self` equals `Big`'s or is 1, and missing
+/// leading dims repeat. A mask `(N, 1, L)` over scores `(N, H, L)`, a `(L, L)` causal mask
+/// over `(N, H, L, L)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::BroadcastsTo;
+/// fn ok<A: BroadcastsTo<B>, B: Shape>() {}
+/// ok::<(U2, U1, U4), (U2, U3, U4)>();
+/// ok::<(U3, U3), (usize, U2, U3, U3)>();
+/// ok::<(usize, U1), (usize, usize)>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a tensor of shape `{Self}` cannot broadcast to a tensor of shape `{Big}`",
+    label = "not broadcastable to that shape",
+    note = "aligned from the last dim, each dim must equal the other tensor's or be 1, and it cannot have more dims (PyTorch's broadcasting rule)"
+)]
+pub trait BroadcastsTo<Big: Shape>: Shape {}

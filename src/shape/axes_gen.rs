@@ -220,6 +220,8 @@ impl<A: Dim, Z: Dim> ReplaceAxis<0, Z> for (A,) {
 impl<A: Dim> RankNum for (A,) {
     type Rank = typenum::U1;
 }
+impl<A: Dim> BroadcastsTo<(A,)> for () {}
+impl<A: Dim, Z0: Dim> BroadcastsTo<(A,)> for (Z0,) where Z0: DimBroadcast<A> {}
 impl<A: DimNum> StaticNumel for (A,)
 where
     <A as DimNum>::Num: typenum::Unsigned,
@@ -695,6 +697,14 @@ impl<A: Dim, B: Dim, Z: Dim> ReplaceAxis<1, Z> for (A, B) {
 }
 impl<A: Dim, B: Dim> RankNum for (A, B) {
     type Rank = typenum::U2;
+}
+impl<A: Dim, B: Dim> BroadcastsTo<(A, B)> for () {}
+impl<A: Dim, B: Dim, Z0: Dim> BroadcastsTo<(A, B)> for (Z0,) where Z0: DimBroadcast<B> {}
+impl<A: Dim, B: Dim, Z0: Dim, Z1: Dim> BroadcastsTo<(A, B)> for (Z0, Z1)
+where
+    Z0: DimBroadcast<A>,
+    Z1: DimBroadcast<B>,
+{
 }
 impl<A: DimNum, B: DimNum> StaticNumel for (A, B)
 where
@@ -1432,6 +1442,21 @@ impl<A: Dim, B: Dim, C: Dim, Z: Dim> ReplaceAxis<2, Z> for (A, B, C) {
 }
 impl<A: Dim, B: Dim, C: Dim> RankNum for (A, B, C) {
     type Rank = typenum::U3;
+}
+impl<A: Dim, B: Dim, C: Dim> BroadcastsTo<(A, B, C)> for () {}
+impl<A: Dim, B: Dim, C: Dim, Z0: Dim> BroadcastsTo<(A, B, C)> for (Z0,) where Z0: DimBroadcast<C> {}
+impl<A: Dim, B: Dim, C: Dim, Z0: Dim, Z1: Dim> BroadcastsTo<(A, B, C)> for (Z0, Z1)
+where
+    Z0: DimBroadcast<B>,
+    Z1: DimBroadcast<C>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, Z0: Dim, Z1: Dim, Z2: Dim> BroadcastsTo<(A, B, C)> for (Z0, Z1, Z2)
+where
+    Z0: DimBroadcast<A>,
+    Z1: DimBroadcast<B>,
+    Z2: DimBroadcast<C>,
+{
 }
 impl<A: DimNum, B: DimNum, C: DimNum> StaticNumel for (A, B, C)
 where
@@ -2640,6 +2665,34 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim, Z: Dim> ReplaceAxis<3, Z> for (A, B, C, D) 
 }
 impl<A: Dim, B: Dim, C: Dim, D: Dim> RankNum for (A, B, C, D) {
     type Rank = typenum::U4;
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim> BroadcastsTo<(A, B, C, D)> for () {}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z0: Dim> BroadcastsTo<(A, B, C, D)> for (Z0,) where
+    Z0: DimBroadcast<D>
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z0: Dim, Z1: Dim> BroadcastsTo<(A, B, C, D)> for (Z0, Z1)
+where
+    Z0: DimBroadcast<C>,
+    Z1: DimBroadcast<D>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z0: Dim, Z1: Dim, Z2: Dim> BroadcastsTo<(A, B, C, D)>
+    for (Z0, Z1, Z2)
+where
+    Z0: DimBroadcast<B>,
+    Z1: DimBroadcast<C>,
+    Z2: DimBroadcast<D>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, Z0: Dim, Z1: Dim, Z2: Dim, Z3: Dim> BroadcastsTo<(A, B, C, D)>
+    for (Z0, Z1, Z2, Z3)
+where
+    Z0: DimBroadcast<A>,
+    Z1: DimBroadcast<B>,
+    Z2: DimBroadcast<C>,
+    Z3: DimBroadcast<D>,
+{
 }
 impl<A: DimNum, B: DimNum, C: DimNum, D: DimNum> StaticNumel for (A, B, C, D)
 where
@@ -4950,6 +5003,45 @@ impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z: Dim> ReplaceAxis<4, Z> for (A, B
 impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> RankNum for (A, B, C, D, E) {
     type Rank = typenum::U5;
 }
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim> BroadcastsTo<(A, B, C, D, E)> for () {}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z0: Dim> BroadcastsTo<(A, B, C, D, E)> for (Z0,) where
+    Z0: DimBroadcast<E>
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z0: Dim, Z1: Dim> BroadcastsTo<(A, B, C, D, E)>
+    for (Z0, Z1)
+where
+    Z0: DimBroadcast<D>,
+    Z1: DimBroadcast<E>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z0: Dim, Z1: Dim, Z2: Dim>
+    BroadcastsTo<(A, B, C, D, E)> for (Z0, Z1, Z2)
+where
+    Z0: DimBroadcast<C>,
+    Z1: DimBroadcast<D>,
+    Z2: DimBroadcast<E>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z0: Dim, Z1: Dim, Z2: Dim, Z3: Dim>
+    BroadcastsTo<(A, B, C, D, E)> for (Z0, Z1, Z2, Z3)
+where
+    Z0: DimBroadcast<B>,
+    Z1: DimBroadcast<C>,
+    Z2: DimBroadcast<D>,
+    Z3: DimBroadcast<E>,
+{
+}
+impl<A: Dim, B: Dim, C: Dim, D: Dim, E: Dim, Z0: Dim, Z1: Dim, Z2: Dim, Z3: Dim, Z4: Dim>
+    BroadcastsTo<(A, B, C, D, E)> for (Z0, Z1, Z2, Z3, Z4)
+where
+    Z0: DimBroadcast<A>,
+    Z1: DimBroadcast<B>,
+    Z2: DimBroadcast<C>,
+    Z3: DimBroadcast<D>,
+    Z4: DimBroadcast<E>,
+{
+}
 impl<A: DimNum, B: DimNum, C: DimNum, D: DimNum, E: DimNum> StaticNumel for (A, B, C, D, E)
 where
     <A as DimNum>::Num: Mul<<B as DimNum>::Num>,
@@ -5092,3 +5184,4 @@ impl BroadcastSuffix<()> for () {}
 impl RankNum for () {
     type Rank = typenum::U0;
 }
+impl BroadcastsTo<()> for () {}

@@ -283,6 +283,20 @@ bit_rule!(
     "PyTorch's rule: prod(unflattened_size) == input.size(dim)"
 );
 bit_rule!(
+    /// Two static dims broadcast: equal, or the smaller operand's is 1.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U3)>::ones();
+    /// let m = Mask::<(U1, U3)>::from_array([[true, false, true]]);
+    /// assert_eq!(x.masked_fill(&m, 0.0).to_vec(), vec![0.0, 1.0, 0.0, 0.0, 1.0, 0.0]);
+    /// ```
+    BroadcastDims,
+    "dims that broadcast must be equal, or 1 in the smaller operand",
+    "this dim is neither the other operand's nor 1",
+    "PyTorch's broadcasting: aligned from the last dim, each pair of dims is equal or one of them is 1"
+);
+bit_rule!(
     /// The index of `gather` and `scatter_add` has the tensor's rank.
     ///
     /// ```
