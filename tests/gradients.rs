@@ -472,6 +472,11 @@ fn indexing_and_assembly_ops() {
         .mul(&w));
     check!(x, |x| x.sort::<1>(true).0.mul(&w));
     check!(x, |x| x.topk::<2>(3, false).0.square());
+    let col = rand::<(U3, U1, U4)>(36);
+    check!(col, |c| c
+        .expand((U2::new(), U3::new(), U5::new(), U4::new()))
+        .square());
+    check!(x, |x| x.repeat::<1>(3).square().sum_axis::<1>());
     let c2 = Mask::<(U1, U4)>::from_array([[true, false, true, false]]);
     let o = rand::<(U5, U1)>(35);
     check!(x, |x| x.where_(&c2, &o).mul(&w));

@@ -1,6 +1,6 @@
-//! PyTorch parity of the sequence cases in `tests/reference/sequence.json` that stensor has so
-//! far (Embedding without `max_norm`, `masked_fill`, `where`, `cat`), in f64 and f32, and the
-//! gradient checks and laws of index tensors, masks and several runtime dimensions.
+//! PyTorch parity of every case in `tests/reference/sequence.json` (Embedding, EmbeddingBag and
+//! the indexing and assembly ops), in f64 and f32, and the checks of index tensors, masks,
+//! ids in safetensors files and several runtime dimensions.
 
 mod common;
 
@@ -32,10 +32,6 @@ fn grad_output<S: Shape, E: Element>(c: &Case, shape: S) -> Tensor<S, E> {
 fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
     let c = case("sequence", name);
     let cfg = c.config();
-    assert!(
-        cfg["max_norm"].is_null(),
-        "{name}: max_norm is not built yet"
-    );
     let ids = indices::<S>(&c, &["inputs", "x"]);
     macro_rules! run {
         ($V:ty, $D:ty) => {{
@@ -45,6 +41,9 @@ fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
             if let Some(p) = cfg["padding_idx"].as_i64() {
                 // the case's weight is PyTorch's after its own zeroing of the padding row
                 emb = emb.padding_idx(p);
+            }
+            if let Some(m) = cfg["max_norm"].as_f64() {
+                emb = emb.max_norm(m, cfg["norm_type"].as_f64().unwrap());
             }
             let y = emb.forward(ids.clone().trace());
             assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
@@ -60,6 +59,16 @@ fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
                 gw.as_slice(),
                 &c.data(&["grads", "weight"]),
             );
+            if c.has(&["params_after", "weight"]) {
+                // PyTorch's forward renormalised the table in place; renorm_ does it here
+                emb.renorm_(&ids);
+                let after = c.data(&["params_after", "weight"]);
+                assert_close(
+                    &format!("{name} weight after"),
+                    emb.weight.as_slice(),
+                    &after,
+                );
+            }
         }};
     }
     match c.dims(&["params", "weight"]).as_slice() {
@@ -75,6 +84,8 @@ fn embedding_matches_pytorch() {
         "embedding_plain",
         "embedding_padding_idx",
         "embedding_scale_grad_by_freq",
+        "embedding_max_norm",
+        "embedding_max_norm_p1",
     ] {
         embedding::<(usize, usize), f64>(name);
         embedding::<(usize, usize), f32>(name);

@@ -1,6 +1,6 @@
 //! `Embedding`: a table of vectors looked up by id.
 
-use super::repr::py_bool;
+use super::repr::{py_bool, py_float};
 use super::{param, Forward, Module};
 use crate::autograd::TapeMode;
 use crate::ops::BagMode;
@@ -42,6 +42,8 @@ pub struct Embedding<V: ConstDim, D: ConstDim, E: Element = f32> {
     pub weight: Tensor<(V, D), E>,
     padding_idx: Option<usize>,
     scale_grad_by_freq: bool,
+    /// `max_norm` and `norm_type`.
+    max_norm: Option<(f64, f64)>,
 }
 
 impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
@@ -50,6 +52,12 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
         let mut s = format!("{}, {}", V::SIZE, D::SIZE);
         if let Some(p) = self.padding_idx {
             s += &format!(", padding_idx={p}");
+        }
+        if let Some((m, p)) = self.max_norm {
+            s += &format!(", max_norm={}", py_float(m));
+            if p != 2.0 {
+                s += &format!(", norm_type={}", py_float(p));
+            }
         }
         if self.scale_grad_by_freq {
             s += &format!(", scale_grad_by_freq={}", py_bool(true));
@@ -74,6 +82,7 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
             weight: param(weight),
             padding_idx: None,
             scale_grad_by_freq: false,
+            max_norm: None,
         }
     }
 
@@ -96,6 +105,7 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
             weight,
             padding_idx: None,
             scale_grad_by_freq: false,
+            max_norm: None,
         }
     }
 
@@ -120,11 +130,8 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
         );
         let idx = if idx < 0 { idx + v } else { idx } as usize;
         let d = D::SIZE;
-        let requires_grad = self.weight.requires_grad();
-        let mut w = self.weight.to_vec();
-        w[idx * d..(idx + 1) * d].fill(E::zero());
-        self.weight = Tensor::from_vec(w).expect("same shape");
-        self.weight.set_requires_grad(requires_grad);
+        // in place: the weight keeps its identity (an optimizer's state is keyed by it)
+        self.weight.as_mut_slice()[idx * d..(idx + 1) * d].fill(E::zero());
         self.padding_idx = Some(idx);
         self
     }
@@ -145,6 +152,102 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
         self
     }
 
+    /// Rows looked up whose `norm_type`-norm exceeds `max_norm` are scaled to norm `max_norm`
+    /// (PyTorch's `max_norm`, `norm_type`; by `max_norm / (norm + 1e-7)`, as PyTorch).
+    ///
+    /// PyTorch renormalises the table's rows in place inside `forward`. Here `forward` takes
+    /// `&self` (a layer is shared by reference), so it returns the renormalised rows without
+    /// changing the table, and [`renorm_`](Embedding::renorm_) changes the table as PyTorch's
+    /// forward does: call it with the batch's ids before the forward pass of a training step,
+    /// and the weights after the optimizer's step are PyTorch's. (Output and gradients are
+    /// PyTorch's either way: the renormalisation has no gradient.)
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Embedding, Forward};
+    /// let t = Tensor::<(U2, U2)>::from_array([[3.0, 4.0], [0.3, 0.4]]);
+    /// let mut emb = Embedding::from_pretrained(t, false).max_norm(1.0, 2.0);
+    /// let ids = Indices::<(U2,)>::from_array([0, 1]);
+    /// let y = emb.forward(ids.clone());
+    /// assert!((y.to_vec()[0] - 0.6).abs() < 1e-6 && y.to_vec()[2] == 0.3);
+    /// emb.renorm_(&ids);
+    /// assert!((emb.weight.to_vec()[1] - 0.8).abs() < 1e-6);
+    /// ```
+    ///
+    /// # Panics
+    /// If `max_norm` is negative or NaN, or `norm_type` is not positive.
+    pub fn max_norm(mut self, max_norm: f64, norm_type: f64) -> Self {
+        assert!(
+            max_norm >= 0.0,
+            "max_norm must be non-negative, got {max_norm}"
+        );
+        assert!(
+            norm_type > 0.0,
+            "norm_type must be positive, got {norm_type}"
+        );
+        self.max_norm = Some((max_norm, norm_type));
+        self
+    }
+
+    /// The scale of each row of the table for the ids looked up (1 for the others), when
+    /// `max_norm` is set.
+    fn row_scales<S: crate::shape::Shape, T>(&self, ids: &Indices<S, T>) -> Option<Vec<E>> {
+        let (max_norm, p) = self.max_norm?;
+        let d = D::SIZE;
+        let w = self.weight.as_slice();
+        let mut scales = vec![E::one(); V::SIZE];
+        let mut seen = vec![false; V::SIZE];
+        for &id in ids.as_slice() {
+            let Some(slot) = usize::try_from(id).ok().filter(|&i| i < V::SIZE) else {
+                continue; // an id out of range is the look-up's error to report
+            };
+            if std::mem::replace(&mut seen[slot], true) {
+                continue;
+            }
+            let row = &w[slot * d..(slot + 1) * d];
+            let norm = if p == 2.0 {
+                row.iter().map(|v| v.as_f64().powi(2)).sum::<f64>().sqrt()
+            } else if p == 1.0 {
+                row.iter().map(|v| v.as_f64().abs()).sum::<f64>()
+            } else if p.is_infinite() {
+                row.iter().map(|v| v.as_f64().abs()).fold(0.0, f64::max)
+            } else {
+                row.iter()
+                    .map(|v| v.as_f64().abs().powf(p))
+                    .sum::<f64>()
+                    .powf(p.recip())
+            };
+            if norm > max_norm {
+                scales[slot] = E::from_f64(max_norm / (norm + 1e-7));
+            }
+        }
+        Some(scales)
+    }
+
+    /// Renormalises, in place, the rows of the table that `ids` look up and whose norm exceeds
+    /// `max_norm` (PyTorch's `embedding_renorm_`, which its forward calls); nothing without
+    /// `max_norm`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::Embedding;
+    /// let t = Tensor::<(U2, U1)>::from_array([[5.0], [0.5]]);
+    /// let mut emb = Embedding::from_pretrained(t, false).max_norm(2.0, 1.0);
+    /// emb.renorm_(&Indices::<(U1,)>::from_array([0]));
+    /// assert!((emb.weight.to_vec()[0] - 2.0).abs() < 1e-6);
+    /// ```
+    pub fn renorm_<S: crate::shape::Shape, T>(&mut self, ids: &Indices<S, T>) {
+        let Some(scales) = self.row_scales(ids) else {
+            return;
+        };
+        let d = D::SIZE;
+        for (row, &s) in self.weight.as_mut_slice().chunks_exact_mut(d).zip(&scales) {
+            if s != E::one() {
+                row.iter_mut().for_each(|v| *v = *v * s);
+            }
+        }
+    }
+
     /// The look-up, or `Err` naming the first id outside `0..V` and `V`.
     ///
     /// ```
@@ -160,8 +263,13 @@ impl<V: ConstDim, D: ConstDim, E: Element> Embedding<V, D, E> {
         S: AppendDim<D>,
         T: TapeMode<E>,
     {
-        self.weight
-            .lookup(&ids, self.padding_idx, self.scale_grad_by_freq)
+        let scales = self.row_scales(&ids);
+        self.weight.lookup(
+            &ids,
+            self.padding_idx,
+            self.scale_grad_by_freq,
+            scales.as_deref(),
+        )
     }
 }
 
@@ -297,6 +405,7 @@ impl<V: ConstDim, D: ConstDim, E: Element> EmbeddingBag<V, D, E> {
             weight: self.weight,
             padding_idx: None,
             scale_grad_by_freq: false,
+            max_norm: None,
         }
         .padding_idx(idx);
         self.weight = emb.weight;

@@ -33,16 +33,19 @@ impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
         T: TapeMode<E>,
         T0: MergeTape<E, T>,
     {
-        self.lookup(ids, padding_idx, scale_grad_by_freq)
+        self.lookup(ids, padding_idx, scale_grad_by_freq, None)
     }
 
     /// [`try_embedding`](Tensor::try_embedding) into a result traced as `T2` says (the
-    /// layer's: its table untraced, its ids' tape).
+    /// layer's: its table untraced, its ids' tape); with `row_scales`, each row's values
+    /// scaled in the result only (`max_norm`'s renormalisation, which PyTorch applies without
+    /// a gradient: the table's gradient stays the plain scatter).
     pub(crate) fn lookup<S, T, T2>(
         &self,
         ids: &Indices<S, T>,
         padding_idx: Option<usize>,
         scale_grad_by_freq: bool,
+        row_scales: Option<&[E]>,
     ) -> crate::Result<Tensor<S::Output, E, T2>>
     where
         S: AppendDim<D>,
@@ -54,7 +57,11 @@ impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
         let width = d.size();
         let mut y = Vec::with_capacity(ids.numel() * width);
         for &id in ids.as_slice() {
-            y.extend_from_slice(&table[id as usize * width..][..width]);
+            let row = &table[id as usize * width..][..width];
+            match row_scales {
+                Some(s) => y.extend(row.iter().map(|&v| v * s[id as usize])),
+                None => y.extend_from_slice(row),
+            }
         }
         let out = ids.shape().append(d);
         let ids: Vec<usize> = ids.as_slice().iter().map(|&i| i as usize).collect();

@@ -807,3 +807,48 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         })
     }
 }
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// This tensor repeated to the shape `shape` by PyTorch's broadcasting (its dims of 1
+    /// repeated, and new leading dims; PyTorch's `expand`, materialised); the gradient sums
+    /// over the repeats.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let col = Tensor::<(U2, U1)>::from_array([[1.0], [2.0]]);
+    /// let m: Tensor<(U2, U3)> = col.expand(Default::default());
+    /// assert_eq!(m.to_vec(), vec![1.0, 1.0, 1.0, 2.0, 2.0, 2.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a runtime dim is neither `shape`'s nor 1; the message names both shapes.
+    pub fn expand<S2: Shape>(self, shape: S2) -> Tensor<S2, E, T>
+    where
+        S: crate::shape::BroadcastsTo<S2>,
+    {
+        let at = super::index::broadcast_positions("expand", &self.dims(), &shape.dims());
+        self.gather_flat(shape, at)
+    }
+
+    /// Axis `I` tiled `times` times (PyTorch's `repeat` along one dim: `[a, b]` twice is
+    /// `[a, b, a, b]`); the axis becomes a runtime dim.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U2)>::arange();
+    /// let y: Tensor<(U2, usize)> = x.repeat::<1>(3);
+    /// assert_eq!(y.to_vec(), vec![0.0, 1.0, 0.0, 1.0, 0.0, 1.0, 2.0, 3.0, 2.0, 3.0, 2.0, 3.0]);
+    /// ```
+    pub fn repeat<const I: usize>(
+        self,
+        times: usize,
+    ) -> Tensor<<S as ReplaceAxis<I, usize>>::Output, E, T>
+    where
+        S: ReplaceAxis<I, usize>,
+    {
+        let n = self.dims()[I];
+        let out = self.shape().replace(n * times);
+        let picks = (0..times).flat_map(|_| 0..n).collect();
+        self.take_along(out, I, picks)
+    }
+}
