@@ -864,3 +864,128 @@ fn int64_ids_from_a_pytorch_safetensors_file_load_and_save() {
     let again = StateDict::from_bytes(&out.to_bytes(), "again").unwrap();
     assert_eq!(again.indices::<(usize, usize)>("input_ids").unwrap(), ids);
 }
+
+/// The case's tensor at `path` with `null` read as NaN (`sequence_extra.json` writes NaN so).
+fn with_nan<S: Shape, E: Element>(c: &Case, path: &[&str]) -> Tensor<S, E> {
+    let mut v = &c.0;
+    for p in path {
+        v = &v[*p];
+    }
+    let data = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| E::from_f64(x.as_f64().unwrap_or(f64::NAN)))
+        .collect();
+    Tensor::from_dims_vec(&c.dims(path), data).unwrap()
+}
+
+fn want_indices(c: &Case) -> Vec<i64> {
+    c.data(&["indices"]).into_iter().map(|v| v as i64).collect()
+}
+
+#[test]
+fn argmax_max_topk_sort_expand_repeat_match_pytorch() {
+    fn values_and_indices<SO: Shape, E: Element>(
+        c: &Case,
+        x: &Tensor<impl Shape, E, Tape<E>>,
+        (v, i): (Tensor<SO, E, Tape<E>>, Indices<SO>),
+    ) {
+        assert_eq!(i.to_vec(), want_indices(c), "{} indices", c.name());
+        assert_close(
+            &format!("{} values", c.name()),
+            v.as_slice(),
+            &c.data(&["output"]),
+        );
+        if c.has(&["grads", "x"]) {
+            let g = v.backward_with(&grad_output(c, v.shape()));
+            assert_close(
+                &format!("{} grad", c.name()),
+                g.get(x).unwrap().as_slice(),
+                &c.data(&["grads", "x"]),
+            );
+        }
+    }
+    fn run<E: Element>() {
+        let ex = |n: &str| case("sequence_extra", n);
+        let c = ex("argmax_dim1");
+        assert_eq!(
+            c.tensor::<(U3, U5), E>(&["inputs", "x"])
+                .argmax::<1>()
+                .to_vec(),
+            want_indices(&c)
+        );
+        let c = ex("argmin_dim0");
+        assert_eq!(
+            c.tensor::<(U3, U5), E>(&["inputs", "x"])
+                .argmin::<0>()
+                .to_vec(),
+            want_indices(&c)
+        );
+        let c = ex("argmax_ties_nan");
+        assert_eq!(
+            with_nan::<(U3, U4), E>(&c, &["inputs", "x"])
+                .argmax::<1>()
+                .to_vec(),
+            want_indices(&c)
+        );
+
+        let c = ex("max_dim1");
+        let x = c.tensor::<(U2, U4, U3), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().max_with_indices::<1>());
+        let c = ex("min_dim2");
+        let x = c.tensor::<(U2, U4, U3), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().min_with_indices::<2>());
+        let c = ex("topk_largest");
+        let x = c.tensor::<(U3, U5), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().topk::<1>(2, true));
+        let c = ex("topk_smallest_dim0");
+        let x = c.tensor::<(U3, U5), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().topk::<0>(2, false));
+        let c = ex("sort_ascending");
+        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().sort::<1>(false));
+        let c = ex("sort_descending_dim0");
+        let x = c.tensor::<(U2, U4, U3), E>(&["inputs", "x"]).trace();
+        values_and_indices(&c, &x, x.clone().sort::<0>(true));
+        let c = ex("sort_nan_last");
+        let (_, i) = with_nan::<(U3, U4), E>(&c, &["inputs", "x"]).sort::<1>(false);
+        assert_eq!(i.to_vec(), want_indices(&c));
+
+        let c = ex("expand_middle");
+        common::check_forward_backward::<(U2, U1, U4), (U2, U3, U4), E, _>(
+            &c,
+            |x| x.expand(Default::default()),
+            &[],
+        );
+        let c = ex("expand_new_leading");
+        common::check_forward_backward::<(U2, U4), (U3, U2, U4), E, _>(
+            &c,
+            |x| x.expand(Default::default()),
+            &[],
+        );
+        let c = ex("repeat_dim1");
+        common::check_forward_backward::<(U2, U2), (U2, usize), E, _>(
+            &c,
+            |x| x.repeat::<1>(3),
+            &[],
+        );
+        let c = ex("unsqueeze_squeeze");
+        common::check_forward_backward::<(U2, U3), (U2, U3), E, _>(
+            &c,
+            |x| {
+                x.unsqueeze::<1>()
+                    .mul_scalar(E::from_f64(2.0))
+                    .squeeze::<1>()
+            },
+            &[],
+        );
+    }
+    run::<f64>();
+    run::<f32>();
+    let c = case("sequence_extra", "causal_mask_4");
+    assert_eq!(
+        Mask::causal(4usize),
+        mask::<(usize, usize)>(&c, &["output"])
+    );
+}
