@@ -359,12 +359,22 @@ fn two_runtime_dims_flow_through_a_sequence_model() {
         let h: Tensor<(usize, usize, U8), f64, _> =
             fc.forward(norm.forward(emb.forward(ids.trace())));
         // 2 heads of 4, then attention scores (N, heads, L, L)
-        let heads: Tensor<(usize, usize, U2, U4), f64, _> = h.reshape();
+        let heads: Tensor<(usize, usize, U2, U4), f64, _> = h.clone().reshape();
         let q: Tensor<(usize, U2, usize, U4), f64, _> = heads.permute::<Axes4<0, 2, 1, 3>>();
         let k: Tensor<(usize, U2, U4, usize), f64, _> = q.clone().permute::<Axes4<0, 1, 3, 2>>();
         let scores = q.matmul(&k).softmax::<3>();
         assert_eq!(scores.dims(), [n, 2, l, l]);
-        let g = scores.sum().backward();
+        // a bias broadcast over both runtime dims, dropout, a reduction over the length
+        let bias = Tensor::<(U8,), f64>::ones();
+        let pooled = stensor::nn::Dropout::new(0.1, 3)
+            .forward(h.clone().broadcast_add(&bias))
+            .mean_axis::<1>();
+        assert_eq!(pooled.dims(), [n, 8]);
+        // a per-position loss over (N, C, L) logits, targets (N, L) as an index tensor
+        let logits: Tensor<(usize, U8, usize), f64, _> = h.permute::<Axes3<0, 2, 1>>();
+        let targets = Indices::<(usize, usize)>::from_fn_shaped((n, l), |ix| (ix[1] % 8) as i64);
+        let ce = stensor::loss::CrossEntropyLoss::default().forward(logits, &targets);
+        let g = scores.sum().add(&ce).add(&pooled.sum()).backward();
         assert!(g.get(&fc.weight).is_some() && g.get(&emb.weight).is_some());
     }
 }
