@@ -28,6 +28,30 @@ fn grad_output<S: Shape, E: Element>(c: &Case, shape: S) -> Tensor<S, E> {
     Tensor::from_vec_shaped(shape, go).unwrap()
 }
 
+/// Checks a look-up's result `y` against the case's output, backpropagates the case's
+/// `grad_output` and checks the gradient of the table `weight`; returns the gradients.
+fn check_lookup<S: Shape, SW: Shape, E: Element>(
+    c: &Case,
+    y: Tensor<S, E, Tape<E>>,
+    weight: &Tensor<SW, E>,
+) -> Gradients<E> {
+    let name = c.name();
+    assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
+    assert_close(
+        &format!("{name} output"),
+        y.as_slice(),
+        &c.data(&["output"]),
+    );
+    let g = y.backward_with(&grad_output(c, y.shape()));
+    let gw = g.get(weight).expect("weight gradient");
+    assert_close(
+        &format!("{name} grad weight"),
+        gw.as_slice(),
+        &c.data(&["grads", "weight"]),
+    );
+    g
+}
+
 /// An Embedding case: output and weight gradient, ids of any rank at run time.
 fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
     let c = case("sequence", name);
@@ -45,20 +69,7 @@ fn embedding<S: Shape + AppendDim<U4> + AppendDim<U3>, E: Element>(name: &str) {
             if let Some(m) = cfg["max_norm"].as_f64() {
                 emb = emb.max_norm(m, cfg["norm_type"].as_f64().unwrap());
             }
-            let y = emb.forward(ids.clone().trace());
-            assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
-            assert_close(
-                &format!("{name} output"),
-                y.as_slice(),
-                &c.data(&["output"]),
-            );
-            let g = y.backward_with(&grad_output(&c, y.shape()));
-            let gw = g.get(&emb.weight).expect("weight gradient");
-            assert_close(
-                &format!("{name} grad weight"),
-                gw.as_slice(),
-                &c.data(&["grads", "weight"]),
-            );
+            check_lookup(&c, emb.forward(ids.clone().trace()), &emb.weight);
             if c.has(&["params_after", "weight"]) {
                 // PyTorch's forward renormalised the table in place; renorm_ does it here
                 emb.renorm_(&ids);
@@ -196,73 +207,60 @@ fn out_of_range_ids_are_errors_and_panics_that_name_the_id() {
     }
 }
 
+/// A `masked_fill` case: `x` of shape `S`, its mask `SM` broadcast over it.
+fn masked_fill_case<S: Shape, SM: stensor::shape::BroadcastsTo<S>, E: Element>(name: &str) {
+    let c = case("sequence", name);
+    let x = c.tensor::<S, E>(&["inputs", "x"]).trace();
+    let m = mask::<SM>(&c, &["inputs", "mask"]);
+    let y = x
+        .clone()
+        .masked_fill(&m, c.config()["value"].as_f64().unwrap());
+    assert_close(name, y.as_slice(), &c.data(&["output"]));
+    let g = y.backward_with(&grad_output(&c, y.shape()));
+    let gx = g.get(&x).unwrap();
+    assert_close(
+        &format!("{name} grad"),
+        gx.as_slice(),
+        &c.data(&["grads", "x"]),
+    );
+}
+
+/// A `where` case: `x` of shape `S`, the condition `SC` and `y` of `SY` broadcast to it.
+fn where_case<S, SC, SY, E>(name: &str)
+where
+    S: Shape,
+    SC: stensor::shape::BroadcastsTo<S>,
+    SY: stensor::shape::BroadcastsTo<S>,
+    E: Element,
+{
+    let c = case("sequence", name);
+    let x = c.tensor::<S, E>(&["inputs", "x"]).trace();
+    let y = c.tensor::<SY, E>(&["inputs", "y"]).trace();
+    let cond = mask::<SC>(&c, &["inputs", "condition"]);
+    let out = x.clone().where_(&cond, &y);
+    assert_close(name, out.as_slice(), &c.data(&["output"]));
+    let g = out.backward_with(&grad_output(&c, out.shape()));
+    let (gx, gy) = (g.get(&x).unwrap(), g.get(&y).unwrap());
+    assert_close(
+        &format!("{name} grad x"),
+        gx.as_slice(),
+        &c.data(&["grads", "x"]),
+    );
+    assert_close(
+        &format!("{name} grad y"),
+        gy.as_slice(),
+        &c.data(&["grads", "y"]),
+    );
+}
+
 #[test]
 fn masked_fill_and_where_match_pytorch() {
     fn run<E: Element>() {
-        let c = case("sequence", "masked_fill");
-        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
-        let m = mask::<(U3, U4)>(&c, &["inputs", "mask"]);
-        let y = x
-            .clone()
-            .masked_fill(&m, c.config()["value"].as_f64().unwrap());
-        assert_close("masked_fill", y.as_slice(), &c.data(&["output"]));
-        let g = y.backward_with(&grad_output(&c, y.shape()));
-        assert_close(
-            "masked_fill grad",
-            g.get(&x).unwrap().as_slice(),
-            &c.data(&["grads", "x"]),
-        );
-
-        let c = case("sequence", "where");
-        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
-        let y = c.tensor::<(U3, U4), E>(&["inputs", "y"]).trace();
-        let cond = mask::<(U3, U4)>(&c, &["inputs", "condition"]);
-        let out = x.clone().where_(&cond, &y);
-        assert_close("where", out.as_slice(), &c.data(&["output"]));
-        let g = out.backward_with(&grad_output(&c, out.shape()));
-        assert_close(
-            "where grad x",
-            g.get(&x).unwrap().as_slice(),
-            &c.data(&["grads", "x"]),
-        );
-        assert_close(
-            "where grad y",
-            g.get(&y).unwrap().as_slice(),
-            &c.data(&["grads", "y"]),
-        );
-
-        // broadcasting: a (2, 1, 4) mask over (2, 3, 4); a (3, 1) condition and a (1, 4) `other`
-        let c = case("sequence", "masked_fill_broadcast");
-        let x = c.tensor::<(U2, U3, U4), E>(&["inputs", "x"]).trace();
-        let m = mask::<(U2, U1, U4)>(&c, &["inputs", "mask"]);
-        let y = x
-            .clone()
-            .masked_fill(&m, c.config()["value"].as_f64().unwrap());
-        assert_close("masked_fill_broadcast", y.as_slice(), &c.data(&["output"]));
-        let g = y.backward_with(&grad_output(&c, y.shape()));
-        assert_close(
-            "masked_fill_broadcast grad",
-            g.get(&x).unwrap().as_slice(),
-            &c.data(&["grads", "x"]),
-        );
-
-        let c = case("sequence", "where_broadcast");
-        let x = c.tensor::<(U3, U4), E>(&["inputs", "x"]).trace();
-        let y = c.tensor::<(U1, U4), E>(&["inputs", "y"]).trace();
-        let cond = mask::<(U3, U1)>(&c, &["inputs", "condition"]);
-        let out = x.clone().where_(&cond, &y);
-        assert_close("where_broadcast", out.as_slice(), &c.data(&["output"]));
-        let g = out.backward_with(&grad_output(&c, out.shape()));
-        assert_close(
-            "where_broadcast grad x",
-            g.get(&x).unwrap().as_slice(),
-            &c.data(&["grads", "x"]),
-        );
-        assert_close(
-            "where_broadcast grad y",
-            g.get(&y).unwrap().as_slice(),
-            &c.data(&["grads", "y"]),
-        );
+        masked_fill_case::<(U3, U4), (U3, U4), E>("masked_fill");
+        where_case::<(U3, U4), (U3, U4), (U3, U4), E>("where");
+        // broadcasting: a (2, 1, 4) mask over (2, 3, 4); a (3, 1) condition and a (1, 4) `y`
+        masked_fill_case::<(U2, U3, U4), (U2, U1, U4), E>("masked_fill_broadcast");
+        where_case::<(U3, U4), (U3, U1), (U1, U4), E>("where_broadcast");
     }
     run::<f64>();
     run::<f32>();
@@ -747,19 +745,7 @@ fn embedding_bag_matches_pytorch() {
             let ids = indices::<(usize,)>(&c, &["inputs", "x"]).trace();
             (bag.forward_offsets(ids, offsets.as_ref().unwrap()), None)
         };
-        assert_eq!(&y.dims()[..], &c.dims(&["output"])[..], "{name}: dims");
-        assert_close(
-            &format!("{name} output"),
-            y.as_slice(),
-            &c.data(&["output"]),
-        );
-        let g = y.backward_with(&grad_output(&c, y.shape()));
-        let gw = g.get(&bag.weight).expect("weight gradient");
-        assert_close(
-            &format!("{name} grad weight"),
-            gw.as_slice(),
-            &c.data(&["grads", "weight"]),
-        );
+        let g = check_lookup(&c, y, &bag.weight);
         if let Some(id) = psw {
             let gp = g.by_id(id).expect("per-sample weight gradient");
             assert_close(

@@ -716,11 +716,7 @@ impl<'a, B: Dim, C: ConstDim, H: ConstDim, W: ConstDim> Batches<'a, B, C, H, W> 
     /// assert_eq!(sorted, [0, 1, 2, 3]);
     /// ```
     pub fn shuffle(mut self, seed: u64) -> Self {
-        let mut rng = Rng::seed(seed);
-        for i in (1..self.order.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            self.order.swap(i, j);
-        }
+        shuffle(&mut self.order, seed);
         self
     }
 
@@ -784,13 +780,26 @@ impl<B: Dim, C: ConstDim, H: ConstDim, W: ConstDim> Iterator for Batches<'_, B, 
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.order.len() - self.next;
-        let n = if self.drop_last {
-            left / self.batch
-        } else {
-            left.div_ceil(self.batch)
-        };
+        let n = batches_left(self.order.len() - self.next, self.batch, self.drop_last);
         (n, Some(n))
+    }
+}
+
+/// `order` shuffled by `seed` (Fisher-Yates): the same seed, the same order.
+fn shuffle(order: &mut [usize], seed: u64) {
+    let mut rng = Rng::seed(seed);
+    for i in (1..order.len()).rev() {
+        let j = rng.below(i as u64 + 1) as usize;
+        order.swap(i, j);
+    }
+}
+
+/// The batches of `batch` items that `left` items still make.
+fn batches_left(left: usize, batch: usize, drop_last: bool) -> usize {
+    if drop_last {
+        left / batch
+    } else {
+        left.div_ceil(batch)
     }
 }
 

@@ -5,7 +5,7 @@
 
 use crate::error::{Error, Result};
 use crate::shape::{InsertAxis, Shape};
-use crate::tensor::{Element, Indices, Mask, Rng, Tensor};
+use crate::tensor::{Element, Indices, Mask, Tensor};
 
 /// Items by index (PyTorch's map-style `Dataset`): any item type, e.g. `(Vec<i64>, usize)` for
 /// a token sequence and its class. A `Vec` of cloneable items is one.
@@ -124,11 +124,7 @@ impl<'a, D: Dataset, F> DataLoader<'a, D, F> {
     /// assert_eq!(sorted, data);
     /// ```
     pub fn shuffle(mut self, seed: u64) -> Self {
-        let mut rng = Rng::seed(seed);
-        for i in (1..self.order.len()).rev() {
-            let j = rng.below(i as u64 + 1) as usize;
-            self.order.swap(i, j);
-        }
+        super::shuffle(&mut self.order, seed);
         self
     }
 
@@ -188,12 +184,7 @@ impl<D: Dataset, F: FnMut(Vec<D::Item>) -> B, B> Iterator for DataLoader<'_, D, 
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        let left = self.order.len() - self.next;
-        let n = if self.drop_last {
-            left / self.batch
-        } else {
-            left.div_ceil(self.batch)
-        };
+        let n = super::batches_left(self.order.len() - self.next, self.batch, self.drop_last);
         (n, Some(n))
     }
 }

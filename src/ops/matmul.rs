@@ -81,6 +81,36 @@ where
     })
 }
 
+/// The product of `a` and `b` into `out`, the operands' dims checked at run time: `b` shared
+/// by every matrix of `a` when `shared` (its rows folded into one product), else one matrix
+/// of `b` per matrix of `a` (the batch dims equal).
+fn product<S1, S2, S3, E, T1, T2>(
+    a: Tensor<S1, E, T1>,
+    b: &Tensor<S2, E, T2>,
+    out: S3,
+    shared: bool,
+) -> Tensor<S3, E, T1::Output>
+where
+    S1: Shape,
+    S2: Shape,
+    S3: Shape,
+    E: Element,
+    T1: MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    let (da, db) = (a.dims(), b.dims());
+    let r = da.len();
+    check_operands(&da, &db, if shared { 0 } else { r - 2 });
+    let (m, k, n) = (da[r - 2], da[r - 1], db[db.len() - 1]);
+    let batch: usize = da[..r - 2].iter().product();
+    let dims = if shared {
+        (1, batch * m, k, n)
+    } else {
+        (batch, m, k, n)
+    };
+    batched_product(a, b, out, dims, shared)
+}
+
 /// Panics unless the runtime sizes of a product's operands agree: the inner dimension and the
 /// batch dimensions (`a`'s and `b`'s dims, the leading `batch_rank` of them batch).
 fn check_operands(a: &[usize], b: &[usize], batch_rank: usize) {
@@ -96,115 +126,43 @@ fn check_operands(a: &[usize], b: &[usize], batch_rank: usize) {
     );
 }
 
-impl<M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(M, K), E, T1>
-where
-    M: Dim,
-    K: Dim,
-    K2: Dim + MatmulInner<K>,
-    N: Dim,
-    E: Element,
-    T1: MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    type Output = Tensor<(M, N), E, T1::Output>;
-    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
-        let (m, k) = self.shape();
-        let (_, n) = rhs.shape();
-        check_operands(&self.dims(), &rhs.dims(), 0);
-        let dims = (1, m.size(), k.size(), n.size());
-        batched_product(self, rhs, (m, n), dims, true)
-    }
+/// The `MatMul` impls: `batched [A A2, ..]` for one matrix of `B` per matrix of `A` (the
+/// batch dims `A..` of the left operand, `A2..` of the right, held equal by a rule),
+/// `shared [A, ..]` for one right matrix shared by every left matrix.
+macro_rules! matmul {
+    ($mode:ident [$($A:ident $($A2:ident)?),*]) => {
+        impl<$($A, $($A2,)?)* M, K, K2, N, E, T1, T2>
+            MatMul<Tensor<($($($A2,)?)* K2, N), E, T2>> for Tensor<($($A,)* M, K), E, T1>
+        where
+            $($A: Dim, $($A2: Dim + MatmulBatch<$A>,)?)*
+            M: Dim,
+            K: Dim,
+            K2: Dim + MatmulInner<K>,
+            N: Dim,
+            E: Element,
+            T1: MergeTape<E, T2>,
+            T2: TapeMode<E>,
+        {
+            type Output = Tensor<($($A,)* M, N), E, T1::Output>;
+            #[allow(non_snake_case)]
+            fn matmul_impl(self, rhs: &Tensor<($($($A2,)?)* K2, N), E, T2>) -> Self::Output {
+                let ($($A,)* m, _) = self.shape();
+                // the right operand's batch dims are the left's (a rule), so only `n` is read
+                let ($($($A2,)?)* _, n) = rhs.shape();
+                let _ = ($($($A2,)?)*);
+                product(self, rhs, ($($A,)* m, n), matmul!(@shared $mode))
+            }
+        }
+    };
+    (@shared batched) => { false };
+    (@shared shared) => { true };
 }
 
-impl<B, B2, M, K, K2, N, E, T1, T2> MatMul<Tensor<(B2, K2, N), E, T2>> for Tensor<(B, M, K), E, T1>
-where
-    B: Dim,
-    B2: Dim + MatmulBatch<B>,
-    M: Dim,
-    K: Dim,
-    K2: Dim + MatmulInner<K>,
-    N: Dim,
-    E: Element,
-    T1: MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    type Output = Tensor<(B, M, N), E, T1::Output>;
-    fn matmul_impl(self, rhs: &Tensor<(B2, K2, N), E, T2>) -> Self::Output {
-        let (b, m, k) = self.shape();
-        let (_, _, n) = rhs.shape();
-        check_operands(&self.dims(), &rhs.dims(), 1);
-        let dims = (b.size(), m.size(), k.size(), n.size());
-        batched_product(self, rhs, (b, m, n), dims, false)
-    }
-}
-
-impl<B, M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(B, M, K), E, T1>
-where
-    B: Dim,
-    M: Dim,
-    K: Dim,
-    K2: Dim + MatmulInner<K>,
-    N: Dim,
-    E: Element,
-    T1: MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    type Output = Tensor<(B, M, N), E, T1::Output>;
-    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
-        let (b, m, k) = self.shape();
-        let (_, n) = rhs.shape();
-        check_operands(&self.dims(), &rhs.dims(), 0);
-        let dims = (1, b.size() * m.size(), k.size(), n.size());
-        batched_product(self, rhs, (b, m, n), dims, true)
-    }
-}
-
-impl<A, B, A2, B2, M, K, K2, N, E, T1, T2> MatMul<Tensor<(A2, B2, K2, N), E, T2>>
-    for Tensor<(A, B, M, K), E, T1>
-where
-    A: Dim,
-    B: Dim,
-    A2: Dim + MatmulBatch<A>,
-    B2: Dim + MatmulBatch<B>,
-    M: Dim,
-    K: Dim,
-    K2: Dim + MatmulInner<K>,
-    N: Dim,
-    E: Element,
-    T1: MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    type Output = Tensor<(A, B, M, N), E, T1::Output>;
-    fn matmul_impl(self, rhs: &Tensor<(A2, B2, K2, N), E, T2>) -> Self::Output {
-        let (a, b, m, k) = self.shape();
-        let (_, _, _, n) = rhs.shape();
-        check_operands(&self.dims(), &rhs.dims(), 2);
-        let dims = (a.size() * b.size(), m.size(), k.size(), n.size());
-        batched_product(self, rhs, (a, b, m, n), dims, false)
-    }
-}
-
-impl<A, B, M, K, K2, N, E, T1, T2> MatMul<Tensor<(K2, N), E, T2>> for Tensor<(A, B, M, K), E, T1>
-where
-    A: Dim,
-    B: Dim,
-    M: Dim,
-    K: Dim,
-    K2: Dim + MatmulInner<K>,
-    N: Dim,
-    E: Element,
-    T1: MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    type Output = Tensor<(A, B, M, N), E, T1::Output>;
-    fn matmul_impl(self, rhs: &Tensor<(K2, N), E, T2>) -> Self::Output {
-        let (a, b, m, k) = self.shape();
-        let (_, n) = rhs.shape();
-        check_operands(&self.dims(), &rhs.dims(), 0);
-        let dims = (1, a.size() * b.size() * m.size(), k.size(), n.size());
-        batched_product(self, rhs, (a, b, m, n), dims, true)
-    }
-}
+matmul!(batched []);
+matmul!(batched [B B2]);
+matmul!(batched [A A2, B B2]);
+matmul!(shared[B]);
+matmul!(shared [A, B]);
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// The matrix product: `(M, K) x (K, N) -> (M, N)`, batched

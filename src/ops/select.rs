@@ -686,7 +686,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         S: InsertAxis<I, usize>,
     {
-        let shape = Self::same_parts("stack", parts)?;
+        let shape = Self::same_parts("stack", parts, None)?;
         let out = shape.insert(parts.len());
         // stacking along I is joining the parts' "axis I of length 1" views
         let outer = out.dims()[..I].iter().product();
@@ -730,32 +730,16 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         S: ReplaceAxis<I, usize>,
     {
-        let Some(first) = parts.first() else {
-            return Err(Error::Mismatch {
-                op: "cat of no tensors".into(),
-                left: vec![],
-                right: vec![],
-            });
-        };
-        let d0 = first.dims();
-        for p in parts {
-            let d = p.dims();
-            if (0..S::RANK).any(|ax| ax != I && d[ax] != d0[ax]) {
-                return Err(Error::Mismatch {
-                    op: "cat".into(),
-                    left: d0.to_vec(),
-                    right: d.to_vec(),
-                });
-            }
-        }
+        let first = Self::same_parts("cat", parts, Some(I))?;
         let len = parts.iter().map(|p| p.dims()[I]).sum();
-        let out = first.shape().replace(len);
+        let out = first.replace(len);
         let outer = out.dims()[..I].iter().product();
         Ok(Self::join(parts, out, outer))
     }
 
-    /// The one shape of `parts`, or `Err` when empty or when they differ.
-    fn same_parts(op: &str, parts: &[Self]) -> Result<S> {
+    /// The shape of the first of `parts`, or `Err` when there are none or when their dims
+    /// differ (off axis `except`, when given).
+    fn same_parts(op: &str, parts: &[Self], except: Option<usize>) -> Result<S> {
         let Some(first) = parts.first() else {
             return Err(Error::Mismatch {
                 op: format!("{op} of no tensors"),
@@ -763,12 +747,14 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
                 right: vec![],
             });
         };
+        let d0 = first.dims();
         for p in parts {
-            if p.dims() != first.dims() {
+            let d = p.dims();
+            if (0..S::RANK).any(|ax| Some(ax) != except && d[ax] != d0[ax]) {
                 return Err(Error::Mismatch {
                     op: op.into(),
-                    left: first.dims().to_vec(),
-                    right: p.dims().to_vec(),
+                    left: d0.to_vec(),
+                    right: d.to_vec(),
                 });
             }
         }
