@@ -248,6 +248,38 @@ fn losses() {
         reduction: Reduction::Sum
     }
     .forward(x, &t));
+    // targets of +-1 (and one of neither for the hinge's both-terms case), x away from the
+    // hinge's kink at the margin
+    let signs = Tensor::<L, f64>::from_fn(|[i, j]| [1.0, -1.0, 1.0, 0.5][(i + j) % 4]);
+    check!(x, |x| SoftMarginLoss::default().forward(x, &signs));
+    let off_kink = Tensor::<L, f64>::from_fn(|[i, j]| 0.37 * (i as f64) - 0.61 * (j as f64) + 0.05);
+    check!(off_kink, |x| HingeEmbeddingLoss {
+        margin: 0.8,
+        ..Default::default()
+    }
+    .forward(x, &signs));
+    let counts = rand::<L>(47, 0.0, 5.0);
+    check!(x, |x| PoissonNLLLoss {
+        full: true,
+        ..Default::default()
+    }
+    .forward(x, &counts));
+    let rates = rand::<L>(48, 0.2, 3.0);
+    check!(rates, |x| PoissonNLLLoss {
+        log_input: false,
+        ..Default::default()
+    }
+    .forward(x, &counts));
+    check!(off_kink, |x| MarginRankingLoss {
+        margin: 0.3,
+        ..Default::default()
+    }
+    .forward(x, &t, &signs));
+    check!(off_kink, |x2| MarginRankingLoss {
+        margin: 0.3,
+        ..Default::default()
+    }
+    .forward(t.clone(), &x2, &signs));
     let p = rand::<L>(43, 0.05, 0.95);
     let y = rand::<L>(44, 0.0, 1.0);
     check!(p, |p| BCELoss::default().forward(p, &y));

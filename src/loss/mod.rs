@@ -1,5 +1,6 @@
 //! Loss functions (PyTorch's `nn.L1Loss`, `nn.MSELoss`, `nn.CrossEntropyLoss`, `nn.NLLLoss`,
-//! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`).
+//! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`,
+//! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`).
 //!
 //! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
 //! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
@@ -228,6 +229,196 @@ pointwise_loss!(
         )
     }
 );
+
+pointwise_loss!(
+    /// `ln(1 + e^(-y x))` for targets `y` of 1 or -1 (`nn.SoftMarginLoss`), computed stably.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::SoftMarginLoss;
+    /// let l = SoftMarginLoss::default().forward_none(Tensor::<(U2,), f64>::from_array([0.0, 1000.0]), &Tensor::from_array([1.0, 1.0]));
+    /// assert_eq!(l.to_vec(), vec![std::f64::consts::LN_2, 0.0]);
+    /// ```
+    SoftMarginLoss {},
+    |_s, x, t| {
+        x.zip_op(
+            t,
+            |a, y| softplus(-y * a),
+            // d/dx ln(1 + e^(-y x)) = -y sigmoid(-y x)
+            |a, y| -y * sigmoid_of(-y * a),
+            |a, y| -a * sigmoid_of(-y * a),
+        )
+    }
+);
+pointwise_loss!(
+    /// `x` where the target is 1, `max(0, margin - x)` where it is -1 (`nn.HingeEmbeddingLoss`,
+    /// default `margin = 1`; as PyTorch, a target that is neither takes both terms).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::HingeEmbeddingLoss;
+    /// let l = HingeEmbeddingLoss::default().forward_none(Tensor::<(U3,)>::from_array([0.3, 0.3, 2.0]), &Tensor::from_array([1.0, -1.0, -1.0]));
+    /// assert_eq!(l.to_vec(), vec![0.3, 0.7, 0.0]);
+    /// ```
+    HingeEmbeddingLoss { /// The margin for targets of -1.
+        margin: f64 = 1.0 },
+    |s, x, t| {
+        let m = E::from_f64(s.margin);
+        let (one, zero) = (E::one(), E::zero());
+        x.zip_op(
+            t,
+            move |a, y| {
+                let own = if y != -one { a } else { zero };
+                let hinge = if y != one { (m - a).max(zero) } else { zero };
+                own + hinge
+            },
+            // PyTorch's clamp_min passes the gradient where `margin - x >= 0`
+            move |a, y| {
+                let own = if y != -one { one } else { zero };
+                let hinge = if y != one && m - a >= zero { -one } else { zero };
+                own + hinge
+            },
+            move |_, _| zero,
+        )
+    }
+);
+pointwise_loss!(
+    /// The negative log-likelihood of targets `y` under a Poisson of rate `e^x` (`log_input`,
+    /// the default: `e^x - y x`) or `x` (`x - y ln(x + eps)`), plus Stirling's approximation of
+    /// `ln(y!)` where `y > 1` when `full` (`nn.PoissonNLLLoss`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::PoissonNLLLoss;
+    /// let l = PoissonNLLLoss::default().forward_none(Tensor::<(U1,), f64>::from_array([0.0]), &Tensor::from_array([3.0]));
+    /// assert_eq!(l.to_vec(), vec![1.0]);
+    /// ```
+    PoissonNLLLoss {
+        /// Whether `x` is the log of the rate (the default) or the rate.
+        log_input: bool = true,
+        /// Whether to add Stirling's term.
+        full: bool = false,
+        /// Added to the rate inside the log when `log_input` is false.
+        eps: f64 = 1e-8 },
+    |s, x, t| {
+        let (log_input, eps) = (s.log_input, E::from_f64(s.eps));
+        let loss = x.zip_op(
+            t,
+            move |a, y| if log_input { a.exp() - y * a } else { a - y * (a + eps).ln() },
+            move |a, y| if log_input { a.exp() - y } else { E::one() - y / (a + eps) },
+            move |a, _| if log_input { -a } else { -(a + eps).ln() },
+        );
+        if !s.full {
+            return loss;
+        }
+        // y ln y - y + ln(2 pi y) / 2 where y > 1: a constant of the target
+        let half_ln_2pi = E::from_f64(0.5 * (2.0 * std::f64::consts::PI).ln());
+        let half = E::from_f64(0.5);
+        let term = |y: E| {
+            if y > E::one() { y * y.ln() - y + half * y.ln() + half_ln_2pi } else { E::zero() }
+        };
+        let values = t.as_slice().iter().map(|&y| term(y)).collect();
+        let stirling = Tensor::<S, E>::from_vec_shaped(t.shape(), values).expect("the target's shape");
+        loss.add(&stirling)
+    }
+);
+
+/// `ln(1 + e^z)` without overflow.
+fn softplus<E: Element>(z: E) -> E {
+    z.max(E::zero()) + (-z.abs()).exp().ln_1p()
+}
+
+/// `1 / (1 + e^-z)`.
+fn sigmoid_of<E: Element>(z: E) -> E {
+    E::one() / (E::one() + (-z).exp())
+}
+
+/// `max(0, -y (x1 - x2) + margin)` for targets `y` of 1 (`x1` should rank higher) or -1
+/// (`nn.MarginRankingLoss`, default `margin = 0`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::MarginRankingLoss;
+/// let x1 = Tensor::<(U2,), f64>::from_array([2.0, 0.0]);
+/// let x2 = Tensor::<(U2,), f64>::from_array([1.0, 1.0]);
+/// let l = MarginRankingLoss { margin: 0.5, ..Default::default() }.forward_none(x1, &x2, &Tensor::from_array([1.0, 1.0]));
+/// assert_eq!(l.to_vec(), vec![0.0, 1.5]);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct MarginRankingLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// The margin `x1` must lead `x2` by.
+    pub margin: f64,
+}
+
+impl MarginRankingLoss {
+    /// The per-pair losses (`reduction="none"`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::MarginRankingLoss;
+    /// let x = Tensor::<(U1,), f64>::from_array([1.0]);
+    /// let l = MarginRankingLoss::default().forward_none(x.clone(), &x, &Tensor::from_array([-1.0]));
+    /// assert_eq!(l.item(), 0.0);
+    /// ```
+    pub fn forward_none<S, E, T, T2>(
+        &self,
+        x1: Tensor<S, E, T>,
+        x2: &Tensor<S, E, T2>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<S, E, T::Output>
+    where
+        S: Shape,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T2>,
+        T2: TapeMode<E>,
+    {
+        let m = E::from_f64(self.margin);
+        x1.sub(x2).zip_op(
+            target,
+            move |d, y| (-y * d + m).max(E::zero()),
+            move |d, y| {
+                if -y * d + m >= E::zero() {
+                    -y
+                } else {
+                    E::zero()
+                }
+            },
+            move |d, y| {
+                if -y * d + m >= E::zero() {
+                    -d
+                } else {
+                    E::zero()
+                }
+            },
+        )
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::{MarginRankingLoss, Reduction};
+    /// let l = MarginRankingLoss { reduction: Reduction::Sum, margin: 1.0 };
+    /// let x = Tensor::<(U2,), f64>::zeros();
+    /// assert_eq!(l.forward(x.clone(), &x, &Tensor::ones()).item(), 2.0);
+    /// ```
+    pub fn forward<S, E, T, T2>(
+        &self,
+        x1: Tensor<S, E, T>,
+        x2: &Tensor<S, E, T2>,
+        target: &Tensor<S, E>,
+    ) -> Tensor<(), E, T::Output>
+    where
+        S: Shape,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T2>,
+        T2: TapeMode<E>,
+    {
+        reduce(self.forward_none(x1, x2, target), self.reduction)
+    }
+}
 
 /// Binary cross-entropy on logits, `(1 - y) x + (1 + (p - 1) y) ln(1 + e^-x)` computed stably,
 /// with an optional positive-class weight `p` per class of the last dim (`nn.BCEWithLogitsLoss`).

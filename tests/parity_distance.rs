@@ -1,0 +1,140 @@
+//! PyTorch parity of the losses of `tests/reference/distance.json` that stensor has so far
+//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking), value and gradients, in f64 and
+//! f32, every case of each.
+
+mod common;
+
+use common::{assert_close, case, cases, check_forward_backward, Case};
+use stensor::loss::*;
+use stensor::prelude::*;
+
+fn reduction(c: &Case) -> Option<Reduction> {
+    match c.config()["reduction"].as_str() {
+        Some("mean") => Some(Reduction::Mean),
+        Some("sum") => Some(Reduction::Sum),
+        Some("none") => None,
+        r => panic!("{}: reduction {r:?}", c.name()),
+    }
+}
+
+/// The names of the cases of `kind`.
+fn of_kind(kind: &str) -> Vec<String> {
+    let names: Vec<String> = cases("distance")
+        .iter()
+        .filter(|c| c.0["kind"] == kind)
+        .map(|c| c.name().to_string())
+        .collect();
+    assert!(!names.is_empty(), "no {kind} cases");
+    names
+}
+
+/// A pointwise loss case on `(3, 4)` inputs: `make` builds the loss from the case's config.
+fn pointwise<E: Element, L>(
+    kind: &str,
+    make: impl Fn(&Case) -> L,
+    none: impl Fn(
+        &L,
+        Tensor<(U3, U4), E, Tape<E>>,
+        &Tensor<(U3, U4), E>,
+    ) -> Tensor<(U3, U4), E, Tape<E>>,
+    reduced: impl Fn(
+        &L,
+        Reduction,
+        Tensor<(U3, U4), E, Tape<E>>,
+        &Tensor<(U3, U4), E>,
+    ) -> Tensor<(), E, Tape<E>>,
+) {
+    for name in of_kind(kind) {
+        let c = case("distance", &name);
+        let loss = make(&c);
+        let t = c.tensor::<(U3, U4), E>(&["inputs", "target"]);
+        match reduction(&c) {
+            Some(r) => {
+                check_forward_backward::<(U3, U4), (), E, _>(&c, |x| reduced(&loss, r, x, &t), &[])
+            }
+            None => {
+                check_forward_backward::<(U3, U4), (U3, U4), E, _>(&c, |x| none(&loss, x, &t), &[])
+            }
+        }
+    }
+}
+
+fn run<E: Element>() {
+    pointwise::<E, _>(
+        "SoftMarginLoss",
+        |_| SoftMarginLoss::default(),
+        |l, x, t| l.forward_none(x, t),
+        |_, r, x, t| SoftMarginLoss { reduction: r }.forward(x, t),
+    );
+    pointwise::<E, _>(
+        "HingeEmbeddingLoss",
+        |c| HingeEmbeddingLoss {
+            margin: c.config()["margin"].as_f64().unwrap(),
+            ..Default::default()
+        },
+        |l, x, t| l.forward_none(x, t),
+        |l, r, x, t| HingeEmbeddingLoss { reduction: r, ..*l }.forward(x, t),
+    );
+    pointwise::<E, _>(
+        "PoissonNLLLoss",
+        |c| {
+            let cfg = c.config();
+            PoissonNLLLoss {
+                log_input: cfg["log_input"].as_bool().unwrap(),
+                full: cfg["full"].as_bool().unwrap(),
+                eps: cfg["eps"].as_f64().unwrap(),
+                ..Default::default()
+            }
+        },
+        |l, x, t| l.forward_none(x, t),
+        |l, r, x, t| PoissonNLLLoss { reduction: r, ..*l }.forward(x, t),
+    );
+    for name in of_kind("MarginRankingLoss") {
+        let c = case("distance", &name);
+        let x1 = c.tensor::<(U6,), E>(&["inputs", "x1"]).trace();
+        let x2 = c.tensor::<(U6,), E>(&["inputs", "x2"]).trace();
+        let t = c.tensor::<(U6,), E>(&["inputs", "target"]);
+        let margin = c.config()["margin"].as_f64().unwrap();
+        let go = c
+            .data(&["grad_output"])
+            .into_iter()
+            .map(E::from_f64)
+            .collect::<Vec<_>>();
+        let g = match reduction(&c) {
+            Some(r) => {
+                let l = MarginRankingLoss {
+                    reduction: r,
+                    margin,
+                }
+                .forward(x1.clone(), &x2, &t);
+                assert_close(&name, l.as_slice(), &c.data(&["output"]));
+                l.backward_with(&Tensor::from_vec_shaped((), go).unwrap())
+            }
+            None => {
+                let l = MarginRankingLoss {
+                    margin,
+                    ..Default::default()
+                }
+                .forward_none(x1.clone(), &x2, &t);
+                assert_close(&name, l.as_slice(), &c.data(&["output"]));
+                l.backward_with(&Tensor::from_vec_shaped(l.shape(), go).unwrap())
+            }
+        };
+        assert_close(
+            &format!("{name} grad x1"),
+            g.get(&x1).unwrap().as_slice(),
+            &c.data(&["grads", "x1"]),
+        );
+        assert_close(
+            &format!("{name} grad x2"),
+            g.get(&x2).unwrap().as_slice(),
+            &c.data(&["grads", "x2"]),
+        );
+    }
+}
+
+#[test]
+fn margin_hinge_soft_margin_and_poisson_losses_match_pytorch() {
+    run::<f64>();
+    run::<f32>();
+}
