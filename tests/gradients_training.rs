@@ -280,6 +280,29 @@ fn losses() {
         ..Default::default()
     }
     .forward(t.clone(), &x2, &signs));
+    let var = rand::<L>(49, 0.3, 2.0);
+    check!(x, |x| GaussianNLLLoss {
+        full: true,
+        ..Default::default()
+    }
+    .forward(x, &t, &var));
+    check!(var, |v| GaussianNLLLoss::default().forward(
+        x.clone(),
+        &t,
+        &v
+    ));
+    let row_var = rand::<(U3, U1)>(50, 0.3, 2.0);
+    check!(row_var, |v| GaussianNLLLoss::default().forward(
+        x.clone(),
+        &t,
+        &v
+    ));
+    let labels = Tensor::<L, f64>::from_fn(|[i, j]| ((i + 2 * j) % 3 == 0) as u8 as f64);
+    let ml = MultiLabelSoftMarginLoss {
+        weight: Some(vec![1.0, 0.5, 2.0, 1.5]),
+        ..Default::default()
+    };
+    check!(x, |x| ml.forward(x, &labels));
     let p = rand::<L>(43, 0.05, 0.95);
     let y = rand::<L>(44, 0.0, 1.0);
     check!(p, |p| BCELoss::default().forward(p, &y));

@@ -1,6 +1,6 @@
 //! PyTorch parity of the losses of `tests/reference/distance.json` that stensor has so far
-//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking), value and gradients, in f64 and
-//! f32, every case of each.
+//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking, GaussianNLL, MultiLabelSoftMargin),
+//! value and gradients, in f64 and f32, every case of each.
 
 mod common;
 
@@ -131,6 +131,89 @@ fn run<E: Element>() {
             &c.data(&["grads", "x2"]),
         );
     }
+}
+
+fn run_more<E: Element>() {
+    for name in of_kind("GaussianNLLLoss") {
+        let c = case("distance", &name);
+        let cfg = c.config();
+        let loss = GaussianNLLLoss {
+            full: cfg["full"].as_bool().unwrap(),
+            eps: cfg["eps"].as_f64().unwrap(),
+            ..Default::default()
+        };
+        let x = c.tensor::<(U4, U3), E>(&["inputs", "x"]).trace();
+        let t = c.tensor::<(U4, U3), E>(&["inputs", "target"]);
+        macro_rules! with_var {
+            ($SV:ty) => {{
+                let var = c.tensor::<$SV, E>(&["inputs", "var"]).trace();
+                let g = match reduction(&c) {
+                    Some(r) => {
+                        let l = GaussianNLLLoss {
+                            reduction: r,
+                            ..loss
+                        }
+                        .forward(x.clone(), &t, &var);
+                        assert_close(&name, l.as_slice(), &c.data(&["output"]));
+                        l.backward()
+                    }
+                    None => {
+                        let l = loss.forward_none(x.clone(), &t, &var);
+                        assert_close(&name, l.as_slice(), &c.data(&["output"]));
+                        let go = c
+                            .data(&["grad_output"])
+                            .into_iter()
+                            .map(E::from_f64)
+                            .collect();
+                        l.backward_with(&Tensor::from_vec_shaped(l.shape(), go).unwrap())
+                    }
+                };
+                assert_close(
+                    &format!("{name} grad x"),
+                    g.get(&x).unwrap().as_slice(),
+                    &c.data(&["grads", "x"]),
+                );
+                assert_close(
+                    &format!("{name} grad var"),
+                    g.get(&var).unwrap().as_slice(),
+                    &c.data(&["grads", "var"]),
+                );
+            }};
+        }
+        match c.dims(&["inputs", "var"]).as_slice() {
+            [4, 3] => with_var!((U4, U3)),
+            _ => with_var!((U4, U1)),
+        }
+    }
+    for name in of_kind("MultiLabelSoftMarginLoss") {
+        let c = case("distance", &name);
+        let weight = c.config()["weight"]
+            .as_array()
+            .map(|w| w.iter().map(|v| v.as_f64().unwrap()).collect());
+        let t = c.tensor::<(U3, U5), E>(&["inputs", "target"]);
+        match reduction(&c) {
+            Some(r) => {
+                let l = MultiLabelSoftMarginLoss {
+                    reduction: r,
+                    weight,
+                };
+                check_forward_backward::<(U3, U5), (), E, _>(&c, |x| l.forward(x, &t), &[])
+            }
+            None => {
+                let l = MultiLabelSoftMarginLoss {
+                    weight,
+                    ..Default::default()
+                };
+                check_forward_backward::<(U3, U5), (U3,), E, _>(&c, |x| l.forward_none(x, &t), &[])
+            }
+        }
+    }
+}
+
+#[test]
+fn gaussian_nll_and_multilabel_soft_margin_losses_match_pytorch() {
+    run_more::<f64>();
+    run_more::<f32>();
 }
 
 #[test]

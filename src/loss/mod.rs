@@ -1,6 +1,7 @@
 //! Loss functions (PyTorch's `nn.L1Loss`, `nn.MSELoss`, `nn.CrossEntropyLoss`, `nn.NLLLoss`,
 //! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`,
-//! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`).
+//! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`,
+//! `nn.GaussianNLLLoss`, `nn.MultiLabelSoftMarginLoss`).
 //!
 //! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
 //! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
@@ -417,6 +418,205 @@ impl MarginRankingLoss {
         T2: TapeMode<E>,
     {
         reduce(self.forward_none(x1, x2, target), self.reduction)
+    }
+}
+
+/// The negative log-likelihood of targets under Gaussians of mean `x` and variance `var`:
+/// `(ln(max(var, eps)) + (x - y)^2 / max(var, eps)) / 2`, plus `ln(2 pi) / 2` when `full`
+/// (`nn.GaussianNLLLoss`, default `eps = 1e-6`). `var` has the input's shape or broadcasts to
+/// it (one variance per row: `(N, 1)` over `(N, D)`); as PyTorch, the clamp at `eps` does not
+/// stop `var`'s gradient.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::GaussianNLLLoss;
+/// let x = Tensor::<(U1, U2), f64>::from_array([[1.0, 3.0]]);
+/// let y = Tensor::<(U1, U2), f64>::from_array([[1.0, 1.0]]);
+/// let var = Tensor::<(U1, U1), f64>::from_array([[2.0]]);
+/// let l = GaussianNLLLoss::default().forward_none(x, &y, &var);
+/// assert!((l.to_vec()[1] - 0.5 * (2f64.ln() + 2.0)).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GaussianNLLLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// Whether to add the constant `ln(2 pi) / 2`.
+    pub full: bool,
+    /// The smallest variance used.
+    pub eps: f64,
+}
+
+impl Default for GaussianNLLLoss {
+    fn default() -> Self {
+        GaussianNLLLoss {
+            reduction: Reduction::Mean,
+            full: false,
+            eps: 1e-6,
+        }
+    }
+}
+
+impl GaussianNLLLoss {
+    /// The per-element losses (`reduction="none"`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::GaussianNLLLoss;
+    /// let x = Tensor::<(U2,), f64>::zeros();
+    /// let l = GaussianNLLLoss::default().forward_none(x.clone(), &x, &Tensor::<(U2,), f64>::ones());
+    /// assert_eq!(l.to_vec(), vec![0.0, 0.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If a runtime dim of `var` is neither the input's nor 1.
+    pub fn forward_none<S, SV, E, T, T2>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+        var: &Tensor<SV, E, T2>,
+    ) -> Tensor<S, E, T::Output>
+    where
+        S: Shape,
+        SV: Shape + crate::shape::BroadcastsTo<S>,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T2>,
+        T2: TapeMode<E>,
+    {
+        let (eps, half) = (E::from_f64(self.eps), E::from_f64(0.5));
+        let constant = E::from_f64(if self.full {
+            0.5 * (2.0 * std::f64::consts::PI).ln()
+        } else {
+            0.0
+        });
+        let var = var.clone().expand(x.shape());
+        // (the tape types named: with `T: MergeTape<E, T2>` in scope the compiler would
+        // otherwise take the target for a `T2` operand)
+        let d: Tensor<S, E, T> = x.sub::<S, crate::autograd::NoTape>(target);
+        d.zip_op::<S, T2, _, _, _>(
+            &var,
+            move |d, v| half * (v.max(eps).ln() + d * d / v.max(eps)) + constant,
+            move |d, v| d / v.max(eps),
+            move |d, v| {
+                let v = v.max(eps);
+                half * (v.recip() - d * d / (v * v))
+            },
+        )
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::GaussianNLLLoss;
+    /// let x = Tensor::<(U2,), f64>::zeros();
+    /// let l = GaussianNLLLoss { full: true, ..Default::default() }.forward(x.clone(), &x, &Tensor::<(U1,), f64>::ones());
+    /// assert!((l.item() - 0.5 * (2.0 * std::f64::consts::PI).ln()).abs() < 1e-15);
+    /// ```
+    pub fn forward<S, SV, E, T, T2>(
+        &self,
+        x: Tensor<S, E, T>,
+        target: &Tensor<S, E>,
+        var: &Tensor<SV, E, T2>,
+    ) -> Tensor<(), E, T::Output>
+    where
+        S: Shape,
+        SV: Shape + crate::shape::BroadcastsTo<S>,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T2>,
+        T2: TapeMode<E>,
+    {
+        reduce(self.forward_none(x, target, var), self.reduction)
+    }
+}
+
+/// `-(y ln sigmoid(x) + (1 - y) ln sigmoid(-x))`, weighted per class, averaged over the
+/// classes (the last dim) for one loss per sample (`nn.MultiLabelSoftMarginLoss`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::MultiLabelSoftMarginLoss;
+/// let x = Tensor::<(U1, U2), f64>::zeros();
+/// let y = Tensor::<(U1, U2), f64>::from_array([[1.0, 0.0]]);
+/// let l = MultiLabelSoftMarginLoss::default().forward_none(x, &y);
+/// assert!((l.item() - 2f64.ln()).abs() < 1e-15);
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct MultiLabelSoftMarginLoss {
+    /// Mean over the samples (default) or sum.
+    pub reduction: Reduction,
+    /// A weight per class, if any.
+    pub weight: Option<Vec<f64>>,
+}
+
+impl MultiLabelSoftMarginLoss {
+    /// The per-sample losses (`reduction="none"`), shape `(N,)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::MultiLabelSoftMarginLoss;
+    /// let l = MultiLabelSoftMarginLoss::default().forward_none(Tensor::<(usize, U3)>::zeros_shaped((4, U3::new())), &Tensor::zeros_shaped((4, U3::new())));
+    /// assert_eq!(l.dims(), [4]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `weight` has a length other than the number of classes.
+    pub fn forward_none<N, C, E, T>(
+        &self,
+        x: Tensor<(N, C), E, T>,
+        target: &Tensor<(N, C), E>,
+    ) -> Tensor<(N,), E, T>
+    where
+        N: crate::shape::Dim,
+        C: crate::shape::ConstDim,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        // -(y ln sigmoid(x) + (1 - y) ln sigmoid(-x)) = y softplus(-x) + (1 - y) softplus(x)
+        let per_class = x.zip_op(
+            target,
+            |a, y| y * softplus(-a) + (E::one() - y) * softplus(a),
+            |a, y| sigmoid_of(a) - y,
+            |a, _| -a,
+        );
+        let per_class = match &self.weight {
+            Some(w) => {
+                assert_eq!(
+                    w.len(),
+                    C::SIZE,
+                    "weight: {} values for {} classes",
+                    w.len(),
+                    C::SIZE
+                );
+                let w: Vec<E> = w.iter().map(|&v| E::from_f64(v)).collect();
+                per_class.broadcast_mul(&Tensor::<(C,), E>::from_vec(w).expect("C weights"))
+            }
+            None => per_class,
+        };
+        per_class
+            .sum_axis::<1>()
+            .mul_scalar(E::from_usize(C::SIZE).recip())
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::MultiLabelSoftMarginLoss;
+    /// let l = MultiLabelSoftMarginLoss::default().forward(Tensor::<(U2, U3), f64>::zeros(), &Tensor::ones());
+    /// assert!((l.item() - 2f64.ln()).abs() < 1e-15);
+    /// ```
+    pub fn forward<N, C, E, T>(
+        &self,
+        x: Tensor<(N, C), E, T>,
+        target: &Tensor<(N, C), E>,
+    ) -> Tensor<(), E, T>
+    where
+        N: crate::shape::Dim,
+        C: crate::shape::ConstDim,
+        E: Element,
+        T: TapeMode<E>,
+    {
+        reduce(self.forward_none(x, target), self.reduction)
     }
 }
 
