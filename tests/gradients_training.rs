@@ -280,6 +280,34 @@ fn losses() {
         ..Default::default()
     }
     .forward(t.clone(), &x2, &signs));
+    for p in [1.0, 2.0, 3.0, f64::INFINITY] {
+        check!(away, |x| x.norm_axis::<1>(p));
+    }
+    let (a, pos, neg) = (
+        rand::<L>(51, -1.0, 1.0),
+        rand::<L>(52, -1.0, 1.0),
+        rand::<L>(53, -1.0, 1.0),
+    );
+    let tl = TripletMarginLoss {
+        margin: 2.0,
+        swap: true,
+        ..Default::default()
+    };
+    check!(a, |a| tl.forward(
+        a,
+        &pos.clone().trace_no_grad(),
+        &neg.clone().trace_no_grad()
+    ));
+    check!(pos, |p| tl.forward(
+        a.clone().trace_no_grad(),
+        &p,
+        &neg.clone().trace_no_grad()
+    ));
+    check!(neg, |n| tl.forward(
+        a.clone().trace_no_grad(),
+        &pos.clone().trace_no_grad(),
+        &n
+    ));
     let var = rand::<L>(49, 0.3, 2.0);
     check!(x, |x| GaussianNLLLoss {
         full: true,

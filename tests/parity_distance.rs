@@ -210,6 +210,94 @@ fn run_more<E: Element>() {
     }
 }
 
+/// An input and its name in the case.
+type Named<'a, S, E> = (&'a str, &'a Tensor<S, E, Tape<E>>);
+
+/// Checks `out` (a loss or distances) and the gradients of `inputs` (named as in the case).
+fn check_out_and_grads<S: Shape, SX: Shape, E: Element>(
+    c: &Case,
+    out: Tensor<S, E, Tape<E>>,
+    inputs: &[Named<'_, SX, E>],
+) {
+    let name = c.name();
+    assert_eq!(&out.dims()[..], &c.dims(&["output"])[..], "{name} dims");
+    assert_close(name, out.as_slice(), &c.data(&["output"]));
+    let go = c
+        .data(&["grad_output"])
+        .into_iter()
+        .map(E::from_f64)
+        .collect();
+    let g = out.backward_with(&Tensor::from_vec_shaped(out.shape(), go).unwrap());
+    for (n, x) in inputs {
+        assert_close(
+            &format!("{name} grad {n}"),
+            g.get(*x).unwrap().as_slice(),
+            &c.data(&["grads", n]),
+        );
+    }
+}
+
+fn run_distances<E: Element>() {
+    use stensor::nn::PairwiseDistance;
+    for name in of_kind("PairwiseDistance") {
+        let c = case("distance", &name);
+        let cfg = c.config();
+        let d = PairwiseDistance {
+            p: cfg["p"].as_f64().unwrap(),
+            eps: cfg["eps"].as_f64().unwrap(),
+        };
+        let x1 = c.tensor::<(U3, U5), E>(&["inputs", "x1"]).trace();
+        let x2 = c.tensor::<(U3, U5), E>(&["inputs", "x2"]).trace();
+        let inputs = [("x1", &x1), ("x2", &x2)];
+        if cfg["keepdim"].as_bool().unwrap() {
+            check_out_and_grads(&c, d.forward_keepdim(x1.clone(), &x2), &inputs);
+        } else {
+            check_out_and_grads(&c, d.forward(x1.clone(), &x2), &inputs);
+        }
+    }
+    for kind in ["TripletMarginLoss", "TripletMarginWithDistanceLoss"] {
+        for name in of_kind(kind) {
+            let c = case("distance", &name);
+            let cfg = c.config();
+            let [a, p, n] = ["anchor", "positive", "negative"]
+                .map(|k| c.tensor::<(U4, U5), E>(&["inputs", k]).trace());
+            let inputs = [("anchor", &a), ("positive", &p), ("negative", &n)];
+            let (margin, swap) = (
+                cfg["margin"].as_f64().unwrap(),
+                cfg["swap"].as_bool().unwrap(),
+            );
+            let none = if kind == "TripletMarginLoss" {
+                let l = TripletMarginLoss {
+                    margin,
+                    swap,
+                    p: cfg["p"].as_f64().unwrap(),
+                    eps: cfg["eps"].as_f64().unwrap(),
+                    ..Default::default()
+                };
+                l.forward_none(a.clone(), &p, &n)
+            } else {
+                TripletMarginWithDistanceLoss {
+                    margin,
+                    swap,
+                    ..Default::default()
+                }
+                .forward_none(a.clone(), &p, &n)
+            };
+            match reduction(&c) {
+                None => check_out_and_grads(&c, none, &inputs),
+                Some(Reduction::Mean) => check_out_and_grads(&c, none.mean(), &inputs),
+                Some(Reduction::Sum) => check_out_and_grads(&c, none.sum(), &inputs),
+            }
+        }
+    }
+}
+
+#[test]
+fn pairwise_distance_and_triplet_losses_match_pytorch() {
+    run_distances::<f64>();
+    run_distances::<f32>();
+}
+
 #[test]
 fn gaussian_nll_and_multilabel_soft_margin_losses_match_pytorch() {
     run_more::<f64>();

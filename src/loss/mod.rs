@@ -1,7 +1,8 @@
 //! Loss functions (PyTorch's `nn.L1Loss`, `nn.MSELoss`, `nn.CrossEntropyLoss`, `nn.NLLLoss`,
 //! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`,
 //! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`,
-//! `nn.GaussianNLLLoss`, `nn.MultiLabelSoftMarginLoss`).
+//! `nn.GaussianNLLLoss`, `nn.MultiLabelSoftMarginLoss`, `nn.TripletMarginLoss`,
+//! `nn.TripletMarginWithDistanceLoss`).
 //!
 //! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
 //! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
@@ -618,6 +619,254 @@ impl MultiLabelSoftMarginLoss {
     {
         reduce(self.forward_none(x, target), self.reduction)
     }
+}
+
+/// `max(d(a, p) - d(a, n) + margin, 0)` for anchors `a`, positives `p` and negatives `n`, with
+/// `d` the pairwise `p`-norm distance (`nn.TripletMarginLoss`, defaults `margin = 1`, `p = 2`,
+/// `eps = 1e-6`); with `swap`, `d(a, n)` is replaced by `d(p, n)` where that is smaller. Zero
+/// once every negative is `margin` further than its positive.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::TripletMarginLoss;
+/// let a = Tensor::<(U1, U2), f64>::zeros();
+/// let pos = Tensor::<(U1, U2), f64>::from_array([[0.0, 1.0]]);
+/// let neg = Tensor::<(U1, U2), f64>::from_array([[0.0, 3.0]]);
+/// assert_eq!(TripletMarginLoss::default().forward(a, &pos, &neg).item(), 0.0);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TripletMarginLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// How much further the negative must be.
+    pub margin: f64,
+    /// The norm's degree.
+    pub p: f64,
+    /// Added to the differences (as `PairwiseDistance`).
+    pub eps: f64,
+    /// Whether the positive-negative distance may stand for the anchor-negative one.
+    pub swap: bool,
+}
+
+impl Default for TripletMarginLoss {
+    fn default() -> Self {
+        TripletMarginLoss {
+            reduction: Reduction::Mean,
+            margin: 1.0,
+            p: 2.0,
+            eps: 1e-6,
+            swap: false,
+        }
+    }
+}
+
+impl TripletMarginLoss {
+    /// One loss per triplet: `(N,)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::TripletMarginLoss;
+    /// let z = Tensor::<(U2, U3), f64>::zeros();
+    /// let l = TripletMarginLoss { margin: 0.5, eps: 0.0, ..Default::default() }.forward_none(z.clone(), &z, &z);
+    /// assert_eq!(l.to_vec(), vec![0.5, 0.5]);
+    /// ```
+    pub fn forward_none<N, D, E, T>(
+        &self,
+        anchor: Tensor<(N, D), E, T>,
+        positive: &Tensor<(N, D), E, T>,
+        negative: &Tensor<(N, D), E, T>,
+    ) -> Tensor<(N,), E, T>
+    where
+        N: crate::shape::Dim,
+        D: crate::shape::Dim,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T, Output = T>,
+    {
+        let (p, eps) = (self.p, self.eps);
+        triplet(
+            anchor,
+            positive,
+            negative,
+            self.margin,
+            self.swap,
+            |x, y| x.pairwise_distance(y, p, eps),
+        )
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::TripletMarginLoss;
+    /// let z = Tensor::<(U2, U3), f64>::zeros();
+    /// assert!((TripletMarginLoss::default().forward(z.clone(), &z, &z).item() - 1.0).abs() < 1e-12);
+    /// ```
+    pub fn forward<N, D, E, T>(
+        &self,
+        anchor: Tensor<(N, D), E, T>,
+        positive: &Tensor<(N, D), E, T>,
+        negative: &Tensor<(N, D), E, T>,
+    ) -> Tensor<(), E, T>
+    where
+        N: crate::shape::Dim,
+        D: crate::shape::Dim,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T, Output = T>,
+    {
+        reduce(
+            self.forward_none(anchor, positive, negative),
+            self.reduction,
+        )
+    }
+}
+
+/// A distance between paired rows, as `TripletMarginWithDistanceLoss` takes it.
+pub type Distance<N, D, E, T> =
+    fn(Tensor<(N, D), E, T>, &Tensor<(N, D), E, T>) -> Tensor<(N,), E, T>;
+
+/// [`TripletMarginLoss`] with any distance function (`nn.TripletMarginWithDistanceLoss`,
+/// defaults `margin = 1`, `swap = false`, the distance `PairwiseDistance()`'s: `p = 2`,
+/// `eps = 1e-6`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::TripletMarginWithDistanceLoss;
+/// let a = Tensor::<(U1, U2), f64>::zeros();
+/// let far = Tensor::<(U1, U2), f64>::from_array([[5.0, 0.0]]);
+/// let l1 = TripletMarginWithDistanceLoss::with_distance(|x, y| x.pairwise_distance(y, 1.0, 0.0));
+/// assert_eq!(l1.forward(a.clone(), &a, &far).item(), 0.0);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct TripletMarginWithDistanceLoss<
+    N: crate::shape::Dim,
+    D: crate::shape::Dim,
+    E: Element,
+    T: TapeMode<E>,
+> {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// How much further the negative must be.
+    pub margin: f64,
+    /// Whether the positive-negative distance may stand for the anchor-negative one.
+    pub swap: bool,
+    /// The distance.
+    pub distance: Distance<N, D, E, T>,
+}
+
+impl<N, D, E, T> Default for TripletMarginWithDistanceLoss<N, D, E, T>
+where
+    N: crate::shape::Dim,
+    D: crate::shape::Dim,
+    E: Element,
+    T: crate::autograd::MergeTape<E, T, Output = T>,
+{
+    fn default() -> Self {
+        Self::with_distance(|x, y| x.pairwise_distance(y, 2.0, 1e-6))
+    }
+}
+
+impl<N, D, E, T> TripletMarginWithDistanceLoss<N, D, E, T>
+where
+    N: crate::shape::Dim,
+    D: crate::shape::Dim,
+    E: Element,
+    T: crate::autograd::MergeTape<E, T, Output = T>,
+{
+    /// The defaults with the distance `distance`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::TripletMarginWithDistanceLoss;
+    /// let l = TripletMarginWithDistanceLoss::<U2, U3, f32, NoTape>::with_distance(|x, y| x.pairwise_distance(y, 3.0, 0.0));
+    /// assert_eq!(l.margin, 1.0);
+    /// ```
+    pub fn with_distance(distance: Distance<N, D, E, T>) -> Self {
+        TripletMarginWithDistanceLoss {
+            reduction: Reduction::Mean,
+            margin: 1.0,
+            swap: false,
+            distance,
+        }
+    }
+
+    /// One loss per triplet: `(N,)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::TripletMarginWithDistanceLoss;
+    /// let z = Tensor::<(U2, U3), f64>::zeros();
+    /// let l = TripletMarginWithDistanceLoss::default().forward_none(z.clone(), &z, &z);
+    /// assert_eq!(l.dims(), [2]);
+    /// ```
+    pub fn forward_none(
+        &self,
+        anchor: Tensor<(N, D), E, T>,
+        positive: &Tensor<(N, D), E, T>,
+        negative: &Tensor<(N, D), E, T>,
+    ) -> Tensor<(N,), E, T> {
+        triplet(
+            anchor,
+            positive,
+            negative,
+            self.margin,
+            self.swap,
+            self.distance,
+        )
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::TripletMarginWithDistanceLoss;
+    /// let z = Tensor::<(U2, U3), f64>::zeros();
+    /// assert!((TripletMarginWithDistanceLoss::default().forward(z.clone(), &z, &z).item() - 1.0).abs() < 1e-12);
+    /// ```
+    pub fn forward(
+        &self,
+        anchor: Tensor<(N, D), E, T>,
+        positive: &Tensor<(N, D), E, T>,
+        negative: &Tensor<(N, D), E, T>,
+    ) -> Tensor<(), E, T> {
+        reduce(
+            self.forward_none(anchor, positive, negative),
+            self.reduction,
+        )
+    }
+}
+
+/// `max(d(a, p) - d(a, n) + margin, 0)`, `d(a, n)` replaced by the smaller `d(p, n)` when
+/// `swap`; as PyTorch's `clamp_min`, the gradient passes where the sum is not below zero.
+fn triplet<N, D, E, T>(
+    anchor: Tensor<(N, D), E, T>,
+    positive: &Tensor<(N, D), E, T>,
+    negative: &Tensor<(N, D), E, T>,
+    margin: f64,
+    swap: bool,
+    distance: impl Fn(Tensor<(N, D), E, T>, &Tensor<(N, D), E, T>) -> Tensor<(N,), E, T>,
+) -> Tensor<(N,), E, T>
+where
+    N: crate::shape::Dim,
+    D: crate::shape::Dim,
+    E: Element,
+    T: crate::autograd::MergeTape<E, T, Output = T>,
+{
+    let d_ap = distance(anchor.clone(), positive);
+    let mut d_an = distance(anchor, negative);
+    if swap {
+        d_an = d_an.minimum(&distance(positive.clone(), negative));
+    }
+    let m = E::from_f64(margin);
+    d_ap.sub(&d_an).map_op(
+        move |v| (v + m).max(E::zero()),
+        move |v, _| {
+            if v + m >= E::zero() {
+                E::one()
+            } else {
+                E::zero()
+            }
+        },
+    )
 }
 
 /// Binary cross-entropy on logits, `(1 - y) x + (1 + (p - 1) y) ln(1 + e^-x)` computed stably,

@@ -265,3 +265,79 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.var_op(out, Some(I), correction)
     }
 }
+
+impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// The `p`-norm along axis `I`, `(sum |x|^p)^(1/p)` (`p = f64::INFINITY`: the largest
+    /// `|x|`), as PyTorch's `linalg.vector_norm(x, p, dim=I)`. Its gradient at a zero norm is
+    /// zero, as PyTorch's.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2, U2)>::from_array([[3.0, 4.0], [-1.0, 1.0]]);
+    /// assert_eq!(x.clone().norm_axis::<1>(2.0).to_vec(), vec![5.0, 2f32.sqrt()]);
+    /// assert_eq!(x.clone().norm_axis::<1>(1.0).to_vec(), vec![7.0, 2.0]);
+    /// assert_eq!(x.norm_axis::<1>(f64::INFINITY).to_vec(), vec![4.0, 1.0]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `p` is not positive.
+    pub fn norm_axis<const I: usize>(self, p: f64) -> Tensor<S::Output, E, T>
+    where
+        S: RemoveAxis<I>,
+    {
+        assert!(p > 0.0, "norm_axis: p must be positive, got {p}");
+        let (outer, n, inner) = self.reduced_axis(Some(I));
+        let x = self.data_arc();
+        let at = move |o: usize, j: usize, i: usize| (o * n + j) * inner + i;
+        let mut y = vec![E::zero(); outer * inner];
+        for o in 0..outer {
+            for i in 0..inner {
+                let line = (0..n).map(|j| x[at(o, j, i)].abs());
+                y[o * inner + i] = if p.is_infinite() {
+                    line.fold(E::zero(), |m, v| if v > m || v.is_nan() { v } else { m })
+                } else if p == 1.0 {
+                    line.fold(E::zero(), |s, v| s + v)
+                } else if p == 2.0 {
+                    line.fold(E::zero(), |s, v| s + v * v).sqrt()
+                } else {
+                    let pe = E::from_f64(p);
+                    line.fold(E::zero(), |s, v| s + v.powf(pe)).powf(pe.recip())
+                };
+            }
+        }
+        let norms = Arc::new(y.clone());
+        let out = self.shape().remove();
+        let (target, node) = self.as_input();
+        op_result(out, y, &[(target, node)], |_| {
+            Box::new(move |g, grads| {
+                let Some(gx) = grads.accum(&target) else {
+                    return;
+                };
+                let pe = E::from_f64(p);
+                kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
+                    let (v, norm) = (x[at(o, j, i)], norms[o * inner + i]);
+                    if norm == E::zero() {
+                        return E::zero();
+                    }
+                    if p.is_infinite() {
+                        // to the largest |x| (each of ties, as PyTorch's max-norm backward)
+                        if v.abs() == norm {
+                            v.signum()
+                        } else {
+                            E::zero()
+                        }
+                    } else if p == 1.0 {
+                        if v == E::zero() {
+                            E::zero()
+                        } else {
+                            v.signum()
+                        }
+                    } else {
+                        // d/dv (sum |v|^p)^(1/p) = sign(v) |v|^(p-1) / norm^(p-1)
+                        v.signum() * (v.abs() / norm).powf(pe - E::one())
+                    }
+                });
+            })
+        })
+    }
+}

@@ -53,3 +53,27 @@ proptest! {
         close(&mean, &sum.div_scalar(wc), tol)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+
+    /// A negative `margin` further from its anchor than the positive: no loss, no gradient.
+    #[test]
+    fn triplet_loss_is_zero_when_the_margin_is_met(
+        a in any_tensor_f64::<(usize, U4)>().sizes(1, 6),
+        dir in any_tensor_f64::<(U4,)>().range(0.5, 1.0),
+        margin in 0.0f64..2.0,
+    ) {
+        use stensor::loss::TripletMarginLoss;
+        let n = a.dims()[0];
+        let step = dir.broadcast_to((n, U4::new()));
+        // the positive a small step off, the negative the margin and more beyond it
+        let pos = a.clone().add(&step.clone().mul_scalar(0.01));
+        let neg = a.clone().add(&step.mul_scalar(margin + 0.2));
+        let l = TripletMarginLoss { margin, ..Default::default() };
+        let at = a.trace();
+        let loss = l.forward(at.clone(), &pos.trace_no_grad(), &neg.trace_no_grad());
+        prop_assert_eq!(loss.item(), 0.0);
+        prop_assert!(loss.backward().get(&at).unwrap().as_slice().iter().all(|&g| g == 0.0));
+    }
+}
