@@ -308,6 +308,21 @@ fn losses() {
         &pos.clone().trace_no_grad(),
         &n
     ));
+    // (norms above eps: below it PyTorch's gradient is not the derivative, see the parity case)
+    check!(x, |x| x
+        .cosine_similarity::<1, _>(&t.clone().trace_no_grad(), 1e-8));
+    check!(x, |x| x
+        .cosine_similarity::<0, _>(&t.clone().trace_no_grad(), 1e-8));
+    let (x1, x2) = (
+        rand::<(U4, U3)>(54, -1.0, 1.0),
+        rand::<(U4, U3)>(55, -1.0, 1.0),
+    );
+    let pm = Tensor::<(U4,), f64>::from_array([1.0, -1.0, -1.0, 1.0]);
+    check!(x1, |x| CosineEmbeddingLoss {
+        margin: -0.9,
+        ..Default::default()
+    }
+    .forward(x, &x2.clone().trace_no_grad(), &pm));
     let var = rand::<L>(49, 0.3, 2.0);
     check!(x, |x| GaussianNLLLoss {
         full: true,

@@ -1,6 +1,8 @@
 //! PyTorch parity of the losses of `tests/reference/distance.json` that stensor has so far
-//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking, GaussianNLL, MultiLabelSoftMargin),
-//! value and gradients, in f64 and f32, every case of each.
+//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking, GaussianNLL, MultiLabelSoftMargin,
+//! CosineEmbedding, TripletMargin, TripletMarginWithDistance) and the distances
+//! (PairwiseDistance, CosineSimilarity), value and gradients, in f64 and f32, every case of
+//! each.
 
 mod common;
 
@@ -253,6 +255,45 @@ fn run_distances<E: Element>() {
             check_out_and_grads(&c, d.forward_keepdim(x1.clone(), &x2), &inputs);
         } else {
             check_out_and_grads(&c, d.forward(x1.clone(), &x2), &inputs);
+        }
+    }
+    for name in of_kind("CosineSimilarity") {
+        let c = case("distance", &name);
+        let eps = c.config()["eps"].as_f64().unwrap();
+        macro_rules! cos {
+            ($S:ty, $I:literal) => {{
+                let x1 = c.tensor::<$S, E>(&["inputs", "x1"]).trace();
+                let x2 = c.tensor::<$S, E>(&["inputs", "x2"]).trace();
+                let y = stensor::nn::CosineSimilarity::<$I> { eps }.forward(x1.clone(), &x2);
+                check_out_and_grads(&c, y, &[("x1", &x1), ("x2", &x2)]);
+            }};
+        }
+        match (
+            c.config()["dim"].as_u64().unwrap(),
+            c.dims(&["inputs", "x1"]).as_slice(),
+        ) {
+            (1, [3, 5]) => cos!((U3, U5), 1),
+            (0, [4, 3]) => cos!((U4, U3), 0),
+            (2, [2, 3, 4]) => cos!((U2, U3, U4), 2),
+            d => panic!("{name}: {d:?}"),
+        }
+    }
+    for name in of_kind("CosineEmbeddingLoss") {
+        let c = case("distance", &name);
+        let x1 = c.tensor::<(U4, U5), E>(&["inputs", "x1"]).trace();
+        let x2 = c.tensor::<(U4, U5), E>(&["inputs", "x2"]).trace();
+        let t = c.tensor::<(U4,), E>(&["inputs", "target"]);
+        let margin = c.config()["margin"].as_f64().unwrap();
+        let none = CosineEmbeddingLoss {
+            margin,
+            ..Default::default()
+        }
+        .forward_none(x1.clone(), &x2, &t);
+        let inputs = [("x1", &x1), ("x2", &x2)];
+        match reduction(&c) {
+            None => check_out_and_grads(&c, none, &inputs),
+            Some(Reduction::Mean) => check_out_and_grads(&c, none.mean(), &inputs),
+            Some(Reduction::Sum) => check_out_and_grads(&c, none.sum(), &inputs),
         }
     }
     for kind in ["TripletMarginLoss", "TripletMarginWithDistanceLoss"] {

@@ -2,7 +2,7 @@
 //! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`,
 //! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`,
 //! `nn.GaussianNLLLoss`, `nn.MultiLabelSoftMarginLoss`, `nn.TripletMarginLoss`,
-//! `nn.TripletMarginWithDistanceLoss`).
+//! `nn.TripletMarginWithDistanceLoss`, `nn.CosineEmbeddingLoss`).
 //!
 //! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
 //! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
@@ -618,6 +618,104 @@ impl MultiLabelSoftMarginLoss {
         T: TapeMode<E>,
     {
         reduce(self.forward_none(x, target), self.reduction)
+    }
+}
+
+/// `1 - cos(x1, x2)` for pairs of target 1, `max(0, cos(x1, x2) - margin)` for pairs of
+/// target -1 (`nn.CosineEmbeddingLoss`, default `margin = 0`), the cosine over the last dim as
+/// PyTorch computes it here: `x1 . x2 / sqrt((|x1|^2 + 1e-12)(|x2|^2 + 1e-12))`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::CosineEmbeddingLoss;
+/// let a = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [1.0, 0.0]]);
+/// let b = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [0.0, 1.0]]);
+/// let y = Tensor::<(U2,), f64>::from_array([1.0, -1.0]);
+/// let l = CosineEmbeddingLoss::default().forward_none(a, &b, &y);
+/// assert!(l.to_vec().iter().all(|v| v.abs() < 1e-9));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct CosineEmbeddingLoss {
+    /// Mean (default) or sum.
+    pub reduction: Reduction,
+    /// How dissimilar pairs of target -1 must be.
+    pub margin: f64,
+}
+
+impl CosineEmbeddingLoss {
+    /// One loss per pair: `(N,)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CosineEmbeddingLoss;
+    /// let a = Tensor::<(U1, U2), f64>::from_array([[1.0, 0.0]]);
+    /// let l = CosineEmbeddingLoss::default().forward_none(a.clone(), &a.neg(), &Tensor::ones());
+    /// assert!((l.item() - 2.0).abs() < 1e-9);
+    /// ```
+    pub fn forward_none<N, D, E, T>(
+        &self,
+        x1: Tensor<(N, D), E, T>,
+        x2: &Tensor<(N, D), E, T>,
+        target: &Tensor<(N,), E>,
+    ) -> Tensor<(N,), E, T>
+    where
+        N: crate::shape::Dim,
+        D: crate::shape::Dim,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T, Output = T>,
+    {
+        let tiny = E::from_f64(1e-12);
+        let dot = x1.clone().mul(x2).sum_axis::<1>();
+        let sq1 = x1.clone().mul(&x1).sum_axis::<1>().add_scalar(tiny);
+        let sq2 = x2.clone().mul(x2).sum_axis::<1>().add_scalar(tiny);
+        let cos = dot.div(&sq1.mul(&sq2).sqrt());
+        let (m, one) = (E::from_f64(self.margin), E::one());
+        cos.zip_op::<(N,), crate::autograd::NoTape, _, _, _>(
+            target,
+            move |c, y| {
+                if y == one {
+                    one - c
+                } else if y == -one {
+                    (c - m).max(E::zero())
+                } else {
+                    E::zero()
+                }
+            },
+            move |c, y| {
+                if y == one {
+                    -one
+                } else if y == -one && c - m >= E::zero() {
+                    one
+                } else {
+                    E::zero()
+                }
+            },
+            move |_, _| E::zero(),
+        )
+    }
+
+    /// The reduced loss.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::loss::CosineEmbeddingLoss;
+    /// let a = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [0.0, 1.0]]);
+    /// let l = CosineEmbeddingLoss::default().forward(a.clone(), &a, &Tensor::ones());
+    /// assert!(l.item().abs() < 1e-9);
+    /// ```
+    pub fn forward<N, D, E, T>(
+        &self,
+        x1: Tensor<(N, D), E, T>,
+        x2: &Tensor<(N, D), E, T>,
+        target: &Tensor<(N,), E>,
+    ) -> Tensor<(), E, T>
+    where
+        N: crate::shape::Dim,
+        D: crate::shape::Dim,
+        E: Element,
+        T: crate::autograd::MergeTape<E, T, Output = T>,
+    {
+        reduce(self.forward_none(x1, x2, target), self.reduction)
     }
 }
 

@@ -36,6 +36,7 @@ pub use reshape::BatchDim;
 pub use select::{Part, TopK};
 
 pub(crate) use elementwise::sigmoid;
+pub(crate) use reduce::cosine_similarity_op;
 
 use crate::shape::Shape;
 

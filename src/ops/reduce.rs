@@ -341,3 +341,77 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         })
     }
 }
+
+/// [`Tensor::cosine_similarity`](crate::Tensor::cosine_similarity): for each line along axis
+/// `I`, `y = sum(x1 x2) / (c1 c2)` with `c = max(|x|, eps)`. The gradient follows PyTorch's
+/// graph, where the clamp is applied to a copy of the norm without a gradient: `c` stands for
+/// the norm, whose own derivative is `x / |x|` (zero at a zero norm), so
+/// `dy/dx1 = x2 / (c1 c2) - y x1 / (c1 |x1|)`.
+pub(crate) fn cosine_similarity_op<S, const I: usize, E, T, T2>(
+    x1: Tensor<S, E, T>,
+    x2: &Tensor<S, E, T2>,
+    eps: f64,
+) -> Tensor<<S as RemoveAxis<I>>::Output, E, T::Output>
+where
+    S: RemoveAxis<I>,
+    E: Element,
+    T: crate::autograd::MergeTape<E, T2>,
+    T2: TapeMode<E>,
+{
+    super::assert_same_dims(&x1.shape(), &x2.shape(), "cosine_similarity");
+    let (outer, n, inner) = axis_split(&x1.dims(), I);
+    let (a, b) = (x1.data_arc(), x2.data_arc());
+    let at = move |o: usize, j: usize, i: usize| (o * n + j) * inner + i;
+    let eps = E::from_f64(eps);
+    let lines = outer * inner;
+    // per line: |x1|, |x2|, and the similarity
+    let (mut n1, mut n2, mut y) = (
+        vec![E::zero(); lines],
+        vec![E::zero(); lines],
+        vec![E::zero(); lines],
+    );
+    for o in 0..outer {
+        for i in 0..inner {
+            let (mut s1, mut s2, mut dot) = (E::zero(), E::zero(), E::zero());
+            let l = o * inner + i;
+            for j in 0..n {
+                let (u, v) = (a[at(o, j, i)], b[at(o, j, i)]);
+                s1 = s1 + u * u;
+                s2 = s2 + v * v;
+            }
+            (n1[l], n2[l]) = (s1.sqrt(), s2.sqrt());
+            let (c1, c2) = (n1[l].max(eps), n2[l].max(eps));
+            for j in 0..n {
+                dot = dot + (a[at(o, j, i)] / c1) * (b[at(o, j, i)] / c2);
+            }
+            y[l] = dot;
+        }
+    }
+    let sims = Arc::new(y.clone());
+    let out = x1.shape().remove();
+    let (ta, na) = x1.as_input();
+    let (tb, nb) = x2.as_input();
+    op_result(out, y, &[(ta, na), (tb, nb)], |_| {
+        Box::new(move |g, grads| {
+            // d/dx of side `x` whose partner is `w`: w / (cx cw) - y x / (cx |x|)
+            let side = |x: &[E], w: &[E], nx: &[E], nw: &[E], gx: &mut [E]| {
+                kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
+                    let l = o * inner + i;
+                    let (cx, cw) = (nx[l].max(eps), nw[l].max(eps));
+                    let through_norm = if nx[l] == E::zero() {
+                        E::zero()
+                    } else {
+                        sims[l] * x[at(o, j, i)] / (cx * nx[l])
+                    };
+                    w[at(o, j, i)] / (cx * cw) - through_norm
+                });
+            };
+            if let Some(gx) = grads.accum(&ta) {
+                side(&a, &b, &n1, &n2, gx);
+            }
+            if let Some(gx) = grads.accum(&tb) {
+                side(&b, &a, &n2, &n1, gx);
+            }
+        })
+    })
+}

@@ -77,3 +77,22 @@ proptest! {
         prop_assert!(loss.backward().get(&at).unwrap().as_slice().iter().all(|&g| g == 0.0));
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+
+    /// Scaling either side by a positive number leaves the cosine where it was.
+    #[test]
+    fn cosine_similarity_is_scale_invariant(
+        a in any_tensor_f64::<(usize, U5)>().sizes(1, 6).range(0.1, 2.0),
+        b in any_tensor_f64::<(U1, U5)>().range(-2.0, 2.0),
+        k in 0.01f64..100.0,
+    ) {
+        let n = a.dims()[0];
+        let b = b.expand((n, U5::new()));
+        let base = a.clone().cosine_similarity::<1, _>(&b, 1e-8);
+        let scaled = a.mul_scalar(k).cosine_similarity::<1, _>(&b.mul_scalar(1.0 / k.sqrt()), 1e-8);
+        close(&base, &scaled, Tolerance::new(1e-12, 1e-12))?;
+        prop_assert!(base.as_slice().iter().all(|c| c.abs() <= 1.0));
+    }
+}
