@@ -245,10 +245,10 @@ pointwise_loss!(
     |_s, x, t| {
         x.zip_op(
             t,
-            |a, y| softplus(-y * a),
+            |a, y| crate::ops::softplus(-y * a),
             // d/dx ln(1 + e^(-y x)) = -y sigmoid(-y x)
-            |a, y| -y * sigmoid_of(-y * a),
-            |a, y| -a * sigmoid_of(-y * a),
+            |a, y| -y * crate::ops::sigmoid(-y * a),
+            |a, y| -a * crate::ops::sigmoid(-y * a),
         )
     }
 );
@@ -324,16 +324,6 @@ pointwise_loss!(
         loss.add(&stirling)
     }
 );
-
-/// `ln(1 + e^z)` without overflow.
-fn softplus<E: Element>(z: E) -> E {
-    z.max(E::zero()) + (-z.abs()).exp().ln_1p()
-}
-
-/// `1 / (1 + e^-z)`.
-fn sigmoid_of<E: Element>(z: E) -> E {
-    E::one() / (E::one() + (-z).exp())
-}
 
 /// `max(0, -y (x1 - x2) + margin)` for targets `y` of 1 (`x1` should rank higher) or -1
 /// (`nn.MarginRankingLoss`, default `margin = 0`).
@@ -575,8 +565,8 @@ impl MultiLabelSoftMarginLoss {
         // -(y ln sigmoid(x) + (1 - y) ln sigmoid(-x)) = y softplus(-x) + (1 - y) softplus(x)
         let per_class = x.zip_op(
             target,
-            |a, y| y * softplus(-a) + (E::one() - y) * softplus(a),
-            |a, y| sigmoid_of(a) - y,
+            |a, y| y * crate::ops::softplus(-a) + (E::one() - y) * crate::ops::softplus(a),
+            |a, y| crate::ops::sigmoid(a) - y,
             |a, _| -a,
         );
         let per_class = match &self.weight {

@@ -1,37 +1,9 @@
-//! Distance functions (PyTorch's `nn.PairwiseDistance`; `nn.CosineSimilarity`, `cdist` and
-//! `pdist` come with the rest of issue 20).
+//! Distance layers (PyTorch's `nn.PairwiseDistance` and `nn.CosineSimilarity`; their ops,
+//! `pairwise_distance` and `cosine_similarity`, live in `ops`).
 
 use crate::autograd::{MergeTape, TapeMode};
 use crate::shape::Dim;
 use crate::tensor::{Element, Tensor};
-
-impl<N: Dim, D: Dim, E: Element, T: TapeMode<E>> Tensor<(N, D), E, T> {
-    /// The `p`-norm distance between each row of `self` and the same row of `other`, computed
-    /// as PyTorch's `pairwise_distance`: `||x1 - x2 + eps||_p` over the last dim.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let a = Tensor::<(U1, U2), f64>::from_array([[0.0, 0.0]]);
-    /// let b = Tensor::<(U1, U2), f64>::from_array([[3.0, 4.0]]);
-    /// assert!((a.pairwise_distance(&b, 2.0, 0.0).item() - 5.0).abs() < 1e-15);
-    /// ```
-    ///
-    /// # Panics
-    /// If runtime dims differ, or `p` is not positive.
-    pub fn pairwise_distance<T2: TapeMode<E>>(
-        self,
-        other: &Tensor<(N, D), E, T2>,
-        p: f64,
-        eps: f64,
-    ) -> Tensor<(N,), E, T::Output>
-    where
-        T: MergeTape<E, T2>,
-    {
-        self.sub(other)
-            .add_scalar(E::from_f64(eps))
-            .norm_axis::<1>(p)
-    }
-}
 
 /// The `p`-norm distance between paired rows (PyTorch's `nn.PairwiseDistance(p=2, eps=1e-6,
 /// keepdim=False)`; `keepdim` is [`forward_keepdim`](PairwiseDistance::forward_keepdim)).
@@ -103,35 +75,6 @@ impl PairwiseDistance {
         T2: TapeMode<E>,
     {
         self.forward(x1, x2).unsqueeze::<1>()
-    }
-}
-
-impl<S: crate::shape::Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
-    /// The cosine of the angle between `self` and `other` along axis `I`, computed as PyTorch's
-    /// `cosine_similarity(x1, x2, dim=I, eps)`: each side divided by its norm clamped at `eps`,
-    /// then the dot product (so the result stays in `[-1, 1]`); as PyTorch's, the clamp passes
-    /// the norm's gradient.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let a = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [1.0, 1.0]]);
-    /// let b = Tensor::<(U2, U2), f64>::from_array([[0.0, 2.0], [3.0, 3.0]]);
-    /// let c = a.cosine_similarity::<1, _>(&b, 1e-8);
-    /// assert!(c.to_vec()[0].abs() < 1e-15 && (c.to_vec()[1] - 1.0).abs() < 1e-15);
-    /// ```
-    ///
-    /// # Panics
-    /// If runtime dims differ; the message names both shapes.
-    pub fn cosine_similarity<const I: usize, T2: TapeMode<E>>(
-        self,
-        other: &Tensor<S, E, T2>,
-        eps: f64,
-    ) -> Tensor<<S as crate::shape::RemoveAxis<I>>::Output, E, T::Output>
-    where
-        S: crate::shape::RemoveAxis<I>,
-        T: MergeTape<E, T2>,
-    {
-        crate::ops::cosine_similarity_op::<S, I, E, T, T2>(self, other, eps)
     }
 }
 

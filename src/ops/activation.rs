@@ -13,7 +13,8 @@ const SELU_ALPHA: f64 = 1.673_263_242_354_377_3;
 const SELU_SCALE: f64 = 1.050_700_987_355_480_5;
 
 /// `ln(1 + e^z)`, exact for every `z`.
-fn softplus1<E: Element>(z: E) -> E {
+/// `ln(1 + e^z)` without overflow (also the losses' softplus).
+pub(crate) fn softplus1<E: Element>(z: E) -> E {
     z.max(E::zero()) + (-z.abs()).exp().ln_1p()
 }
 

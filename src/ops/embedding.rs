@@ -1,6 +1,7 @@
 //! Looking rows of a table up by index: the op under [`Embedding`](crate::nn::Embedding).
 
 use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::kernels;
 use crate::shape::{AppendDim, Dim};
 use crate::tensor::{Element, Indices, Tensor};
 
@@ -53,18 +54,10 @@ impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
     {
         let (rows, d) = self.shape();
         ids.check_range("embedding", rows.size())?;
-        let table = self.as_slice();
         let width = d.size();
-        let mut y = Vec::with_capacity(ids.numel() * width);
-        for &id in ids.as_slice() {
-            let row = &table[id as usize * width..][..width];
-            match row_scales {
-                Some(s) => y.extend(row.iter().map(|&v| v * s[id as usize])),
-                None => y.extend_from_slice(row),
-            }
-        }
         let out = ids.shape().append(d);
         let ids: Vec<usize> = ids.as_slice().iter().map(|&i| i as usize).collect();
+        let y = kernels::lookup_rows(self.as_slice(), width, &ids, row_scales);
         let (target, node) = self.as_input();
         let n_rows = rows.size();
         Ok(op_result(out, y, &[(target, node)], |_| {
@@ -82,14 +75,7 @@ impl<V: Dim, D: Dim, E: Element, T0: TapeMode<E>> Tensor<(V, D), E, T0> {
                         *s = E::from_usize(c.max(1)).recip();
                     }
                 }
-                for (&id, gi) in ids.iter().zip(g.chunks_exact(width)) {
-                    if Some(id) == padding_idx {
-                        continue;
-                    }
-                    for (d, &v) in gw[id * width..][..width].iter_mut().zip(gi) {
-                        *d = *d + v * scale[id];
-                    }
-                }
+                kernels::scatter_rows(gw, width, &ids, g, &scale, padding_idx);
             })
         }))
     }

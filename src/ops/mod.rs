@@ -35,8 +35,8 @@ pub use pool::PoolIndices;
 pub use reshape::BatchDim;
 pub use select::{Part, TopK};
 
+pub(crate) use activation::softplus1 as softplus;
 pub(crate) use elementwise::sigmoid;
-pub(crate) use reduce::cosine_similarity_op;
 
 use crate::shape::Shape;
 

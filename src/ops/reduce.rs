@@ -342,12 +342,69 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     }
 }
 
+impl<N: crate::shape::Dim, D: crate::shape::Dim, E: Element, T: TapeMode<E>> Tensor<(N, D), E, T> {
+    /// The `p`-norm distance between each row of `self` and the same row of `other`, computed
+    /// as PyTorch's `pairwise_distance`: `||x1 - x2 + eps||_p` over the last dim.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let a = Tensor::<(U1, U2), f64>::from_array([[0.0, 0.0]]);
+    /// let b = Tensor::<(U1, U2), f64>::from_array([[3.0, 4.0]]);
+    /// assert!((a.pairwise_distance(&b, 2.0, 0.0).item() - 5.0).abs() < 1e-15);
+    /// ```
+    ///
+    /// # Panics
+    /// If runtime dims differ, or `p` is not positive.
+    pub fn pairwise_distance<T2: TapeMode<E>>(
+        self,
+        other: &Tensor<(N, D), E, T2>,
+        p: f64,
+        eps: f64,
+    ) -> Tensor<(N,), E, T::Output>
+    where
+        T: crate::autograd::MergeTape<E, T2>,
+    {
+        self.sub(other)
+            .add_scalar(E::from_f64(eps))
+            .norm_axis::<1>(p)
+    }
+}
+
+impl<S: crate::shape::Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
+    /// The cosine of the angle between `self` and `other` along axis `I`, computed as PyTorch's
+    /// `cosine_similarity(x1, x2, dim=I, eps)`: each side divided by its norm clamped at `eps`,
+    /// then the dot product (so the result stays in `[-1, 1]`); as PyTorch's, the clamp passes
+    /// the norm's gradient.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let a = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [1.0, 1.0]]);
+    /// let b = Tensor::<(U2, U2), f64>::from_array([[0.0, 2.0], [3.0, 3.0]]);
+    /// let c = a.cosine_similarity::<1, _>(&b, 1e-8);
+    /// assert!(c.to_vec()[0].abs() < 1e-15 && (c.to_vec()[1] - 1.0).abs() < 1e-15);
+    /// ```
+    ///
+    /// # Panics
+    /// If runtime dims differ; the message names both shapes.
+    pub fn cosine_similarity<const I: usize, T2: TapeMode<E>>(
+        self,
+        other: &Tensor<S, E, T2>,
+        eps: f64,
+    ) -> Tensor<<S as crate::shape::RemoveAxis<I>>::Output, E, T::Output>
+    where
+        S: crate::shape::RemoveAxis<I>,
+        T: crate::autograd::MergeTape<E, T2>,
+    {
+        cosine_similarity_op::<S, I, E, T, T2>(self, other, eps)
+    }
+}
+
 /// [`Tensor::cosine_similarity`](crate::Tensor::cosine_similarity): for each line along axis
 /// `I`, `y = sum(x1 x2) / (c1 c2)` with `c = max(|x|, eps)`. The gradient follows PyTorch's
 /// graph, where the clamp is applied to a copy of the norm without a gradient: `c` stands for
 /// the norm, whose own derivative is `x / |x|` (zero at a zero norm), so
 /// `dy/dx1 = x2 / (c1 c2) - y x1 / (c1 |x1|)`.
-pub(crate) fn cosine_similarity_op<S, const I: usize, E, T, T2>(
+fn cosine_similarity_op<S, const I: usize, E, T, T2>(
     x1: Tensor<S, E, T>,
     x2: &Tensor<S, E, T2>,
     eps: f64,

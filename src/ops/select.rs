@@ -9,6 +9,7 @@
 use super::axis_split;
 use crate::autograd::{op_result, unary_result, MergeTape, TapeMode};
 use crate::error::{Error, Result};
+use crate::kernels;
 use crate::shape::{
     AxisDim, ChunkDim, ConstDim, Dim, InsertAxis, RemoveAxis, ReplaceAxis, SameRank, Shape, UnitDim,
 };
@@ -49,23 +50,9 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// length); the gradient adds back to the positions picked.
     fn take_along<S2: Shape>(self, out: S2, axis: usize, picks: Vec<usize>) -> Tensor<S2, E, T> {
         let (outer, n, inner) = axis_split(&self.dims(), axis);
-        let x = self.as_slice();
-        let mut y = Vec::with_capacity(outer * picks.len() * inner);
-        for o in 0..outer {
-            for &p in &picks {
-                y.extend_from_slice(&x[(o * n + p) * inner..][..inner]);
-            }
-        }
-        let m = picks.len();
+        let y = kernels::take_along(self.as_slice(), outer, n, inner, &picks);
         unary_result(out, y, &self, move |g, gx| {
-            for o in 0..outer {
-                for (j, &p) in picks.iter().enumerate() {
-                    let src = &g[(o * m + j) * inner..][..inner];
-                    for (d, &v) in gx[(o * n + p) * inner..][..inner].iter_mut().zip(src) {
-                        *d = *d + v;
-                    }
-                }
-            }
+            kernels::take_along_backward(g, gx, outer, n, inner, &picks)
         })
     }
 
@@ -373,12 +360,9 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
 
     /// The values at flat positions `at`, into shape `out`; the gradient adds back to them.
     fn gather_flat<S2: Shape>(self, out: S2, at: Vec<usize>) -> Tensor<S2, E, T> {
-        let x = self.as_slice();
-        let y = at.iter().map(|&p| x[p]).collect();
+        let y = kernels::gather_flat(self.as_slice(), &at);
         unary_result(out, y, &self, move |g, gx| {
-            for (&p, &v) in at.iter().zip(g) {
-                gx[p] = gx[p] + v;
-            }
+            kernels::scatter_add_flat(gx, &at, g)
         })
     }
 
@@ -436,20 +420,16 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let dims = self.dims();
         let at = scatter_positions("scatter_add", index.as_slice(), &index.dims(), &dims, I)?;
         let mut y = self.as_slice().to_vec();
-        for (&p, &v) in at.iter().zip(src.as_slice()) {
-            y[p] = y[p] + v;
-        }
+        kernels::scatter_add_flat(&mut y, &at, src.as_slice());
         let (ta, na) = self.as_input();
         let (tb, nb) = src.as_input();
         Ok(op_result(self.shape(), y, &[(ta, na), (tb, nb)], |_| {
             Box::new(move |g, grads| {
                 if let Some(gx) = grads.accum(&ta) {
-                    crate::kernels::add_assign(gx, g);
+                    kernels::add_assign(gx, g);
                 }
                 if let Some(gs) = grads.accum(&tb) {
-                    for (d, &p) in gs.iter_mut().zip(&at) {
-                        *d = *d + g[p];
-                    }
+                    kernels::add_assign(gs, &kernels::gather_flat(g, &at));
                 }
             })
         }))
@@ -468,25 +448,12 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     {
         let (outer, n, inner) = axis_split(&self.dims(), I);
         let mut y = self.as_slice().to_vec();
-        let run = move |v: &mut [E], reverse: bool| {
-            for o in 0..outer {
-                for i in 0..inner {
-                    let mut acc = E::zero();
-                    for j in 0..n {
-                        let j = if reverse { n - 1 - j } else { j };
-                        let p = (o * n + j) * inner + i;
-                        acc = acc + v[p];
-                        v[p] = acc;
-                    }
-                }
-            }
-        };
-        run(&mut y, false);
+        kernels::cumsum_axis(&mut y, outer, n, inner, false);
         unary_result(self.shape(), y, &self, move |g, gx| {
             // the gradient of a running sum is the running sum from the end
             let mut back = g.to_vec();
-            run(&mut back, true);
-            crate::kernels::add_assign(gx, &back);
+            kernels::cumsum_axis(&mut back, outer, n, inner, true);
+            kernels::add_assign(gx, &back);
         })
     }
 
