@@ -809,6 +809,14 @@ impl TripletMarginLoss {
 }
 
 /// A distance between paired rows, as `TripletMarginWithDistanceLoss` takes it.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::loss::Distance;
+/// let l1: Distance<U1, U2, f64, NoTape> = |x, y| x.pairwise_distance(y, 1.0, 0.0);
+/// let d = l1(Tensor::zeros(), &Tensor::from_array([[1.0, -2.0]]));
+/// assert_eq!(d.item(), 3.0);
+/// ```
 pub type Distance<N, D, E, T> =
     fn(Tensor<(N, D), E, T>, &Tensor<(N, D), E, T>) -> Tensor<(N,), E, T>;
 
