@@ -1,5 +1,6 @@
 //! Benchmarks of the foundation's hot operations (the workloads W1-W6 join in the kernels
-//! issue): matrix products at the W5 sizes and a traced MLP-layer step.
+//! issue): matrix products at the W5 sizes, a traced MLP-layer step, and the CTC loss (its
+//! PyTorch counterpart: `benches/pytorch_ops.py`).
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use stensor::prelude::*;
@@ -31,5 +32,42 @@ fn bench_linear_step(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_gemm, bench_linear_step);
+/// The CTC sizes `(T, N, C, S)`: a short utterance batch and a speech-recogniser-sized one
+/// (29 characters, 200 frames, 40-label transcripts); the same in `pytorch_ops.py`.
+const CTC_SIZES: [(usize, usize, usize, usize); 2] = [(50, 16, 20, 10), (200, 32, 29, 40)];
+
+fn bench_ctc(c: &mut Criterion) {
+    use stensor::loss::CTCLoss;
+    let mut g = c.benchmark_group("ctc");
+    for (t, n, classes, s) in CTC_SIZES {
+        let mut lp = Tensor::<(usize, usize, usize)>::uniform_shaped(
+            (t, n, classes),
+            &mut Rng::seed(0),
+            -2.0,
+            2.0,
+        )
+        .log_softmax::<2>();
+        lp.set_requires_grad(true);
+        let labels: Vec<i64> = (0..n * s)
+            .map(|i| 1 + (i * 7 % (classes - 1)) as i64)
+            .collect();
+        let targets = Indices::from_vec_shaped((n, s), labels).unwrap();
+        let (il, tl) = (vec![t as i64; n], vec![s as i64; n]);
+        let id = format!("T{t} N{n} C{classes} S{s}");
+        let loss = CTCLoss::default();
+        g.bench_function(format!("{id} forward"), |b| {
+            b.iter(|| loss.forward(lp.clone(), &targets, &il, &tl).unwrap())
+        });
+        g.bench_function(format!("{id} forward+backward"), |b| {
+            b.iter(|| {
+                loss.forward(lp.clone().trace(), &targets, &il, &tl)
+                    .unwrap()
+                    .backward()
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, bench_gemm, bench_linear_step, bench_ctc);
 criterion_main!(benches);

@@ -323,6 +323,61 @@ fn losses() {
         ..Default::default()
     }
     .forward(x, &x2.clone().trace_no_grad(), &pm));
+    // cdist and pdist for each order, both sides; random points never coincide
+    let (pts, others) = (
+        rand::<(U2, U3, U4)>(56, -1.0, 1.0),
+        rand::<(U2, U5, U4)>(57, -1.0, 1.0),
+    );
+    for p in [0.0, 1.0, 1.5, 2.0, 3.0, f64::INFINITY] {
+        check!(pts, |x| x.cdist(&others.clone().trace_no_grad(), p));
+        check!(others, |y| pts.clone().trace_no_grad().cdist(&y, p));
+        check!(x, |x| x.cdist(&t.clone().trace_no_grad(), p));
+        check!(x, |x| x.pdist(p));
+    }
+    // the hinges away from their kinks: scores apart by more than the step of the check
+    let spread =
+        Tensor::<(U3, U5), f64>::from_fn(|[i, j]| ((i * 5 + j * 3) % 7) as f64 * 0.37 - 1.1);
+    for (p, weight) in [(1, None), (2, Some(vec![1.0, 2.0, 0.5, 1.5, 3.0]))] {
+        let mm = MultiMarginLoss {
+            p,
+            margin: 0.9,
+            weight,
+            ..Default::default()
+        };
+        check!(spread, |x| mm.forward(x, &[4, 0, 2]));
+    }
+    let lists =
+        Indices::<(U3, U5)>::from_array([[3, 0, -1, 1, 2], [1, 2, 4, -1, 0], [4, -1, 0, 0, 0]]);
+    check!(spread, |x| MultiLabelMarginLoss::default()
+        .forward(x, &lists));
+    // CTC with respect to the log-probabilities themselves (any values, not only
+    // log_softmax's: the gradient is the plain partial derivative) and through log_softmax,
+    // padded and concatenated targets, each reduction, a repeated label
+    let logits = rand::<(U7, U3, U5)>(58, -2.0, 2.0);
+    let padded = Indices::<(U3, U4)>::from_array([[1, 2, 2, 0], [3, 1, 0, 0], [4, 4, 1, 3]]);
+    let flat = Indices::<(U9,)>::from_array([1, 2, 2, 3, 1, 4, 4, 1, 3]);
+    let (il, tl) = ([7i64, 5, 7], [3i64, 2, 4]);
+    for reduction in [Reduction::Mean, Reduction::Sum] {
+        let ctc = CTCLoss {
+            reduction,
+            ..Default::default()
+        };
+        check!(logits, |lp| ctc.forward(lp, &padded, &il, &tl).unwrap());
+        check!(logits, |x| ctc
+            .forward(x.log_softmax::<2>(), &flat, &il, &tl)
+            .unwrap());
+    }
+    check!(logits, |x| CTCLoss {
+        blank: 4,
+        ..Default::default()
+    }
+    .forward_none(
+        x.log_softmax::<2>(),
+        &Indices::<(U3,)>::from_array([1, 0, 3]),
+        &[6, 2, 4],
+        &[1, 1, 1]
+    )
+    .unwrap());
     let var = rand::<L>(49, 0.3, 2.0);
     check!(x, |x| GaussianNLLLoss {
         full: true,

@@ -1,8 +1,8 @@
-//! PyTorch parity of the losses of `tests/reference/distance.json` that stensor has so far
-//! (SoftMargin, HingeEmbedding, PoissonNLL, MarginRanking, GaussianNLL, MultiLabelSoftMargin,
-//! CosineEmbedding, TripletMargin, TripletMarginWithDistance) and the distances
-//! (PairwiseDistance, CosineSimilarity), value and gradients, in f64 and f32, every case of
-//! each.
+//! PyTorch parity of every case of `tests/reference/distance.json`: the distances
+//! (PairwiseDistance, CosineSimilarity, `cdist`, `pdist`) and the losses (SoftMargin,
+//! HingeEmbedding, PoissonNLL, MarginRanking, GaussianNLL, MultiLabelSoftMargin,
+//! CosineEmbedding, TripletMargin, TripletMarginWithDistance, MultiMargin, MultiLabelMargin,
+//! CTC), value and gradients, in f64 and f32.
 
 mod common;
 
@@ -331,6 +331,140 @@ fn run_distances<E: Element>() {
             }
         }
     }
+}
+
+/// The integer tensor at `path` of the case.
+fn ids(c: &Case, path: &[&str]) -> Vec<i64> {
+    c.data(path).into_iter().map(|v| v as i64).collect()
+}
+
+fn run_all_pairs<E: Element>() {
+    for name in of_kind("torch.cdist") {
+        let c = case("distance", &name);
+        let p = c.config()["p"].as_f64().unwrap();
+        macro_rules! cdist {
+            ($S1:ty, $S2:ty) => {{
+                let x1 = c.tensor::<$S1, E>(&["inputs", "x1"]).trace();
+                let x2 = c.tensor::<$S2, E>(&["inputs", "x2"]).trace();
+                let y = x1.clone().cdist(&x2, p);
+                check_out_and_grads(&c, y, &[("x1", &x1)]);
+                let y = x1.clone().cdist(&x2, p);
+                check_out_and_grads(&c, y, &[("x2", &x2)]);
+            }};
+        }
+        match c.dims(&["inputs", "x1"]).as_slice() {
+            [2, 4, 3] => cdist!((U2, U4, U3), (U2, U5, U3)),
+            [4, 3] => cdist!((U4, U3), (U5, U3)),
+            [3, 4] => cdist!((U3, U4), (U2, U4)),
+            d => panic!("{name}: {d:?}"),
+        }
+    }
+    for name in of_kind("F.pdist") {
+        let c = case("distance", &name);
+        let x = c.tensor::<(U5, U3), E>(&["inputs", "x"]).trace();
+        let y: Tensor<(U10,), E, Tape<E>> = x.clone().pdist(c.config()["p"].as_f64().unwrap());
+        check_out_and_grads(&c, y, &[("x", &x)]);
+    }
+    for name in of_kind("MultiMarginLoss") {
+        let c = case("distance", &name);
+        let cfg = c.config();
+        let x = c.tensor::<(U4, U5), E>(&["inputs", "x"]).trace();
+        let t = ids(&c, &["inputs", "target"]);
+        let l = MultiMarginLoss {
+            p: cfg["p"].as_u64().unwrap() as u32,
+            margin: cfg["margin"].as_f64().unwrap(),
+            weight: cfg["weight"]
+                .as_array()
+                .map(|w| w.iter().map(|v| v.as_f64().unwrap()).collect()),
+            ..Default::default()
+        };
+        match reduction(&c) {
+            None => check_out_and_grads(&c, l.forward_none(x.clone(), &t), &[("x", &x)]),
+            Some(r) => {
+                let l = MultiMarginLoss { reduction: r, ..l };
+                check_out_and_grads(&c, l.forward(x.clone(), &t), &[("x", &x)])
+            }
+        }
+    }
+    for name in of_kind("MultiLabelMarginLoss") {
+        let c = case("distance", &name);
+        let x = c.tensor::<(U3, U5), E>(&["inputs", "x"]).trace();
+        let t = Indices::<(U3, U5)>::from_vec(ids(&c, &["inputs", "target"])).unwrap();
+        match reduction(&c) {
+            None => check_out_and_grads(
+                &c,
+                MultiLabelMarginLoss::default().forward_none(x.clone(), &t),
+                &[("x", &x)],
+            ),
+            Some(r) => check_out_and_grads(
+                &c,
+                MultiLabelMarginLoss { reduction: r }.forward(x.clone(), &t),
+                &[("x", &x)],
+            ),
+        }
+    }
+}
+
+fn run_ctc<E: Element>() {
+    for name in of_kind("CTCLoss") {
+        let c = case("distance", &name);
+        let cfg = c.config();
+        let loss = CTCLoss {
+            blank: cfg["blank"].as_u64().unwrap() as usize,
+            zero_infinity: cfg["zero_infinity"].as_bool().unwrap(),
+            ..Default::default()
+        };
+        // frames, batch and targets at run time, as data decides them; classes static
+        let dims = c.dims(&["inputs", "x"]);
+        let x = Tensor::<(usize, usize, usize), E>::from_vec_shaped(
+            (dims[0], dims[1], dims[2]),
+            c.data(&["inputs", "x"])
+                .into_iter()
+                .map(E::from_f64)
+                .collect(),
+        )
+        .unwrap()
+        .trace();
+        let lp = x.clone().log_softmax::<2>();
+        let (il, tl) = (
+            ids(&c, &["inputs", "input_lengths"]),
+            ids(&c, &["inputs", "target_lengths"]),
+        );
+        let td = c.dims(&["inputs", "targets"]);
+        let labels = ids(&c, &["inputs", "targets"]);
+        // padded (N, S) or concatenated, as the case has them
+        let t: Box<dyn CtcTargets> = match td.as_slice() {
+            [n, s] => Box::new(Indices::from_vec_shaped((*n, *s), labels).unwrap()),
+            [len] => Box::new(Indices::from_vec_shaped((*len,), labels).unwrap()),
+            d => panic!("{name}: targets {d:?}"),
+        };
+        match reduction(&c) {
+            None => {
+                let l = loss.forward_none(lp, &*t, &il, &tl).unwrap();
+                check_out_and_grads(&c, l, &[("x", &x)]);
+            }
+            Some(r) => {
+                let loss = CTCLoss {
+                    reduction: r,
+                    ..loss
+                };
+                let l = loss.forward(lp, &*t, &il, &tl).unwrap();
+                check_out_and_grads(&c, l, &[("x", &x)]);
+            }
+        }
+    }
+}
+
+#[test]
+fn cdist_pdist_and_the_multi_class_margin_losses_match_pytorch() {
+    run_all_pairs::<f64>();
+    run_all_pairs::<f32>();
+}
+
+#[test]
+fn ctc_loss_matches_pytorch_through_log_softmax() {
+    run_ctc::<f64>();
+    run_ctc::<f32>();
 }
 
 #[test]

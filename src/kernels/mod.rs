@@ -13,12 +13,15 @@
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
 mod conv;
+mod ctc;
 mod direct;
+mod distance;
 mod elementwise;
 mod gemm;
 mod gemm_f32;
 mod index;
 mod layout;
+mod margin;
 mod norm;
 mod optim;
 mod pad;
@@ -28,11 +31,14 @@ pub(crate) mod simd;
 mod softmax;
 
 pub use conv::*;
+pub use ctc::*;
+pub use distance::*;
 pub use elementwise::*;
 pub use gemm::*;
 pub(crate) use gemm_f32::gemm_f32;
 pub use index::*;
 pub use layout::*;
+pub use margin::*;
 pub use norm::*;
 pub use optim::*;
 pub use pad::*;
@@ -312,6 +318,16 @@ pub(crate) fn part_len(len: usize, align: usize) -> usize {
 
 /// Work below this many elements stays on one thread (rayon costs microseconds).
 pub const PARALLEL_MIN_ELEMS: usize = 1 << 15;
+
+/// Central differences for the kernels' adjoint tests.
+#[cfg(test)]
+pub(crate) fn central_difference(f: impl Fn(&[f64]) -> f64, x: &[f64], k: usize) -> f64 {
+    let h = 1e-6;
+    let (mut up, mut down) = (x.to_vec(), x.to_vec());
+    up[k] += h;
+    down[k] -= h;
+    (f(&up) - f(&down)) / (2.0 * h)
+}
 
 #[cfg(test)]
 mod tests {

@@ -2,12 +2,15 @@
 //! `nn.BCELoss`, `nn.BCEWithLogitsLoss`, `nn.SmoothL1Loss`, `nn.HuberLoss`, `nn.KLDivLoss`,
 //! `nn.SoftMarginLoss`, `nn.HingeEmbeddingLoss`, `nn.PoissonNLLLoss`, `nn.MarginRankingLoss`,
 //! `nn.GaussianNLLLoss`, `nn.MultiLabelSoftMarginLoss`, `nn.TripletMarginLoss`,
-//! `nn.TripletMarginWithDistanceLoss`, `nn.CosineEmbeddingLoss`).
+//! `nn.TripletMarginWithDistanceLoss`, `nn.CosineEmbeddingLoss`, `nn.MultiMarginLoss`,
+//! `nn.MultiLabelMarginLoss`, `nn.CTCLoss`).
 //!
 //! Every loss has `forward`, which reduces to a scalar with [`Reduction::Mean`] (PyTorch's
 //! default) or [`Reduction::Sum`], and `forward_none` for PyTorch's `reduction="none"` (the
 //! per-element or per-sample losses, typed). Targets are untraced tensors of the input's shape,
-//! or class indices for `CrossEntropyLoss` and `NLLLoss`.
+//! or class indices for `CrossEntropyLoss`, `NLLLoss` and the multi-class margin losses;
+//! `CTCLoss` takes label sequences and lengths per sample, and returns a `Result` since those
+//! lengths are data.
 //!
 //! # Design note
 //! Cross-entropy and NLL in every variant (class indices or probabilities, `weight`,
@@ -16,6 +19,12 @@
 //! weights, the smoothing and PyTorch's normalizer of the mean (the sum of the weights of the
 //! non-ignored targets). The gradient then comes from the log-softmax and product rules, which
 //! are checked on their own.
+
+mod ctc;
+mod margin;
+
+pub use ctc::{CTCLoss, CtcLabels, CtcTargets};
+pub use margin::{MultiLabelMarginLoss, MultiMarginLoss};
 
 use crate::autograd::TapeMode;
 use crate::shape::{RemoveAxis, Shape};

@@ -12,11 +12,13 @@
 
 mod activation;
 mod conv;
+mod distance;
 mod dropout;
 mod elementwise;
 mod embedding;
 mod index;
 mod linear;
+mod margin;
 mod matmul;
 pub(crate) mod norm;
 mod pad;
@@ -29,6 +31,7 @@ pub mod spatial;
 
 pub use embedding::BagMode;
 pub(crate) use embedding::Bags;
+pub(crate) use margin::{ctc, multi_margin, multilabel_margin, CtcBatch};
 pub use matmul::MatMul;
 pub use norm::RunningStats;
 pub use pool::PoolIndices;

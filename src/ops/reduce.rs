@@ -268,8 +268,8 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
 
 impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// The `p`-norm along axis `I`, `(sum |x|^p)^(1/p)` (`p = f64::INFINITY`: the largest
-    /// `|x|`), as PyTorch's `linalg.vector_norm(x, p, dim=I)`. Its gradient at a zero norm is
-    /// zero, as PyTorch's.
+    /// `|x|`; `p = 0`: how many entries are non-zero), as PyTorch's
+    /// `linalg.vector_norm(x, p, dim=I)`. Its gradient at a zero norm is zero, as PyTorch's.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -280,195 +280,29 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// ```
     ///
     /// # Panics
-    /// If `p` is not positive.
+    /// If `p` is negative.
     pub fn norm_axis<const I: usize>(self, p: f64) -> Tensor<S::Output, E, T>
     where
         S: RemoveAxis<I>,
     {
-        assert!(p > 0.0, "norm_axis: p must be positive, got {p}");
+        assert!(p >= 0.0, "norm_axis: p must not be negative, got {p}");
         let (outer, n, inner) = self.reduced_axis(Some(I));
         let x = self.data_arc();
         let at = move |o: usize, j: usize, i: usize| (o * n + j) * inner + i;
-        let mut y = vec![E::zero(); outer * inner];
-        for o in 0..outer {
-            for i in 0..inner {
-                let line = (0..n).map(|j| x[at(o, j, i)].abs());
-                y[o * inner + i] = if p.is_infinite() {
-                    line.fold(E::zero(), |m, v| if v > m || v.is_nan() { v } else { m })
-                } else if p == 1.0 {
-                    line.fold(E::zero(), |s, v| s + v)
-                } else if p == 2.0 {
-                    line.fold(E::zero(), |s, v| s + v * v).sqrt()
-                } else {
-                    let pe = E::from_f64(p);
-                    line.fold(E::zero(), |s, v| s + v.powf(pe)).powf(pe.recip())
-                };
-            }
-        }
+        let y: Vec<E> = (0..outer * inner)
+            .map(|l| kernels::lp_norm((0..n).map(|j| x[at(l / inner, j, l % inner)]), p))
+            .collect();
         let norms = Arc::new(y.clone());
         let out = self.shape().remove();
         let (target, node) = self.as_input();
         op_result(out, y, &[(target, node)], |_| {
             Box::new(move |g, grads| {
-                let Some(gx) = grads.accum(&target) else {
-                    return;
-                };
-                let pe = E::from_f64(p);
-                kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
-                    let (v, norm) = (x[at(o, j, i)], norms[o * inner + i]);
-                    if norm == E::zero() {
-                        return E::zero();
-                    }
-                    if p.is_infinite() {
-                        // to the largest |x| (each of ties, as PyTorch's max-norm backward)
-                        if v.abs() == norm {
-                            v.signum()
-                        } else {
-                            E::zero()
-                        }
-                    } else if p == 1.0 {
-                        if v == E::zero() {
-                            E::zero()
-                        } else {
-                            v.signum()
-                        }
-                    } else {
-                        // d/dv (sum |v|^p)^(1/p) = sign(v) |v|^(p-1) / norm^(p-1)
-                        v.signum() * (v.abs() / norm).powf(pe - E::one())
-                    }
-                });
+                if let Some(gx) = grads.accum(&target) {
+                    kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
+                        kernels::lp_norm_grad(x[at(o, j, i)], norms[o * inner + i], p)
+                    });
+                }
             })
         })
     }
-}
-
-impl<N: crate::shape::Dim, D: crate::shape::Dim, E: Element, T: TapeMode<E>> Tensor<(N, D), E, T> {
-    /// The `p`-norm distance between each row of `self` and the same row of `other`, computed
-    /// as PyTorch's `pairwise_distance`: `||x1 - x2 + eps||_p` over the last dim.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let a = Tensor::<(U1, U2), f64>::from_array([[0.0, 0.0]]);
-    /// let b = Tensor::<(U1, U2), f64>::from_array([[3.0, 4.0]]);
-    /// assert!((a.pairwise_distance(&b, 2.0, 0.0).item() - 5.0).abs() < 1e-15);
-    /// ```
-    ///
-    /// # Panics
-    /// If runtime dims differ, or `p` is not positive.
-    pub fn pairwise_distance<T2: TapeMode<E>>(
-        self,
-        other: &Tensor<(N, D), E, T2>,
-        p: f64,
-        eps: f64,
-    ) -> Tensor<(N,), E, T::Output>
-    where
-        T: crate::autograd::MergeTape<E, T2>,
-    {
-        self.sub(other)
-            .add_scalar(E::from_f64(eps))
-            .norm_axis::<1>(p)
-    }
-}
-
-impl<S: crate::shape::Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
-    /// The cosine of the angle between `self` and `other` along axis `I`, computed as PyTorch's
-    /// `cosine_similarity(x1, x2, dim=I, eps)`: each side divided by its norm clamped at `eps`,
-    /// then the dot product (so the result stays in `[-1, 1]`); as PyTorch's, the clamp passes
-    /// the norm's gradient.
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let a = Tensor::<(U2, U2), f64>::from_array([[1.0, 0.0], [1.0, 1.0]]);
-    /// let b = Tensor::<(U2, U2), f64>::from_array([[0.0, 2.0], [3.0, 3.0]]);
-    /// let c = a.cosine_similarity::<1, _>(&b, 1e-8);
-    /// assert!(c.to_vec()[0].abs() < 1e-15 && (c.to_vec()[1] - 1.0).abs() < 1e-15);
-    /// ```
-    ///
-    /// # Panics
-    /// If runtime dims differ; the message names both shapes.
-    pub fn cosine_similarity<const I: usize, T2: TapeMode<E>>(
-        self,
-        other: &Tensor<S, E, T2>,
-        eps: f64,
-    ) -> Tensor<<S as crate::shape::RemoveAxis<I>>::Output, E, T::Output>
-    where
-        S: crate::shape::RemoveAxis<I>,
-        T: crate::autograd::MergeTape<E, T2>,
-    {
-        cosine_similarity_op::<S, I, E, T, T2>(self, other, eps)
-    }
-}
-
-/// [`Tensor::cosine_similarity`](crate::Tensor::cosine_similarity): for each line along axis
-/// `I`, `y = sum(x1 x2) / (c1 c2)` with `c = max(|x|, eps)`. The gradient follows PyTorch's
-/// graph, where the clamp is applied to a copy of the norm without a gradient: `c` stands for
-/// the norm, whose own derivative is `x / |x|` (zero at a zero norm), so
-/// `dy/dx1 = x2 / (c1 c2) - y x1 / (c1 |x1|)`.
-fn cosine_similarity_op<S, const I: usize, E, T, T2>(
-    x1: Tensor<S, E, T>,
-    x2: &Tensor<S, E, T2>,
-    eps: f64,
-) -> Tensor<<S as RemoveAxis<I>>::Output, E, T::Output>
-where
-    S: RemoveAxis<I>,
-    E: Element,
-    T: crate::autograd::MergeTape<E, T2>,
-    T2: TapeMode<E>,
-{
-    super::assert_same_dims(&x1.shape(), &x2.shape(), "cosine_similarity");
-    let (outer, n, inner) = axis_split(&x1.dims(), I);
-    let (a, b) = (x1.data_arc(), x2.data_arc());
-    let at = move |o: usize, j: usize, i: usize| (o * n + j) * inner + i;
-    let eps = E::from_f64(eps);
-    let lines = outer * inner;
-    // per line: |x1|, |x2|, and the similarity
-    let (mut n1, mut n2, mut y) = (
-        vec![E::zero(); lines],
-        vec![E::zero(); lines],
-        vec![E::zero(); lines],
-    );
-    for o in 0..outer {
-        for i in 0..inner {
-            let (mut s1, mut s2, mut dot) = (E::zero(), E::zero(), E::zero());
-            let l = o * inner + i;
-            for j in 0..n {
-                let (u, v) = (a[at(o, j, i)], b[at(o, j, i)]);
-                s1 = s1 + u * u;
-                s2 = s2 + v * v;
-            }
-            (n1[l], n2[l]) = (s1.sqrt(), s2.sqrt());
-            let (c1, c2) = (n1[l].max(eps), n2[l].max(eps));
-            for j in 0..n {
-                dot = dot + (a[at(o, j, i)] / c1) * (b[at(o, j, i)] / c2);
-            }
-            y[l] = dot;
-        }
-    }
-    let sims = Arc::new(y.clone());
-    let out = x1.shape().remove();
-    let (ta, na) = x1.as_input();
-    let (tb, nb) = x2.as_input();
-    op_result(out, y, &[(ta, na), (tb, nb)], |_| {
-        Box::new(move |g, grads| {
-            // d/dx of side `x` whose partner is `w`: w / (cx cw) - y x / (cx |x|)
-            let side = |x: &[E], w: &[E], nx: &[E], nw: &[E], gx: &mut [E]| {
-                kernels::spread_axis(gx, g, outer, n, inner, |o, j, i| {
-                    let l = o * inner + i;
-                    let (cx, cw) = (nx[l].max(eps), nw[l].max(eps));
-                    let through_norm = if nx[l] == E::zero() {
-                        E::zero()
-                    } else {
-                        sims[l] * x[at(o, j, i)] / (cx * nx[l])
-                    };
-                    w[at(o, j, i)] / (cx * cw) - through_norm
-                });
-            };
-            if let Some(gx) = grads.accum(&ta) {
-                side(&a, &b, &n1, &n2, gx);
-            }
-            if let Some(gx) = grads.accum(&tb) {
-                side(&b, &a, &n2, &n1, gx);
-            }
-        })
-    })
 }

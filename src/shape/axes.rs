@@ -7,8 +7,8 @@
 
 use super::rules::{BroadcastDims, ChunksDivide, RanksEqual};
 use super::{ConstDim, Dim, Shape};
-use core::ops::{Div, Rem};
-use typenum::{Bit, Mod, Quot, UInt};
+use core::ops::{Div, Mul, Rem, Sub};
+use typenum::{Bit, Mod, Prod, Quot, Sub1, UInt, B1, U2};
 use typenum::{Eq, IsEqual, Unsigned, U0, U1};
 
 use super::rules::SameNumel;
@@ -503,6 +503,51 @@ where
 {
     type Output = Quot<UInt<U, B>, K>;
     fn part(_: usize) -> Self::Output {
+        Default::default()
+    }
+}
+
+/// The number of pairs `n (n - 1) / 2` among a dim's `n` rows ([`pdist`]'s output length):
+/// computed at compile time for a static dim, at run time for a runtime one.
+///
+/// [`pdist`]: crate::Tensor::pdist
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::PairsDim;
+/// assert_eq!(<U5 as PairsDim>::pairs(5), U10::new());
+/// assert_eq!(<U1 as PairsDim>::pairs(1).size(), 0);
+/// assert_eq!(<usize as PairsDim>::pairs(4), 6);
+/// ```
+pub trait PairsDim: Dim {
+    /// The dim of the pairs.
+    type Output: Dim;
+    /// The pairs among `n` rows.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::shape::PairsDim;
+    /// assert_eq!(<usize as PairsDim>::pairs(0), 0);
+    /// ```
+    fn pairs(n: usize) -> Self::Output;
+}
+
+impl PairsDim for usize {
+    type Output = usize;
+    fn pairs(n: usize) -> usize {
+        n * n.saturating_sub(1) / 2
+    }
+}
+
+impl<U: Unsigned, B: Bit> PairsDim for UInt<U, B>
+where
+    UInt<U, B>: ConstDim + Sub<B1>,
+    UInt<U, B>: Mul<Sub1<UInt<U, B>>>,
+    Prod<UInt<U, B>, Sub1<UInt<U, B>>>: Div<U2>,
+    Quot<Prod<UInt<U, B>, Sub1<UInt<U, B>>>, U2>: ConstDim,
+{
+    type Output = Quot<Prod<UInt<U, B>, Sub1<UInt<U, B>>>, U2>;
+    fn pairs(_: usize) -> Self::Output {
         Default::default()
     }
 }

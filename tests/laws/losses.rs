@@ -1,5 +1,8 @@
-//! Loss identities: CrossEntropy == NLL(log_softmax) (with class weights), label smoothing 0 is
-//! no smoothing, the mean is the sum over the count (with weights, the weighted count).
+//! Loss and distance identities: CrossEntropy == NLL(log_softmax) (with class weights), label
+//! smoothing 0 is no smoothing, the mean is the sum over the count (with weights, the weighted
+//! count); the triplet loss is zero once its margin is met, the cosine is scale invariant,
+//! `cdist`'s diagonal is `PairwiseDistance` and `pdist` its upper triangle, and CTC with one
+//! possible alignment is minus that alignment's log-probability.
 
 use crate::cases;
 use proptest::prelude::*;
@@ -94,5 +97,60 @@ proptest! {
         let scaled = a.mul_scalar(k).cosine_similarity::<1, _>(&b.mul_scalar(1.0 / k.sqrt()), 1e-8);
         close(&base, &scaled, Tolerance::new(1e-12, 1e-12))?;
         prop_assert!(base.as_slice().iter().all(|c| c.abs() <= 1.0));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+
+    /// `cdist`'s diagonal is `PairwiseDistance` (without its `eps`), and `pdist` is
+    /// `cdist(x, x)` above the diagonal, for every order.
+    #[test]
+    fn cdist_agrees_with_pairwise_distance_and_pdist(
+        a in any_tensor_f64::<(usize, U4)>().sizes(1, 6),
+        step in any_tensor_f64::<(U4,)>().range(-3.0, 3.0),
+        p in prop::sample::select(vec![0.0, 1.0, 1.5, 2.0, 3.0, f64::INFINITY]),
+    ) {
+        use stensor::nn::PairwiseDistance;
+        let n = a.dims()[0];
+        let b = a.clone().flip::<0>().add(&step.broadcast_to((n, U4::new())));
+        let all = a.clone().cdist(&b, p).to_vec();
+        let pairwise = PairwiseDistance { p, eps: 0.0 }.forward(a.clone(), &b).to_vec();
+        for i in 0..n {
+            prop_assert!((all[i * n + i] - pairwise[i]).abs() <= 1e-12 * pairwise[i].max(1.0));
+        }
+        let own = a.clone().cdist(&a, p).to_vec();
+        let pd = a.pdist(p).to_vec();
+        let mut k = 0;
+        for i in 0..n {
+            for j in i + 1..n {
+                prop_assert_eq!(pd[k], own[i * n + j]);
+                k += 1;
+            }
+        }
+        prop_assert_eq!(k, pd.len());
+    }
+
+    /// As many frames as labels and no two equal labels in a row: one alignment is possible
+    /// (each label on its own frame, no blank), so the loss is minus its log-probability.
+    #[test]
+    fn ctc_with_one_possible_alignment_is_minus_its_log_probability(
+        x in any_tensor_f64::<(usize, U1, U5)>().sizes(1, 8).range(-4.0, 4.0),
+        steps in prop::collection::vec(1usize..4, 8),
+    ) {
+        use stensor::loss::CTCLoss;
+        let frames = x.dims()[0];
+        // labels 1..=4 (0 is the blank), each differing from the one before
+        let mut labels = vec![1 + steps[0] % 4];
+        for s in &steps[1..frames] {
+            labels.push(1 + (labels[labels.len() - 1] - 1 + s) % 4);
+        }
+        let lp = x.log_softmax::<2>();
+        let path: f64 = labels.iter().enumerate().map(|(t, &k)| lp.as_slice()[t * 5 + k]).sum();
+        let ids: Vec<i64> = labels.iter().map(|&k| k as i64).collect();
+        let targets = Indices::from_vec_shaped((frames,), ids).unwrap();
+        let l = CTCLoss { reduction: Reduction::Sum, ..Default::default() };
+        let loss = l.forward(lp, &targets, &[frames as i64], &[frames as i64]).unwrap();
+        prop_assert!((loss.item() + path).abs() <= 1e-12 * path.abs().max(1.0));
     }
 }
