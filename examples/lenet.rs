@@ -40,7 +40,6 @@ use stensor::io::{Checkpoint, CheckpointFile};
 use stensor::nn::init::xavier_uniform_;
 use stensor::nn::*;
 use stensor::optim::{Adam, Optimizer, SGD};
-use stensor::plot::LinePlot;
 use stensor::prelude::*;
 
 /// LeNet-5 of the seed notes. A tuple struct, so its parameters have the names PyTorch gives
@@ -176,14 +175,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         other => return Err(format!("--optimizer: sgd or adam, not {other}").into()),
     };
     println!("\n{net}");
-    if let Some(path) = flags.opt("plot") {
-        LinePlot::new("epoch")
-            .series("train loss", &curves[0])
-            .series("train acc", &curves[1])
-            .series("test acc", &curves[2])
-            .save_png(&path, 640, 420)?;
-        println!("plotted the curves to {path}");
-    }
+    common::plot_if_asked(&flags, &curves)?;
     common::save_if_asked(&flags, &net)
 }
 

@@ -136,6 +136,20 @@ pub fn save_if_asked(flags: &Flags, net: &impl Module) -> Result<(), Box<dyn std
     Ok(())
 }
 
+/// Draws a run's curves into the PNG file `--plot` names, if it names one.
+#[cfg(feature = "plot")]
+pub fn plot_if_asked(flags: &Flags, curves: &Curves) -> Result<(), Box<dyn std::error::Error>> {
+    if let Some(path) = flags.opt("plot") {
+        stensor::plot::LinePlot::new("epoch")
+            .series("train loss", &curves[0])
+            .series("train acc", &curves[1])
+            .series("test acc", &curves[2])
+            .save_png(&path, 640, 420)?;
+        println!("plotted the curves to {path}");
+    }
+    Ok(())
+}
+
 /// A network that classifies `C x H x W` images into ten classes, traced or not.
 pub trait Classifier<C: ConstDim, H: ConstDim, W: ConstDim>: Module
     + Forward<Tensor<(usize, C, H, W), f32, Tape<f32>>, Output = Tensor<(usize, U10), f32, Tape<f32>>>

@@ -267,7 +267,6 @@ mod tests {
         }
     }
 
-
     #[test]
     fn cdist_and_its_adjoint_match_the_definition_on_odd_sizes() {
         for &pr in &ODD[..3] {

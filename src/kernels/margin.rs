@@ -136,7 +136,6 @@ mod tests {
             .collect()
     }
 
-
     #[test]
     fn multi_margin_matches_its_definition_and_its_adjoint_on_odd_sizes() {
         for &n in &ODD[..4] {

@@ -23,6 +23,7 @@ mod matmul;
 pub(crate) mod norm;
 mod pad;
 mod pool;
+mod recurrent;
 mod reduce;
 mod reshape;
 mod select;
@@ -35,6 +36,8 @@ pub(crate) use margin::{ctc, multi_margin, multilabel_margin, CtcBatch};
 pub use matmul::MatMul;
 pub use norm::RunningStats;
 pub use pool::PoolIndices;
+pub use recurrent::CellKind;
+pub(crate) use recurrent::{cell, run_direction, CellState, CellWeights};
 pub use reshape::BatchDim;
 pub use select::{Part, TopK};
 

@@ -38,12 +38,14 @@ mod axes;
 mod axes_gen;
 mod features;
 pub mod out;
+mod recurrent;
 pub mod rules;
 mod shuffle;
 pub mod spatial;
 
 pub use axes::*;
 pub use features::*;
+pub use recurrent::*;
 pub use shuffle::*;
 
 use core::fmt::{self, Debug};

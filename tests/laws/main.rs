@@ -12,6 +12,8 @@
 //! - `activations`, `losses`: identities between them.
 //! - `sequences`: Embedding as one-hot times the weight, cat/narrow, gather/scatter_add
 //!   adjointness, masked_fill/where_, sort, chunk/cat, bags, over runtime batch sizes and lengths.
+//! - `recurrent`: a one-layer LSTM is its cell unrolled, the reverse direction is the forward
+//!   one on the reversed sequence, a packed sequence gets what it gets alone.
 //! - `gradients`: every layer passes `check_module_gradients` (input and parameters) for random
 //!   shapes, hyper-parameters and weights.
 //!
@@ -27,6 +29,7 @@ mod linearity;
 mod losses;
 mod normalization;
 mod pooling;
+mod recurrent;
 mod sequences;
 
 /// The number of cases: `PROPTEST_CASES` when set, otherwise `default`.
