@@ -14,7 +14,7 @@ use super::repr::{py_bool, py_float};
 use super::{init, Forward, Module, ParamField, TensorKind, TensorMut, TensorRef};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::error::{Error, Result};
-use crate::ops::{cell, run_direction, CellKind, CellState, CellWeights};
+use crate::ops::{run_direction, step, CellKind, CellState, CellWeights};
 use crate::shape::{ConstDim, Dim, Directions, HiddenDim, Projection};
 use crate::tensor::{Element, Rng, Tensor};
 use std::marker::PhantomData;
@@ -371,7 +371,13 @@ impl<K: CellType, I: ConstDim, H: HiddenDim, E: Element> Cell<K, I, H, E> {
             bias_hh: self.bias_hh.as_ref(),
             weight_hr: None,
         };
-        let next = cell(K::kind(self.nonlinearity), x, &CellState { h, c }, &w);
+        crate::ops::assert_same_dims(
+            &(n,),
+            &(h.shape().0,),
+            "recurrent cell: batch of input and state",
+        );
+        let xi = x.linear(&self.weight_ih, self.bias_ih.as_ref());
+        let next = step(K::kind(self.nonlinearity), xi, &CellState { h, c }, &w);
         K::join(next.h, next.c)
     }
 }

@@ -141,30 +141,6 @@ where
     }
 }
 
-/// A cell's step on its input `x` (`(N, X)`): the input projection, then [`step`].
-pub(crate) fn cell<N, G, X, O, H, E, T>(
-    kind: CellKind,
-    x: Tensor<(N, X), E, T>,
-    state: &CellState<N, O, H, E, T>,
-    w: &CellWeights<'_, G, X, O, H, E>,
-) -> CellState<N, O, H, E, T>
-where
-    N: Dim,
-    G: ConstDim,
-    X: ConstDim,
-    O: ConstDim,
-    H: ConstDim,
-    E: Element,
-    T: MergeTape<E, T, Output = T>,
-{
-    crate::ops::assert_same_dims(
-        &(x.shape().0,),
-        &(state.h.shape().0,),
-        "recurrent cell: batch of input and state",
-    );
-    step(kind, x.linear(w.weight_ih, w.bias_ih), state, w)
-}
-
 /// `m` (1 where a sequence is active at this step, 0 where it is past its length) over `k`
 /// features per sequence.
 fn activity<N: Dim, K: ConstDim, E: Element>(active: &[bool], n: N) -> Tensor<(N, K), E> {
