@@ -36,6 +36,17 @@ pub fn lp_norm<E: Element>(line: impl Iterator<Item = E>, p: f64) -> E {
     }
 }
 
+/// The `p`-norm of each line along the middle axis of an `(outer, n, inner)` buffer, lines in
+/// `outer * inner` order.
+pub fn lp_norm_lines<E: Element>(x: &[E], [outer, n, inner]: [usize; 3], p: f64) -> Vec<E> {
+    (0..outer * inner)
+        .map(|l| {
+            let (o, i) = (l / inner, l % inner);
+            lp_norm((0..n).map(|j| x[(o * n + j) * inner + i]), p)
+        })
+        .collect()
+}
+
 /// `d norm / d v` for an entry `v` of a line whose `p`-norm is `norm`: zero at a zero norm and
 /// for `p = 0` (as PyTorch's), `sign(v)` for `p = 1` (zero at 0), the sign at the largest
 /// `|v|` (every one of ties) for `p = inf`, `sign(v) (|v| / norm)^(p - 1)` otherwise.
@@ -388,6 +399,29 @@ mod tests {
         // a zero line: its norm clamps at eps, the cosine is 0
         let (_, _, y) = cosine_lines(&[0.0, 0.0], &[1.0, 2.0], [1, 2, 1], 1e-8);
         assert_eq!(y, [0.0]);
+    }
+
+    #[test]
+    fn norms_of_lines_match_the_definition_on_odd_sizes() {
+        for &outer in &ODD[..3] {
+            for &n in &ODD {
+                for &inner in &ODD[..3] {
+                    let x = vals(outer * n * inner, 4);
+                    for &p in &PS {
+                        let y = lp_norm_lines(&x, [outer, n, inner], p);
+                        for o in 0..outer {
+                            for i in 0..inner {
+                                let line: Vec<f64> =
+                                    (0..n).map(|j| x[(o * n + j) * inner + i]).collect();
+                                let want = reference(&line, &vec![0.0; n], p);
+                                let got = y[o * inner + i];
+                                assert!((got - want).abs() <= 1e-12 * want.max(1.0));
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -15,7 +15,7 @@ use super::{init, Forward, Module, ParamField, TensorKind, TensorMut, TensorRef}
 use crate::autograd::{MergeTape, TapeMode};
 use crate::error::{Error, Result};
 use crate::ops::{run_direction, step, CellKind, CellState, CellWeights};
-use crate::shape::{ConstDim, Dim, Directions, HiddenDim, Projection};
+use crate::shape::{ConstDim, Dim, Directions, HiddenDim, InputFeatures, Projection, Shape};
 use crate::tensor::{Element, Rng, Tensor};
 use std::marker::PhantomData;
 use std::sync::Mutex;
@@ -250,6 +250,13 @@ fn cell_repr(i: usize, h: usize, bias: bool, relu: bool) -> String {
 /// A recurrent cell of kind `K` (PyTorch's `nn.RNNCell`, `nn.LSTMCell`, `nn.GRUCell`: see
 /// [`RNNCell`], [`LSTMCell`], [`GRUCell`]): one step from an input `(N, I)` and a state (each
 /// part `(N, H)`; zeros when not given) to the next state.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Cell, Forward, Gru};
+/// let cell = Cell::<Gru, U3, U4>::new(&mut Rng::seed(0));
+/// assert_eq!(cell.forward(Tensor::<(U2, U3)>::ones()).dims(), [2, 4]);
+/// ```
 #[derive(Clone, Debug)]
 pub struct Cell<K: CellType, I: ConstDim, H: HiddenDim, E: Element = f32> {
     /// The input projection of the stacked gates, `(gates * H, I)`.
@@ -309,6 +316,14 @@ pub type LSTMCell<I, H, E = f32> = Cell<Lstm, I, H, E>;
 pub type GRUCell<I, H, E = f32> = Cell<Gru, I, H, E>;
 
 /// A cell's state for a batch `N`: `h`, or an LSTM's `(h, c)`, each `(N, H)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{CellStateOf, Forward, LSTMCell, Lstm};
+/// let cell = LSTMCell::<U3, U4>::new(&mut Rng::seed(0));
+/// let (h, c): CellStateOf<Lstm, U2, U4, f32, NoTape> = cell.forward(Tensor::<(U2, U3)>::ones());
+/// assert_eq!((h.dims(), c.dims()), ([2, 4].into(), [2, 4].into()));
+/// ```
 pub type CellStateOf<K, N, H, E, T> =
     <K as CellType>::State<Tensor<(N, H), E, T>, Tensor<(N, H), E, T>>;
 
@@ -382,11 +397,21 @@ impl<K: CellType, I: ConstDim, H: HiddenDim, E: Element> Cell<K, I, H, E> {
     }
 }
 
-impl<K, N, I, H, E, T> Forward<(Tensor<(N, I), E, T>, CellStateOf<K, N, H, E, T>)>
+/// An input `(.., X)` as `(.., I)`, the features the layer reads (equal once
+/// `X: InputFeatures<I>` holds; the rule gives a mismatch its message).
+fn read_as<S: Shape, S2: Shape, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+) -> Tensor<S2, E, T> {
+    let shape = S2::from_dims(&x.dims()).expect("the input features rule");
+    x.view_as(shape)
+}
+
+impl<K, N, X, I, H, E, T> Forward<(Tensor<(N, X), E, T>, CellStateOf<K, N, H, E, T>)>
     for Cell<K, I, H, E>
 where
     K: CellType,
     N: Dim,
+    X: InputFeatures<I>,
     I: ConstDim,
     H: HiddenDim,
     E: Element,
@@ -395,24 +420,25 @@ where
     type Output = CellStateOf<K, N, H, E, T>;
     fn forward(
         &self,
-        (x, state): (Tensor<(N, I), E, T>, CellStateOf<K, N, H, E, T>),
+        (x, state): (Tensor<(N, X), E, T>, CellStateOf<K, N, H, E, T>),
     ) -> Self::Output {
-        self.step(x, Some(state))
+        self.step(read_as(x), Some(state))
     }
 }
 
-impl<K, N, I, H, E, T> Forward<Tensor<(N, I), E, T>> for Cell<K, I, H, E>
+impl<K, N, X, I, H, E, T> Forward<Tensor<(N, X), E, T>> for Cell<K, I, H, E>
 where
     K: CellType,
     N: Dim,
+    X: InputFeatures<I>,
     I: ConstDim,
     H: HiddenDim,
     E: Element,
     T: MergeTape<E, T, Output = T>,
 {
     type Output = CellStateOf<K, N, H, E, T>;
-    fn forward(&self, x: Tensor<(N, I), E, T>) -> Self::Output {
-        self.step(x, None)
+    fn forward(&self, x: Tensor<(N, X), E, T>) -> Self::Output {
+        self.step(read_as(x), None)
     }
 }
 
@@ -456,7 +482,7 @@ fn zeros_for<N: Dim, K: ConstDim, E: Element>(n: N) -> Tensor<(N, K), E> {
 
 /// An untraced state lifted to the input's tape (so a zero state and a given one take one
 /// path).
-fn lift<S: crate::shape::Shape, E: Element, T: TapeMode<E>>(t: Tensor<S, E>) -> Tensor<S, E, T> {
+fn lift<S: Shape, E: Element, T: TapeMode<E>>(t: Tensor<S, E>) -> Tensor<S, E, T> {
     t.retape(T::from_node(None))
 }
 
@@ -914,25 +940,72 @@ where
 }
 
 /// A layer's output and hidden-state size `H_out` (the projection's, or the hidden size).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::*;
+/// type C = (Lstm, U3, U8, U2, U2, BatchFirst, U5); // 2 bidirectional layers, proj_size 5
+/// assert_eq!(<OutOf<C> as ConstDim>::SIZE, 5);
+/// ```
 pub type OutOf<C> = <<C as LayerSpec>::Proj as Projection<<C as LayerSpec>::Hidden>>::Out;
 
 /// A layer's output features `D * H_out`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::*;
+/// type C = (Lstm, U3, U8, U2, U2, BatchFirst, U5); // 2 bidirectional layers, proj_size 5
+/// assert_eq!(<FeaturesOf<C> as ConstDim>::SIZE, 10);
+/// ```
 pub type FeaturesOf<C> = <<C as LayerSpec>::Dirs as Directions>::Of<OutOf<C>>;
 
 /// The layers times the directions, the first dim of a layer's states.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::*;
+/// type C = (Lstm, U3, U8, U2, U2, BatchFirst, U5); // 2 bidirectional layers, proj_size 5
+/// assert_eq!(<StatesOf<C> as ConstDim>::SIZE, 4);
+/// ```
 pub type StatesOf<C> = <<C as LayerSpec>::Dirs as Directions>::Of<<C as LayerSpec>::Layers>;
 
 /// The batch dim of a layer's input `(A, B, I)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::*;
+/// type C = (Lstm, U3, U8, U2, U2, BatchFirst, U5); // 2 bidirectional layers, proj_size 5
+/// assert_eq!(<BatchOf<C, U7, U9> as ConstDim>::SIZE, 7); // batch first
+/// ```
 pub type BatchOf<C, A, B> = <<C as LayerSpec>::Layout as SeqLayout>::Batch<A, B>;
 
 /// The state a layer of configuration `C` takes and returns over `(A, B, I)`: `h`
 /// `(D * L, N, H_out)`, or an LSTM's `(h, c)` with `c` `(D * L, N, H)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, LayerState, LSTM, Lstm, SeqFirst};
+/// let lstm = LSTM::<U3, U4>::new(&mut Rng::seed(0));
+/// type C = (Lstm, U3, U4, U1, U1, SeqFirst, U0);
+/// let h0: LayerState<C, U5, U2, f32, NoTape> = (Tensor::zeros(), Tensor::zeros());
+/// let (_, (h, _)) = lstm.forward((Tensor::<(U5, U2, U3)>::ones(), h0));
+/// assert_eq!(h.dims(), [1, 2, 4]);
+/// ```
 pub type LayerState<C, A, B, E, T> = <<C as LayerSpec>::Kind as CellType>::State<
     Tensor<(StatesOf<C>, BatchOf<C, A, B>, OutOf<C>), E, T>,
     Tensor<(StatesOf<C>, BatchOf<C, A, B>, <C as LayerSpec>::Hidden), E, T>,
 >;
 
 /// What a layer returns for `(A, B, I)`: the outputs `(A, B, D * H_out)` and the final state.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Elman, Forward, LayerOutput, SeqFirst, RNN};
+/// let rnn = RNN::<U3, U4>::new(&mut Rng::seed(0));
+/// let out: LayerOutput<(Elman, U3, U4, U1, U1, SeqFirst, U0), U5, U2, f32, NoTape> =
+///     rnn.forward(Tensor::<(U5, U2, U3)>::ones());
+/// assert_eq!(out.0.dims(), [5, 2, 4]);
+/// ```
 pub type LayerOutput<C, A, B, E, T> = (
     Tensor<(A, B, FeaturesOf<C>), E, T>,
     LayerState<C, A, B, E, T>,
@@ -965,6 +1038,14 @@ pub type StackOf<C, E> = RecurrentStack<
 /// interleaved, as PyTorch's. All of these sizes are computed at compile time; the steps and
 /// the batch may be runtime dims. Without an initial state, zeros. `layers.dropout` drops each
 /// output of a layer before the next in training.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, Gru, Recurrent, SeqFirst};
+/// let gru = Recurrent::<(Gru, U3, U4, U1, U1, SeqFirst, U0)>::new(&mut Rng::seed(0));
+/// let (y, h) = gru.forward(Tensor::<(usize, U2, U3)>::ones_shaped((6, U2::new(), U3::new())));
+/// assert_eq!((y.dims(), h.dims()), ([6, 2, 4].into(), [1, 2, 4].into()));
+/// ```
 #[derive(Debug)]
 pub struct Recurrent<C: LayerSpec, E: Element = f32> {
     /// The weights, layer by layer.
@@ -1082,13 +1163,18 @@ impl<C: LayerSpec, E: Element> Recurrent<C, E> {
     /// # Errors
     /// `Error::Mismatch` if there is not one length per sequence; `Error::Index` if a length
     /// is 0 or more than the steps.
-    pub fn forward_packed<A: Dim, B: Dim, T: MergeTape<E, T, Output = T>>(
+    pub fn forward_packed<
+        A: Dim,
+        B: Dim,
+        X: InputFeatures<C::Input>,
+        T: MergeTape<E, T, Output = T>,
+    >(
         &self,
-        x: Tensor<(A, B, C::Input), E, T>,
+        x: Tensor<(A, B, X), E, T>,
         lengths: &(impl AsRef<[i64]> + ?Sized),
         init: Option<LayerState<C, A, B, E, T>>,
     ) -> Result<LayerOutput<C, A, B, E, T>> {
-        let xs = C::Layout::steps_first(x);
+        let xs = C::Layout::steps_first(read_as(x));
         let (steps, batch, _) = xs.shape();
         let lengths = checked_lengths(lengths.as_ref(), batch.size(), steps.size())?;
         Ok(self.run(xs, init, Some(&lengths)))
@@ -1110,35 +1196,37 @@ impl<C: LayerSpec, E: Element> Recurrent<C, E> {
     }
 }
 
-impl<C, A, B, E, T> Forward<Tensor<(A, B, C::Input), E, T>> for Recurrent<C, E>
+impl<C, A, B, X, E, T> Forward<Tensor<(A, B, X), E, T>> for Recurrent<C, E>
 where
     C: LayerSpec,
     A: Dim,
     B: Dim,
+    X: InputFeatures<C::Input>,
     E: Element,
     T: MergeTape<E, T, Output = T>,
 {
     type Output = LayerOutput<C, A, B, E, T>;
-    fn forward(&self, x: Tensor<(A, B, C::Input), E, T>) -> Self::Output {
-        self.run(C::Layout::steps_first(x), None, None)
+    fn forward(&self, x: Tensor<(A, B, X), E, T>) -> Self::Output {
+        self.run(C::Layout::steps_first(read_as(x)), None, None)
     }
 }
 
-impl<C, A, B, E, T> Forward<(Tensor<(A, B, C::Input), E, T>, LayerState<C, A, B, E, T>)>
+impl<C, A, B, X, E, T> Forward<(Tensor<(A, B, X), E, T>, LayerState<C, A, B, E, T>)>
     for Recurrent<C, E>
 where
     C: LayerSpec,
     A: Dim,
     B: Dim,
+    X: InputFeatures<C::Input>,
     E: Element,
     T: MergeTape<E, T, Output = T>,
 {
     type Output = LayerOutput<C, A, B, E, T>;
     fn forward(
         &self,
-        (x, init): (Tensor<(A, B, C::Input), E, T>, LayerState<C, A, B, E, T>),
+        (x, init): (Tensor<(A, B, X), E, T>, LayerState<C, A, B, E, T>),
     ) -> Self::Output {
-        self.run(C::Layout::steps_first(x), Some(init), None)
+        self.run(C::Layout::steps_first(read_as(x)), Some(init), None)
     }
 }
 

@@ -289,9 +289,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         let (outer, n, inner) = self.reduced_axis(Some(I));
         let x = self.data_arc();
         let at = move |o: usize, j: usize, i: usize| (o * n + j) * inner + i;
-        let y: Vec<E> = (0..outer * inner)
-            .map(|l| kernels::lp_norm((0..n).map(|j| x[at(l / inner, j, l % inner)]), p))
-            .collect();
+        let y = kernels::lp_norm_lines(&x, [outer, n, inner], p);
         let norms = Arc::new(y.clone());
         let out = self.shape().remove();
         let (target, node) = self.as_input();

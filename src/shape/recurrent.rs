@@ -16,6 +16,11 @@ use typenum::{Bit, Prod, UInt, Unsigned, U2, U3, U4};
 /// assert_eq!(<<U5 as HiddenDim>::Times3 as ConstDim>::SIZE, 15);
 /// assert_eq!(<<U5 as HiddenDim>::Times2 as ConstDim>::SIZE, 10);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a recurrent layer's sizes must be static and above 0, not `{Self}`",
+    label = "not a hidden size, layer count or projection",
+    note = "PyTorch requires hidden_size > 0 and num_layers > 0 too"
+)]
 pub trait HiddenDim: ConstDim {
     /// The size itself (an Elman cell's one gate).
     type Times1: ConstDim;
@@ -49,6 +54,11 @@ where
 /// assert_eq!(<<U2 as Directions>::Of<U5> as ConstDim>::SIZE, 10);
 /// assert_eq!(<<U1 as Directions>::Of<U5> as ConstDim>::SIZE, 5);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a recurrent layer has 1 or 2 directions, not `{Self}`",
+    label = "not a number of directions",
+    note = "`U1` runs forward only; `U2` is PyTorch's `bidirectional=True`"
+)]
 pub trait Directions: ConstDim {
     /// 1 or 2.
     const COUNT: usize;
@@ -86,3 +96,20 @@ where
 {
     type Out = UInt<U, B>;
 }
+
+/// The features per step of a recurrent layer's or cell's input, `Self`, are the `Expected`
+/// ones it was built for (PyTorch's `input_size`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::InputFeatures;
+/// fn reads<X: InputFeatures<U28>>() {}
+/// reads::<U28>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "a recurrent layer built for `{Expected}` input features cannot read `{Self}` features per step",
+    label = "the input's last dim",
+    note = "the input's last dim must be the layer's `I` (PyTorch's `input_size`)"
+)]
+pub trait InputFeatures<Expected: ConstDim>: ConstDim {}
+impl<X: ConstDim> InputFeatures<X> for X {}
