@@ -1,4 +1,4 @@
-"""PyTorch's figures for the reference workloads W1-W6 and W9, printed in the same lines as
+"""PyTorch's figures for the reference workloads W1-W7 and W9, printed in the same lines as
 `cargo run --release --example workloads`, for a side-by-side comparison on one machine.
 
 Run with a Python that has torch (CPU build is enough; not a dependency of the project):
@@ -141,6 +141,26 @@ def main():
         x = torch.rand(1, 1, 28, 28)
         with torch.no_grad():
             line("W6 inference batch-1 us", per_call(lambda: net(x)) * 1e6)
+    if want("W7"):
+        lstm, fc = nn.LSTM(64, 256, num_layers=2), nn.Linear(256, 10)
+        if want("W7a"):
+            opt = torch.optim.SGD(list(lstm.parameters()) + list(fc.parameters()), lr=0.1)
+            x, y = torch.rand(64, 32, 64) * 2 - 1, labels(32)
+
+            def w7a():
+                opt.zero_grad()
+                out, _ = lstm(x)
+                F.cross_entropy(fc(out[-1]), y).backward()
+                opt.step()
+            line("W7a LSTM train sequences/s", 32 / per_call(w7a))
+        if want("W7b"):
+            x1 = torch.rand(1, 1, 64) * 2 - 1
+            with torch.no_grad():
+                state = [lstm(x1)[1]]
+
+                def w7b():
+                    state[0] = lstm(x1, state[0])[1]
+                line("W7b LSTM streaming batch-1 us/step", per_call(w7b) * 1e6)
     if want("W9"):
         net = resnet20()
         opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)

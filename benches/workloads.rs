@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the reference workloads W1-W6 (`WORKLOADS.md`), exactly as defined
+//! Criterion benchmarks of the reference workloads W1-W7 (`WORKLOADS.md`), exactly as defined
 //! there. `cargo run --release --example workloads` prints the same figures as one line each
 //! (the README's table); this is the statistical view.
 
@@ -112,12 +112,35 @@ fn w5_gemm(c: &mut Criterion) {
     g.finish();
 }
 
+fn w7_lstm(c: &mut Criterion) {
+    let mut net = w7_net(0);
+    let mut opt = SGD::new(0.1);
+    let x = w7_input(11);
+    let y = batch_labels(32);
+    let mut g = c.benchmark_group("W7 LSTM(64, 256, 2)");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(32));
+    g.bench_function("W7a train step, 64 steps x batch 32", |b| {
+        b.iter(|| w7_train_step(&mut net, &mut opt, &x, &y))
+    });
+    g.finish();
+    let x1 = Tensor::<(U1, U1, U64)>::rand_uniform(12, -1.0, 1.0);
+    let (_, mut state) = net.lstm.forward(x1.clone());
+    c.bench_function("W7b LSTM streaming step batch 1", |b| {
+        b.iter(|| {
+            let s = std::mem::replace(&mut state, (Tensor::zeros(), Tensor::zeros()));
+            state = w7_stream_step(&net, &x1, s);
+        })
+    });
+}
+
 criterion_group!(
     benches,
     w1_w6_lenet,
     w2_cifar,
     w3_mlp,
     w4_convolutions,
-    w5_gemm
+    w5_gemm,
+    w7_lstm
 );
 criterion_main!(benches);

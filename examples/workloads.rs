@@ -1,4 +1,4 @@
-//! Runs the reference workloads W1-W6 and W9 of `WORKLOADS.md` and prints one line per figure, e.g.
+//! Runs the reference workloads W1-W7 and W9 of `WORKLOADS.md` and prints one line per figure, e.g.
 //! `W1 train examples/s threads=2 : 31234.5`, with the thread count from `RAYON_NUM_THREADS`.
 //! Each figure is the median of several repeats of at least a second each, after a warm-up.
 //!
@@ -184,6 +184,27 @@ fn main() {
             std::hint::black_box(net.forward(x.clone()));
         });
         line("W6 inference batch-1 us", t * 1e6);
+    }
+    if want("W7") {
+        let mut net = w7_net(0);
+        if want("W7a") {
+            let mut opt = SGD::new(0.1);
+            let x = w7_input(11);
+            let y = batch_labels(32);
+            let t = time_per_call(|| {
+                w7_train_step(&mut net, &mut opt, &x, &y);
+            });
+            line("W7a LSTM train sequences/s", 32.0 / t);
+        }
+        if want("W7b") {
+            let x1 = Tensor::<(U1, U1, U64)>::rand_uniform(12, -1.0, 1.0);
+            let (_, mut state) = net.lstm.forward(x1.clone());
+            let t = time_per_call(|| {
+                let s = std::mem::replace(&mut state, (Tensor::zeros(), Tensor::zeros()));
+                state = std::hint::black_box(w7_stream_step(&net, &x1, s));
+            });
+            line("W7b LSTM streaming batch-1 us/step", t * 1e6);
+        }
     }
     if want("W9") {
         let mut net = resnet20::ResNet20::new(&mut Rng::seed(0));

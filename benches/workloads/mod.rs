@@ -1,4 +1,4 @@
-//! The reference workloads W1-W6 and W9 of `WORKLOADS.md`, shared by `examples/workloads.rs`
+//! The reference workloads W1-W7 and W9 of `WORKLOADS.md`, shared by `examples/workloads.rs`
 //! (the figures in the README) and `benches/workloads.rs` (criterion).
 
 #![allow(dead_code)]
@@ -140,3 +140,49 @@ pub type W4d = ConvTranspose2d<U32, U64, U3>;
 
 /// FLOPs of W4a: 2 N Cout Hout Wout Cin K K.
 pub const W4A_FLOPS: f64 = 2.0 * 8.0 * 32.0 * 126.0 * 126.0 * 64.0 * 9.0;
+
+/// W7: `LSTM(64, 256, num_layers=2)` then `Linear(256, 10)` on the last step's output.
+#[derive(Module)]
+pub struct W7Net {
+    pub lstm: LSTM<U64, U256, U2>,
+    pub fc: Linear<U256, U10>,
+}
+
+pub fn w7_net(seed: u64) -> W7Net {
+    let mut r = Rng::seed(seed);
+    W7Net {
+        lstm: LSTM::new(&mut r),
+        fc: Linear::new(&mut r),
+    }
+}
+
+/// W7a's input: 64 steps of a batch of 32 sequences of 64 features.
+pub fn w7_input(seed: u64) -> Tensor<(usize, usize, U64)> {
+    Tensor::uniform_shaped((64, 32, U64::new()), &mut Rng::seed(seed), -1.0, 1.0)
+}
+
+/// One W7a training step (SGD lr 0.1): the LSTM over the sequence, the linear layer on the
+/// last step's output, mean cross-entropy, backward, update.
+pub fn w7_train_step(
+    net: &mut W7Net,
+    opt: &mut SGD,
+    x: &Tensor<(usize, usize, U64)>,
+    y: &[usize],
+) -> f32 {
+    let (out, _) = net.lstm.forward(x.clone().trace_no_grad());
+    let last = out.shape().0 - 1;
+    let logits = net.fc.forward(out.select::<0>(last));
+    let loss = CrossEntropyLoss::default().forward(logits, y);
+    let grads = loss.backward();
+    opt.step(net, &grads);
+    loss.item()
+}
+
+/// W7b's state: the LSTM's `(h, c)` at batch 1.
+pub type W7State = (Tensor<(U2, U1, U256)>, Tensor<(U2, U1, U256)>);
+
+/// One W7b streaming step: one timestep at batch 1 from the carried state.
+pub fn w7_stream_step(net: &W7Net, x: &Tensor<(U1, U1, U64)>, state: W7State) -> W7State {
+    let (_, state) = net.lstm.forward((x.clone(), state));
+    state
+}

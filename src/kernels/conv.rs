@@ -701,9 +701,12 @@ pub fn add_channel_bias<E: Element>(y: &mut [E], plane: usize, b: &[E]) {
     if plane == 0 || b.is_empty() {
         return;
     }
-    for (i, p) in y.chunks_exact_mut(plane).enumerate() {
-        let bc = b[i % b.len()];
-        p.iter_mut().for_each(|v| *v = *v + bc);
+    debug_assert!(y.len().is_multiple_of(plane * b.len()), "whole samples");
+    // channel by channel through each sample (no division per plane)
+    for sample in y.chunks_exact_mut(plane * b.len()) {
+        for (p, &bc) in sample.chunks_exact_mut(plane).zip(b) {
+            p.iter_mut().for_each(|v| *v = *v + bc);
+        }
     }
 }
 

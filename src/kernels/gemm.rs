@@ -122,6 +122,78 @@ pub fn gemm<E: Element>(
     }
 }
 
+/// `B` of many products `C (+)= op(A) op(B)` with the same `B` and `A`s of `m` rows (a
+/// recurrent layer's hidden weights, one product per step), packed once for the `f32` kernel
+/// where its products would pack it (not at one row, nor for other element types).
+pub(crate) struct PreparedB<'a, E> {
+    k: usize,
+    n: usize,
+    b: &'a [E],
+    tb: Trans,
+    packed: Option<super::gemm_f32::PackedB>,
+}
+
+impl<'a, E: Element> PreparedB<'a, E> {
+    /// `op(B)` (`k x n`; `B` stored `k x n`, or `n x k` when `tb`) for products of `m`-row
+    /// `A`s used as stored.
+    ///
+    /// # Panics
+    /// If `b` is not `k x n`.
+    pub(crate) fn new(m: usize, k: usize, n: usize, b: &'a [E], tb: Trans) -> Self {
+        assert_eq!(
+            b.len(),
+            k * n,
+            "gemm: B has {} elements, not {k}x{n}",
+            b.len()
+        );
+        let level = super::simd::level();
+        let packed = E::as_vector(b)
+            .filter(|_| k > 0 && n > 0 && super::gemm_f32::packs_b(level, m, Trans::No))
+            .map(|b| super::gemm_f32::pack_whole_b(level, m, k, n, b, tb));
+        PreparedB {
+            k,
+            n,
+            b,
+            tb,
+            packed,
+        }
+    }
+
+    /// [`gemm`]`(m, k, n, a, Trans::No, b, tb, c, accumulate)` with this `B`.
+    ///
+    /// # Panics
+    /// If `a` is not `m x k` or `c` not `m x n`.
+    pub(crate) fn gemm(&self, m: usize, a: &[E], c: &mut [E], accumulate: bool) {
+        let (k, n) = (self.k, self.n);
+        match (&self.packed, E::as_vector(a)) {
+            (Some(p), Some(af)) if m > 0 => {
+                assert!(
+                    a.len() == m * k && c.len() == m * n,
+                    "gemm: A or C is not {m}x{k} or {m}x{n}"
+                );
+                if !accumulate {
+                    c.fill(E::zero());
+                }
+                let bf = E::as_vector(self.b).expect("f32 as B was");
+                let cf = E::as_vector_mut(c).expect("f32 as A is");
+                super::gemm_f32::gemm_f32_with(
+                    super::simd::level(),
+                    m,
+                    k,
+                    n,
+                    af,
+                    Trans::No,
+                    bf,
+                    self.tb,
+                    cf,
+                    Some(p),
+                );
+            }
+            _ => gemm(m, k, n, a, Trans::No, self.b, self.tb, c, accumulate),
+        }
+    }
+}
+
 /// `batch` independent products `C_i (+)= op(A_i) op(B_i)`, the operands stored one after the
 /// other (each as for [`gemm`]).
 ///

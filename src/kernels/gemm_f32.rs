@@ -130,6 +130,23 @@ pub(crate) fn gemm_f32(
     tb: Trans,
     c: &mut [f32],
 ) {
+    gemm_f32_with(level, m, k, n, a, ta, b, tb, c, None)
+}
+
+/// [`gemm_f32`], with `op(B)` already packed in `pre` when given (see [`PackedB`]).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_f32_with(
+    level: Level,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    ta: Trans,
+    b: &[f32],
+    tb: Trans,
+    c: &mut [f32],
+    pre: Option<&PackedB>,
+) {
     let pr = Product {
         m,
         k,
@@ -139,18 +156,99 @@ pub(crate) fn gemm_f32(
         b,
         tb,
     };
+    if let Some(p) = pre {
+        assert!(
+            p.level == level && p.k == k && p.n == n && p.kc == kc_for(m),
+            "gemm: B was packed for another product"
+        );
+    }
     match level {
         #[cfg(target_arch = "x86_64")]
         Level::Avx512 => {
             let s = super::simd::Avx512::new().expect("AVX-512 was detected");
-            gemm_level::<_, 12, 2>(s, pr, c)
+            gemm_level::<_, 12, 2>(s, pr, c, pre)
         }
         #[cfg(target_arch = "x86_64")]
         Level::Avx2 => {
             let s = super::simd::Avx2::new().expect("AVX2 was detected");
-            gemm_level::<_, 6, 2>(s, pr, c)
+            gemm_level::<_, 6, 2>(s, pr, c, pre)
         }
-        _ => gemm_level::<_, 6, 2>(Base, pr, c),
+        _ => gemm_level::<_, 6, 2>(Base, pr, c, pre),
+    }
+}
+
+/// The whole of `op(B)` (`k x n`) packed once, for many products with the same `B` and
+/// `A`s of `m` rows (a recurrent layer's hidden weights, one product per step): each block of
+/// the inner dimension as the panels of all `n` columns, in the order and layout the
+/// product's own packing writes (see [`pack_b`]), so a product takes any block of whole
+/// panels from it instead of packing the same weight again at every step.
+pub(crate) struct PackedB {
+    level: Level,
+    k: usize,
+    n: usize,
+    /// The inner-dimension block the products use ([`kc_for`] of their rows).
+    kc: usize,
+    data: Vec<Line>,
+}
+
+impl PackedB {
+    /// The panels of columns `j0..j0 + nc` (`j0` a multiple of the tile width) for the block
+    /// of inner steps starting at `p0` (a multiple of the block).
+    fn block(&self, p0: usize, j0: usize, nc: usize) -> &[f32] {
+        let nr = tile(self.level).1;
+        let kc = self.kc.min(self.k - p0);
+        let width = self.n.div_ceil(nr) * nr;
+        let all: &[f32] = bytemuck::cast_slice(&self.data);
+        &all[p0 * width + j0 * kc..][..nc.div_ceil(nr) * nr * kc]
+    }
+}
+
+/// Whether a product of `m` rows at this level packs `B` at all (a one-row product and
+/// products of fewer rows than a tile read `B` as it is stored).
+pub(crate) fn packs_b(level: Level, m: usize, ta: Trans) -> bool {
+    m > 1 && !(m < tile(level).0 && ta == Trans::No)
+}
+
+/// `op(B)` (`B` stored `k x n`, or `n x k` when `tb`) packed for products of `m` rows at
+/// `level` (see [`PackedB`]).
+pub(crate) fn pack_whole_b(
+    level: Level,
+    m: usize,
+    k: usize,
+    n: usize,
+    b: &[f32],
+    tb: Trans,
+) -> PackedB {
+    let nr = tile(level).1;
+    let kc = kc_for(m);
+    let width = n.div_ceil(nr) * nr;
+    let mut data = Vec::new();
+    grow(&mut data, k * width);
+    let out: &mut [f32] = bytemuck::cast_slice_mut(&mut data);
+    for p0 in (0..k).step_by(kc.max(1)) {
+        let blk = BBlock {
+            b,
+            tb,
+            k,
+            n,
+            p0,
+            kc: kc.min(k - p0),
+            j0: 0,
+            nc: n,
+        };
+        let part = &mut out[p0 * width..][..width * blk.kc];
+        match nr {
+            32 => pack_b::<32>(blk, part, super::may_split()),
+            16 => pack_b::<16>(blk, part, super::may_split()),
+            _ => pack_b::<8>(blk, part, super::may_split()),
+        }
+    }
+    PackedB {
+        level,
+        k,
+        n,
+        kc,
+        data,
     }
 }
 
@@ -345,8 +443,15 @@ fn pack_a<'o, const MR: usize>(
             Trans::Yes => {
                 for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
                     let col = &a[(p0 + p) * m + ib..(p0 + p) * m + ib + h];
-                    dst[..h].copy_from_slice(col);
-                    dst[h..].fill(0.0);
+                    if h == MR {
+                        // a copy of a known length, moved in registers (a call to memmove
+                        // for twelve values costs more than the copy)
+                        let dst: &mut [f32; MR] = dst.try_into().expect("MR values");
+                        *dst = col.try_into().expect("MR values");
+                    } else {
+                        dst[..h].copy_from_slice(col);
+                        dst[h..].fill(0.0);
+                    }
                 }
             }
         }
@@ -701,7 +806,12 @@ struct Product<'a> {
 }
 
 /// `C += op(A) op(B)` with the level of `s` and its `MR x NV*LANES` tile.
-fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, c: &mut [f32]) {
+fn gemm_level<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    pr: Product<'_>,
+    c: &mut [f32],
+    pre: Option<&PackedB>,
+) {
     let Product { m, k, n, ta, .. } = pr;
     let nr = NV * S::LANES;
     let kc = kc_for(m);
@@ -727,13 +837,14 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(s: S, pr: Product<'_>, 
     };
     let parallel = per_handover >= PARALLEL_MIN_FLOPS && m > MR && super::may_split();
     if parallel && wide_split {
-        return split_columns::<S, MR, NV>(s, pr, c, threads);
+        return split_columns::<S, MR, NV>(s, pr, c, threads, pre);
     }
+    let c = &mut CBlock::new(c, m, n);
     if parallel {
         // one hand-over to the pool per product, not one per block of the inner dimension
-        rayon::scope(|_| gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), true));
+        rayon::scope(|_| gemm_cols::<S, MR, NV>(s, pr, 0..n, c, true, pre));
     } else {
-        gemm_cols::<S, MR, NV>(s, pr, 0..n, &mut CBlock::new(c, m, n), false);
+        gemm_cols::<S, MR, NV>(s, pr, 0..n, c, false, pre);
     }
 }
 
@@ -747,6 +858,7 @@ fn split_columns<S: Simd, const MR: usize, const NV: usize>(
     pr: Product<'_>,
     c: &mut [f32],
     threads: usize,
+    pre: Option<&PackedB>,
 ) {
     let (m, n) = (pr.m, pr.n);
     let per = n.div_ceil(threads).next_multiple_of(NV * S::LANES);
@@ -754,7 +866,7 @@ fn split_columns<S: Simd, const MR: usize, const NV: usize>(
     let mut parts = CBlock::new(c, m, n).split_cols(&bounds);
     super::run_parts(&mut parts, |(j, cb)| {
         let w = cb.cols;
-        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, false);
+        gemm_cols::<S, MR, NV>(s, pr, *j..*j + w, cb, false, pre);
     });
 }
 
@@ -782,13 +894,14 @@ fn row_blocks(m: usize, mr: usize, max_rows: usize, threads: usize) -> Vec<usize
 /// `C += op(A) op(B)[.., cols]`, where `c`'s column 0 is column `cols.start` of the
 /// product: the BLIS loops (column blocks, inner-dimension blocks, row blocks of at most
 /// [`MC`] rows from [`row_blocks`], then register tiles), row blocks on the pool when
-/// `parallel`.
+/// `parallel`; `B`'s panels taken from `pre` when it is given.
 fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     pr: Product<'_>,
     cols: std::ops::Range<usize>,
     c: &mut CBlock<'_>,
     parallel: bool,
+    pre: Option<&PackedB>,
 ) {
     let Product {
         m,
@@ -823,7 +936,10 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 j0,
                 nc,
             };
-            let bp = pack_b_nr(nr, blk, &mut pb.buf, parallel);
+            let bp = match pre {
+                Some(p) => p.block(p0, j0, nc),
+                None => pack_b_nr(nr, blk, &mut pb.buf, parallel),
+            };
             let task = |pa: &mut Kept<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
                 let mc = c_rows.rows;
                 let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, &mut pa.buf);
@@ -1120,6 +1236,78 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A `B` packed once gives the bits the product's own packing gives, at every level, on
+    /// one thread and split by rows or columns across two and three, on odd sizes; and a
+    /// product that would not pack (one row, fewer rows than a tile) reads `B` as stored.
+    #[test]
+    fn a_b_packed_once_gives_the_products_own_results() {
+        for (m, k, n) in [
+            (2, 7, 17),
+            (13, 1, 33),
+            (33, 300, 1100),
+            (17, 600, 65),
+            (130, 257, 15),
+            (300, 33, 70),
+            (1, 65, 33),
+            (5, 17, 7),
+        ] {
+            for tb in [Trans::No, Trans::Yes] {
+                let a = vals(m * k, (m * k) as u64);
+                let b = vals(k * n, (k + n) as u64);
+                for threads in [1, 2, 3] {
+                    let pool = rayon::ThreadPoolBuilder::new()
+                        .num_threads(threads)
+                        .build()
+                        .unwrap();
+                    for level in crate::kernels::simd::available_levels() {
+                        let (mut want, mut got) = (vals(m * n, 9), vals(m * n, 9));
+                        pool.install(|| {
+                            gemm_f32(level, m, k, n, &a, Trans::No, &b, tb, &mut want);
+                            let pre = packs_b(level, m, Trans::No)
+                                .then(|| pack_whole_b(level, m, k, n, &b, tb));
+                            gemm_f32_with(
+                                level,
+                                m,
+                                k,
+                                n,
+                                &a,
+                                Trans::No,
+                                &b,
+                                tb,
+                                &mut got,
+                                pre.as_ref(),
+                            );
+                        });
+                        let (w, g): (Vec<u32>, Vec<u32>) = (
+                            want.iter().map(|v| v.to_bits()).collect(),
+                            got.iter().map(|v| v.to_bits()).collect(),
+                        );
+                        assert!(w == g, "{level} {tb:?} ({m},{k},{n}) on {threads} threads");
+                    }
+                }
+            }
+        }
+        // through the element-generic wrapper, f32 and f64, accumulating or not
+        let (m, k, n) = (20, 40, 50);
+        let a = vals(m * k, 3);
+        let b = vals(k * n, 4);
+        let r = reference(m, k, n, &a, Trans::No, &b, Trans::Yes);
+        let prepared = crate::kernels::PreparedB::new(m, k, n, &b, Trans::Yes);
+        let mut c = vec![1.0f32; m * n];
+        prepared.gemm(m, &a, &mut c, false);
+        prepared.gemm(m, &a, &mut c, true);
+        let (a64, b64): (Vec<f64>, Vec<f64>) = (
+            a.iter().map(|&v| v as f64).collect(),
+            b.iter().map(|&v| v as f64).collect(),
+        );
+        let mut c64 = vec![1.0f64; m * n];
+        crate::kernels::PreparedB::new(m, k, n, &b64, Trans::Yes).gemm(m, &a64, &mut c64, false);
+        for i in 0..m * n {
+            assert!((c[i] as f64 - 2.0 * r[i]).abs() < 1e-4, "f32 {i}");
+            assert!((c64[i] - r[i]).abs() < 1e-12, "f64 {i}");
         }
     }
 

@@ -26,6 +26,7 @@ mod norm;
 mod optim;
 mod pad;
 mod pool;
+mod recurrent;
 mod reduce;
 pub(crate) mod simd;
 mod softmax;
@@ -43,6 +44,7 @@ pub use norm::*;
 pub use optim::*;
 pub use pad::*;
 pub use pool::*;
+pub(crate) use recurrent::*;
 pub use reduce::*;
 pub use softmax::*;
 

@@ -14,7 +14,7 @@ use super::repr::{py_bool, py_float};
 use super::{init, Forward, Module, ParamField, TensorKind, TensorMut, TensorRef};
 use crate::autograd::{MergeTape, TapeMode};
 use crate::error::{Error, Result};
-use crate::ops::{run_direction, step, CellKind, CellState, CellWeights};
+use crate::ops::{run_direction, CellKind, CellState, CellWeights};
 use crate::shape::{ConstDim, Dim, Directions, HiddenDim, InputFeatures, Projection, Shape};
 use crate::tensor::{Element, Rng, Tensor};
 use std::marker::PhantomData;
@@ -391,8 +391,16 @@ impl<K: CellType, I: ConstDim, H: HiddenDim, E: Element> Cell<K, I, H, E> {
             &(h.shape().0,),
             "recurrent cell: batch of input and state",
         );
-        let xi = x.linear(&self.weight_ih, self.bias_ih.as_ref());
-        let next = step(K::kind(self.nonlinearity), xi, &CellState { h, c }, &w);
+        // a step is the layer's recurrence over a sequence of one
+        let x = x.view_as((1usize, n, I::default()));
+        let (_, next) = run_direction(
+            K::kind(self.nonlinearity),
+            x,
+            CellState { h, c },
+            &w,
+            false,
+            None,
+        );
         K::join(next.h, next.c)
     }
 }

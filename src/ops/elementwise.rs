@@ -343,7 +343,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     /// assert_eq!(Tensor::<(U1,)>::zeros().tanh().to_vec(), vec![0.0]);
     /// ```
     pub fn tanh(self) -> Self {
-        self.map_op(|x| x.tanh(), |_, y| E::one() - y * y)
+        self.map_op_y(kernels::tanh_inplace, |y| E::one() - y * y)
     }
 
     /// Sine.

@@ -37,7 +37,7 @@ pub use matmul::MatMul;
 pub use norm::RunningStats;
 pub use pool::PoolIndices;
 pub use recurrent::CellKind;
-pub(crate) use recurrent::{run_direction, step, CellState, CellWeights};
+pub(crate) use recurrent::{run_direction, CellState, CellWeights};
 pub use reshape::BatchDim;
 pub use select::{Part, TopK};
 
