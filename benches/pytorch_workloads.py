@@ -87,7 +87,8 @@ def main():
     ap.add_argument("only", nargs="*")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    want = lambda w: not a.only or any(w.startswith(o) for o in a.only)
+    # as the example: `W7` runs both W7 figures, `W7a` only the first
+    want = lambda w: not a.only or any(w.startswith(o) or o.startswith(w) for o in a.only)
     line = lambda what, v: print(f"{what} threads={a.threads} : {v:.1f}  (pytorch {torch.__version__})")
     labels = lambda n: torch.tensor([(i * 7) % 10 for i in range(n)])
     if want("W1"):

@@ -87,7 +87,7 @@ pub fn gemm<E: Element>(
     }
     if let (Some(a), Some(b)) = (E::as_vector(a), E::as_vector(b)) {
         if let Some(c) = E::as_vector_mut(c) {
-            return super::gemm_f32(super::simd::level(), m, k, n, a, ta, b, tb, c);
+            return super::gemm_f32(super::simd::level(), m, k, n, a, ta, b, tb, c, None);
         }
     }
     // The generic path (f64): bring both operands to row-major op(A) (m x k) and op(B) (k x n). A transposed copy costs
@@ -176,7 +176,7 @@ impl<'a, E: Element> PreparedB<'a, E> {
                 }
                 let bf = E::as_vector(self.b).expect("f32 as B was");
                 let cf = E::as_vector_mut(c).expect("f32 as A is");
-                super::gemm_f32::gemm_f32_with(
+                super::gemm_f32::gemm_f32(
                     super::simd::level(),
                     m,
                     k,

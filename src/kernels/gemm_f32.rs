@@ -117,25 +117,10 @@ pub(crate) fn tile(level: Level) -> (usize, usize) {
     }
 }
 
-/// `C += op(A) op(B)` for `f32` at instruction-set `level`, `C` zeroed by the caller if needed.
+/// `C += op(A) op(B)` for `f32` at instruction-set `level`, `C` zeroed by the caller if needed,
+/// with `op(B)` already packed in `pre` when given (see [`PackedB`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_f32(
-    level: Level,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[f32],
-    ta: Trans,
-    b: &[f32],
-    tb: Trans,
-    c: &mut [f32],
-) {
-    gemm_f32_with(level, m, k, n, a, ta, b, tb, c, None)
-}
-
-/// [`gemm_f32`], with `op(B)` already packed in `pre` when given (see [`PackedB`]).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn gemm_f32_with(
     level: Level,
     m: usize,
     k: usize,
@@ -1082,7 +1067,18 @@ mod tests {
                             let mut c = vec![0.0f32; m * n];
                             for _ in 0..50 {
                                 c.fill(0.0);
-                                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                                gemm_f32(
+                                    level,
+                                    m,
+                                    k,
+                                    n,
+                                    &a,
+                                    Trans::No,
+                                    &b,
+                                    Trans::No,
+                                    &mut c,
+                                    None,
+                                );
                             }
                             c
                         })
@@ -1145,7 +1141,7 @@ mod tests {
             for level in crate::kernels::simd::available_levels() {
                 let mut c = vals(m * n, seed + 2);
                 let c0 = c.clone();
-                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c);
+                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, None);
                 for i in 0..m * n {
                     let want = r[i] + c0[i] as f64;
                     prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
@@ -1171,7 +1167,7 @@ mod tests {
                     let b = vals(k * n, (k + n) as u64);
                     let r = reference(m, k, n, &a, ta, &b, tb);
                     let mut c = vec![0.0; m * n];
-                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c);
+                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, None);
                     for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                         assert!(
                             (got as f64 - want).abs()
@@ -1228,7 +1224,7 @@ mod tests {
                 for level in crate::kernels::simd::available_levels() {
                     let mut c = vec![0.5; m * n];
                     pool.install(|| {
-                        gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c)
+                        gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c, None)
                     });
                     for i in (0..m * n).step_by(7) {
                         let want = r[i] + 0.5;
@@ -1265,10 +1261,10 @@ mod tests {
                     for level in crate::kernels::simd::available_levels() {
                         let (mut want, mut got) = (vals(m * n, 9), vals(m * n, 9));
                         pool.install(|| {
-                            gemm_f32(level, m, k, n, &a, Trans::No, &b, tb, &mut want);
+                            gemm_f32(level, m, k, n, &a, Trans::No, &b, tb, &mut want, None);
                             let pre = packs_b(level, m, Trans::No)
                                 .then(|| pack_whole_b(level, m, k, n, &b, tb));
-                            gemm_f32_with(
+                            gemm_f32(
                                 level,
                                 m,
                                 k,
@@ -1351,7 +1347,7 @@ mod tests {
             let mut fma: Option<Vec<f32>> = None;
             for &level in &levels {
                 let mut c = vec![0.0; m * n];
-                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c);
+                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c, None);
                 for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                     assert!(
                         (got as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),

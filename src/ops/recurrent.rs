@@ -395,6 +395,12 @@ fn run_parts<P: Send>(mut parts: Vec<P>, f: impl Fn(P) + Sync) {
 }
 
 impl Direction {
+    /// A part's first row, its number of rows, and their sequences' lengths.
+    fn part_rows(&self, rows: &std::ops::Range<usize>) -> (usize, usize, Option<&[usize]>) {
+        let lengths = self.lengths.as_ref().map(|ls| &ls[rows.clone()]);
+        (rows.start, rows.len(), lengths)
+    }
+
     /// The recurrence's values (outputs, final `h`, final `c`) and, when `training`, what
     /// the backward reads.
     fn forward<E: Element>(
@@ -484,9 +490,8 @@ impl Direction {
             h,
             kind,
         } = self.d;
-        let (b0, nb) = (p.rows.start, p.rows.len());
+        let (b0, nb, lengths) = self.part_rows(&p.rows);
         let ga = self.d.acts();
-        let lengths = self.lengths.as_ref().map(|ls| &ls[p.rows.clone()]);
         let bias = w.bias_hh.as_ref().map(|b| &b[..]);
         let mut state_h = h0[b0 * o..][..nb * o].to_vec();
         let mut state_c = c0.map_or_else(Vec::new, |c| c[b0 * h..][..nb * h].to_vec());
@@ -642,72 +647,12 @@ impl Direction {
         };
         // the hidden weights' gradient over all steps at once: dW_hh = dhh^T h_in
         let rows = l * n;
-        grads.accum_or_init(
-            &to.hh,
-            || {
-                let mut v = kernels::zeros(g * o);
-                gemm(
-                    g,
-                    rows,
-                    o,
-                    all_dhh,
-                    Trans::Yes,
-                    &saved.h_in,
-                    Trans::No,
-                    &mut v,
-                    true,
-                );
-                v
-            },
-            |gw| {
-                gemm(
-                    g,
-                    rows,
-                    o,
-                    all_dhh,
-                    Trans::Yes,
-                    &saved.h_in,
-                    Trans::No,
-                    gw,
-                    true,
-                )
-            },
-        );
+        add_weight_grad(grads, &to.hh, g, rows, o, all_dhh, &saved.h_in);
         if let Some(gb) = to.bias_hh.as_ref().and_then(|t| grads.accum(t)) {
             kernels::sum_blocks(all_dhh, gb);
         }
         if let Some(t) = &to.hr {
-            grads.accum_or_init(
-                t,
-                || {
-                    let mut v = kernels::zeros(o * h);
-                    gemm(
-                        o,
-                        rows,
-                        h,
-                        &gh_steps,
-                        Trans::Yes,
-                        &saved.h1,
-                        Trans::No,
-                        &mut v,
-                        true,
-                    );
-                    v
-                },
-                |gw| {
-                    gemm(
-                        o,
-                        rows,
-                        h,
-                        &gh_steps,
-                        Trans::Yes,
-                        &saved.h1,
-                        Trans::No,
-                        gw,
-                        true,
-                    )
-                },
-            );
+            add_weight_grad(grads, t, o, rows, h, &gh_steps, &saved.h1);
         }
         grads.add_owned(&to.xi, dxi);
         grads.add_owned(&to.h0, dh0);
@@ -733,9 +678,8 @@ impl Direction {
             h,
             kind,
         } = self.d;
-        let (b0, nb) = (p.rows.start, p.rows.len());
+        let (b0, nb, lengths) = self.part_rows(&p.rows);
         let ga = self.d.acts();
-        let lengths = self.lengths.as_ref().map(|ls| &ls[p.rows.clone()]);
         // the part's rows of step `t` of a buffer of `width` values per row
         let at = |t: usize, width: usize| (t * n + b0) * width..(t * n + b0 + nb) * width;
         // the running gradients of the state `h` and `c`, from those of the final state
@@ -800,6 +744,29 @@ impl Direction {
             dst.copy_from_slice(src);
         }
     }
+}
+
+/// `a^T b` (`a` is `k x m`, `b` is `k x n`) added to `target`'s gradient: a weight's gradient
+/// summed over every step and row at once.
+fn add_weight_grad<E: Element>(
+    grads: &mut Gradients<E>,
+    target: &GradTarget,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &[E],
+) {
+    let product = |c: &mut [E]| gemm(m, k, n, a, Trans::Yes, b, Trans::No, c, true);
+    grads.accum_or_init(
+        target,
+        || {
+            let mut v = kernels::zeros(m * n);
+            product(&mut v);
+            v
+        },
+        product,
+    );
 }
 
 /// `hh = h W_hh^T + b_hh` (`rows x g`).
