@@ -12,6 +12,7 @@
 //!
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
+mod attention;
 mod conv;
 mod ctc;
 mod direct;
@@ -31,6 +32,7 @@ mod reduce;
 pub(crate) mod simd;
 mod softmax;
 
+pub(crate) use attention::*;
 pub use conv::*;
 pub use ctc::*;
 pub use distance::*;

@@ -11,6 +11,7 @@
 //! traced.
 
 mod activation;
+mod attention;
 mod conv;
 mod distance;
 mod dropout;
@@ -30,6 +31,7 @@ mod select;
 mod softmax;
 pub mod spatial;
 
+pub use attention::{AttnMask, Sdpa};
 pub use embedding::BagMode;
 pub(crate) use embedding::Bags;
 pub(crate) use margin::{ctc, multi_margin, multilabel_margin, CtcBatch};

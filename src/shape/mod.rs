@@ -34,6 +34,7 @@
 //! would still print in binary; and every dimension users write and every bound of every layer
 //! and of the derive would change type, a break of the whole API for the notes of an error.
 
+mod attention;
 mod axes;
 mod axes_gen;
 mod features;
@@ -43,6 +44,7 @@ pub mod rules;
 mod shuffle;
 pub mod spatial;
 
+pub use attention::*;
 pub use axes::*;
 pub use features::*;
 pub use recurrent::*;

@@ -14,6 +14,8 @@
 //!   adjointness, masked_fill/where_, sort, chunk/cat, bags, over runtime batch sizes and lengths.
 //! - `recurrent`: a one-layer LSTM is its cell unrolled, the reverse direction is the forward
 //!   one on the reversed sequence, a packed sequence gets what it gets alone.
+//! - `attention`: permuting key/value pairs together changes nothing, a causal output ignores
+//!   what comes after it, a hidden key is as if it were not there.
 //! - `gradients`: every layer passes `check_module_gradients` (input and parameters) for random
 //!   shapes, hyper-parameters and weights.
 //!
@@ -24,6 +26,7 @@
 
 mod activations;
 mod adjoint;
+mod attention;
 mod gradients;
 mod linearity;
 mod losses;

@@ -1,0 +1,589 @@
+//! Scaled dot-product attention, `softmax(Q K^T scale + bias) V` per batch and head, in blocks
+//! with an online softmax (Milakov and Gimelshein 2018; the forward of FlashAttention, Dao et
+//! al. 2022): the scores are computed for a block of queries against a block of keys at a time,
+//! each query row keeps its running maximum and sum, and its output is rescaled as a larger
+//! maximum appears. The `L x S` score matrix is never held, only one block of it, so memory
+//! grows with the sequence lengths, not with their product; the products are the matrix
+//! kernel's. The forward returns, per query row, the log of its softmax denominator; the
+//! backward recomputes each block's probabilities from it (FlashAttention's backward), so
+//! training holds no score matrix either.
+//!
+//! A bias is `0` where a key is allowed, `-inf` where a boolean mask or the causal rule hides
+//! it, or the additive mask's value. A query row that sees no key gives zeros and no gradient,
+//! as PyTorch's CPU attention does. Dropout on the attention weights draws each weight's
+//! keep-or-drop from a counter-based hash of the seed and its position, so the backward
+//! regenerates the same mask without storing it.
+
+use super::{gemm, Trans};
+use crate::element::Element;
+use rayon::prelude::*;
+
+/// Query rows per block.
+const BQ: usize = 64;
+/// Key rows per block.
+const BK: usize = 128;
+
+/// The sizes and options of one attention call over `batch x heads` pairs of sequences.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct AttnDims {
+    pub(crate) batch: usize,
+    pub(crate) heads: usize,
+    /// Query length.
+    pub(crate) l: usize,
+    /// Key length.
+    pub(crate) s: usize,
+    /// Query and key features.
+    pub(crate) e: usize,
+    /// Value features.
+    pub(crate) ev: usize,
+    pub(crate) scale: f64,
+    /// Query `i` sees keys `j <= i` only.
+    pub(crate) causal: bool,
+    /// The probability of dropping a weight, and the seed of the draws.
+    pub(crate) dropout: Option<(f64, u64)>,
+}
+
+/// A mask over `(batch, heads, L, S)` given by its values and a stride per axis (0 where it
+/// broadcasts).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum AttnBias<'a, E> {
+    /// No mask.
+    None,
+    /// `true` where the key is allowed.
+    Allow(&'a [bool], [usize; 4]),
+    /// Added to the scores.
+    Add(&'a [E], [usize; 4]),
+}
+
+impl<E: Element> AttnBias<'_, E> {
+    /// The bias of key `j` for query `i` of pair `(b, h)`.
+    #[inline]
+    fn at(&self, b: usize, h: usize, i: usize, j: usize) -> E {
+        let off = |st: &[usize; 4]| b * st[0] + h * st[1] + i * st[2] + j * st[3];
+        match self {
+            AttnBias::None => E::zero(),
+            AttnBias::Allow(m, st) => {
+                if m[off(st)] {
+                    E::zero()
+                } else {
+                    E::neg_infinity()
+                }
+            }
+            AttnBias::Add(v, st) => v[off(st)],
+        }
+    }
+}
+
+/// `splitmix64`: a well-mixed 64-bit hash of `x`.
+fn mix(mut x: u64) -> u64 {
+    x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}
+
+/// The factor dropout applies to weight `(pair, i, j)`: 0 if dropped, `1 / (1 - p)` if kept.
+fn keep_factor<E: Element>(d: &AttnDims, pair: usize, i: usize, j: usize) -> E {
+    match d.dropout {
+        None => E::one(),
+        Some((p, seed)) => {
+            let at = ((pair * d.l + i) * d.s + j) as u64;
+            let u = (mix(seed ^ mix(at)) >> 11) as f64 / (1u64 << 53) as f64;
+            if u < p {
+                E::zero()
+            } else {
+                E::from_f64(1.0 / (1.0 - p))
+            }
+        }
+    }
+}
+
+/// The scores of queries `i0..i0 + bq` against keys `j0..j0 + bk` of pair `pair`, scaled and
+/// biased, into `x` (`bq x bk`).
+#[allow(clippy::too_many_arguments)]
+fn scores<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    pair: usize,
+    q: &[E],
+    k: &[E],
+    (i0, bq): (usize, usize),
+    (j0, bk): (usize, usize),
+    x: &mut [E],
+) {
+    let e = d.e;
+    gemm(
+        bq,
+        e,
+        bk,
+        &q[i0 * e..(i0 + bq) * e],
+        Trans::No,
+        &k[j0 * e..(j0 + bk) * e],
+        Trans::Yes,
+        x,
+        false,
+    );
+    let scale = E::from_f64(d.scale);
+    let (b, h) = (pair / d.heads, pair % d.heads);
+    for (r, row) in x.chunks_exact_mut(bk).enumerate() {
+        let i = i0 + r;
+        for (c, v) in row.iter_mut().enumerate() {
+            let j = j0 + c;
+            *v = if d.causal && j > i {
+                E::neg_infinity()
+            } else {
+                *v * scale + bias.at(b, h, i, j)
+            };
+        }
+    }
+}
+
+/// Blocks of keys a block of queries `i0..i0 + bq` sees (all, or up to its last row when
+/// causal).
+fn key_blocks(d: &AttnDims, i0: usize, bq: usize) -> impl Iterator<Item = (usize, usize)> {
+    let end = if d.causal { d.s.min(i0 + bq) } else { d.s };
+    (0..end).step_by(BK).map(move |j0| (j0, BK.min(end - j0)))
+}
+
+/// Pairs side by side on the pool when there is work for it, each pair's products on its
+/// thread.
+fn for_pairs<P: Send>(parts: Vec<P>, work: usize, f: impl Fn(usize, P) + Sync + Send) {
+    if work >= 1 << 18 && super::may_split() && parts.len() > 1 {
+        parts
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(pair, p)| super::as_task(|| f(pair, p)));
+    } else {
+        parts
+            .into_iter()
+            .enumerate()
+            .for_each(|(pair, p)| f(pair, p));
+    }
+}
+
+/// The attention of `q` (`pairs x L x E`), `k` (`pairs x S x E`), `v` (`pairs x S x Ev`): the
+/// outputs (`pairs x L x Ev`) and each query row's log-sum-exp of its scores (`-inf` for a row
+/// that sees no key), which the backward reads.
+pub(crate) fn attention_forward<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    q: &[E],
+    k: &[E],
+    v: &[E],
+) -> (Vec<E>, Vec<E>) {
+    let AttnDims { l, s, e, ev, .. } = *d;
+    let pairs = d.batch * d.heads;
+    assert!(
+        q.len() == pairs * l * e && k.len() == pairs * s * e && v.len() == pairs * s * ev,
+        "attention: operand lengths"
+    );
+    let mut out = super::zeros(pairs * l * ev);
+    let mut lse = vec![E::neg_infinity(); pairs * l];
+    let parts: Vec<(&mut [E], &mut [E])> = out
+        .chunks_mut((l * ev).max(1))
+        .zip(lse.chunks_mut(l.max(1)))
+        .collect();
+    let work = pairs * l * s * (e + ev);
+    for_pairs(parts, work, |pair, (out, lse)| {
+        let q = &q[pair * l * e..][..l * e];
+        let k = &k[pair * s * e..][..s * e];
+        let v = &v[pair * s * ev..][..s * ev];
+        forward_pair(d, bias, pair, q, k, v, out, lse);
+    });
+    (out, lse)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn forward_pair<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    pair: usize,
+    q: &[E],
+    k: &[E],
+    v: &[E],
+    out: &mut [E],
+    lse: &mut [E],
+) {
+    let AttnDims { l, ev, .. } = *d;
+    let mut x = super::zeros(BQ * BK);
+    for i0 in (0..l).step_by(BQ) {
+        let bq = BQ.min(l - i0);
+        let mut max = vec![E::neg_infinity(); bq];
+        let mut sum = vec![E::zero(); bq];
+        let acc = &mut out[i0 * ev..(i0 + bq) * ev];
+        for (j0, bk) in key_blocks(d, i0, bq) {
+            let x = &mut x[..bq * bk];
+            scores(d, bias, pair, q, k, (i0, bq), (j0, bk), x);
+            for (r, row) in x.chunks_exact_mut(bk).enumerate() {
+                let top = row.iter().fold(max[r], |m, &v| if v > m { v } else { m });
+                if top == E::neg_infinity() {
+                    // nothing seen yet: no weight, nothing to rescale
+                    row.fill(E::zero());
+                    continue;
+                }
+                let alpha = (max[r] - top).exp();
+                let mut total = E::zero();
+                for (c, p) in row.iter_mut().enumerate() {
+                    let w = (*p - top).exp();
+                    total = total + w;
+                    *p = w * keep_factor(d, pair, i0 + r, j0 + c);
+                }
+                sum[r] = sum[r] * alpha + total;
+                max[r] = top;
+                if alpha != E::one() {
+                    acc[r * ev..(r + 1) * ev]
+                        .iter_mut()
+                        .for_each(|a| *a = *a * alpha);
+                }
+            }
+            gemm(
+                bq,
+                bk,
+                ev,
+                x,
+                Trans::No,
+                &v[j0 * ev..(j0 + bk) * ev],
+                Trans::No,
+                acc,
+                true,
+            );
+        }
+        for r in 0..bq {
+            let row = &mut acc[r * ev..(r + 1) * ev];
+            if sum[r] == E::zero() {
+                row.fill(E::zero());
+            } else {
+                let inv = sum[r].recip();
+                row.iter_mut().for_each(|a| *a = *a * inv);
+                lse[i0 + r] = max[r] + sum[r].ln();
+            }
+        }
+    }
+}
+
+/// The gradients of `q`, `k` and `v` from that of the output `dout`, given the forward's
+/// output `out` and log-sum-exps `lse`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn attention_backward<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    q: &[E],
+    k: &[E],
+    v: &[E],
+    out: &[E],
+    lse: &[E],
+    dout: &[E],
+) -> (Vec<E>, Vec<E>, Vec<E>) {
+    let AttnDims { l, s, e, ev, .. } = *d;
+    let pairs = d.batch * d.heads;
+    let mut dq = super::zeros(pairs * l * e);
+    let mut dk = super::zeros(pairs * s * e);
+    let mut dv = super::zeros(pairs * s * ev);
+    let parts: Vec<[&mut [E]; 3]> = dq
+        .chunks_mut((l * e).max(1))
+        .zip(dk.chunks_mut((s * e).max(1)))
+        .zip(dv.chunks_mut((s * ev).max(1)))
+        .map(|((dq, dk), dv)| [dq, dk, dv])
+        .collect();
+    let work = pairs * l * s * (e + ev);
+    for_pairs(parts, work, |pair, grads| {
+        // the pair's rows of a buffer of `rows` rows of `w` values per pair
+        let at = |rows: usize, w: usize| pair * rows * w..(pair + 1) * rows * w;
+        backward_pair(
+            d,
+            bias,
+            pair,
+            [&q[at(l, e)], &k[at(s, e)], &v[at(s, ev)]],
+            [&out[at(l, ev)], &lse[at(l, 1)], &dout[at(l, ev)]],
+            grads,
+        );
+    });
+    (dq, dk, dv)
+}
+
+fn backward_pair<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    pair: usize,
+    [q, k, v]: [&[E]; 3],
+    [out, lse, dout]: [&[E]; 3],
+    [dq, dk, dv]: [&mut [E]; 3],
+) {
+    let AttnDims { l, e, ev, .. } = *d;
+    let scale = E::from_f64(d.scale);
+    // D_i = dout_i . out_i, the weights' share of each row's gradient
+    let dot: Vec<E> = dout
+        .chunks_exact(ev.max(1))
+        .zip(out.chunks_exact(ev.max(1)))
+        .map(|(a, b)| a.iter().zip(b).fold(E::zero(), |s, (&x, &y)| s + x * y))
+        .take(l)
+        .collect();
+    let (mut p, mut pd, mut dp) = (
+        vec![E::zero(); BQ * BK],
+        vec![E::zero(); BQ * BK],
+        vec![E::zero(); BQ * BK],
+    );
+    for i0 in (0..l).step_by(BQ) {
+        let bq = BQ.min(l - i0);
+        let dout_blk = &dout[i0 * ev..(i0 + bq) * ev];
+        for (j0, bk) in key_blocks(d, i0, bq) {
+            let (p, pd, dp) = (&mut p[..bq * bk], &mut pd[..bq * bk], &mut dp[..bq * bk]);
+            scores(d, bias, pair, q, k, (i0, bq), (j0, bk), p);
+            for (r, row) in p.chunks_exact_mut(bk).enumerate() {
+                let m = lse[i0 + r];
+                for (c, x) in row.iter_mut().enumerate() {
+                    *x = if m == E::neg_infinity() || *x == E::neg_infinity() {
+                        E::zero()
+                    } else {
+                        (*x - m).exp()
+                    };
+                    pd[r * bk + c] = *x * keep_factor(d, pair, i0 + r, j0 + c);
+                }
+            }
+            let v_blk = &v[j0 * ev..(j0 + bk) * ev];
+            // dV += Pd^T dout
+            gemm(
+                bk,
+                bq,
+                ev,
+                pd,
+                Trans::Yes,
+                dout_blk,
+                Trans::No,
+                &mut dv[j0 * ev..(j0 + bk) * ev],
+                true,
+            );
+            // dP = dout V^T, through the dropout; dS = P (dP - D) scale
+            gemm(
+                bq,
+                ev,
+                bk,
+                dout_blk,
+                Trans::No,
+                v_blk,
+                Trans::Yes,
+                dp,
+                false,
+            );
+            for (r, (row, prow)) in dp.chunks_exact_mut(bk).zip(p.chunks_exact(bk)).enumerate() {
+                for (c, (g, &pv)) in row.iter_mut().zip(prow).enumerate() {
+                    let kept = *g * keep_factor(d, pair, i0 + r, j0 + c);
+                    *g = pv * (kept - dot[i0 + r]) * scale;
+                }
+            }
+            // dQ += dS K, dK += dS^T Q
+            gemm(
+                bq,
+                bk,
+                e,
+                dp,
+                Trans::No,
+                &k[j0 * e..(j0 + bk) * e],
+                Trans::No,
+                &mut dq[i0 * e..(i0 + bq) * e],
+                true,
+            );
+            gemm(
+                bk,
+                bq,
+                e,
+                dp,
+                Trans::Yes,
+                &q[i0 * e..(i0 + bq) * e],
+                Trans::No,
+                &mut dk[j0 * e..(j0 + bk) * e],
+                true,
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernels::simd::{at_level, available_levels};
+
+    /// The plain definition in f64: scores, bias, softmax (zeros for a row that sees no key),
+    /// dropout, product.
+    fn reference(
+        d: &AttnDims,
+        bias: &AttnBias<'_, f64>,
+        q: &[f64],
+        k: &[f64],
+        v: &[f64],
+    ) -> Vec<f64> {
+        let AttnDims { l, s, e, ev, .. } = *d;
+        let mut out = vec![0.0; d.batch * d.heads * l * ev];
+        for pair in 0..d.batch * d.heads {
+            let (b, h) = (pair / d.heads, pair % d.heads);
+            for i in 0..l {
+                let x: Vec<f64> = (0..s)
+                    .map(|j| {
+                        if d.causal && j > i {
+                            return f64::NEG_INFINITY;
+                        }
+                        let dot: f64 = (0..e)
+                            .map(|t| q[(pair * l + i) * e + t] * k[(pair * s + j) * e + t])
+                            .sum();
+                        dot * d.scale + bias.at(b, h, i, j)
+                    })
+                    .collect();
+                let m = x.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                if m == f64::NEG_INFINITY {
+                    continue;
+                }
+                let w: Vec<f64> = x.iter().map(|&v| (v - m).exp()).collect();
+                let total: f64 = w.iter().sum();
+                for j in 0..s {
+                    let p = w[j] / total * keep_factor::<f64>(d, pair, i, j);
+                    for t in 0..ev {
+                        out[(pair * l + i) * ev + t] += p * v[(pair * s + j) * ev + t];
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn values(n: usize, seed: u64) -> Vec<f64> {
+        let mut r = crate::rng::Rng::seed(seed);
+        (0..n).map(|_| r.uniform(-1.0, 1.0)).collect()
+    }
+
+    fn dims(l: usize, s: usize, causal: bool, dropout: Option<(f64, u64)>) -> AttnDims {
+        AttnDims {
+            batch: 2,
+            heads: 3,
+            l,
+            s,
+            e: 7,
+            ev: 5,
+            scale: 0.37,
+            causal,
+            dropout,
+        }
+    }
+
+    /// Odd lengths across the block sizes (1, 17, 65, 129, 200), with and without a mask, the
+    /// causal rule and dropout, in f64 against the definition and in f32 at every level.
+    #[test]
+    fn blocked_attention_matches_the_definition_at_every_level() {
+        for (l, s) in [(1, 1), (17, 7), (65, 129), (129, 200), (200, 33)] {
+            for (causal, dropout, masked) in [
+                (false, None, false),
+                (true, None, false),
+                (false, Some((0.3, 9)), false),
+                (false, None, true),
+                (true, Some((0.5, 4)), true),
+            ] {
+                let d = dims(l, s, causal, dropout);
+                let pairs = d.batch * d.heads;
+                let (q, k, v) = (
+                    values(pairs * l * d.e, 1),
+                    values(pairs * s * d.e, 2),
+                    values(pairs * s * d.ev, 3),
+                );
+                // a mask over (L, S) broadcast over batch and heads, every third key hidden,
+                // and row 0 seeing nothing
+                let allow: Vec<bool> = (0..l * s).map(|x| x / s != 0 && (x % s) % 3 != 1).collect();
+                let bias = if masked {
+                    AttnBias::Allow(&allow, [0, 0, s, 1])
+                } else {
+                    AttnBias::None
+                };
+                let want = reference(&d, &bias, &q, &k, &v);
+                let (got, _) = attention_forward(&d, &bias, &q, &k, &v);
+                for (i, (g, w)) in got.iter().zip(&want).enumerate() {
+                    assert!(
+                        (g - w).abs() < 1e-12,
+                        "f64 {l}x{s} {causal} {dropout:?} [{i}]: {g} vs {w}"
+                    );
+                }
+                let f = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+                let (qf, kf, vf) = (f(&q), f(&k), f(&v));
+                let bias32 = match bias {
+                    AttnBias::Allow(m, st) => AttnBias::Allow(m, st),
+                    _ => AttnBias::None,
+                };
+                for level in available_levels() {
+                    let (got, _) =
+                        at_level(level, || attention_forward(&d, &bias32, &qf, &kf, &vf));
+                    for (i, (&g, w)) in got.iter().zip(&want).enumerate() {
+                        assert!(
+                            (g as f64 - w).abs() < 1e-5 * (1.0 + w.abs()),
+                            "{level} {l}x{s} [{i}]: {g} vs {w}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// The backward against central differences of `sum(out * w)` in f64, across blocks.
+    #[test]
+    fn the_backward_is_the_forward_derivative() {
+        for (l, s, causal, dropout) in [
+            (3, 4, false, None),
+            (70, 130, true, Some((0.25, 5))),
+            (5, 3, true, None),
+        ] {
+            let mut d = dims(l, s, causal, dropout);
+            d.batch = 1;
+            d.heads = 2;
+            let pairs = 2;
+            let (nq, nk, nv) = (pairs * l * d.e, pairs * s * d.e, pairs * s * d.ev);
+            let x = values(nq + nk + nv, 7);
+            let w = values(pairs * l * d.ev, 8);
+            let add: Vec<f64> = values(l * s, 9).iter().map(|v| v * 2.0).collect();
+            let bias = AttnBias::Add(&add, [0, 0, s, 1]);
+            let loss = |x: &[f64]| {
+                let (o, _) = attention_forward(&d, &bias, &x[..nq], &x[nq..nq + nk], &x[nq + nk..]);
+                o.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>()
+            };
+            let (out, lse) = attention_forward(&d, &bias, &x[..nq], &x[nq..nq + nk], &x[nq + nk..]);
+            let (dq, dk, dv) = attention_backward(
+                &d,
+                &bias,
+                &x[..nq],
+                &x[nq..nq + nk],
+                &x[nq + nk..],
+                &out,
+                &lse,
+                &w,
+            );
+            let grads: Vec<f64> = dq.into_iter().chain(dk).chain(dv).collect();
+            for i in (0..x.len()).step_by(if l > 10 { 97 } else { 1 }) {
+                let want = crate::kernels::central_difference(loss, &x, i);
+                assert!(
+                    (grads[i] - want).abs() < 1e-6 * (1.0 + want.abs()),
+                    "{l}x{s} [{i}]: {} vs {want}",
+                    grads[i]
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_row_that_sees_no_key_gives_zeros_and_no_gradient() {
+        let d = AttnDims {
+            batch: 1,
+            heads: 1,
+            l: 2,
+            s: 3,
+            e: 2,
+            ev: 2,
+            scale: 1.0,
+            causal: false,
+            dropout: None,
+        };
+        let allow = [false, false, false, true, false, true];
+        let bias = AttnBias::Allow(&allow, [0, 0, 3, 1]);
+        let (q, k, v) = (values(4, 1), values(6, 2), values(6, 3));
+        let (out, lse) = attention_forward(&d, &bias, &q, &k, &v);
+        assert_eq!(&out[..2], &[0.0, 0.0]);
+        assert!(out[2..].iter().all(|v| v.is_finite() && *v != 0.0));
+        let (dq, _, _) = attention_backward(&d, &bias, &q, &k, &v, &out, &lse, &[1.0; 4]);
+        assert_eq!(&dq[..2], &[0.0, 0.0]);
+        assert!(dq.iter().all(|v| v.is_finite()));
+    }
+}

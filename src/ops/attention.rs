@@ -1,0 +1,355 @@
+//! Scaled dot-product attention, PyTorch's `F.scaled_dot_product_attention`:
+//! `softmax(Q K^T scale + mask) V` over a query `(.., L, E)`, a key `(.., S, E)` and a value
+//! `(.., S, Ev)`, the leading dims a batch or a batch and heads (static or runtime), the
+//! output `(.., L, Ev)` typed by [`AttentionShapes`].
+//!
+//! The kernel computes it in blocks with an online softmax and recomputes the weights in the
+//! backward (see `kernels::attention`), so neither inference nor training holds the `L x S`
+//! weights: memory grows linearly with the sequence lengths.
+
+use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::error::{Error, Result};
+use crate::kernels::{self, AttnBias, AttnDims};
+use crate::shape::{AttentionShapes, Shape};
+use crate::tensor::{Element, Mask, Rng, Tensor};
+use std::sync::Arc;
+
+/// An attention mask, broadcast to `(.., L, S)` as PyTorch broadcasts `attn_mask`: boolean
+/// (`true` where a query may attend to a key) or additive (added to the scores; `-inf` hides a
+/// key). The mask's values take no gradient.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::ops::AttnMask;
+/// let allow = Mask::<(U2, U3)>::from_array([[true, false, true], [true, true, false]]);
+/// let bias = Tensor::<(U2, U3)>::zeros();
+/// let (_a, _b) = (AttnMask::<f32>::allow(&allow), AttnMask::add(&bias));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct AttnMask<'a, E: Element> {
+    values: MaskValues<'a, E>,
+    dims: [usize; 4],
+    rank: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum MaskValues<'a, E> {
+    Allow(&'a [bool]),
+    Add(&'a [E]),
+}
+
+impl<'a, E: Element> AttnMask<'a, E> {
+    /// A boolean mask: `true` where the query may attend to the key.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::AttnMask;
+    /// let m = Mask::<(U1, U2)>::from_array([[true, false]]);
+    /// let _ = AttnMask::<f32>::allow(&m);
+    /// ```
+    ///
+    /// # Panics
+    /// If the mask has more than four dims.
+    pub fn allow<S: Shape, T>(mask: &'a Mask<S, T>) -> Self {
+        Self::of(MaskValues::Allow(mask.as_slice()), &mask.dims())
+    }
+
+    /// An additive mask: added to the scores before the softmax.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::AttnMask;
+    /// let b = Tensor::<(U1, U2)>::from_array([[0.0, f32::NEG_INFINITY]]);
+    /// let _ = AttnMask::add(&b);
+    /// ```
+    ///
+    /// # Panics
+    /// If the mask has more than four dims.
+    pub fn add<S: Shape, T: TapeMode<E>>(bias: &'a Tensor<S, E, T>) -> Self {
+        Self::of(MaskValues::Add(bias.as_slice()), &bias.dims())
+    }
+
+    fn of(values: MaskValues<'a, E>, dims: &[usize]) -> Self {
+        assert!(
+            dims.len() <= 4,
+            "attention mask: {} dims, at most 4",
+            dims.len()
+        );
+        let mut d = [1; 4];
+        d[4 - dims.len()..].copy_from_slice(dims);
+        AttnMask {
+            values,
+            dims: d,
+            rank: dims.len(),
+        }
+    }
+
+    /// Strides over the kernel's axes `(batch, heads, L, S)` for an operand whose `(.., L, S)`
+    /// is `target` (`[batch, heads, L, S]` or `[batch, L, S]`), broadcasting as PyTorch (the
+    /// mask's dims right-aligned, each equal or 1); `None` if it does not broadcast.
+    fn strides(&self, target: &[usize]) -> Option<[usize; 4]> {
+        let mask = &self.dims[4 - self.rank..];
+        let off = target.len().checked_sub(mask.len())?;
+        let mut st = vec![0; target.len()];
+        let mut step = 1;
+        for (ax, &m) in mask.iter().enumerate().rev() {
+            let t = target[off + ax];
+            if m != t && m != 1 {
+                return None;
+            }
+            st[off + ax] = if m == 1 { 0 } else { step };
+            step *= m;
+        }
+        Some(match st[..] {
+            [b, h, i, j] => [b, h, i, j],
+            [b, i, j] => [b, 0, i, j],
+            _ => return None,
+        })
+    }
+}
+
+/// The options of [`Tensor::scaled_dot_product_attention`], PyTorch's keyword arguments:
+/// `attn_mask`, `dropout_p`, `is_causal`, `scale` (default `1 / sqrt(E)`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::ops::Sdpa;
+/// let opts = Sdpa::<f32>::new().causal().scale(0.5).dropout(0.1, &mut Rng::seed(0));
+/// assert!(opts.is_causal && opts.scale == Some(0.5) && opts.dropout_p == 0.1);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Sdpa<'a, E: Element> {
+    /// The mask, if any.
+    pub attn_mask: Option<AttnMask<'a, E>>,
+    /// The probability of dropping each attention weight (the rest scaled by `1 / (1 - p)`).
+    pub dropout_p: f64,
+    /// The seed the dropout's draws come from (see [`Sdpa::dropout`]).
+    pub dropout_seed: u64,
+    /// Query `i` attends to keys `j <= i` only (PyTorch's top-left causal mask).
+    pub is_causal: bool,
+    /// The scores' factor; `None` is `1 / sqrt(E)`.
+    pub scale: Option<f64>,
+}
+
+impl<E: Element> Default for Sdpa<'_, E> {
+    fn default() -> Self {
+        Sdpa {
+            attn_mask: None,
+            dropout_p: 0.0,
+            dropout_seed: 0,
+            is_causal: false,
+            scale: None,
+        }
+    }
+}
+
+impl<'a, E: Element> Sdpa<'a, E> {
+    /// No mask, no dropout, not causal, the default scale.
+    ///
+    /// ```
+    /// let o = stensor::ops::Sdpa::<f64>::new();
+    /// assert!(o.attn_mask.is_none() && !o.is_causal);
+    /// ```
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// With `mask`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::{AttnMask, Sdpa};
+    /// let m = Mask::<(U1, U1)>::from_array([[true]]);
+    /// assert!(Sdpa::<f32>::new().mask(AttnMask::allow(&m)).attn_mask.is_some());
+    /// ```
+    pub fn mask(mut self, mask: AttnMask<'a, E>) -> Self {
+        self.attn_mask = Some(mask);
+        self
+    }
+
+    /// Causal (`is_causal=True`).
+    ///
+    /// ```
+    /// assert!(stensor::ops::Sdpa::<f32>::new().causal().is_causal);
+    /// ```
+    pub fn causal(mut self) -> Self {
+        self.is_causal = true;
+        self
+    }
+
+    /// The scores' factor.
+    ///
+    /// ```
+    /// assert_eq!(stensor::ops::Sdpa::<f32>::new().scale(0.3).scale, Some(0.3));
+    /// ```
+    pub fn scale(mut self, scale: f64) -> Self {
+        self.scale = Some(scale);
+        self
+    }
+
+    /// Dropout on the attention weights with probability `p` (for training), its draws
+    /// seeded from `rng`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let o = stensor::ops::Sdpa::<f32>::new().dropout(0.2, &mut Rng::seed(1));
+    /// assert_eq!(o.dropout_p, 0.2);
+    /// ```
+    ///
+    /// # Panics
+    /// If `p` is not in `[0, 1]`.
+    pub fn dropout(mut self, p: f64, rng: &mut Rng) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&p),
+            "dropout probability {p} not in [0, 1]"
+        );
+        self.dropout_p = p;
+        self.dropout_seed = rng.next_u64();
+        self
+    }
+}
+
+/// The mask's values, owned by the backward.
+enum OwnedBias<E> {
+    None,
+    Allow(Vec<bool>, [usize; 4]),
+    Add(Vec<E>, [usize; 4]),
+}
+
+impl<E: Element> OwnedBias<E> {
+    fn view(&self) -> AttnBias<'_, E> {
+        match self {
+            OwnedBias::None => AttnBias::None,
+            OwnedBias::Allow(m, st) => AttnBias::Allow(m, *st),
+            OwnedBias::Add(v, st) => AttnBias::Add(v, *st),
+        }
+    }
+}
+
+impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
+    /// `softmax(Q K^T scale + mask) V` with this tensor as the query `(.., L, E)`, `key`
+    /// `(.., S, E)` and `value` `(.., S, Ev)` (`F.scaled_dot_product_attention`); the leading
+    /// dims are a batch, or a batch and heads. A query row that may attend to no key gives
+    /// zeros, as PyTorch's CPU attention.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::Sdpa;
+    /// let q = Tensor::<(U1, U2, usize, U4)>::ones_shaped((U1::new(), U2::new(), 3, U4::new()));
+    /// let k = Tensor::<(U1, U2, usize, U4)>::ones_shaped((U1::new(), U2::new(), 5, U4::new()));
+    /// let v = Tensor::<(U1, U2, usize, U6)>::ones_shaped((U1::new(), U2::new(), 5, U6::new()));
+    /// let out = q.scaled_dot_product_attention(&k, &v, Sdpa::new().causal());
+    /// assert_eq!(out.dims(), [1, 2, 3, 6]);
+    /// assert!(out.to_vec().iter().all(|&x| (x - 1.0).abs() < 1e-6));
+    /// ```
+    ///
+    /// # Panics
+    /// If the runtime dims disagree (the leading dims, the features of query and key, the
+    /// lengths of key and value) or the mask does not broadcast to `(.., L, S)`; see
+    /// [`try_scaled_dot_product_attention`](Self::try_scaled_dot_product_attention).
+    pub fn scaled_dot_product_attention<SK: Shape, SV: Shape, T2: TapeMode<E>>(
+        self,
+        key: &Tensor<SK, E, T2>,
+        value: &Tensor<SV, E, T2>,
+        opts: Sdpa<'_, E>,
+    ) -> Tensor<SQ::Output, E, T::Output>
+    where
+        SQ: AttentionShapes<SK, SV>,
+        T: MergeTape<E, T2>,
+    {
+        match self.try_scaled_dot_product_attention(key, value, opts) {
+            Ok(y) => y,
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// [`scaled_dot_product_attention`](Self::scaled_dot_product_attention), with the runtime
+    /// dims checked into a `Result`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::Sdpa;
+    /// let q = Tensor::<(usize, usize, U4)>::zeros_shaped((1, 3, U4::new()));
+    /// let k = Tensor::<(usize, usize, U4)>::zeros_shaped((1, 5, U4::new()));
+    /// // four values for five keys: the data decided the lengths
+    /// let v = Tensor::<(usize, usize, U2)>::zeros_shaped((1, 4, U2::new()));
+    /// let err = q.try_scaled_dot_product_attention(&k, &v, Sdpa::new()).unwrap_err();
+    /// assert!(err.to_string().contains("[1, 5, 4] vs [1, 4, 2]"));
+    /// ```
+    pub fn try_scaled_dot_product_attention<SK: Shape, SV: Shape, T2: TapeMode<E>>(
+        self,
+        key: &Tensor<SK, E, T2>,
+        value: &Tensor<SV, E, T2>,
+        opts: Sdpa<'_, E>,
+    ) -> Result<Tensor<SQ::Output, E, T::Output>>
+    where
+        SQ: AttentionShapes<SK, SV>,
+        T: MergeTape<E, T2>,
+    {
+        let lead = SQ::LEADING;
+        let (dq, dk, dv) = (self.dims(), key.dims(), value.dims());
+        let mismatch = |what: &str, left: &[usize], right: &[usize]| Error::Mismatch {
+            op: format!("scaled_dot_product_attention: {what}"),
+            left: left.to_vec(),
+            right: right.to_vec(),
+        };
+        if dq[..lead] != dk[..lead] || dq[lead + 1] != dk[lead + 1] {
+            return Err(mismatch("query and key", &dq, &dk));
+        }
+        if dk[..=lead] != dv[..=lead] {
+            return Err(mismatch("key and value", &dk, &dv));
+        }
+        let (batch, heads) = if lead == 2 {
+            (dq[0], dq[1])
+        } else {
+            (dq[0], 1)
+        };
+        let (l, s, e, ev) = (dq[lead], dk[lead], dq[lead + 1], dv[lead + 1]);
+        let bias = match opts.attn_mask {
+            None => OwnedBias::None,
+            Some(m) => {
+                let mut target = dq[..lead].to_vec();
+                target.extend([l, s]);
+                let st = m
+                    .strides(&target)
+                    .ok_or_else(|| mismatch("attn_mask", &m.dims[4 - m.rank..], &target))?;
+                match m.values {
+                    MaskValues::Allow(v) => OwnedBias::Allow(v.to_vec(), st),
+                    MaskValues::Add(v) => OwnedBias::Add(v.to_vec(), st),
+                }
+            }
+        };
+        let d = AttnDims {
+            batch,
+            heads,
+            l,
+            s,
+            e,
+            ev,
+            scale: opts.scale.unwrap_or(1.0 / (e as f64).sqrt()),
+            causal: opts.is_causal,
+            dropout: (opts.dropout_p > 0.0).then_some((opts.dropout_p, opts.dropout_seed)),
+        };
+        let out_shape = self.shape().attention_output(&value.shape());
+        let (qv, kv, vv) = (self.data_arc(), key.data_arc(), value.data_arc());
+        let (out, lse) = kernels::attention_forward(&d, &bias.view(), &qv, &kv, &vv);
+        let (tq, nq) = self.as_input();
+        let (tk, nk) = key.as_input();
+        let (tv, nv) = value.as_input();
+        Ok(op_result(
+            out_shape,
+            out,
+            &[(tq, nq), (tk, nk), (tv, nv)],
+            |out| {
+                let out = Arc::clone(out);
+                Box::new(move |g, grads| {
+                    let (dq, dk, dv) =
+                        kernels::attention_backward(&d, &bias.view(), &qv, &kv, &vv, &out, &lse, g);
+                    grads.add_owned(&tq, dq);
+                    grads.add_owned(&tk, dk);
+                    grads.add_owned(&tv, dv);
+                })
+            },
+        ))
+    }
+}

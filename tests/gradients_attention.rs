@@ -1,0 +1,119 @@
+//! `scaled_dot_product_attention`'s backward against central finite differences in f64,
+//! through the query, the key and the value, for every option: boolean and additive masks
+//! (broadcast), the causal rule, a given scale, dropout (its draws fixed by the seed), the 3-D
+//! form, and lengths across the kernel's blocks.
+
+use stensor::gradcheck::check_gradients;
+use stensor::ops::{AttnMask, Sdpa};
+use stensor::prelude::*;
+
+type Q = Tensor<(U2, U2, usize, U3), f64>;
+type V = Tensor<(U2, U2, usize, U2), f64>;
+
+fn qkv(l: usize, s: usize, seed: u64) -> (Q, Q, V) {
+    let r = &mut Rng::seed(seed);
+    (
+        Tensor::uniform_shaped((U2::new(), U2::new(), l, U3::new()), r, -1.0, 1.0),
+        Tensor::uniform_shaped((U2::new(), U2::new(), s, U3::new()), r, -1.0, 1.0),
+        Tensor::uniform_shaped((U2::new(), U2::new(), s, U2::new()), r, -1.0, 1.0),
+    )
+}
+
+/// The three gradients of `sum(out^2)` under `opts`.
+fn check_all(l: usize, s: usize, opts: Sdpa<'_, f64>) {
+    let (q, k, v) = qkv(l, s, (l * 31 + s) as u64);
+    let loss = |y: Tensor<(U2, U2, usize, U2), f64, Tape<f64>>| y.square().sum();
+    check_gradients(|q| loss(q.scaled_dot_product_attention(&k, &v, opts)), &q)
+        .unwrap_or_else(|e| panic!("query {l}x{s}: {e}"));
+    check_gradients(
+        |k| {
+            loss(
+                q.clone()
+                    .scaled_dot_product_attention(&k, &v.clone().trace_no_grad(), opts),
+            )
+        },
+        &k,
+    )
+    .unwrap_or_else(|e| panic!("key {l}x{s}: {e}"));
+    check_gradients(
+        |v| {
+            loss(
+                q.clone()
+                    .scaled_dot_product_attention(&k.clone().trace_no_grad(), &v, opts),
+            )
+        },
+        &v,
+    )
+    .unwrap_or_else(|e| panic!("value {l}x{s}: {e}"));
+}
+
+#[test]
+fn plain_causal_and_scaled() {
+    for (l, s) in [(1, 1), (3, 5), (6, 2)] {
+        check_all(l, s, Sdpa::new());
+        check_all(l, s, Sdpa::new().causal());
+        check_all(l, s, Sdpa::new().scale(0.7));
+    }
+}
+
+#[test]
+fn masks_broadcast() {
+    let (l, s) = (4, 5);
+    // (L, S) boolean, one row hidden entirely (its output is zeros, its gradient none)
+    let allow =
+        Mask::<(usize, usize)>::from_fn_shaped((l, s), |ix| ix[0] != 2 && (ix[0] + ix[1]) % 3 != 0);
+    check_all(l, s, Sdpa::new().mask(AttnMask::allow(&allow)));
+    // (B, 1, L, S) additive
+    let add = Tensor::<(U2, U1, usize, usize), f64>::uniform_shaped(
+        (U2::new(), U1::new(), l, s),
+        &mut Rng::seed(4),
+        -2.0,
+        2.0,
+    );
+    check_all(l, s, Sdpa::new().mask(AttnMask::add(&add)).causal());
+}
+
+#[test]
+fn dropout_with_fixed_draws() {
+    check_all(5, 6, Sdpa::new().dropout(0.3, &mut Rng::seed(8)));
+}
+
+#[test]
+fn lengths_across_the_kernels_blocks() {
+    // 70 queries (two blocks of 64) against 130 keys (two blocks of 128), causal
+    let (q, k, v) = qkv(70, 130, 5);
+    check_gradients(
+        |q| {
+            q.scaled_dot_product_attention(&k, &v, Sdpa::new().causal())
+                .square()
+                .sum()
+        },
+        &q,
+    )
+    .unwrap();
+}
+
+#[test]
+fn the_three_dimensional_form() {
+    let r = &mut Rng::seed(6);
+    let q = Tensor::<(usize, usize, U4), f64>::uniform_shaped((2, 3, U4::new()), r, -1.0, 1.0);
+    let k = Tensor::<(usize, usize, U4), f64>::uniform_shaped((2, 5, U4::new()), r, -1.0, 1.0);
+    let v = Tensor::<(usize, usize, U3), f64>::uniform_shaped((2, 5, U3::new()), r, -1.0, 1.0);
+    let allow = Mask::<(usize, usize)>::from_fn_shaped((3, 5), |ix| ix[0] + ix[1] != 2);
+    let opts = Sdpa::new().mask(AttnMask::allow(&allow));
+    check_gradients(
+        |q| q.scaled_dot_product_attention(&k, &v, opts).square().sum(),
+        &q,
+    )
+    .unwrap();
+    check_gradients(
+        |k| {
+            q.clone()
+                .scaled_dot_product_attention(&k, &v.clone().trace_no_grad(), opts)
+                .square()
+                .sum()
+        },
+        &k,
+    )
+    .unwrap();
+}
