@@ -117,3 +117,91 @@ fn the_three_dimensional_form() {
     )
     .unwrap();
 }
+
+mod multihead {
+    use stensor::gradcheck::check_module_gradients;
+    use stensor::nn::{BatchFirst, MhaMask, MhaOptions, MultiheadAttention};
+    use stensor::prelude::*;
+
+    type X = Tensor<(usize, usize, U4), f64>;
+
+    fn x() -> X {
+        Tensor::uniform_shaped((3, 2, U4::new()), &mut Rng::seed(2), -1.0, 1.0)
+    }
+
+    /// Every parameter and the input (as query, key and value at once) of a layer under
+    /// `opts`, through `sum(out^2)` (plus the weights' squares when they are returned).
+    fn check<K: ConstDim, V: ConstDim>(
+        mut m: MultiheadAttention<U4, U2, K, V, stensor::nn::SeqFirst, f64>,
+        opts: MhaOptions<'_, f64>,
+    ) {
+        let key: Tensor<(usize, usize, K), f64> =
+            Tensor::uniform_shaped((5, 2, K::default()), &mut Rng::seed(3), -1.0, 1.0);
+        let value: Tensor<(usize, usize, V), f64> =
+            Tensor::uniform_shaped((5, 2, V::default()), &mut Rng::seed(4), -1.0, 1.0);
+        check_module_gradients(&mut m, &x(), |m, q| {
+            let (y, w) = m.attend(
+                q,
+                key.clone().trace_no_grad(),
+                value.clone().trace_no_grad(),
+                opts,
+            );
+            let w = match w {
+                Some(stensor::nn::AttnWeights::Averaged(w)) => w.square().sum(),
+                Some(stensor::nn::AttnWeights::PerHead(w)) => w.square().sum(),
+                None => y.clone().mul_scalar(0.0).sum(),
+            };
+            y.square().sum().add(&w)
+        })
+        .unwrap_or_else(|e| panic!("{e}"));
+    }
+
+    #[test]
+    fn every_option() {
+        let r = &mut Rng::seed(1);
+        let pad = Mask::<(usize, usize)>::from_fn_shaped((2, 5), |ix| ix[0] == 1 && ix[1] == 4);
+        let allow_not =
+            Mask::<(usize, usize)>::from_fn_shaped((3, 5), |ix| (ix[0] + ix[1]) % 4 == 3);
+        let add = Tensor::<(usize, usize, usize), f64>::uniform_shaped((4, 3, 5), r, -1.0, 1.0);
+        let base = MhaOptions::default();
+        let no_weights = MhaOptions {
+            need_weights: false,
+            ..base
+        };
+        check(MultiheadAttention::<U4, U2, U4, U4, _, f64>::new(r), base);
+        check(
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::new(r),
+            no_weights,
+        );
+        check(MultiheadAttention::<U4, U2, U3, U5, _, f64>::new(r), base);
+        check(
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(r, false, true, true, 0.0),
+            MhaOptions {
+                average_attn_weights: false,
+                ..base
+            },
+        );
+        check(
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(r, true, true, true, 0.0),
+            MhaOptions {
+                key_padding_mask: Some(MhaMask::ignore(&pad)),
+                attn_mask: Some(MhaMask::ignore(&allow_not)),
+                ..no_weights
+            },
+        );
+        check(
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::new(r),
+            MhaOptions {
+                attn_mask: Some(MhaMask::add(&add)),
+                ..base
+            },
+        );
+        // batch first
+        let mut bf = MultiheadAttention::<U4, U2, U4, U4, BatchFirst, f64>::new(r);
+        check_module_gradients(&mut bf, &x(), |m, x| {
+            let (y, _) = m.attend(x.clone(), x.clone(), x, MhaOptions::default());
+            y.square().sum()
+        })
+        .unwrap();
+    }
+}

@@ -5,8 +5,9 @@
 
 mod common;
 
-use common::{assert_close, case, cases, Case};
+use common::{assert_close, case, cases, check_params, load, weighted, Case};
 use stensor::autograd::UniqueId;
+use stensor::nn::{BatchFirst, MhaMask, MhaOptions, MultiheadAttention, SeqFirst, SeqLayout};
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
 use stensor::shape::AttentionShapes;
@@ -129,4 +130,147 @@ fn sdpa_matches_pytorch_in_f32() {
     for name in sdpa_cases() {
         check::<f32>(&name);
     }
+}
+
+fn mha_cases() -> Vec<String> {
+    let names: Vec<String> = cases("attention")
+        .iter()
+        .filter(|c| c.0["kind"] == "MultiheadAttention")
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(names.len(), 14, "the reference's MultiheadAttention cases");
+    names
+}
+
+type Dyn2 = (usize, usize);
+type Dyn3 = (usize, usize, usize);
+/// A case's mask, boolean or additive.
+type Masks<S, E> = (Option<Mask<S>>, Option<Tensor<S, E>>);
+
+/// The case's mask at `path` if it has `S`'s rank.
+fn read_mask<S: Shape, E: Element>(c: &Case, path: &[&str]) -> Masks<S, E> {
+    if !c.has(path) || c.dims(path).len() != S::RANK {
+        return (None, None);
+    }
+    let (dims, data) = (c.dims(path), c.data(path));
+    if c.0["inputs"][path[1]]["dtype"] == "bool" {
+        let m = Mask::from_dims_vec(&dims, data.iter().map(|&v| v != 0.0).collect()).unwrap();
+        (Some(m), None)
+    } else {
+        let t = Tensor::from_dims_vec(&dims, data.into_iter().map(E::from_f64).collect()).unwrap();
+        (None, Some(t))
+    }
+}
+
+/// The mask read as 2-D or 3-D, in `MultiheadAttention`'s conventions.
+fn as_given<'a, E: Element>(
+    two: &'a Masks<Dyn2, E>,
+    three: &'a Masks<Dyn3, E>,
+) -> Option<MhaMask<'a, E>> {
+    match (two, three) {
+        ((Some(b), _), _) => Some(MhaMask::ignore(b)),
+        ((_, Some(f)), _) => Some(MhaMask::add(f)),
+        (_, (Some(b), _)) => Some(MhaMask::ignore(b)),
+        (_, (_, Some(f))) => Some(MhaMask::add(f)),
+        _ => None,
+    }
+}
+
+fn check_mha<K: ConstDim, V: ConstDim, F: SeqLayout, E: Element>(name: &str) {
+    let c = case("attention", name);
+    let cfg = c.config();
+    let mut m = MultiheadAttention::<U8, U2, K, V, F, E>::with_options(
+        &mut Rng::seed(0),
+        cfg["bias"].as_bool().unwrap(),
+        cfg["add_bias_kv"].as_bool().unwrap(),
+        cfg["add_zero_attn"].as_bool().unwrap(),
+        cfg["dropout"].as_f64().unwrap(),
+    );
+    load(&mut m, &c);
+    let call = &c.0["call"];
+    let kpm_path = ["inputs", "key_padding_mask"];
+    let am_path = ["inputs", "attn_mask"];
+    let (kpm2, kpm3) = (
+        read_mask::<Dyn2, E>(&c, &kpm_path),
+        read_mask::<Dyn3, E>(&c, &kpm_path),
+    );
+    let (am2, am3) = (
+        read_mask::<Dyn2, E>(&c, &am_path),
+        read_mask::<Dyn3, E>(&c, &am_path),
+    );
+    let opts = MhaOptions {
+        key_padding_mask: as_given(&kpm2, &kpm3),
+        attn_mask: as_given(&am2, &am3),
+        need_weights: call["need_weights"].as_bool().unwrap(),
+        average_attn_weights: call["average_attn_weights"].as_bool().unwrap(),
+    };
+    let self_attention = call["self_attention"].as_bool().unwrap_or(false);
+    let (y, w, ids) = if self_attention {
+        // one tensor as query, key and value: its gradient sums the three
+        let x = c.tensor::<(usize, usize, U8), E>(&["inputs", "x"]).trace();
+        let id = x.id();
+        let (y, w) = m.attend(x.clone(), x.clone(), x, opts);
+        (y, w, vec![id])
+    } else {
+        let q = c
+            .tensor::<(usize, usize, U8), E>(&["inputs", "query"])
+            .trace();
+        let k = c.tensor::<(usize, usize, K), E>(&["inputs", "key"]).trace();
+        let v = c
+            .tensor::<(usize, usize, V), E>(&["inputs", "value"])
+            .trace();
+        let ids = vec![q.id(), k.id(), v.id()];
+        let (y, w) = m.attend(q, k, v, opts);
+        (y, w, ids)
+    };
+    assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
+    match (&w, c.has(&["attn_weights"])) {
+        (Some(w), true) => {
+            assert_eq!(w.dims(), c.dims(&["attn_weights"]), "{name}: weights' dims");
+            assert_close(
+                &format!("{name} weights"),
+                &w.to_vec(),
+                &c.data(&["attn_weights"]),
+            );
+        }
+        (None, false) => {}
+        _ => panic!("{name}: weights returned when not asked for, or the reverse"),
+    }
+    let g = weighted(&y, &c, &["grad_output"]).backward();
+    let inputs: &[&str] = if self_attention {
+        &["x"]
+    } else {
+        &["query", "key", "value"]
+    };
+    for (what, id) in inputs.iter().zip(ids) {
+        assert_close(
+            &format!("{name} grad {what}"),
+            &g_slice(&g, id),
+            &c.data(&["grads", what]),
+        );
+    }
+    check_params(&m, &g, &c);
+}
+
+fn all_mha<E: Element>() {
+    for name in mha_cases() {
+        let c = case("attention", &name);
+        let cfg = c.config();
+        match (cfg["kdim"].as_u64(), cfg["batch_first"].as_bool().unwrap()) {
+            (Some(5), false) => check_mha::<U5, U6, SeqFirst, E>(&name),
+            (None, false) => check_mha::<U8, U8, SeqFirst, E>(&name),
+            (None, true) => check_mha::<U8, U8, BatchFirst, E>(&name),
+            other => panic!("{name}: no type for {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn multihead_attention_matches_pytorch_in_f64() {
+    all_mha::<f64>();
+}
+
+#[test]
+fn multihead_attention_matches_pytorch_in_f32() {
+    all_mha::<f32>();
 }

@@ -23,6 +23,7 @@
 //! ```
 
 mod activation;
+mod attention;
 mod build;
 pub mod ceil_mode;
 mod conv;
@@ -46,6 +47,7 @@ mod shuffle;
 pub use crate::ops::PoolIndices;
 pub use crate::shape::spatial::*;
 pub use activation::*;
+pub use attention::*;
 pub use build::*;
 pub use conv::*;
 pub use distance::*;

@@ -2,7 +2,9 @@
 //! `(.., S, Ev)` sharing their leading dims (a batch, or a batch and heads) give an output
 //! `(.., L, Ev)`.
 
-use super::{Dim, Shape};
+use super::{ConstDim, Dim, Shape};
+use core::ops::{Div, Rem};
+use typenum::{Mod, Quot, U0};
 
 /// A query shape that attends over keys `K` and values `V`, with the output shape it gives.
 /// The query and key share their leading dims and their features `E`; the key and value share
@@ -89,4 +91,49 @@ where
     fn attention_output(&self, v: &(BV, HV, SV, Ev)) -> (B, H, L, Ev) {
         (self.0, self.1, self.2, v.3)
     }
+}
+
+/// An embedding size split into `H` heads: `embed_dim % num_heads == 0`, checked at compile
+/// time, and the size of each head.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::HeadsOf;
+/// assert_eq!(<<U12 as HeadsOf<U3>>::HeadDim as ConstDim>::SIZE, 4);
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "embed_dim must be divisible by num_heads: `{Self}` is not a multiple of `{H}`",
+    label = "not a whole number of heads",
+    note = "PyTorch's MultiheadAttention asserts embed_dim % num_heads == 0 too"
+)]
+pub trait HeadsOf<H: ConstDim>: ConstDim {
+    /// `embed_dim / num_heads`.
+    type HeadDim: ConstDim;
+}
+
+/// A remainder of zero (the heads' rule's test), `U0` alone.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::shape::ZeroRemainder;
+/// fn whole<R: ZeroRemainder>() {}
+/// whole::<U0>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "embed_dim must be divisible by num_heads: the remainder is `{Self}`, not `U0`",
+    label = "not a whole number of heads",
+    note = "PyTorch's MultiheadAttention asserts embed_dim % num_heads == 0 too"
+)]
+pub trait ZeroRemainder {}
+
+impl ZeroRemainder for U0 {}
+
+impl<D, H> HeadsOf<H> for D
+where
+    D: ConstDim + Div<H> + Rem<H>,
+    H: ConstDim,
+    Quot<D, H>: ConstDim,
+    Mod<D, H>: ZeroRemainder,
+{
+    type HeadDim = Quot<D, H>;
 }

@@ -5,7 +5,9 @@
 
 use serde_json::Value;
 use stensor::autograd::UniqueId;
+use stensor::nn::Module;
 use stensor::prelude::*;
+use stensor::tensor::ValuesMut;
 
 /// One reference case.
 pub struct Case(pub Value);
@@ -216,4 +218,56 @@ macro_rules! check_with_params {
         }
         $crate::common::check_forward_backward::<$x, $y, $E, _>(c, |x| layer.forward(x), &params);
     }};
+}
+
+/// Sets the module's parameters to the case's, by name; the names must be exactly PyTorch's.
+pub fn load<M: Module>(m: &mut M, c: &Case) {
+    let mut seen = vec![];
+    m.visit_mut("", &mut |name, t| {
+        let want = c.data(&["params", name]);
+        assert_eq!(
+            &t.dims[..],
+            &c.dims(&["params", name])[..],
+            "{}: {name}",
+            c.name()
+        );
+        match t.values {
+            ValuesMut::F32(v) => v.iter_mut().zip(&want).for_each(|(a, &b)| *a = b as f32),
+            ValuesMut::F64(v) => v.copy_from_slice(&want),
+            ValuesMut::I64(_) => panic!("{name}: not a float parameter"),
+        }
+        seen.push(name.to_string());
+    });
+    let mut names: Vec<String> = c.0["params"].as_object().unwrap().keys().cloned().collect();
+    names.sort();
+    seen.sort();
+    assert_eq!(seen, names, "{}: parameter names", c.name());
+}
+
+/// `sum(y * g)` for the case's upstream gradient at `path`.
+pub fn weighted<S: Shape, E: Element>(
+    y: &Tensor<S, E, Tape<E>>,
+    c: &Case,
+    path: &[&str],
+) -> Tensor<(), E, Tape<E>> {
+    let g = Tensor::from_vec_shaped(
+        y.shape(),
+        c.data(path).into_iter().map(E::from_f64).collect(),
+    )
+    .unwrap();
+    y.clone().mul(&g).sum()
+}
+
+/// Checks the gradient of every parameter against the case's.
+pub fn check_params<M: Module>(m: &M, g: &Gradients<impl Element>, c: &Case) {
+    m.visit("", &mut |name, t| {
+        let got = g
+            .by_id(t.id.unwrap())
+            .unwrap_or_else(|| panic!("{}: no gradient for {name}", c.name()));
+        assert_close(
+            &format!("{} grad {name}", c.name()),
+            got,
+            &c.data(&["grads", name]),
+        );
+    });
 }

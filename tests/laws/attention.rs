@@ -1,10 +1,11 @@
 //! Laws of scaled dot-product attention over random batch sizes and lengths: permuting the
 //! key/value pairs together changes nothing; with the causal rule, output position `t` does
 //! not depend on the inputs after `t`; a key that the mask hides entirely is as if it were not
-//! there.
+//! there; one head with identity projections is plain softmax attention.
 
 use crate::{cases, ROUNDING};
 use proptest::prelude::*;
+use stensor::nn::{BatchFirst, MhaOptions, MultiheadAttention};
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
 use stensor::tensor::Rng;
@@ -76,5 +77,22 @@ proptest! {
         let y = q.clone().scaled_dot_product_attention(&k, &v, Sdpa::new());
         let y1 = q.scaled_dot_product_attention(&insert(&k, &k1, at), &insert(&v, &v1, at), Sdpa::new().mask(AttnMask::allow(&allow)));
         close(&y, &y1, ROUNDING)?;
+    }
+
+    #[test]
+    fn one_head_with_identity_projections_is_plain_attention(
+        b in 1usize..3, l in 1usize..6, s in 1usize..6, seed in any::<u64>(), need_weights in any::<bool>(),
+    ) {
+        let mut mha = MultiheadAttention::<U4, U1, U4, U4, BatchFirst, f64>::with_options(
+            &mut Rng::seed(seed), false, false, false, 0.0,
+        );
+        let eye = |i: usize, j: usize| if i % 4 == j { 1.0 } else { 0.0 };
+        mha.in_proj_weight = Some(Tensor::from_fn_shaped(Default::default(), |[i, j]| eye(i, j)));
+        mha.out_proj.weight = Tensor::from_fn_shaped(Default::default(), |[i, j]| eye(i, j));
+        let (q, k, v) = (rand::<U4>(b, l, seed), rand::<U4>(b, s, seed ^ 1), rand::<U4>(b, s, seed ^ 2));
+        let opts = MhaOptions { need_weights, ..MhaOptions::default() };
+        let (y, _) = mha.attend(q.clone(), k.clone(), v.clone(), opts);
+        let plain = q.scaled_dot_product_attention(&k, &v, Sdpa::new());
+        close(&y, &plain, ROUNDING)?;
     }
 }

@@ -15,7 +15,8 @@
 //! - `recurrent`: a one-layer LSTM is its cell unrolled, the reverse direction is the forward
 //!   one on the reversed sequence, a packed sequence gets what it gets alone.
 //! - `attention`: permuting key/value pairs together changes nothing, a causal output ignores
-//!   what comes after it, a hidden key is as if it were not there.
+//!   what comes after it, a hidden key is as if it were not there, one head with identity
+//!   projections is plain softmax attention.
 //! - `gradients`: every layer passes `check_module_gradients` (input and parameters) for random
 //!   shapes, hyper-parameters and weights.
 //!

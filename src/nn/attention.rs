@@ -1,0 +1,632 @@
+//! `MultiheadAttention` (PyTorch's `nn.MultiheadAttention`): the embedding size `D`, the
+//! number of heads `H` (`D % H == 0` checked at compile time by [`HeadsOf`]), the key and value
+//! sizes `K` and `V` (`kdim`, `vdim`) and the layout `F` are type parameters; the sequence
+//! lengths and the batch may be runtime dims.
+//!
+//! With `K == V == D` the query, key and value projections are stacked in one
+//! `in_proj_weight` `(3 D, D)` as PyTorch stacks them (and so saves them); otherwise they are
+//! `q_proj_weight`, `k_proj_weight`, `v_proj_weight`. The bias is always one `in_proj_bias`.
+//! Each projection reads its block of the stacked weight and bias directly.
+//!
+//! Without the weights asked for (`need_weights: false`) the heads run through
+//! [`Tensor::scaled_dot_product_attention`], which never holds the `L x S` weights; with them
+//! (PyTorch's default) the weights are computed as PyTorch computes them and returned, averaged
+//! over the heads or per head.
+
+use crate::autograd::{MergeTape, NoTape, TapeMode};
+use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
+use crate::ops::{AttnMask, Sdpa};
+use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
+use crate::tensor::{Element, Mask, Rng, Tensor};
+use std::marker::PhantomData;
+use std::sync::Mutex;
+
+/// Multi-head attention: `D` embedding features in `H` heads, keys of `K` features, values of
+/// `V`, layout `F` ([`SeqFirst`], PyTorch's default, or `BatchFirst`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{MhaOptions, MultiheadAttention};
+/// let mha = MultiheadAttention::<U8, U2>::new(&mut Rng::seed(0));
+/// let x = Tensor::<(usize, usize, U8)>::ones_shaped((5, 3, U8::new()));
+/// let (y, w) = mha.attend(x.clone(), x.clone(), x, MhaOptions::default());
+/// assert_eq!(y.dims(), [5, 3, 8]);
+/// assert_eq!(w.unwrap().dims(), [3, 5, 5]);
+/// ```
+#[derive(Debug, crate::Module)]
+#[module(kind = "MultiheadAttention")]
+pub struct MultiheadAttention<
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    K: ConstDim = D,
+    V: ConstDim = D,
+    F: SeqLayout = SeqFirst,
+    E: Element = f32,
+> {
+    /// The stacked query, key and value projections `(3 D, D)`, when `K == V == D`.
+    #[module(param)]
+    pub in_proj_weight: Option<Tensor<(D::Times3, D), E>>,
+    /// The query's projection `(D, D)`, when the key or value size differs.
+    #[module(param)]
+    pub q_proj_weight: Option<Tensor<(D, D), E>>,
+    /// The key's projection `(D, K)`, when the key or value size differs.
+    #[module(param)]
+    pub k_proj_weight: Option<Tensor<(D, K), E>>,
+    /// The value's projection `(D, V)`, when the key or value size differs.
+    #[module(param)]
+    pub v_proj_weight: Option<Tensor<(D, V), E>>,
+    /// The stacked projections' biases `(3 D,)`, if the layer has a bias.
+    #[module(param)]
+    pub in_proj_bias: Option<Tensor<(D::Times3,), E>>,
+    /// The output projection.
+    pub out_proj: Linear<D, D, E>,
+    /// A key appended to every sequence (`add_bias_kv`), `(1, 1, D)`.
+    #[module(param)]
+    pub bias_k: Option<Tensor<(crate::dims::U1, crate::dims::U1, D), E>>,
+    /// A value appended to every sequence (`add_bias_kv`), `(1, 1, D)`.
+    #[module(param)]
+    pub bias_v: Option<Tensor<(crate::dims::U1, crate::dims::U1, D), E>>,
+    /// Append a zero key and value after the heads split (`add_zero_attn`).
+    #[module(skip)]
+    pub add_zero_attn: bool,
+    /// Dropout on the attention weights in training.
+    #[module(skip)]
+    pub dropout: f64,
+    #[module(training)]
+    training: bool,
+    #[module(skip)]
+    rng: Mutex<Rng>,
+    #[module(skip)]
+    _shape: PhantomData<(H, F)>,
+}
+
+/// An attention mask in `MultiheadAttention`'s conventions: boolean with `true` where a key is
+/// NOT attended to (the opposite of `scaled_dot_product_attention`'s), or additive.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::MhaMask;
+/// let pad = Mask::<(U1, U3)>::from_array([[false, false, true]]);
+/// let _ = MhaMask::<f32>::ignore(&pad);
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MhaMask<'a, E: Element> {
+    bools: Option<&'a [bool]>,
+    floats: Option<&'a [E]>,
+    dims: [usize; 3],
+    rank: usize,
+}
+
+impl<'a, E: Element> MhaMask<'a, E> {
+    /// `true` where the key is not attended to (PyTorch's boolean `key_padding_mask` and
+    /// `attn_mask` in `MultiheadAttention`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let m = Mask::<(U2, U2)>::from_array([[false, true], [false, false]]);
+    /// let _ = stensor::nn::MhaMask::<f64>::ignore(&m);
+    /// ```
+    pub fn ignore<S: Shape>(mask: &'a Mask<S>) -> Self {
+        Self::of(Some(mask.as_slice()), None, &mask.dims())
+    }
+
+    /// Added to the scores (`-inf` hides a key).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let b = Tensor::<(U2, U2)>::zeros();
+    /// let _ = stensor::nn::MhaMask::add(&b);
+    /// ```
+    pub fn add<S: Shape>(bias: &'a Tensor<S, E>) -> Self {
+        Self::of(None, Some(bias.as_slice()), &bias.dims())
+    }
+
+    fn of(bools: Option<&'a [bool]>, floats: Option<&'a [E]>, dims: &[usize]) -> Self {
+        assert!(
+            dims.len() <= 3,
+            "MultiheadAttention: a mask of {} dims",
+            dims.len()
+        );
+        let mut d = [0; 3];
+        d[..dims.len()].copy_from_slice(dims);
+        MhaMask {
+            bools,
+            floats,
+            dims: d,
+            rank: dims.len(),
+        }
+    }
+
+    /// The mask's dims.
+    fn dims(&self) -> &[usize] {
+        &self.dims[..self.rank]
+    }
+
+    /// The additive value at flat index `i`.
+    fn value(&self, i: usize) -> E {
+        match (self.bools, self.floats) {
+            (Some(b), _) if b[i] => E::neg_infinity(),
+            (Some(_), _) => E::zero(),
+            (_, Some(f)) => f[i],
+            _ => E::zero(),
+        }
+    }
+}
+
+/// The options of [`MultiheadAttention::attend`], PyTorch's forward arguments.
+///
+/// ```
+/// let o = stensor::nn::MhaOptions::<f32>::default();
+/// assert!(o.need_weights && o.average_attn_weights && o.attn_mask.is_none());
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct MhaOptions<'a, E: Element> {
+    /// `(N, S)`: which keys of each sequence to ignore (padding).
+    pub key_padding_mask: Option<MhaMask<'a, E>>,
+    /// `(L, S)`, or `(N * H, L, S)` per sequence and head.
+    pub attn_mask: Option<MhaMask<'a, E>>,
+    /// Return the attention weights (PyTorch's default).
+    pub need_weights: bool,
+    /// Average the returned weights over the heads (else per head).
+    pub average_attn_weights: bool,
+}
+
+impl<E: Element> Default for MhaOptions<'_, E> {
+    fn default() -> Self {
+        MhaOptions {
+            key_padding_mask: None,
+            attn_mask: None,
+            need_weights: true,
+            average_attn_weights: true,
+        }
+    }
+}
+
+/// Attention weights as returned: averaged over the heads `(N, L, S)`, or per head
+/// `(N, H, L, S)`.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{AttnWeights, MhaOptions, MultiheadAttention};
+/// let mha = MultiheadAttention::<U4, U2>::new(&mut Rng::seed(0));
+/// let x = Tensor::<(usize, usize, U4)>::ones_shaped((2, 1, U4::new()));
+/// let opts = MhaOptions { average_attn_weights: false, ..Default::default() };
+/// match mha.attend(x.clone(), x.clone(), x, opts).1 {
+///     Some(AttnWeights::PerHead(w)) => assert_eq!(w.dims(), [1, 2, 2, 2]),
+///     other => panic!("{other:?}"),
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub enum AttnWeights<H: Dim, E: Element, T: TapeMode<E>> {
+    /// `(N, L, S)`.
+    Averaged(Tensor<(usize, usize, usize), E, T>),
+    /// `(N, H, L, S)`.
+    PerHead(Tensor<(usize, H, usize, usize), E, T>),
+}
+
+impl<H: Dim, E: Element, T: TapeMode<E>> AttnWeights<H, E, T> {
+    /// The weights' dims.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::AttnWeights;
+    /// let w = AttnWeights::<U2, f32, NoTape>::Averaged(Tensor::zeros_shaped((1, 2, 3)));
+    /// assert_eq!(w.dims(), [1, 2, 3]);
+    /// ```
+    pub fn dims(&self) -> Vec<usize> {
+        match self {
+            AttnWeights::Averaged(w) => w.dims().to_vec(),
+            AttnWeights::PerHead(w) => w.dims().to_vec(),
+        }
+    }
+
+    /// The weights' values, row-major.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::AttnWeights;
+    /// let w = AttnWeights::<U2, f32, NoTape>::Averaged(Tensor::zeros_shaped((1, 1, 1)));
+    /// assert_eq!(w.to_vec(), vec![0.0]);
+    /// ```
+    pub fn to_vec(&self) -> Vec<E> {
+        match self {
+            AttnWeights::Averaged(w) => w.to_vec(),
+            AttnWeights::PerHead(w) => w.to_vec(),
+        }
+    }
+}
+
+/// A sequence batch whose dims the layer reads at run time.
+type Seq<X, E, T> = Tensor<(usize, usize, X), E, T>;
+/// Heads `(N, H, L, head_dim)`.
+type Heads<D, H, E, T> = Tensor<(usize, H, usize, <D as HeadsOf<H>>::HeadDim), E, T>;
+/// The query's, key's and value's projections.
+type Qkv<D, E, T> = (Seq<D, E, T>, Seq<D, E, T>, Seq<D, E, T>);
+/// `(L, N, H, head_dim)`, before the heads move in front.
+type HeadsLast<D, H, E, T> = Tensor<(usize, usize, H, <D as HeadsOf<H>>::HeadDim), E, T>;
+/// The output and the weights, if asked for.
+pub type MhaOutput<A, B, D, H, E, T> = (Tensor<(A, B, D), E, T>, Option<AttnWeights<H, E, T>>);
+
+impl<D, H, K, V, F, E> MultiheadAttention<D, H, K, V, F, E>
+where
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    K: ConstDim,
+    V: ConstDim,
+    F: SeqLayout,
+    E: Element,
+{
+    /// PyTorch's defaults: bias, no `bias_kv`, no zero attention, no dropout; weights
+    /// initialised as PyTorch's `_reset_parameters` (Xavier-uniform projections, zero biases).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Module, MultiheadAttention};
+    /// let m = MultiheadAttention::<U8, U2, U5, U6>::new(&mut Rng::seed(0));
+    /// let names: Vec<String> = m.named_parameters().into_iter().map(|(n, _)| n).collect();
+    /// assert_eq!(names, ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
+    /// ```
+    pub fn new(rng: &mut Rng) -> Self {
+        Self::build(rng, true, false, false, 0.0)
+    }
+
+    /// With PyTorch's `bias`, `add_bias_kv`, `add_zero_attn` and `dropout` arguments.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::MultiheadAttention;
+    /// let m = MultiheadAttention::<U8, U2>::with_options(&mut Rng::seed(0), false, true, true, 0.1);
+    /// assert!(m.in_proj_bias.is_none() && m.bias_k.is_some() && m.add_zero_attn);
+    /// ```
+    ///
+    /// # Panics
+    /// If `dropout` is not in `[0, 1]`.
+    pub fn with_options(
+        rng: &mut Rng,
+        bias: bool,
+        add_bias_kv: bool,
+        add_zero_attn: bool,
+        dropout: f64,
+    ) -> Self {
+        Self::build(rng, bias, add_bias_kv, add_zero_attn, dropout)
+    }
+
+    fn build(rng: &mut Rng, bias: bool, bias_kv: bool, zero_attn: bool, dropout: f64) -> Self {
+        assert!(
+            (0.0..=1.0).contains(&dropout),
+            "dropout {dropout} not in [0, 1]"
+        );
+        let packed = K::SIZE == D::SIZE && V::SIZE == D::SIZE;
+        let mut in_proj_weight = packed.then(|| super::param(Tensor::<(D::Times3, D), E>::zeros()));
+        let mut q = (!packed).then(|| super::param(Tensor::<(D, D), E>::zeros()));
+        let mut k = (!packed).then(|| super::param(Tensor::<(D, K), E>::zeros()));
+        let mut v = (!packed).then(|| super::param(Tensor::<(D, V), E>::zeros()));
+        if let Some(w) = &mut in_proj_weight {
+            init::xavier_uniform_(w, 1.0, rng);
+        }
+        if let (Some(q), Some(k), Some(v)) = (&mut q, &mut k, &mut v) {
+            init::xavier_uniform_(q, 1.0, rng);
+            init::xavier_uniform_(k, 1.0, rng);
+            init::xavier_uniform_(v, 1.0, rng);
+        }
+        let mut out_proj = Linear::new(rng);
+        let in_proj_bias = bias.then(|| super::param(Tensor::<(D::Times3,), E>::zeros()));
+        out_proj.bias = bias.then(|| super::param(Tensor::zeros()));
+        let mut bias_pair = || {
+            let mut b = super::param(Tensor::<(crate::dims::U1, crate::dims::U1, D), E>::zeros());
+            init::xavier_normal_(&mut b, 1.0, rng);
+            b
+        };
+        let (bias_k, bias_v) = if bias_kv {
+            (Some(bias_pair()), Some(bias_pair()))
+        } else {
+            (None, None)
+        };
+        let rng = Mutex::new(Rng::seed(rng.next_u64()));
+        MultiheadAttention {
+            in_proj_weight,
+            q_proj_weight: q,
+            k_proj_weight: k,
+            v_proj_weight: v,
+            in_proj_bias,
+            out_proj,
+            bias_k,
+            bias_v,
+            add_zero_attn: zero_attn,
+            dropout,
+            training: true,
+            rng,
+            _shape: PhantomData,
+        }
+    }
+
+    /// PyTorch's `forward(query, key, value, key_padding_mask, need_weights, attn_mask,
+    /// average_attn_weights)`: `query` `(L, N, D)`, `key` `(S, N, K)`, `value` `(S, N, V)`
+    /// (batch first with [`BatchFirst`](crate::nn::BatchFirst)); the output in the query's
+    /// layout and, if asked for, the weights.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{MhaMask, MhaOptions, MultiheadAttention, BatchFirst};
+    /// let mha = MultiheadAttention::<U4, U2, U4, U4, BatchFirst>::new(&mut Rng::seed(1));
+    /// let x = Tensor::<(U2, usize, U4)>::ones_shaped((U2::new(), 3, U4::new()));
+    /// let pad = Mask::<(U2, U3)>::from_array([[false, false, true], [false, false, false]]);
+    /// let opts = MhaOptions { key_padding_mask: Some(MhaMask::ignore(&pad)), need_weights: false, ..Default::default() };
+    /// let (y, w) = mha.attend(x.clone(), x.clone(), x, opts);
+    /// assert_eq!(y.dims(), [2, 3, 4]);
+    /// assert!(w.is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If the runtime dims disagree (the batch of query, key and value, the lengths of key
+    /// and value) or a mask's dims are not PyTorch's.
+    pub fn attend<A, B, SK, SV, T>(
+        &self,
+        query: Tensor<(A, B, D), E, T>,
+        key: Tensor<SK, E, T>,
+        value: Tensor<SV, E, T>,
+        opts: MhaOptions<'_, E>,
+    ) -> MhaOutput<A, B, D, H, E, T>
+    where
+        A: Dim,
+        B: Dim,
+        SK: Shape,
+        SV: Shape,
+        T: MergeTape<E, T, Output = T>,
+    {
+        let q_shape = query.shape();
+        let kd = key.dims().to_vec();
+        let vd = value.dims().to_vec();
+        assert!(
+            kd.len() == 3 && vd.len() == 3 && kd[2] == K::SIZE && vd[2] == V::SIZE,
+            "MultiheadAttention: key of dims {kd:?} and value of dims {vd:?} for kdim {} and vdim {}",
+            K::SIZE,
+            V::SIZE
+        );
+        let qd = q_shape.dims();
+        let q =
+            to_steps_first::<D, E, T>(query.view_as((qd[0], qd[1], D::default())), F::BATCH_FIRST);
+        let k =
+            to_steps_first::<K, E, T>(key.view_as((kd[0], kd[1], K::default())), F::BATCH_FIRST);
+        let v =
+            to_steps_first::<V, E, T>(value.view_as((vd[0], vd[1], V::default())), F::BATCH_FIRST);
+        let (l, n) = (q.dims()[0], q.dims()[1]);
+        assert!(
+            k.dims()[1] == n && v.dims()[1] == n && k.dims()[0] == v.dims()[0],
+            "MultiheadAttention: query {qd:?}, key {kd:?} and value {vd:?} disagree",
+        );
+        let (q, k, v) = self.project(q, k, v);
+        let (k, v) = self.append_bias_kv(k, v);
+        let (q, k, v) = (
+            split::<D, H, E, T>(q),
+            split::<D, H, E, T>(k),
+            split::<D, H, E, T>(v),
+        );
+        let (k, v) = if self.add_zero_attn {
+            let z = |x: &Heads<D, H, E, T>| {
+                let d = x.shape();
+                Tensor::<(usize, H, usize, <D as HeadsOf<H>>::HeadDim), E>::zeros_shaped((
+                    d.0, d.1, 1, d.3,
+                ))
+            };
+            let (zk, zv) = (z(&k), z(&v));
+            (k.concat::<2, _, NoTape>(&zk), v.concat::<2, _, NoTape>(&zv))
+        } else {
+            (k, v)
+        };
+        let s = k.dims()[2];
+        let mask = self.mask(&opts, n, l, s);
+        let training = self.training && self.dropout > 0.0;
+        let (heads, weights) = if opts.need_weights {
+            let scale = 1.0 / (<<D as HeadsOf<H>>::HeadDim as ConstDim>::SIZE as f64).sqrt();
+            let scores = q
+                .mul_scalar(E::from_f64(scale))
+                .matmul(&k.transpose::<2, 3>());
+            let scores = match &mask {
+                Some(m) => scores.add::<_, NoTape>(m),
+                None => scores,
+            };
+            let mut w = scores.softmax::<3>();
+            if training {
+                let mut rng = self.rng.lock().expect("the dropout generator");
+                w = w.dropout(self.dropout, true, &mut rng);
+            }
+            let out = w.clone().matmul(&v);
+            let w = if opts.average_attn_weights {
+                AttnWeights::Averaged(w.mean_axis::<1>())
+            } else {
+                AttnWeights::PerHead(w)
+            };
+            (out, Some(w))
+        } else {
+            let mut o = Sdpa::new();
+            if let Some(m) = &mask {
+                o = o.mask(AttnMask::add(m));
+            }
+            if training {
+                let mut rng = self.rng.lock().expect("the dropout generator");
+                o = o.dropout(self.dropout, &mut rng);
+            }
+            (q.scaled_dot_product_attention(&k, &v, o), None)
+        };
+        // (N, H, L, hd) -> (L, N, D) -> the output projection
+        let merged: Seq<D, E, T> =
+            heads
+                .permute::<Axes4<2, 0, 1, 3>>()
+                .view_as((l, n, D::default()));
+        let y = to_steps_first::<D, E, T>(self.out_proj.forward(merged), F::BATCH_FIRST);
+        (y.view_as(q_shape), weights)
+    }
+
+    /// The query's, key's and value's projections.
+    fn project<T: MergeTape<E, T, Output = T>>(
+        &self,
+        q: Seq<D, E, T>,
+        k: Seq<K, E, T>,
+        v: Seq<V, E, T>,
+    ) -> Qkv<D, E, T> {
+        let b = |part: usize| self.in_proj_bias.as_ref().map(|b| (b, part * D::SIZE));
+        match &self.in_proj_weight {
+            Some(w) => (
+                q.linear_rows::<D, D, _, _>(w, 0, b(0)),
+                same_features::<K, D, E, T>(k).linear_rows::<D, D, _, _>(w, D::SIZE, b(1)),
+                same_features::<V, D, E, T>(v).linear_rows::<D, D, _, _>(w, 2 * D::SIZE, b(2)),
+            ),
+            None => (
+                q.linear_rows::<D, D, _, _>(
+                    self.q_proj_weight.as_ref().expect("q_proj_weight"),
+                    0,
+                    b(0),
+                ),
+                k.linear_rows::<K, D, _, _>(
+                    self.k_proj_weight.as_ref().expect("k_proj_weight"),
+                    0,
+                    b(1),
+                ),
+                v.linear_rows::<V, D, _, _>(
+                    self.v_proj_weight.as_ref().expect("v_proj_weight"),
+                    0,
+                    b(2),
+                ),
+            ),
+        }
+    }
+
+    /// `bias_k` and `bias_v` appended to every sequence of keys and values.
+    fn append_bias_kv<T: MergeTape<E, T, Output = T>>(
+        &self,
+        k: Seq<D, E, T>,
+        v: Seq<D, E, T>,
+    ) -> (Seq<D, E, T>, Seq<D, E, T>) {
+        match (&self.bias_k, &self.bias_v) {
+            (Some(bk), Some(bv)) => {
+                let n = k.dims()[1];
+                // zeros on the keys' tape plus the parameter, so its gradient is recorded
+                let row = |b: &Tensor<(crate::dims::U1, crate::dims::U1, D), E>| -> Seq<D, E, T> {
+                    let one = crate::dims::U1::default();
+                    let z = Tensor::<(usize, crate::dims::U1, crate::dims::U1, D), E>::zeros_shaped(
+                        (n, one, one, D::default()),
+                    );
+                    z.retape(T::from_node(None))
+                        .broadcast_add::<_, NoTape>(b)
+                        .view_as((1, n, D::default()))
+                };
+                (k.concat::<0, _, _>(&row(bk)), v.concat::<0, _, _>(&row(bv)))
+            }
+            _ => (k, v),
+        }
+    }
+
+    /// The additive mask `(N, H, L, S)` from the options' masks (PyTorch's conventions,
+    /// columns of zeros for `bias_kv` and the zero attention), or none.
+    fn mask(
+        &self,
+        opts: &MhaOptions<'_, E>,
+        n: usize,
+        l: usize,
+        s: usize,
+    ) -> Option<Tensor<(usize, H, usize, usize), E>> {
+        if opts.attn_mask.is_none() && opts.key_padding_mask.is_none() {
+            return None;
+        }
+        let h = H::SIZE;
+        // keys of the inputs; the appended ones (bias_kv, zero attention) are never masked
+        let extra = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
+        let s0 = s - extra;
+        if let Some(m) = &opts.attn_mask {
+            let ok = m.dims() == [l, s0] || m.dims() == [n * h, l, s0];
+            assert!(ok, "MultiheadAttention: attn_mask of dims {:?}, expected [{l}, {s0}] or [{}, {l}, {s0}]", m.dims(), n * h);
+        }
+        if let Some(m) = &opts.key_padding_mask {
+            assert!(
+                m.dims() == [n, s0],
+                "MultiheadAttention: key_padding_mask of dims {:?}, expected [{n}, {s0}]",
+                m.dims()
+            );
+        }
+        Some(Tensor::from_fn_shaped(
+            (n, H::default(), l, s),
+            |[b, hh, i, j]| {
+                if j >= s0 {
+                    return E::zero();
+                }
+                let a = opts.attn_mask.map_or(E::zero(), |m| {
+                    if m.rank == 2 {
+                        m.value(i * s0 + j)
+                    } else {
+                        m.value(((b * h + hh) * l + i) * s0 + j)
+                    }
+                });
+                let p = opts
+                    .key_padding_mask
+                    .map_or(E::zero(), |m| m.value(b * s0 + j));
+                a + p
+            },
+        ))
+    }
+}
+
+/// `(A, B, X)` with its first two axes swapped when `swap` (batch first to steps first and
+/// back).
+fn to_steps_first<X: ConstDim, E: Element, T: TapeMode<E>>(
+    x: Seq<X, E, T>,
+    swap: bool,
+) -> Seq<X, E, T> {
+    if swap {
+        x.transpose::<0, 1>()
+    } else {
+        x
+    }
+}
+
+/// `(.., X)` read as `(.., Y)` where the two sizes are equal (a key of `kdim == embed_dim`).
+fn same_features<X: ConstDim, Y: ConstDim, E: Element, T: TapeMode<E>>(
+    x: Seq<X, E, T>,
+) -> Seq<Y, E, T> {
+    assert_eq!(
+        X::SIZE,
+        Y::SIZE,
+        "MultiheadAttention: packed projections need kdim == vdim == embed_dim"
+    );
+    let d = x.dims();
+    x.view_as((d[0], d[1], Y::default()))
+}
+
+/// `(L, N, D)` split into heads `(N, H, L, D / H)`.
+fn split<D, H, E, T>(x: Seq<D, E, T>) -> Heads<D, H, E, T>
+where
+    D: HeadsOf<H>,
+    H: ConstDim,
+    E: Element,
+    T: TapeMode<E>,
+{
+    let (l, n) = (x.dims()[0], x.dims()[1]);
+    let four: HeadsLast<D, H, E, T> = x.view_as((l, n, H::default(), Default::default()));
+    four.permute::<Axes4<1, 2, 0, 3>>()
+}
+
+impl<A, B, SK, SV, D, H, K, V, F, E, T>
+    Forward<(Tensor<(A, B, D), E, T>, Tensor<SK, E, T>, Tensor<SV, E, T>)>
+    for MultiheadAttention<D, H, K, V, F, E>
+where
+    A: Dim,
+    B: Dim,
+    SK: Shape,
+    SV: Shape,
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    K: ConstDim,
+    V: ConstDim,
+    F: SeqLayout,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    type Output = MhaOutput<A, B, D, H, E, T>;
+    /// `(query, key, value)` with PyTorch's default options (the weights returned, averaged).
+    fn forward(
+        &self,
+        (q, k, v): (Tensor<(A, B, D), E, T>, Tensor<SK, E, T>, Tensor<SV, E, T>),
+    ) -> Self::Output {
+        self.attend(q, k, v, MhaOptions::default())
+    }
+}
