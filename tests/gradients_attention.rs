@@ -205,3 +205,74 @@ mod multihead {
         .unwrap();
     }
 }
+
+mod encoder_layer {
+    use stensor::gradcheck::check_module_gradients;
+    use stensor::nn::{
+        EncoderMasks, FeedForwardActivation, Forward, MhaMask, SeqFirst, TransformerEncoderLayer,
+    };
+    use stensor::prelude::*;
+
+    #[test]
+    fn post_and_pre_norm_relu_and_gelu_with_masks() {
+        let r = &mut Rng::seed(9);
+        let x = Tensor::<(usize, usize, U4), f64>::uniform_shaped((3, 2, U4::new()), r, -1.0, 1.0);
+        let pad = Mask::<(usize, usize)>::from_fn_shaped((2, 3), |ix| ix[0] == 0 && ix[1] == 2);
+        for (activation, norm_first) in [
+            (FeedForwardActivation::Relu, false),
+            (FeedForwardActivation::Gelu, true),
+        ] {
+            let mut layer = TransformerEncoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(
+                r, 0.0, activation, 1e-5, norm_first, true,
+            );
+            check_module_gradients(&mut layer, &x, |m, x| {
+                let masks = EncoderMasks {
+                    src_key_padding_mask: Some(MhaMask::ignore(&pad)),
+                    ..Default::default()
+                };
+                m.encode(x, masks).square().sum()
+            })
+            .unwrap_or_else(|e| panic!("{activation:?} norm_first {norm_first}: {e}"));
+            check_module_gradients(&mut layer, &x, |m, x| m.forward(x).square().sum()).unwrap();
+        }
+    }
+
+    #[test]
+    fn decoder_layer_through_target_memory_and_parameters() {
+        let r = &mut Rng::seed(10);
+        let tgt =
+            Tensor::<(usize, usize, U4), f64>::uniform_shaped((3, 2, U4::new()), r, -1.0, 1.0);
+        let memory =
+            Tensor::<(usize, usize, U4), f64>::uniform_shaped((4, 2, U4::new()), r, -1.0, 1.0);
+        let causal = Mask::<(usize, usize)>::from_fn_shaped((3, 3), |ix| ix[1] > ix[0]);
+        let pad = Mask::<(usize, usize)>::from_fn_shaped((2, 4), |ix| ix[0] == 1 && ix[1] == 3);
+        for norm_first in [false, true] {
+            let mut layer =
+                stensor::nn::TransformerDecoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(
+                    r,
+                    0.0,
+                    FeedForwardActivation::Gelu,
+                    1e-5,
+                    norm_first,
+                    true,
+                );
+            let masks = stensor::nn::DecoderMasks {
+                tgt_mask: Some(MhaMask::ignore(&causal)),
+                memory_key_padding_mask: Some(MhaMask::ignore(&pad)),
+                ..Default::default()
+            };
+            check_module_gradients(&mut layer, &tgt, |m, t| {
+                m.decode(t, memory.clone().trace_no_grad(), masks)
+                    .square()
+                    .sum()
+            })
+            .unwrap_or_else(|e| panic!("tgt, norm_first {norm_first}: {e}"));
+            check_module_gradients(&mut layer, &memory, |m, mem| {
+                m.decode(tgt.clone().trace_no_grad(), mem, masks)
+                    .square()
+                    .sum()
+            })
+            .unwrap_or_else(|e| panic!("memory, norm_first {norm_first}: {e}"));
+        }
+    }
+}

@@ -7,7 +7,11 @@ mod common;
 
 use common::{assert_close, case, cases, check_params, load, weighted, Case};
 use stensor::autograd::UniqueId;
-use stensor::nn::{BatchFirst, MhaMask, MhaOptions, MultiheadAttention, SeqFirst, SeqLayout};
+use stensor::nn::{
+    BatchFirst, DecoderMasks, EncoderMasks, FeedForwardActivation, LayerNorm, MhaMask, MhaOptions,
+    MultiheadAttention, SeqFirst, SeqLayout, TransformerDecoderLayer, TransformerEncoder,
+    TransformerEncoderLayer,
+};
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
 use stensor::shape::AttentionShapes;
@@ -273,4 +277,208 @@ fn multihead_attention_matches_pytorch_in_f64() {
 #[test]
 fn multihead_attention_matches_pytorch_in_f32() {
     all_mha::<f32>();
+}
+
+/// A Transformer layer's config: dropout, activation, `layer_norm_eps`, `norm_first`, `bias`.
+fn layer_options(cfg: &serde_json::Value) -> (f64, FeedForwardActivation, f64, bool, bool) {
+    let activation = match cfg["activation"].as_str() {
+        Some("relu") => FeedForwardActivation::Relu,
+        Some("gelu") => FeedForwardActivation::Gelu,
+        a => panic!("activation {a:?}"),
+    };
+    (
+        cfg["dropout"].as_f64().unwrap(),
+        activation,
+        cfg["layer_norm_eps"].as_f64().unwrap(),
+        cfg["norm_first"].as_bool().unwrap(),
+        cfg["bias"].as_bool().unwrap(),
+    )
+}
+
+fn check_encoder_layer<F: SeqLayout, E: Element>(name: &str) {
+    let c = case("attention", name);
+    let cfg = c.config();
+    let (dropout, activation, eps, norm_first, bias) = layer_options(cfg);
+    let mut layer = TransformerEncoderLayer::<U8, U2, U16, F, E>::with_options(
+        &mut Rng::seed(0),
+        dropout,
+        activation,
+        eps,
+        norm_first,
+        bias,
+    );
+    load(&mut layer, &c);
+    let (sm, pm) = (["inputs", "src_mask"], ["inputs", "src_key_padding_mask"]);
+    let (sm2, sm3) = (read_mask::<Dyn2, E>(&c, &sm), read_mask::<Dyn3, E>(&c, &sm));
+    let pm2 = read_mask::<Dyn2, E>(&c, &pm);
+    let none: Masks<Dyn3, E> = (None, None);
+    let masks = EncoderMasks {
+        src_mask: as_given(&sm2, &sm3),
+        src_key_padding_mask: as_given(&pm2, &none),
+    };
+    let x = c
+        .tensor::<(usize, usize, U8), E>(&["inputs", "src"])
+        .trace();
+    let id = x.id();
+    let y = layer.encode(x, masks);
+    assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
+    let g = weighted(&y, &c, &["grad_output"]).backward();
+    assert_close(
+        &format!("{name} grad src"),
+        &g_slice(&g, id),
+        &c.data(&["grads", "src"]),
+    );
+    check_params(&layer, &g, &c);
+}
+
+fn all_encoder_layers<E: Element>() {
+    let names: Vec<String> = cases("attention")
+        .iter()
+        .filter(|c| c.0["kind"] == "TransformerEncoderLayer")
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(names.len(), 5, "the reference's encoder-layer cases");
+    for name in names {
+        match case("attention", &name).config()["batch_first"]
+            .as_bool()
+            .unwrap()
+        {
+            true => check_encoder_layer::<BatchFirst, E>(&name),
+            false => check_encoder_layer::<SeqFirst, E>(&name),
+        }
+    }
+}
+
+#[test]
+fn transformer_encoder_layer_matches_pytorch_in_f64() {
+    all_encoder_layers::<f64>();
+}
+
+#[test]
+fn transformer_encoder_layer_matches_pytorch_in_f32() {
+    all_encoder_layers::<f32>();
+}
+
+fn check_encoder<E: Element>() {
+    let c = case("attention", "encoder_2l_norm");
+    let layer_cfg = &c.config()["encoder_layer"];
+    assert_eq!(layer_cfg["activation"], "relu");
+    let r = &mut Rng::seed(0);
+    let layers = (0..c.config()["num_layers"].as_u64().unwrap())
+        .map(|_| {
+            TransformerEncoderLayer::<U8, U2, U16, SeqFirst, E>::with_options(
+                r,
+                0.0,
+                FeedForwardActivation::Relu,
+                layer_cfg["layer_norm_eps"].as_f64().unwrap(),
+                layer_cfg["norm_first"].as_bool().unwrap(),
+                layer_cfg["bias"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    let mut enc = TransformerEncoder::new(layers, Some(LayerNorm::new()));
+    load(&mut enc, &c);
+    let (sm, pm) = (["inputs", "mask"], ["inputs", "src_key_padding_mask"]);
+    let (sm2, pm2) = (read_mask::<Dyn2, E>(&c, &sm), read_mask::<Dyn2, E>(&c, &pm));
+    let none: Masks<Dyn3, E> = (None, None);
+    let masks = EncoderMasks {
+        src_mask: as_given(&sm2, &none),
+        src_key_padding_mask: as_given(&pm2, &none),
+    };
+    let x = c
+        .tensor::<(usize, usize, U8), E>(&["inputs", "src"])
+        .trace();
+    let id = x.id();
+    let y = enc.encode(x, masks);
+    assert_close("encoder output", &y.to_vec(), &c.data(&["output"]));
+    let g = weighted(&y, &c, &["grad_output"]).backward();
+    assert_close(
+        "encoder grad src",
+        &g_slice(&g, id),
+        &c.data(&["grads", "src"]),
+    );
+    check_params(&enc, &g, &c);
+}
+
+#[test]
+fn transformer_encoder_matches_pytorch() {
+    check_encoder::<f64>();
+    check_encoder::<f32>();
+}
+
+fn check_decoder_layer<F: SeqLayout, E: Element>(name: &str) {
+    let c = case("attention", name);
+    let cfg = c.config();
+    let (dropout, activation, eps, norm_first, bias) = layer_options(cfg);
+    let mut layer = TransformerDecoderLayer::<U8, U2, U16, F, E>::with_options(
+        &mut Rng::seed(0),
+        dropout,
+        activation,
+        eps,
+        norm_first,
+        bias,
+    );
+    load(&mut layer, &c);
+    let path = |k: &'static str| ["inputs", k];
+    let none: Masks<Dyn3, E> = (None, None);
+    let (tm, mm) = (
+        read_mask::<Dyn2, E>(&c, &path("tgt_mask")),
+        read_mask::<Dyn2, E>(&c, &path("memory_mask")),
+    );
+    let (tp, mp) = (
+        read_mask::<Dyn2, E>(&c, &path("tgt_key_padding_mask")),
+        read_mask::<Dyn2, E>(&c, &path("memory_key_padding_mask")),
+    );
+    let masks = DecoderMasks {
+        tgt_mask: as_given(&tm, &none),
+        memory_mask: as_given(&mm, &none),
+        tgt_key_padding_mask: as_given(&tp, &none),
+        memory_key_padding_mask: as_given(&mp, &none),
+    };
+    let tgt = c
+        .tensor::<(usize, usize, U8), E>(&["inputs", "tgt"])
+        .trace();
+    let memory = c
+        .tensor::<(usize, usize, U8), E>(&["inputs", "memory"])
+        .trace();
+    let ids = [tgt.id(), memory.id()];
+    let y = layer.decode(tgt, memory, masks);
+    assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
+    let g = weighted(&y, &c, &["grad_output"]).backward();
+    for (what, id) in ["tgt", "memory"].into_iter().zip(ids) {
+        assert_close(
+            &format!("{name} grad {what}"),
+            &g_slice(&g, id),
+            &c.data(&["grads", what]),
+        );
+    }
+    check_params(&layer, &g, &c);
+}
+
+fn all_decoder_layers<E: Element>() {
+    let names: Vec<String> = cases("attention")
+        .iter()
+        .filter(|c| c.0["kind"] == "TransformerDecoderLayer")
+        .map(|c| c.name().to_string())
+        .collect();
+    assert_eq!(names.len(), 4, "the reference's decoder-layer cases");
+    for name in names {
+        match case("attention", &name).config()["batch_first"]
+            .as_bool()
+            .unwrap()
+        {
+            true => check_decoder_layer::<BatchFirst, E>(&name),
+            false => check_decoder_layer::<SeqFirst, E>(&name),
+        }
+    }
+}
+
+#[test]
+fn transformer_decoder_layer_matches_pytorch_in_f64() {
+    all_decoder_layers::<f64>();
+}
+
+#[test]
+fn transformer_decoder_layer_matches_pytorch_in_f32() {
+    all_decoder_layers::<f32>();
 }

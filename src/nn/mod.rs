@@ -43,6 +43,7 @@ mod repr;
 mod residual;
 mod sequential;
 mod shuffle;
+mod transformer;
 
 pub use crate::ops::PoolIndices;
 pub use crate::shape::spatial::*;
@@ -63,6 +64,7 @@ pub use repr::HyperRepr;
 pub use residual::*;
 pub use shuffle::*;
 pub use stensor_macros::{Build, Module};
+pub use transformer::*;
 
 /// A layer (or network) that maps an input of type `X` to [`Forward::Output`].
 ///
