@@ -120,7 +120,8 @@ fn the_three_dimensional_form() {
 
 mod multihead {
     use stensor::gradcheck::check_module_gradients;
-    use stensor::nn::{BatchFirst, MhaMask, MhaOptions, MultiheadAttention};
+    use stensor::nn::{BatchFirst, MhaConfig, MhaOptions, MultiheadAttention};
+    use stensor::ops::AttnMask;
     use stensor::prelude::*;
 
     type X = Tensor<(usize, usize, U4), f64>;
@@ -175,24 +176,39 @@ mod multihead {
         );
         check(MultiheadAttention::<U4, U2, U3, U5, _, f64>::new(r), base);
         check(
-            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(r, false, true, true, 0.0),
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(
+                r,
+                MhaConfig {
+                    bias: false,
+                    add_bias_kv: true,
+                    add_zero_attn: true,
+                    dropout: 0.0,
+                },
+            ),
             MhaOptions {
                 average_attn_weights: false,
                 ..base
             },
         );
         check(
-            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(r, true, true, true, 0.0),
+            MultiheadAttention::<U4, U2, U4, U4, _, f64>::with_options(
+                r,
+                MhaConfig {
+                    add_bias_kv: true,
+                    add_zero_attn: true,
+                    ..MhaConfig::default()
+                },
+            ),
             MhaOptions {
-                key_padding_mask: Some(MhaMask::ignore(&pad)),
-                attn_mask: Some(MhaMask::ignore(&allow_not)),
+                key_padding_mask: Some(AttnMask::hide(&pad)),
+                attn_mask: Some(AttnMask::hide(&allow_not)),
                 ..no_weights
             },
         );
         check(
             MultiheadAttention::<U4, U2, U4, U4, _, f64>::new(r),
             MhaOptions {
-                attn_mask: Some(MhaMask::add(&add)),
+                attn_mask: Some(AttnMask::add(&add)),
                 ..base
             },
         );
@@ -209,8 +225,10 @@ mod multihead {
 mod encoder_layer {
     use stensor::gradcheck::check_module_gradients;
     use stensor::nn::{
-        EncoderMasks, FeedForwardActivation, Forward, MhaMask, SeqFirst, TransformerEncoderLayer,
+        EncoderMasks, FeedForwardActivation, Forward, SeqFirst, TransformerEncoderLayer,
+        TransformerLayerConfig,
     };
+    use stensor::ops::AttnMask;
     use stensor::prelude::*;
 
     #[test]
@@ -222,12 +240,17 @@ mod encoder_layer {
             (FeedForwardActivation::Relu, false),
             (FeedForwardActivation::Gelu, true),
         ] {
-            let mut layer = TransformerEncoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(
-                r, 0.0, activation, 1e-5, norm_first, true,
-            );
+            let cfg = TransformerLayerConfig {
+                dropout: 0.0,
+                activation,
+                norm_first,
+                ..Default::default()
+            };
+            let mut layer =
+                TransformerEncoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(r, cfg);
             check_module_gradients(&mut layer, &x, |m, x| {
                 let masks = EncoderMasks {
-                    src_key_padding_mask: Some(MhaMask::ignore(&pad)),
+                    src_key_padding_mask: Some(AttnMask::hide(&pad)),
                     ..Default::default()
                 };
                 m.encode(x, masks).square().sum()
@@ -235,6 +258,22 @@ mod encoder_layer {
             .unwrap_or_else(|e| panic!("{activation:?} norm_first {norm_first}: {e}"));
             check_module_gradients(&mut layer, &x, |m, x| m.forward(x).square().sum()).unwrap();
         }
+    }
+
+    #[test]
+    fn encoder_of_two_layers_and_a_final_norm() {
+        let r = &mut Rng::seed(11);
+        let x = Tensor::<(usize, usize, U4), f64>::uniform_shaped((3, 2, U4::new()), r, -1.0, 1.0);
+        let cfg = TransformerLayerConfig {
+            dropout: 0.0,
+            ..Default::default()
+        };
+        let layers = (0..2)
+            .map(|_| TransformerEncoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(r, cfg))
+            .collect();
+        let mut enc =
+            stensor::nn::TransformerEncoder::new(layers, Some(stensor::nn::LayerNorm::new()));
+        check_module_gradients(&mut enc, &x, |m, x| m.forward(x).square().sum()).unwrap();
     }
 
     #[test]
@@ -250,15 +289,16 @@ mod encoder_layer {
             let mut layer =
                 stensor::nn::TransformerDecoderLayer::<U4, U2, U6, SeqFirst, f64>::with_options(
                     r,
-                    0.0,
-                    FeedForwardActivation::Gelu,
-                    1e-5,
-                    norm_first,
-                    true,
+                    TransformerLayerConfig {
+                        dropout: 0.0,
+                        activation: FeedForwardActivation::Gelu,
+                        norm_first,
+                        ..Default::default()
+                    },
                 );
             let masks = stensor::nn::DecoderMasks {
-                tgt_mask: Some(MhaMask::ignore(&causal)),
-                memory_key_padding_mask: Some(MhaMask::ignore(&pad)),
+                tgt_mask: Some(AttnMask::hide(&causal)),
+                memory_key_padding_mask: Some(AttnMask::hide(&pad)),
                 ..Default::default()
             };
             check_module_gradients(&mut layer, &tgt, |m, t| {

@@ -8,9 +8,9 @@ mod common;
 use common::{assert_close, case, cases, check_params, load, weighted, Case};
 use stensor::autograd::UniqueId;
 use stensor::nn::{
-    BatchFirst, DecoderMasks, EncoderMasks, FeedForwardActivation, LayerNorm, MhaMask, MhaOptions,
-    MultiheadAttention, SeqFirst, SeqLayout, TransformerDecoderLayer, TransformerEncoder,
-    TransformerEncoderLayer,
+    BatchFirst, DecoderMasks, EncoderMasks, FeedForwardActivation, LayerNorm, MhaConfig,
+    MhaOptions, MultiheadAttention, SeqFirst, SeqLayout, TransformerDecoderLayer,
+    TransformerEncoder, TransformerEncoderLayer, TransformerLayerConfig,
 };
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
@@ -170,12 +170,12 @@ fn read_mask<S: Shape, E: Element>(c: &Case, path: &[&str]) -> Masks<S, E> {
 fn as_given<'a, E: Element>(
     two: &'a Masks<Dyn2, E>,
     three: &'a Masks<Dyn3, E>,
-) -> Option<MhaMask<'a, E>> {
+) -> Option<AttnMask<'a, E>> {
     match (two, three) {
-        ((Some(b), _), _) => Some(MhaMask::ignore(b)),
-        ((_, Some(f)), _) => Some(MhaMask::add(f)),
-        (_, (Some(b), _)) => Some(MhaMask::ignore(b)),
-        (_, (_, Some(f))) => Some(MhaMask::add(f)),
+        ((Some(b), _), _) => Some(AttnMask::hide(b)),
+        ((_, Some(f)), _) => Some(AttnMask::add(f)),
+        (_, (Some(b), _)) => Some(AttnMask::hide(b)),
+        (_, (_, Some(f))) => Some(AttnMask::add(f)),
         _ => None,
     }
 }
@@ -183,13 +183,13 @@ fn as_given<'a, E: Element>(
 fn check_mha<K: ConstDim, V: ConstDim, F: SeqLayout, E: Element>(name: &str) {
     let c = case("attention", name);
     let cfg = c.config();
-    let mut m = MultiheadAttention::<U8, U2, K, V, F, E>::with_options(
-        &mut Rng::seed(0),
-        cfg["bias"].as_bool().unwrap(),
-        cfg["add_bias_kv"].as_bool().unwrap(),
-        cfg["add_zero_attn"].as_bool().unwrap(),
-        cfg["dropout"].as_f64().unwrap(),
-    );
+    let mha_cfg = MhaConfig {
+        bias: cfg["bias"].as_bool().unwrap(),
+        add_bias_kv: cfg["add_bias_kv"].as_bool().unwrap(),
+        add_zero_attn: cfg["add_zero_attn"].as_bool().unwrap(),
+        dropout: cfg["dropout"].as_f64().unwrap(),
+    };
+    let mut m = MultiheadAttention::<U8, U2, K, V, F, E>::with_options(&mut Rng::seed(0), mha_cfg);
     load(&mut m, &c);
     let call = &c.0["call"];
     let kpm_path = ["inputs", "key_padding_mask"];
@@ -279,33 +279,28 @@ fn multihead_attention_matches_pytorch_in_f32() {
     all_mha::<f32>();
 }
 
-/// A Transformer layer's config: dropout, activation, `layer_norm_eps`, `norm_first`, `bias`.
-fn layer_options(cfg: &serde_json::Value) -> (f64, FeedForwardActivation, f64, bool, bool) {
+/// A Transformer layer's config as the case gives it.
+fn layer_options(cfg: &serde_json::Value) -> TransformerLayerConfig {
     let activation = match cfg["activation"].as_str() {
         Some("relu") => FeedForwardActivation::Relu,
         Some("gelu") => FeedForwardActivation::Gelu,
         a => panic!("activation {a:?}"),
     };
-    (
-        cfg["dropout"].as_f64().unwrap(),
+    TransformerLayerConfig {
+        dropout: cfg["dropout"].as_f64().unwrap(),
         activation,
-        cfg["layer_norm_eps"].as_f64().unwrap(),
-        cfg["norm_first"].as_bool().unwrap(),
-        cfg["bias"].as_bool().unwrap(),
-    )
+        layer_norm_eps: cfg["layer_norm_eps"].as_f64().unwrap(),
+        norm_first: cfg["norm_first"].as_bool().unwrap(),
+        bias: cfg["bias"].as_bool().unwrap(),
+    }
 }
 
 fn check_encoder_layer<F: SeqLayout, E: Element>(name: &str) {
     let c = case("attention", name);
     let cfg = c.config();
-    let (dropout, activation, eps, norm_first, bias) = layer_options(cfg);
     let mut layer = TransformerEncoderLayer::<U8, U2, U16, F, E>::with_options(
         &mut Rng::seed(0),
-        dropout,
-        activation,
-        eps,
-        norm_first,
-        bias,
+        layer_options(cfg),
     );
     load(&mut layer, &c);
     let (sm, pm) = (["inputs", "src_mask"], ["inputs", "src_key_padding_mask"]);
@@ -361,20 +356,10 @@ fn transformer_encoder_layer_matches_pytorch_in_f32() {
 
 fn check_encoder<E: Element>() {
     let c = case("attention", "encoder_2l_norm");
-    let layer_cfg = &c.config()["encoder_layer"];
-    assert_eq!(layer_cfg["activation"], "relu");
+    let layer_cfg = layer_options(&c.config()["encoder_layer"]);
     let r = &mut Rng::seed(0);
     let layers = (0..c.config()["num_layers"].as_u64().unwrap())
-        .map(|_| {
-            TransformerEncoderLayer::<U8, U2, U16, SeqFirst, E>::with_options(
-                r,
-                0.0,
-                FeedForwardActivation::Relu,
-                layer_cfg["layer_norm_eps"].as_f64().unwrap(),
-                layer_cfg["norm_first"].as_bool().unwrap(),
-                layer_cfg["bias"].as_bool().unwrap(),
-            )
-        })
+        .map(|_| TransformerEncoderLayer::<U8, U2, U16, SeqFirst, E>::with_options(r, layer_cfg))
         .collect();
     let mut enc = TransformerEncoder::new(layers, Some(LayerNorm::new()));
     load(&mut enc, &c);
@@ -409,14 +394,9 @@ fn transformer_encoder_matches_pytorch() {
 fn check_decoder_layer<F: SeqLayout, E: Element>(name: &str) {
     let c = case("attention", name);
     let cfg = c.config();
-    let (dropout, activation, eps, norm_first, bias) = layer_options(cfg);
     let mut layer = TransformerDecoderLayer::<U8, U2, U16, F, E>::with_options(
         &mut Rng::seed(0),
-        dropout,
-        activation,
-        eps,
-        norm_first,
-        bias,
+        layer_options(cfg),
     );
     load(&mut layer, &c);
     let path = |k: &'static str| ["inputs", k];

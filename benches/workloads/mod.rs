@@ -181,8 +181,9 @@ pub fn w7_train_step(
 /// W7b's state: the LSTM's `(h, c)` at batch 1.
 pub type W7State = (Tensor<(U2, U1, U256)>, Tensor<(U2, U1, U256)>);
 
-/// One W7b streaming step: one timestep at batch 1 from the carried state.
-pub fn w7_stream_step(net: &W7Net, x: &Tensor<(U1, U1, U64)>, state: W7State) -> W7State {
-    let (_, state) = net.lstm.forward((x.clone(), state));
-    state
+/// One W7b streaming step: one timestep at batch 1, the carried state replaced by the new
+/// one (the state's tensors are shared handles: no copy of their values).
+pub fn w7_stream_step(net: &W7Net, x: &Tensor<(U1, U1, U64)>, state: &mut W7State) {
+    let (_, next) = net.lstm.forward((x.clone(), state.clone()));
+    *state = next;
 }

@@ -8,6 +8,9 @@
 //! backward recomputes each block's probabilities from it (FlashAttention's backward), so
 //! training holds no score matrix either.
 //!
+//! The exponentials run a vector at a time (`exp_shifted`: every exponent is a score less its
+//! row's maximum or log-sum-exp, so never positive).
+//!
 //! A bias is `0` where a key is allowed, `-inf` where a boolean mask or the causal rule hides
 //! it, or the additive mask's value. A query row that sees no key gives zeros and no gradient,
 //! as PyTorch's CPU attention does. Dropout on the attention weights draws each weight's
@@ -51,6 +54,8 @@ pub(crate) enum AttnBias<'a, E> {
     None,
     /// `true` where the key is allowed.
     Allow(&'a [bool], [usize; 4]),
+    /// `true` where the key is hidden.
+    Hide(&'a [bool], [usize; 4]),
     /// Added to the scores.
     Add(&'a [E], [usize; 4]),
 }
@@ -62,14 +67,47 @@ impl<E: Element> AttnBias<'_, E> {
         let off = |st: &[usize; 4]| b * st[0] + h * st[1] + i * st[2] + j * st[3];
         match self {
             AttnBias::None => E::zero(),
-            AttnBias::Allow(m, st) => {
-                if m[off(st)] {
+            AttnBias::Allow(m, st) | AttnBias::Hide(m, st) => {
+                let hide = matches!(self, AttnBias::Hide(..));
+                if m[off(st)] != hide {
                     E::zero()
                 } else {
                     E::neg_infinity()
                 }
             }
             AttnBias::Add(v, st) => v[off(st)],
+        }
+    }
+}
+
+impl<E: Clone> AttnBias<'_, E> {
+    /// The mask's values copied, for a backward pass that outlives the caller's mask.
+    pub(crate) fn to_owned(&self) -> OwnedBias<E> {
+        match *self {
+            AttnBias::None => OwnedBias::None,
+            AttnBias::Allow(m, st) => OwnedBias::Bools(m.to_vec(), st, false),
+            AttnBias::Hide(m, st) => OwnedBias::Bools(m.to_vec(), st, true),
+            AttnBias::Add(v, st) => OwnedBias::Add(v.to_vec(), st),
+        }
+    }
+}
+
+/// An [`AttnBias`] that owns its values.
+pub(crate) enum OwnedBias<E> {
+    None,
+    /// The values, strides and whether `true` hides.
+    Bools(Vec<bool>, [usize; 4], bool),
+    Add(Vec<E>, [usize; 4]),
+}
+
+impl<E> OwnedBias<E> {
+    /// A view of the values.
+    pub(crate) fn view(&self) -> AttnBias<'_, E> {
+        match self {
+            OwnedBias::None => AttnBias::None,
+            OwnedBias::Bools(m, st, false) => AttnBias::Allow(m, *st),
+            OwnedBias::Bools(m, st, true) => AttnBias::Hide(m, *st),
+            OwnedBias::Add(v, st) => AttnBias::Add(v, *st),
         }
     }
 }
@@ -222,11 +260,12 @@ fn forward_pair<E: Element>(
                     continue;
                 }
                 let alpha = (max[r] - top).exp();
-                let mut total = E::zero();
-                for (c, p) in row.iter_mut().enumerate() {
-                    let w = (*p - top).exp();
-                    total = total + w;
-                    *p = w * keep_factor(d, pair, i0 + r, j0 + c);
+                super::exp_shifted(row, top);
+                let total = row.iter().fold(E::zero(), |t, &w| t + w);
+                if d.dropout.is_some() {
+                    for (c, p) in row.iter_mut().enumerate() {
+                        *p = *p * keep_factor(d, pair, i0 + r, j0 + c);
+                    }
                 }
                 sum[r] = sum[r] * alpha + total;
                 max[r] = top;
@@ -329,15 +368,24 @@ fn backward_pair<E: Element>(
         for (j0, bk) in key_blocks(d, i0, bq) {
             let (p, pd, dp) = (&mut p[..bq * bk], &mut pd[..bq * bk], &mut dp[..bq * bk]);
             scores(d, bias, pair, q, k, (i0, bq), (j0, bk), p);
-            for (r, row) in p.chunks_exact_mut(bk).enumerate() {
+            for (r, (row, drow)) in p
+                .chunks_exact_mut(bk)
+                .zip(pd.chunks_exact_mut(bk))
+                .enumerate()
+            {
                 let m = lse[i0 + r];
-                for (c, x) in row.iter_mut().enumerate() {
-                    *x = if m == E::neg_infinity() || *x == E::neg_infinity() {
-                        E::zero()
-                    } else {
-                        (*x - m).exp()
-                    };
-                    pd[r * bk + c] = *x * keep_factor(d, pair, i0 + r, j0 + c);
+                if m == E::neg_infinity() {
+                    // a row that saw no key: no weight, no gradient
+                    row.fill(E::zero());
+                } else {
+                    // `e^(x - lse)`, hidden keys (`-inf`) giving 0
+                    super::exp_shifted(row, m);
+                }
+                drow.copy_from_slice(row);
+                if d.dropout.is_some() {
+                    for (c, v) in drow.iter_mut().enumerate() {
+                        *v = *v * keep_factor(d, pair, i0 + r, j0 + c);
+                    }
                 }
             }
             let v_blk = &v[j0 * ev..(j0 + bk) * ev];
@@ -561,6 +609,23 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn a_hiding_mask_is_the_inverted_allowing_one() {
+        let d = dims(5, 9, false, None);
+        let pairs = d.batch * d.heads;
+        let (q, k, v) = (
+            values(pairs * 5 * 7, 1),
+            values(pairs * 9 * 7, 2),
+            values(pairs * 9 * 5, 3),
+        );
+        let allow: Vec<bool> = (0..45).map(|x| x % 4 != 1).collect();
+        let hide: Vec<bool> = allow.iter().map(|a| !a).collect();
+        let (a, _) = attention_forward(&d, &AttnBias::Allow(&allow, [0, 0, 9, 1]), &q, &k, &v);
+        let owned = AttnBias::<f64>::Hide(&hide, [0, 0, 9, 1]).to_owned();
+        let (h, _) = attention_forward(&d, &owned.view(), &q, &k, &v);
+        assert_eq!(a, h);
     }
 
     #[test]

@@ -588,10 +588,17 @@ pub(crate) fn elman_backward<E: Element>(
             d.fill(E::zero());
             continue;
         }
-        // a plain loop, which the compiler vectorises (one multiply per value)
-        for ((d, &y), &g) in d.iter_mut().zip(&acts[r.clone()]).zip(&dh[r]) {
-            *d = g * derivative(y);
-        }
+        // a plain loop compiled at the run-time level, which the compiler vectorises with its
+        // widest registers (one multiply per value, the same bits at every level)
+        let (y, g) = (&acts[r.clone()], &dh[r]);
+        super::simd::vectorised(
+            #[inline(always)]
+            || {
+                for ((d, &y), &g) in d.iter_mut().zip(y).zip(g) {
+                    *d = g * derivative(y);
+                }
+            },
+        );
     }
 }
 

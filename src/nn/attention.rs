@@ -15,9 +15,9 @@
 
 use crate::autograd::{MergeTape, NoTape, TapeMode};
 use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
-use crate::ops::{AttnMask, Sdpa};
+use crate::ops::{attention_with_weights, head_bias, AttnMask, Sdpa};
 use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
-use crate::tensor::{Element, Mask, Rng, Tensor};
+use crate::tensor::{Element, Rng, Tensor};
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
@@ -80,75 +80,32 @@ pub struct MultiheadAttention<
     _shape: PhantomData<(H, F)>,
 }
 
-/// An attention mask in `MultiheadAttention`'s conventions: boolean with `true` where a key is
-/// NOT attended to (the opposite of `scaled_dot_product_attention`'s), or additive.
+/// The constructor arguments of [`MultiheadAttention`] besides its sizes, PyTorch's defaults
+/// by `Default`.
 ///
 /// ```
-/// use stensor::prelude::*;
-/// use stensor::nn::MhaMask;
-/// let pad = Mask::<(U1, U3)>::from_array([[false, false, true]]);
-/// let _ = MhaMask::<f32>::ignore(&pad);
+/// let c = stensor::nn::MhaConfig::default();
+/// assert!(c.bias && !c.add_bias_kv && !c.add_zero_attn && c.dropout == 0.0);
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct MhaMask<'a, E: Element> {
-    bools: Option<&'a [bool]>,
-    floats: Option<&'a [E]>,
-    dims: [usize; 3],
-    rank: usize,
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct MhaConfig {
+    /// Biases on the projections (`bias`).
+    pub bias: bool,
+    /// A learned key and value appended to every sequence (`add_bias_kv`).
+    pub add_bias_kv: bool,
+    /// A zero key and value appended after the heads split (`add_zero_attn`).
+    pub add_zero_attn: bool,
+    /// Dropout on the attention weights in training (`dropout`).
+    pub dropout: f64,
 }
 
-impl<'a, E: Element> MhaMask<'a, E> {
-    /// `true` where the key is not attended to (PyTorch's boolean `key_padding_mask` and
-    /// `attn_mask` in `MultiheadAttention`).
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let m = Mask::<(U2, U2)>::from_array([[false, true], [false, false]]);
-    /// let _ = stensor::nn::MhaMask::<f64>::ignore(&m);
-    /// ```
-    pub fn ignore<S: Shape>(mask: &'a Mask<S>) -> Self {
-        Self::of(Some(mask.as_slice()), None, &mask.dims())
-    }
-
-    /// Added to the scores (`-inf` hides a key).
-    ///
-    /// ```
-    /// use stensor::prelude::*;
-    /// let b = Tensor::<(U2, U2)>::zeros();
-    /// let _ = stensor::nn::MhaMask::add(&b);
-    /// ```
-    pub fn add<S: Shape>(bias: &'a Tensor<S, E>) -> Self {
-        Self::of(None, Some(bias.as_slice()), &bias.dims())
-    }
-
-    fn of(bools: Option<&'a [bool]>, floats: Option<&'a [E]>, dims: &[usize]) -> Self {
-        assert!(
-            dims.len() <= 3,
-            "MultiheadAttention: a mask of {} dims",
-            dims.len()
-        );
-        let mut d = [0; 3];
-        d[..dims.len()].copy_from_slice(dims);
-        MhaMask {
-            bools,
-            floats,
-            dims: d,
-            rank: dims.len(),
-        }
-    }
-
-    /// The mask's dims.
-    fn dims(&self) -> &[usize] {
-        &self.dims[..self.rank]
-    }
-
-    /// The additive value at flat index `i`.
-    fn value(&self, i: usize) -> E {
-        match (self.bools, self.floats) {
-            (Some(b), _) if b[i] => E::neg_infinity(),
-            (Some(_), _) => E::zero(),
-            (_, Some(f)) => f[i],
-            _ => E::zero(),
+impl Default for MhaConfig {
+    fn default() -> Self {
+        MhaConfig {
+            bias: true,
+            add_bias_kv: false,
+            add_zero_attn: false,
+            dropout: 0.0,
         }
     }
 }
@@ -162,9 +119,9 @@ impl<'a, E: Element> MhaMask<'a, E> {
 #[derive(Clone, Copy, Debug)]
 pub struct MhaOptions<'a, E: Element> {
     /// `(N, S)`: which keys of each sequence to ignore (padding).
-    pub key_padding_mask: Option<MhaMask<'a, E>>,
+    pub key_padding_mask: Option<AttnMask<'a, E>>,
     /// `(L, S)`, or `(N * H, L, S)` per sequence and head.
-    pub attn_mask: Option<MhaMask<'a, E>>,
+    pub attn_mask: Option<AttnMask<'a, E>>,
     /// Return the attention weights (PyTorch's default).
     pub need_weights: bool,
     /// Average the returned weights over the heads (else per head).
@@ -244,7 +201,16 @@ type Heads<D, H, E, T> = Tensor<(usize, H, usize, <D as HeadsOf<H>>::HeadDim), E
 type Qkv<D, E, T> = (Seq<D, E, T>, Seq<D, E, T>, Seq<D, E, T>);
 /// `(L, N, H, head_dim)`, before the heads move in front.
 type HeadsLast<D, H, E, T> = Tensor<(usize, usize, H, <D as HeadsOf<H>>::HeadDim), E, T>;
-/// The output and the weights, if asked for.
+/// The output and the weights, if asked for: what [`MultiheadAttention::attend`] returns.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{MhaOptions, MhaOutput, MultiheadAttention};
+/// let mha = MultiheadAttention::<U4, U2>::new(&mut Rng::seed(0));
+/// let x = Tensor::<(U3, U1, U4)>::ones();
+/// let (y, w): MhaOutput<U3, U1, U4, U2, f32, NoTape> = mha.attend(x.clone(), x.clone(), x, MhaOptions::default());
+/// assert_eq!((y.dims(), w.unwrap().dims()), ([3, 1, 4].into(), vec![1, 3, 3]));
+/// ```
 pub type MhaOutput<A, B, D, H, E, T> = (Tensor<(A, B, D), E, T>, Option<AttnWeights<H, E, T>>);
 
 impl<D, H, K, V, F, E> MultiheadAttention<D, H, K, V, F, E>
@@ -267,31 +233,28 @@ where
     /// assert_eq!(names, ["q_proj_weight", "k_proj_weight", "v_proj_weight", "in_proj_bias", "out_proj.weight", "out_proj.bias"]);
     /// ```
     pub fn new(rng: &mut Rng) -> Self {
-        Self::build(rng, true, false, false, 0.0)
+        Self::with_options(rng, MhaConfig::default())
     }
 
     /// With PyTorch's `bias`, `add_bias_kv`, `add_zero_attn` and `dropout` arguments.
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::MultiheadAttention;
-    /// let m = MultiheadAttention::<U8, U2>::with_options(&mut Rng::seed(0), false, true, true, 0.1);
+    /// use stensor::nn::{MhaConfig, MultiheadAttention};
+    /// let cfg = MhaConfig { bias: false, add_bias_kv: true, add_zero_attn: true, dropout: 0.1 };
+    /// let m = MultiheadAttention::<U8, U2>::with_options(&mut Rng::seed(0), cfg);
     /// assert!(m.in_proj_bias.is_none() && m.bias_k.is_some() && m.add_zero_attn);
     /// ```
     ///
     /// # Panics
     /// If `dropout` is not in `[0, 1]`.
-    pub fn with_options(
-        rng: &mut Rng,
-        bias: bool,
-        add_bias_kv: bool,
-        add_zero_attn: bool,
-        dropout: f64,
-    ) -> Self {
-        Self::build(rng, bias, add_bias_kv, add_zero_attn, dropout)
-    }
-
-    fn build(rng: &mut Rng, bias: bool, bias_kv: bool, zero_attn: bool, dropout: f64) -> Self {
+    pub fn with_options(rng: &mut Rng, cfg: MhaConfig) -> Self {
+        let MhaConfig {
+            bias,
+            add_bias_kv,
+            add_zero_attn,
+            dropout,
+        } = cfg;
         assert!(
             (0.0..=1.0).contains(&dropout),
             "dropout {dropout} not in [0, 1]"
@@ -317,7 +280,7 @@ where
             init::xavier_normal_(&mut b, 1.0, rng);
             b
         };
-        let (bias_k, bias_v) = if bias_kv {
+        let (bias_k, bias_v) = if add_bias_kv {
             (Some(bias_pair()), Some(bias_pair()))
         } else {
             (None, None)
@@ -332,7 +295,7 @@ where
             out_proj,
             bias_k,
             bias_v,
-            add_zero_attn: zero_attn,
+            add_zero_attn,
             dropout,
             training: true,
             rng,
@@ -347,11 +310,12 @@ where
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{MhaMask, MhaOptions, MultiheadAttention, BatchFirst};
+    /// use stensor::nn::{MhaOptions, MultiheadAttention, BatchFirst};
+    /// use stensor::ops::AttnMask;
     /// let mha = MultiheadAttention::<U4, U2, U4, U4, BatchFirst>::new(&mut Rng::seed(1));
     /// let x = Tensor::<(U2, usize, U4)>::ones_shaped((U2::new(), 3, U4::new()));
     /// let pad = Mask::<(U2, U3)>::from_array([[false, false, true], [false, false, false]]);
-    /// let opts = MhaOptions { key_padding_mask: Some(MhaMask::ignore(&pad)), need_weights: false, ..Default::default() };
+    /// let opts = MhaOptions { key_padding_mask: Some(AttnMask::hide(&pad)), need_weights: false, ..Default::default() };
     /// let (y, w) = mha.attend(x.clone(), x.clone(), x, opts);
     /// assert_eq!(y.dims(), [2, 3, 4]);
     /// assert!(w.is_none());
@@ -415,37 +379,28 @@ where
             (k, v)
         };
         let s = k.dims()[2];
-        let mask = self.mask(&opts, n, l, s);
-        let training = self.training && self.dropout > 0.0;
+        let appended = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
+        let bias = head_bias::<H, E>(
+            opts.attn_mask,
+            opts.key_padding_mask,
+            (n, l, s - appended, s),
+        );
+        let mut rng = self.rng.lock().expect("the dropout generator");
+        let dropout = (self.training && self.dropout > 0.0).then_some((self.dropout, &mut *rng));
         let (heads, weights) = if opts.need_weights {
-            let scale = 1.0 / (<<D as HeadsOf<H>>::HeadDim as ConstDim>::SIZE as f64).sqrt();
-            let scores = q
-                .mul_scalar(E::from_f64(scale))
-                .matmul(&k.transpose::<2, 3>());
-            let scores = match &mask {
-                Some(m) => scores.add::<_, NoTape>(m),
-                None => scores,
-            };
-            let mut w = scores.softmax::<3>();
-            if training {
-                let mut rng = self.rng.lock().expect("the dropout generator");
-                w = w.dropout(self.dropout, true, &mut rng);
-            }
-            let out = w.clone().matmul(&v);
-            let w = if opts.average_attn_weights {
-                AttnWeights::Averaged(w.mean_axis::<1>())
-            } else {
-                AttnWeights::PerHead(w)
+            let (out, w) = attention_with_weights(q, &k, &v, bias.as_ref(), dropout);
+            let w = match opts.average_attn_weights {
+                true => AttnWeights::Averaged(w.mean_axis::<1>()),
+                false => AttnWeights::PerHead(w),
             };
             (out, Some(w))
         } else {
             let mut o = Sdpa::new();
-            if let Some(m) = &mask {
-                o = o.mask(AttnMask::add(m));
+            if let Some(b) = &bias {
+                o = o.mask(AttnMask::add(b));
             }
-            if training {
-                let mut rng = self.rng.lock().expect("the dropout generator");
-                o = o.dropout(self.dropout, &mut rng);
+            if let Some((p, rng)) = dropout {
+                o = o.dropout(p, rng);
             }
             (q.scaled_dot_product_attention(&k, &v, o), None)
         };
@@ -515,54 +470,6 @@ where
             }
             _ => (k, v),
         }
-    }
-
-    /// The additive mask `(N, H, L, S)` from the options' masks (PyTorch's conventions,
-    /// columns of zeros for `bias_kv` and the zero attention), or none.
-    fn mask(
-        &self,
-        opts: &MhaOptions<'_, E>,
-        n: usize,
-        l: usize,
-        s: usize,
-    ) -> Option<Tensor<(usize, H, usize, usize), E>> {
-        if opts.attn_mask.is_none() && opts.key_padding_mask.is_none() {
-            return None;
-        }
-        let h = H::SIZE;
-        // keys of the inputs; the appended ones (bias_kv, zero attention) are never masked
-        let extra = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
-        let s0 = s - extra;
-        if let Some(m) = &opts.attn_mask {
-            let ok = m.dims() == [l, s0] || m.dims() == [n * h, l, s0];
-            assert!(ok, "MultiheadAttention: attn_mask of dims {:?}, expected [{l}, {s0}] or [{}, {l}, {s0}]", m.dims(), n * h);
-        }
-        if let Some(m) = &opts.key_padding_mask {
-            assert!(
-                m.dims() == [n, s0],
-                "MultiheadAttention: key_padding_mask of dims {:?}, expected [{n}, {s0}]",
-                m.dims()
-            );
-        }
-        Some(Tensor::from_fn_shaped(
-            (n, H::default(), l, s),
-            |[b, hh, i, j]| {
-                if j >= s0 {
-                    return E::zero();
-                }
-                let a = opts.attn_mask.map_or(E::zero(), |m| {
-                    if m.rank == 2 {
-                        m.value(i * s0 + j)
-                    } else {
-                        m.value(((b * h + hh) * l + i) * s0 + j)
-                    }
-                });
-                let p = opts
-                    .key_padding_mask
-                    .map_or(E::zero(), |m| m.value(b * s0 + j));
-                a + p
-            },
-        ))
     }
 }
 

@@ -9,9 +9,10 @@
 
 use crate::autograd::MergeTape;
 use crate::nn::{
-    Dropout, Forward, LayerNorm, Linear, MhaMask, MhaOptions, MultiheadAttention, SeqFirst,
+    Dropout, Forward, LayerNorm, Linear, MhaConfig, MhaOptions, MultiheadAttention, SeqFirst,
     SeqLayout,
 };
+use crate::ops::AttnMask;
 use crate::shape::{ConstDim, Dim, HeadsOf, HiddenDim};
 use crate::tensor::{Element, Rng, Tensor};
 
@@ -58,25 +59,90 @@ where
     linear2.forward(dropout.forward(h))
 }
 
-/// A feed-forward block's two layers, as PyTorch initialises them.
-fn feed_forward_layers<D: ConstDim, FF: ConstDim, E: Element>(
-    rng: &mut Rng,
-    bias: bool,
-) -> (Linear<D, FF, E>, Linear<FF, D, E>) {
-    if bias {
-        (Linear::new(rng), Linear::new(rng))
-    } else {
-        (Linear::without_bias(rng), Linear::without_bias(rng))
+/// The constructor arguments of the Transformer layers besides their sizes: PyTorch's
+/// `dropout`, `activation`, `layer_norm_eps`, `norm_first` and `bias`, its defaults by
+/// `Default`.
+///
+/// ```
+/// use stensor::nn::{FeedForwardActivation, TransformerLayerConfig};
+/// let c = TransformerLayerConfig::default();
+/// assert_eq!((c.dropout, c.activation, c.layer_norm_eps), (0.1, FeedForwardActivation::Relu, 1e-5));
+/// assert!(!c.norm_first && c.bias);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TransformerLayerConfig {
+    /// Dropout after the attention and feed-forward blocks, inside the feed-forward block and
+    /// on the attention weights (in training).
+    pub dropout: f64,
+    /// The feed-forward block's activation.
+    pub activation: FeedForwardActivation,
+    /// The norms' `eps`.
+    pub layer_norm_eps: f64,
+    /// Norms before the blocks instead of after them.
+    pub norm_first: bool,
+    /// Biases on the linear layers and the norms.
+    pub bias: bool,
+}
+
+impl Default for TransformerLayerConfig {
+    fn default() -> Self {
+        TransformerLayerConfig {
+            dropout: 0.1,
+            activation: FeedForwardActivation::Relu,
+            layer_norm_eps: 1e-5,
+            norm_first: false,
+            bias: true,
+        }
     }
 }
 
-/// A layer's norm: `eps`, and no shift without `bias`.
-fn layer_norm<D: ConstDim, E: Element>(eps: f64, bias: bool) -> LayerNorm<(D,), E> {
-    let mut n = LayerNorm::new().eps(eps);
-    if !bias {
-        n.bias = None;
+/// The parts every Transformer layer is built from: an attention, the feed-forward block's
+/// two layers, a norm and a dropout made on demand, as PyTorch initialises them.
+struct Parts<'r> {
+    cfg: TransformerLayerConfig,
+    rng: &'r mut Rng,
+}
+
+impl Parts<'_> {
+    fn attention<D, H, F, E>(&mut self) -> MultiheadAttention<D, H, D, D, F, E>
+    where
+        D: HiddenDim + HeadsOf<H>,
+        H: ConstDim,
+        F: SeqLayout,
+        E: Element,
+    {
+        let cfg = MhaConfig {
+            bias: self.cfg.bias,
+            dropout: self.cfg.dropout,
+            ..MhaConfig::default()
+        };
+        MultiheadAttention::with_options(self.rng, cfg)
     }
-    n
+
+    fn feed_forward<D: ConstDim, FF: ConstDim, E: Element>(
+        &mut self,
+    ) -> (Linear<D, FF, E>, Linear<FF, D, E>) {
+        if self.cfg.bias {
+            (Linear::new(self.rng), Linear::new(self.rng))
+        } else {
+            (
+                Linear::without_bias(self.rng),
+                Linear::without_bias(self.rng),
+            )
+        }
+    }
+
+    fn norm<D: ConstDim, E: Element>(&self) -> LayerNorm<(D,), E> {
+        let mut n = LayerNorm::new().eps(self.cfg.layer_norm_eps);
+        if !self.cfg.bias {
+            n.bias = None;
+        }
+        n
+    }
+
+    fn dropout(&mut self) -> Dropout {
+        Dropout::new(self.cfg.dropout, self.rng.next_u64())
+    }
 }
 
 /// `nn.TransformerEncoderLayer(d_model=D, nhead=H, dim_feedforward=FF, batch_first=F)`.
@@ -125,7 +191,7 @@ pub struct TransformerEncoderLayer<
 }
 
 /// The masks of [`TransformerEncoderLayer::encode`]: PyTorch's `src_mask` `(L, L)` or
-/// `(N * H, L, L)` and `src_key_padding_mask` `(N, L)`, in `MultiheadAttention`'s conventions.
+/// `(N * H, L, L)` and `src_key_padding_mask` `(N, L)`, in `MultiheadAttention`'s conventions (`AttnMask::hide`).
 ///
 /// ```
 /// let m = stensor::nn::EncoderMasks::<f32>::default();
@@ -134,9 +200,9 @@ pub struct TransformerEncoderLayer<
 #[derive(Clone, Copy, Debug, Default)]
 pub struct EncoderMasks<'a, E: Element> {
     /// Which positions each position may not attend to, or an additive mask.
-    pub src_mask: Option<MhaMask<'a, E>>,
+    pub src_mask: Option<AttnMask<'a, E>>,
     /// Which positions of each sequence are padding.
-    pub src_key_padding_mask: Option<MhaMask<'a, E>>,
+    pub src_key_padding_mask: Option<AttnMask<'a, E>>,
 }
 
 impl<D, H, FF, F, E> TransformerEncoderLayer<D, H, FF, F, E>
@@ -147,8 +213,8 @@ where
     F: SeqLayout,
     E: Element,
 {
-    /// PyTorch's defaults: dropout 0.1, ReLU, `layer_norm_eps` 1e-5, norms after the blocks,
-    /// biases; PyTorch's initialisation of each part.
+    /// PyTorch's defaults ([`TransformerLayerConfig::default`]) and initialisation of each
+    /// part.
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -156,44 +222,36 @@ where
     /// assert!(!l.norm_first && l.norm1.eps == 1e-5);
     /// ```
     pub fn new(rng: &mut Rng) -> Self {
-        Self::with_options(rng, 0.1, FeedForwardActivation::Relu, 1e-5, false, true)
+        Self::with_options(rng, TransformerLayerConfig::default())
     }
 
     /// With PyTorch's `dropout`, `activation`, `layer_norm_eps`, `norm_first` and `bias`.
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{FeedForwardActivation, TransformerEncoderLayer};
-    /// let l = TransformerEncoderLayer::<U4, U2, U8>::with_options(
-    ///     &mut Rng::seed(0), 0.0, FeedForwardActivation::Gelu, 1e-6, true, false);
+    /// use stensor::nn::{FeedForwardActivation, TransformerEncoderLayer, TransformerLayerConfig};
+    /// let cfg = TransformerLayerConfig { activation: FeedForwardActivation::Gelu, norm_first: true, bias: false, ..Default::default() };
+    /// let l = TransformerEncoderLayer::<U4, U2, U8>::with_options(&mut Rng::seed(0), cfg);
     /// assert!(l.norm_first && l.linear1.bias.is_none() && l.norm1.bias.is_none());
     /// ```
     ///
     /// # Panics
     /// If `dropout` is not in `[0, 1]`.
-    pub fn with_options(
-        rng: &mut Rng,
-        dropout: f64,
-        activation: FeedForwardActivation,
-        layer_norm_eps: f64,
-        norm_first: bool,
-        bias: bool,
-    ) -> Self {
-        let self_attn = MultiheadAttention::with_options(rng, bias, false, false, dropout);
-        let (linear1, linear2) = feed_forward_layers(rng, bias);
-        let norm = || layer_norm(layer_norm_eps, bias);
-        let mut drop = || Dropout::new(dropout, rng.next_u64());
+    pub fn with_options(rng: &mut Rng, cfg: TransformerLayerConfig) -> Self {
+        let mut p = Parts { cfg, rng };
+        let self_attn = p.attention();
+        let (linear1, linear2) = p.feed_forward();
         TransformerEncoderLayer {
             self_attn,
             linear1,
-            dropout: drop(),
+            dropout: p.dropout(),
             linear2,
-            norm_first,
-            norm1: norm(),
-            norm2: norm(),
-            dropout1: drop(),
-            dropout2: drop(),
-            activation,
+            norm_first: cfg.norm_first,
+            norm1: p.norm(),
+            norm2: p.norm(),
+            dropout1: p.dropout(),
+            dropout2: p.dropout(),
+            activation: cfg.activation,
         }
     }
 
@@ -202,11 +260,12 @@ where
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{EncoderMasks, MhaMask, TransformerEncoderLayer, BatchFirst};
+    /// use stensor::nn::{EncoderMasks, TransformerEncoderLayer, BatchFirst};
+    /// use stensor::ops::AttnMask;
     /// let layer = TransformerEncoderLayer::<U4, U2, U8, BatchFirst>::new(&mut Rng::seed(0));
     /// let x = Tensor::<(U2, usize, U4)>::ones_shaped((U2::new(), 3, U4::new()));
     /// let pad = Mask::<(U2, U3)>::from_array([[false, false, true], [false, false, false]]);
-    /// let masks = EncoderMasks { src_key_padding_mask: Some(MhaMask::ignore(&pad)), ..Default::default() };
+    /// let masks = EncoderMasks { src_key_padding_mask: Some(AttnMask::hide(&pad)), ..Default::default() };
     /// assert_eq!(layer.encode(x, masks).dims(), [2, 3, 4]);
     /// ```
     pub fn encode<A, B, T>(
@@ -319,10 +378,11 @@ where
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{EncoderMasks, MhaMask, TransformerEncoder, TransformerEncoderLayer};
+    /// use stensor::nn::{EncoderMasks, TransformerEncoder, TransformerEncoderLayer};
+    /// use stensor::ops::AttnMask;
     /// let enc = TransformerEncoder::new(vec![TransformerEncoderLayer::<U4, U2, U8>::new(&mut Rng::seed(0))], None);
     /// let causal = Mask::<(U3, U3)>::from_fn_shaped(Default::default(), |ix| ix[1] > ix[0]);
-    /// let masks = EncoderMasks { src_mask: Some(MhaMask::ignore(&causal)), ..Default::default() };
+    /// let masks = EncoderMasks { src_mask: Some(AttnMask::hide(&causal)), ..Default::default() };
     /// let x = Tensor::<(U3, U1, U4)>::ones();
     /// assert_eq!(enc.encode(x, masks).dims(), [3, 1, 4]);
     /// ```
@@ -418,7 +478,7 @@ pub struct TransformerDecoderLayer<
 }
 
 /// The masks of [`TransformerDecoderLayer::decode`], PyTorch's `tgt_mask`, `memory_mask`,
-/// `tgt_key_padding_mask` and `memory_key_padding_mask`, in `MultiheadAttention`'s conventions.
+/// `tgt_key_padding_mask` and `memory_key_padding_mask`, in `MultiheadAttention`'s conventions (`AttnMask::hide`).
 ///
 /// ```
 /// let m = stensor::nn::DecoderMasks::<f32>::default();
@@ -427,14 +487,14 @@ pub struct TransformerDecoderLayer<
 #[derive(Clone, Copy, Debug, Default)]
 pub struct DecoderMasks<'a, E: Element> {
     /// `(T, T)` or `(N * H, T, T)`: which target positions each may not attend to.
-    pub tgt_mask: Option<MhaMask<'a, E>>,
+    pub tgt_mask: Option<AttnMask<'a, E>>,
     /// `(T, S)` or `(N * H, T, S)`: which memory positions each target position may not
     /// attend to.
-    pub memory_mask: Option<MhaMask<'a, E>>,
+    pub memory_mask: Option<AttnMask<'a, E>>,
     /// `(N, T)`: the target's padding.
-    pub tgt_key_padding_mask: Option<MhaMask<'a, E>>,
+    pub tgt_key_padding_mask: Option<AttnMask<'a, E>>,
     /// `(N, S)`: the memory's padding.
-    pub memory_key_padding_mask: Option<MhaMask<'a, E>>,
+    pub memory_key_padding_mask: Option<AttnMask<'a, E>>,
 }
 
 impl<D, H, FF, F, E> TransformerDecoderLayer<D, H, FF, F, E>
@@ -445,7 +505,7 @@ where
     F: SeqLayout,
     E: Element,
 {
-    /// PyTorch's defaults (as [`TransformerEncoderLayer::new`]).
+    /// PyTorch's defaults ([`TransformerLayerConfig::default`]).
     ///
     /// ```
     /// use stensor::prelude::*;
@@ -453,48 +513,40 @@ where
     /// assert!(!l.norm_first && l.norm3.eps == 1e-5);
     /// ```
     pub fn new(rng: &mut Rng) -> Self {
-        Self::with_options(rng, 0.1, FeedForwardActivation::Relu, 1e-5, false, true)
+        Self::with_options(rng, TransformerLayerConfig::default())
     }
 
     /// With PyTorch's `dropout`, `activation`, `layer_norm_eps`, `norm_first` and `bias`.
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{FeedForwardActivation, TransformerDecoderLayer};
-    /// let l = TransformerDecoderLayer::<U4, U2, U8>::with_options(
-    ///     &mut Rng::seed(0), 0.0, FeedForwardActivation::Gelu, 1e-5, true, true);
+    /// use stensor::nn::{TransformerDecoderLayer, TransformerLayerConfig};
+    /// let cfg = TransformerLayerConfig { norm_first: true, ..Default::default() };
+    /// let l = TransformerDecoderLayer::<U4, U2, U8>::with_options(&mut Rng::seed(0), cfg);
     /// assert!(l.norm_first);
     /// ```
     ///
     /// # Panics
     /// If `dropout` is not in `[0, 1]`.
-    pub fn with_options(
-        rng: &mut Rng,
-        dropout: f64,
-        activation: FeedForwardActivation,
-        layer_norm_eps: f64,
-        norm_first: bool,
-        bias: bool,
-    ) -> Self {
-        let self_attn = MultiheadAttention::with_options(rng, bias, false, false, dropout);
-        let multihead_attn = MultiheadAttention::with_options(rng, bias, false, false, dropout);
-        let (linear1, linear2) = feed_forward_layers(rng, bias);
-        let norm = || layer_norm(layer_norm_eps, bias);
-        let mut drop = || Dropout::new(dropout, rng.next_u64());
+    pub fn with_options(rng: &mut Rng, cfg: TransformerLayerConfig) -> Self {
+        let mut p = Parts { cfg, rng };
+        let self_attn = p.attention();
+        let multihead_attn = p.attention();
+        let (linear1, linear2) = p.feed_forward();
         TransformerDecoderLayer {
             self_attn,
             multihead_attn,
             linear1,
-            dropout: drop(),
+            dropout: p.dropout(),
             linear2,
-            norm_first,
-            norm1: norm(),
-            norm2: norm(),
-            norm3: norm(),
-            dropout1: drop(),
-            dropout2: drop(),
-            dropout3: drop(),
-            activation,
+            norm_first: cfg.norm_first,
+            norm1: p.norm(),
+            norm2: p.norm(),
+            norm3: p.norm(),
+            dropout1: p.dropout(),
+            dropout2: p.dropout(),
+            dropout3: p.dropout(),
+            activation: cfg.activation,
         }
     }
 
@@ -504,10 +556,11 @@ where
     ///
     /// ```
     /// use stensor::prelude::*;
-    /// use stensor::nn::{DecoderMasks, MhaMask, TransformerDecoderLayer};
+    /// use stensor::nn::{DecoderMasks, TransformerDecoderLayer};
+    /// use stensor::ops::AttnMask;
     /// let layer = TransformerDecoderLayer::<U4, U2, U8>::new(&mut Rng::seed(0));
     /// let causal = Mask::<(U3, U3)>::from_fn_shaped(Default::default(), |ix| ix[1] > ix[0]);
-    /// let masks = DecoderMasks { tgt_mask: Some(MhaMask::ignore(&causal)), ..Default::default() };
+    /// let masks = DecoderMasks { tgt_mask: Some(AttnMask::hide(&causal)), ..Default::default() };
     /// let y = layer.decode(Tensor::<(U3, U1, U4)>::ones(), Tensor::<(U5, U1, U4)>::ones(), masks);
     /// assert_eq!(y.dims(), [3, 1, 4]);
     /// ```

@@ -7,16 +7,17 @@
 //! backward (see `kernels::attention`), so neither inference nor training holds the `L x S`
 //! weights: memory grows linearly with the sequence lengths.
 
-use crate::autograd::{op_result, MergeTape, TapeMode};
+use crate::autograd::{op_result, MergeTape, NoTape, TapeMode};
 use crate::error::{Error, Result};
 use crate::kernels::{self, AttnBias, AttnDims};
-use crate::shape::{AttentionShapes, Shape};
+use crate::shape::{AttentionShapes, ConstDim, Shape};
 use crate::tensor::{Element, Mask, Rng, Tensor};
 use std::sync::Arc;
 
 /// An attention mask, broadcast to `(.., L, S)` as PyTorch broadcasts `attn_mask`: boolean
-/// (`true` where a query may attend to a key) or additive (added to the scores; `-inf` hides a
-/// key). The mask's values take no gradient.
+/// (`true` where a query may attend to a key as `scaled_dot_product_attention` reads it, or
+/// `true` where it may not as `MultiheadAttention` reads it) or additive (added to the scores;
+/// `-inf` hides a key). The mask's values take no gradient.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -35,6 +36,7 @@ pub struct AttnMask<'a, E: Element> {
 #[derive(Clone, Copy, Debug)]
 enum MaskValues<'a, E> {
     Allow(&'a [bool]),
+    Hide(&'a [bool]),
     Add(&'a [E]),
 }
 
@@ -52,6 +54,23 @@ impl<'a, E: Element> AttnMask<'a, E> {
     /// If the mask has more than four dims.
     pub fn allow<S: Shape, T>(mask: &'a Mask<S, T>) -> Self {
         Self::of(MaskValues::Allow(mask.as_slice()), &mask.dims())
+    }
+
+    /// A boolean mask with `true` where the query may NOT attend to the key: the convention
+    /// of `MultiheadAttention`'s and the Transformer layers' boolean masks
+    /// (`key_padding_mask`, `attn_mask`, `src_mask`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::ops::AttnMask;
+    /// let padding = Mask::<(U1, U3)>::from_array([[false, false, true]]);
+    /// let _ = AttnMask::<f32>::hide(&padding);
+    /// ```
+    ///
+    /// # Panics
+    /// If the mask has more than four dims.
+    pub fn hide<S: Shape, T>(mask: &'a Mask<S, T>) -> Self {
+        Self::of(MaskValues::Hide(mask.as_slice()), &mask.dims())
     }
 
     /// An additive mask: added to the scores before the softmax.
@@ -84,11 +103,27 @@ impl<'a, E: Element> AttnMask<'a, E> {
         }
     }
 
+    /// The mask's dims.
+    pub(crate) fn dims(&self) -> &[usize] {
+        &self.dims[4 - self.rank..]
+    }
+
+    /// The value added to the score at flat index `i` of the mask: 0 or `-inf` for a boolean
+    /// mask, the value for an additive one.
+    pub(crate) fn additive(&self, i: usize) -> E {
+        let hidden = |v: bool| if v { E::neg_infinity() } else { E::zero() };
+        match self.values {
+            MaskValues::Allow(m) => hidden(!m[i]),
+            MaskValues::Hide(m) => hidden(m[i]),
+            MaskValues::Add(v) => v[i],
+        }
+    }
+
     /// Strides over the kernel's axes `(batch, heads, L, S)` for an operand whose `(.., L, S)`
     /// is `target` (`[batch, heads, L, S]` or `[batch, L, S]`), broadcasting as PyTorch (the
     /// mask's dims right-aligned, each equal or 1); `None` if it does not broadcast.
     fn strides(&self, target: &[usize]) -> Option<[usize; 4]> {
-        let mask = &self.dims[4 - self.rank..];
+        let mask = self.dims();
         let off = target.len().checked_sub(mask.len())?;
         let mut st = vec![0; target.len()];
         let mut step = 1;
@@ -209,23 +244,6 @@ impl<'a, E: Element> Sdpa<'a, E> {
     }
 }
 
-/// The mask's values, owned by the backward.
-enum OwnedBias<E> {
-    None,
-    Allow(Vec<bool>, [usize; 4]),
-    Add(Vec<E>, [usize; 4]),
-}
-
-impl<E: Element> OwnedBias<E> {
-    fn view(&self) -> AttnBias<'_, E> {
-        match self {
-            OwnedBias::None => AttnBias::None,
-            OwnedBias::Allow(m, st) => AttnBias::Allow(m, *st),
-            OwnedBias::Add(v, st) => AttnBias::Add(v, *st),
-        }
-    }
-}
-
 impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
     /// `softmax(Q K^T scale + mask) V` with this tensor as the query `(.., L, E)`, `key`
     /// `(.., S, E)` and `value` `(.., S, Ev)` (`F.scaled_dot_product_attention`); the leading
@@ -305,17 +323,19 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             (dq[0], 1)
         };
         let (l, s, e, ev) = (dq[lead], dk[lead], dq[lead + 1], dv[lead + 1]);
+        // the caller's mask, borrowed for the forward; copied only if a backward will need it
         let bias = match opts.attn_mask {
-            None => OwnedBias::None,
+            None => AttnBias::None,
             Some(m) => {
                 let mut target = dq[..lead].to_vec();
                 target.extend([l, s]);
                 let st = m
                     .strides(&target)
-                    .ok_or_else(|| mismatch("attn_mask", &m.dims[4 - m.rank..], &target))?;
+                    .ok_or_else(|| mismatch("attn_mask", m.dims(), &target))?;
                 match m.values {
-                    MaskValues::Allow(v) => OwnedBias::Allow(v.to_vec(), st),
-                    MaskValues::Add(v) => OwnedBias::Add(v.to_vec(), st),
+                    MaskValues::Allow(v) => AttnBias::Allow(v, st),
+                    MaskValues::Hide(v) => AttnBias::Hide(v, st),
+                    MaskValues::Add(v) => AttnBias::Add(v, st),
                 }
             }
         };
@@ -332,7 +352,7 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
         };
         let out_shape = self.shape().attention_output(&value.shape());
         let (qv, kv, vv) = (self.data_arc(), key.data_arc(), value.data_arc());
-        let (out, lse) = kernels::attention_forward(&d, &bias.view(), &qv, &kv, &vv);
+        let (out, lse) = kernels::attention_forward(&d, &bias, &qv, &kv, &vv);
         let (tq, nq) = self.as_input();
         let (tk, nk) = key.as_input();
         let (tv, nv) = value.as_input();
@@ -342,6 +362,7 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             &[(tq, nq), (tk, nk), (tv, nv)],
             |out| {
                 let out = Arc::clone(out);
+                let bias = bias.to_owned();
                 Box::new(move |g, grads| {
                     let (dq, dk, dv) =
                         kernels::attention_backward(&d, &bias.view(), &qv, &kv, &vv, &out, &lse, g);
@@ -352,4 +373,86 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             },
         ))
     }
+}
+
+/// The additive bias `(N, H, L, S)` of a multi-head attention from PyTorch's `attn_mask`
+/// (`(L, S0)`, or `(N * H, L, S0)` per sequence and head) and `key_padding_mask` (`(N, S0)`),
+/// summed where both are given; `S0` keys come from the inputs, and the `S - S0` appended after
+/// them (`bias_kv`, zero attention) are never masked. `None` without a mask.
+///
+/// # Panics
+/// If a mask's dims are none of those.
+pub(crate) fn head_bias<H: ConstDim, E: Element>(
+    attn_mask: Option<AttnMask<'_, E>>,
+    key_padding_mask: Option<AttnMask<'_, E>>,
+    (n, l, s0, s): (usize, usize, usize, usize),
+) -> Option<Tensor<(usize, H, usize, usize), E>> {
+    if attn_mask.is_none() && key_padding_mask.is_none() {
+        return None;
+    }
+    let h = H::SIZE;
+    if let Some(m) = &attn_mask {
+        assert!(
+            m.dims() == [l, s0] || m.dims() == [n * h, l, s0],
+            "MultiheadAttention: attn_mask of dims {:?}, expected [{l}, {s0}] or [{}, {l}, {s0}]",
+            m.dims(),
+            n * h
+        );
+    }
+    if let Some(m) = &key_padding_mask {
+        assert!(
+            m.dims() == [n, s0],
+            "MultiheadAttention: key_padding_mask of dims {:?}, expected [{n}, {s0}]",
+            m.dims()
+        );
+    }
+    Some(Tensor::from_fn_shaped(
+        (n, H::default(), l, s),
+        |[b, hh, i, j]| {
+            if j >= s0 {
+                return E::zero();
+            }
+            let a = attn_mask.map_or(E::zero(), |m| match m.rank {
+                2 => m.additive(i * s0 + j),
+                _ => m.additive(((b * h + hh) * l + i) * s0 + j),
+            });
+            a + key_padding_mask.map_or(E::zero(), |m| m.additive(b * s0 + j))
+        },
+    ))
+}
+
+/// Heads `(N, H, L, head_dim)`.
+type Heads<H, HD, E, T> = Tensor<(usize, H, usize, HD), E, T>;
+/// Weights `(N, H, L, S)`.
+type HeadWeights<H, E, T> = Tensor<(usize, H, usize, usize), E, T>;
+/// The heads' outputs and the weights.
+type WithWeights<H, HD, E, T> = (Heads<H, HD, E, T>, HeadWeights<H, E, T>);
+
+/// Attention that also returns its weights, as PyTorch computes it when `need_weights`:
+/// `softmax(q k^T / sqrt(head_dim) + bias)`, dropout when given, times `v`; composed of the
+/// typed ops (the weights are materialised, as asked).
+pub(crate) fn attention_with_weights<H, HD, E, T>(
+    q: Heads<H, HD, E, T>,
+    k: &Heads<H, HD, E, T>,
+    v: &Heads<H, HD, E, T>,
+    bias: Option<&HeadWeights<H, E, NoTape>>,
+    dropout: Option<(f64, &mut Rng)>,
+) -> WithWeights<H, HD, E, T>
+where
+    H: ConstDim,
+    HD: ConstDim,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    let scale = E::from_f64(1.0 / (HD::SIZE as f64).sqrt());
+    let scores = q.mul_scalar(scale).matmul(&k.clone().transpose::<2, 3>());
+    let scores = match bias {
+        Some(b) => scores.add::<_, NoTape>(b),
+        None => scores,
+    };
+    let mut w = scores.softmax::<3>();
+    if let Some((p, rng)) = dropout {
+        w = w.dropout(p, true, rng);
+    }
+    (w.clone().matmul(v), w)
 }

@@ -5,7 +5,7 @@
 
 use crate::{cases, ROUNDING};
 use proptest::prelude::*;
-use stensor::nn::{BatchFirst, MhaOptions, MultiheadAttention};
+use stensor::nn::{BatchFirst, MhaConfig, MhaOptions, MultiheadAttention};
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
 use stensor::tensor::Rng;
@@ -83,8 +83,9 @@ proptest! {
     fn one_head_with_identity_projections_is_plain_attention(
         b in 1usize..3, l in 1usize..6, s in 1usize..6, seed in any::<u64>(), need_weights in any::<bool>(),
     ) {
+        let no_bias = MhaConfig { bias: false, ..MhaConfig::default() };
         let mut mha = MultiheadAttention::<U4, U1, U4, U4, BatchFirst, f64>::with_options(
-            &mut Rng::seed(seed), false, false, false, 0.0,
+            &mut Rng::seed(seed), no_bias,
         );
         let eye = |i: usize, j: usize| if i % 4 == j { 1.0 } else { 0.0 };
         mha.in_proj_weight = Some(Tensor::from_fn_shaped(Default::default(), |[i, j]| eye(i, j)));
