@@ -1,4 +1,4 @@
-"""PyTorch's figures for the reference workloads W1-W7 and W9, printed in the same lines as
+"""PyTorch's figures for the reference workloads W1-W9, printed in the same lines as
 `cargo run --release --example workloads`, for a side-by-side comparison on one machine.
 
 Run with a Python that has torch (CPU build is enough; not a dependency of the project):
@@ -27,6 +27,27 @@ def per_call(f, min_s=1.0):
             n += 1
         runs.append((time.perf_counter() - t) / n)
     return statistics.median(runs)
+
+
+def reset_peak_rss():
+    """Resets the kernel's high-water mark of resident memory to the current size (Linux)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
+def peak_rss_mib():
+    """Peak resident memory in MiB since start or the last reset (Linux), else None."""
+    try:
+        with open("/proc/self/status") as f:
+            for l in f:
+                if l.startswith("VmHWM:"):
+                    return int(l.split()[1]) / 1024
+    except OSError:
+        return None
+    return None
 
 
 def lenet():
@@ -162,6 +183,33 @@ def main():
                 def w7b():
                     state[0] = lstm(x1, state[0])[1]
                 line("W7b LSTM streaming batch-1 us/step", per_call(w7b) * 1e6)
+    if want("W8"):
+        def encoder():
+            return nn.TransformerEncoderLayer(256, 8, dim_feedforward=1024, dropout=0.0, batch_first=True)
+        if want("W8a"):
+            layer, fc = encoder(), nn.Linear(256, 10)
+            opt = torch.optim.SGD(list(layer.parameters()) + list(fc.parameters()), lr=0.01)
+            x, y = torch.rand(16, 128, 256) * 2 - 1, labels(16)
+
+            def w8a():
+                opt.zero_grad()
+                F.cross_entropy(fc(layer(x).mean(1)), y).backward()
+                opt.step()
+            line("W8a encoder train sequences/s", 16 / per_call(w8a))
+        layer = encoder().eval()
+        with torch.no_grad():
+            if want("W8b"):
+                x1 = torch.rand(1, 128, 256) * 2 - 1
+                line("W8b encoder inference batch-1 seq-128 us", per_call(lambda: layer(x1)) * 1e6)
+            if want("W8c"):
+                x1 = torch.rand(1, 4096, 256) * 2 - 1
+                reset_peak_rss()
+                before = peak_rss_mib()
+                line("W8c encoder inference batch-1 seq-4096 ms", per_call(lambda: layer(x1)) * 1e3)
+                if before is not None:
+                    peak = peak_rss_mib()
+                    line("W8c peak resident MiB", peak)
+                    line("W8c peak resident growth MiB", peak - before)
     if want("W9"):
         net = resnet20()
         opt = torch.optim.SGD(net.parameters(), lr=0.1, momentum=0.9)

@@ -1,4 +1,4 @@
-//! Criterion benchmarks of the reference workloads W1-W7 (`WORKLOADS.md`), exactly as defined
+//! Criterion benchmarks of the reference workloads W1-W9 (`WORKLOADS.md`), exactly as defined
 //! there. `cargo run --release --example workloads` prints the same figures as one line each
 //! (the README's table); this is the statistical view.
 
@@ -133,6 +133,30 @@ fn w7_lstm(c: &mut Criterion) {
     });
 }
 
+fn w8_encoder(c: &mut Criterion) {
+    let mut net = w8_net(0);
+    let mut opt = SGD::new(0.01);
+    let x = w8_input(16, 128, 13);
+    let y = batch_labels(16);
+    let mut g = c.benchmark_group("W8 TransformerEncoderLayer(256, 8, 1024)");
+    g.sample_size(10);
+    g.throughput(Throughput::Elements(16));
+    g.bench_function("W8a train step, batch 16 x seq 128", |b| {
+        b.iter(|| w8_train_step(&mut net, &mut opt, &x, &y))
+    });
+    g.finish();
+    let layer = w8_layer(0);
+    let x1 = w8_input(1, 128, 14);
+    c.bench_function("W8b encoder inference batch 1 seq 128", |b| {
+        b.iter(|| layer.forward(x1.clone()))
+    });
+    let x1 = w8_input(1, 4096, 15);
+    let mut g = c.benchmark_group("W8c encoder inference");
+    g.sample_size(10);
+    g.bench_function("batch 1 seq 4096", |b| b.iter(|| layer.forward(x1.clone())));
+    g.finish();
+}
+
 criterion_group!(
     benches,
     w1_w6_lenet,
@@ -140,6 +164,7 @@ criterion_group!(
     w3_mlp,
     w4_convolutions,
     w5_gemm,
-    w7_lstm
+    w7_lstm,
+    w8_encoder
 );
 criterion_main!(benches);

@@ -1,4 +1,4 @@
-//! Runs the reference workloads W1-W7 and W9 of `WORKLOADS.md` and prints one line per figure, e.g.
+//! Runs the reference workloads W1-W9 of `WORKLOADS.md` and prints one line per figure, e.g.
 //! `W1 train examples/s threads=2 : 31234.5`, with the thread count from `RAYON_NUM_THREADS`.
 //! Each figure is the median of several repeats of at least a second each, after a warm-up.
 //!
@@ -204,6 +204,39 @@ fn main() {
                 std::hint::black_box(&state);
             });
             line("W7b LSTM streaming batch-1 us/step", t * 1e6);
+        }
+    }
+    if want("W8") {
+        if want("W8a") {
+            let mut net = w8_net(0);
+            let mut opt = SGD::new(0.01);
+            let x = w8_input(16, 128, 13);
+            let y = batch_labels(16);
+            let t = time_per_call(|| {
+                w8_train_step(&mut net, &mut opt, &x, &y);
+            });
+            line("W8a encoder train sequences/s", 16.0 / t);
+        }
+        let layer = w8_layer(0);
+        if want("W8b") {
+            let x1 = w8_input(1, 128, 14);
+            let t = time_per_call(|| {
+                std::hint::black_box(layer.forward(x1.clone()));
+            });
+            line("W8b encoder inference batch-1 seq-128 us", t * 1e6);
+        }
+        if want("W8c") {
+            let x1 = w8_input(1, 4096, 15);
+            reset_peak_rss();
+            let before = peak_rss_mib();
+            let t = time_per_call(|| {
+                std::hint::black_box(layer.forward(x1.clone()));
+            });
+            line("W8c encoder inference batch-1 seq-4096 ms", t * 1e3);
+            if let (Some(before), Some(peak)) = (before, peak_rss_mib()) {
+                line("W8c peak resident MiB", peak);
+                line("W8c peak resident growth MiB", peak - before);
+            }
         }
     }
     if want("W9") {

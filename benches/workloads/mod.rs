@@ -1,4 +1,4 @@
-//! The reference workloads W1-W7 and W9 of `WORKLOADS.md`, shared by `examples/workloads.rs`
+//! The reference workloads W1-W9 of `WORKLOADS.md`, shared by `examples/workloads.rs`
 //! (the figures in the README) and `benches/workloads.rs` (criterion).
 
 #![allow(dead_code)]
@@ -186,4 +186,66 @@ pub type W7State = (Tensor<(U2, U1, U256)>, Tensor<(U2, U1, U256)>);
 pub fn w7_stream_step(net: &W7Net, x: &Tensor<(U1, U1, U64)>, state: &mut W7State) {
     let (_, next) = net.lstm.forward((x.clone(), state.clone()));
     *state = next;
+}
+
+/// W8's encoder layer: `TransformerEncoderLayer(d_model=256, nhead=8, dim_feedforward=1024,
+/// dropout=0.0, batch_first=True)`.
+pub type W8Layer = TransformerEncoderLayer<U256, U8, U1024, BatchFirst>;
+
+/// W8a: the encoder layer, the mean over the sequence, `Linear(256, 10)`.
+#[derive(Module)]
+pub struct W8Net {
+    pub layer: W8Layer,
+    pub fc: Linear<U256, U10>,
+}
+
+pub fn w8_layer(seed: u64) -> W8Layer {
+    let cfg = TransformerLayerConfig {
+        dropout: 0.0,
+        ..Default::default()
+    };
+    TransformerEncoderLayer::with_options(&mut Rng::seed(seed), cfg)
+}
+
+pub fn w8_net(seed: u64) -> W8Net {
+    W8Net {
+        layer: w8_layer(seed),
+        fc: Linear::new(&mut Rng::seed(seed + 1)),
+    }
+}
+
+/// A batch of `n` sequences of `len` tokens of 256 features, uniform in `[-1, 1)`.
+pub fn w8_input(n: usize, len: usize, seed: u64) -> Tensor<(usize, usize, U256)> {
+    Tensor::uniform_shaped((n, len, U256::new()), &mut Rng::seed(seed), -1.0, 1.0)
+}
+
+/// One W8a training step (SGD lr 0.01): the layer, the mean over the sequence, the linear
+/// layer, mean cross-entropy, backward, update.
+pub fn w8_train_step(
+    net: &mut W8Net,
+    opt: &mut SGD,
+    x: &Tensor<(usize, usize, U256)>,
+    y: &[usize],
+) -> f32 {
+    let h = net.layer.forward(x.clone().trace_no_grad());
+    let logits = net.fc.forward(h.mean_axis::<1>());
+    let loss = CrossEntropyLoss::default().forward(logits, y);
+    let grads = loss.backward();
+    opt.step(net, &grads);
+    loss.item()
+}
+
+/// Starts a new peak-memory measurement: the kernel's high-water mark of this process's
+/// resident memory (`VmHWM`) is reset to its current size (Linux; elsewhere nothing happens
+/// and [`peak_rss_mib`] reads `None`).
+pub fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// This process's peak resident memory in MiB since start or [`reset_peak_rss`] (Linux).
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
 }

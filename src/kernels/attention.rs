@@ -8,8 +8,9 @@
 //! backward recomputes each block's probabilities from it (FlashAttention's backward), so
 //! training holds no score matrix either.
 //!
-//! The exponentials run a vector at a time (`exp_shifted`: every exponent is a score less its
-//! row's maximum or log-sum-exp, so never positive).
+//! This file holds the algorithm for any element type (the `f64` of the gradient checks) and
+//! the dispatch; `f32` runs `attention_f32.rs`, the same algorithm with its own products and
+//! vector row operations at the run-time instruction-set level.
 //!
 //! A bias is `0` where a key is allowed, `-inf` where a boolean mask or the causal rule hides
 //! it, or the additive mask's value. A query row that sees no key gives zeros and no gradient,
@@ -17,14 +18,16 @@
 //! keep-or-drop from a counter-based hash of the seed and its position, so the backward
 //! regenerates the same mask without storing it.
 
+use super::attention_f32::{BackwardPair, ForwardPair};
+use super::simd::simd;
 use super::{gemm, Trans};
 use crate::element::Element;
 use rayon::prelude::*;
 
 /// Query rows per block.
-const BQ: usize = 64;
+pub(super) const BQ: usize = 64;
 /// Key rows per block.
-const BK: usize = 128;
+pub(super) const BK: usize = 128;
 
 /// The sizes and options of one attention call over `batch x heads` pairs of sequences.
 #[derive(Clone, Copy, Debug)]
@@ -63,7 +66,7 @@ pub(crate) enum AttnBias<'a, E> {
 impl<E: Element> AttnBias<'_, E> {
     /// The bias of key `j` for query `i` of pair `(b, h)`.
     #[inline]
-    fn at(&self, b: usize, h: usize, i: usize, j: usize) -> E {
+    pub(super) fn at(&self, b: usize, h: usize, i: usize, j: usize) -> E {
         let off = |st: &[usize; 4]| b * st[0] + h * st[1] + i * st[2] + j * st[3];
         match self {
             AttnBias::None => E::zero(),
@@ -78,6 +81,24 @@ impl<E: Element> AttnBias<'_, E> {
             AttnBias::Add(v, st) => v[off(st)],
         }
     }
+}
+
+impl<'a, E: Element> AttnBias<'a, E> {
+    /// The same mask over `f32` scores, if `E` is `f32` (for the vector kernels).
+    fn as_f32(&self) -> Option<AttnBias<'a, f32>> {
+        super::as_f32::<E>(&[])?;
+        Some(match *self {
+            AttnBias::None => AttnBias::None,
+            AttnBias::Allow(m, st) => AttnBias::Allow(m, st),
+            AttnBias::Hide(m, st) => AttnBias::Hide(m, st),
+            AttnBias::Add(v, st) => AttnBias::Add(super::as_f32(v)?, st),
+        })
+    }
+}
+
+/// The three slices as `f32`, if that is their type.
+fn f32s<E: Element>([a, b, c]: [&[E]; 3]) -> Option<[&[f32]; 3]> {
+    Some([super::as_f32(a)?, super::as_f32(b)?, super::as_f32(c)?])
 }
 
 impl<E: Clone> AttnBias<'_, E> {
@@ -121,7 +142,7 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// The factor dropout applies to weight `(pair, i, j)`: 0 if dropped, `1 / (1 - p)` if kept.
-fn keep_factor<E: Element>(d: &AttnDims, pair: usize, i: usize, j: usize) -> E {
+pub(super) fn keep_factor<E: Element>(d: &AttnDims, pair: usize, i: usize, j: usize) -> E {
     match d.dropout {
         None => E::one(),
         Some((p, seed)) => {
@@ -178,7 +199,11 @@ fn scores<E: Element>(
 
 /// Blocks of keys a block of queries `i0..i0 + bq` sees (all, or up to its last row when
 /// causal).
-fn key_blocks(d: &AttnDims, i0: usize, bq: usize) -> impl Iterator<Item = (usize, usize)> {
+pub(super) fn key_blocks(
+    d: &AttnDims,
+    i0: usize,
+    bq: usize,
+) -> impl Iterator<Item = (usize, usize)> {
     let end = if d.causal { d.s.min(i0 + bq) } else { d.s };
     (0..end).step_by(BK).map(move |j0| (j0, BK.min(end - j0)))
 }
@@ -222,10 +247,29 @@ pub(crate) fn attention_forward<E: Element>(
         .zip(lse.chunks_mut(l.max(1)))
         .collect();
     let work = pairs * l * s * (e + ev);
+    let bias32 = bias.as_f32();
     for_pairs(parts, work, |pair, (out, lse)| {
         let q = &q[pair * l * e..][..l * e];
         let k = &k[pair * s * e..][..s * e];
         let v = &v[pair * s * ev..][..s * ev];
+        if let (Some(bias), Some([q, k, v]), Some(out), Some(lse)) = (
+            &bias32,
+            f32s([q, k, v]),
+            super::as_f32_mut(out),
+            super::as_f32_mut(lse),
+        ) {
+            let pair_kernel = ForwardPair {
+                d,
+                bias,
+                pair,
+                q,
+                k,
+                v,
+                out,
+                lse,
+            };
+            return simd!(super::simd::level(), pair_kernel);
+        }
         forward_pair(d, bias, pair, q, k, v, out, lse);
     });
     (out, lse)
@@ -325,17 +369,32 @@ pub(crate) fn attention_backward<E: Element>(
         .map(|((dq, dk), dv)| [dq, dk, dv])
         .collect();
     let work = pairs * l * s * (e + ev);
+    let bias32 = bias.as_f32();
     for_pairs(parts, work, |pair, grads| {
         // the pair's rows of a buffer of `rows` rows of `w` values per pair
         let at = |rows: usize, w: usize| pair * rows * w..(pair + 1) * rows * w;
-        backward_pair(
-            d,
-            bias,
-            pair,
-            [&q[at(l, e)], &k[at(s, e)], &v[at(s, ev)]],
-            [&out[at(l, ev)], &lse[at(l, 1)], &dout[at(l, ev)]],
-            grads,
-        );
+        let inputs = [&q[at(l, e)], &k[at(s, e)], &v[at(s, ev)]];
+        let saved = [&out[at(l, ev)], &lse[at(l, 1)], &dout[at(l, ev)]];
+        if let (Some(bias), Some(inputs), Some(saved)) = (&bias32, f32s(inputs), f32s(saved)) {
+            let [dq, dk, dv] = grads;
+            if let (Some(dq), Some(dk), Some(dv)) = (
+                super::as_f32_mut(dq),
+                super::as_f32_mut(dk),
+                super::as_f32_mut(dv),
+            ) {
+                let pair_kernel = BackwardPair {
+                    d,
+                    bias,
+                    pair,
+                    inputs,
+                    saved,
+                    grads: [dq, dk, dv],
+                };
+                return simd!(super::simd::level(), pair_kernel);
+            }
+            unreachable!("f32 inputs have f32 gradients");
+        }
+        backward_pair(d, bias, pair, inputs, saved, grads);
     });
     (dq, dk, dv)
 }
@@ -607,6 +666,69 @@ mod tests {
                     "{l}x{s} [{i}]: {} vs {want}",
                     grads[i]
                 );
+            }
+        }
+    }
+
+    /// The `f32` kernels' gradients at every level against the `f64` ones, on odd lengths
+    /// across the blocks, head sizes that are and are not whole vectors, each kind of mask,
+    /// the causal rule and dropout.
+    #[test]
+    fn f32_gradients_match_f64_at_every_level() {
+        let cases = [
+            (1, 1, 7, 5, false, None, 0),
+            (17, 33, 7, 5, true, None, 1),
+            (65, 129, 32, 32, false, Some((0.3, 9)), 2),
+            (129, 200, 16, 33, true, None, 3),
+            (200, 15, 64, 8, false, None, 1),
+        ];
+        for (l, s, e, ev, causal, dropout, mask) in cases {
+            let mut d = dims(l, s, causal, dropout);
+            (d.e, d.ev) = (e, ev);
+            let pairs = d.batch * d.heads;
+            let (q, k, v) = (
+                values(pairs * l * e, 11),
+                values(pairs * s * e, 12),
+                values(pairs * s * ev, 13),
+            );
+            let dout = values(pairs * l * ev, 14);
+            let allow: Vec<bool> = (0..l * s).map(|x| x / s != 0 && (x % s) % 3 != 1).collect();
+            let add: Vec<f64> = values(d.batch * s, 15).iter().map(|v| v * 3.0).collect();
+            let add32: Vec<f32> = add.iter().map(|&v| v as f32).collect();
+            let (bias, bias32) = match mask {
+                0 => (AttnBias::None, AttnBias::None),
+                1 => (
+                    AttnBias::Allow(&allow[..], [0, 0, s, 1]),
+                    AttnBias::Allow(&allow[..], [0, 0, s, 1]),
+                ),
+                2 => (
+                    AttnBias::Hide(&allow[..], [0, 0, s, 1]),
+                    AttnBias::Hide(&allow[..], [0, 0, s, 1]),
+                ),
+                _ => (
+                    AttnBias::Add(&add[..], [s, 0, 0, 1]),
+                    AttnBias::Add(&add32[..], [s, 0, 0, 1]),
+                ),
+            };
+            let (out, lse) = attention_forward(&d, &bias, &q, &k, &v);
+            let want = attention_backward(&d, &bias, &q, &k, &v, &out, &lse, &dout);
+            let f = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+            let (qf, kf, vf, df) = (f(&q), f(&k), f(&v), f(&dout));
+            for level in available_levels() {
+                let got = at_level(level, || {
+                    let (out, lse) = attention_forward(&d, &bias32, &qf, &kf, &vf);
+                    attention_backward(&d, &bias32, &qf, &kf, &vf, &out, &lse, &df)
+                });
+                let pairs = [(&got.0, &want.0, "dq"), (&got.1, &want.1, "dk")];
+                for (g, w, name) in pairs.into_iter().chain([(&got.2, &want.2, "dv")]) {
+                    assert_eq!(g.len(), w.len());
+                    for (i, (&g, &w)) in g.iter().zip(w.iter()).enumerate() {
+                        assert!(
+                            (g as f64 - w).abs() < 2e-5 * (1.0 + w.abs()),
+                            "{level} {l}x{s} e{e} ev{ev} {name}[{i}]: {g} vs {w}"
+                        );
+                    }
+                }
             }
         }
     }

@@ -202,7 +202,7 @@ pub(crate) fn sigmoid_scalar<E: Element>(x: E) -> E {
 /// the sum. No step fuses a multiply and an add: the same operations, and so the same bits,
 /// at every level.
 #[inline(always)]
-fn exp_nonpositive<S: Simd>(s: S, y: S::F) -> S::F {
+pub(super) fn exp_nonpositive<S: Simd>(s: S, y: S::F) -> S::F {
     // 1.5 * 2^23
     const SHIFTER: f32 = 12_582_912.0;
     // `max` gives its second operand where either is NaN: NaN stays

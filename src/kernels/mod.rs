@@ -13,6 +13,7 @@
 //! Each kernel is tested against a plain reference implementation on odd sizes.
 
 mod attention;
+mod attention_f32;
 mod conv;
 mod ctc;
 mod direct;
