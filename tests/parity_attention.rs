@@ -9,8 +9,9 @@ use common::{assert_close, case, cases, check_params, load, weighted, Case};
 use stensor::autograd::UniqueId;
 use stensor::nn::{
     BatchFirst, DecoderMasks, EncoderMasks, FeedForwardActivation, LayerNorm, MhaConfig,
-    MhaOptions, MultiheadAttention, SeqFirst, SeqLayout, TransformerDecoderLayer,
-    TransformerEncoder, TransformerEncoderLayer, TransformerLayerConfig,
+    MhaOptions, Module, MultiheadAttention, SeqFirst, SeqLayout, Transformer, TransformerDecoder,
+    TransformerDecoderLayer, TransformerEncoder, TransformerEncoderLayer, TransformerLayerConfig,
+    TransformerMasks,
 };
 use stensor::ops::{AttnMask, Sdpa};
 use stensor::prelude::*;
@@ -207,6 +208,7 @@ fn check_mha<K: ConstDim, V: ConstDim, F: SeqLayout, E: Element>(name: &str) {
         attn_mask: as_given(&am2, &am3),
         need_weights: call["need_weights"].as_bool().unwrap(),
         average_attn_weights: call["average_attn_weights"].as_bool().unwrap(),
+        is_causal: false,
     };
     let self_attention = call["self_attention"].as_bool().unwrap_or(false);
     let (y, w, ids) = if self_attention {
@@ -310,6 +312,7 @@ fn check_encoder_layer<F: SeqLayout, E: Element>(name: &str) {
     let masks = EncoderMasks {
         src_mask: as_given(&sm2, &sm3),
         src_key_padding_mask: as_given(&pm2, &none),
+        is_causal: false,
     };
     let x = c
         .tensor::<(usize, usize, U8), E>(&["inputs", "src"])
@@ -369,6 +372,7 @@ fn check_encoder<E: Element>() {
     let masks = EncoderMasks {
         src_mask: as_given(&sm2, &none),
         src_key_padding_mask: as_given(&pm2, &none),
+        is_causal: false,
     };
     let x = c
         .tensor::<(usize, usize, U8), E>(&["inputs", "src"])
@@ -393,38 +397,52 @@ fn transformer_encoder_matches_pytorch() {
 
 fn check_decoder_layer<F: SeqLayout, E: Element>(name: &str) {
     let c = case("attention", name);
-    let cfg = c.config();
-    let mut layer = TransformerDecoderLayer::<U8, U2, U16, F, E>::with_options(
+    let layer = TransformerDecoderLayer::<U8, U2, U16, F, E>::with_options(
         &mut Rng::seed(0),
-        layer_options(cfg),
+        layer_options(c.config()),
     );
-    load(&mut layer, &c);
+    check_decoding(&c, layer, |l, tgt, memory, masks| {
+        l.decode(tgt, memory, masks)
+    });
+}
+
+/// A decoder (layer or stack) `m` with the case's parameters on its `tgt`, `memory` and
+/// masks (`tgt_is_causal` when the case's call says so): output, input and parameter
+/// gradients.
+fn check_decoding<M, E>(
+    c: &Case,
+    mut m: M,
+    decode: impl Fn(&M, Seq<E>, Seq<E>, DecoderMasks<'_, E>) -> Seq<E>,
+) where
+    M: Module,
+    E: Element,
+{
+    let name = c.name();
+    load(&mut m, c);
     let path = |k: &'static str| ["inputs", k];
     let none: Masks<Dyn3, E> = (None, None);
     let (tm, mm) = (
-        read_mask::<Dyn2, E>(&c, &path("tgt_mask")),
-        read_mask::<Dyn2, E>(&c, &path("memory_mask")),
+        read_mask::<Dyn2, E>(c, &path("tgt_mask")),
+        read_mask::<Dyn2, E>(c, &path("memory_mask")),
     );
     let (tp, mp) = (
-        read_mask::<Dyn2, E>(&c, &path("tgt_key_padding_mask")),
-        read_mask::<Dyn2, E>(&c, &path("memory_key_padding_mask")),
+        read_mask::<Dyn2, E>(c, &path("tgt_key_padding_mask")),
+        read_mask::<Dyn2, E>(c, &path("memory_key_padding_mask")),
     );
     let masks = DecoderMasks {
         tgt_mask: as_given(&tm, &none),
         memory_mask: as_given(&mm, &none),
         tgt_key_padding_mask: as_given(&tp, &none),
         memory_key_padding_mask: as_given(&mp, &none),
+        tgt_is_causal: c.0["kind"] == "TransformerDecoder",
+        memory_is_causal: false,
     };
-    let tgt = c
-        .tensor::<(usize, usize, U8), E>(&["inputs", "tgt"])
-        .trace();
-    let memory = c
-        .tensor::<(usize, usize, U8), E>(&["inputs", "memory"])
-        .trace();
+    let tgt = c.tensor::<Seq3, E>(&["inputs", "tgt"]).trace();
+    let memory = c.tensor::<Seq3, E>(&["inputs", "memory"]).trace();
     let ids = [tgt.id(), memory.id()];
-    let y = layer.decode(tgt, memory, masks);
+    let y = decode(&m, tgt, memory, masks);
     assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
-    let g = weighted(&y, &c, &["grad_output"]).backward();
+    let g = weighted(&y, c, &["grad_output"]).backward();
     for (what, id) in ["tgt", "memory"].into_iter().zip(ids) {
         assert_close(
             &format!("{name} grad {what}"),
@@ -432,8 +450,13 @@ fn check_decoder_layer<F: SeqLayout, E: Element>(name: &str) {
             &c.data(&["grads", what]),
         );
     }
-    check_params(&layer, &g, &c);
+    check_params(&m, &g, c);
 }
+
+/// `(steps or batch, batch or steps, 8)`.
+type Seq3 = (usize, usize, U8);
+/// A traced sequence of 8 features.
+type Seq<E> = Tensor<Seq3, E, Tape<E>>;
 
 fn all_decoder_layers<E: Element>() {
     let names: Vec<String> = cases("attention")
@@ -461,4 +484,171 @@ fn transformer_decoder_layer_matches_pytorch_in_f64() {
 #[test]
 fn transformer_decoder_layer_matches_pytorch_in_f32() {
     all_decoder_layers::<f32>();
+}
+
+/// The cases of the project's own `tests/reference/transformer.json` (made by
+/// `tests/reference/gen_transformer.py`) of `kind`.
+fn transformer_cases(kind: &str, count: usize) -> Vec<Case> {
+    let found: Vec<Case> = cases("transformer")
+        .into_iter()
+        .filter(|c| c.0["kind"] == kind)
+        .collect();
+    assert_eq!(found.len(), count, "the reference's {kind} cases");
+    found
+}
+
+fn check_decoder<F: SeqLayout, E: Element>(c: &Case) {
+    let cfg = c.config();
+    let layer_cfg = layer_options(&cfg["decoder_layer"]);
+    let r = &mut Rng::seed(0);
+    let layers = (0..cfg["num_layers"].as_u64().unwrap())
+        .map(|_| TransformerDecoderLayer::<U8, U2, U16, F, E>::with_options(r, layer_cfg))
+        .collect();
+    let dec = TransformerDecoder::new(layers, Some(LayerNorm::new()));
+    check_decoding(c, dec, |d, tgt, memory, masks| d.decode(tgt, memory, masks));
+}
+
+#[test]
+fn transformer_decoder_matches_pytorch() {
+    for c in transformer_cases("TransformerDecoder", 2) {
+        match c.config()["decoder_layer"]["batch_first"]
+            .as_bool()
+            .unwrap()
+        {
+            true => (
+                check_decoder::<BatchFirst, f64>(&c),
+                check_decoder::<BatchFirst, f32>(&c),
+            ),
+            false => (
+                check_decoder::<SeqFirst, f64>(&c),
+                check_decoder::<SeqFirst, f32>(&c),
+            ),
+        };
+    }
+}
+
+fn check_transformer<F: SeqLayout, E: Element>(c: &Case) {
+    let cfg = c.config();
+    let count = |k: &str| cfg[k].as_u64().unwrap() as usize;
+    let mut t = Transformer::<U8, U2, U16, F, E>::with_options(
+        &mut Rng::seed(0),
+        count("num_encoder_layers"),
+        count("num_decoder_layers"),
+        layer_options(cfg),
+    );
+    load(&mut t, c);
+    let path = |k: &'static str| ["inputs", k];
+    let none: Masks<Dyn3, E> = (None, None);
+    let tm = read_mask::<Dyn2, E>(c, &path("tgt_mask"));
+    let sp = read_mask::<Dyn2, E>(c, &path("src_key_padding_mask"));
+    let mp = read_mask::<Dyn2, E>(c, &path("memory_key_padding_mask"));
+    let masks = TransformerMasks {
+        tgt_mask: as_given(&tm, &none),
+        src_key_padding_mask: as_given(&sp, &none),
+        memory_key_padding_mask: as_given(&mp, &none),
+        tgt_is_causal: true,
+        ..Default::default()
+    };
+    let src = c.tensor::<Seq3, E>(&["inputs", "src"]).trace();
+    let tgt = c.tensor::<Seq3, E>(&["inputs", "tgt"]).trace();
+    let ids = [src.id(), tgt.id()];
+    let y = t.transform(src, tgt, masks);
+    let name = c.name();
+    assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
+    let g = weighted(&y, c, &["grad_output"]).backward();
+    for (what, id) in ["src", "tgt"].into_iter().zip(ids) {
+        assert_close(
+            &format!("{name} grad {what}"),
+            &g_slice(&g, id),
+            &c.data(&["grads", what]),
+        );
+    }
+    check_params(&t, &g, c);
+}
+
+#[test]
+fn transformer_matches_pytorch() {
+    for c in transformer_cases("Transformer", 2) {
+        match c.config()["batch_first"].as_bool().unwrap() {
+            true => (
+                check_transformer::<BatchFirst, f64>(&c),
+                check_transformer::<BatchFirst, f32>(&c),
+            ),
+            false => (
+                check_transformer::<SeqFirst, f64>(&c),
+                check_transformer::<SeqFirst, f32>(&c),
+            ),
+        };
+    }
+}
+
+fn check_causal_hint<E: Element>(c: &Case) {
+    let mut m = MultiheadAttention::<U8, U2, U8, U8, SeqFirst, E>::new(&mut Rng::seed(0));
+    load(&mut m, c);
+    let am = read_mask::<Dyn2, E>(c, &["inputs", "attn_mask"]);
+    let none: Masks<Dyn3, E> = (None, None);
+    let x = c.tensor::<Seq3, E>(&["inputs", "x"]).trace();
+    let id = x.id();
+    let with_mask = MhaOptions {
+        attn_mask: as_given(&am, &none),
+        need_weights: false,
+        is_causal: true,
+        ..Default::default()
+    };
+    // the hint with its mask, as PyTorch asks for it, and the hint alone, and each with the
+    // weights asked for (no kernel rule then): all the same attention
+    let alone = MhaOptions {
+        attn_mask: None,
+        ..with_mask
+    };
+    let weights = MhaOptions {
+        need_weights: true,
+        ..alone
+    };
+    for opts in [with_mask, alone, weights] {
+        let (y, _) = m.attend(x.clone(), x.clone(), x.clone(), opts);
+        assert_close("mha is_causal output", &y.to_vec(), &c.data(&["output"]));
+        let g = weighted(&y, c, &["grad_output"]).backward();
+        assert_close(
+            "mha is_causal grad x",
+            &g_slice(&g, id),
+            &c.data(&["grads", "x"]),
+        );
+        check_params(&m, &g, c);
+    }
+}
+
+#[test]
+fn multihead_attention_is_causal_matches_pytorch() {
+    for c in transformer_cases("MultiheadAttention", 1) {
+        check_causal_hint::<f64>(&c);
+        check_causal_hint::<f32>(&c);
+    }
+}
+
+/// `nn.Transformer` redraws every matrix by `xavier_uniform_` after its parts' own
+/// initialisation: `linear1.weight` (16 x 8) then has variance `b^2 / 3` with
+/// `b = sqrt(6 / 24)` (1/12), twice that of `Linear`'s own bound `1 / sqrt(8)`; vectors (biases,
+/// norms) keep theirs.
+#[test]
+fn transformer_redraws_matrices_as_pytorch() {
+    let t = Transformer::<U8, U2, U16, SeqFirst, f64>::new(&mut Rng::seed(3), 3, 3);
+    let mut w = vec![];
+    for l in &t.encoder.layers {
+        w.extend(l.linear1.weight.to_vec());
+    }
+    for l in &t.decoder.layers {
+        w.extend(l.linear1.weight.to_vec());
+    }
+    let var = w.iter().map(|v| v * v).sum::<f64>() / w.len() as f64;
+    assert!((var - 1.0 / 12.0).abs() < 0.01, "variance {var}");
+    assert!(w.iter().all(|v| v.abs() <= 0.5));
+    let norm = t.decoder.norm.as_ref().unwrap();
+    assert!(norm
+        .weight
+        .as_ref()
+        .unwrap()
+        .to_vec()
+        .iter()
+        .all(|&v| v == 1.0));
 }

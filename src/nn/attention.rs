@@ -17,7 +17,7 @@ use crate::autograd::{MergeTape, NoTape, TapeMode};
 use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
 use crate::ops::{attention_with_weights, head_bias, AttnMask, Sdpa};
 use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
-use crate::tensor::{Element, Rng, Tensor};
+use crate::tensor::{Element, Mask, Rng, Tensor};
 use std::marker::PhantomData;
 use std::sync::Mutex;
 
@@ -114,7 +114,7 @@ impl Default for MhaConfig {
 ///
 /// ```
 /// let o = stensor::nn::MhaOptions::<f32>::default();
-/// assert!(o.need_weights && o.average_attn_weights && o.attn_mask.is_none());
+/// assert!(o.need_weights && o.average_attn_weights && o.attn_mask.is_none() && !o.is_causal);
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct MhaOptions<'a, E: Element> {
@@ -126,6 +126,11 @@ pub struct MhaOptions<'a, E: Element> {
     pub need_weights: bool,
     /// Average the returned weights over the heads (else per head).
     pub average_attn_weights: bool,
+    /// Query `i` attends to keys `j <= i` only (`is_causal`). With an `attn_mask` this is
+    /// PyTorch's hint that the mask is the causal one (the mask is applied, and the kernel
+    /// skips the key blocks after each query block); without one, the causal mask is applied
+    /// (PyTorch asks for the mask as well).
+    pub is_causal: bool,
 }
 
 impl<E: Element> Default for MhaOptions<'_, E> {
@@ -135,6 +140,7 @@ impl<E: Element> Default for MhaOptions<'_, E> {
             attn_mask: None,
             need_weights: true,
             average_attn_weights: true,
+            is_causal: false,
         }
     }
 }
@@ -380,11 +386,13 @@ where
         };
         let s = k.dims()[2];
         let appended = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
-        let bias = head_bias::<H, E>(
-            opts.attn_mask,
-            opts.key_padding_mask,
-            (n, l, s - appended, s),
-        );
+        // the kernel's causal rule where it is the whole story: the appended keys are never
+        // masked, and the weights path has no kernel
+        let kernel_causal = opts.is_causal && appended == 0 && !opts.need_weights;
+        let causal_mask = (opts.is_causal && opts.attn_mask.is_none() && !kernel_causal)
+            .then(|| Mask::<(usize, usize)>::from_fn_shaped((l, s - appended), |ix| ix[1] > ix[0]));
+        let attn_mask = opts.attn_mask.or(causal_mask.as_ref().map(AttnMask::hide));
+        let bias = head_bias::<H, E>(attn_mask, opts.key_padding_mask, (n, l, s - appended, s));
         let mut rng = self.rng.lock().expect("the dropout generator");
         let dropout = (self.training && self.dropout > 0.0).then_some((self.dropout, &mut *rng));
         let (heads, weights) = if opts.need_weights {
@@ -398,6 +406,9 @@ where
             let mut o = Sdpa::new();
             if let Some(b) = &bias {
                 o = o.mask(AttnMask::add(b));
+            }
+            if kernel_causal {
+                o = o.causal();
             }
             if let Some((p, rng)) = dropout {
                 o = o.dropout(p, rng);

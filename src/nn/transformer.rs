@@ -1,7 +1,10 @@
-//! The Transformer's layers (PyTorch's `nn.TransformerEncoderLayer`, `nn.TransformerEncoder`,
-//! `nn.TransformerDecoderLayer`): self-attention (and, in a decoder, attention to the
+//! The Transformer (PyTorch's `nn.TransformerEncoderLayer`, `nn.TransformerEncoder`,
+//! `nn.TransformerDecoderLayer`, `nn.TransformerDecoder`, `nn.Transformer` and
+//! `generate_square_subsequent_mask`): self-attention (and, in a decoder, attention to the
 //! encoder's output) and a feed-forward block, each with a residual connection, dropout and
 //! layer norm, the norms after the blocks (PyTorch's default) or before them (`norm_first`).
+//! The stacks hold their layers in a `Vec` (PyTorch deep-copies one layer; here each layer is
+//! built, so each has its own initialisation unless the caller copies one).
 //!
 //! Sizes live in the type (`d_model` `D`, heads `H`, `dim_feedforward` `FF`, the layout `F`),
 //! the sequence length and batch may be runtime dims. The self-attention runs with
@@ -203,6 +206,9 @@ pub struct EncoderMasks<'a, E: Element> {
     pub src_mask: Option<AttnMask<'a, E>>,
     /// Which positions of each sequence are padding.
     pub src_key_padding_mask: Option<AttnMask<'a, E>>,
+    /// Each position attends to itself and those before it only (PyTorch's `is_causal`:
+    /// with `src_mask` the hint that it is the causal mask, without one the causal mask).
+    pub is_causal: bool,
 }
 
 impl<D, H, FF, F, E> TransformerEncoderLayer<D, H, FF, F, E>
@@ -284,6 +290,7 @@ where
                 attn_mask: masks.src_mask,
                 need_weights: false,
                 average_attn_weights: true,
+                is_causal: masks.is_causal,
             };
             let (y, _) = self.self_attn.attend(x.clone(), x.clone(), x, opts);
             self.dropout1.forward(y)
@@ -495,6 +502,11 @@ pub struct DecoderMasks<'a, E: Element> {
     pub tgt_key_padding_mask: Option<AttnMask<'a, E>>,
     /// `(N, S)`: the memory's padding.
     pub memory_key_padding_mask: Option<AttnMask<'a, E>>,
+    /// The target's self-attention is causal (`tgt_is_causal`; see
+    /// [`MhaOptions::is_causal`]).
+    pub tgt_is_causal: bool,
+    /// The attention to the memory is causal (`memory_is_causal`).
+    pub memory_is_causal: bool,
 }
 
 impl<D, H, FF, F, E> TransformerDecoderLayer<D, H, FF, F, E>
@@ -576,19 +588,28 @@ where
         SM: crate::shape::Shape,
         T: MergeTape<E, T, Output = T>,
     {
-        let options = |attn_mask, key_padding_mask| MhaOptions {
+        let options = |attn_mask, key_padding_mask, is_causal| MhaOptions {
             key_padding_mask,
             attn_mask,
             need_weights: false,
             average_attn_weights: true,
+            is_causal,
         };
         let self_block = |x: Tensor<(A, B, D), E, T>| {
-            let opts = options(masks.tgt_mask, masks.tgt_key_padding_mask);
+            let opts = options(
+                masks.tgt_mask,
+                masks.tgt_key_padding_mask,
+                masks.tgt_is_causal,
+            );
             let (y, _) = self.self_attn.attend(x.clone(), x.clone(), x, opts);
             self.dropout1.forward(y)
         };
         let memory_block = |x: Tensor<(A, B, D), E, T>| {
-            let opts = options(masks.memory_mask, masks.memory_key_padding_mask);
+            let opts = options(
+                masks.memory_mask,
+                masks.memory_key_padding_mask,
+                masks.memory_is_causal,
+            );
             let (y, _) = self
                 .multihead_attn
                 .attend(x, memory.clone(), memory.clone(), opts);
@@ -628,4 +649,360 @@ where
     fn forward(&self, (tgt, memory): (Tensor<(A, B, D), E, T>, Tensor<SM, E, T>)) -> Self::Output {
         self.decode(tgt, memory, DecoderMasks::default())
     }
+}
+
+/// `nn.TransformerDecoder(decoder_layer, num_layers, norm)`: the layers in turn over the
+/// target, each attending to the same memory, then the optional final norm. Names as
+/// PyTorch's (`layers.0.multihead_attn.in_proj_weight`, `norm.weight`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, LayerNorm, Module, TransformerDecoder, TransformerDecoderLayer};
+/// let r = &mut Rng::seed(0);
+/// let layers = (0..2).map(|_| TransformerDecoderLayer::<U8, U2, U16>::new(r)).collect();
+/// let dec = TransformerDecoder::new(layers, Some(LayerNorm::new()));
+/// let tgt = Tensor::<(usize, usize, U8)>::ones_shaped((4, 2, U8::new()));
+/// let memory = Tensor::<(usize, usize, U8)>::ones_shaped((6, 2, U8::new()));
+/// assert_eq!(dec.forward((tgt, memory)).dims(), [4, 2, 8]);
+/// assert_eq!(dec.named_parameters()[4].0, "layers.0.multihead_attn.in_proj_weight");
+/// ```
+#[derive(Debug, crate::Module)]
+#[module(kind = "TransformerDecoder")]
+pub struct TransformerDecoder<
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout = SeqFirst,
+    E: Element = f32,
+> {
+    /// The layers, in order.
+    pub layers: Vec<TransformerDecoderLayer<D, H, FF, F, E>>,
+    /// The final norm, if any.
+    pub norm: Option<LayerNorm<(D,), E>>,
+}
+
+impl<D, H, FF, F, E> TransformerDecoder<D, H, FF, F, E>
+where
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+{
+    /// The layers in turn, then `norm`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{TransformerDecoder, TransformerDecoderLayer};
+    /// let l = TransformerDecoderLayer::<U4, U2, U8>::new(&mut Rng::seed(0));
+    /// assert_eq!(TransformerDecoder::new(vec![l], None).layers.len(), 1);
+    /// ```
+    pub fn new(
+        layers: Vec<TransformerDecoderLayer<D, H, FF, F, E>>,
+        norm: Option<LayerNorm<(D,), E>>,
+    ) -> Self {
+        TransformerDecoder { layers, norm }
+    }
+
+    /// PyTorch's `forward(tgt, memory, tgt_mask, memory_mask, tgt_key_padding_mask,
+    /// memory_key_padding_mask, tgt_is_causal, memory_is_causal)`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{DecoderMasks, TransformerDecoder, TransformerDecoderLayer};
+    /// let dec = TransformerDecoder::new(vec![TransformerDecoderLayer::<U4, U2, U8>::new(&mut Rng::seed(0))], None);
+    /// let masks = DecoderMasks { tgt_is_causal: true, ..Default::default() };
+    /// let y = dec.decode(Tensor::<(U3, U1, U4)>::ones(), Tensor::<(U5, U1, U4)>::ones(), masks);
+    /// assert_eq!(y.dims(), [3, 1, 4]);
+    /// ```
+    pub fn decode<A, B, SM, T>(
+        &self,
+        tgt: Tensor<(A, B, D), E, T>,
+        memory: Tensor<SM, E, T>,
+        masks: DecoderMasks<'_, E>,
+    ) -> Tensor<(A, B, D), E, T>
+    where
+        A: Dim,
+        B: Dim,
+        SM: crate::shape::Shape,
+        T: MergeTape<E, T, Output = T>,
+    {
+        let x = self
+            .layers
+            .iter()
+            .fold(tgt, |x, layer| layer.decode(x, memory.clone(), masks));
+        match &self.norm {
+            Some(n) => n.forward(x),
+            None => x,
+        }
+    }
+}
+
+impl<A, B, SM, D, H, FF, F, E, T> Forward<(Tensor<(A, B, D), E, T>, Tensor<SM, E, T>)>
+    for TransformerDecoder<D, H, FF, F, E>
+where
+    A: Dim,
+    B: Dim,
+    SM: crate::shape::Shape,
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    type Output = Tensor<(A, B, D), E, T>;
+    /// `(tgt, memory)` without masks.
+    fn forward(&self, (tgt, memory): (Tensor<(A, B, D), E, T>, Tensor<SM, E, T>)) -> Self::Output {
+        self.decode(tgt, memory, DecoderMasks::default())
+    }
+}
+
+/// The masks of [`Transformer::transform`]: PyTorch's `src_mask`, `tgt_mask`, `memory_mask`,
+/// the three key-padding masks and the three causal hints.
+///
+/// ```
+/// let m = stensor::nn::TransformerMasks::<f32>::default();
+/// assert!(m.src_mask.is_none() && !m.tgt_is_causal);
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TransformerMasks<'a, E: Element> {
+    /// The encoder's self-attention mask `(S, S)` or `(N * H, S, S)`.
+    pub src_mask: Option<AttnMask<'a, E>>,
+    /// The decoder's self-attention mask `(T, T)` or `(N * H, T, T)`.
+    pub tgt_mask: Option<AttnMask<'a, E>>,
+    /// The decoder's attention to the memory `(T, S)` or `(N * H, T, S)`.
+    pub memory_mask: Option<AttnMask<'a, E>>,
+    /// `(N, S)`: the source's padding.
+    pub src_key_padding_mask: Option<AttnMask<'a, E>>,
+    /// `(N, T)`: the target's padding.
+    pub tgt_key_padding_mask: Option<AttnMask<'a, E>>,
+    /// `(N, S)`: the memory's padding (usually the source's).
+    pub memory_key_padding_mask: Option<AttnMask<'a, E>>,
+    /// The encoder's self-attention is causal.
+    pub src_is_causal: bool,
+    /// The decoder's self-attention is causal.
+    pub tgt_is_causal: bool,
+    /// The decoder's attention to the memory is causal.
+    pub memory_is_causal: bool,
+}
+
+/// `nn.Transformer(d_model=D, nhead=H, num_encoder_layers, num_decoder_layers,
+/// dim_feedforward=FF, batch_first=F)`: an encoder stack and a decoder stack, each with its
+/// final norm, initialised as PyTorch's (each part's own initialisation, then every parameter
+/// of more than one dimension redrawn by `xavier_uniform_`). Names as PyTorch's
+/// (`encoder.layers.0.self_attn.in_proj_weight`, `decoder.norm.bias`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{Forward, Module, Transformer};
+/// let t = Transformer::<U8, U2, U16>::new(&mut Rng::seed(0), 2, 1);
+/// let src = Tensor::<(usize, usize, U8)>::ones_shaped((5, 3, U8::new()));
+/// let tgt = Tensor::<(usize, usize, U8)>::ones_shaped((4, 3, U8::new()));
+/// assert_eq!(t.forward((src, tgt)).dims(), [4, 3, 8]);
+/// assert_eq!(t.named_parameters()[0].0, "encoder.layers.0.self_attn.in_proj_weight");
+/// assert_eq!(t.named_parameters().last().unwrap().0, "decoder.norm.bias");
+/// ```
+#[derive(Debug, crate::Module)]
+#[module(kind = "Transformer")]
+pub struct Transformer<
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout = SeqFirst,
+    E: Element = f32,
+> {
+    /// The encoder stack, with its final norm.
+    pub encoder: TransformerEncoder<D, H, FF, F, E>,
+    /// The decoder stack, with its final norm.
+    pub decoder: TransformerDecoder<D, H, FF, F, E>,
+}
+
+impl<D, H, FF, F, E> Transformer<D, H, FF, F, E>
+where
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+{
+    /// `num_encoder_layers` and `num_decoder_layers` layers with PyTorch's defaults
+    /// ([`TransformerLayerConfig::default`]; PyTorch's own defaults of 6 and 6 layers of
+    /// `d_model=512` are the caller's to choose).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let t = stensor::nn::Transformer::<U4, U2, U8>::new(&mut Rng::seed(0), 1, 2);
+    /// assert_eq!((t.encoder.layers.len(), t.decoder.layers.len()), (1, 2));
+    /// ```
+    pub fn new(rng: &mut Rng, num_encoder_layers: usize, num_decoder_layers: usize) -> Self {
+        Self::with_options(
+            rng,
+            num_encoder_layers,
+            num_decoder_layers,
+            TransformerLayerConfig::default(),
+        )
+    }
+
+    /// With PyTorch's `dropout`, `activation`, `layer_norm_eps`, `norm_first` and `bias`
+    /// for every layer and both final norms.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Transformer, TransformerLayerConfig};
+    /// let cfg = TransformerLayerConfig { bias: false, ..Default::default() };
+    /// let t = Transformer::<U4, U2, U8>::with_options(&mut Rng::seed(0), 1, 1, cfg);
+    /// assert!(t.encoder.norm.as_ref().unwrap().bias.is_none());
+    /// ```
+    ///
+    /// # Panics
+    /// If `dropout` is not in `[0, 1]`.
+    pub fn with_options(
+        rng: &mut Rng,
+        num_encoder_layers: usize,
+        num_decoder_layers: usize,
+        cfg: TransformerLayerConfig,
+    ) -> Self {
+        let encoder_layers = (0..num_encoder_layers)
+            .map(|_| TransformerEncoderLayer::with_options(rng, cfg))
+            .collect();
+        let decoder_layers = (0..num_decoder_layers)
+            .map(|_| TransformerDecoderLayer::with_options(rng, cfg))
+            .collect();
+        let p = Parts { cfg, rng };
+        let (encoder_norm, decoder_norm) = (p.norm(), p.norm());
+        let mut t = Transformer {
+            encoder: TransformerEncoder::new(encoder_layers, Some(encoder_norm)),
+            decoder: TransformerDecoder::new(decoder_layers, Some(decoder_norm)),
+        };
+        xavier_uniform_matrices(&mut t, p.rng);
+        t
+    }
+
+    /// PyTorch's `forward(src, tgt, src_mask, tgt_mask, memory_mask, src_key_padding_mask,
+    /// tgt_key_padding_mask, memory_key_padding_mask, src_is_causal, tgt_is_causal,
+    /// memory_is_causal)`: the encoder over `src`, the decoder over `tgt` attending to its
+    /// output; the output shaped as `tgt`.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{generate_square_subsequent_mask, Transformer, TransformerMasks};
+    /// use stensor::ops::AttnMask;
+    /// let t = Transformer::<U4, U2, U8>::new(&mut Rng::seed(0), 1, 1);
+    /// let causal = generate_square_subsequent_mask::<f32>(3);
+    /// let masks = TransformerMasks { tgt_mask: Some(AttnMask::add(&causal)), tgt_is_causal: true, ..Default::default() };
+    /// let y = t.transform(Tensor::<(U5, U2, U4)>::ones(), Tensor::<(U3, U2, U4)>::ones(), masks);
+    /// assert_eq!(y.dims(), [3, 2, 4]);
+    /// ```
+    ///
+    /// # Panics
+    /// If the batches of `src` and `tgt` differ, or a mask's dims are not PyTorch's.
+    pub fn transform<A, B, A2, B2, T>(
+        &self,
+        src: Tensor<(A, B, D), E, T>,
+        tgt: Tensor<(A2, B2, D), E, T>,
+        masks: TransformerMasks<'_, E>,
+    ) -> Tensor<(A2, B2, D), E, T>
+    where
+        A: Dim,
+        B: Dim,
+        A2: Dim,
+        B2: Dim,
+        T: MergeTape<E, T, Output = T>,
+    {
+        let batch = |d: &[usize]| if F::BATCH_FIRST { d[0] } else { d[1] };
+        let (sd, td) = (src.dims().to_vec(), tgt.dims().to_vec());
+        assert!(
+            batch(&sd) == batch(&td),
+            "Transformer: the batch of src {sd:?} and of tgt {td:?} must be equal"
+        );
+        let memory = self.encoder.encode(
+            src,
+            EncoderMasks {
+                src_mask: masks.src_mask,
+                src_key_padding_mask: masks.src_key_padding_mask,
+                is_causal: masks.src_is_causal,
+            },
+        );
+        self.decoder.decode(
+            tgt,
+            memory,
+            DecoderMasks {
+                tgt_mask: masks.tgt_mask,
+                memory_mask: masks.memory_mask,
+                tgt_key_padding_mask: masks.tgt_key_padding_mask,
+                memory_key_padding_mask: masks.memory_key_padding_mask,
+                tgt_is_causal: masks.tgt_is_causal,
+                memory_is_causal: masks.memory_is_causal,
+            },
+        )
+    }
+}
+
+impl<A, B, A2, B2, D, H, FF, F, E, T> Forward<(Tensor<(A, B, D), E, T>, Tensor<(A2, B2, D), E, T>)>
+    for Transformer<D, H, FF, F, E>
+where
+    A: Dim,
+    B: Dim,
+    A2: Dim,
+    B2: Dim,
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    type Output = Tensor<(A2, B2, D), E, T>;
+    /// `(src, tgt)` without masks.
+    fn forward(
+        &self,
+        (src, tgt): (Tensor<(A, B, D), E, T>, Tensor<(A2, B2, D), E, T>),
+    ) -> Self::Output {
+        self.transform(src, tgt, TransformerMasks::default())
+    }
+}
+
+/// `nn.Transformer`'s `_reset_parameters`: every parameter of more than one dimension drawn
+/// from `U(-b, b)`, `b = sqrt(6 / (fan_in + fan_out))` with PyTorch's fans (`size(1)` and
+/// `size(0)` times the receptive field), in the order of the parameters.
+fn xavier_uniform_matrices<M: crate::nn::Module>(m: &mut M, rng: &mut Rng) {
+    m.visit_mut("", &mut |_, t| {
+        let dims: &[usize] = &t.dims;
+        if t.kind != crate::nn::TensorKind::Parameter || dims.len() < 2 {
+            return;
+        }
+        let field: usize = dims[2..].iter().product();
+        let b = (6.0 / ((dims[0] + dims[1]) * field) as f64).sqrt();
+        match t.values {
+            crate::tensor::ValuesMut::F32(v) => {
+                v.iter_mut().for_each(|x| *x = rng.uniform(-b, b) as f32)
+            }
+            crate::tensor::ValuesMut::F64(v) => v.iter_mut().for_each(|x| *x = rng.uniform(-b, b)),
+            crate::tensor::ValuesMut::I64(_) => {}
+        }
+    });
+}
+
+/// PyTorch's `nn.Transformer.generate_square_subsequent_mask(sz)`: the additive causal mask
+/// `(sz, sz)`, `-inf` above the diagonal (a position's later positions) and `0` elsewhere; pass
+/// it as `AttnMask::add(&mask)`.
+///
+/// ```
+/// let m = stensor::nn::generate_square_subsequent_mask::<f32>(3);
+/// assert_eq!(m.dims(), [3, 3]);
+/// assert_eq!(m.to_vec()[..3], [0.0, f32::NEG_INFINITY, f32::NEG_INFINITY]);
+/// assert_eq!(m.to_vec()[6..], [0.0, 0.0, 0.0]);
+/// ```
+pub fn generate_square_subsequent_mask<E: Element>(sz: usize) -> Tensor<(usize, usize), E> {
+    Tensor::from_fn_shaped(
+        (sz, sz),
+        |[i, j]| {
+            if j > i {
+                E::neg_infinity()
+            } else {
+                E::zero()
+            }
+        },
+    )
 }
