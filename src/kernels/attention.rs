@@ -224,9 +224,91 @@ fn for_pairs<P: Send>(parts: Vec<P>, work: usize, f: impl Fn(usize, P) + Sync + 
     }
 }
 
-/// The attention of `q` (`pairs x L x E`), `k` (`pairs x S x E`), `v` (`pairs x S x Ev`): the
-/// outputs (`pairs x L x Ev`) and each query row's log-sum-exp of its scores (`-inf` for a row
-/// that sees no key), which the backward reads.
+/// Where an operand's values lie: pair `(b, h)`'s row `i` starts at `b * batch + h * head +
+/// i * row` (its features contiguous). Heads-major operands (`(N, H, L, E)`, one pair's rows
+/// together) are [`RowLayout::packed`]; a multi-head attention's projections (`(L, N, D)` or
+/// `(N, L, D)`, each token's heads side by side) are read where they lie, so that no
+/// permutation into heads and back is made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct RowLayout {
+    pub(crate) batch: usize,
+    pub(crate) head: usize,
+    pub(crate) row: usize,
+}
+
+impl RowLayout {
+    /// `(batch, heads, len, width)` stored in that order.
+    pub(crate) fn packed(heads: usize, len: usize, width: usize) -> Self {
+        RowLayout {
+            batch: heads * len * width,
+            head: len * width,
+            row: width,
+        }
+    }
+}
+
+/// One operand of an attention call: its values and their layout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Rows<'a, E> {
+    pub(crate) data: &'a [E],
+    pub(crate) layout: RowLayout,
+}
+
+impl<'a, E: Copy> Rows<'a, E> {
+    /// The rows of pair `pair` of `heads`, `width` values each.
+    fn pair(&self, pair: usize, heads: usize, width: usize) -> PairRows<'a, E> {
+        let (b, h) = (pair / heads, pair % heads);
+        PairRows {
+            data: self.data,
+            base: b * self.layout.batch + h * self.layout.head,
+            stride: self.layout.row,
+            width,
+        }
+    }
+}
+
+/// One pair's rows of an operand.
+#[derive(Clone, Copy)]
+pub(super) struct PairRows<'a, E> {
+    data: &'a [E],
+    base: usize,
+    stride: usize,
+    width: usize,
+}
+
+impl<'a, E: Copy> PairRows<'a, E> {
+    /// Row `i`.
+    #[inline]
+    pub(super) fn row(&self, i: usize) -> &'a [E] {
+        &self.data[self.base + i * self.stride..][..self.width]
+    }
+
+    /// The first `len` rows one after another: borrowed where they lie so, else copied.
+    fn contiguous(&self, len: usize) -> std::borrow::Cow<'a, [E]> {
+        if self.stride == self.width || len <= 1 {
+            let n = len * self.width;
+            std::borrow::Cow::Borrowed(&self.data[self.base..][..n])
+        } else {
+            std::borrow::Cow::Owned((0..len).flat_map(|i| self.row(i).iter().copied()).collect())
+        }
+    }
+
+    /// The same rows as `f32`, if that is their type.
+    fn as_f32(&self) -> Option<PairRows<'a, f32>>
+    where
+        E: Element,
+    {
+        Some(PairRows {
+            data: super::as_f32(self.data)?,
+            base: self.base,
+            stride: self.stride,
+            width: self.width,
+        })
+    }
+}
+
+/// The attention of `q` (`pairs x L x E`), `k` (`pairs x S x E`), `v` (`pairs x S x Ev`), each
+/// heads-major ([`RowLayout::packed`]): see [`attention_forward_rows`].
 pub(crate) fn attention_forward<E: Element>(
     d: &AttnDims,
     bias: &AttnBias<'_, E>,
@@ -234,12 +316,31 @@ pub(crate) fn attention_forward<E: Element>(
     k: &[E],
     v: &[E],
 ) -> (Vec<E>, Vec<E>) {
-    let AttnDims { l, s, e, ev, .. } = *d;
-    let pairs = d.batch * d.heads;
+    let AttnDims {
+        l, s, e, ev, heads, ..
+    } = *d;
+    let pairs = d.batch * heads;
     assert!(
         q.len() == pairs * l * e && k.len() == pairs * s * e && v.len() == pairs * s * ev,
         "attention: operand lengths"
     );
+    let rows = |data, len, width| Rows {
+        data,
+        layout: RowLayout::packed(heads, len, width),
+    };
+    attention_forward_rows(d, bias, [rows(q, l, e), rows(k, s, e), rows(v, s, ev)])
+}
+
+/// The attention of `q` (`L x E` per pair), `k` (`S x E`) and `v` (`S x Ev`) laid out as
+/// their [`Rows`] say: the outputs (`pairs x L x Ev`, heads-major) and each query row's
+/// log-sum-exp of its scores (`-inf` for a row that sees no key), which the backward reads.
+pub(crate) fn attention_forward_rows<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    [q, k, v]: [Rows<'_, E>; 3],
+) -> (Vec<E>, Vec<E>) {
+    let AttnDims { l, s, e, ev, .. } = *d;
+    let pairs = d.batch * d.heads;
     let mut out = super::zeros(pairs * l * ev);
     let mut lse = vec![E::neg_infinity(); pairs * l];
     let parts: Vec<(&mut [E], &mut [E])> = out
@@ -249,12 +350,16 @@ pub(crate) fn attention_forward<E: Element>(
     let work = pairs * l * s * (e + ev);
     let bias32 = bias.as_f32();
     for_pairs(parts, work, |pair, (out, lse)| {
-        let q = &q[pair * l * e..][..l * e];
-        let k = &k[pair * s * e..][..s * e];
-        let v = &v[pair * s * ev..][..s * ev];
-        if let (Some(bias), Some([q, k, v]), Some(out), Some(lse)) = (
+        let (q, k, v) = (
+            q.pair(pair, d.heads, e),
+            k.pair(pair, d.heads, e),
+            v.pair(pair, d.heads, ev),
+        );
+        if let (Some(bias), Some(q), Some(k), Some(v), Some(out), Some(lse)) = (
             &bias32,
-            f32s([q, k, v]),
+            q.as_f32(),
+            k.as_f32(),
+            v.as_f32(),
             super::as_f32_mut(out),
             super::as_f32_mut(lse),
         ) {
@@ -270,7 +375,8 @@ pub(crate) fn attention_forward<E: Element>(
             };
             return simd!(super::simd::level(), pair_kernel);
         }
-        forward_pair(d, bias, pair, q, k, v, out, lse);
+        let (q, k, v) = (q.contiguous(l), k.contiguous(s), v.contiguous(s));
+        forward_pair(d, bias, pair, &q, &k, &v, out, lse);
     });
     (out, lse)
 }
@@ -344,8 +450,8 @@ fn forward_pair<E: Element>(
     }
 }
 
-/// The gradients of `q`, `k` and `v` from that of the output `dout`, given the forward's
-/// output `out` and log-sum-exps `lse`.
+/// The gradients of `q`, `k` and `v` (heads-major) from that of the output `dout`, given the
+/// forward's output `out` and log-sum-exps `lse`: see [`attention_backward_rows`].
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn attention_backward<E: Element>(
     d: &AttnDims,
@@ -356,6 +462,28 @@ pub(crate) fn attention_backward<E: Element>(
     out: &[E],
     lse: &[E],
     dout: &[E],
+) -> (Vec<E>, Vec<E>, Vec<E>) {
+    let AttnDims {
+        l, s, e, ev, heads, ..
+    } = *d;
+    let rows = |data, len, width| Rows {
+        data,
+        layout: RowLayout::packed(heads, len, width),
+    };
+    let inputs = [rows(q, l, e), rows(k, s, e), rows(v, s, ev)];
+    attention_backward_rows(d, bias, inputs, out, lse, rows(dout, l, ev))
+}
+
+/// The gradients of `q`, `k` and `v` from that of the output `dout` (laid out as their
+/// [`Rows`] say), given the forward's heads-major output `out` and log-sum-exps `lse`; the
+/// gradients heads-major (`pairs x L x E`, `pairs x S x E`, `pairs x S x Ev`).
+pub(crate) fn attention_backward_rows<E: Element>(
+    d: &AttnDims,
+    bias: &AttnBias<'_, E>,
+    [q, k, v]: [Rows<'_, E>; 3],
+    out: &[E],
+    lse: &[E],
+    dout: Rows<'_, E>,
 ) -> (Vec<E>, Vec<E>, Vec<E>) {
     let AttnDims { l, s, e, ev, .. } = *d;
     let pairs = d.batch * d.heads;
@@ -371,11 +499,20 @@ pub(crate) fn attention_backward<E: Element>(
     let work = pairs * l * s * (e + ev);
     let bias32 = bias.as_f32();
     for_pairs(parts, work, |pair, grads| {
-        // the pair's rows of a buffer of `rows` rows of `w` values per pair
-        let at = |rows: usize, w: usize| pair * rows * w..(pair + 1) * rows * w;
-        let inputs = [&q[at(l, e)], &k[at(s, e)], &v[at(s, ev)]];
-        let saved = [&out[at(l, ev)], &lse[at(l, 1)], &dout[at(l, ev)]];
-        if let (Some(bias), Some(inputs), Some(saved)) = (&bias32, f32s(inputs), f32s(saved)) {
+        let h = d.heads;
+        let inputs = [q.pair(pair, h, e), k.pair(pair, h, e), v.pair(pair, h, ev)];
+        let (out, lse) = (&out[pair * l * ev..][..l * ev], &lse[pair * l..][..l]);
+        let dout = dout.pair(pair, h, ev);
+        let f32_inputs = (
+            bias32.as_ref(),
+            inputs[0].as_f32(),
+            inputs[1].as_f32(),
+            inputs[2].as_f32(),
+            dout.as_f32(),
+            f32s([out, lse, out]),
+        );
+        if let (Some(bias), Some(q), Some(k), Some(v), Some(dout), Some([out, lse, _])) = f32_inputs
+        {
             let [dq, dk, dv] = grads;
             if let (Some(dq), Some(dk), Some(dv)) = (
                 super::as_f32_mut(dq),
@@ -386,17 +523,36 @@ pub(crate) fn attention_backward<E: Element>(
                     d,
                     bias,
                     pair,
-                    inputs,
-                    saved,
+                    inputs: [q, k, v],
+                    saved: (out, lse, dout),
                     grads: [dq, dk, dv],
                 };
                 return simd!(super::simd::level(), pair_kernel);
             }
             unreachable!("f32 inputs have f32 gradients");
         }
-        backward_pair(d, bias, pair, inputs, saved, grads);
+        let [q, k, v] = inputs;
+        let (q, k, v) = (q.contiguous(l), k.contiguous(s), v.contiguous(s));
+        let dout = dout.contiguous(l);
+        backward_pair(d, bias, pair, [&q, &k, &v], [out, lse, &dout], grads);
     });
     (dq, dk, dv)
+}
+
+/// Heads-major values (`pairs x len x width`) written where `layout` puts them in `dst`.
+pub(crate) fn scatter_heads<E: Copy>(
+    src: &[E],
+    heads: usize,
+    (len, width): (usize, usize),
+    layout: RowLayout,
+    dst: &mut [E],
+) {
+    for (pair, rows) in src.chunks_exact((len * width).max(1)).enumerate() {
+        let base = (pair / heads) * layout.batch + (pair % heads) * layout.head;
+        for (i, row) in rows.chunks_exact(width.max(1)).enumerate() {
+            dst[base + i * layout.row..][..width].copy_from_slice(row);
+        }
+    }
 }
 
 fn backward_pair<E: Element>(
@@ -730,6 +886,125 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// Operands read where a projection leaves them (`(L, N, H * E)`, each token's heads side
+    /// by side) give the heads-major results of the same values permuted, in the forward and
+    /// the backward, at every level and in f64; the output scattered back lands in the rows.
+    #[test]
+    fn rows_in_place_match_heads_major() {
+        let (n, h, l, s, e) = (2, 3, 17, 33, 5);
+        let mut d = dims(l, s, true, None);
+        (d.batch, d.heads, d.e, d.ev) = (n, h, e, e);
+        let width = h * e;
+        // (len, N, H * E) values and their heads-major permutation
+        let steps = |len: usize, seed| values(len * n * width, seed);
+        let heads_major = |x: &[f64], len: usize| -> Vec<f64> {
+            let mut out = vec![0.0; x.len()];
+            for i in 0..len {
+                for b in 0..n {
+                    for hh in 0..h {
+                        for t in 0..e {
+                            out[((b * h + hh) * len + i) * e + t] =
+                                x[(i * n + b) * width + hh * e + t];
+                        }
+                    }
+                }
+            }
+            out
+        };
+        let (q, k, v, g) = (steps(l, 1), steps(s, 2), steps(s, 3), steps(l, 4));
+        // steps first: the layout does not depend on the length
+        let ql = RowLayout {
+            batch: width,
+            head: e,
+            row: n * width,
+        };
+        let kl = ql;
+        let to32 = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
+        let (q32, k32, v32, g32) = (to32(&q), to32(&k), to32(&v), to32(&g));
+        let (qh, kh, vh, gh) = (
+            heads_major(&q, l),
+            heads_major(&k, s),
+            heads_major(&v, s),
+            heads_major(&g, l),
+        );
+        let (qh32, kh32, vh32, gh32) = (to32(&qh), to32(&kh), to32(&vh), to32(&gh));
+        let want = attention_forward(&d, &AttnBias::None, &qh, &kh, &vh);
+        let want_g = attention_backward(&d, &AttnBias::None, &qh, &kh, &vh, &want.0, &want.1, &gh);
+        let rows64 = |x| Rows {
+            data: x,
+            layout: ql,
+        };
+        let got = attention_forward_rows(
+            &d,
+            &AttnBias::None,
+            [
+                rows64(&q),
+                Rows {
+                    data: &k,
+                    layout: kl,
+                },
+                Rows {
+                    data: &v,
+                    layout: kl,
+                },
+            ],
+        );
+        assert_eq!(got.0, want.0, "f64 rows forward");
+        let got_g = attention_backward_rows(
+            &d,
+            &AttnBias::None,
+            [
+                rows64(&q),
+                Rows {
+                    data: &k,
+                    layout: kl,
+                },
+                Rows {
+                    data: &v,
+                    layout: kl,
+                },
+            ],
+            &got.0,
+            &got.1,
+            rows64(&g),
+        );
+        assert_eq!((got_g.0, got_g.1, got_g.2), want_g, "f64 rows backward");
+        let mut back = vec![0.0; q.len()];
+        scatter_heads(&qh, h, (l, e), ql, &mut back);
+        assert_eq!(back, q, "scatter undoes the permutation");
+        for level in available_levels() {
+            at_level(level, || {
+                let want = attention_forward(&d, &AttnBias::None, &qh32, &kh32, &vh32);
+                let want_g = attention_backward(
+                    &d,
+                    &AttnBias::None,
+                    &qh32,
+                    &kh32,
+                    &vh32,
+                    &want.0,
+                    &want.1,
+                    &gh32,
+                );
+                let r = |data, layout| Rows { data, layout };
+                let got = attention_forward_rows(
+                    &d,
+                    &AttnBias::None,
+                    [r(&q32, ql), r(&k32, kl), r(&v32, kl)],
+                );
+                assert_eq!(got, want, "{level} rows forward");
+                let got_g = attention_backward_rows(
+                    &d,
+                    &AttnBias::None,
+                    [r(&q32, ql), r(&k32, kl), r(&v32, kl)],
+                    &got.0,
+                    &got.1,
+                    r(&g32, ql),
+                );
+                assert_eq!(got_g, want_g, "{level} rows backward");
+            });
         }
     }
 

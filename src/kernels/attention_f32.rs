@@ -22,7 +22,7 @@
 //! the sums of the exponentials are taken a vector at a time, so the levels agree to a few
 //! units in the last place, not bit for bit.
 
-use super::attention::{keep_factor, key_blocks, AttnBias, AttnDims, BK, BQ};
+use super::attention::{keep_factor, key_blocks, AttnBias, AttnDims, PairRows, BK, BQ};
 use super::simd::{Kernel, Simd};
 
 /// `n` rounded up to whole vectors of `lanes`.
@@ -30,26 +30,23 @@ fn whole(n: usize, lanes: usize) -> usize {
     n.div_ceil(lanes) * lanes
 }
 
-/// `rows x cols` row-major values transposed into `cols` rows of `ld >= rows` values (the
+/// `rows` rows of `cols` values transposed into `cols` rows of `ld >= rows` values (the
 /// columns past `rows` zero).
-fn transposed(src: &[f32], rows: usize, cols: usize, ld: usize) -> Vec<f32> {
+fn transposed(src: PairRows<'_, f32>, rows: usize, cols: usize, ld: usize) -> Vec<f32> {
     let mut t = vec![0.0; cols * ld];
-    for (r, row) in src.chunks_exact(cols.max(1)).take(rows).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
+    for r in 0..rows {
+        for (c, &v) in src.row(r)[..cols].iter().enumerate() {
             t[c * ld + r] = v;
         }
     }
     t
 }
 
-/// `rows x cols` row-major values with each row padded with zeros to `ld` values.
-fn padded(src: &[f32], rows: usize, cols: usize, ld: usize) -> Vec<f32> {
+/// `rows` rows of `cols` values one after another, each padded with zeros to `ld` values.
+fn padded(src: PairRows<'_, f32>, rows: usize, cols: usize, ld: usize) -> Vec<f32> {
     let mut p = vec![0.0; rows * ld];
-    for (dst, row) in p
-        .chunks_exact_mut(ld.max(1))
-        .zip(src.chunks_exact(cols.max(1)))
-    {
-        dst[..cols].copy_from_slice(row);
+    for (r, dst) in p.chunks_exact_mut(ld.max(1)).take(rows).enumerate() {
+        dst[..cols].copy_from_slice(&src.row(r)[..cols]);
     }
     p
 }
@@ -257,9 +254,9 @@ pub(super) struct ForwardPair<'a> {
     pub(super) d: &'a AttnDims,
     pub(super) bias: &'a AttnBias<'a, f32>,
     pub(super) pair: usize,
-    pub(super) q: &'a [f32],
-    pub(super) k: &'a [f32],
-    pub(super) v: &'a [f32],
+    pub(super) q: PairRows<'a, f32>,
+    pub(super) k: PairRows<'a, f32>,
+    pub(super) v: PairRows<'a, f32>,
     pub(super) out: &'a mut [f32],
     pub(super) lse: &'a mut [f32],
 }
@@ -379,9 +376,9 @@ pub(super) struct BackwardPair<'a> {
     pub(super) bias: &'a AttnBias<'a, f32>,
     pub(super) pair: usize,
     /// `q`, `k`, `v`.
-    pub(super) inputs: [&'a [f32]; 3],
+    pub(super) inputs: [PairRows<'a, f32>; 3],
     /// `out`, `lse`, `dout`.
-    pub(super) saved: [&'a [f32]; 3],
+    pub(super) saved: (&'a [f32], &'a [f32], PairRows<'a, f32>),
     /// `dq`, `dk`, `dv`.
     pub(super) grads: [&'a mut [f32]; 3],
 }
@@ -395,7 +392,7 @@ impl<S: Simd> Kernel<S> for BackwardPair<'_> {
             bias,
             pair,
             inputs: [q, k, v],
-            saved: [out, lse, dout],
+            saved: (out, lse, dout),
             grads: [dq, dk, dv],
         } = self;
         let AttnDims {
@@ -425,7 +422,7 @@ impl<S: Simd> Kernel<S> for BackwardPair<'_> {
         let mut ds_t = vec![0.0f32; BK * bqp_max];
         let dot: Vec<f32> = (0..l)
             .map(|i| {
-                let (a, o) = (&dout[i * ev..][..ev], &out[i * ev..][..ev]);
+                let (a, o) = (dout.row(i), &out[i * ev..][..ev]);
                 a.iter().zip(o).fold(0.0, |t, (&x, &y)| t + x * y)
             })
             .collect();

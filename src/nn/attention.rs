@@ -15,7 +15,7 @@
 
 use crate::autograd::{MergeTape, NoTape, TapeMode};
 use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
-use crate::ops::{attention_with_weights, head_bias, AttnMask, Sdpa};
+use crate::ops::{attention_rows, attention_with_weights, head_bias, AttnMask, Sdpa};
 use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
 use crate::tensor::{Element, Mask, Rng, Tensor};
 use std::marker::PhantomData;
@@ -354,6 +354,9 @@ where
             V::SIZE
         );
         let qd = q_shape.dims();
+        if !opts.need_weights && self.bias_k.is_none() && !self.add_zero_attn {
+            return (self.attend_rows(query, key, value, opts), None);
+        }
         let q =
             to_steps_first::<D, E, T>(query.view_as((qd[0], qd[1], D::default())), F::BATCH_FIRST);
         let k =
@@ -386,10 +389,9 @@ where
         };
         let s = k.dims()[2];
         let appended = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
-        // the kernel's causal rule where it is the whole story: the appended keys are never
-        // masked, and the weights path has no kernel
-        let kernel_causal = opts.is_causal && appended == 0 && !opts.need_weights;
-        let causal_mask = (opts.is_causal && opts.attn_mask.is_none() && !kernel_causal)
+        // here (the weights asked for, or keys appended, which are never masked) the causal
+        // rule is a mask
+        let causal_mask = (opts.is_causal && opts.attn_mask.is_none())
             .then(|| Mask::<(usize, usize)>::from_fn_shaped((l, s - appended), |ix| ix[1] > ix[0]));
         let attn_mask = opts.attn_mask.or(causal_mask.as_ref().map(AttnMask::hide));
         let bias = head_bias::<H, E>(attn_mask, opts.key_padding_mask, (n, l, s - appended, s));
@@ -407,9 +409,6 @@ where
             if let Some(b) = &bias {
                 o = o.mask(AttnMask::add(b));
             }
-            if kernel_causal {
-                o = o.causal();
-            }
             if let Some((p, rng)) = dropout {
                 o = o.dropout(p, rng);
             }
@@ -422,6 +421,62 @@ where
                 .view_as((l, n, D::default()));
         let y = to_steps_first::<D, E, T>(self.out_proj.forward(merged), F::BATCH_FIRST);
         (y.view_as(q_shape), weights)
+    }
+
+    /// [`attend`](Self::attend) without the weights, bias_kv or zero attention: the
+    /// projections in the inputs' own layout, the heads read where the projections leave them
+    /// and the output written into the tokens' rows (no permutation into heads and back, no
+    /// transposition of a batch-first input).
+    fn attend_rows<A, B, SK, SV, T>(
+        &self,
+        query: Tensor<(A, B, D), E, T>,
+        key: Tensor<SK, E, T>,
+        value: Tensor<SV, E, T>,
+        opts: MhaOptions<'_, E>,
+    ) -> Tensor<(A, B, D), E, T>
+    where
+        A: Dim,
+        B: Dim,
+        SK: Shape,
+        SV: Shape,
+        T: MergeTape<E, T, Output = T>,
+    {
+        let q_shape = query.shape();
+        let (qd, kd, vd) = (q_shape.dims(), key.dims().to_vec(), value.dims().to_vec());
+        let (n, l) = if F::BATCH_FIRST {
+            (qd[0], qd[1])
+        } else {
+            (qd[1], qd[0])
+        };
+        let (nk, s) = if F::BATCH_FIRST {
+            (kd[0], kd[1])
+        } else {
+            (kd[1], kd[0])
+        };
+        assert!(
+            nk == n && kd[..2] == vd[..2],
+            "MultiheadAttention: query {qd:?}, key {kd:?} and value {vd:?} disagree",
+        );
+        let (q, k, v) = self.project(
+            query.view_as((qd[0], qd[1], D::default())),
+            key.view_as((kd[0], kd[1], K::default())),
+            value.view_as((vd[0], vd[1], V::default())),
+        );
+        // with `is_causal` alone the kernel's rule is the mask
+        let bias = head_bias::<H, E>(opts.attn_mask, opts.key_padding_mask, (n, l, s, s));
+        let mut o = Sdpa::new();
+        if let Some(b) = &bias {
+            o = o.mask(AttnMask::add(b));
+        }
+        if opts.is_causal {
+            o = o.causal();
+        }
+        let mut rng = self.rng.lock().expect("the dropout generator");
+        if self.training && self.dropout > 0.0 {
+            o = o.dropout(self.dropout, &mut rng);
+        }
+        let y = attention_rows::<_, _, _, _, D, H, E, T>(q, &k, &v, F::BATCH_FIRST, o);
+        self.out_proj.forward(y).view_as(q_shape)
     }
 
     /// The query's, key's and value's projections.

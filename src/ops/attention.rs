@@ -456,3 +456,125 @@ where
     }
     (w.clone().matmul(v), w)
 }
+
+/// Multi-head attention over projected sequences read where they lie: `q` `(L, N, H * hd)`
+/// and `k`, `v` `(S, N, H * hd)` (or `(N, L, ..)` with `batch_first`), each token's heads side
+/// by side as a projection leaves them; the output in `q`'s layout, ready for the output
+/// projection. The kernel reads each head's rows in place and writes its outputs back into
+/// the tokens' rows, instead of a permutation into `(N, H, L, hd)` and back for each operand
+/// and for each gradient. `opts` as for [`Tensor::scaled_dot_product_attention`], its mask
+/// broadcasting to `(N, H, L, S)`.
+///
+/// # Panics
+/// If the batches or the key and value lengths differ, or the mask does not broadcast.
+pub(crate) fn attention_rows<A, B, A2, B2, D, H, E, T>(
+    q: Tensor<(A, B, D), E, T>,
+    k: &Tensor<(A2, B2, D), E, T>,
+    v: &Tensor<(A2, B2, D), E, T>,
+    batch_first: bool,
+    opts: Sdpa<'_, E>,
+) -> Tensor<(A, B, D), E, T>
+where
+    A: crate::shape::Dim,
+    B: crate::shape::Dim,
+    A2: crate::shape::Dim,
+    B2: crate::shape::Dim,
+    D: crate::shape::HeadsOf<H>,
+    H: ConstDim,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    let (dq, dk, dv) = (q.dims().to_vec(), k.dims().to_vec(), v.dims().to_vec());
+    // (batch, length) of a sequence's dims
+    let nl = |d: &[usize]| {
+        if batch_first {
+            (d[0], d[1])
+        } else {
+            (d[1], d[0])
+        }
+    };
+    let ((n, l), (nk, s)) = (nl(&dq), nl(&dk));
+    assert!(
+        nk == n && dk == dv,
+        "attention: query {dq:?}, key {dk:?} and value {dv:?} disagree"
+    );
+    let (h, width) = (H::SIZE, D::SIZE);
+    let hd = width / h;
+    let layout = |len: usize| {
+        let head = hd;
+        if batch_first {
+            kernels::RowLayout {
+                batch: len * width,
+                head,
+                row: width,
+            }
+        } else {
+            kernels::RowLayout {
+                batch: width,
+                head,
+                row: n * width,
+            }
+        }
+    };
+    let (lq, lk) = (layout(l), layout(s));
+    let bias = match opts.attn_mask {
+        None => AttnBias::None,
+        Some(m) => {
+            let target = [n, h, l, s];
+            let st = m.strides(&target).unwrap_or_else(|| {
+                panic!(
+                    "attention: attn_mask of dims {:?} does not broadcast to {target:?}",
+                    m.dims()
+                )
+            });
+            match m.values {
+                MaskValues::Allow(v) => AttnBias::Allow(v, st),
+                MaskValues::Hide(v) => AttnBias::Hide(v, st),
+                MaskValues::Add(v) => AttnBias::Add(v, st),
+            }
+        }
+    };
+    let d = AttnDims {
+        batch: n,
+        heads: h,
+        l,
+        s,
+        e: hd,
+        ev: hd,
+        scale: opts.scale.unwrap_or(1.0 / (hd as f64).sqrt()),
+        causal: opts.is_causal,
+        dropout: (opts.dropout_p > 0.0).then_some((opts.dropout_p, opts.dropout_seed)),
+    };
+    let (qv, kv, vv) = (q.data_arc(), k.data_arc(), v.data_arc());
+    fn rows<E>(data: &[E], layout: kernels::RowLayout) -> kernels::Rows<'_, E> {
+        kernels::Rows { data, layout }
+    }
+    let (heads_out, lse) =
+        kernels::attention_forward_rows(&d, &bias, [rows(&qv, lq), rows(&kv, lk), rows(&vv, lk)]);
+    let mut out = kernels::zeros(qv.len());
+    kernels::scatter_heads(&heads_out, h, (l, hd), lq, &mut out);
+    let shape = q.shape();
+    let (tq, nq) = q.as_input();
+    let (tk, nk) = k.as_input();
+    let (tv, nv) = v.as_input();
+    op_result(shape, out, &[(tq, nq), (tk, nk), (tv, nv)], |_| {
+        let bias = bias.to_owned();
+        Box::new(move |g, grads| {
+            let inputs = [rows(&qv, lq), rows(&kv, lk), rows(&vv, lk)];
+            let (gq, gk, gv) = kernels::attention_backward_rows(
+                &d,
+                &bias.view(),
+                inputs,
+                &heads_out,
+                &lse,
+                rows(g, lq),
+            );
+            for (target, heads, len, lay) in [(&tq, gq, l, lq), (&tk, gk, s, lk), (&tv, gv, s, lk)]
+            {
+                let mut dst = kernels::zeros(len * n * width);
+                kernels::scatter_heads(&heads, h, (len, hd), lay, &mut dst);
+                grads.add_owned(target, dst);
+            }
+        })
+    })
+}
