@@ -367,3 +367,51 @@ fn a_leaf_layer_declares_its_parameters_buffers_and_mode() {
     let s = summary::<Tensor<(usize, U3), f64>, _>(&g);
     assert_eq!((s.rows.len(), s.total_params), (1, 6));
 }
+
+/// `#[module(rename = "..")]` puts a field's tensors under a name that is no Rust identifier
+/// (Hugging Face's `attention.self`, `LayerNorm`): visited, built from a state dict, loaded
+/// and printed under it.
+#[test]
+fn renamed_fields_go_under_their_names() {
+    use stensor::nn::{LayerNorm, Linear, Module, ModuleDisplay};
+    #[derive(Module)]
+    struct SelfAttention {
+        query: Linear<U4, U4>,
+    }
+    #[derive(Module)]
+    struct Attention {
+        #[module(rename = "self")]
+        self_attention: SelfAttention,
+        #[module(rename = "LayerNorm")]
+        layer_norm: LayerNorm<(U4,)>,
+    }
+    let make = |seed| Attention {
+        self_attention: SelfAttention {
+            query: Linear::new(&mut Rng::seed(seed)),
+        },
+        layer_norm: LayerNorm::new(),
+    };
+    let net = make(0);
+    let names: Vec<String> = net.named_parameters().into_iter().map(|(n, _)| n).collect();
+    assert_eq!(
+        names,
+        [
+            "self.query.weight",
+            "self.query.bias",
+            "LayerNorm.weight",
+            "LayerNorm.bias"
+        ]
+    );
+    let mut other = make(1);
+    stensor::io::load_bytes(&mut other, &stensor::io::to_bytes(&net), "renamed").unwrap();
+    assert_eq!(
+        other.self_attention.query.weight.to_vec(),
+        net.self_attention.query.weight.to_vec()
+    );
+    assert!(ModuleDisplay(&net)
+        .to_string()
+        .contains("(self): SelfAttention("));
+    assert!(ModuleDisplay(&net)
+        .to_string()
+        .contains("(LayerNorm): LayerNorm("));
+}

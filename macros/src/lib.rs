@@ -90,7 +90,10 @@ fn uint_type(n: u64) -> TokenStream2 {
 /// - `#[module(training)]`: the `bool` field that holds training mode (set by `train()`/`eval()`);
 /// - `#[module(skip)]`: anything else (a counter, a name);
 /// - `#[module(shortcut)]`, in a `residual` struct: the shortcut (a projection such as
-///   torchvision's `downsample`, or `NoShortcut` for the input itself).
+///   torchvision's `downsample`, or `NoShortcut` for the input itself);
+/// - `#[module(rename = "name")]`: the field's tensors go under `name` instead of the field's
+///   own name: a PyTorch name that is no Rust identifier or breaks Rust's naming style
+///   (Hugging Face's `attention.self`, `LayerNorm`).
 ///
 /// On the struct:
 /// - `#[module(leaf)]`: a layer rather than a network: fields without an attribute are its
@@ -253,7 +256,7 @@ fn build_derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
     for (i, f) in data.fields.iter().enumerate() {
         let fa = Attrs::parse(&f.attrs)?;
         let ty = &f.ty;
-        let name = f.ident.as_ref().map_or(i.to_string(), |id| id.to_string());
+        let name = field_name(f, i, &fa);
         let span = syn::spanned::Spanned::span(ty);
         let value = if fa.training {
             quote!(true)
@@ -329,9 +332,10 @@ struct Attrs {
     kind: Option<syn::Expr>,
     extra_repr: Option<syn::Ident>,
     bounds: Vec<syn::WherePredicate>,
+    rename: Option<syn::LitStr>,
 }
 
-const UNKNOWN: &str = "unknown module attribute: expected `skip`, `param`, `buffer`, `training` or `shortcut` (on a field), or `sequential`, `chain`, `residual`, `residual(then = field)`, `leaf`, `input = Type`, `kind = expr`, `extra_repr = method`, `bounds(..)`, `no_display` (on the struct)";
+const UNKNOWN: &str = "unknown module attribute: expected `skip`, `param`, `buffer`, `training`, `shortcut` or `rename = \"name\"` (on a field), or `sequential`, `chain`, `residual`, `residual(then = field)`, `leaf`, `input = Type`, `kind = expr`, `extra_repr = method`, `bounds(..)`, `no_display` (on the struct)";
 
 impl Attrs {
     fn parse(attrs: &[syn::Attribute]) -> syn::Result<Self> {
@@ -374,6 +378,10 @@ impl Attrs {
                     }
                     "extra_repr" => {
                         out.extra_repr = Some(m.value()?.parse()?);
+                        return Ok(());
+                    }
+                    "rename" => {
+                        out.rename = Some(m.value()?.parse()?);
                         return Ok(());
                     }
                     "bounds" => {
@@ -448,9 +456,15 @@ fn parse(input: syn::DeriveInput) -> syn::Result<Parsed> {
     if attrs.input.is_some() && !chain && !attrs.residual {
         return err("`input = ..` prints the shapes of a chain of layers: add `sequential` (or `chain`, if you write `forward` yourself and it chains the fields in order)");
     }
-    if attrs.skip || attrs.param || attrs.buffer || attrs.training || attrs.shortcut {
+    if attrs.skip
+        || attrs.param
+        || attrs.buffer
+        || attrs.training
+        || attrs.shortcut
+        || attrs.rename.is_some()
+    {
         return err(
-            "`skip`, `param`, `buffer`, `training` and `shortcut` go on a field, not on the struct",
+            "`skip`, `param`, `buffer`, `training`, `shortcut` and `rename` go on a field, not on the struct",
         );
     }
     if attrs.residual && (chain || attrs.leaf) {
@@ -573,10 +587,7 @@ fn parse_fields(
         } else {
             Role::Child
         };
-        let name = match &f.ident {
-            Some(id) => id.to_string(),
-            None => i.to_string(),
-        };
+        let name = field_name(f, i, &fa);
         out.push(Field {
             member,
             name,
@@ -586,6 +597,16 @@ fn parse_fields(
         });
     }
     Ok((out, training))
+}
+
+/// The name a field's tensors go under: `rename`'s (a PyTorch name that is no Rust
+/// identifier, such as `self` or `LayerNorm`), else the field's own, else its position.
+fn field_name(f: &syn::Field, i: usize, fa: &Attrs) -> String {
+    match (&fa.rename, &f.ident) {
+        (Some(r), _) => r.value(),
+        (None, Some(id)) => id.to_string(),
+        (None, None) => i.to_string(),
+    }
 }
 
 fn derive(input: syn::DeriveInput) -> syn::Result<TokenStream2> {
