@@ -223,14 +223,15 @@ pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
 }
 
 /// [`fit`] from epoch `first` on (a resumed run: `seed + e` shuffles epoch `e` as in a run
-/// never stopped), calling `after_epoch(e, net, opt)` after each epoch (to save a checkpoint).
+/// never stopped), calling `after_epoch(e, net, opt)` after each epoch (to save a checkpoint,
+/// or step a learning-rate schedule).
 pub fn fit_from<C: ConstDim, H: ConstDim, W: ConstDim, N, O>(
     net: &mut N,
     opt: &mut O,
     (train, test): (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
     (epochs, batch, _, seed): Training,
     first: usize,
-    mut after_epoch: impl FnMut(usize, &N, &O) -> Result<(), Box<dyn std::error::Error>>,
+    mut after_epoch: impl FnMut(usize, &N, &mut O) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<Curves, Box<dyn std::error::Error>>
 where
     N: Classifier<C, H, W>,

@@ -1006,3 +1006,68 @@ pub fn generate_square_subsequent_mask<E: Element>(sz: usize) -> Tensor<(usize, 
         },
     )
 }
+
+/// A Transformer layer is one row of a shape table (`stensor::nn::summary`).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{summary, BatchFirst, TransformerEncoderLayer};
+/// let layer = TransformerEncoderLayer::<U8, U2, U16, BatchFirst>::new(&mut Rng::seed(0));
+/// let s = summary::<Tensor<(usize, U5, U8)>, _>(&(layer,));
+/// assert_eq!((s.rows[0].input.as_str(), s.rows[0].output.as_str()), ("(N, 5, 8)", "(N, 5, 8)"));
+/// ```
+impl<X, D, H, FF, F, E> crate::nn::Summarize<X> for TransformerEncoderLayer<D, H, FF, F, E>
+where
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+    Self: Forward<X>,
+    X: crate::nn::TensorType,
+    <Self as Forward<X>>::Output: crate::nn::TensorType,
+{
+    fn summary_rows(&self, prefix: &str, rows: &mut Vec<crate::nn::SummaryRow>) {
+        rows.push(crate::nn::layer_row::<X, Self>(self, prefix));
+    }
+}
+
+/// An encoder stack lists its layers, then its norm, in a shape table.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{summary, LayerNorm, TransformerEncoder, TransformerEncoderLayer};
+/// let r = &mut Rng::seed(0);
+/// let layers = (0..2).map(|_| TransformerEncoderLayer::<U8, U2, U16>::new(r)).collect();
+/// let enc = TransformerEncoder::new(layers, Some(LayerNorm::new()));
+/// let s = summary::<Tensor<(usize, usize, U8)>, _>(&(enc,));
+/// let names: Vec<&str> = s.rows.iter().map(|r| r.name.as_str()).collect();
+/// assert_eq!(names, ["0.layers.0", "0.layers.1", "0.norm"]);
+/// ```
+impl<X, D, H, FF, F, E> crate::nn::Summarize<X> for TransformerEncoder<D, H, FF, F, E>
+where
+    D: HiddenDim + HeadsOf<H>,
+    H: ConstDim,
+    FF: ConstDim,
+    F: SeqLayout,
+    E: Element,
+    Self: Forward<X>,
+    TransformerEncoderLayer<D, H, FF, F, E>: Forward<X>,
+    LayerNorm<(D,), E>: Forward<X>,
+    X: crate::nn::TensorType,
+    <TransformerEncoderLayer<D, H, FF, F, E> as Forward<X>>::Output: crate::nn::TensorType,
+    <LayerNorm<(D,), E> as Forward<X>>::Output: crate::nn::TensorType,
+{
+    fn summary_rows(&self, prefix: &str, rows: &mut Vec<crate::nn::SummaryRow>) {
+        for (i, layer) in self.layers.iter().enumerate() {
+            let name = crate::nn::join(prefix, &format!("layers.{i}"));
+            rows.push(crate::nn::layer_row::<X, _>(layer, &name));
+        }
+        if let Some(norm) = &self.norm {
+            rows.push(crate::nn::layer_row::<X, _>(
+                norm,
+                &crate::nn::join(prefix, "norm"),
+            ));
+        }
+    }
+}
