@@ -55,20 +55,7 @@ impl RowLstm {
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (flags, training) = common::parse(
-        &[
-            (
-                "data",
-                "folder of the Fashion-MNIST files (default: the shipped subset)",
-            ),
-            (
-                "plot",
-                "draw the loss and accuracy curves into this PNG file",
-            ),
-            ("save", "save the weights to this safetensors file"),
-        ],
-        (8, 64, 0.005, 0),
-    )?;
+    let (flags, training) = common::parse(&common::FASHION_FLAGS, (8, 64, 0.005, 0))?;
     let (_, _, lr, seed) = training;
     let (_, train, test) = common::fashion_mnist(&flags)?;
     let mut net = RowLstm::new(seed);

@@ -151,20 +151,7 @@ pub fn fit(
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
-    let (flags, training) = common::parse(
-        &[
-            (
-                "data",
-                "folder of the Fashion-MNIST files (default: the shipped subset)",
-            ),
-            (
-                "plot",
-                "draw the loss and accuracy curves into this PNG file",
-            ),
-            ("save", "save the weights to this safetensors file"),
-        ],
-        (15, 64, 0.002, 0),
-    )?;
+    let (flags, training) = common::parse(&common::FASHION_FLAGS, (15, 64, 0.002, 0))?;
     let seed = training.3;
     let (_, train, test) = common::fashion_mnist(&flags)?;
     let mut net = VisionTransformer::new(seed);

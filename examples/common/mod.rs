@@ -102,6 +102,20 @@ pub fn parse(extra: &[(&str, &str)], defaults: Training) -> Result<(Flags, Train
     Ok((flags, training))
 }
 
+/// The options of a Fashion-MNIST example that trains, plots and saves: `--data`, `--plot`,
+/// `--save`.
+pub const FASHION_FLAGS: [(&str, &str); 3] = [
+    (
+        "data",
+        "folder of the Fashion-MNIST files (default: the shipped subset)",
+    ),
+    (
+        "plot",
+        "draw the loss and accuracy curves into this PNG file",
+    ),
+    ("save", "save the weights to this safetensors file"),
+];
+
 /// The folder of the Fashion-MNIST subset this repository ships.
 pub const SUBSET: &str = "data/fashion-mnist-subset";
 

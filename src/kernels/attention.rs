@@ -18,8 +18,7 @@
 //! keep-or-drop from a counter-based hash of the seed and its position, so the backward
 //! regenerates the same mask without storing it.
 
-use super::attention_f32::{BackwardPair, ForwardPair};
-use super::simd::simd;
+use super::attention_f32::{run_backward, run_forward, BackwardPair, ForwardPair};
 use super::{gemm, Trans};
 use crate::element::Element;
 use rayon::prelude::*;
@@ -373,7 +372,7 @@ pub(crate) fn attention_forward_rows<E: Element>(
                 out,
                 lse,
             };
-            return simd!(super::simd::level(), pair_kernel);
+            return run_forward(pair_kernel);
         }
         let (q, k, v) = (q.contiguous(l), k.contiguous(s), v.contiguous(s));
         forward_pair(d, bias, pair, &q, &k, &v, out, lse);
@@ -527,7 +526,7 @@ pub(crate) fn attention_backward_rows<E: Element>(
                     saved: (out, lse, dout),
                     grads: [dq, dk, dv],
                 };
-                return simd!(super::simd::level(), pair_kernel);
+                return run_backward(pair_kernel);
             }
             unreachable!("f32 inputs have f32 gradients");
         }

@@ -547,3 +547,16 @@ impl<S: Simd> Kernel<S> for BackwardPair<'_> {
         }
     }
 }
+
+/// Runs [`ForwardPair`] at the run-time level. Not generic, so the level's copies of the
+/// kernel are compiled once, in this crate: a generic caller's `simd!` would compile all of
+/// them again in every crate that instantiates it for `f32` (10 s of a user's release
+/// rebuild for one Transformer layer).
+pub(super) fn run_forward(k: ForwardPair<'_>) {
+    super::simd::simd!(super::simd::level(), k)
+}
+
+/// Runs [`BackwardPair`] at the run-time level (see [`run_forward`]).
+pub(super) fn run_backward(k: BackwardPair<'_>) {
+    super::simd::simd!(super::simd::level(), k)
+}

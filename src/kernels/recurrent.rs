@@ -67,16 +67,13 @@ pub(crate) fn lstm_forward<E: Element>(
     check(acts.len(), 4, c.len(), hidden);
     assert_eq!(h.len(), c.len(), "lstm_forward: h");
     if let (Some(acts), Some(c), Some(h)) = (as_f32_mut(acts), as_f32_mut(c), as_f32_mut(h)) {
-        return simd!(
-            level(),
-            LstmForward {
-                acts,
-                c,
-                h,
-                hidden,
-                active
-            }
-        );
+        return at_level(LstmForward {
+            acts,
+            c,
+            h,
+            hidden,
+            active,
+        });
     }
     let rows = c.len() / hidden.max(1);
     for b in (0..rows).filter(|&b| is_active(active, b)) {
@@ -173,19 +170,16 @@ pub(crate) fn lstm_backward<E: Element>(
         (as_f32(acts), as_f32(c_prev), as_f32(c), as_f32(dh))
     {
         if let (Some(dc), Some(dpre)) = (as_f32_mut(dc), as_f32_mut(dpre)) {
-            return simd!(
-                level(),
-                LstmBackward {
-                    acts,
-                    c_prev,
-                    c,
-                    dh,
-                    dc,
-                    dpre,
-                    hidden,
-                    active
-                }
-            );
+            return at_level(LstmBackward {
+                acts,
+                c_prev,
+                c,
+                dh,
+                dc,
+                dpre,
+                hidden,
+                active,
+            });
         }
     }
     let one = E::one();
@@ -292,17 +286,14 @@ pub(crate) fn gru_forward<E: Element>(
     assert_eq!(hh.len(), xi.len(), "gru_forward: hh");
     if let (Some(xi), Some(hh)) = (as_f32(xi), as_f32(hh)) {
         if let (Some(acts), Some(h)) = (as_f32_mut(acts), as_f32_mut(h)) {
-            return simd!(
-                level(),
-                GruForward {
-                    xi,
-                    hh,
-                    acts,
-                    h,
-                    hidden,
-                    active
-                }
-            );
+            return at_level(GruForward {
+                xi,
+                hh,
+                acts,
+                h,
+                hidden,
+                active,
+            });
         }
     }
     let rows = h.len() / hidden;
@@ -393,19 +384,16 @@ pub(crate) fn gru_backward<E: Element>(
         if let (Some(dxi), Some(dhh), Some(dh_prev)) =
             (as_f32_mut(dxi), as_f32_mut(dhh), as_f32_mut(dh_prev))
         {
-            return simd!(
-                level(),
-                GruBackward {
-                    acts,
-                    h_prev,
-                    dh,
-                    dxi,
-                    dhh,
-                    dh_prev,
-                    hidden,
-                    active
-                }
-            );
+            return at_level(GruBackward {
+                acts,
+                h_prev,
+                dh,
+                dxi,
+                dhh,
+                dh_prev,
+                hidden,
+                active,
+            });
         }
     }
     let one = E::one();
@@ -502,16 +490,13 @@ pub(crate) fn elman_forward<E: Element>(
 ) {
     check(pre.len(), 1, h.len(), hidden);
     if let (Some(pre), Some(h)) = (as_f32_mut(pre), as_f32_mut(h)) {
-        return simd!(
-            level(),
-            ElmanForward {
-                pre,
-                h,
-                relu,
-                hidden,
-                active
-            }
-        );
+        return at_level(ElmanForward {
+            pre,
+            h,
+            relu,
+            hidden,
+            active,
+        });
     }
     let rows = h.len() / hidden;
     for b in (0..rows).filter(|&b| is_active(active, b)) {
@@ -948,3 +933,32 @@ mod tests {
         assert_eq!(dst, [4.0, 5.0, 7.0, 7.0, 16.0, 17.0]);
     }
 }
+
+/// The `f32` gate kernels' entry points, one per kernel and not generic: each level's copy of
+/// a kernel is compiled once, in this crate, where a generic caller's `simd!` would compile
+/// them again in every crate that runs a recurrent layer (seconds of a user's rebuild).
+trait AtLevel {
+    fn run_at_level(self);
+}
+
+/// `k` at the process's level.
+fn at_level(k: impl AtLevel) {
+    k.run_at_level()
+}
+
+macro_rules! at_level_impls {
+    ($($kernel:ident),*) => {$(
+        impl AtLevel for $kernel<'_> {
+            fn run_at_level(self) {
+                simd!(level(), self)
+            }
+        }
+    )*};
+}
+at_level_impls!(
+    LstmForward,
+    LstmBackward,
+    GruForward,
+    GruBackward,
+    ElmanForward
+);
