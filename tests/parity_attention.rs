@@ -211,51 +211,67 @@ fn check_mha<K: ConstDim, V: ConstDim, F: SeqLayout, E: Element>(name: &str) {
         is_causal: false,
     };
     let self_attention = call["self_attention"].as_bool().unwrap_or(false);
-    let (y, w, ids) = if self_attention {
-        // one tensor as query, key and value: its gradient sums the three
-        let x = c.tensor::<(usize, usize, U8), E>(&["inputs", "x"]).trace();
-        let id = x.id();
-        let (y, w) = m.attend(x.clone(), x.clone(), x, opts);
-        (y, w, vec![id])
+    // as the case calls it, and (where it asks for the weights) without them: the blocked
+    // kernel reading the heads in place, each mask form through its broadcasting, must give
+    // the same output and gradients
+    let runs = if opts.need_weights {
+        vec![
+            opts,
+            MhaOptions {
+                need_weights: false,
+                ..opts
+            },
+        ]
     } else {
-        let q = c
-            .tensor::<(usize, usize, U8), E>(&["inputs", "query"])
-            .trace();
-        let k = c.tensor::<(usize, usize, K), E>(&["inputs", "key"]).trace();
-        let v = c
-            .tensor::<(usize, usize, V), E>(&["inputs", "value"])
-            .trace();
-        let ids = vec![q.id(), k.id(), v.id()];
-        let (y, w) = m.attend(q, k, v, opts);
-        (y, w, ids)
+        vec![opts]
     };
-    assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
-    match (&w, c.has(&["attn_weights"])) {
-        (Some(w), true) => {
-            assert_eq!(w.dims(), c.dims(&["attn_weights"]), "{name}: weights' dims");
+    for opts in runs {
+        let (y, w, ids) = if self_attention {
+            // one tensor as query, key and value: its gradient sums the three
+            let x = c.tensor::<(usize, usize, U8), E>(&["inputs", "x"]).trace();
+            let id = x.id();
+            let (y, w) = m.attend(x.clone(), x.clone(), x, opts);
+            (y, w, vec![id])
+        } else {
+            let q = c
+                .tensor::<(usize, usize, U8), E>(&["inputs", "query"])
+                .trace();
+            let k = c.tensor::<(usize, usize, K), E>(&["inputs", "key"]).trace();
+            let v = c
+                .tensor::<(usize, usize, V), E>(&["inputs", "value"])
+                .trace();
+            let ids = vec![q.id(), k.id(), v.id()];
+            let (y, w) = m.attend(q, k, v, opts);
+            (y, w, ids)
+        };
+        assert_close(&format!("{name} output"), &y.to_vec(), &c.data(&["output"]));
+        match (&w, opts.need_weights && c.has(&["attn_weights"])) {
+            (Some(w), true) => {
+                assert_eq!(w.dims(), c.dims(&["attn_weights"]), "{name}: weights' dims");
+                assert_close(
+                    &format!("{name} weights"),
+                    &w.to_vec(),
+                    &c.data(&["attn_weights"]),
+                );
+            }
+            (None, false) => {}
+            _ => panic!("{name}: weights returned when not asked for, or the reverse"),
+        }
+        let g = weighted(&y, &c, &["grad_output"]).backward();
+        let inputs: &[&str] = if self_attention {
+            &["x"]
+        } else {
+            &["query", "key", "value"]
+        };
+        for (what, id) in inputs.iter().zip(ids) {
             assert_close(
-                &format!("{name} weights"),
-                &w.to_vec(),
-                &c.data(&["attn_weights"]),
+                &format!("{name} grad {what}"),
+                &g_slice(&g, id),
+                &c.data(&["grads", what]),
             );
         }
-        (None, false) => {}
-        _ => panic!("{name}: weights returned when not asked for, or the reverse"),
+        check_params(&m, &g, &c);
     }
-    let g = weighted(&y, &c, &["grad_output"]).backward();
-    let inputs: &[&str] = if self_attention {
-        &["x"]
-    } else {
-        &["query", "key", "value"]
-    };
-    for (what, id) in inputs.iter().zip(ids) {
-        assert_close(
-            &format!("{name} grad {what}"),
-            &g_slice(&g, id),
-            &c.data(&["grads", what]),
-        );
-    }
-    check_params(&m, &g, &c);
 }
 
 fn all_mha<E: Element>() {
@@ -330,19 +346,10 @@ fn check_encoder_layer<F: SeqLayout, E: Element>(name: &str) {
 }
 
 fn all_encoder_layers<E: Element>() {
-    let names: Vec<String> = cases("attention")
-        .iter()
-        .filter(|c| c.0["kind"] == "TransformerEncoderLayer")
-        .map(|c| c.name().to_string())
-        .collect();
-    assert_eq!(names.len(), 5, "the reference's encoder-layer cases");
-    for name in names {
-        match case("attention", &name).config()["batch_first"]
-            .as_bool()
-            .unwrap()
-        {
-            true => check_encoder_layer::<BatchFirst, E>(&name),
-            false => check_encoder_layer::<SeqFirst, E>(&name),
+    for c in kind_cases("attention", "TransformerEncoderLayer", 5) {
+        match c.config()["batch_first"].as_bool().unwrap() {
+            true => check_encoder_layer::<BatchFirst, E>(c.name()),
+            false => check_encoder_layer::<SeqFirst, E>(c.name()),
         }
     }
 }
@@ -459,19 +466,10 @@ type Seq3 = (usize, usize, U8);
 type Seq<E> = Tensor<Seq3, E, Tape<E>>;
 
 fn all_decoder_layers<E: Element>() {
-    let names: Vec<String> = cases("attention")
-        .iter()
-        .filter(|c| c.0["kind"] == "TransformerDecoderLayer")
-        .map(|c| c.name().to_string())
-        .collect();
-    assert_eq!(names.len(), 4, "the reference's decoder-layer cases");
-    for name in names {
-        match case("attention", &name).config()["batch_first"]
-            .as_bool()
-            .unwrap()
-        {
-            true => check_decoder_layer::<BatchFirst, E>(&name),
-            false => check_decoder_layer::<SeqFirst, E>(&name),
+    for c in kind_cases("attention", "TransformerDecoderLayer", 4) {
+        match c.config()["batch_first"].as_bool().unwrap() {
+            true => check_decoder_layer::<BatchFirst, E>(c.name()),
+            false => check_decoder_layer::<SeqFirst, E>(c.name()),
         }
     }
 }
@@ -486,10 +484,10 @@ fn transformer_decoder_layer_matches_pytorch_in_f32() {
     all_decoder_layers::<f32>();
 }
 
-/// The cases of the project's own `tests/reference/transformer.json` (made by
-/// `tests/reference/gen_transformer.py`) of `kind`.
-fn transformer_cases(kind: &str, count: usize) -> Vec<Case> {
-    let found: Vec<Case> = cases("transformer")
+/// The cases of `tests/reference/<family>.json` of `kind`, `count` of them (`transformer.json`
+/// is the project's own, made by `tests/reference/gen_transformer.py`).
+fn kind_cases(family: &str, kind: &str, count: usize) -> Vec<Case> {
+    let found: Vec<Case> = cases(family)
         .into_iter()
         .filter(|c| c.0["kind"] == kind)
         .collect();
@@ -510,7 +508,7 @@ fn check_decoder<F: SeqLayout, E: Element>(c: &Case) {
 
 #[test]
 fn transformer_decoder_matches_pytorch() {
-    for c in transformer_cases("TransformerDecoder", 2) {
+    for c in kind_cases("transformer", "TransformerDecoder", 2) {
         match c.config()["decoder_layer"]["batch_first"]
             .as_bool()
             .unwrap()
@@ -568,7 +566,7 @@ fn check_transformer<F: SeqLayout, E: Element>(c: &Case) {
 
 #[test]
 fn transformer_matches_pytorch() {
-    for c in transformer_cases("Transformer", 2) {
+    for c in kind_cases("transformer", "Transformer", 2) {
         match c.config()["batch_first"].as_bool().unwrap() {
             true => (
                 check_transformer::<BatchFirst, f64>(&c),
@@ -620,7 +618,7 @@ fn check_causal_hint<E: Element>(c: &Case) {
 
 #[test]
 fn multihead_attention_is_causal_matches_pytorch() {
-    for c in transformer_cases("MultiheadAttention", 1) {
+    for c in kind_cases("transformer", "MultiheadAttention", 1) {
         check_causal_hint::<f64>(&c);
         check_causal_hint::<f32>(&c);
     }

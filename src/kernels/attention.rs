@@ -18,7 +18,8 @@
 //! keep-or-drop from a counter-based hash of the seed and its position, so the backward
 //! regenerates the same mask without storing it.
 
-use super::attention_f32::{run_backward, run_forward, BackwardPair, ForwardPair};
+use super::attention_f32::{BackwardPair, ForwardPair};
+use super::simd::RunHere;
 use super::{gemm, Trans};
 use crate::element::Element;
 use rayon::prelude::*;
@@ -93,11 +94,6 @@ impl<'a, E: Element> AttnBias<'a, E> {
             AttnBias::Add(v, st) => AttnBias::Add(super::as_f32(v)?, st),
         })
     }
-}
-
-/// The three slices as `f32`, if that is their type.
-fn f32s<E: Element>([a, b, c]: [&[E]; 3]) -> Option<[&[f32]; 3]> {
-    Some([super::as_f32(a)?, super::as_f32(b)?, super::as_f32(c)?])
 }
 
 impl<E: Clone> AttnBias<'_, E> {
@@ -307,8 +303,9 @@ impl<'a, E: Copy> PairRows<'a, E> {
 }
 
 /// The attention of `q` (`pairs x L x E`), `k` (`pairs x S x E`), `v` (`pairs x S x Ev`), each
-/// heads-major ([`RowLayout::packed`]): see [`attention_forward_rows`].
-pub(crate) fn attention_forward<E: Element>(
+/// heads-major ([`RowLayout::packed`]): see [`attention_forward_rows`]. The tests' form.
+#[cfg(test)]
+fn attention_forward<E: Element>(
     d: &AttnDims,
     bias: &AttnBias<'_, E>,
     q: &[E],
@@ -372,7 +369,7 @@ pub(crate) fn attention_forward_rows<E: Element>(
                 out,
                 lse,
             };
-            return run_forward(pair_kernel);
+            return pair_kernel.run_here();
         }
         let (q, k, v) = (q.contiguous(l), k.contiguous(s), v.contiguous(s));
         forward_pair(d, bias, pair, &q, &k, &v, out, lse);
@@ -409,7 +406,7 @@ fn forward_pair<E: Element>(
                     continue;
                 }
                 let alpha = (max[r] - top).exp();
-                super::exp_shifted(row, top);
+                row.iter_mut().for_each(|v| *v = (*v - top).exp());
                 let total = row.iter().fold(E::zero(), |t, &w| t + w);
                 if d.dropout.is_some() {
                     for (c, p) in row.iter_mut().enumerate() {
@@ -451,8 +448,9 @@ fn forward_pair<E: Element>(
 
 /// The gradients of `q`, `k` and `v` (heads-major) from that of the output `dout`, given the
 /// forward's output `out` and log-sum-exps `lse`: see [`attention_backward_rows`].
+#[cfg(test)]
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn attention_backward<E: Element>(
+fn attention_backward<E: Element>(
     d: &AttnDims,
     bias: &AttnBias<'_, E>,
     q: &[E],
@@ -470,19 +468,18 @@ pub(crate) fn attention_backward<E: Element>(
         layout: RowLayout::packed(heads, len, width),
     };
     let inputs = [rows(q, l, e), rows(k, s, e), rows(v, s, ev)];
-    attention_backward_rows(d, bias, inputs, out, lse, rows(dout, l, ev))
+    attention_backward_rows(d, bias, inputs, [rows(out, l, ev), rows(dout, l, ev)], lse)
 }
 
-/// The gradients of `q`, `k` and `v` from that of the output `dout` (laid out as their
-/// [`Rows`] say), given the forward's heads-major output `out` and log-sum-exps `lse`; the
-/// gradients heads-major (`pairs x L x E`, `pairs x S x E`, `pairs x S x Ev`).
+/// The gradients of `q`, `k` and `v` from that of the output `dout`, given the forward's
+/// output `out` (laid out as their [`Rows`] say) and log-sum-exps `lse`; the gradients
+/// heads-major (`pairs x L x E`, `pairs x S x E`, `pairs x S x Ev`).
 pub(crate) fn attention_backward_rows<E: Element>(
     d: &AttnDims,
     bias: &AttnBias<'_, E>,
     [q, k, v]: [Rows<'_, E>; 3],
-    out: &[E],
+    [out, dout]: [Rows<'_, E>; 2],
     lse: &[E],
-    dout: Rows<'_, E>,
 ) -> (Vec<E>, Vec<E>, Vec<E>) {
     let AttnDims { l, s, e, ev, .. } = *d;
     let pairs = d.batch * d.heads;
@@ -497,43 +494,50 @@ pub(crate) fn attention_backward_rows<E: Element>(
         .collect();
     let work = pairs * l * s * (e + ev);
     let bias32 = bias.as_f32();
-    for_pairs(parts, work, |pair, grads| {
+    for_pairs(parts, work, |pair, [dq, dk, dv]| {
         let h = d.heads;
-        let inputs = [q.pair(pair, h, e), k.pair(pair, h, e), v.pair(pair, h, ev)];
-        let (out, lse) = (&out[pair * l * ev..][..l * ev], &lse[pair * l..][..l]);
-        let dout = dout.pair(pair, h, ev);
-        let f32_inputs = (
+        let [q, k, v] = [q.pair(pair, h, e), k.pair(pair, h, e), v.pair(pair, h, ev)];
+        let [out, dout] = [out.pair(pair, h, ev), dout.pair(pair, h, ev)];
+        let lse = &lse[pair * l..][..l];
+        let f32_operands = (
             bias32.as_ref(),
-            inputs[0].as_f32(),
-            inputs[1].as_f32(),
-            inputs[2].as_f32(),
-            dout.as_f32(),
-            f32s([out, lse, out]),
+            [
+                q.as_f32(),
+                k.as_f32(),
+                v.as_f32(),
+                out.as_f32(),
+                dout.as_f32(),
+            ],
+            super::as_f32(lse),
         );
-        if let (Some(bias), Some(q), Some(k), Some(v), Some(dout), Some([out, lse, _])) = f32_inputs
+        if let (Some(bias), [Some(q), Some(k), Some(v), Some(out), Some(dout)], Some(lse)) =
+            f32_operands
         {
-            let [dq, dk, dv] = grads;
-            if let (Some(dq), Some(dk), Some(dv)) = (
-                super::as_f32_mut(dq),
-                super::as_f32_mut(dk),
-                super::as_f32_mut(dv),
-            ) {
-                let pair_kernel = BackwardPair {
-                    d,
-                    bias,
-                    pair,
-                    inputs: [q, k, v],
-                    saved: (out, lse, dout),
-                    grads: [dq, dk, dv],
-                };
-                return run_backward(pair_kernel);
-            }
-            unreachable!("f32 inputs have f32 gradients");
+            let (dq, dk, dv) = (
+                super::as_f32_mut(dq).expect("f32 gradients of f32 inputs"),
+                super::as_f32_mut(dk).expect("f32 gradients of f32 inputs"),
+                super::as_f32_mut(dv).expect("f32 gradients of f32 inputs"),
+            );
+            let pair_kernel = BackwardPair {
+                d,
+                bias,
+                pair,
+                inputs: [q, k, v],
+                saved: (out, lse, dout),
+                grads: [dq, dk, dv],
+            };
+            return pair_kernel.run_here();
         }
-        let [q, k, v] = inputs;
         let (q, k, v) = (q.contiguous(l), k.contiguous(s), v.contiguous(s));
-        let dout = dout.contiguous(l);
-        backward_pair(d, bias, pair, [&q, &k, &v], [out, lse, &dout], grads);
+        let (out, dout) = (out.contiguous(l), dout.contiguous(l));
+        backward_pair(
+            d,
+            bias,
+            pair,
+            [&q, &k, &v],
+            [&out, lse, &dout],
+            [dq, dk, dv],
+        );
     });
     (dq, dk, dv)
 }
@@ -593,7 +597,7 @@ fn backward_pair<E: Element>(
                     row.fill(E::zero());
                 } else {
                     // `e^(x - lse)`, hidden keys (`-inf`) giving 0
-                    super::exp_shifted(row, m);
+                    row.iter_mut().for_each(|v| *v = (*v - m).exp());
                 }
                 drow.copy_from_slice(row);
                 if d.dropout.is_some() {
@@ -920,7 +924,6 @@ mod tests {
             head: e,
             row: n * width,
         };
-        let kl = ql;
         let to32 = |x: &[f64]| x.iter().map(|&v| v as f32).collect::<Vec<f32>>();
         let (q32, k32, v32, g32) = (to32(&q), to32(&k), to32(&v), to32(&g));
         let (qh, kh, vh, gh) = (
@@ -930,81 +933,42 @@ mod tests {
             heads_major(&g, l),
         );
         let (qh32, kh32, vh32, gh32) = (to32(&qh), to32(&kh), to32(&vh), to32(&gh));
-        let want = attention_forward(&d, &AttnBias::None, &qh, &kh, &vh);
-        let want_g = attention_backward(&d, &AttnBias::None, &qh, &kh, &vh, &want.0, &want.1, &gh);
-        let rows64 = |x| Rows {
-            data: x,
-            layout: ql,
-        };
-        let got = attention_forward_rows(
-            &d,
-            &AttnBias::None,
-            [
-                rows64(&q),
-                Rows {
-                    data: &k,
-                    layout: kl,
-                },
-                Rows {
-                    data: &v,
-                    layout: kl,
-                },
-            ],
-        );
-        assert_eq!(got.0, want.0, "f64 rows forward");
-        let got_g = attention_backward_rows(
-            &d,
-            &AttnBias::None,
-            [
-                rows64(&q),
-                Rows {
-                    data: &k,
-                    layout: kl,
-                },
-                Rows {
-                    data: &v,
-                    layout: kl,
-                },
-            ],
-            &got.0,
-            &got.1,
-            rows64(&g),
-        );
-        assert_eq!((got_g.0, got_g.1, got_g.2), want_g, "f64 rows backward");
         let mut back = vec![0.0; q.len()];
         scatter_heads(&qh, h, (l, e), ql, &mut back);
         assert_eq!(back, q, "scatter undoes the permutation");
+        same_in_rows(&d, [&q, &k, &v, &g], [&qh, &kh, &vh, &gh], ql, "f64");
         for level in available_levels() {
             at_level(level, || {
-                let want = attention_forward(&d, &AttnBias::None, &qh32, &kh32, &vh32);
-                let want_g = attention_backward(
-                    &d,
-                    &AttnBias::None,
-                    &qh32,
-                    &kh32,
-                    &vh32,
-                    &want.0,
-                    &want.1,
-                    &gh32,
-                );
-                let r = |data, layout| Rows { data, layout };
-                let got = attention_forward_rows(
-                    &d,
-                    &AttnBias::None,
-                    [r(&q32, ql), r(&k32, kl), r(&v32, kl)],
-                );
-                assert_eq!(got, want, "{level} rows forward");
-                let got_g = attention_backward_rows(
-                    &d,
-                    &AttnBias::None,
-                    [r(&q32, ql), r(&k32, kl), r(&v32, kl)],
-                    &got.0,
-                    &got.1,
-                    r(&g32, ql),
-                );
-                assert_eq!(got_g, want_g, "{level} rows backward");
+                let steps = [&q32[..], &k32, &v32, &g32];
+                same_in_rows(&d, steps, [&qh32, &kh32, &vh32, &gh32], ql, level.name());
             });
         }
+    }
+
+    /// The attention of `q, k, v` read in `layout` (the output's gradient `g` and the output
+    /// too) gives exactly the heads-major results of their permutations `qh, kh, vh, gh`.
+    fn same_in_rows<E: Element + std::fmt::Debug>(
+        d: &AttnDims,
+        [q, k, v, g]: [&[E]; 4],
+        [qh, kh, vh, gh]: [&[E]; 4],
+        layout: RowLayout,
+        what: &str,
+    ) {
+        let (want, lse) = attention_forward(d, &AttnBias::None, qh, kh, vh);
+        let want_g = attention_backward(d, &AttnBias::None, qh, kh, vh, &want, &lse, gh);
+        let r = |data| Rows { data, layout };
+        let got = attention_forward_rows(d, &AttnBias::None, [r(q), r(k), r(v)]);
+        assert_eq!(got, (want, lse.clone()), "{what} rows forward");
+        let mut out = vec![E::zero(); q.len()];
+        scatter_heads(&got.0, d.heads, (d.l, d.ev), layout, &mut out);
+        let got_g = attention_backward_rows(
+            d,
+            &AttnBias::None,
+            [r(q), r(k), r(v)],
+            [r(&out), r(g)],
+            &lse,
+        );
+        assert_eq!(got_g, want_g, "{what} rows backward");
     }
 
     #[test]

@@ -23,6 +23,7 @@
 //! units in the last place, not bit for bit.
 
 use super::attention::{keep_factor, key_blocks, AttnBias, AttnDims, PairRows, BK, BQ};
+use super::elementwise::exp_nonpositive_fused;
 use super::simd::{Kernel, Simd};
 
 /// `n` rounded up to whole vectors of `lanes`.
@@ -160,34 +161,12 @@ fn scale_row<S: Simd>(s: S, row: &mut [f32], k: f32) {
     }
 }
 
-/// `e^y` for `y <= 0` as `exp_nonpositive` of the element-wise kernels computes it (the
-/// same reduction, polynomial and scaling, `-inf` giving 0) with each multiply and add of the
-/// polynomial and the reduction fused where the level has FMA: half the operations. The
-/// attention's exponentials are as many as its multiply-adds divided by the head size, so
-/// they cost as much as the products at a head of 32; fused, each step rounds once, so the
-/// result is no less accurate (within 2 ulp).
-#[inline(always)]
-fn exp_fused<S: Simd>(s: S, y: S::F) -> S::F {
-    // 1.5 * 2^23: adding it leaves `round(y / ln 2)` in the low bits
-    const SHIFTER: f32 = 12_582_912.0;
-    let y = s.max(s.splat(-104.0), y);
-    let t = s.mul_add(y, s.splat(std::f32::consts::LOG2_E), s.splat(SHIFTER));
-    let n = s.sub(t, s.splat(SHIFTER));
-    let r = s.mul_add(n, s.splat(-0.693_359_4), y);
-    let r = s.mul_add(n, s.splat(2.121_944_4e-4), r);
-    let mut p = s.splat(1.0 / 720.0);
-    for c in [1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0] {
-        p = s.mul_add(p, r, s.splat(c));
-    }
-    s.scale_pow2(p, t)
-}
-
 /// `row = e^(row - shift)` (whole vectors, every `row - shift <= 0`).
 #[inline(always)]
 fn exp_row<S: Simd>(s: S, row: &mut [f32], shift: f32) {
     let shift = s.splat(shift);
     for v in row.chunks_exact_mut(S::LANES) {
-        s.store(exp_fused(s, s.sub(s.load(v), shift)), v);
+        s.store(exp_nonpositive_fused(s, s.sub(s.load(v), shift)), v);
     }
 }
 
@@ -322,11 +301,11 @@ impl<S: Simd> Kernel<S> for ForwardPair<'_> {
                     let shift = s.select(seen, top, s.zero());
                     let mut total = s.zero();
                     for row in x.chunks_exact_mut(bqp) {
-                        let w = exp_fused(s, s.sub(s.load(&row[g..]), shift));
+                        let w = exp_nonpositive_fused(s, s.sub(s.load(&row[g..]), shift));
                         total = s.add(total, w);
                         s.store(w, &mut row[g..]);
                     }
-                    let a = exp_fused(s, s.sub(old, shift));
+                    let a = exp_nonpositive_fused(s, s.sub(old, shift));
                     let a = s.select(s.ge(old, lowest), a, s.zero());
                     s.store(s.add(s.mul(s.load(&sum[g..]), a), total), &mut sum[g..]);
                     s.store(s.select(seen, top, neg_inf), &mut max[g..]);
@@ -378,7 +357,7 @@ pub(super) struct BackwardPair<'a> {
     /// `q`, `k`, `v`.
     pub(super) inputs: [PairRows<'a, f32>; 3],
     /// `out`, `lse`, `dout`.
-    pub(super) saved: (&'a [f32], &'a [f32], PairRows<'a, f32>),
+    pub(super) saved: (PairRows<'a, f32>, &'a [f32], PairRows<'a, f32>),
     /// `dq`, `dk`, `dv`.
     pub(super) grads: [&'a mut [f32]; 3],
 }
@@ -422,7 +401,7 @@ impl<S: Simd> Kernel<S> for BackwardPair<'_> {
         let mut ds_t = vec![0.0f32; BK * bqp_max];
         let dot: Vec<f32> = (0..l)
             .map(|i| {
-                let (a, o) = (dout.row(i), &out[i * ev..][..ev]);
+                let (a, o) = (dout.row(i), out.row(i));
                 a.iter().zip(o).fold(0.0, |t, (&x, &y)| t + x * y)
             })
             .collect();
@@ -548,15 +527,5 @@ impl<S: Simd> Kernel<S> for BackwardPair<'_> {
     }
 }
 
-/// Runs [`ForwardPair`] at the run-time level. Not generic, so the level's copies of the
-/// kernel are compiled once, in this crate: a generic caller's `simd!` would compile all of
-/// them again in every crate that instantiates it for `f32` (10 s of a user's release
-/// rebuild for one Transformer layer).
-pub(super) fn run_forward(k: ForwardPair<'_>) {
-    super::simd::simd!(super::simd::level(), k)
-}
-
-/// Runs [`BackwardPair`] at the run-time level (see [`run_forward`]).
-pub(super) fn run_backward(k: BackwardPair<'_>) {
-    super::simd::simd!(super::simd::level(), k)
-}
+// Each pair kernel entered here, not from its generic caller (see `simd::RunHere`).
+super::simd::run_here!(ForwardPair, BackwardPair);

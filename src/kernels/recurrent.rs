@@ -14,7 +14,7 @@
 //! formulas one value at a time.
 
 use super::elementwise::{sigmoid_scalar, sigmoid_vec, tanh_vec};
-use super::simd::{level, simd, Kernel, Simd};
+use super::simd::{Kernel, RunHere, Simd};
 use super::{as_f32, as_f32_mut};
 use crate::element::Element;
 
@@ -67,13 +67,14 @@ pub(crate) fn lstm_forward<E: Element>(
     check(acts.len(), 4, c.len(), hidden);
     assert_eq!(h.len(), c.len(), "lstm_forward: h");
     if let (Some(acts), Some(c), Some(h)) = (as_f32_mut(acts), as_f32_mut(c), as_f32_mut(h)) {
-        return at_level(LstmForward {
+        return LstmForward {
             acts,
             c,
             h,
             hidden,
             active,
-        });
+        }
+        .run_here();
     }
     let rows = c.len() / hidden.max(1);
     for b in (0..rows).filter(|&b| is_active(active, b)) {
@@ -170,7 +171,7 @@ pub(crate) fn lstm_backward<E: Element>(
         (as_f32(acts), as_f32(c_prev), as_f32(c), as_f32(dh))
     {
         if let (Some(dc), Some(dpre)) = (as_f32_mut(dc), as_f32_mut(dpre)) {
-            return at_level(LstmBackward {
+            return LstmBackward {
                 acts,
                 c_prev,
                 c,
@@ -179,7 +180,8 @@ pub(crate) fn lstm_backward<E: Element>(
                 dpre,
                 hidden,
                 active,
-            });
+            }
+            .run_here();
         }
     }
     let one = E::one();
@@ -286,14 +288,15 @@ pub(crate) fn gru_forward<E: Element>(
     assert_eq!(hh.len(), xi.len(), "gru_forward: hh");
     if let (Some(xi), Some(hh)) = (as_f32(xi), as_f32(hh)) {
         if let (Some(acts), Some(h)) = (as_f32_mut(acts), as_f32_mut(h)) {
-            return at_level(GruForward {
+            return GruForward {
                 xi,
                 hh,
                 acts,
                 h,
                 hidden,
                 active,
-            });
+            }
+            .run_here();
         }
     }
     let rows = h.len() / hidden;
@@ -384,7 +387,7 @@ pub(crate) fn gru_backward<E: Element>(
         if let (Some(dxi), Some(dhh), Some(dh_prev)) =
             (as_f32_mut(dxi), as_f32_mut(dhh), as_f32_mut(dh_prev))
         {
-            return at_level(GruBackward {
+            return GruBackward {
                 acts,
                 h_prev,
                 dh,
@@ -393,7 +396,8 @@ pub(crate) fn gru_backward<E: Element>(
                 dh_prev,
                 hidden,
                 active,
-            });
+            }
+            .run_here();
         }
     }
     let one = E::one();
@@ -490,13 +494,14 @@ pub(crate) fn elman_forward<E: Element>(
 ) {
     check(pre.len(), 1, h.len(), hidden);
     if let (Some(pre), Some(h)) = (as_f32_mut(pre), as_f32_mut(h)) {
-        return at_level(ElmanForward {
+        return ElmanForward {
             pre,
             h,
             relu,
             hidden,
             active,
-        });
+        }
+        .run_here();
     }
     let rows = h.len() / hidden;
     for b in (0..rows).filter(|&b| is_active(active, b)) {
@@ -645,6 +650,15 @@ pub(crate) fn add_rows<E: Element>(
         }
     }
 }
+
+// Each gate kernel entered here, not from its generic caller (see `simd::RunHere`).
+super::simd::run_here!(
+    LstmForward,
+    LstmBackward,
+    GruForward,
+    GruBackward,
+    ElmanForward
+);
 
 #[cfg(test)]
 mod tests {
@@ -933,32 +947,3 @@ mod tests {
         assert_eq!(dst, [4.0, 5.0, 7.0, 7.0, 16.0, 17.0]);
     }
 }
-
-/// The `f32` gate kernels' entry points, one per kernel and not generic: each level's copy of
-/// a kernel is compiled once, in this crate, where a generic caller's `simd!` would compile
-/// them again in every crate that runs a recurrent layer (seconds of a user's rebuild).
-trait AtLevel {
-    fn run_at_level(self);
-}
-
-/// `k` at the process's level.
-fn at_level(k: impl AtLevel) {
-    k.run_at_level()
-}
-
-macro_rules! at_level_impls {
-    ($($kernel:ident),*) => {$(
-        impl AtLevel for $kernel<'_> {
-            fn run_at_level(self) {
-                simd!(level(), self)
-            }
-        }
-    )*};
-}
-at_level_impls!(
-    LstmForward,
-    LstmBackward,
-    GruForward,
-    GruBackward,
-    ElmanForward
-);

@@ -253,6 +253,32 @@ macro_rules! simd {
 }
 pub(crate) use simd;
 
+/// A kernel entered through a function that is not generic: [`RunHere::run_here`] runs it at
+/// the process's level. A generic function (over the element type, say) that expanded
+/// [`simd!`] for its `f32` case would have every level's copy of the kernel compiled again in
+/// each crate that instantiates it, a user's included (seconds of their release rebuild for
+/// one Transformer or recurrent layer); these impls are compiled once, in this crate.
+pub(crate) trait RunHere {
+    /// The kernel's result.
+    type Out;
+    /// The kernel at [`level`].
+    fn run_here(self) -> Self::Out;
+}
+
+/// [`RunHere`] for kernels with one lifetime and a result that does not depend on the level.
+macro_rules! run_here {
+    ($($kernel:ident),* $(,)?) => {$(
+        impl $crate::kernels::simd::RunHere for $kernel<'_> {
+            type Out =
+                <Self as $crate::kernels::simd::Kernel<$crate::kernels::simd::Base>>::Out;
+            fn run_here(self) -> Self::Out {
+                $crate::kernels::simd::simd!($crate::kernels::simd::level(), self)
+            }
+        }
+    )*};
+}
+pub(crate) use run_here;
+
 /// A hot loop and its arguments, as a value: [`Simd::run`] calls it inside a function compiled
 /// for the level's instructions.
 ///

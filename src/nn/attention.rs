@@ -8,14 +8,15 @@
 //! `q_proj_weight`, `k_proj_weight`, `v_proj_weight`. The bias is always one `in_proj_bias`.
 //! Each projection reads its block of the stacked weight and bias directly.
 //!
-//! Without the weights asked for (`need_weights: false`) the heads run through
-//! [`Tensor::scaled_dot_product_attention`], which never holds the `L x S` weights; with them
+//! Without the weights asked for (`need_weights: false`) the blocked attention kernel, which
+//! never holds the `L x S` weights, reads the heads where the projections leave them (each
+//! token's heads side by side) and writes the output back into the tokens' rows; with them
 //! (PyTorch's default) the weights are computed as PyTorch computes them and returned, averaged
 //! over the heads or per head.
 
 use crate::autograd::{MergeTape, NoTape, TapeMode};
 use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
-use crate::ops::{attention_rows, attention_with_weights, head_bias, AttnMask, Sdpa};
+use crate::ops::{attention_rows, attention_with_weights, head_bias, head_mask, AttnMask, Sdpa};
 use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
 use crate::tensor::{Element, Mask, Rng, Tensor};
 use std::marker::PhantomData;
@@ -345,30 +346,61 @@ where
         T: MergeTape<E, T, Output = T>,
     {
         let q_shape = query.shape();
-        let kd = key.dims().to_vec();
-        let vd = value.dims().to_vec();
+        let (qd, kd, vd) = (q_shape.dims(), key.dims().to_vec(), value.dims().to_vec());
         assert!(
             kd.len() == 3 && vd.len() == 3 && kd[2] == K::SIZE && vd[2] == V::SIZE,
             "MultiheadAttention: key of dims {kd:?} and value of dims {vd:?} for kdim {} and vdim {}",
             K::SIZE,
             V::SIZE
         );
-        let qd = q_shape.dims();
-        if !opts.need_weights && self.bias_k.is_none() && !self.add_zero_attn {
-            return (self.attend_rows(query, key, value, opts), None);
-        }
-        let q =
-            to_steps_first::<D, E, T>(query.view_as((qd[0], qd[1], D::default())), F::BATCH_FIRST);
-        let k =
-            to_steps_first::<K, E, T>(key.view_as((kd[0], kd[1], K::default())), F::BATCH_FIRST);
-        let v =
-            to_steps_first::<V, E, T>(value.view_as((vd[0], vd[1], V::default())), F::BATCH_FIRST);
-        let (l, n) = (q.dims()[0], q.dims()[1]);
+        // (batch, length) of each sequence
+        let nl = |d: &[usize]| {
+            if F::BATCH_FIRST {
+                (d[0], d[1])
+            } else {
+                (d[1], d[0])
+            }
+        };
+        let ((n, l), (nk, s0), (nv, sv)) = (nl(&qd), nl(&kd), nl(&vd));
         assert!(
-            k.dims()[1] == n && v.dims()[1] == n && k.dims()[0] == v.dims()[0],
+            nk == n && nv == n && s0 == sv,
             "MultiheadAttention: query {qd:?}, key {kd:?} and value {vd:?} disagree",
         );
-        let (q, k, v) = self.project(q, k, v);
+        // the projections act on each token's row, in whichever layout
+        let (q, k, v) = self.project(
+            query.view_as((qd[0], qd[1], D::default())),
+            key.view_as((kd[0], kd[1], K::default())),
+            value.view_as((vd[0], vd[1], V::default())),
+        );
+        let mut rng = self.rng.lock().expect("the dropout generator");
+        let dropout = (self.training && self.dropout > 0.0).then_some((self.dropout, &mut *rng));
+        let sdpa = |mask, causal: bool, dropout: Option<(f64, &mut Rng)>| {
+            let mut o = Sdpa::new();
+            if let Some(m) = mask {
+                o = o.mask(m);
+            }
+            if causal {
+                o = o.causal();
+            }
+            if let Some((p, rng)) = dropout {
+                o = o.dropout(p, rng);
+            }
+            o
+        };
+        if !opts.need_weights && self.bias_k.is_none() && !self.add_zero_attn {
+            // the heads read where the projections leave them and the output written into
+            // the tokens' rows: no permutation into heads and back, no transposition of a
+            // batch-first input; `is_causal` alone is the kernel's rule
+            let mask = head_mask::<H, E>(opts.attn_mask, opts.key_padding_mask, (n, l, s0));
+            let o = sdpa(mask.mask(), opts.is_causal, dropout);
+            let y = attention_rows::<_, _, _, _, D, H, E, T>(q, &k, &v, F::BATCH_FIRST, o);
+            return (self.out_proj.forward(y).view_as(q_shape), None);
+        }
+        let (q, k, v) = (
+            to_steps_first::<D, E, T>(q, F::BATCH_FIRST),
+            to_steps_first::<D, E, T>(k, F::BATCH_FIRST),
+            to_steps_first::<D, E, T>(v, F::BATCH_FIRST),
+        );
         let (k, v) = self.append_bias_kv(k, v);
         let (q, k, v) = (
             split::<D, H, E, T>(q),
@@ -388,15 +420,12 @@ where
             (k, v)
         };
         let s = k.dims()[2];
-        let appended = usize::from(self.bias_k.is_some()) + usize::from(self.add_zero_attn);
         // here (the weights asked for, or keys appended, which are never masked) the causal
         // rule is a mask
         let causal_mask = (opts.is_causal && opts.attn_mask.is_none())
-            .then(|| Mask::<(usize, usize)>::from_fn_shaped((l, s - appended), |ix| ix[1] > ix[0]));
+            .then(|| Mask::<(usize, usize)>::from_fn_shaped((l, s0), |ix| ix[1] > ix[0]));
         let attn_mask = opts.attn_mask.or(causal_mask.as_ref().map(AttnMask::hide));
-        let bias = head_bias::<H, E>(attn_mask, opts.key_padding_mask, (n, l, s - appended, s));
-        let mut rng = self.rng.lock().expect("the dropout generator");
-        let dropout = (self.training && self.dropout > 0.0).then_some((self.dropout, &mut *rng));
+        let bias = head_bias::<H, E>(attn_mask, opts.key_padding_mask, (n, l, s0, s));
         let (heads, weights) = if opts.need_weights {
             let (out, w) = attention_with_weights(q, &k, &v, bias.as_ref(), dropout);
             let w = match opts.average_attn_weights {
@@ -405,13 +434,7 @@ where
             };
             (out, Some(w))
         } else {
-            let mut o = Sdpa::new();
-            if let Some(b) = &bias {
-                o = o.mask(AttnMask::add(b));
-            }
-            if let Some((p, rng)) = dropout {
-                o = o.dropout(p, rng);
-            }
+            let o = sdpa(bias.as_ref().map(AttnMask::add), false, dropout);
             (q.scaled_dot_product_attention(&k, &v, o), None)
         };
         // (N, H, L, hd) -> (L, N, D) -> the output projection
@@ -421,62 +444,6 @@ where
                 .view_as((l, n, D::default()));
         let y = to_steps_first::<D, E, T>(self.out_proj.forward(merged), F::BATCH_FIRST);
         (y.view_as(q_shape), weights)
-    }
-
-    /// [`attend`](Self::attend) without the weights, bias_kv or zero attention: the
-    /// projections in the inputs' own layout, the heads read where the projections leave them
-    /// and the output written into the tokens' rows (no permutation into heads and back, no
-    /// transposition of a batch-first input).
-    fn attend_rows<A, B, SK, SV, T>(
-        &self,
-        query: Tensor<(A, B, D), E, T>,
-        key: Tensor<SK, E, T>,
-        value: Tensor<SV, E, T>,
-        opts: MhaOptions<'_, E>,
-    ) -> Tensor<(A, B, D), E, T>
-    where
-        A: Dim,
-        B: Dim,
-        SK: Shape,
-        SV: Shape,
-        T: MergeTape<E, T, Output = T>,
-    {
-        let q_shape = query.shape();
-        let (qd, kd, vd) = (q_shape.dims(), key.dims().to_vec(), value.dims().to_vec());
-        let (n, l) = if F::BATCH_FIRST {
-            (qd[0], qd[1])
-        } else {
-            (qd[1], qd[0])
-        };
-        let (nk, s) = if F::BATCH_FIRST {
-            (kd[0], kd[1])
-        } else {
-            (kd[1], kd[0])
-        };
-        assert!(
-            nk == n && kd[..2] == vd[..2],
-            "MultiheadAttention: query {qd:?}, key {kd:?} and value {vd:?} disagree",
-        );
-        let (q, k, v) = self.project(
-            query.view_as((qd[0], qd[1], D::default())),
-            key.view_as((kd[0], kd[1], K::default())),
-            value.view_as((vd[0], vd[1], V::default())),
-        );
-        // with `is_causal` alone the kernel's rule is the mask
-        let bias = head_bias::<H, E>(opts.attn_mask, opts.key_padding_mask, (n, l, s, s));
-        let mut o = Sdpa::new();
-        if let Some(b) = &bias {
-            o = o.mask(AttnMask::add(b));
-        }
-        if opts.is_causal {
-            o = o.causal();
-        }
-        let mut rng = self.rng.lock().expect("the dropout generator");
-        if self.training && self.dropout > 0.0 {
-            o = o.dropout(self.dropout, &mut rng);
-        }
-        let y = attention_rows::<_, _, _, _, D, H, E, T>(q, &k, &v, F::BATCH_FIRST, o);
-        self.out_proj.forward(y).view_as(q_shape)
     }
 
     /// The query's, key's and value's projections.

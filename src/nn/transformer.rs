@@ -62,6 +62,27 @@ where
     linear2.forward(dropout.forward(h))
 }
 
+/// A stack's `layers` in turn on `x` (each by `step`), then its final `norm`, if any.
+fn through_stack<L, A, B, D, E, T>(
+    layers: &[L],
+    norm: &Option<LayerNorm<(D,), E>>,
+    x: Tensor<(A, B, D), E, T>,
+    step: impl Fn(&L, Tensor<(A, B, D), E, T>) -> Tensor<(A, B, D), E, T>,
+) -> Tensor<(A, B, D), E, T>
+where
+    A: Dim,
+    B: Dim,
+    D: ConstDim,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    let x = layers.iter().fold(x, |x, layer| step(layer, x));
+    match norm {
+        Some(n) => n.forward(x),
+        None => x,
+    }
+}
+
 /// The constructor arguments of the Transformer layers besides their sizes: PyTorch's
 /// `dropout`, `activation`, `layer_norm_eps`, `norm_first` and `bias`, its defaults by
 /// `Default`.
@@ -403,14 +424,9 @@ where
         B: Dim,
         T: MergeTape<E, T, Output = T>,
     {
-        let x = self
-            .layers
-            .iter()
-            .fold(src, |x, layer| layer.encode(x, masks));
-        match &self.norm {
-            Some(n) => n.forward(x),
-            None => x,
-        }
+        through_stack(&self.layers, &self.norm, src, |layer, x| {
+            layer.encode(x, masks)
+        })
     }
 }
 
@@ -727,14 +743,9 @@ where
         SM: crate::shape::Shape,
         T: MergeTape<E, T, Output = T>,
     {
-        let x = self
-            .layers
-            .iter()
-            .fold(tgt, |x, layer| layer.decode(x, memory.clone(), masks));
-        match &self.norm {
-            Some(n) => n.forward(x),
-            None => x,
-        }
+        through_stack(&self.layers, &self.norm, tgt, |layer, x| {
+            layer.decode(x, memory.clone(), masks)
+        })
     }
 }
 

@@ -7,7 +7,7 @@
 //! backward (see `kernels::attention`), so neither inference nor training holds the `L x S`
 //! weights: memory grows linearly with the sequence lengths.
 
-use crate::autograd::{op_result, MergeTape, NoTape, TapeMode};
+use crate::autograd::{op_result, GradTarget, MergeTape, NoTape, Node, TapeMode};
 use crate::error::{Error, Result};
 use crate::kernels::{self, AttnBias, AttnDims};
 use crate::shape::{AttentionShapes, ConstDim, Shape};
@@ -101,6 +101,17 @@ impl<'a, E: Element> AttnMask<'a, E> {
             dims: d,
             rank: dims.len(),
         }
+    }
+
+    /// The same values read as `dims` (as many values).
+    fn reshaped(self, dims: &[usize]) -> Self {
+        assert_eq!(
+            dims.iter().product::<usize>(),
+            self.dims().iter().product::<usize>(),
+            "attention mask: dims {dims:?} for a mask of dims {:?}",
+            self.dims()
+        );
+        Self::of(self.values, dims)
     }
 
     /// The mask's dims.
@@ -323,15 +334,36 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             (dq[0], 1)
         };
         let (l, s, e, ev) = (dq[lead], dk[lead], dq[lead + 1], dv[lead + 1]);
+        let mut target = dq[..lead].to_vec();
+        target.extend([l, s]);
+        let (d, bias) = opts
+            .kernel_args([batch, heads, l, s, e, ev], &target)
+            .map_err(|mask| mismatch("attn_mask", &mask, &target))?;
+        let packed = |len, width| kernels::RowLayout::packed(heads, len, width);
+        let out_shape = self.shape().attention_output(&value.shape());
+        let operands = [
+            Operand::of(&self, packed(l, e)),
+            Operand::of(key, packed(s, e)),
+            Operand::of(value, packed(s, ev)),
+        ];
+        Ok(record(out_shape, operands, packed(l, ev), d, bias))
+    }
+}
+
+impl<'a, E: Element> Sdpa<'a, E> {
+    /// The kernel's sizes and view of the mask for `[batch, heads, l, s, e, ev]` (pairs of
+    /// `l` queries and `s` keys of `e` features, values of `ev`), the mask broadcast over
+    /// `target` (the attention's `(.., L, S)`); the mask's dims if it does not broadcast.
+    fn kernel_args(
+        &self,
+        [batch, heads, l, s, e, ev]: [usize; 6],
+        target: &[usize],
+    ) -> std::result::Result<(AttnDims, AttnBias<'a, E>), Vec<usize>> {
         // the caller's mask, borrowed for the forward; copied only if a backward will need it
-        let bias = match opts.attn_mask {
+        let bias = match self.attn_mask {
             None => AttnBias::None,
             Some(m) => {
-                let mut target = dq[..lead].to_vec();
-                target.extend([l, s]);
-                let st = m
-                    .strides(&target)
-                    .ok_or_else(|| mismatch("attn_mask", m.dims(), &target))?;
+                let st = m.strides(target).ok_or_else(|| m.dims().to_vec())?;
                 match m.values {
                     MaskValues::Allow(v) => AttnBias::Allow(v, st),
                     MaskValues::Hide(v) => AttnBias::Hide(v, st),
@@ -346,33 +378,97 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             s,
             e,
             ev,
-            scale: opts.scale.unwrap_or(1.0 / (e as f64).sqrt()),
-            causal: opts.is_causal,
-            dropout: (opts.dropout_p > 0.0).then_some((opts.dropout_p, opts.dropout_seed)),
+            scale: self.scale.unwrap_or(1.0 / (e as f64).sqrt()),
+            causal: self.is_causal,
+            dropout: (self.dropout_p > 0.0).then_some((self.dropout_p, self.dropout_seed)),
         };
-        let out_shape = self.shape().attention_output(&value.shape());
-        let (qv, kv, vv) = (self.data_arc(), key.data_arc(), value.data_arc());
-        let (out, lse) = kernels::attention_forward(&d, &bias, &qv, &kv, &vv);
-        let (tq, nq) = self.as_input();
-        let (tk, nk) = key.as_input();
-        let (tv, nv) = value.as_input();
-        Ok(op_result(
-            out_shape,
-            out,
-            &[(tq, nq), (tk, nk), (tv, nv)],
-            |out| {
-                let out = Arc::clone(out);
-                let bias = bias.to_owned();
-                Box::new(move |g, grads| {
-                    let (dq, dk, dv) =
-                        kernels::attention_backward(&d, &bias.view(), &qv, &kv, &vv, &out, &lse, g);
-                    grads.add_owned(&tq, dq);
-                    grads.add_owned(&tk, dk);
-                    grads.add_owned(&tv, dv);
-                })
-            },
-        ))
+        Ok((d, bias))
     }
+}
+
+/// One operand of a recorded attention: its values, their layout, and where its gradient
+/// goes.
+struct Operand<'n, E: Element> {
+    values: Arc<Vec<E>>,
+    layout: kernels::RowLayout,
+    input: (GradTarget, Option<&'n Arc<Node<E>>>),
+}
+
+impl<'n, E: Element> Operand<'n, E> {
+    fn of<S: Shape, T: TapeMode<E>>(t: &'n Tensor<S, E, T>, layout: kernels::RowLayout) -> Self {
+        Operand {
+            values: t.data_arc(),
+            layout,
+            input: t.as_input(),
+        }
+    }
+}
+
+/// `values` laid out as `layout` says.
+fn rows<E>(values: &[E], layout: kernels::RowLayout) -> kernels::Rows<'_, E> {
+    kernels::Rows {
+        data: values,
+        layout,
+    }
+}
+
+/// Heads-major values (`pairs x len x width`) in `layout`: as they are where that is their
+/// layout, else scattered into a new buffer.
+fn laid_out<E: Element>(
+    heads_major: Vec<E>,
+    heads: usize,
+    (len, width): (usize, usize),
+    layout: kernels::RowLayout,
+) -> Vec<E> {
+    if layout == kernels::RowLayout::packed(heads, len, width) {
+        return heads_major;
+    }
+    let mut dst = kernels::zeros(heads_major.len());
+    kernels::scatter_heads(&heads_major, heads, (len, width), layout, &mut dst);
+    dst
+}
+
+/// The attention of the query, key and value `operands` (sizes and mask in `d` and `bias`)
+/// as one recorded op: the output of shape `shape` laid out as `out_layout`, the backward
+/// recomputing the weights blockwise and giving each operand its gradient in its own layout.
+fn record<S: Shape, E: Element, T: TapeMode<E>>(
+    shape: S,
+    [q, k, v]: [Operand<'_, E>; 3],
+    out_layout: kernels::RowLayout,
+    d: AttnDims,
+    bias: AttnBias<'_, E>,
+) -> Tensor<S, E, T> {
+    let operands = [
+        rows(&q.values, q.layout),
+        rows(&k.values, k.layout),
+        rows(&v.values, v.layout),
+    ];
+    let (heads_out, lse) = kernels::attention_forward_rows(&d, &bias, operands);
+    let out = laid_out(heads_out, d.heads, (d.l, d.ev), out_layout);
+    let inputs = [q.input, k.input, v.input];
+    op_result(shape, out, &inputs, |out| {
+        let out = Arc::clone(out);
+        let bias = bias.to_owned();
+        let (tq, tk, tv) = (q.input.0, k.input.0, v.input.0);
+        let (q, k, v) = (
+            (q.values, q.layout),
+            (k.values, k.layout),
+            (v.values, v.layout),
+        );
+        Box::new(move |g, grads| {
+            let (gq, gk, gv) = kernels::attention_backward_rows(
+                &d,
+                &bias.view(),
+                [rows(&q.0, q.1), rows(&k.0, k.1), rows(&v.0, v.1)],
+                [rows(&out, out_layout), rows(g, out_layout)],
+                &lse,
+            );
+            let (l, s, e, ev) = (d.l, d.s, d.e, d.ev);
+            grads.add_owned(&tq, laid_out(gq, d.heads, (l, e), q.1));
+            grads.add_owned(&tk, laid_out(gk, d.heads, (s, e), k.1));
+            grads.add_owned(&tv, laid_out(gv, d.heads, (s, ev), v.1));
+        })
+    })
 }
 
 /// The additive bias `(N, H, L, S)` of a multi-head attention from PyTorch's `attn_mask`
@@ -419,6 +515,65 @@ pub(crate) fn head_bias<H: ConstDim, E: Element>(
             a + key_padding_mask.map_or(E::zero(), |m| m.additive(b * s0 + j))
         },
     ))
+}
+
+/// A multi-head attention's mask over `(N, H, L, S)` from PyTorch's `attn_mask` and
+/// `key_padding_mask` (see [`head_bias`]), when no key is appended: one of them alone stays
+/// the caller's, read by the kernel with broadcasting (`key_padding_mask` `(N, S)` as
+/// `(N, 1, 1, S)`, `attn_mask` `(N * H, L, S)` as `(N, H, L, S)`), so that a padding mask
+/// costs no `L x S` memory; both are summed into one bias.
+///
+/// # Panics
+/// If a mask's dims are not PyTorch's.
+pub(crate) fn head_mask<'a, H: ConstDim, E: Element>(
+    attn_mask: Option<AttnMask<'a, E>>,
+    key_padding_mask: Option<AttnMask<'a, E>>,
+    (n, l, s): (usize, usize, usize),
+) -> HeadMask<'a, H, E> {
+    let h = H::SIZE;
+    match (attn_mask, key_padding_mask) {
+        (Some(_), Some(_)) => {
+            HeadMask::Summed(head_bias::<H, E>(attn_mask, key_padding_mask, (n, l, s, s)))
+        }
+        (Some(m), None) => {
+            assert!(
+                m.dims() == [l, s] || m.dims() == [n * h, l, s],
+                "MultiheadAttention: attn_mask of dims {:?}, expected [{l}, {s}] or [{}, {l}, {s}]",
+                m.dims(),
+                n * h
+            );
+            HeadMask::Given(if m.rank == 3 {
+                m.reshaped(&[n, h, l, s])
+            } else {
+                m
+            })
+        }
+        (None, Some(m)) => {
+            assert!(
+                m.dims() == [n, s],
+                "MultiheadAttention: key_padding_mask of dims {:?}, expected [{n}, {s}]",
+                m.dims()
+            );
+            HeadMask::Given(m.reshaped(&[n, 1, 1, s]))
+        }
+        (None, None) => HeadMask::Summed(None),
+    }
+}
+
+/// The mask [`head_mask`] makes: a caller's mask as it is, or the two summed (or none).
+pub(crate) enum HeadMask<'a, H: ConstDim, E: Element> {
+    Given(AttnMask<'a, E>),
+    Summed(Option<Tensor<(usize, H, usize, usize), E>>),
+}
+
+impl<H: ConstDim, E: Element> HeadMask<'_, H, E> {
+    /// The mask for [`Sdpa::mask`], if any.
+    pub(crate) fn mask(&self) -> Option<AttnMask<'_, E>> {
+        match self {
+            HeadMask::Given(m) => Some(*m),
+            HeadMask::Summed(b) => b.as_ref().map(AttnMask::add),
+        }
+    }
 }
 
 /// Heads `(N, H, L, head_dim)`.
@@ -517,64 +672,14 @@ where
         }
     };
     let (lq, lk) = (layout(l), layout(s));
-    let bias = match opts.attn_mask {
-        None => AttnBias::None,
-        Some(m) => {
-            let target = [n, h, l, s];
-            let st = m.strides(&target).unwrap_or_else(|| {
-                panic!(
-                    "attention: attn_mask of dims {:?} does not broadcast to {target:?}",
-                    m.dims()
-                )
-            });
-            match m.values {
-                MaskValues::Allow(v) => AttnBias::Allow(v, st),
-                MaskValues::Hide(v) => AttnBias::Hide(v, st),
-                MaskValues::Add(v) => AttnBias::Add(v, st),
-            }
-        }
-    };
-    let d = AttnDims {
-        batch: n,
-        heads: h,
-        l,
-        s,
-        e: hd,
-        ev: hd,
-        scale: opts.scale.unwrap_or(1.0 / (hd as f64).sqrt()),
-        causal: opts.is_causal,
-        dropout: (opts.dropout_p > 0.0).then_some((opts.dropout_p, opts.dropout_seed)),
-    };
-    let (qv, kv, vv) = (q.data_arc(), k.data_arc(), v.data_arc());
-    fn rows<E>(data: &[E], layout: kernels::RowLayout) -> kernels::Rows<'_, E> {
-        kernels::Rows { data, layout }
-    }
-    let (heads_out, lse) =
-        kernels::attention_forward_rows(&d, &bias, [rows(&qv, lq), rows(&kv, lk), rows(&vv, lk)]);
-    let mut out = kernels::zeros(qv.len());
-    kernels::scatter_heads(&heads_out, h, (l, hd), lq, &mut out);
-    let shape = q.shape();
-    let (tq, nq) = q.as_input();
-    let (tk, nk) = k.as_input();
-    let (tv, nv) = v.as_input();
-    op_result(shape, out, &[(tq, nq), (tk, nk), (tv, nv)], |_| {
-        let bias = bias.to_owned();
-        Box::new(move |g, grads| {
-            let inputs = [rows(&qv, lq), rows(&kv, lk), rows(&vv, lk)];
-            let (gq, gk, gv) = kernels::attention_backward_rows(
-                &d,
-                &bias.view(),
-                inputs,
-                &heads_out,
-                &lse,
-                rows(g, lq),
-            );
-            for (target, heads, len, lay) in [(&tq, gq, l, lq), (&tk, gk, s, lk), (&tv, gv, s, lk)]
-            {
-                let mut dst = kernels::zeros(len * n * width);
-                kernels::scatter_heads(&heads, h, (len, hd), lay, &mut dst);
-                grads.add_owned(target, dst);
-            }
-        })
-    })
+    let (d, bias) = opts
+        .kernel_args([n, h, l, s, hd, hd], &[n, h, l, s])
+        .unwrap_or_else(|mask| {
+            panic!(
+                "attention: attn_mask of dims {mask:?} does not broadcast to {:?}",
+                [n, h, l, s]
+            )
+        });
+    let operands = [Operand::of(&q, lq), Operand::of(k, lk), Operand::of(v, lk)];
+    record(q.shape(), operands, lq, d, bias)
 }
