@@ -20,6 +20,26 @@ where
         .map_err(|e| TestCaseError::fail(format!("{}: {e}", layer.kind())))
 }
 
+/// [`check`] for a layer whose derivative jumps at `kinks`: a draw with an input closer to
+/// one than the finite differences' step (1e-6; `1e-4` kept clear) is rejected, not failed
+/// (a normal draw lands there about once in 10^5 cases: seed 15519717699124185659 put 5.9e-8
+/// under LeakyReLU).
+fn check_off_kinks<M, S, S2>(layer: M, seed: u64, kinks: &[f64]) -> Result<(), TestCaseError>
+where
+    M: Module + Forward<Tensor<S, f64, Tape<f64>>, Output = Tensor<S2, f64, Tape<f64>>>,
+    S: ConstShape,
+    S2: Shape,
+{
+    let x = Tensor::<S, f64>::rand_normal(seed, 0.0, 1.0);
+    if x.to_vec()
+        .iter()
+        .any(|v| kinks.iter().any(|k| (v - k).abs() < 1e-4))
+    {
+        return Err(TestCaseError::reject("an input at a kink"));
+    }
+    check(layer, seed)
+}
+
 type F = f64;
 
 proptest! {
@@ -74,7 +94,7 @@ proptest! {
         }
     }
 
-    /// Every activation (kinks are measure-zero for normal inputs; RReLU in eval mode).
+    /// Every activation (draws with an input at a kink rejected; RReLU in eval mode).
     #[test]
     fn activations(config in 0usize..24, seed in any::<u64>()) {
         let s = seed;
@@ -82,25 +102,25 @@ proptest! {
         match config {
             0 => check::<_, X, _>(Sigmoid, s)?,
             1 => check::<_, X, _>(Tanh, s)?,
-            2 => check::<_, X, _>(ReLU, s)?,
-            3 => check::<_, X, _>(ReLU6, s)?,
-            4 => check::<_, X, _>(SELU, s)?,
+            2 => check_off_kinks::<_, X, _>(ReLU, s, &[0.0])?,
+            3 => check_off_kinks::<_, X, _>(ReLU6, s, &[0.0, 6.0])?,
+            4 => check_off_kinks::<_, X, _>(SELU, s, &[0.0])?,
             5 => check::<_, X, _>(Tanhshrink, s)?,
             6 => check::<_, X, _>(LogSigmoid, s)?,
             7 => check::<_, X, _>(SiLU, s)?,
             8 => check::<_, X, _>(Mish, s)?,
-            9 => check::<_, X, _>(Hardswish, s)?,
-            10 => check::<_, X, _>(Hardsigmoid, s)?,
-            11 => check::<_, X, _>(LeakyReLU { negative_slope: 0.2 }, s)?,
-            12 => check::<_, X, _>(ELU { alpha: 0.7 }, s)?,
+            9 => check_off_kinks::<_, X, _>(Hardswish, s, &[-3.0, 3.0])?,
+            10 => check_off_kinks::<_, X, _>(Hardsigmoid, s, &[-3.0, 3.0])?,
+            11 => check_off_kinks::<_, X, _>(LeakyReLU { negative_slope: 0.2 }, s, &[0.0])?,
+            12 => check_off_kinks::<_, X, _>(ELU { alpha: 0.7 }, s, &[0.0])?,
             13 => check::<_, X, _>(CELU { alpha: 1.3 }, s)?,
             14 => check::<_, X, _>(Softplus::default(), s)?,
-            15 => check::<_, X, _>(Softshrink { lambd: 0.5 }, s)?,
-            16 => check::<_, X, _>(Hardshrink { lambd: 0.5 }, s)?,
-            17 => check::<_, X, _>(Hardtanh { min_val: -0.5, max_val: 1.0 }, s)?,
+            15 => check_off_kinks::<_, X, _>(Softshrink { lambd: 0.5 }, s, &[-0.5, 0.5])?,
+            16 => check_off_kinks::<_, X, _>(Hardshrink { lambd: 0.5 }, s, &[-0.5, 0.5])?,
+            17 => check_off_kinks::<_, X, _>(Hardtanh { min_val: -0.5, max_val: 1.0 }, s, &[-0.5, 1.0])?,
             18 => check::<_, X, _>(GELU::default(), s)?,
             19 => check::<_, X, _>(GELU { approximate: true }, s)?,
-            20 => check::<_, X, _>({ let mut r = RReLU::default(); r.eval(); r }, s)?,
+            20 => check_off_kinks::<_, X, _>({ let mut r = RReLU::default(); r.eval(); r }, s, &[0.0])?,
             21 => check::<_, X, _>(Softmax::<1>, s)?,
             22 => check::<_, X, _>(LogSoftmax::<1>, s)?,
             _ => check::<_, X, _>(Softmin::<0>, s)?,
