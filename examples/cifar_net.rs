@@ -4,6 +4,12 @@
 //! lr 0.01, batch 64, cross-entropy) on CIFAR-10's binary files when `--data DIR` is given,
 //! otherwise on generated images (and says so).
 //!
+//! Seed 002's TensorBoard log, into `--logdir` (default `runs/cifar_net`): the first batches of
+//! test images (`add_images("input", imgs, step)`), their `Conv2d(3, 6, 3)` outputs reshaped to
+//! three channels (`torch.reshape(output, (-1, 3, 30, 30))`, logged as `"output"`), `MYNN2`'s
+//! graph with every edge's static shape (`add_graph`), and the training curves. Then
+//! `tensorboard --logdir runs/cifar_net`.
+//!
 //! ```text
 //! cargo run --release --example cifar_net
 //! cargo run --release --example cifar_net -- --data ~/data/cifar-10-batches-bin --epochs 10
@@ -11,7 +17,8 @@
 //!
 //! Options: `--data DIR` (`data_batch_1.bin` .. `data_batch_5.bin`, `test_batch.bin`; from
 //! <https://www.cs.toronto.edu/~kriz/cifar.html>, the binary version), `--epochs N`,
-//! `--batch N`, `--lr F`, `--seed N`.
+//! `--batch N`, `--lr F`, `--seed N`, `--logdir DIR`, `--image-steps N` (batches of images
+//! logged, default 8).
 
 // Networks written as tuples of layers are long types by nature.
 #![allow(clippy::type_complexity)]
@@ -19,9 +26,11 @@
 #[path = "common/mod.rs"]
 mod common;
 
+use stensor::data::ImageDataset;
 use stensor::nn::*;
 use stensor::optim::SGD;
 use stensor::prelude::*;
+use stensor::tensorboard::SummaryWriter;
 
 /// `MYNN`: one field per layer, `forward` written by hand in their order (`chain` gives it
 /// the shape table and the printout with shapes).
@@ -104,10 +113,14 @@ impl Mynn2 {
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {
     let (flags, training) = common::parse(
-        &[(
-            "data",
-            "folder of CIFAR-10's binary files (default: generated images)",
-        )],
+        &[
+            (
+                "data",
+                "folder of CIFAR-10's binary files (default: generated images)",
+            ),
+            ("logdir", "TensorBoard log folder (default runs/cifar_net)"),
+            ("image-steps", "batches of images logged (default 8)"),
+        ],
         (5, 64, 0.01, 0),
     )?;
     let (_, _, lr, seed) = training;
@@ -125,7 +138,61 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     println!("{}\n", summary::<Tensor<(usize, U3, U32, U32)>, _>(&net));
 
     let (train, test) = common::cifar10_or_generated(&flags, (2000, 500), seed)?;
-    common::fit(&mut net, &mut SGD::new(lr), (&train, &test), training);
+    let mut board = common::Board::from_flags(&flags, "cifar_net")?;
+    if let Some(w) = board.writer() {
+        w.add_graph::<Tensor<(usize, U3, U32, U32)>, _>(&net);
+        w.add_text(
+            "config",
+            &format!(
+                "SGD, lr {lr}, batch {}, {} epochs, seed {seed}",
+                training.1, training.0
+            ),
+            0,
+        );
+        w.add_parameter_histograms(&net, 0);
+        let conv = Conv2d::<U3, U6, U3>::new(&mut rng);
+        log_images(w, &conv, &test, flags.get("image-steps", 8)?)?;
+    }
+    let first = 1;
+    common::fit_from(
+        &mut net,
+        &mut SGD::new(lr),
+        (&train, &test),
+        training,
+        first,
+        &mut board,
+        |_, _, _| Ok(()),
+    )?;
+    if let Some(w) = board.writer() {
+        w.add_parameter_histograms(&net, training.0 as u64);
+        w.flush()?;
+    }
+    Ok(())
+}
+
+/// Seed 002: for the first `steps` batches of 64 test images, the images and their
+/// `Conv2d(3, 6, 3)` outputs, six channels of 30x30 read as two three-channel pictures each.
+fn log_images(
+    w: &mut SummaryWriter,
+    conv: &Conv2d<U3, U6, U3>,
+    test: &ImageDataset<U3, U32, U32>,
+    steps: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut logged = 0;
+    for (step, (imgs, _)) in test.batches_of(64).take(steps).enumerate() {
+        let output = conv.forward(imgs.clone());
+        let b = output.dims()[0];
+        // torch.reshape(output, (-1, 3, 30, 30))
+        let output = Tensor::<(usize, U3, U30, U30)>::from_vec_shaped(
+            (2 * b, U3::new(), U30::new(), U30::new()),
+            output.to_vec(),
+        )?;
+        w.add_images("input", &imgs, step as u64);
+        w.add_images("output", &output, step as u64);
+        logged += 1;
+    }
+    w.flush()?;
+    println!("logged {logged} batches of input and conv-output images");
     Ok(())
 }
 

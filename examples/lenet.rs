@@ -17,7 +17,8 @@
 //! Options: `--data DIR` (the four Fashion-MNIST `*-ubyte[.gz]` files), `--epochs N`,
 //! `--batch N`, `--lr F`, `--seed N` (default 4), `--recipe seed|subset`, `--optimizer
 //! sgd|adam` (explicit `--batch`, `--lr`, `--optimizer` override the recipe's), `--plot
-//! FILE.png`, `--save FILE.safetensors` (PyTorch's
+//! FILE.png`, `--logdir DIR` (TensorBoard: each step's loss, each epoch's loss and accuracies,
+//! the graph; default `runs/lenet`), `--save FILE.safetensors` (PyTorch's
 //! names: `0.weight`, `3.bias`, ... as d2l's `nn.Sequential` saves them), `--load FILE` (start
 //! from these weights, or evaluate with `--epochs 0`), `--checkpoint FILE` (after every epoch,
 //! save the weights, the optimizer's state and the epoch), `--resume FILE` (go on from such a
@@ -105,6 +106,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             ),
             ("optimizer", "sgd or adam (default: the recipe's)"),
             ("plot", "draw the curves into this PNG file"),
+            (
+                "logdir",
+                "TensorBoard log folder for the curves and the graph (default runs/lenet)",
+            ),
             ("save", "save the weights to this safetensors file"),
             ("load", "load weights from this safetensors file first"),
             (
@@ -160,6 +165,10 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             );
         }
     }
+    let mut board = common::Board::from_flags(&flags, "lenet")?;
+    if let Some(w) = board.writer() {
+        w.add_graph::<Tensor<(usize, U1, U28, U28)>, _>(&net);
+    }
     let sets = (&train, &test);
     // what a resumed run must share with the run it continues
     let run_id = format!("{recipe} {optimizer} lr {lr} batch {batch} seed {seed} data {data}");
@@ -170,8 +179,8 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         training,
     };
     let curves = match optimizer.as_str() {
-        "sgd" => run.fit(&mut net, SGD::new(lr))?,
-        "adam" => run.fit(&mut net, Adam::new(lr))?,
+        "sgd" => run.fit(&mut net, SGD::new(lr), &mut board)?,
+        "adam" => run.fit(&mut net, Adam::new(lr), &mut board)?,
         other => return Err(format!("--optimizer: sgd or adam, not {other}").into()),
     };
     println!("\n{net}");
@@ -192,11 +201,12 @@ struct Run<'a> {
 
 impl Run<'_> {
     /// Trains `net` with `opt`, first resuming from `--resume` and saving `--checkpoint`
-    /// after every epoch when asked.
+    /// after every epoch when asked, logging to `board`.
     fn fit<O: Optimizer<f32>>(
         &self,
         net: &mut LeNet,
         mut opt: O,
+        board: &mut common::Board,
     ) -> Result<common::Curves, Box<dyn std::error::Error>> {
         let mut first = 1;
         if let Some(path) = self.flags.opt("resume") {
@@ -226,6 +236,7 @@ impl Run<'_> {
             self.sets,
             self.training,
             first,
+            board,
             |epoch, net, opt| {
                 if let Some(path) = &checkpoint {
                     Checkpoint::new()

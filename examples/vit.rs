@@ -144,10 +144,18 @@ pub fn fit(
 ) -> Result<common::Curves, Box<dyn std::error::Error>> {
     let mut opt = AdamW::new(training.2).with_weight_decay(0.05);
     let mut schedule = CosineAnnealingLR::new(&mut opt, training.0, 0.0);
-    common::fit_from(net, &mut opt, sets, training, 1, |_, _, opt| {
-        schedule.step(opt);
-        Ok(())
-    })
+    common::fit_from(
+        net,
+        &mut opt,
+        sets,
+        training,
+        1,
+        &mut common::Board::off(),
+        |_, _, opt| {
+            schedule.step(opt);
+            Ok(())
+        },
+    )
 }
 
 fn run() -> Result<(), Box<dyn std::error::Error>> {

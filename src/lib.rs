@@ -22,8 +22,12 @@ pub mod plot;
 mod rng;
 pub mod shape;
 pub mod tensor;
+#[cfg(feature = "tensorboard")]
+pub mod tensorboard;
 #[cfg(feature = "proptest")]
 pub mod testing;
+#[cfg(feature = "vision")]
+pub mod vision;
 
 pub use error::{Error, Result};
 pub use kernels::simd::{cpu_info, fma_peak_gflops, CpuInfo, Level};

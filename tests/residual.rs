@@ -144,6 +144,42 @@ fn blocks_chain_in_a_network_and_its_shape_table_reaches_inside_them() {
     assert_eq!(s.total_params, net.num_params());
 }
 
+/// The layer graph (what TensorBoard's `add_graph` draws) of blocks in a network: the branch
+/// and the shortcut leave the block's input, an `Add` joins them, `then` follows the sum.
+#[test]
+fn a_blocks_graph_forks_at_its_input_and_joins_at_the_sum() {
+    let net = two_stages(&mut Rng::seed(4));
+    let g = layer_graph::<Tensor<(usize, U4, U8, U8), f64>, _>(&net);
+    let at = |name: &str| {
+        g.nodes()
+            .iter()
+            .position(|n| n.name == name)
+            .unwrap_or_else(|| panic!("no node {name}: {g:?}"))
+    };
+    let node = |name: &str| &g.nodes()[at(name)];
+    // layer1: no projection, so the sum adds the block's input (the network's input) itself
+    assert_eq!(node("layer1.conv1").inputs, [0]);
+    assert_eq!(node("layer1.add").inputs, [at("layer1.bn2"), 0]);
+    assert_eq!(node("layer1.add").layer, "Add()");
+    // `then = relu` after the sum, and layer2 fed by it
+    let then = g
+        .nodes()
+        .iter()
+        .rposition(|n| n.name == "layer1.relu")
+        .unwrap();
+    assert_eq!(g.nodes()[then].inputs, [at("layer1.add")]);
+    assert_eq!(node("layer2.conv1").inputs, [then]);
+    // layer2's projection starts from layer2's input too, and the sum takes both ends
+    assert_eq!(node("layer2.downsample.0").inputs, [then]);
+    assert_eq!(
+        node("layer2.add").inputs,
+        [at("layer2.bn2"), at("layer2.downsample.1")]
+    );
+    assert_eq!(node("layer2.add").output, "(N, 8, 4, 4)");
+    assert_eq!(node("fc").output, "(N, 3)");
+    assert_eq!(g.tip(), at("fc"));
+}
+
 #[test]
 fn gradients_flow_through_the_branch_and_the_shortcut() {
     let mut rng = Rng::seed(5);

@@ -164,6 +164,68 @@ pub fn plot_if_asked(flags: &Flags, curves: &Curves) -> Result<(), Box<dyn std::
     Ok(())
 }
 
+/// A run's TensorBoard log: the scalars of each step and epoch, into `--logdir` (default
+/// `runs/<example>`), when the `tensorboard` feature is on; nothing otherwise.
+pub struct Board {
+    #[cfg(feature = "tensorboard")]
+    writer: Option<stensor::tensorboard::SummaryWriter>,
+}
+
+impl Board {
+    /// No log.
+    pub fn off() -> Board {
+        Board {
+            #[cfg(feature = "tensorboard")]
+            writer: None,
+        }
+    }
+
+    /// A log into `--logdir`, or `runs/<example>`, saying where and how to open it.
+    #[cfg(feature = "tensorboard")]
+    pub fn from_flags(flags: &Flags, example: &str) -> Result<Board, Box<dyn std::error::Error>> {
+        let dir = flags
+            .opt("logdir")
+            .unwrap_or_else(|| format!("runs/{example}"));
+        let writer = stensor::tensorboard::SummaryWriter::new(&dir)?;
+        println!("logging to {dir} (open it with: tensorboard --logdir {dir})");
+        Ok(Board {
+            writer: Some(writer),
+        })
+    }
+
+    /// The writer, to log more than scalars.
+    #[cfg(feature = "tensorboard")]
+    pub fn writer(&mut self) -> Option<&mut stensor::tensorboard::SummaryWriter> {
+        self.writer.as_mut()
+    }
+
+    /// A training step's loss.
+    pub fn step(&mut self, _step: u64, _loss: f64) {
+        #[cfg(feature = "tensorboard")]
+        if let Some(w) = &mut self.writer {
+            w.add_scalar("loss/train_step", _loss, _step);
+        }
+    }
+
+    /// An epoch's mean loss, train and test accuracy; flushed, so TensorBoard shows it now.
+    pub fn epoch(
+        &mut self,
+        _epoch: usize,
+        _values: [f64; 3],
+    ) -> Result<(), Box<dyn std::error::Error>> {
+        #[cfg(feature = "tensorboard")]
+        if let Some(w) = &mut self.writer {
+            let [loss, acc, test_acc] = _values;
+            let e = _epoch as u64;
+            w.add_scalar("loss/train", loss, e);
+            w.add_scalar("accuracy/train", acc, e);
+            w.add_scalar("accuracy/test", test_acc, e);
+            w.flush()?;
+        }
+        Ok(())
+    }
+}
+
 /// A network that classifies `C x H x W` images into ten classes, traced or not.
 pub trait Classifier<C: ConstDim, H: ConstDim, W: ConstDim>: Module
     + Forward<Tensor<(usize, C, H, W), f32, Tape<f32>>, Output = Tensor<(usize, U10), f32, Tape<f32>>>
@@ -233,18 +295,23 @@ pub fn fit<C: ConstDim, H: ConstDim, W: ConstDim>(
     sets: (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
     training: Training,
 ) -> Curves {
-    fit_from(net, opt, sets, training, 1, |_, _, _| Ok(())).expect("the epoch hook does not fail")
+    fit_from(net, opt, sets, training, 1, &mut Board::off(), |_, _, _| {
+        Ok(())
+    })
+    .expect("the epoch hook does not fail")
 }
 
 /// [`fit`] from epoch `first` on (a resumed run: `seed + e` shuffles epoch `e` as in a run
-/// never stopped), calling `after_epoch(e, net, opt)` after each epoch (to save a checkpoint,
-/// or step a learning-rate schedule).
+/// never stopped), logging each step's loss and each epoch's figures to `board`, calling
+/// `after_epoch(e, net, opt)` after each epoch (to save a checkpoint, or step a learning-rate
+/// schedule).
 pub fn fit_from<C: ConstDim, H: ConstDim, W: ConstDim, N, O>(
     net: &mut N,
     opt: &mut O,
     (train, test): (&ImageDataset<C, H, W>, &ImageDataset<C, H, W>),
     (epochs, batch, _, seed): Training,
     first: usize,
+    board: &mut Board,
     mut after_epoch: impl FnMut(usize, &N, &mut O) -> Result<(), Box<dyn std::error::Error>>,
 ) -> Result<Curves, Box<dyn std::error::Error>>
 where
@@ -261,8 +328,15 @@ where
             .with_style(style.clone())
             .with_prefix(format!("epoch {epoch:>2}/{epochs}"));
         let t0 = Instant::now();
+        let steps_before = ((epoch - 1) * train.len().div_ceil(batch)) as u64;
+        let (mut step, mut total_before, mut seen_before) = (0, 0.0, 0);
         let (loss, acc) = train_epoch(net, opt, train, batch, seed + epoch as u64, |l, a, n| {
             bar.inc(1);
+            // the step's own loss, from the running mean before and after it
+            step += 1;
+            let step_loss = (l * n as f64 - total_before) / (n - seen_before) as f64;
+            (total_before, seen_before) = (l * n as f64, n);
+            board.step(steps_before + step, step_loss);
             bar.set_message(format!(
                 "loss {l:.3}, train acc {a:.3}, {:.0} examples/s",
                 n as f64 / t0.elapsed().as_secs_f64()
@@ -279,6 +353,7 @@ where
         for (curve, v) in curves.iter_mut().zip([loss, acc, test_acc]) {
             curve.push((epoch as f64, v));
         }
+        board.epoch(epoch, [loss, acc, test_acc])?;
         after_epoch(epoch, net, opt)?;
     }
     let run = (first..=epochs).count();

@@ -858,15 +858,22 @@ fn summary_impl(p: &Parsed) -> TokenStream2 {
         |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
     );
     let (impl_g, _, where_c) = generics.split_for_impl();
-    let children = p.fields.iter().filter(|f| f.role == Role::Child);
-    let steps = children.zip(&inputs).map(|(f, x)| {
+    let children: Vec<&Field> = p.fields.iter().filter(|f| f.role == Role::Child).collect();
+    let steps = children.iter().zip(&inputs).map(|(f, x)| {
         let (member, fname) = (&f.member, &f.name);
         quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); }
+    });
+    let nodes = children.iter().zip(&inputs).map(|(f, x)| {
+        let (member, fname) = (&f.member, &f.name);
+        quote! { ::stensor::nn::Summarize::<#x>::graph(&self.#member, &::stensor::nn::join(prefix, #fname), graph); }
     });
     quote! {
         impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
             fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
                 #( #steps )*
+            }
+            fn graph(&self, prefix: &str, graph: &mut ::stensor::nn::LayerGraph) {
+                #( #nodes )*
             }
         }
     }
@@ -973,30 +980,56 @@ fn residual_summary_impl(p: &Parsed) -> TokenStream2 {
         |ty, x| syn::parse_quote!(#ty: ::stensor::nn::Forward<#x> + ::stensor::nn::Summarize<#x>),
     );
     let (impl_g, _, where_c) = generics.split_for_impl();
-    let row = |f: &Field, x: &syn::Type| {
+    // `method` is `summary_rows` (into `rows`) or `graph` (into `graph`)
+    let call = |f: &Field, x: &syn::Type, method: &str| {
         let (member, fname) = (&f.member, &f.name);
-        quote! { ::stensor::nn::Summarize::<#x>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); }
+        let out = if method == "graph" { "graph" } else { "rows" };
+        let (method, out) = (
+            quote::format_ident!("{method}"),
+            quote::format_ident!("{out}"),
+        );
+        quote! { ::stensor::nn::Summarize::<#x>::#method(&self.#member, &::stensor::nn::join(prefix, #fname), #out); }
     };
-    let branch = p
+    let branch: Vec<&Field> = p
         .fields
         .iter()
-        .filter(|f| f.role == Role::Child && !f.shortcut);
-    let mut steps: Vec<TokenStream2> = branch.zip(&inputs).map(|(f, x)| row(f, x)).collect();
-    if let Some(f) = p.fields.iter().find(|f| f.shortcut) {
-        steps.push(row(f, &syn::parse_quote!(__StensorInput)));
-    }
-    if let Some(f) = p
+        .filter(|f| f.role == Role::Child && !f.shortcut)
+        .collect();
+    let shortcut = p.fields.iter().find(|f| f.shortcut);
+    let then = p
         .then
         .as_ref()
-        .and_then(|m| p.fields.iter().find(|f| &f.member == m))
-    {
-        let (member, fname) = (&f.member, &f.name);
-        steps.push(quote! { ::stensor::nn::Summarize::<#sum>::summary_rows(&self.#member, &::stensor::nn::join(prefix, #fname), rows); });
-    }
+        .and_then(|m| p.fields.iter().find(|f| &f.member == m));
+    let input: syn::Type = syn::parse_quote!(__StensorInput);
+    let steps_of = |method: &str| {
+        let branch: Vec<TokenStream2> = branch
+            .iter()
+            .zip(&inputs)
+            .map(|(f, x)| call(f, x, method))
+            .collect();
+        let short: Vec<TokenStream2> = shortcut.iter().map(|f| call(f, &input, method)).collect();
+        let then: Vec<TokenStream2> = then.iter().map(|f| call(f, &sum, method)).collect();
+        (branch, short, then)
+    };
+    let (rows_branch, rows_short, rows_then) = steps_of("summary_rows");
+    let (graph_branch, graph_short, graph_then) = steps_of("graph");
     quote! {
         impl #impl_g ::stensor::nn::Summarize<__StensorInput> for #name #ty_g #where_c {
             fn summary_rows(&self, prefix: &str, rows: &mut ::std::vec::Vec<::stensor::nn::SummaryRow>) {
-                #( #steps )*
+                #( #rows_branch )*
+                #( #rows_short )*
+                #( #rows_then )*
+            }
+            // the branch and the shortcut both from the block's input, then their sum
+            fn graph(&self, prefix: &str, graph: &mut ::stensor::nn::LayerGraph) {
+                let input = graph.tip();
+                #( #graph_branch )*
+                let branch = graph.tip();
+                graph.set_tip(input);
+                #( #graph_short )*
+                let shortcut = graph.tip();
+                graph.add(&::stensor::nn::join(prefix, "add"), branch, shortcut);
+                #( #graph_then )*
             }
         }
     }

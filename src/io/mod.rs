@@ -29,6 +29,8 @@
 //! type and the file's names ([`crate::nn::Build`]), with no random initialisation first.
 
 mod checkpoint;
+#[cfg(any(feature = "plot", feature = "tensorboard"))]
+pub(crate) mod png;
 
 pub use checkpoint::{Checkpoint, CheckpointFile};
 

@@ -751,6 +751,169 @@ pub trait Summarize<X> {
     /// assert_eq!((rows[0].name.as_str(), rows[0].output.as_str()), ("fc", "(3, 2)"));
     /// ```
     fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>);
+
+    /// Adds this module's layers to `graph`, fed by its current tip ([`LayerGraph`]): by
+    /// default its rows one after the other; chains pass the call on to their layers, and a
+    /// residual block draws its branch and shortcut from the same input and their sum.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{LayerGraph, Linear, ReLU, Summarize};
+    /// let mut g = LayerGraph::new("(N, 4)");
+    /// let net = (Linear::<U4, U3>::new(&mut Rng::seed(0)), ReLU);
+    /// Summarize::<Tensor<(usize, U4)>>::graph(&net, "", &mut g);
+    /// assert_eq!(g.nodes()[2].inputs, [1]);
+    /// ```
+    fn graph(&self, prefix: &str, graph: &mut LayerGraph) {
+        let mut rows = vec![];
+        self.summary_rows(prefix, &mut rows);
+        for row in rows {
+            graph.push(row);
+        }
+    }
+}
+
+/// One node of a [`LayerGraph`]: the network's input, a layer, or a residual sum.
+///
+/// ```
+/// use stensor::nn::LayerGraph;
+/// let g = LayerGraph::new("(N, 3, 32, 32)");
+/// assert_eq!((g.nodes()[0].name.as_str(), g.nodes()[0].output.as_str()), ("input", "(N, 3, 32, 32)"));
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GraphNode {
+    /// The layer's dotted name (`input` for the network's input, `<block>.add` for a sum).
+    pub name: String,
+    /// The layer as PyTorch prints it (`Add()` for a residual sum, empty for the input).
+    pub layer: String,
+    /// The nodes whose outputs it takes, by index.
+    pub inputs: Vec<usize>,
+    /// Its output's static shape.
+    pub output: String,
+}
+
+/// A network's layers as a graph, from its types alone: what [`Summarize::graph`] builds and
+/// TensorBoard's `add_graph` draws. Nodes are in the order they run; the tip is the node whose
+/// output the next layer takes.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{layer_graph, Linear, ReLU};
+/// let net = (Linear::<U4, U8>::new(&mut Rng::seed(0)), ReLU);
+/// let g = layer_graph::<Tensor<(usize, U4)>, _>(&net);
+/// let names: Vec<&str> = g.nodes().iter().map(|n| n.name.as_str()).collect();
+/// assert_eq!(names, ["input", "0", "1"]);
+/// assert_eq!(g.nodes()[1].output, "(N, 8)");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LayerGraph {
+    nodes: Vec<GraphNode>,
+    tip: usize,
+}
+
+impl LayerGraph {
+    /// A graph of one node, the network's input of shape `input`.
+    ///
+    /// ```
+    /// assert_eq!(stensor::nn::LayerGraph::new("(2, 3)").nodes().len(), 1);
+    /// ```
+    pub fn new(input: &str) -> Self {
+        LayerGraph {
+            nodes: vec![GraphNode {
+                name: "input".into(),
+                layer: String::new(),
+                inputs: vec![],
+                output: input.into(),
+            }],
+            tip: 0,
+        }
+    }
+
+    /// The nodes, the input first.
+    ///
+    /// ```
+    /// assert_eq!(stensor::nn::LayerGraph::new("(2, 3)").nodes()[0].inputs, Vec::<usize>::new());
+    /// ```
+    pub fn nodes(&self) -> &[GraphNode] {
+        &self.nodes
+    }
+
+    /// The node whose output the next layer takes.
+    ///
+    /// ```
+    /// assert_eq!(stensor::nn::LayerGraph::new("(2, 3)").tip(), 0);
+    /// ```
+    pub fn tip(&self) -> usize {
+        self.tip
+    }
+
+    /// Makes node `node` the tip (a residual block goes back to its input for the shortcut).
+    ///
+    /// ```
+    /// use stensor::nn::{LayerGraph, SummaryRow};
+    /// let mut g = LayerGraph::new("(2,)");
+    /// g.push(SummaryRow { name: "a".into(), layer: "ReLU()".into(), input: "(2,)".into(), output: "(2,)".into(), params: 0 });
+    /// g.set_tip(0);
+    /// assert_eq!(g.tip(), 0);
+    /// ```
+    pub fn set_tip(&mut self, node: usize) {
+        assert!(node < self.nodes.len(), "set_tip: no node {node}");
+        self.tip = node;
+    }
+
+    /// Adds a layer fed by the tip; it becomes the tip. Returns its index.
+    ///
+    /// ```
+    /// use stensor::nn::{LayerGraph, SummaryRow};
+    /// let mut g = LayerGraph::new("(2,)");
+    /// let i = g.push(SummaryRow { name: "act".into(), layer: "ReLU()".into(), input: "(2,)".into(), output: "(2,)".into(), params: 0 });
+    /// assert_eq!((i, g.tip(), g.nodes()[i].inputs.clone()), (1, 1, vec![0]));
+    /// ```
+    pub fn push(&mut self, row: SummaryRow) -> usize {
+        self.nodes.push(GraphNode {
+            name: row.name,
+            layer: row.layer,
+            inputs: vec![self.tip],
+            output: row.output,
+        });
+        self.tip = self.nodes.len() - 1;
+        self.tip
+    }
+
+    /// Adds the sum of nodes `a` and `b` (a residual connection) named `name`, with `a`'s
+    /// shape; it becomes the tip. Returns its index.
+    ///
+    /// ```
+    /// use stensor::nn::LayerGraph;
+    /// let mut g = LayerGraph::new("(2,)");
+    /// let s = g.add("block.add", 0, 0);
+    /// assert_eq!((g.nodes()[s].layer.as_str(), g.nodes()[s].inputs.clone()), ("Add()", vec![0, 0]));
+    /// ```
+    pub fn add(&mut self, name: &str, a: usize, b: usize) -> usize {
+        let output = self.nodes[a].output.clone();
+        self.nodes.push(GraphNode {
+            name: name.into(),
+            layer: "Add()".into(),
+            inputs: vec![a, b],
+            output,
+        });
+        self.tip = self.nodes.len() - 1;
+        self.tip
+    }
+}
+
+/// The [`LayerGraph`] of `net` for input type `X`, computed from the types alone (nothing runs).
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::nn::{layer_graph, Linear};
+/// let g = layer_graph::<Tensor<(U5, U4)>, _>(&(Linear::<U4, U2>::new(&mut Rng::seed(0)),));
+/// assert_eq!(g.nodes()[0].output, "(5, 4)");
+/// ```
+pub fn layer_graph<X: TensorType, M: Summarize<X>>(net: &M) -> LayerGraph {
+    let mut g = LayerGraph::new(&X::shape_string());
+    net.graph("", &mut g);
+    g
 }
 
 /// The layer / input size / output size table of a network for input type `X`, computed from

@@ -13,7 +13,7 @@
 //! assert_eq!(y.dims(), [3, 2]);
 //! ```
 
-use super::{join, Forward, Summarize, SummaryRow};
+use super::{join, Forward, LayerGraph, Summarize, SummaryRow};
 
 /// The type a chain of layers makes of input `X`: `chain_out!(X; A, B)` is
 /// `<B as Forward<<A as Forward<X>>::Output>>::Output` (`X` for no layer).
@@ -51,6 +51,13 @@ macro_rules! tuple_impls {
                     &self.$ri,
                     &join(prefix, stringify!($ri)),
                     rows,
+                );)*
+            }
+            fn graph(&self, prefix: &str, graph: &mut LayerGraph) {
+                $(Summarize::<chain_out!(X; $($pre),*)>::graph(
+                    &self.$ri,
+                    &join(prefix, stringify!($ri)),
+                    graph,
                 );)*
             }
         }
