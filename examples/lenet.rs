@@ -29,7 +29,7 @@
 #![allow(clippy::type_complexity)]
 
 #[path = "common/mod.rs"]
-mod common;
+pub mod common;
 
 /// About how many steps of SGD (lr 0.9, batch 256) the sigmoid LeNet spends at chance accuracy
 /// before it starts to learn (measured on the full data: 0.10 after 235 steps, 0.58 after 470).

@@ -8,6 +8,8 @@ extern crate self as stensor;
 
 pub mod autograd;
 pub mod data;
+#[cfg(feature = "mpi")]
+pub mod distributed;
 mod element;
 pub mod error;
 pub mod gradcheck;

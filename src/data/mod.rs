@@ -36,9 +36,11 @@
 //! unpacked) from <https://www.cs.toronto.edu/~kriz/cifar.html>.
 
 mod idx;
+mod sampler;
 mod seq;
 
 pub use idx::{read_idx, read_idx_with_limit, write_idx, IdxArray, IDX_DEFAULT_LIMIT};
+pub use sampler::DistributedSampler;
 pub use seq::{pad_ids, pad_sequence, padding_mask, DataLoader, Dataset};
 
 use crate::shape::{ConstDim, Dim};
@@ -561,6 +563,37 @@ impl<C: ConstDim, H: ConstDim, W: ConstDim> ImageDataset<C, H, W> {
     pub fn batches_of(&self, batch_size: usize) -> Batches<'_, usize, C, H, W> {
         assert!(batch_size > 0, "batch_size should be a positive integer");
         Batches::new(self, batch_size, false)
+    }
+
+    /// The examples at `indices`, in that order, in batches of `batch_size` (a sampler's
+    /// shard: [`DistributedSampler::indices`]). An index past the dataset is an error.
+    ///
+    /// # Panics
+    /// If `batch_size` is 0.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let ds = stensor::data::ImageDataset::<U1, U1, U1>::from_bytes(vec![0; 5], vec![0, 1, 2, 3, 4], 5).unwrap();
+    /// let labels: Vec<Vec<usize>> = ds.batches_in(&[4, 0, 2], 2).unwrap().map(|(_, y)| y).collect();
+    /// assert_eq!(labels, [vec![4, 0], vec![2]]);
+    /// assert!(ds.batches_in(&[5], 2).is_err());
+    /// ```
+    pub fn batches_in(
+        &self,
+        indices: &[usize],
+        batch_size: usize,
+    ) -> Result<Batches<'_, usize, C, H, W>, crate::Error> {
+        assert!(batch_size > 0, "batch_size should be a positive integer");
+        if let Some(&i) = indices.iter().find(|&&i| i >= self.len()) {
+            return Err(crate::Error::Index {
+                op: "ImageDataset::batches_in".into(),
+                index: i as i64,
+                size: self.len(),
+            });
+        }
+        let mut b = Batches::new(self, batch_size, false);
+        b.order = indices.to_vec();
+        Ok(b)
     }
 }
 

@@ -1,0 +1,258 @@
+//! Data-parallel training over MPI, proved on the seed LeNet: run under
+//! `mpirun -np 2` (`tests/ddp.sh` builds and runs it; alone it is a world of one and checks the
+//! same things trivially). Each rank also computes the one-process reference itself.
+//!
+//! - 2 ranks with half a batch each end, after 20 steps of SGD with momentum (lr 0.1), with the
+//!   parameters of 1 process with the whole batch (within 1e-5 relative), and the ranks'
+//!   parameters are bit-identical; the same with Adam.
+//! - Every rank starts from rank 0's weights whatever its seed.
+//! - `sync_every(2)` adds two steps' gradients up locally and averages them on the second call.
+//! - Buffers (batch norm's running statistics) follow rank 0 before each forward.
+//! - A parameter without a gradient is an error on the rank that lacks it.
+//! - The sampler's shards partition the epoch.
+//!
+//! A test without the harness: `main` runs the checks in order on every rank (MPI is
+//! initialised once per process) and ends with `N passed, 0 failed`.
+
+#[allow(dead_code, unused_imports)]
+#[path = "../examples/lenet.rs"]
+mod lenet;
+
+use lenet::LeNet;
+use stensor::data::{DistributedSampler, ImageDataset, Split};
+use stensor::distributed::{DistError, DistributedDataParallel, ProcessGroup};
+use stensor::loss::CrossEntropyLoss;
+use stensor::nn::{BatchNorm1d, Forward, Linear, Module, TensorKind};
+use stensor::optim::{Adam, Optimizer, SGD};
+use stensor::prelude::*;
+use stensor::tensor::{Values, ValuesMut};
+
+const BATCH: usize = 32;
+const STEPS: usize = 20;
+
+/// Every parameter value of `net`, in order.
+fn params(net: &impl Module) -> Vec<f32> {
+    let mut out = vec![];
+    net.visit("", &mut |_, t| {
+        if let (TensorKind::Parameter, Values::F32(v)) = (t.kind, &t.values) {
+            out.extend_from_slice(v);
+        }
+    });
+    out
+}
+
+/// One SGD/Adam step of `net` on the examples `idx` of `data` (mean cross-entropy).
+fn grads_on(net: &LeNet, data: &ImageDataset<U1, U28, U28>, idx: &[usize]) -> Gradients<f32> {
+    let (x, y) = data.batches_in(idx, idx.len()).unwrap().next().unwrap();
+    CrossEntropyLoss::default()
+        .forward(net.forward(x.trace_no_grad()), &y)
+        .backward()
+}
+
+/// `STEPS` steps with `opt`: the reference on the whole batch in this process, and the
+/// data-parallel run on this rank's share of it. Returns the largest relative difference and
+/// whether this rank's parameters equal rank 0's bit for bit.
+fn train_both<O: Optimizer<f32>>(
+    pg: &ProcessGroup,
+    data: &ImageDataset<U1, U28, U28>,
+    make: impl Fn() -> O,
+) -> (f64, bool) {
+    let (rank, size) = (pg.rank(), pg.size());
+    let per = BATCH / size;
+    let mut reference = LeNet::new(7);
+    let mut ref_opt = make();
+    // every rank starts from its own seed: the wrapper must make them equal
+    let mut net = LeNet::new(7 + rank as u64 * 1000);
+    let mut ddp = DistributedDataParallel::new(pg, &mut net);
+    let mut opt = make();
+    for step in 0..STEPS {
+        let batch: Vec<usize> = (step * BATCH..(step + 1) * BATCH).collect();
+        let g = grads_on(&reference, data, &batch);
+        ref_opt.step(&mut reference, &g);
+        ddp.before_forward(&mut net);
+        let mut g = grads_on(&net, data, &batch[rank * per..(rank + 1) * per]);
+        assert!(ddp.sync(&net, &mut g).unwrap());
+        opt.step(&mut net, &g);
+    }
+    let (a, b) = (params(&net), params(&reference));
+    let scale = b.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+    let worst = a
+        .iter()
+        .zip(&b)
+        .map(|(&x, &y)| f64::from(x - y).abs() / scale)
+        .fold(0.0, f64::max);
+    let mut root = a.clone();
+    pg.broadcast(&mut root);
+    let same = root.iter().zip(&a).all(|(x, y)| x.to_bits() == y.to_bits());
+    (worst, same)
+}
+
+struct Report {
+    passed: usize,
+    failed: usize,
+    rank: usize,
+}
+
+impl Report {
+    fn check(&mut self, what: &str, ok: bool, detail: String) {
+        if ok {
+            self.passed += 1;
+        } else {
+            self.failed += 1;
+        }
+        if self.rank == 0 || !ok {
+            println!(
+                "{} rank {}: {what} {detail}",
+                if ok { "ok  " } else { "FAIL" },
+                self.rank
+            );
+        }
+    }
+}
+
+fn main() {
+    let pg = ProcessGroup::init().unwrap();
+    let mut r = Report {
+        passed: 0,
+        failed: 0,
+        rank: pg.rank(),
+    };
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/data/fashion-mnist-subset");
+    let data = ImageDataset::fashion_mnist(dir, Split::Train)
+        .unwrap()
+        .take(BATCH * STEPS);
+
+    // the ranks start equal whatever their seeds
+    let mut net = LeNet::new(100 + pg.rank() as u64);
+    let _ddp = DistributedDataParallel::new(&pg, &mut net);
+    let mut root = params(&net);
+    pg.broadcast(&mut root);
+    r.check(
+        "rank 0's weights everywhere at the start",
+        root == params(&net),
+        String::new(),
+    );
+
+    let (worst, same) = train_both(&pg, &data, || SGD::new(0.1).with_momentum(0.9));
+    r.check(
+        "SGD momentum: 2 ranks x B/2 == 1 process x B",
+        worst <= 1e-5,
+        format!("(largest relative difference {worst:.2e})"),
+    );
+    r.check("SGD momentum: ranks bit-identical", same, String::new());
+    let (worst, same) = train_both(&pg, &data, || Adam::new(0.001));
+    r.check(
+        "Adam: 2 ranks x B/2 == 1 process x B",
+        worst <= 1e-5,
+        format!("(largest relative difference {worst:.2e})"),
+    );
+    r.check("Adam: ranks bit-identical", same, String::new());
+
+    // sync_every(2): the first call keeps the gradients local, the second averages their sum
+    let mut fc = Linear::<U3, U2>::new(&mut Rng::seed(1));
+    let mut ddp = DistributedDataParallel::new(&pg, &mut fc).sync_every(2);
+    let grads = |seed: u64| {
+        let x = Tensor::<(U4, U3)>::rand_uniform(seed, -1.0, 1.0);
+        fc.forward(x.trace_no_grad()).square().sum().backward()
+    };
+    let rank = pg.rank() as u64;
+    let mut g1 = grads(10 + rank);
+    let before = g1.by_id(fc.weight.id()).unwrap().to_vec();
+    let first = ddp.sync(&fc, &mut g1).unwrap();
+    r.check(
+        "sync_every(2): no step after the first call",
+        !first && g1.by_id(fc.weight.id()).unwrap() == &before[..],
+        String::new(),
+    );
+    let mut g2 = grads(20 + rank);
+    let mut want: Vec<f32> = before
+        .iter()
+        .zip(g2.by_id(fc.weight.id()).unwrap())
+        .map(|(a, b)| (a + b) / pg.size() as f32)
+        .collect();
+    pg.all_reduce_sum(&mut want);
+    let second = ddp.sync(&fc, &mut g2).unwrap();
+    let got = g2.by_id(fc.weight.id()).unwrap();
+    let close = got
+        .iter()
+        .zip(&want)
+        .all(|(a, b)| (a - b).abs() <= 1e-6 * b.abs().max(1.0));
+    r.check(
+        "sync_every(2): the second call averages the sum",
+        second && close,
+        String::new(),
+    );
+
+    // buffers follow rank 0 before each forward
+    let mut bn = BatchNorm1d::<U3>::new();
+    let ddp = DistributedDataParallel::new(&pg, &mut bn);
+    let mark = pg.rank() as f32 + 1.0;
+    bn.visit_mut("", &mut |name, t| {
+        if let (TensorKind::Buffer, ValuesMut::F32(v)) = (t.kind, t.values) {
+            if name == "running_mean" {
+                v.fill(mark);
+            }
+        }
+    });
+    ddp.before_forward(&mut bn);
+    let mut mean = vec![];
+    bn.visit("", &mut |name, t| {
+        if let (TensorKind::Buffer, Values::F32(v)) = (t.kind, &t.values) {
+            if name == "running_mean" {
+                mean = v.to_vec();
+            }
+        }
+    });
+    r.check(
+        "buffers broadcast from rank 0",
+        mean == [1.0; 3],
+        format!("{mean:?}"),
+    );
+
+    // a parameter without a gradient is an error naming it
+    let unused = Linear::<U3, U2>::new(&mut Rng::seed(2));
+    let mut fc2 = (Linear::<U3, U2>::new(&mut Rng::seed(3)), unused);
+    let mut ddp = DistributedDataParallel::new(&pg, &mut fc2);
+    let mut g = fc2
+        .0
+        .forward(Tensor::<(U1, U3)>::ones().trace_no_grad())
+        .sum()
+        .backward();
+    let err = ddp.sync(&fc2, &mut g).unwrap_err();
+    r.check(
+        "a missing gradient is an error naming the parameter",
+        err == DistError::MissingGradient {
+            name: "1.weight".into(),
+        },
+        format!("{err}"),
+    );
+
+    // the sampler's shards partition an epoch
+    let len = 1001;
+    let mut counts = vec![0i64; len];
+    let mut s = DistributedSampler::new(len, pg.size(), pg.rank())
+        .unwrap()
+        .seed(5);
+    s.set_epoch(3);
+    for i in s.indices() {
+        counts[i] += 1;
+    }
+    pg.all_reduce_sum(&mut counts);
+    let total: i64 = counts.iter().sum();
+    r.check(
+        "sampler shards cover the epoch, padded to equal shares",
+        counts.iter().all(|&c| c >= 1) && total as usize == len.div_ceil(pg.size()) * pg.size(),
+        String::new(),
+    );
+
+    let mut tally = [r.passed as i64, r.failed as i64];
+    pg.all_reduce_sum(&mut tally);
+    if pg.is_root() {
+        println!("ranks {}", pg.size());
+        println!("ddp: {} passed, {} failed", tally[0], tally[1]);
+    }
+    pg.barrier();
+    if tally[1] > 0 {
+        std::process::exit(1);
+    }
+}
