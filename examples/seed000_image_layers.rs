@@ -26,8 +26,8 @@ use stensor::nn::init::xavier_normal_;
 use stensor::nn::*;
 use stensor::prelude::*;
 use stensor::vision::{
-    make_grid, read_image, read_image_resized, resize, save_image, Filter, GridOptions, ImageError,
-    Interpolation,
+    read_image, read_image_resized, resize, save_image, save_image_with, Channels, Filter,
+    GridOptions, ImageError, Interpolation,
 };
 
 type Photo = Tensor<(U1, U3, U512, U512)>;
@@ -84,64 +84,47 @@ pub fn layers(
     };
     let x: Photo = img.unsqueeze::<0>();
     println!("input {photo}: {:?}", x.dims());
-    let save = |name: &str, t: &Tensor<(U1, usize, usize)>| -> Result<(), ImageError> {
-        save_image(t, out.join(name))
-    };
-    let grey = |t: Tensor<(U1, U1, usize, usize)>| t.squeeze::<0>();
-    let runtime = |t: Tensor<(U1, U1, U510, U510)>| -> Tensor<(U1, U1, usize, usize)> {
-        let d = t.dims();
-        Tensor::from_dims_vec(&d, t.to_vec()).expect("same dims")
-    };
-    save_image(&x.clone().squeeze::<0>(), out.join("input.png"))?;
+    // each result as a picture of its own (a batch of one is saved as that one picture), and
+    // as a 256x256 tile of the overview
+    let mut tiles: Vec<f32> = vec![];
+    keep(out, &mut tiles, "input.png", &x)?;
 
     // nn.Conv2d(3, 1, 3) with xavier_normal_ weights
     let mut conv = Conv2d::<U3, U1, U3>::new(&mut rng);
     xavier_normal_(&mut conv.weight, 1.0, &mut rng);
-    let y = conv.forward(x.clone());
-    report(&conv, "512x512", y.dims(), conv_out(512, 3, 1, 0));
-    let conv_map = y.clone();
-    save("conv2d.png", &grey(runtime(y)))?;
+    let conv_map = conv.forward(x.clone());
+    report(&conv, "512x512", conv_map.dims(), conv_out(512, 3, 1, 0));
+    keep(out, &mut tiles, "conv2d.png", &conv_map)?;
 
     // nn.ConvTranspose2d(3, 1, 3, stride=2)
     let mut conv_t = ConvTranspose2d::<U3, U1, U3, U2>::new(&mut rng);
     xavier_normal_(&mut conv_t.weight, 1.0, &mut rng);
     let y = conv_t.forward(x.clone());
     report(&conv_t, "512x512", y.dims(), conv_t_out(512, 3, 2, 0));
-    let d = y.dims();
-    let conv_t_map: Tensor<(U1, usize, usize)> =
-        Tensor::from_dims_vec(&d[1..], y.to_vec()).expect("same values");
-    save("conv_transpose2d.png", &conv_t_map)?;
+    keep(out, &mut tiles, "conv_transpose2d.png", &y)?;
 
     // nn.MaxPool2d((2, 2), stride=(2, 2)) with its indices, nn.AvgPool2d, nn.MaxUnpool2d
     let pool = MaxPool2d::<(U2, U2), (U2, U2)>::new();
     let (pooled, indices) = pool.forward_with_indices(x.clone());
     report(&pool, "512x512", pooled.dims(), conv_out(512, 2, 2, 0));
-    save_image(&pooled.clone().squeeze::<0>(), out.join("maxpool2d.png"))?;
+    keep(out, &mut tiles, "maxpool2d.png", &pooled)?;
     let avg = AvgPool2d::<(U2, U2), (U2, U2)>::new();
     let averaged = avg.forward(x.clone());
     report(&avg, "512x512", averaged.dims(), conv_out(512, 2, 2, 0));
-    save_image(&averaged.clone().squeeze::<0>(), out.join("avgpool2d.png"))?;
+    keep(out, &mut tiles, "avgpool2d.png", &averaged)?;
     let unpool = MaxUnpool2d::<(U2, U2), (U2, U2)>::new();
-    let unpooled = unpool.forward(pooled.clone(), &indices);
-    report(
-        &unpool,
-        "256x256",
-        unpooled.dims(),
-        conv_t_out(256, 2, 2, 0),
-    );
-    save_image(
-        &unpooled.clone().squeeze::<0>(),
-        out.join("maxunpool2d.png"),
-    )?;
+    let unpooled = unpool.forward(pooled, &indices);
+    let unpool_size = conv_t_out(256, 2, 2, 0);
+    report(&unpool, "256x256", unpooled.dims(), unpool_size);
+    keep(out, &mut tiles, "maxunpool2d.png", &unpooled)?;
 
     // activations of the convolution's feature map
-    let acts = [
+    for (name, a) in [
         ("relu", conv_map.clone().relu()),
         ("sigmoid", conv_map.clone().sigmoid()),
         ("tanh", conv_map.clone().tanh()),
-    ];
-    for (name, a) in &acts {
-        save(&format!("{name}.png"), &grey(runtime(a.clone())))?;
+    ] {
+        keep(out, &mut tiles, &format!("{name}.png"), &a)?;
         println!("{name:<9} of the convolution: {:?}", a.dims());
     }
 
@@ -152,33 +135,11 @@ pub fn layers(
     let y = fc.forward(Tensor::<(U1, U3)>::from_array([[1.0, 2.0, 3.0]]));
     println!("{}: [[1, 2, 3]] -> {:?}", show(&fc), y.to_vec());
 
-    // all results side by side, each scaled to 256x256 (grey ones as three channels)
-    let grey3 = |t: &Tensor<(U1, usize, usize)>| -> Tensor<(U3, U256, U256)> {
-        let g: Tensor<(U1, U256, U256)> = resize(t, Interpolation::Bilinear);
-        Tensor::from_vec([g.as_slice(), g.as_slice(), g.as_slice()].concat()).expect("3 planes")
-    };
-    let rgb = |t: Tensor<(U1, U3, U512, U512)>| -> Tensor<(U3, U256, U256)> {
-        let d = t.dims();
-        let t: Tensor<(U3, usize, usize)> =
-            Tensor::from_dims_vec(&d[1..], t.to_vec()).expect("same");
-        resize(&t, Interpolation::Bilinear)
-    };
-    let tiles: Vec<Tensor<(U3, U256, U256)>> = vec![
-        rgb(x.clone()),
-        grey3(&grey(runtime(conv_map))),
-        grey3(&conv_t_map),
-        rgb_small(pooled),
-        rgb_small(averaged),
-        rgb(unpooled),
-        grey3(&grey(runtime(acts[0].1.clone()))),
-        grey3(&grey(runtime(acts[1].1.clone()))),
-        grey3(&grey(runtime(acts[2].1.clone()))),
-    ];
-    let n = tiles.len();
-    let batch: Vec<f32> = tiles.iter().flat_map(|t| t.to_vec()).collect();
+    // all results side by side, 3 to a row
+    let n = tiles.len() / (3 * 256 * 256);
     let batch = Tensor::<(usize, U3, U256, U256)>::from_vec_shaped(
         (n, U3::new(), U256::new(), U256::new()),
-        batch,
+        tiles,
     )?;
     let options = GridOptions {
         nrow: 3,
@@ -186,10 +147,7 @@ pub fn layers(
         pad_value: 1.0,
         ..Default::default()
     };
-    let grid = make_grid(&batch, &options)?;
-    let d = grid.dims();
-    let grid: Tensor<(U3, usize, usize)> = Tensor::from_dims_vec(&d, grid.to_vec())?;
-    save_image(&grid, out.join("overview.jpg"))?;
+    save_image_with(&batch, out.join("overview.jpg"), &options)?;
     println!(
         "saved input, conv2d, conv_transpose2d, maxpool2d, avgpool2d, maxunpool2d, relu, \
          sigmoid, tanh (.png) and overview.jpg (in that order, 3 to a row) to {}",
@@ -198,9 +156,19 @@ pub fn layers(
     Ok(())
 }
 
-/// A pooled `1 x 3 x 256 x 256` picture as its `3 x 256 x 256` tile.
-fn rgb_small(t: Tensor<(U1, U3, U256, U256)>) -> Tensor<(U3, U256, U256)> {
-    t.squeeze::<0>()
+/// Saves a batch of one picture (one or three channels) as `out/name` and appends it to
+/// `tiles` as a three-channel 256x256 tile of the overview.
+fn keep<C: Channels, H: Dim, W: Dim>(
+    out: &std::path::Path,
+    tiles: &mut Vec<f32>,
+    name: &str,
+    t: &Tensor<(U1, C, H, W)>,
+) -> Result<(), ImageError> {
+    save_image(t, out.join(name))?;
+    let small: Tensor<(C, U256, U256)> = resize(&t.clone().squeeze::<0>(), Interpolation::Bilinear);
+    // a grey picture repeated into three channels, as make_grid does
+    tiles.extend(small.as_slice().repeat(3 / C::SIZE));
+    Ok(())
 }
 
 /// Prints a layer, its output size, and the seed's formula's size, which must agree.

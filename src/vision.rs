@@ -124,6 +124,10 @@ impl std::error::Error for ImageError {
 /// assert_eq!(<U1 as Channels>::pixel([255, 0, 0, 255]), [76, 0, 0, 0]);
 /// assert_eq!(<U3 as Channels>::pixel([1, 2, 3, 4])[..3], [1, 2, 3]);
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a picture has 1 (grey), 3 (RGB) or 4 (RGBA) channels, not `{Self}`",
+    label = "the channel dimension of this picture"
+)]
 pub trait Channels: ConstDim {
     /// An RGBA pixel in this mode: the first `SIZE` values are used.
     ///
@@ -227,15 +231,13 @@ fn decode(path: &Path, want: Option<(usize, usize)>) -> Result<image::RgbaImage,
 
 /// `ToTensor` of an RGBA picture in mode `C`: channels first, `value / 255`.
 fn to_tensor<C: Channels, H: Dim, W: Dim>(img: &image::RgbaImage, h: H, w: W) -> Tensor<(C, H, W)> {
-    let (hw, plane) = (img.width() as usize, (img.width() * img.height()) as usize);
+    let plane = h.size() * w.size();
     let mut data = vec![0.0f32; C::SIZE * plane];
     for (i, p) in img.pixels().enumerate() {
-        let px = C::pixel(p.0);
-        for (c, &v) in px.iter().take(C::SIZE).enumerate() {
+        for (c, &v) in C::pixel(p.0).iter().take(C::SIZE).enumerate() {
             data[c * plane + i] = f32::from(v) / 255.0;
         }
     }
-    debug_assert_eq!(hw * h.size(), plane);
     Tensor::from_vec_shaped((C::default(), h, w), data).expect("C x H x W values")
 }
 
@@ -380,6 +382,10 @@ pub fn resize<C: ConstDim, H: ConstDim, W: ConstDim, H0: Dim, W0: Dim>(
 /// use stensor::vision::ChannelsFirst;
 /// assert_eq!(<(usize, U3, U2, U2) as ChannelsFirst<U3>>::plane(&(5, U3::new(), U2::new(), U2::new())), (5, 4));
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "a picture is `(C, H, W)` or a batch `(N, C, H, W)` with its channels `{C}` first: `{Self}` is neither",
+    label = "not a channels-first picture"
+)]
 pub trait ChannelsFirst<C: ConstDim>: Shape {
     /// The number of images and the values per channel plane.
     ///
@@ -556,19 +562,34 @@ pub fn save_image<C: Channels, S: ChannelsFirst<C>>(
     x: &Tensor<S>,
     path: impl AsRef<Path>,
 ) -> Result<(), ImageError> {
+    save_image_with(x, path, &GridOptions::default())
+}
+
+/// [`save_image`] with [`make_grid`]'s options (torchvision's `save_image(tensor, fp,
+/// **kwargs)`): a batch is laid out with them, and `normalize` applies to a single picture too.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::vision::{read_image_any, save_image_with, GridOptions};
+/// let path = std::env::temp_dir().join(format!("stensor-save-with-doc-{}.png", std::process::id()));
+/// let batch = Tensor::<(U4, U3, U2, U2)>::zeros();
+/// save_image_with(&batch, &path, &GridOptions { nrow: 2, padding: 1, ..Default::default() }).unwrap();
+/// assert_eq!(read_image_any::<U3>(&path).unwrap().dims().to_vec(), [3, 7, 7]);
+/// std::fs::remove_file(&path).unwrap();
+/// ```
+pub fn save_image_with<C: Channels, S: ChannelsFirst<C>>(
+    x: &Tensor<S>,
+    path: impl AsRef<Path>,
+    options: &GridOptions,
+) -> Result<(), ImageError> {
     let path = path.as_ref();
+    // one picture (`C x H x W`, or a batch of one) is written as it is unless normalised
     let (n, _) = x.shape().plane();
-    let (c, (h, w), values) = if x.dims().len() == 4 && n != 1 {
-        let grid = grid_values(
-            x.as_slice(),
-            n,
-            C::SIZE,
-            x.shape().size(),
-            &GridOptions::default(),
-        )?;
-        (grid.0, (grid.1, grid.2), grid.3)
-    } else {
+    let (c, (h, w), values) = if n == 1 && !options.normalize {
         (C::SIZE, x.shape().size(), x.to_vec())
+    } else {
+        let (c, h, w, v) = grid_values(x.as_slice(), n, C::SIZE, x.shape().size(), options)?;
+        (c, (h, w), v)
     };
     if c != 1 && c != 3 {
         return Err(ImageError::Invalid {

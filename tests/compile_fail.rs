@@ -6,4 +6,9 @@
 fn shape_errors_do_not_compile() {
     let t = trybuild::TestCases::new();
     t.compile_fail("tests/ui/*.rs");
+    // the pictures' channel rules, with the features that have them
+    #[cfg(feature = "vision")]
+    t.compile_fail("tests/ui/vision/*.rs");
+    #[cfg(feature = "tensorboard")]
+    t.compile_fail("tests/ui/tensorboard/*.rs");
 }

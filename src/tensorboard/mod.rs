@@ -83,6 +83,10 @@ impl std::error::Error for TensorBoardError {
 /// fn takes<C: PictureChannels>() {}
 /// takes::<U3>();
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "TensorBoard shows pictures of 1 (grey) or 3 (RGB) channels, not `{Self}`",
+    label = "the channel dimension of this picture"
+)]
 pub trait PictureChannels: ConstDim {}
 impl PictureChannels for U1 {}
 impl PictureChannels for U3 {}
@@ -389,12 +393,13 @@ impl SummaryWriter {
     ) -> Result<(), TensorBoardError> {
         for &(name, v) in values {
             let folder = format!("{main_tag}_{name}").replace('/', "_");
-            if !self.children.contains_key(&folder) {
-                let child =
-                    SummaryWriter::with_options(self.dir.join(&folder), self.flush_secs, "")?;
-                self.children.insert(folder.clone(), child);
-            }
-            let child = self.children.get_mut(&folder).expect("inserted above");
+            let child = match self.children.entry(folder) {
+                std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::btree_map::Entry::Vacant(e) => {
+                    let dir = self.dir.join(e.key());
+                    e.insert(SummaryWriter::with_options(dir, self.flush_secs, "")?)
+                }
+            };
             child.add_scalar(main_tag, v, step);
         }
         Ok(())
@@ -872,48 +877,39 @@ fn node(
 /// `Conv2d[0]`), the residual sums, then `output`; each node's `_output_shapes` is the shape on
 /// its outgoing edges.
 fn graph_def(root: &str, g: &LayerGraph) -> proto::GraphDef {
-    let names: Vec<String> = g
+    // (name, op) per node; the input is PyTorch's `IO Node`
+    let labels: Vec<(String, &str)> = g
         .nodes()
         .iter()
         .enumerate()
         .map(|(i, n)| {
             if i == 0 {
-                return "input".to_string();
+                return ("input".to_string(), "IO Node");
             }
             let kind = n.layer.split('(').next().unwrap_or("Layer").trim();
-            let mut parts: Vec<String> = n
-                .name
-                .split('.')
-                .filter(|p| !p.is_empty())
-                .map(String::from)
-                .collect();
-            let last = parts.pop().unwrap_or_else(|| i.to_string());
-            parts.insert(0, root.to_string());
-            parts.push(format!("{kind}[{last}]"));
-            parts.join("/")
+            let mut parts: Vec<&str> = n.name.split('.').filter(|p| !p.is_empty()).collect();
+            let last = parts.pop().map_or_else(|| i.to_string(), String::from);
+            let scope: Vec<&str> = std::iter::once(root).chain(parts).collect();
+            (format!("{}/{kind}[{last}]", scope.join("/")), kind)
         })
         .collect();
     let mut nodes: Vec<proto::NodeDef> = g
         .nodes()
         .iter()
-        .zip(&names)
-        .enumerate()
-        .map(|(i, (n, name))| {
-            let inputs = n.inputs.iter().map(|&j| names[j].clone()).collect();
-            if i == 0 {
-                node(name.clone(), "IO Node", inputs, &n.output, None)
-            } else {
-                let kind = n.layer.split('(').next().unwrap_or("Layer").trim();
-                node(name.clone(), kind, inputs, &n.output, Some(&n.layer))
-            }
+        .zip(&labels)
+        .map(|(n, (name, op))| {
+            let inputs = n.inputs.iter().map(|&j| labels[j].0.clone()).collect();
+            let text = Some(n.layer.as_str()).filter(|l| !l.is_empty());
+            node(name.clone(), op, inputs, &n.output, text)
         })
         .collect();
-    let tip = &g.nodes()[g.tip()];
+    let tip = g.tip();
+    let output = vec![labels[tip].0.clone()];
     nodes.push(node(
         "output".into(),
         "IO Node",
-        vec![names[g.tip()].clone()],
-        &tip.output,
+        output,
+        &g.nodes()[tip].output,
         None,
     ));
     proto::GraphDef {
