@@ -39,17 +39,55 @@
 //!   returns `true` (step the optimizer then).
 //! - Buffers (batch norm's running statistics) are broadcast from rank 0 by
 //!   [`DistributedDataParallel::before_forward`], PyTorch's `broadcast_buffers=True`.
+//! - Or, with [`SyncBatchNorm`] in place of the batch norm layers (`SyncBatchNorm::from(bn)`),
+//!   batch statistics over every rank's batch, as one process with the whole batch would
+//!   compute them.
 //! - [`ProcessGroup::on_root`] runs logging and saving on rank 0 only; every rank can load
 //!   what it saved after a [`ProcessGroup::barrier`].
+//!
+//! MPI is initialised with `MPI_THREAD_SERIALIZED`: the backward pass runs on a pool thread,
+//! and synchronised batch norm's backward makes its all-reduce there, while the thread that
+//! called `backward` waits, so calls never overlap.
 
 use crate::autograd::{Gradients, UniqueId};
+pub use crate::nn::SyncBatchNorm;
 use crate::nn::{Module, TensorKind};
+use crate::ops::SumAcross;
 use crate::tensor::{Element, Values, ValuesMut};
 use mpi::collective::SystemOperation;
 use mpi::topology::{Communicator, SimpleCommunicator};
 use mpi::traits::{CommunicatorCollectives, Equivalence, Root};
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
+
+/// MPI's world as the group [`SyncBatchNorm`] sums its statistics over; a world of one while
+/// MPI is not initialised (or is finalised), so the layer is plain batch norm outside a
+/// [`ProcessGroup`]'s lifetime. The handle is made at each call rather than kept, so the op's
+/// backward rule holds nothing MPI owns.
+struct World;
+
+impl SumAcross for World {
+    fn size(&self) -> usize {
+        if mpi::environment::is_initialized() && !mpi::environment::is_finalized() {
+            SimpleCommunicator::world().size() as usize
+        } else {
+            1
+        }
+    }
+
+    fn sum_across(&self, values: &mut [f64]) {
+        if self.size() > 1 && !values.is_empty() {
+            let send = values.to_vec();
+            SimpleCommunicator::world().all_reduce_into(&send[..], values, SystemOperation::sum());
+        }
+    }
+}
+
+/// The sum over MPI's world that [`SyncBatchNorm`]'s op takes.
+pub(crate) fn world_sum() -> Arc<dyn SumAcross> {
+    Arc::new(World)
+}
 
 /// Why a distributed step could not be taken.
 ///
@@ -137,7 +175,8 @@ impl ProcessGroup {
     /// assert!(pg.rank() < pg.size());
     /// ```
     pub fn init() -> Result<Self, DistError> {
-        let universe = mpi::initialize().ok_or(DistError::AlreadyInitialized)?;
+        let (universe, _) = mpi::initialize_with_threading(mpi::Threading::Serialized)
+            .ok_or(DistError::AlreadyInitialized)?;
         let world = universe.world();
         Ok(ProcessGroup {
             world,

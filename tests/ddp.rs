@@ -8,6 +8,9 @@
 //! - Every rank starts from rank 0's weights whatever its seed.
 //! - `sync_every(2)` adds two steps' gradients up locally and averages them on the second call.
 //! - Buffers (batch norm's running statistics) follow rank 0 before each forward.
+//! - With `SyncBatchNorm` in place of `BatchNorm2d`, 2 ranks with half a batch each end, after
+//!   20 steps, with the parameters and running statistics of 1 process with the whole batch and
+//!   `BatchNorm2d` (within 1e-5 relative), bit-identical on both ranks.
 //! - A parameter without a gradient is an error on the rank that lacks it.
 //! - The sampler's shards partition the epoch.
 //!
@@ -19,10 +22,14 @@
 mod lenet;
 
 use lenet::LeNet;
+use stensor::autograd::Tape;
 use stensor::data::{DistributedSampler, ImageDataset, Split};
 use stensor::distributed::{DistError, DistributedDataParallel, ProcessGroup};
 use stensor::loss::CrossEntropyLoss;
-use stensor::nn::{BatchNorm1d, Forward, Linear, Module, TensorKind};
+use stensor::nn::{
+    BatchNorm1d, BatchNorm2d, Conv2d, Flatten, Forward, Linear, Module, ReLU, SyncBatchNorm,
+    TensorKind,
+};
 use stensor::optim::{Adam, Optimizer, SGD};
 use stensor::prelude::*;
 use stensor::tensor::{Values, ValuesMut};
@@ -30,15 +37,98 @@ use stensor::tensor::{Values, ValuesMut};
 const BATCH: usize = 32;
 const STEPS: usize = 20;
 
-/// Every parameter value of `net`, in order.
-fn params(net: &impl Module) -> Vec<f32> {
+/// Every value of `net`'s tensors of `kind` (f32 ones), in order.
+fn values_of(net: &impl Module, kind: TensorKind) -> Vec<f32> {
     let mut out = vec![];
     net.visit("", &mut |_, t| {
-        if let (TensorKind::Parameter, Values::F32(v)) = (t.kind, &t.values) {
+        if let (true, Values::F32(v)) = (t.kind == kind, &t.values) {
             out.extend_from_slice(v);
         }
     });
     out
+}
+
+/// Every parameter value of `net`, in order.
+fn params(net: &impl Module) -> Vec<f32> {
+    values_of(net, TensorKind::Parameter)
+}
+
+/// The largest difference between `a` and `b` relative to `b`'s largest magnitude.
+fn worst_relative(a: &[f32], b: &[f32]) -> f64 {
+    let scale = b.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
+    a.iter()
+        .zip(b)
+        .map(|(&x, &y)| f64::from(x - y).abs() / scale)
+        .fold(0.0, f64::max)
+}
+
+/// Whether this rank's `values` equal rank 0's bit for bit.
+fn same_as_root(pg: &ProcessGroup, values: &[f32]) -> bool {
+    let mut root = values.to_vec();
+    pg.broadcast(&mut root);
+    root.iter()
+        .zip(values)
+        .all(|(x, y)| x.to_bits() == y.to_bits())
+}
+
+/// A small network with batch norm `N` after its convolution.
+type BnNet<N> = (Conv2d<U1, U4, U5, U2>, N, ReLU, Flatten, Linear<U576, U10>);
+type Input = Tensor<(usize, U1, U28, U28), f32, Tape<f32>>;
+
+/// The gradients of the mean cross-entropy of `net` on the examples `idx` of `data`.
+fn bn_grads<M>(net: &M, data: &ImageDataset<U1, U28, U28>, idx: &[usize]) -> Gradients<f32>
+where
+    M: Forward<Input, Output = Tensor<(usize, U10), f32, Tape<f32>>>,
+{
+    let (x, y) = data.batches_in(idx, idx.len()).unwrap().next().unwrap();
+    CrossEntropyLoss::default()
+        .forward(net.forward(x.trace_no_grad()), &y)
+        .backward()
+}
+
+/// `STEPS` SGD-with-momentum steps of a batch-norm network: one process with `BatchNorm2d` on
+/// the whole batch, and this rank with `SyncBatchNorm` on its share. Returns the largest
+/// relative differences of the parameters and of the running statistics, and whether both
+/// equal rank 0's bit for bit.
+fn train_sync_bn(pg: &ProcessGroup, data: &ImageDataset<U1, U28, U28>) -> (f64, f64, bool) {
+    let (rank, size) = (pg.rank(), pg.size());
+    let per = BATCH / size;
+    let make = |seed: u64| -> BnNet<BatchNorm2d<U4>> {
+        let mut rng = Rng::seed(seed);
+        let conv = Conv2d::new(&mut rng);
+        (
+            conv,
+            BatchNorm2d::new(),
+            ReLU,
+            Flatten::new(),
+            Linear::new(&mut rng),
+        )
+    };
+    let mut reference = make(3);
+    let (c, bn, a, f, l) = make(3 + rank as u64 * 1000);
+    let mut net = (c, SyncBatchNorm::from(bn), a, f, l);
+    let mut ddp = DistributedDataParallel::new(pg, &mut net);
+    let (mut ref_opt, mut opt) = (
+        SGD::new(0.1).with_momentum(0.9),
+        SGD::new(0.1).with_momentum(0.9),
+    );
+    for step in 0..STEPS {
+        let batch: Vec<usize> = (step * BATCH..(step + 1) * BATCH).collect();
+        let g = bn_grads(&reference, data, &batch);
+        ref_opt.step(&mut reference, &g);
+        ddp.before_forward(&mut net);
+        let mut g = bn_grads(&net, data, &batch[rank * per..(rank + 1) * per]);
+        assert!(ddp.sync(&net, &mut g).unwrap());
+        opt.step(&mut net, &g);
+    }
+    let (p, b) = (params(&net), values_of(&net, TensorKind::Buffer));
+    let worst_p = worst_relative(&p, &params(&reference));
+    let worst_b = worst_relative(&b, &values_of(&reference, TensorKind::Buffer));
+    (
+        worst_p,
+        worst_b,
+        same_as_root(pg, &p) && same_as_root(pg, &b),
+    )
 }
 
 /// One SGD/Adam step of `net` on the examples `idx` of `data` (mean cross-entropy).
@@ -74,17 +164,11 @@ fn train_both<O: Optimizer<f32>>(
         assert!(ddp.sync(&net, &mut g).unwrap());
         opt.step(&mut net, &g);
     }
-    let (a, b) = (params(&net), params(&reference));
-    let scale = b.iter().fold(0.0f64, |m, &v| m.max(f64::from(v).abs()));
-    let worst = a
-        .iter()
-        .zip(&b)
-        .map(|(&x, &y)| f64::from(x - y).abs() / scale)
-        .fold(0.0, f64::max);
-    let mut root = a.clone();
-    pg.broadcast(&mut root);
-    let same = root.iter().zip(&a).all(|(x, y)| x.to_bits() == y.to_bits());
-    (worst, same)
+    let a = params(&net);
+    (
+        worst_relative(&a, &params(&reference)),
+        same_as_root(pg, &a),
+    )
 }
 
 struct Report {
@@ -147,6 +231,14 @@ fn main() {
         format!("(largest relative difference {worst:.2e})"),
     );
     r.check("Adam: ranks bit-identical", same, String::new());
+
+    let (worst_p, worst_b, same) = train_sync_bn(&pg, &data);
+    r.check(
+        "SyncBatchNorm: 2 ranks x B/2 == 1 process x B with BatchNorm2d",
+        worst_p <= 1e-5 && worst_b <= 1e-5,
+        format!("(parameters {worst_p:.2e}, running statistics {worst_b:.2e})"),
+    );
+    r.check("SyncBatchNorm: ranks bit-identical", same, String::new());
 
     // sync_every(2): the first call keeps the gradients local, the second averages their sum
     let mut fc = Linear::<U3, U2>::new(&mut Rng::seed(1));

@@ -19,6 +19,6 @@ for line in sys.stdin:
         print(m["executable"])')
 "${mpirun[@]}" "$bin"
 # the module's doc examples, each a world of one (MPI's singleton start, no mpirun)
-cargo test --quiet --release --features mpi --doc -- distributed
+cargo test --quiet --release --features mpi --doc -- distributed SyncBatchNorm
 cargo build --quiet --release --features mpi --example lenet_ddp
 RAYON_NUM_THREADS=1 "${mpirun[@]}" target/release/examples/lenet_ddp --epochs 2

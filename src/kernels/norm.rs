@@ -485,10 +485,28 @@ pub fn norm_forward<E: Element>(
     }
 }
 
+/// How the input's gradient treats the statistics.
+#[derive(Clone, Copy)]
+pub enum Through<'a, E> {
+    /// Fixed statistics (running ones): no gradient flows through them.
+    Fixed,
+    /// The input's own statistics, differentiated through.
+    Batch,
+    /// Statistics over this input and others held elsewhere (synchronised batch norm): the
+    /// per-statistic sums of the gradient terms pass through `sum` (which replaces this
+    /// input's sums with those over every part) and are averaged over `members` elements.
+    Across {
+        /// Replaces the two sums with their totals over every part.
+        sum: &'a dyn Fn(&mut [E], &mut [E]),
+        /// Elements per statistic over every part.
+        members: usize,
+    },
+}
+
 /// The backward of [`norm_forward`] from its input `x` and statistics: adds to `dw` and `db`,
-/// and returns the input's gradient when `want_dx` (through the batch statistics when
-/// `through_stats`, else with them fixed). The normalized input is computed again from `x`
-/// rather than kept from the forward: a pass of arithmetic instead of a buffer written.
+/// and returns the input's gradient when `want_dx` (through the statistics as `through`
+/// says). The normalized input is computed again from `x` rather than kept from the forward:
+/// a pass of arithmetic instead of a buffer written.
 #[allow(clippy::too_many_arguments)]
 pub fn norm_backward<E: Element>(
     g: &[E],
@@ -496,18 +514,25 @@ pub fn norm_backward<E: Element>(
     stats: NormStats,
     (mean, rstd): (&[E], &[E]),
     affine: Option<(&[E], AffineIndex)>,
-    through_stats: bool,
+    through: Through<'_, E>,
     want_dx: bool,
     dw: Option<&mut [E]>,
     db: Option<&mut [E]>,
 ) -> Option<Vec<E>> {
     let u = unit_run(stats, affine.map(|a| a.1));
-    let sums = through_stats && want_dx;
-    let (s1, s2) = backward_sums(g, x, stats, u, (mean, rstd), affine, sums, dw, db);
+    let sums = !matches!(through, Through::Fixed) && want_dx;
+    let (mut s1, mut s2) = backward_sums(g, x, stats, u, (mean, rstd), affine, sums, dw, db);
     if !want_dx {
         return None;
     }
-    let cnt = E::from_usize(stats.members(g.len()).max(1));
+    let members = match through {
+        Through::Across { sum, members } => {
+            sum(&mut s1, &mut s2);
+            members
+        }
+        _ => stats.members(g.len()),
+    };
+    let cnt = E::from_usize(members.max(1));
     let m1: Vec<E> = s1.iter().map(|&v| v / cnt).collect();
     let m2: Vec<E> = s2.iter().map(|&v| v / cnt).collect();
     // per run: mean and rstd of its statistic, the weight of its channel (one when there is
@@ -807,7 +832,12 @@ mod tests {
             let aff = affine.then_some((&self.w[..], self.aff));
             let (dws, dbs) = (Some(&mut dw[..]), Some(&mut db[..]));
             let stats = (&mean[..], &rstd[..]);
-            let dx = norm_backward(g, &self.x, self.stats, stats, aff, through, true, dws, dbs)
+            let how = if through {
+                Through::Batch
+            } else {
+                Through::Fixed
+            };
+            let dx = norm_backward(g, &self.x, self.stats, stats, aff, how, true, dws, dbs)
                 .expect("asked for");
             let cnt = E::from_usize(self.stats.members(len));
             let (mut rw, mut rb) = (vec![E::zero(); wn], vec![E::zero(); wn]);
@@ -909,7 +939,7 @@ mod tests {
             stats,
             saved,
             Some((&case.w, aff)),
-            true,
+            Through::Batch,
             true,
             dws,
             dbs,
@@ -1004,14 +1034,89 @@ mod tests {
         let (m, v) = norm_stats(&x, stats);
         let r: Vec<f64> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
         let aff = Some((&w[..], aff));
-        let dx =
-            norm_backward(&g, &x, stats, (&m, &r), aff, true, true, None, None).expect("asked for");
+        let dx = norm_backward(
+            &g,
+            &x,
+            stats,
+            (&m, &r),
+            aff,
+            Through::Batch,
+            true,
+            None,
+            None,
+        )
+        .expect("asked for");
         for i in 0..30 {
             let (mut p, mut q) = (x.clone(), x.clone());
             p[i] += 1e-6;
             q[i] -= 1e-6;
             let num = (loss(&p) - loss(&q)) / 2e-6;
             assert!((num - dx[i]).abs() < 1e-6, "{i}: {num} vs {}", dx[i]);
+        }
+    }
+
+    /// Batch norm over a batch split in two parts, each part's sums completed with the
+    /// other's (what an all-reduce does), gives each part's rows of the whole batch's input
+    /// gradient, at every level and on odd sizes.
+    #[test]
+    fn backward_across_parts_matches_the_whole_batch() {
+        use super::super::simd::{at_level, available_levels};
+        for (n, c, s) in [(2, 1, 1), (4, 3, 7), (6, 5, 17), (2, 2, 33)] {
+            let len = n * c * s;
+            let x: Vec<f32> = (0..len)
+                .map(|i| ((i * 13) % 11) as f32 * 0.3 - 1.0)
+                .collect();
+            let g: Vec<f32> = (0..len).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
+            let w: Vec<f32> = (0..c).map(|j| 1.5 - j as f32 * 0.5).collect();
+            let whole = NormStats::PerChannel { n, c, s };
+            let (m, v) = norm_stats(&x, whole);
+            let r: Vec<f32> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
+            let aff = Some((&w[..], AffineIndex::Channel { c, s }));
+            let want = norm_backward(
+                &g,
+                &x,
+                whole,
+                (&m, &r),
+                aff,
+                Through::Batch,
+                true,
+                None,
+                None,
+            )
+            .expect("asked for");
+            let half = n / 2 * c * s;
+            let part = NormStats::PerChannel { n: n / 2, c, s };
+            // each part's own sums of the gradient terms (its `Through::Batch` sums)
+            let sums_of = |lo: usize| {
+                let (gp, xp) = (&g[lo..lo + half], &x[lo..lo + half]);
+                let u = unit_run(part, aff.map(|a| a.1));
+                backward_sums(gp, xp, part, u, (&m, &r), aff, true, None, None)
+            };
+            let parts = [sums_of(0), sums_of(half)];
+            for level in available_levels() {
+                for (k, lo) in [0, half].into_iter().enumerate() {
+                    let other = &parts[1 - k];
+                    let sum = |s1: &mut [f32], s2: &mut [f32]| {
+                        s1.iter_mut().zip(&other.0).for_each(|(a, b)| *a += b);
+                        s2.iter_mut().zip(&other.1).for_each(|(a, b)| *a += b);
+                    };
+                    let through = Through::Across {
+                        sum: &sum,
+                        members: n * s,
+                    };
+                    let (gp, xp) = (&g[lo..lo + half], &x[lo..lo + half]);
+                    let got = at_level(level, || {
+                        norm_backward(gp, xp, part, (&m, &r), aff, through, true, None, None)
+                    })
+                    .expect("asked for");
+                    for (i, (a, b)) in got.iter().zip(&want[lo..lo + half]).enumerate() {
+                        assert!(
+                            (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+                            "{level:?} {n}x{c}x{s} part {k} [{i}]: {a} vs {b}"
+                        );
+                    }
+                }
+            }
         }
     }
 }

@@ -11,6 +11,7 @@ use super::module::{join, TensorKind, TensorMut, TensorRef};
 use super::repr::{momentum_repr, py_bool, py_float, py_tuple};
 use super::{Forward, Module, ParamField};
 use crate::autograd::TapeMode;
+use crate::ops::norm::AffineRefs;
 pub use crate::ops::RunningStats;
 use crate::shape::rules::InChannels;
 use crate::shape::spatial::{Channels, NormGroups};
@@ -118,8 +119,35 @@ macro_rules! running_norm_methods {
     };
 }
 
+/// Batch norm with this process's batch statistics (the `BatchNorm` layers).
+fn local_stats<S: Channels<C>, C: ConstDim, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    running: Option<&mut RunningStats<C, E>>,
+    (weight, bias): AffineRefs<'_, C, E>,
+    training: bool,
+    (momentum, eps): (Option<f64>, f64),
+) -> Tensor<S, E, T> {
+    x.batch_norm(running, weight, bias, training, momentum, eps)
+}
+
+/// Batch norm with the statistics of every process's batch (`SyncBatchNorm`).
+#[cfg(feature = "mpi")]
+fn world_stats<S: Channels<C>, C: ConstDim, E: Element, T: TapeMode<E>>(
+    x: Tensor<S, E, T>,
+    running: Option<&mut RunningStats<C, E>>,
+    affine: AffineRefs<'_, C, E>,
+    training: bool,
+    (momentum, eps): (Option<f64>, f64),
+) -> Tensor<S, E, T> {
+    let world = crate::distributed::world_sum();
+    x.batch_norm_across(world, running, affine, training, momentum, eps)
+}
+
 macro_rules! batch_norm {
     ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+]) => {
+        batch_norm!($(#[$doc])* $name, [$([$($Sp),*]),+], local_stats);
+    };
+    ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+], $stats:ident) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name<C: ConstDim, E: Element = f32> {
@@ -157,7 +185,8 @@ macro_rules! batch_norm {
                 let mut r = self.running.lock().expect("running stats");
                 let running = self.track_running_stats.then_some(&mut *r);
                 let training = self.training || !self.track_running_stats;
-                x.batch_norm(running, self.weight.as_ref(), self.bias.as_ref(), training, self.momentum, self.eps)
+                let affine = (self.weight.as_ref(), self.bias.as_ref());
+                $stats(x, running, affine, training, (self.momentum, self.eps))
             }
         }
 
@@ -228,6 +257,61 @@ batch_norm!(
     /// ```
     BatchNorm3d, [[D, H, W]]
 );
+
+#[cfg(feature = "mpi")]
+batch_norm!(
+    /// Batch norm whose statistics are those of every process's batch together (PyTorch's
+    /// `nn.SyncBatchNorm`, over MPI's world; the `mpi` feature): over `(N, C)`, `(N, C, L)`,
+    /// `(N, C, H, W)` or `(N, C, D, H, W)`.
+    ///
+    /// In training, each channel's mean and variance are summed across the ranks (two small
+    /// all-reduces in the forward, one in the backward, for the gradient terms that pass
+    /// through the statistics), so 2 ranks with half a batch each normalize as one process
+    /// with the whole batch would, and the running statistics (from the global unbiased
+    /// variance) are the same on every rank. The parameters' own gradients stay this rank's,
+    /// for [`DistributedDataParallel`](crate::distributed::DistributedDataParallel) to
+    /// average. Outside `mpirun`, or in a world of one, it is plain batch norm, as PyTorch's
+    /// falls back when there is nothing to synchronise. Every rank must call `forward` and
+    /// `backward` the same number of times (they are collective). The state-dict names
+    /// (`weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`) are batch
+    /// norm's, and `SyncBatchNorm::from(bn)` is PyTorch's `convert_sync_batchnorm` for one
+    /// layer: it keeps `bn`'s parameters, running statistics and options.
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{BatchNorm2d, Forward, SyncBatchNorm};
+    /// let x = Tensor::<(U4, U3, U5, U5), f64>::rand_normal(0, 2.0, 3.0);
+    /// let bn = BatchNorm2d::<U3, f64>::new();
+    /// let sync = SyncBatchNorm::from(bn.clone());
+    /// // a world of one: the same as batch norm
+    /// assert_eq!(sync.forward(x.clone()).to_vec(), bn.forward(x).to_vec());
+    /// assert_eq!(sync.running_stats().mean.to_vec(), bn.running_stats().mean.to_vec());
+    /// ```
+    SyncBatchNorm, [[], [L], [H, W], [D, H, W]], world_stats
+);
+
+/// PyTorch's `convert_sync_batchnorm` for one layer: the same parameters (the same tensors),
+/// running statistics, options and mode.
+#[cfg(feature = "mpi")]
+macro_rules! into_sync {
+    ($($from:ident),+) => {$(
+        impl<C: ConstDim, E: Element> From<$from<C, E>> for SyncBatchNorm<C, E> {
+            #[doc = concat!("```\nuse stensor::prelude::*;\nuse stensor::nn::{", stringify!($from), ", SyncBatchNorm};\n",
+                "let bn = ", stringify!($from), "::<U3>::new().eps(1e-3);\n",
+                "let sync = SyncBatchNorm::from(bn);\n",
+                "assert_eq!(sync.eps, 1e-3);\n```")]
+            fn from(bn: $from<C, E>) -> Self {
+                let running = Mutex::new(bn.running_stats());
+                SyncBatchNorm {
+                    weight: bn.weight, bias: bn.bias, eps: bn.eps, momentum: bn.momentum,
+                    track_running_stats: bn.track_running_stats, training: bn.training, running,
+                }
+            }
+        }
+    )+};
+}
+#[cfg(feature = "mpi")]
+into_sync!(BatchNorm1d, BatchNorm2d, BatchNorm3d);
 
 macro_rules! instance_norm {
     ($(#[$doc:meta])* $name:ident, [$($Sp:ident),+]) => {
@@ -593,3 +677,5 @@ running_norm_module!(
     InstanceNorm1d,
     InstanceNorm2d
 );
+#[cfg(feature = "mpi")]
+running_norm_module!(SyncBatchNorm);

@@ -38,6 +38,8 @@ pub(crate) use embedding::Bags;
 pub(crate) use margin::{ctc, multi_margin, multilabel_margin, CtcBatch};
 pub use matmul::MatMul;
 pub use norm::RunningStats;
+#[cfg(feature = "mpi")]
+pub(crate) use norm::SumAcross;
 pub use pool::PoolIndices;
 pub use recurrent::CellKind;
 pub(crate) use recurrent::{run_direction, CellState, CellWeights};

@@ -4,17 +4,57 @@
 //! running statistics and call these.
 
 use crate::autograd::{op_result, NoTape, TapeMode};
-use crate::kernels::{self, AffineIndex, NormStats};
+use crate::kernels::{self, AffineIndex, NormStats, Through};
 use crate::shape::spatial::{Channels, NormGroups, SpatialChannels};
 use crate::shape::{BroadcastSuffix, ConstDim, ConstShape, Shape};
 use crate::tensor::{Element, Tensor};
+use std::sync::Arc;
 
 /// Where the statistics come from.
 pub(crate) enum StatsSource<'a, E> {
     /// Computed from the input (and differentiated through).
     Batch,
+    /// Computed from the input and the inputs of the other processes `across` joins
+    /// (synchronised batch norm), and differentiated through.
+    Across(Arc<dyn SumAcross>),
     /// Given (running statistics): mean and variance per statistic group.
     Fixed(&'a [E], &'a [E]),
+}
+
+/// Sums values over a group of processes (MPI's all-reduce): batch norm's statistics and
+/// their gradient terms summed this way are those of the group's whole batch. Called in the
+/// forward and in the backward pass (on the pool thread running it), the same number of times
+/// on every process.
+pub(crate) trait SumAcross: Send + Sync {
+    /// The number of processes (1: the sums are this process's own).
+    #[cfg_attr(not(any(test, feature = "mpi")), allow(dead_code))]
+    fn size(&self) -> usize;
+    /// Every process's `values` summed, into every process's.
+    fn sum_across(&self, values: &mut [f64]);
+}
+
+/// The mean and biased variance per channel over every process's batch, from this
+/// process's (`mean`, `var` over `members` elements per channel), and the number of elements
+/// per channel in all: the means weighted by count, then the variances with each part's
+/// spread around the common mean added (exact, not `E[x^2] - E[x]^2`).
+fn stats_across<E: Element>(
+    across: &dyn SumAcross,
+    (mean, var): (&[E], &[E]),
+    members: usize,
+) -> (Vec<E>, Vec<E>, usize) {
+    let n = members as f64;
+    let mut sums: Vec<f64> = mean.iter().map(|&m| n * m.as_f64()).collect();
+    sums.push(n);
+    across.sum_across(&mut sums);
+    let total = sums.pop().expect("the count");
+    let global: Vec<f64> = sums.iter().map(|&s| s / total.max(1.0)).collect();
+    let mut m2: Vec<f64> = (mean.iter().zip(var).zip(&global))
+        .map(|((&m, &v), &gm)| n * (v.as_f64() + (m.as_f64() - gm).powi(2)))
+        .collect();
+    across.sum_across(&mut m2);
+    let to_e = |v: &[f64]| v.iter().map(|&v| E::from_f64(v)).collect::<Vec<E>>();
+    let var: Vec<f64> = m2.iter().map(|&s| s / total.max(1.0)).collect();
+    (to_e(&global), to_e(&var), total as usize)
 }
 
 /// An affine weight and bias, and how elements index them.
@@ -23,8 +63,11 @@ pub(crate) type Affine<'a, SW, E> = Option<(
     &'a Tensor<SW, E, NoTape>,
     AffineIndex,
 )>;
-/// The mean and biased variance a normalization computed from its input.
-pub(crate) type BatchStats<E> = Option<(Vec<E>, Vec<E>)>;
+/// A per-channel weight and bias, each optional, as batch norm takes them.
+pub(crate) type AffineRefs<'a, C, E> = (Option<&'a Tensor<(C,), E>>, Option<&'a Tensor<(C,), E>>);
+/// The mean and biased variance a normalization computed from its input, and the number of
+/// elements per statistic they cover.
+pub(crate) type BatchStats<E> = Option<(Vec<E>, Vec<E>, usize)>;
 
 /// Normalizes `x` with statistics grouped by `stats`, then applies the optional affine weight
 /// and bias. Returns the result and, for batch statistics, the mean and biased variance it used.
@@ -42,12 +85,18 @@ where
     T: TapeMode<E>,
 {
     let eps = E::from_f64(eps);
-    let (mean, var, batch) = match source {
+    let local = stats.members(x.numel());
+    let (mean, var, members, across) = match source {
         StatsSource::Batch => {
             let (m, v) = kernels::norm_stats(x.as_slice(), stats);
-            (m, v, true)
+            (m, v, Some(local), None)
         }
-        StatsSource::Fixed(m, v) => (m.to_vec(), v.to_vec(), false),
+        StatsSource::Across(across) => {
+            let (m, v) = kernels::norm_stats(x.as_slice(), stats);
+            let (m, v, total) = stats_across(&*across, (&m, &v), local);
+            (m, v, Some(total), Some(across))
+        }
+        StatsSource::Fixed(m, v) => (m.to_vec(), v.to_vec(), None, None),
     };
     let rstd: Vec<E> = var.iter().map(|&v| (v + eps).sqrt().recip()).collect();
     let y = kernels::norm_forward(
@@ -73,13 +122,32 @@ where
                 dw = grads.accum(tw).map(|d| d.to_vec());
                 db = grads.accum(tb).map(|d| d.to_vec());
             }
+            // the two sums of the gradient terms, over every process's batch
+            let sum = |s1: &mut [E], s2: &mut [E]| {
+                if let Some(across) = &across {
+                    let mut v: Vec<f64> = s1.iter().chain(&*s2).map(|v| v.as_f64()).collect();
+                    across.sum_across(&mut v);
+                    let (v1, v2) = v.split_at(s1.len());
+                    s1.iter_mut()
+                        .zip(v1)
+                        .for_each(|(s, &v)| *s = E::from_f64(v));
+                    s2.iter_mut()
+                        .zip(v2)
+                        .for_each(|(s, &v)| *s = E::from_f64(v));
+                }
+            };
+            let through = match members {
+                None => Through::Fixed,
+                Some(members) if across.is_some() => Through::Across { sum: &sum, members },
+                Some(_) => Through::Batch,
+            };
             let dx = kernels::norm_backward(
                 g,
                 &xv,
                 stats,
                 (&saved_mean, &rstd),
                 aff.as_ref().map(|(_, _, w, i)| (w.as_slice(), *i)),
-                batch,
+                through,
                 tx.requires_grad,
                 dw.as_deref_mut(),
                 db.as_deref_mut(),
@@ -97,7 +165,7 @@ where
             }
         })
     });
-    (out, batch.then_some((mean, var)))
+    (out, members.map(|m| (mean, var, m)))
 }
 
 /// `(N, C, spatial volume)` of the dims of an `(N, C, ..)` tensor.
@@ -214,6 +282,42 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         S: Channels<C>,
     {
+        self.batch_norm_in(None, running, (weight, bias), training, momentum, eps)
+    }
+
+    /// [`Self::batch_norm`] with the statistics over every process `across` joins when there
+    /// are several (synchronised batch norm; PyTorch falls back to plain batch norm the same
+    /// way when there is one).
+    #[cfg(any(test, feature = "mpi"))]
+    pub(crate) fn batch_norm_across<C: ConstDim>(
+        self,
+        across: Arc<dyn SumAcross>,
+        running: Option<&mut RunningStats<C, E>>,
+        affine: AffineRefs<'_, C, E>,
+        training: bool,
+        momentum: Option<f64>,
+        eps: f64,
+    ) -> Self
+    where
+        S: Channels<C>,
+    {
+        let across = (across.size() > 1).then_some(across);
+        self.batch_norm_in(across, running, affine, training, momentum, eps)
+    }
+
+    /// Batch norm with this process's statistics (`across` none) or those over a group.
+    fn batch_norm_in<C: ConstDim>(
+        self,
+        across: Option<Arc<dyn SumAcross>>,
+        running: Option<&mut RunningStats<C, E>>,
+        (weight, bias): AffineRefs<'_, C, E>,
+        training: bool,
+        momentum: Option<f64>,
+        eps: f64,
+    ) -> Self
+    where
+        S: Channels<C>,
+    {
         let (n, c, s) = ncs(&self.dims());
         assert_eq!(c, C::SIZE, "batch_norm: runtime channel dim");
         let stats = NormStats::PerChannel { n, c, s };
@@ -226,15 +330,26 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             let fixed = StatsSource::Fixed(r.mean.as_slice(), r.var.as_slice());
             return norm_op(self, stats, fixed, eps, aff).0;
         }
-        let m = n * s;
-        assert!(
-            m > 1,
-            "Expected more than 1 value per channel when training, got input dims {:?}",
-            self.dims()
-        );
-        let (y, batch) = norm_op(self, stats, StatsSource::Batch, eps, aff);
+        let dims = self.dims();
+        let too_few =
+            |m: usize| {
+                assert!(
+                m > 1,
+                "Expected more than 1 value per channel when training, got input dims {dims:?}{}",
+                if across.is_some() { format!(" ({m} over every process)") } else { String::new() }
+            )
+            };
+        let source = match &across {
+            None => {
+                too_few(n * s);
+                StatsSource::Batch
+            }
+            Some(a) => StatsSource::Across(Arc::clone(a)),
+        };
+        let (y, batch) = norm_op(self, stats, source, eps, aff);
+        let (mean, var, m) = batch.expect("batch statistics");
+        too_few(m);
         if let Some(r) = running {
-            let (mean, var) = batch.expect("batch statistics");
             let k = E::from_f64(m as f64 / (m as f64 - 1.0));
             let unbiased: Vec<E> = var.iter().map(|&v| v * k).collect();
             r.update(&mean, &unbiased, momentum);
@@ -294,7 +409,7 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         if let Some(r) = running {
             // PyTorch runs batch norm over (1, N*C, ...) and averages the N updates; it neither
             // counts batches nor averages cumulatively.
-            let (mean, var) = batch.expect("batch statistics");
+            let (mean, var, _) = batch.expect("batch statistics");
             let k = E::from_f64(s as f64 / (s as f64 - 1.0));
             let avg = |v: &[E], scale: E| -> Vec<E> {
                 let per = |ch: usize| (0..n).map(|b| v[b * c + ch] * scale).sum::<E>();
@@ -371,5 +486,131 @@ impl<C: ConstDim, E: Element> Default for RunningStats<C, E> {
     /// ```
     fn default() -> Self {
         Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::prelude::*;
+    use std::sync::{Barrier, Mutex};
+
+    /// Two threads as two processes: each adds its values in, both read the total.
+    struct TwoThreads {
+        total: Mutex<Vec<f64>>,
+        turn: Barrier,
+    }
+
+    impl SumAcross for TwoThreads {
+        fn size(&self) -> usize {
+            2
+        }
+        fn sum_across(&self, values: &mut [f64]) {
+            {
+                let mut t = self.total.lock().unwrap();
+                t.resize(values.len(), 0.0);
+                t.iter_mut().zip(&*values).for_each(|(t, v)| *t += v);
+            }
+            self.turn.wait();
+            values.copy_from_slice(&self.total.lock().unwrap());
+            if self.turn.wait().is_leader() {
+                self.total.lock().unwrap().clear();
+            }
+            self.turn.wait();
+        }
+    }
+
+    /// Batch norm over a batch split between two "processes" (threads, each on a pool of its
+    /// own as an MPI rank's backward would run) gives each half of the whole batch's output
+    /// and input gradient, parameter gradients that add up to the whole batch's, and the
+    /// whole batch's running statistics on both.
+    #[test]
+    fn batch_norm_across_two_parts_is_batch_norm_of_the_whole() {
+        let x: Vec<f64> = (0..4 * 3 * 5)
+            .map(|i| ((i * 13) % 11) as f64 * 0.3 - 1.0)
+            .collect();
+        let g: Vec<f64> = (0..4 * 3 * 5).map(|i| ((i * 7) % 5) as f64 - 2.0).collect();
+        let mut w = Tensor::<(U3,), f64>::from_array([1.5, -0.5, 2.0]);
+        let mut b = Tensor::<(U3,), f64>::from_array([0.1, 0.2, 0.3]);
+        w.set_requires_grad(true);
+        b.set_requires_grad(true);
+        let whole = Tensor::<(U4, U3, U5), f64>::from_vec(x.clone())
+            .unwrap()
+            .trace();
+        let mut running = RunningStats::<U3, f64>::new();
+        let y = (whole.clone()).batch_norm(
+            Some(&mut running),
+            Some(&w),
+            Some(&b),
+            true,
+            Some(0.1),
+            1e-5,
+        );
+        let gt = Tensor::<(U4, U3, U5), f64>::from_vec(g.clone()).unwrap();
+        let want_y = y.to_vec();
+        let grads = y.mul(&gt).sum().backward();
+        let want_dx = grads.get(&whole).unwrap().to_vec();
+        let (want_dw, want_db) = (
+            grads.get(&w).unwrap().to_vec(),
+            grads.get(&b).unwrap().to_vec(),
+        );
+        let across = Arc::new(TwoThreads {
+            total: Mutex::new(vec![]),
+            turn: Barrier::new(2),
+        });
+        let half = 2 * 3 * 5;
+        let parts: Vec<_> = std::thread::scope(|sc| {
+            let handles: Vec<_> = (0..2)
+                .map(|k| {
+                    let (across, w, b) = (across.clone(), w.clone(), b.clone());
+                    let (x, g) = (&x[k * half..(k + 1) * half], &g[k * half..(k + 1) * half]);
+                    sc.spawn(move || {
+                        let pool = rayon::ThreadPoolBuilder::new()
+                            .num_threads(1)
+                            .build()
+                            .unwrap();
+                        pool.install(|| {
+                            let xt = Tensor::<(U2, U3, U5), f64>::from_vec(x.to_vec())
+                                .unwrap()
+                                .trace();
+                            let mut r = RunningStats::<U3, f64>::new();
+                            let y = xt.clone().batch_norm_across(
+                                across,
+                                Some(&mut r),
+                                (Some(&w), Some(&b)),
+                                true,
+                                Some(0.1),
+                                1e-5,
+                            );
+                            let gt = Tensor::<(U2, U3, U5), f64>::from_vec(g.to_vec()).unwrap();
+                            let out = y.to_vec();
+                            let grads = y.mul(&gt).sum().backward();
+                            let dx = grads.get(&xt).unwrap().to_vec();
+                            let dwb = (
+                                grads.get(&w).unwrap().to_vec(),
+                                grads.get(&b).unwrap().to_vec(),
+                            );
+                            (out, dx, dwb, r)
+                        })
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let close = |a: &[f64], b: &[f64], what: &str| {
+            for (i, (a, b)) in a.iter().zip(b).enumerate() {
+                assert!((a - b).abs() < 1e-12, "{what}[{i}]: {a} vs {b}");
+            }
+        };
+        for (k, (out, dx, _, r)) in parts.iter().enumerate() {
+            close(out, &want_y[k * half..(k + 1) * half], "y");
+            close(dx, &want_dx[k * half..(k + 1) * half], "dx");
+            close(&r.mean.to_vec(), &running.mean.to_vec(), "running mean");
+            close(&r.var.to_vec(), &running.var.to_vec(), "running var");
+        }
+        let add = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(a, b)| a + b).collect::<Vec<_>>();
+        let ((dw0, db0), (dw1, db1)) = (&parts[0].2, &parts[1].2);
+        close(&add(dw0, dw1), &want_dw, "dw");
+        close(&add(db0, db1), &want_db, "db");
     }
 }
