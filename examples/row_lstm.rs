@@ -16,7 +16,7 @@
 mod common;
 
 pub use common::{evaluate, train_epoch};
-use stensor::autograd::MergeTape;
+use stensor::autograd::AnyTape;
 use stensor::nn::*;
 use stensor::optim::Adam;
 use stensor::prelude::*;
@@ -33,7 +33,7 @@ pub struct RowLstm {
     pub fc: Linear<Hidden, U10>,
 }
 
-impl<T: MergeTape<f32, T, Output = T>> Forward<Tensor<(usize, U1, U28, U28), f32, T>> for RowLstm {
+impl<T: AnyTape<f32>> Forward<Tensor<(usize, U1, U28, U28), f32, T>> for RowLstm {
     type Output = Tensor<(usize, U10), f32, T>;
     fn forward(&self, x: Tensor<(usize, U1, U28, U28), f32, T>) -> Self::Output {
         // (N, 1, 28, 28) as N sequences of 28 rows of 28

@@ -21,7 +21,7 @@
 mod common;
 
 pub use common::evaluate;
-use stensor::autograd::MergeTape;
+use stensor::autograd::AnyTape;
 use stensor::data::ImageDataset;
 use stensor::nn::*;
 use stensor::optim::{AdamW, CosineAnnealingLR, LrScheduler};
@@ -49,7 +49,7 @@ pub struct PatchEmbed {
     pub proj: Conv2d<U1, Embed, U7, U7>,
 }
 
-impl<N: Dim, T: MergeTape<f32, T, Output = T>> Forward<Images<N, T>> for PatchEmbed {
+impl<N: Dim, T: AnyTape<f32>> Forward<Images<N, T>> for PatchEmbed {
     type Output = Sequences<N, T>;
     fn forward(&self, x: Images<N, T>) -> Self::Output {
         // (N, 64, 4, 4) -> (N, 64, 16) -> (N, 16, 64)
@@ -66,10 +66,10 @@ pub struct PositionEmbedding {
     pub weight: Tensor<(Tokens, Embed)>,
 }
 
-impl<N: Dim, T: MergeTape<f32, T, Output = T>> Forward<Sequences<N, T>> for PositionEmbedding {
+impl<N: Dim, T: AnyTape<f32>> Forward<Sequences<N, T>> for PositionEmbedding {
     type Output = Sequences<N, T>;
     fn forward(&self, x: Sequences<N, T>) -> Self::Output {
-        x.broadcast_add::<_, NoTape>(&self.weight)
+        x.broadcast_add(&self.weight)
     }
 }
 
@@ -77,7 +77,7 @@ impl<N: Dim, T: MergeTape<f32, T, Output = T>> Forward<Sequences<N, T>> for Posi
 #[derive(Module)]
 pub struct MeanTokens;
 
-impl<N: Dim, T: MergeTape<f32, T, Output = T>> Forward<Sequences<N, T>> for MeanTokens {
+impl<N: Dim, T: AnyTape<f32>> Forward<Sequences<N, T>> for MeanTokens {
     type Output = Tensor<(N, Embed), f32, T>;
     fn forward(&self, x: Sequences<N, T>) -> Self::Output {
         x.mean_axis::<1>()
@@ -86,7 +86,7 @@ impl<N: Dim, T: MergeTape<f32, T, Output = T>> Forward<Sequences<N, T>> for Mean
 
 macro_rules! one_row {
     ($($layer:ty: $input:ty),*) => {$(
-        impl<N: Dim, T: MergeTape<f32, T, Output = T>> Summarize<$input> for $layer {
+        impl<N: Dim, T: AnyTape<f32>> Summarize<$input> for $layer {
             fn summary_rows(&self, prefix: &str, rows: &mut Vec<SummaryRow>) {
                 rows.push(layer_row::<$input, Self>(self, prefix));
             }

@@ -3,8 +3,12 @@
 //! [`check_gradients`] traces `x`, runs `f`, and backpropagates a fixed random weighting of the
 //! output (so every output element matters, not only their sum); it then perturbs every element
 //! of `x` by `±eps` and compares `(L(x + eps) - L(x - eps)) / 2 eps` with the analytic
-//! gradient. The first element outside `atol + rtol * |numeric|` is reported with its index and
-//! both values. [`check_module_gradients`] does the same for every parameter of a module, too.
+//! gradient. [`check_module_gradients`] does the same for every parameter of a module, too
+//! (or, with [`GradCheck::parameters_only`], for the parameters alone). Every tensor is checked
+//! to the end: the error lists each tensor that disagrees, with its first mismatching element,
+//! both derivatives and the tolerance, and says so when no gradient reached a tensor at all.
+//! A module without an `f64` parameter is an error, not a check that passes having checked
+//! nothing.
 
 use crate::autograd::{Gradients, Tape};
 use crate::nn::{Module, TensorKind};
@@ -12,11 +16,12 @@ use crate::shape::{Dims, Shape};
 use crate::tensor::{Rng, Tensor, Values, ValuesMut};
 use std::fmt;
 
-/// Step and tolerances of a gradient check.
+/// Step, tolerances and scope of a gradient check.
 ///
 /// ```
 /// let c = stensor::gradcheck::GradCheck::default();
 /// assert_eq!((c.eps, c.rtol, c.atol), (1e-6, 1e-5, 1e-7));
+/// assert!(c.input && c.parameters);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct GradCheck {
@@ -26,6 +31,10 @@ pub struct GradCheck {
     pub rtol: f64,
     /// Absolute tolerance.
     pub atol: f64,
+    /// Whether the input's gradient is checked.
+    pub input: bool,
+    /// Whether the parameters' gradients are checked ([`check_module_gradients`]).
+    pub parameters: bool,
 }
 
 impl Default for GradCheck {
@@ -34,47 +43,179 @@ impl Default for GradCheck {
             eps: 1e-6,
             rtol: 1e-5,
             atol: 1e-7,
+            input: true,
+            parameters: true,
         }
     }
 }
 
-/// A gradient that disagrees with finite differences.
+impl GradCheck {
+    /// The given step and tolerances, checking the input and the parameters.
+    ///
+    /// ```
+    /// let c = stensor::gradcheck::GradCheck::new(1e-4, 1e-4, 1e-6);
+    /// assert_eq!(c.eps, 1e-4);
+    /// ```
+    pub fn new(eps: f64, rtol: f64, atol: f64) -> Self {
+        GradCheck {
+            eps,
+            rtol,
+            atol,
+            ..GradCheck::default()
+        }
+    }
+
+    /// Checks the parameters' gradients only (an input that is not differentiable, or whose
+    /// gradient another check covers).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// use stensor::nn::{Forward, Linear};
+    /// use stensor::gradcheck::{check_module_gradients_with, GradCheck};
+    /// let mut fc = Linear::<U3, U2, f64>::new(&mut Rng::seed(0));
+    /// let x = Tensor::<(U4, U3), f64>::rand_normal(1, 0.0, 1.0);
+    /// let cfg = GradCheck::default().parameters_only();
+    /// check_module_gradients_with(cfg, &mut fc, &x, |m, x| m.forward(x).tanh()).unwrap();
+    /// ```
+    pub fn parameters_only(self) -> Self {
+        GradCheck {
+            input: false,
+            parameters: true,
+            ..self
+        }
+    }
+}
+
+/// One tensor whose gradient disagrees with finite differences: its first mismatching element.
 ///
 /// ```
-/// use stensor::prelude::*;
-/// use stensor::gradcheck::check_gradients;
-/// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]);
-/// // detach() hides the dependence from autograd: the analytic gradient is missing.
-/// let err = check_gradients(|x| x.clone().add(&x.detach().square()), &x).unwrap_err();
-/// assert_eq!((err.tensor.as_str(), err.index.clone()), ("input", vec![0]));
-/// assert!(err.to_string().starts_with("gradient mismatch of `input` at index [0]: numeric"));
+/// let m = stensor::gradcheck::GradMismatch {
+///     tensor: "b2".into(), index: vec![0], numeric: -6.06, analytic: None, tolerance: 6.06e-5,
+/// };
+/// assert!(m.to_string().starts_with("no gradient reached `b2`"));
 /// ```
 #[derive(Clone, Debug, PartialEq)]
-pub struct GradCheckError {
+pub struct GradMismatch {
     /// Which tensor: `input`, or a parameter's dotted name (`conv.weight`).
     pub tensor: String,
     /// The multi-index of the first element that disagrees.
     pub index: Vec<usize>,
     /// The finite-difference derivative.
     pub numeric: f64,
-    /// The derivative backward computed.
-    pub analytic: f64,
+    /// The derivative backward computed; `None` when no gradient reached the tensor at all
+    /// (it took no part in the recorded graph, or does not require grad).
+    pub analytic: Option<f64>,
     /// The tolerance it was held to: `atol + rtol * |numeric|`.
     pub tolerance: f64,
 }
 
+impl fmt::Display for GradMismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (t, i, n, tol) = (&self.tensor, &self.index, self.numeric, self.tolerance);
+        match self.analytic {
+            None => write!(
+                f,
+                "no gradient reached `{t}`: the numeric derivative at index {i:?} is {n:e} \
+                 (tolerance {tol:.3e}); the tensor took no part in the recorded graph (an \
+                 untraced or detached use, or a parameter that does not require grad)"
+            ),
+            Some(a) => write!(
+                f,
+                "gradient mismatch of `{t}` at index {i:?}: numeric {n:e}, analytic {a:e}, \
+                 difference {:.3e} > tolerance {tol:.3e}",
+                (n - a).abs()
+            ),
+        }
+    }
+}
+
+/// Why a gradient check failed.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::gradcheck::{check_gradients, GradCheckError};
+/// let x = Tensor::<(U2,), f64>::from_array([1.0, 2.0]);
+/// // detach() hides the dependence from autograd: the analytic gradient is missing.
+/// let err = check_gradients(|x| x.clone().add(&x.detach().square()), &x).unwrap_err();
+/// let GradCheckError::Mismatch(m) = &err else { panic!() };
+/// assert_eq!((m[0].tensor.as_str(), m[0].index.clone()), ("input", vec![0]));
+/// assert!(err.to_string().starts_with("gradient mismatch of `input` at index [0]: numeric"));
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+#[non_exhaustive]
+pub enum GradCheckError {
+    /// Gradients that disagree with finite differences: every tensor that has a mismatch, in
+    /// the order checked (the input first), each with its first mismatching element.
+    Mismatch(Vec<GradMismatch>),
+    /// [`check_module_gradients`] found no `f64` parameter to check.
+    NoParameters {
+        /// The module's kind (`SwiGlu`).
+        module: String,
+        /// The names of its `f64` buffers (tensors declared `#[module(buffer)]`).
+        buffers: Vec<String>,
+        /// The names of its parameters of another element type (checks run in `f64`).
+        other_parameters: Vec<String>,
+    },
+}
+
+impl GradCheckError {
+    /// The mismatches (empty for [`GradCheckError::NoParameters`]).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U2,), f64>::ones();
+    /// let err = stensor::gradcheck::check_gradients(|x| x.detach().trace(), &x).unwrap_err();
+    /// assert_eq!(err.mismatches()[0].analytic, None);
+    /// ```
+    pub fn mismatches(&self) -> &[GradMismatch] {
+        match self {
+            GradCheckError::Mismatch(m) => m,
+            GradCheckError::NoParameters { .. } => &[],
+        }
+    }
+}
+
 impl fmt::Display for GradCheckError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "gradient mismatch of `{}` at index {:?}: numeric {:.10e}, analytic {:.10e}, difference {:.3e} > tolerance {:.3e}",
-            self.tensor,
-            self.index,
-            self.numeric,
-            self.analytic,
-            (self.numeric - self.analytic).abs(),
-            self.tolerance
-        )
+        match self {
+            GradCheckError::Mismatch(all) => {
+                for (k, m) in all.iter().enumerate() {
+                    if k > 0 {
+                        f.write_str("\n")?;
+                    }
+                    write!(f, "{m}")?;
+                }
+                Ok(())
+            }
+            GradCheckError::NoParameters {
+                module,
+                buffers,
+                other_parameters,
+            } => {
+                write!(f, "`{module}` has no f64 parameter to check")?;
+                let list = |v: &[String]| {
+                    v.iter()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                if !buffers.is_empty() {
+                    write!(f, "; its buffers: {}", list(buffers))?;
+                }
+                if !other_parameters.is_empty() {
+                    write!(
+                        f,
+                        "; parameters of another element type (checks run in f64): {}",
+                        list(other_parameters)
+                    )?;
+                }
+                f.write_str(
+                    ". A layer declares a parameter with `#[module(param)]` on the field (the \
+                     derive) or by visiting it as `TensorKind::Parameter` (a hand-written \
+                     `Module`); build it with `set_requires_grad(true)` so it gets a gradient",
+                )
+            }
+        }
     }
 }
 
@@ -103,7 +244,7 @@ where
 /// use stensor::prelude::*;
 /// use stensor::gradcheck::{check_gradients_with, GradCheck};
 /// let x = Tensor::<(U3,), f64>::from_array([0.3, -1.2, 2.0]);
-/// let loose = GradCheck { eps: 1e-4, rtol: 1e-4, atol: 1e-6 };
+/// let loose = GradCheck::new(1e-4, 1e-4, 1e-6);
 /// check_gradients_with(loose, |x| x.tanh().mul_scalar(3.0), &x).unwrap();
 /// ```
 pub fn check_gradients_with<S, S2, F>(
@@ -116,27 +257,52 @@ where
     S2: Shape,
     F: Fn(Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
 {
+    let mut found = vec![];
+    input_mismatch(&cfg, &f, x, &mut found);
+    finish(found)
+}
+
+/// The input's first mismatch, if any, into `found`.
+fn input_mismatch<S, S2, F>(
+    cfg: &GradCheck,
+    f: &F,
+    x: &Tensor<S, f64>,
+    found: &mut Vec<GradMismatch>,
+) where
+    S: Shape,
+    S2: Shape,
+    F: Fn(Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
+{
     let x_traced = x.clone().trace();
-    let y = f(x_traced.clone());
-    let (w, grads) = weighted_backward(y);
-    let analytic = grads
-        .slice(&x_traced)
-        .map(|g| g.to_vec())
-        .unwrap_or_else(|| vec![0.0; x.numel()]);
+    let (w, grads) = weighted_backward(f(x_traced.clone()));
+    let analytic = grads.slice(&x_traced).map(|g| g.to_vec());
     let loss = |xv: Vec<f64>| -> f64 {
         let xt = Tensor::<S, f64>::from_vec_shaped(x.shape(), xv).expect("same length");
         weighted_sum(&f(xt.trace()), &w)
     };
     let base = x.to_vec();
-    for i in 0..base.len() {
+    let numeric = |i: usize| {
         let mut plus = base.clone();
         plus[i] += cfg.eps;
         let mut minus = base.clone();
         minus[i] -= cfg.eps;
-        let numeric = (loss(plus) - loss(minus)) / (2.0 * cfg.eps);
-        compare(&cfg, "input", &x.dims(), i, numeric, analytic[i])?;
+        (loss(plus) - loss(minus)) / (2.0 * cfg.eps)
+    };
+    found.extend(first_mismatch(
+        cfg,
+        "input",
+        &x.dims(),
+        analytic.as_deref(),
+        numeric,
+    ));
+}
+
+fn finish(found: Vec<GradMismatch>) -> Result<(), GradCheckError> {
+    if found.is_empty() {
+        Ok(())
+    } else {
+        Err(GradCheckError::Mismatch(found))
     }
-    Ok(())
 }
 
 /// Backpropagates a fixed random weighting of `y`'s elements (so a wrong gradient of any one
@@ -154,32 +320,38 @@ fn weighted_sum<S2: Shape>(y: &Tensor<S2, f64, Tape<f64>>, w: &[f64]) -> f64 {
     y.as_slice().iter().zip(w).map(|(a, b)| a * b).sum()
 }
 
-/// `Err` naming `tensor` and the multi-index of flat element `i` when the two derivatives
-/// disagree (or the analytic one is not finite).
-fn compare(
+/// The first element of `tensor` whose analytic derivative (none: no gradient reached it,
+/// which is right only where the numeric one is within the tolerance of zero) disagrees with
+/// `numeric(i)` or is not finite.
+fn first_mismatch(
     cfg: &GradCheck,
     tensor: &str,
     dims: &Dims,
-    i: usize,
-    numeric: f64,
-    analytic: f64,
-) -> Result<(), GradCheckError> {
-    let tolerance = cfg.atol + cfg.rtol * numeric.abs();
-    if (numeric - analytic).abs() <= tolerance && analytic.is_finite() {
-        return Ok(());
-    }
-    Err(GradCheckError {
-        tensor: tensor.to_string(),
-        index: dims.index_of(i),
-        numeric,
-        analytic,
-        tolerance,
+    analytic: Option<&[f64]>,
+    mut numeric: impl FnMut(usize) -> f64,
+) -> Option<GradMismatch> {
+    (0..dims.iter().product()).find_map(|i| {
+        let n = numeric(i);
+        let a = analytic.map(|a| a[i]);
+        let tolerance = cfg.atol + cfg.rtol * n.abs();
+        let got = a.unwrap_or(0.0);
+        if (n - got).abs() <= tolerance && got.is_finite() {
+            return None;
+        }
+        Some(GradMismatch {
+            tensor: tensor.to_string(),
+            index: dims.index_of(i),
+            numeric: n,
+            analytic: a,
+            tolerance,
+        })
     })
 }
 
 /// Checks the gradients of `f(net, x)` with respect to `x` and to every `f64` parameter of
 /// `net`, with the default [`GradCheck`]. Each parameter element is perturbed in place and
-/// restored; a mismatch names the parameter (`0.weight`) and the element.
+/// restored; every tensor is checked and each mismatch names it (`0.weight`) and the element.
+/// A module without an `f64` parameter is [`GradCheckError::NoParameters`].
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -203,7 +375,7 @@ where
     check_module_gradients_with(GradCheck::default(), net, x, f)
 }
 
-/// [`check_module_gradients`] with the given step and tolerances.
+/// [`check_module_gradients`] with the given step, tolerances and scope.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -211,7 +383,7 @@ where
 /// use stensor::gradcheck::{check_module_gradients_with, GradCheck};
 /// let mut conv = Conv1d::<U2, U3, U3, U1, U1, U1, U1, stensor::nn::Zeros, f64>::new(&mut Rng::seed(0));
 /// let x = Tensor::<(U2, U2, U5), f64>::rand_normal(1, 0.0, 1.0);
-/// let cfg = GradCheck { eps: 1e-5, rtol: 1e-4, atol: 1e-6 };
+/// let cfg = GradCheck::new(1e-5, 1e-4, 1e-6);
 /// check_module_gradients_with(cfg, &mut conv, &x, |c, x| c.forward(x)).unwrap();
 /// ```
 pub fn check_module_gradients_with<M, S, S2, F>(
@@ -226,16 +398,31 @@ where
     S2: Shape,
     F: Fn(&M, Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
 {
-    check_gradients_with(cfg, |x| f(net, x), x)?;
     let (w, grads) = weighted_backward(f(net, x.clone().trace()));
-    let mut params = vec![];
-    net.visit("", &mut |name, t| {
-        if let (TensorKind::Parameter, Values::F64(v)) = (t.kind, &t.values) {
+    let (mut params, mut buffers, mut others) = (vec![], vec![], vec![]);
+    net.visit("", &mut |name, t| match (t.kind, &t.values) {
+        (TensorKind::Parameter, Values::F64(v)) => {
             let g = t.id.and_then(|id| grads.by_id(id)).map(|g| g.to_vec());
-            let g = g.unwrap_or_else(|| vec![0.0; v.len()]);
             params.push((name.to_string(), t.dims, v.to_vec(), g));
         }
+        (TensorKind::Parameter, _) => others.push(name.to_string()),
+        (TensorKind::Buffer, Values::F64(_)) => buffers.push(name.to_string()),
+        _ => {}
     });
+    if params.is_empty() {
+        return Err(GradCheckError::NoParameters {
+            module: net.kind().to_string(),
+            buffers,
+            other_parameters: others,
+        });
+    }
+    let mut found = vec![];
+    if cfg.input {
+        input_mismatch(&cfg, &|x| f(net, x), x, &mut found);
+    }
+    if !cfg.parameters {
+        return finish(found);
+    }
     let set = |net: &mut M, param: &str, i: usize, value: f64| {
         net.visit_mut("", &mut |name, t| {
             if let (true, ValuesMut::F64(v)) = (name == param, t.values) {
@@ -244,16 +431,24 @@ where
         });
     };
     for (name, dims, values, analytic) in params {
-        for (i, (&v, &a)) in values.iter().zip(&analytic).enumerate() {
+        let numeric = |i: usize| {
+            let v = values[i];
             set(net, &name, i, v + cfg.eps);
             let plus = weighted_sum(&f(net, x.clone().trace()), &w);
             set(net, &name, i, v - cfg.eps);
             let minus = weighted_sum(&f(net, x.clone().trace()), &w);
             set(net, &name, i, v);
-            compare(&cfg, &name, &dims, i, (plus - minus) / (2.0 * cfg.eps), a)?;
-        }
+            (plus - minus) / (2.0 * cfg.eps)
+        };
+        found.extend(first_mismatch(
+            &cfg,
+            &name,
+            &dims,
+            analytic.as_deref(),
+            numeric,
+        ));
     }
-    Ok(())
+    finish(found)
 }
 
 #[cfg(test)]
@@ -272,14 +467,15 @@ mod tests {
             crate::nn::functional::linear(x, &m.0.weight.detach(), m.0.bias.as_ref())
         })
         .unwrap_err();
-        assert_eq!((err.tensor.as_str(), err.index.len()), ("0.weight", 2));
-        assert_eq!(err.analytic, 0.0);
-        assert!(err.numeric.abs() > 1e-3, "{err}");
+        let m = &err.mismatches()[0];
+        assert_eq!((m.tensor.as_str(), m.index.len()), ("0.weight", 2));
+        assert_eq!(m.analytic, None, "{err}");
+        assert!(m.numeric.abs() > 1e-3, "{err}");
         // and the bias is checked too: a wrong bias gradient (doubled through the output)
         let err = check_module_gradients(&mut net, &x, |m, x| {
             let b = m.0.bias.as_ref().unwrap();
             m.0.forward(x).broadcast_add(&b.detach())
         });
-        assert!(err.is_err() && err.unwrap_err().tensor == "0.bias");
+        assert!(err.is_err() && err.unwrap_err().mismatches()[0].tensor == "0.bias");
     }
 }

@@ -441,11 +441,7 @@ fn losses() {
     .forward(x, &targets));
     // stable at extreme logits
     let big = Tensor::<(U1, U3), f64>::from_array([[1000.0, -1000.0, 999.0]]);
-    let loose = GradCheck {
-        eps: 1e-4,
-        rtol: 1e-4,
-        atol: 1e-8,
-    };
+    let loose = GradCheck::new(1e-4, 1e-4, 1e-8);
     check_gradients_with(
         loose,
         |x| CrossEntropyLoss::default().forward(x, &[2]),

@@ -134,14 +134,36 @@ fn display_matches_pytorch() {
 }
 
 #[test]
-fn debug_names_the_static_type() {
+fn debug_is_rust_code_that_rebuilds_the_tensor() {
     let t = Tensor::<(U2, U1), f64>::zeros();
     assert_eq!(
         format!("{t:?}"),
-        "Tensor<(U2, U1), f64, NoTape> tensor([[0.],\n        [0.]], dtype=f64)"
+        "Tensor::<(U2, U1), f64>::from_vec(vec![0.0, 0.0]).unwrap()"
     );
     let x = Tensor::<(U1,)>::ones().trace();
-    assert!(format!("{x:?}").starts_with("Tensor<(U1,), f32, Tape>"));
+    assert_eq!(
+        format!("{x:?}"),
+        "Tensor::<(U1,), f32>::from_vec(vec![1.0]).unwrap().trace()"
+    );
+    // every value at full precision, special values as constants, runtime and large dims
+    let v = vec![0.1f32, 1.0 / 3.0, f32::NAN, f32::NEG_INFINITY, -0.0, 1e-40];
+    let y = Tensor::<(usize, U2048)>::from_vec_shaped((1, U2048::new()), {
+        let mut w = v.clone();
+        w.resize(2048, 2.5);
+        w
+    })
+    .unwrap();
+    let s = format!("{y:?}");
+    assert!(
+        s.starts_with("Tensor::<(usize, U2048), f32>::from_vec_shaped((1, U2048::new()), vec![0.1, 0.33333334, f32::NAN, f32::NEG_INFINITY, -0.0, 1e-40, 2.5,"),
+        "{s}"
+    );
+    let back = Tensor::<(U2,)>::from_vec(vec![0.1, 0.33333334]).unwrap();
+    assert_eq!(back.to_vec(), vec![0.1f32, 1.0 / 3.0]);
+    // beyond 4096 elements: the type and the summarised printout
+    let big = Tensor::<(U8192,)>::zeros();
+    assert!(format!("{big:?}")
+        .starts_with("Tensor<(U8192,), f32, NoTape> tensor([0., 0., 0.,  ..., 0., 0., 0.])"));
 }
 
 #[test]

@@ -27,6 +27,11 @@
 //! assert_eq!(penalty.backward().get(&w).unwrap().to_vec(), vec![2.0, -4.0]);
 //! ```
 //!
+//! # Your own operations
+//! A fused kernel or an operation autograd cannot see into gets a backward rule of your own
+//! through [`Function`] (PyTorch's `autograd.Function`). Code generic over the tape bounds it by
+//! [`AnyTape`].
+//!
 //! # Design note: a graph of nodes, not a tape that moves
 //! Each traced tensor holds an `Arc` to the node that made it (its backward closure and the
 //! nodes of its traced inputs). `backward` collects the reachable nodes and runs them in
@@ -34,6 +39,9 @@
 //! created after its inputs. Compared with a tape moved through the operations (dfdx), a traced
 //! tensor can be cloned and used twice (residual connections) with no ceremony, and graphs
 //! built from two separately traced inputs merge for free.
+
+mod function;
+pub use function::{Function, FunctionInputs, Operand, Operands};
 
 use crate::shape::Shape;
 use crate::tensor::{Element, Tensor};
@@ -188,7 +196,9 @@ impl<E: Element> TapeMode<E> for Tape<E> {
 }
 
 /// The tape of the result of an operation on a `Self`-taped and an `Rhs`-taped tensor: traced if
-/// either is.
+/// either is. In generic code over a tape `T`, bound `T` by [`AnyTape`] rather than by this
+/// trait: `T: MergeTape<E, T, Output = T>` alone hides the rule for an untraced operand (a
+/// parameter) from the compiler, and `x.matmul(&weight)` then fails to unify.
 ///
 /// ```
 /// use stensor::prelude::*;
@@ -201,10 +211,11 @@ pub trait MergeTape<E, Rhs>: TapeMode<E> {
     /// The result's tape.
     type Output: TapeMode<E>;
 }
-// A blanket impl for an untraced right operand, so generic code over a tape `T` that combines
-// a tensor with a parameter or a constant gets `T` back without naming it (dfdx's rule). Two
-// tensors of the same generic tape need the bound `T: MergeTape<E, T, Output = T>`, which both
-// tapes satisfy.
+// A blanket impl for an untraced right operand: a tensor of tape `T` combined with a parameter
+// or a constant gets `T` back (dfdx's rule). Generic code over a tape `T` that also combines two
+// tensors of tape `T` needs `T: MergeTape<E, T, Output = T>`; written alone, that bound is the
+// only candidate the compiler sees for every `T: MergeTape<E, _>` (where-clauses win over
+// impls), so `x.matmul(&weight)` would fail to unify. [`AnyTape`] names both rules at once.
 impl<E: Element, T: TapeMode<E>> MergeTape<E, NoTape> for T {
     type Output = T;
 }
@@ -213,6 +224,39 @@ impl<E: Element> MergeTape<E, Tape<E>> for NoTape {
 }
 impl<E: Element> MergeTape<E, Tape<E>> for Tape<E> {
     type Output = Tape<E>;
+}
+
+/// The one bound generic code over a tape needs: `T` combined with another `T` (an activation
+/// plus a residual) or with an untraced tensor (a parameter, a constant) gives `T`. Both tapes
+/// implement it. Write a layer's `forward` generic over `T: AnyTape<E>` and it runs traced
+/// (training, gradient checks) and untraced (inference) alike.
+///
+/// ```
+/// use stensor::prelude::*;
+/// use stensor::autograd::AnyTape;
+/// /// `(x W1) * silu(x W2) + x`: tensors of tape `T` with each other and with parameters.
+/// fn block<B: Dim, T: AnyTape<f64>>(
+///     x: Tensor<(B, U4), f64, T>,
+///     w1: &Tensor<(U4, U4), f64>,
+///     w2: &Tensor<(U4, U4), f64>,
+/// ) -> Tensor<(B, U4), f64, T> {
+///     let gate = x.clone().matmul(w2).silu();
+///     x.clone().matmul(w1).mul(&gate).add(&x)
+/// }
+/// let (w1, w2) = (Tensor::<(U4, U4), f64>::ones(), Tensor::<(U4, U4), f64>::ones());
+/// let x = Tensor::<(U2, U4), f64>::ones();
+/// let y = block(x.clone(), &w1, &w2); // untraced
+/// let g = block(x.trace(), &w1, &w2).sum().backward(); // traced
+/// assert_eq!(y.dims(), [2, 4]);
+/// assert!(!g.is_empty());
+/// ```
+pub trait AnyTape<E>:
+    TapeMode<E> + MergeTape<E, Self, Output = Self> + MergeTape<E, NoTape, Output = Self>
+{
+}
+impl<E, T> AnyTape<E> for T where
+    T: TapeMode<E> + MergeTape<E, T, Output = T> + MergeTape<E, NoTape, Output = T>
+{
 }
 
 /// Marks the traced tape: `backward` exists only where it is implemented.

@@ -1,4 +1,6 @@
-//! Printing: `Display` like PyTorch's `print(tensor)`, `Debug` with the static shape.
+//! Printing: `Display` like PyTorch's `print(tensor)`; `Debug` as Rust code that rebuilds the
+//! tensor (its static type and every value at full precision), so a failure report can be pasted
+//! back into a test.
 //!
 //! The rules follow `torch/_tensor_str.py`: integral values print as `1.`, others with four
 //! decimals, switching to scientific notation (`1.0000e+05`) when the largest and smallest
@@ -226,24 +228,73 @@ impl<S: Shape, E: Element, T: TapeMode<E>> fmt::Display for Tensor<S, E, T> {
     }
 }
 
-/// Like `Display`, preceded by the static type: shape, element type and tape.
+/// Tensors up to this many elements print under `Debug` as Rust code that rebuilds them.
+const DEBUG_LITERAL_MAX: usize = 4096;
+
+/// A value as a Rust literal of type `E` that reads back as the same bits (Rust's shortest
+/// round-trip form; the constants for NaN and the infinities).
+fn literal<E: Element>(v: E) -> String {
+    if v.is_nan() {
+        format!("{}::NAN", E::NAME)
+    } else if v.is_infinite() {
+        let sign = if v < E::zero() { "NEG_" } else { "" };
+        format!("{}::{sign}INFINITY", E::NAME)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// Rust code that rebuilds the tensor (up to 4096 elements; a proptest failure report prints
+/// its inputs this way, so a shrunk case can be pasted into a test): the static type, each
+/// runtime dim's size, every value at full precision. Larger tensors print their type and
+/// the summarised `Display`.
 ///
 /// ```
 /// use stensor::prelude::*;
-/// let t = Tensor::<(usize, U2)>::zeros_shaped((1, U2::new()));
-/// assert_eq!(format!("{t:?}"), "Tensor<(usize=1, U2), f32, NoTape> tensor([[0., 0.]])");
+/// let t = Tensor::<(U2, U2)>::from_array([[0.1, 1.0], [-0.0, 1e-7]]);
+/// assert_eq!(format!("{t:?}"), "Tensor::<(U2, U2), f32>::from_vec(vec![0.1, 1.0, -0.0, 1e-7]).unwrap()");
+/// let r = Tensor::<(usize, U2), f64>::zeros_shaped((1, U2::new()));
+/// assert_eq!(format!("{r:?}"), "Tensor::<(usize, U2), f64>::from_vec_shaped((1, U2::new()), vec![0.0, 0.0]).unwrap()");
+/// // and it reads back: the same values, bit for bit
+/// let back = Tensor::<(U2, U2), f32>::from_vec(vec![0.1, 1.0, -0.0, 1e-7]).unwrap();
+/// assert_eq!(back.to_vec(), t.to_vec());
 /// ```
 impl<S: Shape, E: Element, T: TapeMode<E>> fmt::Debug for Tensor<S, E, T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let tape = if T::TRACED { "Tape" } else { "NoTape" };
-        write!(
-            f,
-            "Tensor<{}, {}, {}> {}",
-            ShapeDisplay(&self.shape()),
-            E::NAME,
-            tape,
-            self.printout()
-        )
+        let statics = S::static_dims();
+        let dims = self.dims();
+        let each = |f: &dyn Fn(Option<usize>, usize) -> String| -> String {
+            let parts: Vec<String> = (0..S::RANK).map(|i| f(statics[i], dims[i])).collect();
+            match parts.len() {
+                1 => format!("({},)", parts[0]),
+                _ => format!("({})", parts.join(", ")),
+            }
+        };
+        // typenum names every size it has a type for (`U7`, `U2048`)
+        let ty = each(&|s, _| s.map_or("usize".to_string(), |n| format!("U{n}")));
+        if self.numel() > DEBUG_LITERAL_MAX {
+            let tape = if T::TRACED { "Tape" } else { "NoTape" };
+            let shape = ShapeDisplay(&self.shape());
+            return write!(
+                f,
+                "Tensor<{shape}, {}, {tape}> {}",
+                E::NAME,
+                self.printout()
+            );
+        }
+        let values: Vec<String> = self.as_slice().iter().map(|&v| literal(v)).collect();
+        let values = values.join(", ");
+        write!(f, "Tensor::<{ty}, {}>::", E::NAME)?;
+        if statics[..S::RANK].iter().all(Option::is_some) {
+            write!(f, "from_vec(vec![{values}]).unwrap()")?;
+        } else {
+            let shape = each(&|s, d| s.map_or(d.to_string(), |n| format!("U{n}::new()")));
+            write!(f, "from_vec_shaped({shape}, vec![{values}]).unwrap()")?;
+        }
+        if T::TRACED {
+            f.write_str(".trace()")?;
+        }
+        Ok(())
     }
 }
 

@@ -644,6 +644,20 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
         self.requires_grad = requires_grad;
     }
 
+    /// This tensor with [`set_requires_grad`](Self::set_requires_grad) applied: how a layer of
+    /// your own makes a parameter (PyTorch's `nn.Parameter(t)`, `t.requires_grad_()`).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let w = Tensor::<(U2, U3), f64>::uniform_shaped(Default::default(), &mut Rng::seed(0), -0.5, 0.5)
+    ///     .requires_grad_(true);
+    /// assert!(w.requires_grad());
+    /// ```
+    pub fn requires_grad_(mut self, requires_grad: bool) -> Self {
+        self.requires_grad = requires_grad;
+        self
+    }
+
     /// The elements, row-major.
     ///
     /// ```
@@ -693,6 +707,20 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             self.numel()
         );
         self.data[0]
+    }
+
+    /// `f` applied to every element, as a new untraced tensor of the same shape: the forward
+    /// and backward rules of a custom [`Function`](crate::autograd::Function) are often this.
+    /// Nothing is recorded (write the rule as a `Function` to give it a gradient).
+    ///
+    /// ```
+    /// use stensor::prelude::*;
+    /// let x = Tensor::<(U3,), f64>::from_array([1.0, 2.0, 3.0]);
+    /// assert_eq!(x.map(|v| v * v + 1.0).to_vec(), vec![2.0, 5.0, 10.0]);
+    /// ```
+    pub fn map(&self, f: impl FnMut(E) -> E) -> Tensor<S, E> {
+        let data: Vec<E> = self.as_slice().iter().copied().map(f).collect();
+        Tensor::from_arc(self.shape, Arc::new(data))
     }
 
     /// The same value, no longer recording and not requiring grad (PyTorch's `detach()`).

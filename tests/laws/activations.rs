@@ -3,7 +3,6 @@
 //! SiLU(x) == x sigmoid(x), GELU(tanh) close to GELU; softmax sums to one and log_softmax is
 //! its log.
 
-use crate::{cases, EXACT};
 use proptest::prelude::*;
 use stensor::nn::*;
 use stensor::prelude::*;
@@ -12,13 +11,13 @@ use stensor::testing::*;
 type X = (U3, U4, U2, U3);
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(256)))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn activation_identities(x in any_tensor_f64::<X>().range(-10.0, 10.0).with_zeros()) {
-        close(&LeakyReLU { negative_slope: 0.0 }.forward(x.clone()), &ReLU.forward(x.clone()), EXACT)?;
+        close(&LeakyReLU { negative_slope: 0.0 }.forward(x.clone()), &ReLU.forward(x.clone()), Tolerance::EXACT)?;
         close(&CELU { alpha: 1.0 }.forward(x.clone()), &ELU { alpha: 1.0 }.forward(x.clone()), Tolerance::new(1e-15, 1e-15))?;
-        close(&ReLU6.forward(x.clone()), &Hardtanh { min_val: 0.0, max_val: 6.0 }.forward(x.clone()), EXACT)?;
+        close(&ReLU6.forward(x.clone()), &Hardtanh { min_val: 0.0, max_val: 6.0 }.forward(x.clone()), Tolerance::EXACT)?;
         let sp = Softplus::default();
         close(&sp.forward(x.clone()).sub(&sp.forward(x.clone().neg())), &x, Tolerance::new(1e-12, 1e-12))?;
         close(&x.clone().sigmoid().add(&x.clone().neg().sigmoid()), &Tensor::ones(), Tolerance::new(0.0, 1e-15))?;

@@ -3,7 +3,7 @@
 //! the adjoint of padding, `<pad(x), y> == <x, pad_backward(y)>`, in every mode; pixel shuffle
 //! and unshuffle are inverse permutations, so each is the other's adjoint.
 
-use crate::{adjoint, cases};
+use crate::adjoint;
 use proptest::prelude::*;
 use stensor::nn::functional::{conv1d, conv2d, conv_transpose1d, conv_transpose2d, pad1d, pad2d};
 use stensor::nn::{Circular, Constant, Reflect, Replicate};
@@ -21,7 +21,7 @@ macro_rules! backward_of {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+    #![proptest_config(config(64))]
 
     #[test]
     fn pixel_shuffle_and_unshuffle_are_inverse_and_adjoint(

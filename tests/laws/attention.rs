@@ -3,7 +3,6 @@
 //! not depend on the inputs after `t`; a key that the mask hides entirely is as if it were not
 //! there; one head with identity projections is plain softmax attention.
 
-use crate::{cases, ROUNDING};
 use proptest::prelude::*;
 use stensor::nn::{BatchFirst, MhaConfig, MhaOptions, MultiheadAttention};
 use stensor::ops::{AttnMask, Sdpa};
@@ -28,7 +27,7 @@ fn insert<F: ConstDim>(x: &T3<F>, y: &T3<F>, at: usize) -> Tensor<(usize, usize,
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
+    #![proptest_config(config(48))]
 
     #[test]
     fn permuting_key_value_pairs_together_changes_nothing(
@@ -41,7 +40,7 @@ proptest! {
         let (kp, vp) = (k.clone().index_select::<1, _>(&idx), v.clone().index_select::<1, _>(&idx));
         let y = q.clone().scaled_dot_product_attention(&k, &v, Sdpa::new());
         let yp = q.scaled_dot_product_attention(&kp, &vp, Sdpa::new());
-        close(&y, &yp, ROUNDING)?;
+        close(&y, &yp, Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -62,7 +61,7 @@ proptest! {
         let y = q.scaled_dot_product_attention(&k, &v, Sdpa::new().causal());
         let y2 = q2.scaled_dot_product_attention(&k2, &v2, Sdpa::new().causal());
         let head = |y: Tensor<(usize, usize, U3), f64>| y.narrow::<1, usize>(0, t + 1);
-        close(&head(y), &head(y2), ROUNDING)?;
+        close(&head(y), &head(y2), Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -76,7 +75,7 @@ proptest! {
         let allow = Mask::<(usize, usize)>::from_fn_shaped((l, s + 1), |ix| ix[1] != at);
         let y = q.clone().scaled_dot_product_attention(&k, &v, Sdpa::new());
         let y1 = q.scaled_dot_product_attention(&insert(&k, &k1, at), &insert(&v, &v1, at), Sdpa::new().mask(AttnMask::allow(&allow)));
-        close(&y, &y1, ROUNDING)?;
+        close(&y, &y1, Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -94,6 +93,6 @@ proptest! {
         let opts = MhaOptions { need_weights, ..MhaOptions::default() };
         let (y, _) = mha.attend(q.clone(), k.clone(), v.clone(), opts);
         let plain = q.scaled_dot_product_attention(&k, &v, Sdpa::new());
-        close(&y, &plain, ROUNDING)?;
+        close(&y, &plain, Tolerance::ROUNDING)?;
     }
 }

@@ -1,11 +1,12 @@
 //! `f(a x + b y) == a f(x) + b f(y)` for convolutions and `Linear` without bias, in the input
 //! and in the weight.
 
-use crate::{cases, ROUNDING as TOL};
 use proptest::prelude::*;
 use stensor::nn::functional::{conv1d, conv2d, linear};
 use stensor::prelude::*;
 use stensor::testing::*;
+
+const TOL: Tolerance = Tolerance::ROUNDING;
 
 /// `a x + b y`.
 fn combo<S: Shape>(a: f64, x: &Tensor<S, f64>, b: f64, y: &Tensor<S, f64>) -> Tensor<S, f64> {
@@ -13,7 +14,7 @@ fn combo<S: Shape>(a: f64, x: &Tensor<S, f64>, b: f64, y: &Tensor<S, f64>) -> Te
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+    #![proptest_config(config(64))]
 
     #[test]
     fn conv2d_is_linear_in_input_and_weight(

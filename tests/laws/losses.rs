@@ -4,14 +4,13 @@
 //! `cdist`'s diagonal is `PairwiseDistance` and `pdist` its upper triangle, and CTC with one
 //! possible alignment is minus that alignment's log-probability.
 
-use crate::cases;
 use proptest::prelude::*;
 use stensor::loss::{CrossEntropyLoss, L1Loss, MSELoss, NLLLoss, Reduction, SmoothL1Loss};
 use stensor::prelude::*;
 use stensor::testing::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(256)))]
+    #![proptest_config(config(256))]
 
     #[test]
     fn cross_entropy_is_nll_of_log_softmax(x in any_tensor_f64::<(U5, U4)>().range(-20.0, 20.0), t in prop::collection::vec(0usize..4, 5)) {
@@ -58,7 +57,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(config(128))]
 
     /// A negative `margin` further from its anchor than the positive: no loss, no gradient.
     #[test]
@@ -82,7 +81,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(config(128))]
 
     /// Scaling either side by a positive number leaves the cosine where it was.
     #[test]
@@ -101,7 +100,7 @@ proptest! {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(config(128))]
 
     /// `cdist`'s diagonal is `PairwiseDistance` (without its `eps`), and `pdist` is
     /// `cdist(x, x)` above the diagonal, for every order.

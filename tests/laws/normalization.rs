@@ -2,7 +2,6 @@
 //! batch norm in training standardises each channel, LayerNorm ignores a constant shift and a
 //! positive scaling of its input.
 
-use crate::cases;
 use proptest::prelude::*;
 use stensor::nn::*;
 use stensor::prelude::*;
@@ -16,7 +15,7 @@ const TOL: Tolerance = Tolerance {
 };
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn group_norm_of_one_group_is_layer_norm_over_chw(x in any_tensor_f64::<X>().range(-5.0, 5.0)) {

@@ -2,7 +2,6 @@
 //! constant is the constant when padding is not counted; `MaxUnpool(MaxPool(x))` keeps exactly
 //! the maxima at their indices; adaptive pooling to the input size is the identity.
 
-use crate::{cases, EXACT};
 use proptest::prelude::*;
 use stensor::nn::*;
 use stensor::prelude::*;
@@ -11,7 +10,7 @@ use stensor::testing::*;
 type X = (U2, U3, U7, U7);
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(128)))]
+    #![proptest_config(config(128))]
 
     #[test]
     fn max_pool_commutes_with_a_constant_shift(x in any_tensor_f64::<X>().range(-4.0, 4.0).with_zeros(), c in -10.0f64..10.0) {
@@ -60,9 +59,9 @@ proptest! {
 
     #[test]
     fn adaptive_pooling_to_the_input_size_is_the_identity(x in any_tensor_f64::<(U2, U3, U5, U7)>().with_zeros()) {
-        close(&AdaptiveAvgPool2d::<U5, U7>::new().forward(x.clone()), &x, EXACT)?;
-        close(&AdaptiveMaxPool2d::<U5, U7>::new().forward(x.clone()), &x, EXACT)?;
+        close(&AdaptiveAvgPool2d::<U5, U7>::new().forward(x.clone()), &x, Tolerance::EXACT)?;
+        close(&AdaptiveMaxPool2d::<U5, U7>::new().forward(x.clone()), &x, Tolerance::EXACT)?;
         let x1 = x.reshape::<(U6, U5, U7)>();
-        close(&AdaptiveAvgPool1d::<U7>::new().forward(x1.clone()), &x1, EXACT)?;
+        close(&AdaptiveAvgPool1d::<U7>::new().forward(x1.clone()), &x1, Tolerance::EXACT)?;
     }
 }

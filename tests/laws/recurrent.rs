@@ -3,14 +3,13 @@
 //! on the reversed sequence; a packed sequence of length `l` gets what it would get alone,
 //! truncated to `l`.
 
-use crate::{cases, ROUNDING};
 use proptest::prelude::*;
 use stensor::nn::{Forward, LSTMCell, SeqFirst, GRU, LSTM, RNN};
 use stensor::prelude::*;
 use stensor::testing::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(48)))]
+    #![proptest_config(config(48))]
 
     #[test]
     fn a_one_layer_lstm_is_its_cell_unrolled(
@@ -32,12 +31,12 @@ proptest! {
             state = cell.forward((x.clone().select::<0>(t), state));
             outs.push(state.0.clone());
         }
-        close(&y, &Tensor::stack::<0>(&outs).reshape(), ROUNDING)?;
+        close(&y, &Tensor::stack::<0>(&outs).reshape(), Tolerance::ROUNDING)?;
         let h_n: Tensor<(usize, U4), f64> = h_n.reshape();
         let c_n: Tensor<(usize, U4), f64> = c_n.reshape();
         prop_assert_eq!(h_n.dims()[0], n);
-        close(&h_n, &state.0, ROUNDING)?;
-        close(&c_n, &state.1, ROUNDING)?;
+        close(&h_n, &state.0, Tolerance::ROUNDING)?;
+        close(&c_n, &state.1, Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -52,8 +51,8 @@ proptest! {
         let (yr, hr) = uni.forward(x.flip::<0>());
         // the reverse half of the outputs, and the reverse direction's final state
         let back: Tensor<(usize, usize, U4), f64> = y.narrow::<2, U4>(4, U4::new());
-        close(&back, &yr.flip::<0>(), ROUNDING)?;
-        close(&h.select::<0>(1), &hr.select::<0>(0), ROUNDING)?;
+        close(&back, &yr.flip::<0>(), Tolerance::ROUNDING)?;
+        close(&h.select::<0>(1), &hr.select::<0>(0), Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -75,16 +74,16 @@ proptest! {
             let (ya, ha) = rnn.forward(alone.clone());
             let (lya, (lha, lca)) = lstm.forward(alone);
             let mine = y.clone().narrow::<1, usize>(b, 1);
-            close(&mine.clone().narrow::<0, usize>(0, len), &ya, ROUNDING)?;
+            close(&mine.clone().narrow::<0, usize>(0, len), &ya, Tolerance::ROUNDING)?;
             let lmine = ly.clone().narrow::<1, usize>(b, 1);
-            close(&lmine.clone().narrow::<0, usize>(0, len), &lya, ROUNDING)?;
+            close(&lmine.clone().narrow::<0, usize>(0, len), &lya, Tolerance::ROUNDING)?;
             // past its length: zeros
             let rest = mine.narrow::<0, usize>(len, steps - len);
             let lrest = lmine.narrow::<0, usize>(len, steps - len);
             prop_assert!(rest.as_slice().iter().chain(lrest.as_slice()).all(|&v| v == 0.0));
-            close(&h.clone().narrow::<1, usize>(b, 1), &ha, ROUNDING)?;
-            close(&lh.clone().narrow::<1, usize>(b, 1), &lha, ROUNDING)?;
-            close(&lc.clone().narrow::<1, usize>(b, 1), &lca, ROUNDING)?;
+            close(&h.clone().narrow::<1, usize>(b, 1), &ha, Tolerance::ROUNDING)?;
+            close(&lh.clone().narrow::<1, usize>(b, 1), &lha, Tolerance::ROUNDING)?;
+            close(&lc.clone().narrow::<1, usize>(b, 1), &lca, Tolerance::ROUNDING)?;
         }
     }
 }

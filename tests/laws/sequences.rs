@@ -4,7 +4,7 @@
 //! line and its indices gather the sorted values; `chunk` then `cat` is the identity; the
 //! bags of `EmbeddingBag` are the sums and means of the looked-up rows.
 
-use crate::{adjoint, cases, EXACT, ROUNDING};
+use crate::adjoint;
 use proptest::prelude::*;
 use stensor::nn::{Embedding, EmbeddingBag, Forward};
 use stensor::ops::BagMode;
@@ -12,7 +12,7 @@ use stensor::prelude::*;
 use stensor::testing::*;
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(cases(64)))]
+    #![proptest_config(config(64))]
 
     #[test]
     fn embedding_is_one_hot_times_the_weight(
@@ -24,7 +24,7 @@ proptest! {
         let one_hot = Tensor::<(usize, usize, U12), f64>::from_fn_shaped((n, l, U12::new()), |[i, j, k]| {
             f64::from(u8::from(ids.as_slice()[i * l + j] == k as i64))
         });
-        close(&emb.forward(ids.clone()), &one_hot.matmul(&emb.weight), ROUNDING)?;
+        close(&emb.forward(ids.clone()), &one_hot.matmul(&emb.weight), Tolerance::ROUNDING)?;
     }
 
     #[test]
@@ -34,8 +34,8 @@ proptest! {
     ) {
         let (la, lb) = (a.dims()[1], b.dims()[1]);
         let c = Tensor::cat::<1>(&[a.clone(), b.clone()]);
-        close(&c.clone().narrow::<1, _>(0, la), &a, EXACT)?;
-        close(&c.narrow::<1, _>(la, lb), &b, EXACT)?;
+        close(&c.clone().narrow::<1, _>(0, la), &a, Tolerance::EXACT)?;
+        close(&c.narrow::<1, _>(la, lb), &b, Tolerance::EXACT)?;
     }
 
     #[test]
@@ -59,10 +59,10 @@ proptest! {
         let mut rng = stensor::tensor::Rng::seed(seed);
         let m = Mask::<(usize, U4)>::from_fn_shaped(x.shape(), |_| rng.below(2) == 1);
         let fill = Tensor::<(usize, U4), f64>::full_shaped(x.shape(), 7.5);
-        close(&x.clone().masked_fill(&m, 7.5), &fill.where_(&m, &x), EXACT)?;
+        close(&x.clone().masked_fill(&m, 7.5), &fill.where_(&m, &x), Tolerance::EXACT)?;
         // and a mask and its negation split x between them
         let kept = x.clone().masked_fill(&m, 0.0).add(&x.clone().masked_fill(&!&m, 0.0));
-        close(&kept, &x, EXACT)?;
+        close(&kept, &x, Tolerance::EXACT)?;
     }
 
     #[test]
@@ -74,7 +74,7 @@ proptest! {
         for row in v.as_slice().chunks(6) {
             prop_assert!(row.windows(2).all(|w| if descending { w[0] >= w[1] } else { w[0] <= w[1] }), "{row:?}");
         }
-        close(&x.gather::<1, _>(&i), &v, EXACT)?;
+        close(&x.gather::<1, _>(&i), &v, Tolerance::EXACT)?;
     }
 
     #[test]
@@ -93,7 +93,7 @@ proptest! {
         let emb = emb.module;
         let bag = EmbeddingBag::from_pretrained(emb.weight.clone(), true);
         let rows = emb.forward(ids.clone());
-        close(&bag.clone().mode(BagMode::Sum).forward(ids.clone()), &rows.clone().sum_axis::<1>(), ROUNDING)?;
-        close(&bag.mode(BagMode::Mean).forward(ids), &rows.mean_axis::<1>(), ROUNDING)?;
+        close(&bag.clone().mode(BagMode::Sum).forward(ids.clone()), &rows.clone().sum_axis::<1>(), Tolerance::ROUNDING)?;
+        close(&bag.mode(BagMode::Mean).forward(ids), &rows.mean_axis::<1>(), Tolerance::ROUNDING)?;
     }
 }
