@@ -91,8 +91,7 @@ where
 /// relative differences of the parameters and of the running statistics, and whether both
 /// equal rank 0's bit for bit.
 fn train_sync_bn(pg: &ProcessGroup, data: &ImageDataset<U1, U28, U28>) -> (f64, f64, bool) {
-    let (rank, size) = (pg.rank(), pg.size());
-    let per = BATCH / size;
+    let rank = pg.rank();
     let make = |seed: u64| -> BnNet<BatchNorm2d<U4>> {
         let mut rng = Rng::seed(seed);
         let conv = Conv2d::new(&mut rng);
@@ -107,20 +106,14 @@ fn train_sync_bn(pg: &ProcessGroup, data: &ImageDataset<U1, U28, U28>) -> (f64, 
     let mut reference = make(3);
     let (c, bn, a, f, l) = make(3 + rank as u64 * 1000);
     let mut net = (c, SyncBatchNorm::from(bn), a, f, l);
-    let mut ddp = DistributedDataParallel::new(pg, &mut net);
-    let (mut ref_opt, mut opt) = (
-        SGD::new(0.1).with_momentum(0.9),
-        SGD::new(0.1).with_momentum(0.9),
+    let sgd = || SGD::new(0.1).with_momentum(0.9);
+    let plain = |n: &BnNet<BatchNorm2d<U4>>, idx: &[usize]| bn_grads(n, data, idx);
+    let synced = |n: &BnNet<SyncBatchNorm<U4>>, idx: &[usize]| bn_grads(n, data, idx);
+    run_steps(
+        pg,
+        (&mut reference, sgd(), plain),
+        (&mut net, sgd(), synced),
     );
-    for step in 0..STEPS {
-        let batch: Vec<usize> = (step * BATCH..(step + 1) * BATCH).collect();
-        let g = bn_grads(&reference, data, &batch);
-        ref_opt.step(&mut reference, &g);
-        ddp.before_forward(&mut net);
-        let mut g = bn_grads(&net, data, &batch[rank * per..(rank + 1) * per]);
-        assert!(ddp.sync(&net, &mut g).unwrap());
-        opt.step(&mut net, &g);
-    }
     let (p, b) = (params(&net), values_of(&net, TensorKind::Buffer));
     let worst_p = worst_relative(&p, &params(&reference));
     let worst_b = worst_relative(&b, &values_of(&reference, TensorKind::Buffer));
@@ -129,6 +122,36 @@ fn train_sync_bn(pg: &ProcessGroup, data: &ImageDataset<U1, U28, U28>) -> (f64, 
         worst_b,
         same_as_root(pg, &p) && same_as_root(pg, &b),
     )
+}
+
+/// `STEPS` steps of each of two networks, each with its optimizer and its gradients on given
+/// examples: the reference on the whole batch in this process, and `net`, wrapped in
+/// `DistributedDataParallel`, on this rank's share of it.
+fn run_steps<R: Module, N: Module>(
+    pg: &ProcessGroup,
+    (reference, mut ref_opt, ref_grads): (
+        &mut R,
+        impl Optimizer<f32>,
+        impl Fn(&R, &[usize]) -> Gradients<f32>,
+    ),
+    (net, mut opt, net_grads): (
+        &mut N,
+        impl Optimizer<f32>,
+        impl Fn(&N, &[usize]) -> Gradients<f32>,
+    ),
+) {
+    let per = BATCH / pg.size();
+    let mine = pg.rank() * per..(pg.rank() + 1) * per;
+    let mut ddp = DistributedDataParallel::new(pg, net);
+    for step in 0..STEPS {
+        let batch: Vec<usize> = (step * BATCH..(step + 1) * BATCH).collect();
+        let g = ref_grads(reference, &batch);
+        ref_opt.step(reference, &g);
+        ddp.before_forward(net);
+        let mut g = net_grads(net, &batch[mine.clone()]);
+        assert!(ddp.sync(net, &mut g).unwrap());
+        opt.step(net, &g);
+    }
 }
 
 /// One SGD/Adam step of `net` on the examples `idx` of `data` (mean cross-entropy).
@@ -147,23 +170,16 @@ fn train_both<O: Optimizer<f32>>(
     data: &ImageDataset<U1, U28, U28>,
     make: impl Fn() -> O,
 ) -> (f64, bool) {
-    let (rank, size) = (pg.rank(), pg.size());
-    let per = BATCH / size;
+    let rank = pg.rank();
     let mut reference = LeNet::new(7);
-    let mut ref_opt = make();
     // every rank starts from its own seed: the wrapper must make them equal
     let mut net = LeNet::new(7 + rank as u64 * 1000);
-    let mut ddp = DistributedDataParallel::new(pg, &mut net);
-    let mut opt = make();
-    for step in 0..STEPS {
-        let batch: Vec<usize> = (step * BATCH..(step + 1) * BATCH).collect();
-        let g = grads_on(&reference, data, &batch);
-        ref_opt.step(&mut reference, &g);
-        ddp.before_forward(&mut net);
-        let mut g = grads_on(&net, data, &batch[rank * per..(rank + 1) * per]);
-        assert!(ddp.sync(&net, &mut g).unwrap());
-        opt.step(&mut net, &g);
-    }
+    let grads = |n: &LeNet, idx: &[usize]| grads_on(n, data, idx);
+    run_steps(
+        pg,
+        (&mut reference, make(), grads),
+        (&mut net, make(), grads),
+    );
     let a = params(&net);
     (
         worst_relative(&a, &params(&reference)),
