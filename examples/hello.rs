@@ -38,5 +38,6 @@ fn main() {
     }
     let probs = x.matmul(&w).broadcast_add(&b).softmax::<1>();
     println!("probabilities = {probs}");
-    println!("{:?}", probs.sum_axis::<1>());
+    // `Debug` prints Rust code that rebuilds the tensor: its static type and exact values
+    println!("row sums: {:?}", probs.sum_axis::<1>());
 }

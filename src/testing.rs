@@ -2,16 +2,22 @@
 //! cargo feature: `stensor = { version = "0.1", features = ["proptest"] }`).
 //!
 //! - [`any_tensor`] / [`any_tensor_f64`]: proptest strategies for tensors of any shape (each
-//!   runtime dim's size in a range), with a value range and, when asked, special values: exact
+//!   runtime dim's size in a range), with values from a range or a union of ranges, kept
+//!   [`away_from`](TensorStrategy::away_from) kinks, and, when asked, special values: exact
 //!   zeros and `-0.0`, large magnitudes, NaN and infinities. [`any_indices`] and [`any_mask`]:
 //!   index tensors below a bound (class targets, token ids) and boolean masks.
 //! - [`any_module`]: a layer (or a whole network) built with random weights from a seed proptest
-//!   picks, optionally with every parameter redrawn in a range.
+//!   picks, optionally with every parameter redrawn in a range; the seed rebuilds it
+//!   ([`ModuleStrategy::rebuild`]).
 //! - [`check_gradients`] and [`check_module_gradients`]: central finite differences in `f64`
-//!   against autograd, for any function of a tensor and for every parameter of a module; a
-//!   failure names the tensor, the element, both derivatives and the tolerance.
+//!   against autograd, for any function of a tensor and for every parameter of a module (or
+//!   the parameters only); every tensor that disagrees is reported with its first element,
+//!   both derivatives and the tolerance. Backward rules of your own:
+//!   [`Function`](crate::autograd::Function).
 //! - [`close`] / [`assert_close`] (relative + absolute tolerance; the report names the worst
-//!   element and its index) and [`assert_shapes_eq`].
+//!   element, its index and the calling line) and [`assert_shapes_eq`]; [`Tolerance::EXACT`],
+//!   [`Tolerance::ROUNDING`], the `torch.testing` defaults; [`cases`] and [`config`] for case
+//!   counts that `PROPTEST_CASES` overrides; [`prelude`] for one glob import.
 //!
 //! Failures are `std::error::Error`s, which proptest turns into a failed case: `?` works inside
 //! `proptest!`.
@@ -861,8 +867,8 @@ impl<S: Shape, E: Element> Strategy for TensorStrategy<S, E> {
 
 /// A module made by a proptest strategy: the seed its weights came from, and the module.
 /// Printed (in a failure report) as the seed, the module's PyTorch-style line, and every
-/// parameter and buffer at full precision; [`ModuleStrategy::rebuild`] with the seed makes
-/// exactly this module again.
+/// parameter and buffer at full precision (those of more than 4096 values as their count);
+/// [`ModuleStrategy::rebuild`] with the seed makes exactly this module again.
 ///
 /// ```
 /// use proptest::strategy::{Strategy, ValueTree};
@@ -882,6 +888,9 @@ pub struct Seeded<M> {
     pub module: M,
 }
 
+/// A tensor of more values than this prints as its count: the seed rebuilds it.
+const MAX_PRINTED: usize = 4096;
+
 impl<M: Module> fmt::Debug for Seeded<M> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
@@ -895,6 +904,7 @@ impl<M: Module> fmt::Debug for Seeded<M> {
         let mut tensors = vec![];
         self.module.visit("", &mut |name, t| {
             let values = match &t.values {
+                v if v.len() > MAX_PRINTED => format!("<{} values>", v.len()),
                 Values::F32(v) => format!("{v:?}"),
                 Values::F64(v) => format!("{v:?}"),
                 Values::I64(v) => format!("{v:?}"),

@@ -354,3 +354,18 @@ fn cases_and_config_honour_proptest_cases() {
     assert_eq!(cases(12), want);
     assert_eq!(config(12).cases, want);
 }
+
+#[test]
+fn a_large_tensor_of_a_failing_module_prints_as_its_count() {
+    let s = any_module(stensor::nn::Linear::<U100, U64, f64>::new);
+    let m = s
+        .new_tree(&mut TestRunner::deterministic())
+        .unwrap()
+        .current();
+    let shown = format!("{m:?}");
+    assert!(shown.contains("weight: <6400 values>"), "{shown}");
+    assert!(shown.contains(&format!(
+        "bias: {:?}",
+        m.module.bias.as_ref().unwrap().as_slice()
+    )));
+}
