@@ -277,17 +277,40 @@ impl ProcessGroup {
         self.broadcast_tensors(net, None);
     }
 
-    /// Broadcasts the tensors of `net` of `kind` (all when `None`).
+    /// Broadcasts the tensors of `net` of `kind` (all when `None`): each element type's
+    /// tensors laid end to end and sent as one broadcast (PyTorch's coalesced broadcast),
+    /// not one per tensor, as a network's buffers (three per batch norm) go before every
+    /// forward.
     fn broadcast_tensors(&self, net: &mut impl Module, kind: Option<TensorKind>) {
         if self.size() == 1 {
             return;
         }
-        net.visit_mut("", &mut |_, t| {
-            if kind.is_none_or(|k| k == t.kind) {
+        let wanted = |k: TensorKind| kind.is_none_or(|want| want == k);
+        let (mut f32s, mut f64s, mut i64s) = (vec![], vec![], vec![]);
+        net.visit("", &mut |_, t| {
+            if wanted(t.kind) {
                 match t.values {
-                    ValuesMut::F32(v) => self.broadcast(v),
-                    ValuesMut::F64(v) => self.broadcast(v),
-                    ValuesMut::I64(v) => self.broadcast(v),
+                    Values::F32(v) => f32s.extend_from_slice(v),
+                    Values::F64(v) => f64s.extend_from_slice(v),
+                    Values::I64(v) => i64s.extend_from_slice(v),
+                }
+            }
+        });
+        self.broadcast(&mut f32s);
+        self.broadcast(&mut f64s);
+        self.broadcast(&mut i64s);
+        // the same visiting order: each tensor takes its run back
+        let (mut a, mut b, mut c) = (0, 0, 0);
+        net.visit_mut("", &mut |_, t| {
+            if wanted(t.kind) {
+                let take = |at: &mut usize, len: usize| {
+                    *at += len;
+                    *at - len..*at
+                };
+                match t.values {
+                    ValuesMut::F32(v) => v.copy_from_slice(&f32s[take(&mut a, v.len())]),
+                    ValuesMut::F64(v) => v.copy_from_slice(&f64s[take(&mut b, v.len())]),
+                    ValuesMut::I64(v) => v.copy_from_slice(&i64s[take(&mut c, v.len())]),
                 }
             }
         });

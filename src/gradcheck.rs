@@ -257,28 +257,32 @@ where
     S2: Shape,
     F: Fn(Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
 {
-    let mut found = vec![];
-    input_mismatch(&cfg, &f, x, &mut found);
-    finish(found)
+    let x_traced = x.clone().trace();
+    let (w, grads) = weighted_backward(f(x_traced.clone()));
+    let analytic = grads.slice(&x_traced);
+    finish(
+        input_mismatch(&cfg, &f, x, analytic, &w)
+            .into_iter()
+            .collect(),
+    )
 }
 
-/// The input's first mismatch, if any, into `found`.
+/// The input's first mismatch, if any, given its analytic gradient and the output weights.
 fn input_mismatch<S, S2, F>(
     cfg: &GradCheck,
     f: &F,
     x: &Tensor<S, f64>,
-    found: &mut Vec<GradMismatch>,
-) where
+    analytic: Option<&[f64]>,
+    w: &[f64],
+) -> Option<GradMismatch>
+where
     S: Shape,
     S2: Shape,
     F: Fn(Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
 {
-    let x_traced = x.clone().trace();
-    let (w, grads) = weighted_backward(f(x_traced.clone()));
-    let analytic = grads.slice(&x_traced).map(|g| g.to_vec());
     let loss = |xv: Vec<f64>| -> f64 {
         let xt = Tensor::<S, f64>::from_vec_shaped(x.shape(), xv).expect("same length");
-        weighted_sum(&f(xt.trace()), &w)
+        weighted_sum(&f(xt.trace()), w)
     };
     let base = x.to_vec();
     let numeric = |i: usize| {
@@ -288,13 +292,7 @@ fn input_mismatch<S, S2, F>(
         minus[i] -= cfg.eps;
         (loss(plus) - loss(minus)) / (2.0 * cfg.eps)
     };
-    found.extend(first_mismatch(
-        cfg,
-        "input",
-        &x.dims(),
-        analytic.as_deref(),
-        numeric,
-    ));
+    first_mismatch(cfg, "input", &x.dims(), analytic, numeric)
 }
 
 fn finish(found: Vec<GradMismatch>) -> Result<(), GradCheckError> {
@@ -398,7 +396,9 @@ where
     S2: Shape,
     F: Fn(&M, Tensor<S, f64, Tape<f64>>) -> Tensor<S2, f64, Tape<f64>>,
 {
-    let (w, grads) = weighted_backward(f(net, x.clone().trace()));
+    // one traced run gives the input's and every parameter's analytic gradient
+    let x_traced = x.clone().trace();
+    let (w, grads) = weighted_backward(f(net, x_traced.clone()));
     let (mut params, mut buffers, mut others) = (vec![], vec![], vec![]);
     net.visit("", &mut |name, t| match (t.kind, &t.values) {
         (TensorKind::Parameter, Values::F64(v)) => {
@@ -418,7 +418,8 @@ where
     }
     let mut found = vec![];
     if cfg.input {
-        input_mismatch(&cfg, &|x| f(net, x), x, &mut found);
+        let analytic = grads.slice(&x_traced);
+        found.extend(input_mismatch(&cfg, &|x| f(net, x), x, analytic, &w));
     }
     if !cfg.parameters {
         return finish(found);

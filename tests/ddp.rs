@@ -291,30 +291,28 @@ fn main() {
         String::new(),
     );
 
-    // buffers follow rank 0 before each forward
+    // buffers follow rank 0 before each forward: all of them, of both element types
     let mut bn = BatchNorm1d::<U3>::new();
     let ddp = DistributedDataParallel::new(&pg, &mut bn);
     let mark = pg.rank() as f32 + 1.0;
-    bn.visit_mut("", &mut |name, t| {
-        if let (TensorKind::Buffer, ValuesMut::F32(v)) = (t.kind, t.values) {
-            if name == "running_mean" {
-                v.fill(mark);
-            }
-        }
+    bn.visit_mut("", &mut |name, t| match (name, t.values) {
+        ("running_mean", ValuesMut::F32(v)) => v.fill(mark),
+        ("running_var", ValuesMut::F32(v)) => v.fill(10.0 * mark),
+        ("num_batches_tracked", ValuesMut::I64(v)) => v.fill(100 * mark as i64),
+        _ => {}
     });
     ddp.before_forward(&mut bn);
-    let mut mean = vec![];
-    bn.visit("", &mut |name, t| {
-        if let (TensorKind::Buffer, Values::F32(v)) = (t.kind, &t.values) {
-            if name == "running_mean" {
-                mean = v.to_vec();
-            }
-        }
+    let (mut mean, mut var, mut count) = (vec![], vec![], vec![]);
+    bn.visit("", &mut |name, t| match (name, &t.values) {
+        ("running_mean", Values::F32(v)) => mean = v.to_vec(),
+        ("running_var", Values::F32(v)) => var = v.to_vec(),
+        ("num_batches_tracked", Values::I64(v)) => count = v.to_vec(),
+        _ => {}
     });
     r.check(
         "buffers broadcast from rank 0",
-        mean == [1.0; 3],
-        format!("{mean:?}"),
+        mean == [1.0; 3] && var == [10.0; 3] && count == [100],
+        format!("{mean:?} {var:?} {count:?}"),
     );
 
     // a parameter without a gradient is an error naming it

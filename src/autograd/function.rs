@@ -139,7 +139,7 @@ pub trait Function<E: Element>: Send + Sync + 'static {
             .map(|o| (o.target, o.node.as_ref()))
             .collect();
         let targets: Vec<GradTarget> = operands.iter().map(|o| o.target).collect();
-        op_result(shape, out.to_vec(), &nodes, move |data| {
+        op_result(shape, out.take_data(), &nodes, move |data| {
             let data = Arc::clone(data);
             Box::new(move |g, grads| {
                 let needs: Vec<bool> = targets.iter().map(|t| t.requires_grad).collect();

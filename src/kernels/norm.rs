@@ -1015,6 +1015,23 @@ mod tests {
         }
     }
 
+    /// The batch's mean, `1 / sqrt(var + 1e-5)`, and the input's gradient through them.
+    fn batch_backward<E: Element>(
+        g: &[E],
+        x: &[E],
+        stats: NormStats,
+        affine: Option<(&[E], AffineIndex)>,
+    ) -> (Vec<E>, Vec<E>, Vec<E>) {
+        let (m, v) = norm_stats(x, stats);
+        let r: Vec<E> = v
+            .iter()
+            .map(|&v| E::one() / (v + E::from_f64(1e-5)).sqrt())
+            .collect();
+        let through = Through::Batch;
+        let dx = norm_backward(g, x, stats, (&m, &r), affine, through, true, None, None);
+        (m, r, dx.expect("asked for"))
+    }
+
     #[test]
     fn backward_through_stats_matches_finite_differences() {
         let x: Vec<f64> = (0..2 * 3 * 5)
@@ -1031,21 +1048,7 @@ mod tests {
             let y = norm_forward(x, stats, &m, &r, Some((&w, &b, aff)));
             y.iter().zip(&g).map(|(a, b)| a * b).sum::<f64>()
         };
-        let (m, v) = norm_stats(&x, stats);
-        let r: Vec<f64> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
-        let aff = Some((&w[..], aff));
-        let dx = norm_backward(
-            &g,
-            &x,
-            stats,
-            (&m, &r),
-            aff,
-            Through::Batch,
-            true,
-            None,
-            None,
-        )
-        .expect("asked for");
+        let (_, _, dx) = batch_backward(&g, &x, stats, Some((&w[..], aff)));
         for i in 0..30 {
             let (mut p, mut q) = (x.clone(), x.clone());
             p[i] += 1e-6;
@@ -1069,21 +1072,8 @@ mod tests {
             let g: Vec<f32> = (0..len).map(|i| ((i * 7) % 5) as f32 - 2.0).collect();
             let w: Vec<f32> = (0..c).map(|j| 1.5 - j as f32 * 0.5).collect();
             let whole = NormStats::PerChannel { n, c, s };
-            let (m, v) = norm_stats(&x, whole);
-            let r: Vec<f32> = v.iter().map(|v| 1.0 / (v + 1e-5).sqrt()).collect();
             let aff = Some((&w[..], AffineIndex::Channel { c, s }));
-            let want = norm_backward(
-                &g,
-                &x,
-                whole,
-                (&m, &r),
-                aff,
-                Through::Batch,
-                true,
-                None,
-                None,
-            )
-            .expect("asked for");
+            let (m, r, want) = batch_backward(&g, &x, whole, aff);
             let half = n / 2 * c * s;
             let part = NormStats::PerChannel { n: n / 2, c, s };
             // each part's own sums of the gradient terms (its `Through::Batch` sums)

@@ -11,7 +11,6 @@ use super::module::{join, TensorKind, TensorMut, TensorRef};
 use super::repr::{momentum_repr, py_bool, py_float, py_tuple};
 use super::{Forward, Module, ParamField};
 use crate::autograd::TapeMode;
-use crate::ops::norm::AffineRefs;
 pub use crate::ops::RunningStats;
 use crate::shape::rules::InChannels;
 use crate::shape::spatial::{Channels, NormGroups};
@@ -119,35 +118,13 @@ macro_rules! running_norm_methods {
     };
 }
 
-/// Batch norm with this process's batch statistics (the `BatchNorm` layers).
-fn local_stats<S: Channels<C>, C: ConstDim, E: Element, T: TapeMode<E>>(
-    x: Tensor<S, E, T>,
-    running: Option<&mut RunningStats<C, E>>,
-    (weight, bias): AffineRefs<'_, C, E>,
-    training: bool,
-    (momentum, eps): (Option<f64>, f64),
-) -> Tensor<S, E, T> {
-    x.batch_norm(running, weight, bias, training, momentum, eps)
-}
-
-/// Batch norm with the statistics of every process's batch (`SyncBatchNorm`).
-#[cfg(feature = "mpi")]
-fn world_stats<S: Channels<C>, C: ConstDim, E: Element, T: TapeMode<E>>(
-    x: Tensor<S, E, T>,
-    running: Option<&mut RunningStats<C, E>>,
-    affine: AffineRefs<'_, C, E>,
-    training: bool,
-    (momentum, eps): (Option<f64>, f64),
-) -> Tensor<S, E, T> {
-    let world = crate::distributed::world_sum();
-    x.batch_norm_across(world, running, affine, training, momentum, eps)
-}
-
+/// A batch norm layer; `$across` is the group whose batches its statistics cover (`None`: this
+/// process's alone).
 macro_rules! batch_norm {
     ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+]) => {
-        batch_norm!($(#[$doc])* $name, [$([$($Sp),*]),+], local_stats);
+        batch_norm!($(#[$doc])* $name, [$([$($Sp),*]),+], None);
     };
-    ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+], $stats:ident) => {
+    ($(#[$doc:meta])* $name:ident, [$([$($Sp:ident),*]),+], $across:expr) => {
         $(#[$doc])*
         #[derive(Debug)]
         pub struct $name<C: ConstDim, E: Element = f32> {
@@ -186,7 +163,7 @@ macro_rules! batch_norm {
                 let running = self.track_running_stats.then_some(&mut *r);
                 let training = self.training || !self.track_running_stats;
                 let affine = (self.weight.as_ref(), self.bias.as_ref());
-                $stats(x, running, affine, training, (self.momentum, self.eps))
+                x.batch_norm_across($across, running, affine, training, self.momentum, self.eps)
             }
         }
 
@@ -287,7 +264,7 @@ batch_norm!(
     /// assert_eq!(sync.forward(x.clone()).to_vec(), bn.forward(x).to_vec());
     /// assert_eq!(sync.running_stats().mean.to_vec(), bn.running_stats().mean.to_vec());
     /// ```
-    SyncBatchNorm, [[], [L], [H, W], [D, H, W]], world_stats
+    SyncBatchNorm, [[], [L], [H, W], [D, H, W]], Some(crate::distributed::world_sum())
 );
 
 /// PyTorch's `convert_sync_batchnorm` for one layer: the same parameters (the same tensors),

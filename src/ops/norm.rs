@@ -27,7 +27,6 @@ pub(crate) enum StatsSource<'a, E> {
 /// on every process.
 pub(crate) trait SumAcross: Send + Sync {
     /// The number of processes (1: the sums are this process's own).
-    #[cfg_attr(not(any(test, feature = "mpi")), allow(dead_code))]
     fn size(&self) -> usize;
     /// Every process's `values` summed, into every process's.
     fn sum_across(&self, values: &mut [f64]);
@@ -282,31 +281,13 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
     where
         S: Channels<C>,
     {
-        self.batch_norm_in(None, running, (weight, bias), training, momentum, eps)
+        self.batch_norm_across(None, running, (weight, bias), training, momentum, eps)
     }
 
     /// [`Self::batch_norm`] with the statistics over every process `across` joins when there
-    /// are several (synchronised batch norm; PyTorch falls back to plain batch norm the same
-    /// way when there is one).
-    #[cfg(any(test, feature = "mpi"))]
+    /// are several (synchronised batch norm; with one, or none given, this process's own, as
+    /// PyTorch falls back to plain batch norm).
     pub(crate) fn batch_norm_across<C: ConstDim>(
-        self,
-        across: Arc<dyn SumAcross>,
-        running: Option<&mut RunningStats<C, E>>,
-        affine: AffineRefs<'_, C, E>,
-        training: bool,
-        momentum: Option<f64>,
-        eps: f64,
-    ) -> Self
-    where
-        S: Channels<C>,
-    {
-        let across = (across.size() > 1).then_some(across);
-        self.batch_norm_in(across, running, affine, training, momentum, eps)
-    }
-
-    /// Batch norm with this process's statistics (`across` none) or those over a group.
-    fn batch_norm_in<C: ConstDim>(
         self,
         across: Option<Arc<dyn SumAcross>>,
         running: Option<&mut RunningStats<C, E>>,
@@ -330,25 +311,20 @@ impl<S: Shape, E: Element, T: TapeMode<E>> Tensor<S, E, T> {
             let fixed = StatsSource::Fixed(r.mean.as_slice(), r.var.as_slice());
             return norm_op(self, stats, fixed, eps, aff).0;
         }
-        let dims = self.dims();
-        let too_few =
-            |m: usize| {
-                assert!(
-                m > 1,
-                "Expected more than 1 value per channel when training, got input dims {dims:?}{}",
-                if across.is_some() { format!(" ({m} over every process)") } else { String::new() }
-            )
-            };
-        let source = match &across {
-            None => {
-                too_few(n * s);
-                StatsSource::Batch
-            }
-            Some(a) => StatsSource::Across(Arc::clone(a)),
-        };
+        let across = across.filter(|a| a.size() > 1);
+        let (dims, synced) = (self.dims(), across.is_some());
+        let source = across.map_or(StatsSource::Batch, StatsSource::Across);
         let (y, batch) = norm_op(self, stats, source, eps, aff);
         let (mean, var, m) = batch.expect("batch statistics");
-        too_few(m);
+        let over_all = if synced {
+            format!(" ({m} over every process)")
+        } else {
+            String::new()
+        };
+        assert!(
+            m > 1,
+            "Expected more than 1 value per channel when training, got input dims {dims:?}{over_all}"
+        );
         if let Some(r) = running {
             let k = E::from_f64(m as f64 / (m as f64 - 1.0));
             let unbiased: Vec<E> = var.iter().map(|&v| v * k).collect();
@@ -597,7 +573,14 @@ mod tests {
                         pool.install(|| {
                             step::<U2>(x, g, (w, b), |x, r| {
                                 let affine = (Some(w), Some(b));
-                                x.batch_norm_across(across, Some(r), affine, true, Some(0.1), 1e-5)
+                                x.batch_norm_across(
+                                    Some(across),
+                                    Some(r),
+                                    affine,
+                                    true,
+                                    Some(0.1),
+                                    1e-5,
+                                )
                             })
                         })
                     })
