@@ -359,24 +359,30 @@ pub fn prelu_backward<E: Element>(
             (i / inner.max(1)) % channels
         }
     };
-    if let Some(dx) = dx {
-        for (i, d) in dx.iter_mut().enumerate() {
-            let k = if x[i] > E::zero() {
-                E::one()
-            } else {
-                w[idx(i)]
-            };
-            *d = g[i].mul_add(k, *d);
-        }
-    }
-    if let Some(dw) = dw {
-        for (i, &v) in x.iter().enumerate() {
-            if v <= E::zero() {
-                let s = idx(i);
-                dw[s] = g[i].mul_add(v, dw[s]);
+    // at the run-time level, where `mul_add` is an instruction, not a library call per value
+    super::simd::vectorised_mul_add(
+        #[inline(always)]
+        |ma| {
+            if let Some(dx) = dx {
+                for (i, d) in dx.iter_mut().enumerate() {
+                    let k = if x[i] > E::zero() {
+                        E::one()
+                    } else {
+                        w[idx(i)]
+                    };
+                    *d = ma.mul_add(g[i], k, *d);
+                }
             }
-        }
-    }
+            if let Some(dw) = dw {
+                for (i, &v) in x.iter().enumerate() {
+                    if v <= E::zero() {
+                        let s = idx(i);
+                        dw[s] = ma.mul_add(g[i], v, dw[s]);
+                    }
+                }
+            }
+        },
+    )
 }
 
 #[cfg(test)]

@@ -130,14 +130,20 @@ pub fn mean_var_axis<E: Element>(
         *m = *m / nn;
     }
     let mut var = vec![E::zero(); outer * inner];
-    for o in 0..outer {
-        for j in 0..n {
-            for i in 0..inner {
-                let d = src[(o * n + j) * inner + i] - mean[o * inner + i];
-                var[o * inner + i] = d.mul_add(d, var[o * inner + i]);
+    // at the run-time level, where `mul_add` is an instruction, not a library call per value
+    super::simd::vectorised_mul_add(
+        #[inline(always)]
+        |ma| {
+            for o in 0..outer {
+                for j in 0..n {
+                    for i in 0..inner {
+                        let d = src[(o * n + j) * inner + i] - mean[o * inner + i];
+                        var[o * inner + i] = ma.mul_add(d, d, var[o * inner + i]);
+                    }
+                }
             }
-        }
-    }
+        },
+    );
     let denom = E::from_usize(n.saturating_sub(correction));
     for v in var.iter_mut() {
         *v = *v / denom;
