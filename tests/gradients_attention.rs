@@ -219,6 +219,27 @@ mod multihead {
             y.square().sum()
         })
         .unwrap();
+        // self-attention without the weights, steps and batch first: one product projects
+        // the query, key and value side by side, the heads read them in place and their
+        // gradients come back as one buffer
+        let pad = Mask::<(usize, usize)>::from_fn_shaped((2, 3), |ix| ix[0] == 1 && ix[1] == 2);
+        let opts = MhaOptions {
+            key_padding_mask: Some(AttnMask::hide(&pad)),
+            ..no_weights
+        };
+        let mut sf = MultiheadAttention::<U4, U2, U4, U4, stensor::nn::SeqFirst, f64>::new(r);
+        check_module_gradients(&mut sf, &x(), |m, x| {
+            m.attend(x.clone(), x.clone(), x, opts).0.square().sum()
+        })
+        .unwrap();
+        let bf_opts = MhaOptions {
+            is_causal: true,
+            ..no_weights
+        };
+        check_module_gradients(&mut bf, &x(), |m, x| {
+            m.attend(x.clone(), x.clone(), x, bf_opts).0.square().sum()
+        })
+        .unwrap();
     }
 }
 

@@ -346,7 +346,7 @@ impl<SQ: Shape, E: Element, T: TapeMode<E>> Tensor<SQ, E, T> {
             Operand::of(key, packed(s, e)),
             Operand::of(value, packed(s, ev)),
         ];
-        Ok(record(out_shape, operands, packed(l, ev), d, bias))
+        Ok(record(out_shape, operands, false, packed(l, ev), d, bias))
     }
 }
 
@@ -390,6 +390,9 @@ impl<'a, E: Element> Sdpa<'a, E> {
 /// goes.
 struct Operand<'n, E: Element> {
     values: Arc<Vec<E>>,
+    /// Where the operand's first row starts in `values` (a third of each row of a packed
+    /// query-key-value projection starts past the others).
+    offset: usize,
     layout: kernels::RowLayout,
     input: (GradTarget, Option<&'n Arc<Node<E>>>),
 }
@@ -398,16 +401,17 @@ impl<'n, E: Element> Operand<'n, E> {
     fn of<S: Shape, T: TapeMode<E>>(t: &'n Tensor<S, E, T>, layout: kernels::RowLayout) -> Self {
         Operand {
             values: t.data_arc(),
+            offset: 0,
             layout,
             input: t.as_input(),
         }
     }
 }
 
-/// `values` laid out as `layout` says.
-fn rows<E>(values: &[E], layout: kernels::RowLayout) -> kernels::Rows<'_, E> {
+/// `values` from `offset` on, laid out as `layout` says.
+fn rows<E>(values: &[E], offset: usize, layout: kernels::RowLayout) -> kernels::Rows<'_, E> {
     kernels::Rows {
-        data: values,
+        data: &values[offset..],
         layout,
     }
 }
@@ -431,42 +435,54 @@ fn laid_out<E: Element>(
 /// The attention of the query, key and value `operands` (sizes and mask in `d` and `bias`)
 /// as one recorded op: the output of shape `shape` laid out as `out_layout`, the backward
 /// recomputing the weights blockwise and giving each operand its gradient in its own layout.
+/// With `one_input`, the three are disjoint parts of one tensor (the query's input, at their
+/// offsets), which gets one gradient holding all three.
 fn record<S: Shape, E: Element, T: TapeMode<E>>(
     shape: S,
     [q, k, v]: [Operand<'_, E>; 3],
+    one_input: bool,
     out_layout: kernels::RowLayout,
     d: AttnDims,
     bias: AttnBias<'_, E>,
 ) -> Tensor<S, E, T> {
     let operands = [
-        rows(&q.values, q.layout),
-        rows(&k.values, k.layout),
-        rows(&v.values, v.layout),
+        rows(&q.values, q.offset, q.layout),
+        rows(&k.values, k.offset, k.layout),
+        rows(&v.values, v.offset, v.layout),
     ];
     let (heads_out, lse) = kernels::attention_forward_rows(&d, &bias, operands);
     let out = laid_out(heads_out, d.heads, (d.l, d.ev), out_layout);
-    let inputs = [q.input, k.input, v.input];
+    let inputs = if one_input {
+        vec![q.input]
+    } else {
+        vec![q.input, k.input, v.input]
+    };
     op_result(shape, out, &inputs, |out| {
         let out = Arc::clone(out);
         let bias = bias.to_owned();
         let (tq, tk, tv) = (q.input.0, k.input.0, v.input.0);
-        let (q, k, v) = (
-            (q.values, q.layout),
-            (k.values, k.layout),
-            (v.values, v.layout),
-        );
+        // (values, offset, layout) of each operand
+        let [q, k, v] = [q, k, v].map(|x| (x.values, x.offset, x.layout));
         Box::new(move |g, grads| {
             let (gq, gk, gv) = kernels::attention_backward_rows(
                 &d,
                 &bias.view(),
-                [rows(&q.0, q.1), rows(&k.0, k.1), rows(&v.0, v.1)],
-                [rows(&out, out_layout), rows(g, out_layout)],
+                [&q, &k, &v].map(|x| rows(&x.0, x.1, x.2)),
+                [rows(&out, 0, out_layout), rows(g, 0, out_layout)],
                 &lse,
             );
             let (l, s, e, ev) = (d.l, d.s, d.e, d.ev);
-            grads.add_owned(&tq, laid_out(gq, d.heads, (l, e), q.1));
-            grads.add_owned(&tk, laid_out(gk, d.heads, (s, e), k.1));
-            grads.add_owned(&tv, laid_out(gv, d.heads, (s, ev), v.1));
+            if one_input {
+                let mut all = kernels::zeros(q.0.len());
+                for (gx, x, len, width) in [(gq, &q, l, e), (gk, &k, s, e), (gv, &v, s, ev)] {
+                    kernels::scatter_heads(&gx, d.heads, (len, width), x.2, &mut all[x.1..]);
+                }
+                grads.add_owned(&tq, all);
+            } else {
+                grads.add_owned(&tq, laid_out(gq, d.heads, (l, e), q.2));
+                grads.add_owned(&tk, laid_out(gk, d.heads, (s, e), k.2));
+                grads.add_owned(&tv, laid_out(gv, d.heads, (s, ev), v.2));
+            }
         })
     })
 }
@@ -640,46 +656,117 @@ where
     T: MergeTape<E, T, Output = T>,
 {
     let (dq, dk, dv) = (q.dims().to_vec(), k.dims().to_vec(), v.dims().to_vec());
-    // (batch, length) of a sequence's dims
-    let nl = |d: &[usize]| {
-        if batch_first {
-            (d[0], d[1])
-        } else {
-            (d[1], d[0])
-        }
-    };
-    let ((n, l), (nk, s)) = (nl(&dq), nl(&dk));
+    let ((n, l), (nk, s)) = (batch_len(&dq, batch_first), batch_len(&dk, batch_first));
     assert!(
         nk == n && dk == dv,
         "attention: query {dq:?}, key {dk:?} and value {dv:?} disagree"
     );
-    let (h, width) = (H::SIZE, D::SIZE);
-    let hd = width / h;
-    let layout = |len: usize| {
-        let head = hd;
-        if batch_first {
-            kernels::RowLayout {
-                batch: len * width,
-                head,
-                row: width,
-            }
-        } else {
-            kernels::RowLayout {
-                batch: width,
-                head,
-                row: n * width,
-            }
-        }
-    };
+    let (h, hd) = (H::SIZE, D::SIZE / H::SIZE);
+    let layout = |len| token_rows(batch_first, n, hd, D::SIZE, len);
     let (lq, lk) = (layout(l), layout(s));
-    let (d, bias) = opts
-        .kernel_args([n, h, l, s, hd, hd], &[n, h, l, s])
+    let (d, bias) = rows_kernel_args(opts, [n, h, l, s, hd]);
+    let operands = [Operand::of(&q, lq), Operand::of(k, lk), Operand::of(v, lk)];
+    record(q.shape(), operands, false, lq, d, bias)
+}
+
+/// [`attention_rows`] for self-attention whose query, key and value lie side by side in each
+/// token's row of `qkv`, `(L, N, 3 * H * hd)` (or `(N, L, ..)` with `batch_first`), as one
+/// projection by a whole `in_proj_weight` leaves them: one matrix product for the three
+/// instead of three, each read in place. The output `(L, N, H * hd)` in the tokens' rows; the
+/// gradient one buffer for `qkv`.
+///
+/// # Panics
+/// If `D3` is not three times `D`, or the mask does not broadcast.
+pub(crate) fn attention_rows_packed<A, B, D3, D, H, E, T>(
+    qkv: Tensor<(A, B, D3), E, T>,
+    batch_first: bool,
+    opts: Sdpa<'_, E>,
+) -> Tensor<(A, B, D), E, T>
+where
+    A: crate::shape::Dim,
+    B: crate::shape::Dim,
+    D3: ConstDim,
+    D: crate::shape::HeadsOf<H>,
+    H: ConstDim,
+    E: Element,
+    T: MergeTape<E, T, Output = T>,
+{
+    let width = D::SIZE;
+    assert_eq!(
+        D3::SIZE,
+        3 * width,
+        "attention: packed rows of {} for {width}",
+        D3::SIZE
+    );
+    let (a, b, _) = qkv.shape();
+    let (n, l) = batch_len(&qkv.dims().to_vec(), batch_first);
+    let (h, hd) = (H::SIZE, width / H::SIZE);
+    let (lin, lout) = (
+        token_rows(batch_first, n, hd, 3 * width, l),
+        token_rows(batch_first, n, hd, width, l),
+    );
+    let (d, bias) = rows_kernel_args(opts, [n, h, l, l, hd]);
+    let part = |third: usize| Operand {
+        offset: third * width,
+        ..Operand::of(&qkv, lin)
+    };
+    record(
+        (a, b, D::default()),
+        [part(0), part(1), part(2)],
+        true,
+        lout,
+        d,
+        bias,
+    )
+}
+
+/// `(batch, length)` of a sequence's dims, steps first or batch first.
+fn batch_len(dims: &[usize], batch_first: bool) -> (usize, usize) {
+    if batch_first {
+        (dims[0], dims[1])
+    } else {
+        (dims[1], dims[0])
+    }
+}
+
+/// Where the heads of `len` tokens' rows lie for the kernel: each row `stride` values (the
+/// heads, `hd` values each, side by side at its start), rows of a sequence one after another
+/// with `batch_first`, else sequences interleaved step by step (`n` rows per step).
+fn token_rows(
+    batch_first: bool,
+    n: usize,
+    hd: usize,
+    stride: usize,
+    len: usize,
+) -> kernels::RowLayout {
+    if batch_first {
+        kernels::RowLayout {
+            batch: len * stride,
+            head: hd,
+            row: stride,
+        }
+    } else {
+        kernels::RowLayout {
+            batch: stride,
+            head: hd,
+            row: n * stride,
+        }
+    }
+}
+
+/// The kernel's sizes and mask for `[n, h, l, s, hd]`.
+///
+/// # Panics
+/// If the mask does not broadcast to `(N, H, L, S)`.
+fn rows_kernel_args<E: Element>(
+    opts: Sdpa<'_, E>,
+    [n, h, l, s, hd]: [usize; 5],
+) -> (AttnDims, AttnBias<'_, E>) {
+    opts.kernel_args([n, h, l, s, hd, hd], &[n, h, l, s])
         .unwrap_or_else(|mask| {
             panic!(
                 "attention: attn_mask of dims {mask:?} does not broadcast to {:?}",
                 [n, h, l, s]
             )
-        });
-    let operands = [Operand::of(&q, lq), Operand::of(k, lk), Operand::of(v, lk)];
-    record(q.shape(), operands, lq, d, bias)
+        })
 }

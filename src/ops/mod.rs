@@ -31,7 +31,9 @@ mod select;
 mod softmax;
 pub mod spatial;
 
-pub(crate) use attention::{attention_rows, attention_with_weights, head_bias, head_mask};
+pub(crate) use attention::{
+    attention_rows, attention_rows_packed, attention_with_weights, head_bias, head_mask,
+};
 pub use attention::{AttnMask, Sdpa};
 pub use embedding::BagMode;
 pub(crate) use embedding::Bags;
