@@ -699,7 +699,7 @@ where
         D3::SIZE
     );
     let (a, b, _) = qkv.shape();
-    let (n, l) = batch_len(&qkv.dims().to_vec(), batch_first);
+    let (n, l) = batch_len(&qkv.dims(), batch_first);
     let (h, hd) = (H::SIZE, width / H::SIZE);
     let (lin, lout) = (
         token_rows(batch_first, n, hd, 3 * width, l),
