@@ -237,8 +237,7 @@ fn transpose<E: Element>(src: &[E], rows: usize, cols: usize) -> Vec<E> {
 /// `C += A B` for row-major `A` (`m x k`), `B` (`k x n`), `C` (`m x n`), compiled for the
 /// run-time level: at the FMA levels each multiply-add is the level's vector instruction, at
 /// the baseline a product and a sum (see [`MulAdd`](super::simd::MulAdd)). Compiled for the
-/// baseline alone, `mul_add` was a call into the C library per multiply-add: the `f64`
-/// product ran at 0.8 GFLOP/s on an AVX-512 machine.
+/// baseline alone, each `mul_add` would be a call into the C library, at every level.
 fn gemm_rows<E: Element>(a: &[E], b: &[E], c: &mut [E], m: usize, k: usize, n: usize) {
     super::simd::vectorised_mul_add(
         #[inline(always)]

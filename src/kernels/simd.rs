@@ -312,9 +312,9 @@ impl<S: Simd, R, F: FnOnce() -> R> Kernel<S> for Plain<F> {
 /// How a loop compiled at some level computes `a * b + c`: fused, with one rounding, at the
 /// levels that have an FMA instruction; at the baseline, which has none, as a product and a
 /// sum rounded separately, as the baseline GEMM does. `mul_add` there is a call into the C
-/// library per value, which no loop vectorises (a batch norm's forward ran four times slower
-/// than at AVX2, where it is bound by memory; now at the same speed). Results at the baseline
-/// then differ from the FMA levels' by that one rounding; every FMA level gives the same bits.
+/// library per value, which no loop vectorises: a memory-bound loop such as a norm's forward
+/// becomes bound by the calls instead. Results at the baseline then differ from the FMA
+/// levels' by that one rounding; every FMA level gives the same bits.
 #[derive(Clone, Copy)]
 pub(crate) struct MulAdd {
     fused: bool,
