@@ -327,22 +327,37 @@ pub fn add_assign<E: Element>(dst: &mut [E], src: &[E]) {
 }
 
 /// PReLU over `(N, C, S)` data: `x` if positive, else `w[c] x` (one shared slope when
-/// `w.len() == 1`, else one per channel).
+/// `w.len() == 1`, else one per channel). A plane of `S` values at a time, its slope looked
+/// up once (not a division per value), at the run-time level.
 pub fn prelu_forward<E: Element>(x: &[E], w: &[E], channels: usize, inner: usize) -> Vec<E> {
-    let slope = |i: usize| {
-        if w.len() == 1 {
-            w[0]
-        } else {
-            w[(i / inner.max(1)) % channels]
-        }
-    };
-    x.iter()
-        .enumerate()
-        .map(|(i, &v)| if v > E::zero() { v } else { slope(i) * v })
-        .collect()
+    let mut y = x.to_vec();
+    super::simd::vectorised(
+        #[inline(always)]
+        || {
+            for (r, plane) in y.chunks_mut(inner.max(1)).enumerate() {
+                let k = w[prelu_slope(w, channels, r)];
+                for v in plane {
+                    *v = if *v > E::zero() { *v } else { k * *v };
+                }
+            }
+        },
+    );
+    y
 }
 
-/// The backward of [`prelu_forward`]: accumulates `dx` and `dw` (either optional).
+/// Which slope plane `r` takes (the one shared slope when `w.len() == 1`).
+#[inline(always)]
+fn prelu_slope<E>(w: &[E], channels: usize, r: usize) -> usize {
+    if w.len() == 1 {
+        0
+    } else {
+        r % channels
+    }
+}
+
+/// The backward of [`prelu_forward`]: accumulates `dx` and `dw` (either optional), a plane at
+/// a time as the forward, at the run-time level (where `mul_add` is an instruction, not a
+/// library call per value).
 pub fn prelu_backward<E: Element>(
     g: &[E],
     x: &[E],
@@ -352,33 +367,35 @@ pub fn prelu_backward<E: Element>(
     dx: Option<&mut [E]>,
     dw: Option<&mut [E]>,
 ) {
-    let idx = |i: usize| {
-        if w.len() == 1 {
-            0
-        } else {
-            (i / inner.max(1)) % channels
-        }
-    };
-    // at the run-time level, where `mul_add` is an instruction, not a library call per value
+    let u = inner.max(1);
     super::simd::vectorised_mul_add(
         #[inline(always)]
         |ma| {
             if let Some(dx) = dx {
-                for (i, d) in dx.iter_mut().enumerate() {
-                    let k = if x[i] > E::zero() {
-                        E::one()
-                    } else {
-                        w[idx(i)]
-                    };
-                    *d = ma.mul_add(g[i], k, *d);
+                for (r, ((d, gs), xs)) in dx
+                    .chunks_mut(u)
+                    .zip(g.chunks(u))
+                    .zip(x.chunks(u))
+                    .enumerate()
+                {
+                    let k = w[prelu_slope(w, channels, r)];
+                    for ((d, &gv), &v) in d.iter_mut().zip(gs).zip(xs) {
+                        let k = if v > E::zero() { E::one() } else { k };
+                        *d = ma.mul_add(gv, k, *d);
+                    }
                 }
             }
             if let Some(dw) = dw {
-                for (i, &v) in x.iter().enumerate() {
-                    if v <= E::zero() {
-                        let s = idx(i);
-                        dw[s] = ma.mul_add(g[i], v, dw[s]);
+                for (r, (gs, xs)) in g.chunks(u).zip(x.chunks(u)).enumerate() {
+                    let s = prelu_slope(w, channels, r);
+                    // in element order, the positive ones skipped
+                    let mut acc = dw[s];
+                    for (&gv, &v) in gs.iter().zip(xs) {
+                        if v <= E::zero() {
+                            acc = ma.mul_add(gv, v, acc);
+                        }
                     }
+                    dw[s] = acc;
                 }
             }
         },
@@ -388,6 +405,51 @@ pub fn prelu_backward<E: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// PReLU's planes against one value at a time (each value's slope from its index, the
+    /// slope gradient summed in element order) on odd sizes, one shared slope and one per
+    /// channel, at every level: the forward exactly, the gradients within a rounding (fused
+    /// or not by level).
+    #[test]
+    fn prelu_planes_match_a_value_by_value_reference_at_every_level() {
+        let close = |a: f32, b: f32| (a - b).abs() <= 1e-5 * (1.0 + b.abs());
+        for (channels, inner) in [(1, 1), (3, 7), (7, 17), (5, 33), (2, 1)] {
+            for shared in [true, false] {
+                let len = 3 * channels * inner;
+                let val = |i: usize, k: usize| ((i * k) % 23) as f32 * 0.37 - 4.1;
+                let (x, g): (Vec<f32>, Vec<f32>) =
+                    (0..len).map(|i| (val(i, 7), val(i, 11))).unzip();
+                let w: Vec<f32> = (0..if shared { 1 } else { channels })
+                    .map(|c| 0.1 + 0.2 * c as f32)
+                    .collect();
+                let s = |i: usize| if shared { 0 } else { (i / inner) % channels };
+                let want_y: Vec<f32> = (0..len)
+                    .map(|i| if x[i] > 0.0 { x[i] } else { w[s(i)] * x[i] })
+                    .collect();
+                let want_dx: Vec<f32> = (0..len)
+                    .map(|i| if x[i] > 0.0 { g[i] } else { g[i] * w[s(i)] })
+                    .collect();
+                let mut want_dw = vec![0.0f32; w.len()];
+                for i in (0..len).filter(|&i| x[i] <= 0.0) {
+                    want_dw[s(i)] += g[i] * x[i];
+                }
+                for level in crate::kernels::simd::available_levels() {
+                    crate::kernels::simd::at_level(level, || {
+                        let y = prelu_forward(&x, &w, channels, inner);
+                        assert_eq!(y, want_y, "{level:?} {channels}x{inner} shared={shared}");
+                        let (mut dx, mut dw) = (vec![0.0f32; len], vec![0.0f32; w.len()]);
+                        prelu_backward(&g, &x, &w, channels, inner, Some(&mut dx), Some(&mut dw));
+                        let all =
+                            |a: &[f32], b: &[f32]| a.iter().zip(b).all(|(&p, &q)| close(p, q));
+                        assert!(
+                            all(&dx, &want_dx) && all(&dw, &want_dw),
+                            "{level:?} {channels}x{inner}"
+                        );
+                    });
+                }
+            }
+        }
+    }
 
     const SIZES: [usize; 7] = [1, 3, 7, 15, 17, 33, 1025];
 

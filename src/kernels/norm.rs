@@ -9,9 +9,9 @@
 //! the per-run results are added in run order; runs split across the pool for long data. The
 //! order of every addition is fixed by the source, so results are the same bits at every
 //! thread count and at every instruction-set level with FMA; the baseline rounds the affine
-//! step's product and sum separately ([`MulAdd`]), within a rounding of them. The backward recomputes the normalized input
-//! from the input and the statistics rather than keeping it: the forward writes one buffer, not
-//! two.
+//! step's product and sum separately ([`MulAdd`]), within a rounding of them. The backward
+//! recomputes the normalized input from the input and the statistics rather than keeping it:
+//! the forward writes one buffer, not two.
 
 use super::simd::{level, simd, vectorised, vectorised_mul_add, Kernel, MulAdd, Simd};
 use super::{new_buffer, on_pool, part_len, run_parts};

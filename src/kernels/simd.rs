@@ -293,19 +293,22 @@ pub(crate) trait Kernel<S: Simd> {
     fn run(self, s: S) -> Self::Out;
 }
 
-/// A plain loop (no intrinsics) as a [`Kernel`]: [`vectorised`] runs it inside the level's
-/// `#[target_feature]` function, where the compiler inlines it and vectorises it with the
-/// level's widest registers (a function compiled for the x86-64 baseline uses 4-lane SSE2
-/// at best). The results do not depend on the level: Rust never fuses `a * b + c` into one
-/// rounding nor reorders a floating-point sum on its own, so each value takes the same
-/// operations in the same order, in a vector lane or alone.
+/// A plain loop (no intrinsics) as a [`Kernel`]: [`vectorised_mul_add`] runs it inside the
+/// level's `#[target_feature]` function, where the compiler inlines it and vectorises it with
+/// the level's widest registers (a function compiled for the x86-64 baseline uses 4-lane SSE2
+/// at best). The loop is given the level's [`MulAdd`]; apart from that the results do not
+/// depend on the level: Rust never fuses `a * b + c` into one rounding nor reorders a
+/// floating-point sum on its own, so each value takes the same operations in the same order,
+/// in a vector lane or alone.
 pub(crate) struct Plain<F>(pub(crate) F);
 
-impl<S: Simd, R, F: FnOnce() -> R> Kernel<S> for Plain<F> {
+impl<S: Simd, R, F: FnOnce(MulAdd) -> R> Kernel<S> for Plain<F> {
     type Out = R;
     #[inline(always)]
     fn run(self, _s: S) -> R {
-        (self.0)()
+        (self.0)(MulAdd {
+            fused: S::LEVEL != Level::Baseline,
+        })
     }
 }
 
@@ -332,33 +335,23 @@ impl MulAdd {
     }
 }
 
-/// [`Plain`] for a loop that takes the level's [`MulAdd`].
-pub(crate) struct PlainMulAdd<F>(pub(crate) F);
-
-impl<S: Simd, R, F: FnOnce(MulAdd) -> R> Kernel<S> for PlainMulAdd<F> {
-    type Out = R;
-    #[inline(always)]
-    fn run(self, _s: S) -> R {
-        (self.0)(MulAdd {
-            fused: S::LEVEL != Level::Baseline,
-        })
-    }
-}
-
-/// [`vectorised`] for a loop with multiply-adds, which it computes through the [`MulAdd`] it
-/// is given.
+/// `f(ma)` compiled for the instruction-set level chosen at run time (see [`Plain`]), `ma` the
+/// level's multiply-add: for the loops of the optimizers, the norms, average pooling and the
+/// generic matrix product, which need no intrinsics to vectorise, only the registers. `f` must
+/// be an `#[inline(always)]` closure literal: otherwise it stays out of line, compiled for the
+/// baseline.
 #[inline(always)]
 pub(crate) fn vectorised_mul_add<R>(f: impl FnOnce(MulAdd) -> R) -> R {
-    simd!(level(), PlainMulAdd(f))
+    simd!(level(), Plain(f))
 }
 
-/// `f()` compiled for the instruction-set level chosen at run time (see [`Plain`]): for the
-/// loops of the optimizers, the norms and average pooling, which need no intrinsics to
-/// vectorise, only the registers. `f` must be an `#[inline(always)]` closure literal:
-/// otherwise it stays out of line, compiled for the baseline.
+/// [`vectorised_mul_add`] for a loop without multiply-adds.
 #[inline(always)]
 pub(crate) fn vectorised<R>(f: impl FnOnce() -> R) -> R {
-    simd!(level(), Plain(f))
+    vectorised_mul_add(
+        #[inline(always)]
+        |_| f(),
+    )
 }
 
 /// A level's vector operations. A token of the type exists only where the CPU has the level's

@@ -22,8 +22,8 @@
 use crate::autograd::{MergeTape, NoTape, TapeMode};
 use crate::nn::{init, Forward, Linear, SeqFirst, SeqLayout};
 use crate::ops::{
-    attention_rows, attention_rows_packed, attention_with_weights, head_bias, head_mask, AttnMask,
-    Sdpa,
+    attention_rows, attention_rows_packed, attention_with_weights, batch_len, head_bias, head_mask,
+    AttnMask, Sdpa,
 };
 use crate::shape::{Axes4, ConstDim, Dim, HeadsOf, HiddenDim, Shape};
 use crate::tensor::{Element, Mask, Rng, Tensor};
@@ -362,13 +362,7 @@ where
             V::SIZE
         );
         // (batch, length) of each sequence
-        let nl = |d: &[usize]| {
-            if F::BATCH_FIRST {
-                (d[0], d[1])
-            } else {
-                (d[1], d[0])
-            }
-        };
+        let nl = |d: &[usize]| batch_len(d, F::BATCH_FIRST);
         let ((n, l), (nk, s0), (nv, sv)) = (nl(&qd), nl(&kd), nl(&vd));
         assert!(
             nk == n && nv == n && s0 == sv,

@@ -452,12 +452,9 @@ fn record<S: Shape, E: Element, T: TapeMode<E>>(
     ];
     let (heads_out, lse) = kernels::attention_forward_rows(&d, &bias, operands);
     let out = laid_out(heads_out, d.heads, (d.l, d.ev), out_layout);
-    let inputs = if one_input {
-        vec![q.input]
-    } else {
-        vec![q.input, k.input, v.input]
-    };
-    op_result(shape, out, &inputs, |out| {
+    let inputs = [q.input, k.input, v.input];
+    let inputs = &inputs[..if one_input { 1 } else { 3 }];
+    op_result(shape, out, inputs, |out| {
         let out = Arc::clone(out);
         let bias = bias.to_owned();
         let (tq, tk, tv) = (q.input.0, k.input.0, v.input.0);
@@ -721,7 +718,7 @@ where
 }
 
 /// `(batch, length)` of a sequence's dims, steps first or batch first.
-fn batch_len(dims: &[usize], batch_first: bool) -> (usize, usize) {
+pub(crate) fn batch_len(dims: &[usize], batch_first: bool) -> (usize, usize) {
     if batch_first {
         (dims[0], dims[1])
     } else {

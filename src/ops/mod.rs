@@ -32,7 +32,7 @@ mod softmax;
 pub mod spatial;
 
 pub(crate) use attention::{
-    attention_rows, attention_rows_packed, attention_with_weights, head_bias, head_mask,
+    attention_rows, attention_rows_packed, attention_with_weights, batch_len, head_bias, head_mask,
 };
 pub use attention::{AttnMask, Sdpa};
 pub use embedding::BagMode;
