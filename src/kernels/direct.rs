@@ -286,11 +286,11 @@ impl Plan {
                 })
             })
             .collect();
-        // Positions outside, then blocks of taps, channel blocks inside: the inputs one pass
-        // reads (a few rows of some input channels) stay in L1 for every block. The last chunk may be
-        // short: it runs one vector of positions at a time. Each tile is its own call into
-        // the level's code: inlined into the chunk loop, the register allocator kept the
-        // accumulators on the stack.
+        // Positions outside, then passes of taps, channel blocks inside: the inputs one pass
+        // reads (a few rows of some input channels) stay in L1 for every block. The last
+        // chunk may be short: it runs fewer vectors of positions at a time. Each tile is its
+        // own call into the level's code: inlined into the chunk loop, the register
+        // allocator kept the accumulators on the stack.
         for p0 in (0..self.wide).step_by(chunk) {
             for t0 in (0..taps).step_by(TAP_BLOCK) {
                 let ts = t0..(t0 + TAP_BLOCK).min(taps);
