@@ -79,16 +79,20 @@ pub fn gemm<E: Element>(
         "gemm: C has {} elements, not {m}x{n}",
         c.len()
     );
-    if !accumulate {
-        c.fill(E::zero());
-    }
     if m == 0 || n == 0 || k == 0 {
+        if !accumulate {
+            c.fill(E::zero());
+        }
         return;
     }
     if let (Some(a), Some(b)) = (E::as_vector(a), E::as_vector(b)) {
         if let Some(c) = E::as_vector_mut(c) {
-            return super::gemm_f32(super::simd::level(), m, k, n, a, ta, b, tb, c, None);
+            let level = super::simd::level();
+            return super::gemm_f32(level, m, k, n, a, ta, b, tb, c, !accumulate, None);
         }
+    }
+    if !accumulate {
+        c.fill(E::zero());
     }
     // The generic path (f64): bring both operands to row-major op(A) (m x k) and op(B) (k x n). A transposed copy costs
     // O(mk) against the product's O(mkn).
@@ -171,9 +175,6 @@ impl<'a, E: Element> PreparedB<'a, E> {
                     a.len() == m * k && c.len() == m * n,
                     "gemm: A or C is not {m}x{k} or {m}x{n}"
                 );
-                if !accumulate {
-                    c.fill(E::zero());
-                }
                 let bf = E::as_vector(self.b).expect("f32 as B was");
                 let cf = E::as_vector_mut(c).expect("f32 as A is");
                 super::gemm_f32::gemm_f32(
@@ -186,6 +187,7 @@ impl<'a, E: Element> PreparedB<'a, E> {
                     bf,
                     self.tb,
                     cf,
+                    !accumulate,
                     Some(p),
                 );
             }

@@ -12,7 +12,13 @@
 //!   packing of `A` and of its `B` columns, no hand-over between blocks: the MLP's batch-64
 //!   layers, square products) and writing them into `C` in place through a [`CBlock`]; a
 //!   taller one by blocks of rows of `C`, shared evenly among the threads, `B`'s panels packed
-//!   on the pool. One thread below the threshold.
+//!   on the pool. One thread below the threshold. Packing `A` once for all the threads of a
+//!   column split (each block by whichever thread reached it first) made whole runs a tenth
+//!   slower on a two-core virtual machine, the packed values passing between cores whose
+//!   caches are not known to be shared; so each thread packs its own. A long product called
+//!   from outside the pool is handed to it whole (see [`gemm_level`]).
+//! - A product that overwrites `C` writes its first block of inner steps over it instead of
+//!   adding: `C` is never zeroed first (a pass over it, on one thread, before the split).
 //! - Packing buffers are kept and reused without clearing (packing writes every value a tile
 //!   reads); a product uses only the part of them it packed.
 //! - A one-row product (batch-1 inference) skips packing: a matrix-vector product, eight dot
@@ -53,7 +59,11 @@ fn kc_for(m: usize) -> usize {
 static ZEROS: [f32; KC] = [0.0; KC];
 /// Below this many multiply-adds a product stays on one thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
-/// Rows ahead at which packing `B` asks for the row it will read.
+/// From this many multiply-adds, a product split across the pool from outside it is handed to
+/// the pool whole (see [`gemm_level`]); below, the hand-over costs more than it saves (the
+/// 256-square product on two threads ran 7% slower handed over).
+const POOL_MIN_FLOPS: usize = 1 << 28;
+/// Cache lines ahead at which packing `A` asks for each row's coming values.
 const PACK_AHEAD: usize = 8;
 
 /// 16 values on a 64-byte boundary: the packed `B` panels' storage, so that every vector load
@@ -117,8 +127,9 @@ pub(crate) fn tile(level: Level) -> (usize, usize) {
     }
 }
 
-/// `C += op(A) op(B)` for `f32` at instruction-set `level`, `C` zeroed by the caller if needed,
-/// with `op(B)` already packed in `pre` when given (see [`PackedB`]).
+/// `C += op(A) op(B)` for `f32` at instruction-set `level`, or `C = op(A) op(B)` when
+/// `overwrite` (`C`'s values are then never read: no pass to zero it first), with `op(B)`
+/// already packed in `pre` when given (see [`PackedB`]).
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn gemm_f32(
     level: Level,
@@ -130,6 +141,7 @@ pub(crate) fn gemm_f32(
     b: &[f32],
     tb: Trans,
     c: &mut [f32],
+    overwrite: bool,
     pre: Option<&PackedB>,
 ) {
     let pr = Product {
@@ -140,6 +152,7 @@ pub(crate) fn gemm_f32(
         ta,
         b,
         tb,
+        fresh: overwrite,
     };
     if let Some(p) = pre {
         assert!(
@@ -252,11 +265,45 @@ struct BBlock<'a> {
 
 /// Packs the block into `out` (`nc.div_ceil(NR) * kc * NR` values) as panels of `NR` columns
 /// (the tile's width: 32, 16 or 8): for each panel, for each `p`, `NR` values (zero past the
-/// edge). Panels are packed on the pool when `parallel`.
+/// edge). When `parallel`, each thread of the pool packs an equal share of the panels.
 fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
+    let BBlock { tb, kc, j0, nc, .. } = blk;
+    let panels = nc.div_ceil(NR);
+    let out = &mut out[..panels * kc * NR];
+    let per = if parallel {
+        panels.div_ceil(rayon::current_num_threads().max(1))
+    } else {
+        panels
+    };
+    let share = |(t, part): (usize, &mut [f32])| match tb {
+        Trans::No => pack_rows::<NR>(blk, t * per, part),
+        Trans::Yes => {
+            for (i, panel) in part.chunks_exact_mut(kc * NR).enumerate() {
+                let jb = j0 + (t * per + i) * NR;
+                pack_transposed::<NR>(blk, jb, NR.min(j0 + nc - jb), panel);
+            }
+        }
+    };
+    if per < panels {
+        out.par_chunks_mut(per * kc * NR)
+            .enumerate()
+            .for_each(share);
+    } else {
+        share((0, out));
+    }
+}
+
+/// Rows of `B` (stored `k x n`) per pass of [`pack_rows`].
+const PACK_ROWS: usize = 8;
+
+/// The panels `q0..` of the block (`B` stored `k x n`) into `out` (whole panels), a few rows
+/// of `B` at a time: each pass reads [`PACK_ROWS`] rows along their length, streams the
+/// hardware prefetcher follows, and writes a run of whole cache lines into every panel. Packed
+/// a panel at a time, each row had been read one line per panel, a new page at every step,
+/// and the loads' misses had taken most of the packing's time.
+fn pack_rows<const NR: usize>(blk: BBlock<'_>, q0: usize, out: &mut [f32]) {
     let BBlock {
         b,
-        tb,
         n,
         p0,
         kc,
@@ -264,41 +311,24 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
         nc,
         ..
     } = blk;
-    let nr = NR;
-    let panels = nc.div_ceil(nr);
-    let pack_panel = |(q, panel): (usize, &mut [f32])| {
-        let jb = j0 + q * nr;
-        let w = nr.min(j0 + nc - jb);
-        if tb == Trans::Yes {
-            return pack_transposed::<NR>(blk, jb, w, panel);
-        }
-        for (p, dst) in panel.chunks_exact_mut(nr).enumerate() {
-            // Each step reads a row segment one row of `B` below the last (a stride the
-            // hardware prefetcher does not follow across pages): asked for ahead, its misses
-            // overlap instead of each waiting its turn.
-            if p + PACK_AHEAD < kc {
-                let ahead = &b[(p0 + p + PACK_AHEAD) * n + jb..][..w];
-                prefetch(ahead);
-                prefetch(&ahead[w - 1..]);
-            }
-            if w == NR {
-                // a whole row: a copy of a known length (no call to memmove)
-                let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
-                *dst = b[(p0 + p) * n + jb..][..NR].try_into().expect("NR values");
-            } else {
-                let row = &b[(p0 + p) * n + jb..][..w];
-                dst[..w].copy_from_slice(row);
-                dst[w..].fill(0.0);
+    for pb in (0..kc).step_by(PACK_ROWS) {
+        let rows = pb..(pb + PACK_ROWS).min(kc);
+        for (i, panel) in out.chunks_exact_mut(kc * NR).enumerate() {
+            let jb = j0 + (q0 + i) * NR;
+            let w = NR.min(j0 + nc - jb);
+            for p in rows.clone() {
+                let src = &b[(p0 + p) * n + jb..][..w];
+                let dst = &mut panel[p * NR..][..NR];
+                if w == NR {
+                    // a copy of a known length (no call to memmove)
+                    let dst: &mut [f32; NR] = dst.try_into().expect("NR values");
+                    *dst = src.try_into().expect("NR values");
+                } else {
+                    dst[..w].copy_from_slice(src);
+                    dst[w..].fill(0.0);
+                }
             }
         }
-    };
-    let out = &mut out[..panels * kc * nr];
-    if parallel && panels > 1 {
-        out.par_chunks_mut(kc * nr).enumerate().for_each(pack_panel);
-    } else {
-        out.chunks_exact_mut(kc * nr)
-            .enumerate()
-            .for_each(pack_panel);
     }
 }
 
@@ -399,17 +429,19 @@ fn pack_a<'o, const MR: usize>(
                     }
                 });
                 // four rows at a time as transposed 4 x 4 blocks (four loads, four stores of
-                // four values, where one value at a time took sixteen of each)
+                // four values, where one value at a time took sixteen of each), a tile's last
+                // two rows (six-row tiles) as pairs; all the rows advance together, each one's
+                // coming lines asked for ahead (a row left out waited on every line from L3)
                 let (g4, kc4) = (MR - MR % 4, kc - kc % 4);
-                for g in (0..g4).step_by(4) {
-                    for p in (0..kc4).step_by(4) {
-                        if p % 16 == 0 {
-                            for row in &rows[g..g + 4] {
-                                if let Some(ahead) = row.get(p + 16 * PACK_AHEAD..) {
-                                    prefetch(ahead);
-                                }
+                for p in (0..kc4).step_by(4) {
+                    if p % 16 == 0 {
+                        for row in &rows {
+                            if let Some(ahead) = row.get(p + 16 * PACK_AHEAD..) {
+                                prefetch(ahead);
                             }
                         }
+                    }
+                    for g in (0..g4).step_by(4) {
                         let cols = transpose4(std::array::from_fn(|r| {
                             rows[g + r][p..p + 4].try_into().expect("4 values")
                         }));
@@ -417,9 +449,16 @@ fn pack_a<'o, const MR: usize>(
                             panel[(p + i) * MR + g..][..4].copy_from_slice(col);
                         }
                     }
+                    if MR - g4 == 2 {
+                        let (x, y) = (&rows[g4][p..p + 4], &rows[g4 + 1][p..p + 4]);
+                        for i in 0..4 {
+                            panel[(p + i) * MR + g4..][..2].copy_from_slice(&[x[i], y[i]]);
+                        }
+                    }
                 }
+                let paired = if MR - g4 == 2 { MR } else { g4 };
                 for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                    let from = if p < kc4 { g4 } else { 0 };
+                    let from = if p < kc4 { paired } else { 0 };
                     for (d, row) in dst[from..].iter_mut().zip(&rows[from..]) {
                         *d = row[p];
                     }
@@ -518,7 +557,8 @@ fn step<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
-/// `C[row0.., j0..] += tile` for the valid `h x w` part.
+/// `C[row0.., j0..] += tile` for the valid `h x w` part, or `= tile` when `fresh` (the first
+/// block of inner steps of a product that overwrites `C`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn store<S: Simd, const MR: usize, const NV: usize>(
@@ -529,26 +569,32 @@ fn store<S: Simd, const MR: usize, const NV: usize>(
     h: usize,
     w: usize,
     tile: &[[S::F; NV]; MR],
+    fresh: bool,
 ) {
     let nr = NV * S::LANES;
     for (i, t) in tile.iter().enumerate().take(h) {
         let row = &mut c.row(row0 + i)[j0..][..w];
         if w == nr {
             for (part, &v) in row.chunks_exact_mut(S::LANES).zip(t) {
-                s.store(s.add(s.load(part), v), part);
+                let v = if fresh { v } else { s.add(s.load(part), v) };
+                s.store(v, part);
             }
         } else {
             let mut vals = [0.0f32; 64];
             for (v, &tv) in t.iter().enumerate() {
                 s.store(tv, &mut vals[v * S::LANES..]);
             }
-            row.iter_mut().zip(&vals).for_each(|(d, &v)| *d += v);
+            if fresh {
+                row.copy_from_slice(&vals[..w]);
+            } else {
+                row.iter_mut().zip(&vals).for_each(|(d, &v)| *d += v);
+            }
         }
     }
 }
 
 /// The tiles of one packed row block of `A` (`pa`) against the packed column panels of `B`
-/// (`bp`), added to `c` from its column `col0`.
+/// (`bp`), added to `c` from its column `col0` (written over it when `fresh`).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block<S: Simd, const MR: usize, const NV: usize>(
@@ -560,6 +606,7 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
     nc: usize,
     c: &mut CBlock<'_>,
     col0: usize,
+    fresh: bool,
 ) {
     let nr = NV * S::LANES;
     for (q, bpanel) in bp.chunks_exact(kc * nr).enumerate() {
@@ -576,7 +623,7 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
                 prefetch(&row[w - 1..]);
             }
             let acc = micro::<S, MR, NV>(s, apanel, bpanel, next.filter(|_| r == 0));
-            store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc);
+            store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc, fresh);
         }
     }
 }
@@ -788,6 +835,8 @@ struct Product<'a> {
     ta: Trans,
     b: &'a [f32],
     tb: Trans,
+    /// `C` is written over (its values before are never read), not added to.
+    fresh: bool,
 }
 
 /// `C += op(A) op(B)` with the level of `s` and its `MR x NV*LANES` tile.
@@ -800,6 +849,10 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(
     let Product { m, k, n, ta, .. } = pr;
     let nr = NV * S::LANES;
     let kc = kc_for(m);
+    // the paths that only add to `C`; the packed one writes it over in its first block
+    if pr.fresh && (m == 1 || m < MR && ta == Trans::No || k == 0) {
+        c.fill(0.0);
+    }
     if m == 1 {
         return gemv(s, pr, c);
     }
@@ -821,6 +874,14 @@ fn gemm_level<S: Simd, const MR: usize, const NV: usize>(
         m * n * k.min(kc)
     };
     let parallel = per_handover >= PARALLEL_MIN_FLOPS && m > MR && super::may_split();
+    if parallel && m * n * k >= POOL_MIN_FLOPS && rayon::current_thread_index().is_none() {
+        // Off the pool, a split runs its first part on this thread and waits for the rest; a
+        // product this long runs all its parts on the pool's threads instead, this one asleep
+        // until the end (two wake-ups, a few hundredths of its time): with a third thread in
+        // play on a machine with no core to spare for it, one product in ten had waited for
+        // a part's thread to get a core back.
+        return super::on_pool_thread(|| gemm_level::<S, MR, NV>(s, pr, c, pre));
+    }
     if parallel && wide_split {
         return split_columns::<S, MR, NV>(s, pr, c, threads, pre);
     }
@@ -896,6 +957,7 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
         ta,
         b,
         tb,
+        fresh,
     } = pr;
     let nr = NV * S::LANES;
     let kc_max = kc_for(m);
@@ -937,6 +999,7 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                     nc,
                     c: c_rows,
                     col0,
+                    fresh: fresh && p0 == 0,
                 });
             };
             let blocks = c.reborrow().split_rows(&bounds);
@@ -993,6 +1056,7 @@ struct Block<'a, const MR: usize, const NV: usize> {
     nc: usize,
     c: CBlock<'a>,
     col0: usize,
+    fresh: bool,
 }
 
 impl<S: Simd, const MR: usize, const NV: usize> Kernel<S> for Block<'_, MR, NV> {
@@ -1007,8 +1071,9 @@ impl<S: Simd, const MR: usize, const NV: usize> Kernel<S> for Block<'_, MR, NV> 
             nc,
             mut c,
             col0,
+            fresh,
         } = self;
-        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, &mut c, col0)
+        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, &mut c, col0, fresh)
     }
 }
 
@@ -1077,6 +1142,7 @@ mod tests {
                                     &b,
                                     Trans::No,
                                     &mut c,
+                                    false,
                                     None,
                                 );
                             }
@@ -1141,7 +1207,7 @@ mod tests {
             for level in crate::kernels::simd::available_levels() {
                 let mut c = vals(m * n, seed + 2);
                 let c0 = c.clone();
-                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, None);
+                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, false, None);
                 for i in 0..m * n {
                     let want = r[i] + c0[i] as f64;
                     prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
@@ -1167,7 +1233,7 @@ mod tests {
                     let b = vals(k * n, (k + n) as u64);
                     let r = reference(m, k, n, &a, ta, &b, tb);
                     let mut c = vec![0.0; m * n];
-                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, None);
+                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, false, None);
                     for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                         assert!(
                             (got as f64 - want).abs()
@@ -1224,7 +1290,19 @@ mod tests {
                 for level in crate::kernels::simd::available_levels() {
                     let mut c = vec![0.5; m * n];
                     pool.install(|| {
-                        gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::Yes, &mut c, None)
+                        gemm_f32(
+                            level,
+                            m,
+                            k,
+                            n,
+                            &a,
+                            Trans::No,
+                            &b,
+                            Trans::Yes,
+                            &mut c,
+                            false,
+                            None,
+                        )
                     });
                     for i in (0..m * n).step_by(7) {
                         let want = r[i] + 0.5;
@@ -1232,6 +1310,105 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    /// A product that overwrites `C` never reads it (here all NaN) and gives the bits of the
+    /// same product added onto zeros, on every path: one row, fewer rows than a tile, no inner
+    /// steps, one and two blocks of them, on one thread and split by rows or columns, with
+    /// `B` packed ahead or not.
+    #[test]
+    fn overwriting_products_never_read_c_and_match_adding_onto_zeros() {
+        let shapes = [
+            (1, 37, 50),
+            (3, 33, 40),
+            (20, 0, 30),
+            (33, 700, 47),
+            (130, 600, 20),
+            (40, 300, 400),
+        ];
+        for threads in [1, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            for level in crate::kernels::simd::available_levels() {
+                for (m, k, n) in shapes {
+                    for (ta, tb) in [(Trans::No, Trans::No), (Trans::Yes, Trans::Yes)] {
+                        let a = vals(m * k, 3);
+                        let b = vals(k * n, 4);
+                        let (mut added, mut written) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
+                        pool.install(|| {
+                            gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut added, false, None);
+                            gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut written, true, None);
+                        });
+                        let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                        let at = format!("{level} ({m},{k},{n}) {ta:?} {tb:?} {threads} threads");
+                        assert!(bits(&added) == bits(&written), "{at}");
+                        if ta == Trans::No && k > 0 && packs_b(level, m, ta) {
+                            let pre = pack_whole_b(level, m, k, n, &b, tb);
+                            let mut c = vec![f32::NAN; m * n];
+                            pool.install(|| {
+                                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, true, Some(&pre))
+                            });
+                            assert!(bits(&added) == bits(&c), "{at}, B packed ahead");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// A product long enough to be handed to the pool whole when it is called from outside
+    /// the pool gives the bits it gives on one thread.
+    #[test]
+    fn a_product_handed_to_the_pool_whole_agrees_with_one_thread() {
+        let (m, k, n) = (700, 800, 500);
+        assert!(m * k * n >= POOL_MIN_FLOPS);
+        let a = vals(m * k, 5);
+        let b = vals(k * n, 6);
+        let one = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
+        for level in crate::kernels::simd::available_levels() {
+            let mut want = vec![0.0; m * n];
+            one.install(|| {
+                gemm_f32(
+                    level,
+                    m,
+                    k,
+                    n,
+                    &a,
+                    Trans::No,
+                    &b,
+                    Trans::No,
+                    &mut want,
+                    true,
+                    None,
+                )
+            });
+            // from this test's own thread, not a pool's: the global pool takes the product
+            let mut got = vec![f32::NAN; m * n];
+            gemm_f32(
+                level,
+                m,
+                k,
+                n,
+                &a,
+                Trans::No,
+                &b,
+                Trans::No,
+                &mut got,
+                true,
+                None,
+            );
+            assert!(
+                want.iter()
+                    .zip(&got)
+                    .all(|(w, g)| w.to_bits() == g.to_bits()),
+                "{level}"
+            );
         }
     }
 
@@ -1261,7 +1438,19 @@ mod tests {
                     for level in crate::kernels::simd::available_levels() {
                         let (mut want, mut got) = (vals(m * n, 9), vals(m * n, 9));
                         pool.install(|| {
-                            gemm_f32(level, m, k, n, &a, Trans::No, &b, tb, &mut want, None);
+                            gemm_f32(
+                                level,
+                                m,
+                                k,
+                                n,
+                                &a,
+                                Trans::No,
+                                &b,
+                                tb,
+                                &mut want,
+                                false,
+                                None,
+                            );
                             let pre = packs_b(level, m, Trans::No)
                                 .then(|| pack_whole_b(level, m, k, n, &b, tb));
                             gemm_f32(
@@ -1274,6 +1463,7 @@ mod tests {
                                 &b,
                                 tb,
                                 &mut got,
+                                false,
                                 pre.as_ref(),
                             );
                         });
@@ -1347,7 +1537,19 @@ mod tests {
             let mut fma: Option<Vec<f32>> = None;
             for &level in &levels {
                 let mut c = vec![0.0; m * n];
-                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, &mut c, None);
+                gemm_f32(
+                    level,
+                    m,
+                    k,
+                    n,
+                    &a,
+                    Trans::No,
+                    &b,
+                    Trans::No,
+                    &mut c,
+                    false,
+                    None,
+                );
                 for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                     assert!(
                         (got as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
