@@ -357,12 +357,16 @@ impl Plan {
             "forward_tile: reads to {reach} of {}, weight rows shorter than {taps}",
             xp.len()
         );
+        // the tile's values of channel row `r` in the wide output
+        let out = |r: usize| {
+            let at = (b * CB + r) * self.wide + p0;
+            at..at + V * S::LANES
+        };
         let mut acc = [[s.zero(); V]; CB];
         if ts.start > 0 {
             for (r, a) in acc.iter_mut().enumerate() {
-                let at = (b * CB + r) * self.wide + p0;
-                for (v, d) in a.iter_mut().enumerate() {
-                    *d = s.load(&yw[at + v * S::LANES..]);
+                for (d, part) in a.iter_mut().zip(yw[out(r)].chunks_exact(S::LANES)) {
+                    *d = s.load(part);
                 }
             }
         }
@@ -383,12 +387,8 @@ impl Plan {
             }
         }
         for (r, a) in acc.iter().enumerate() {
-            let at = (b * CB + r) * self.wide + p0;
-            for (v, d) in yw[at..at + V * S::LANES]
-                .chunks_exact_mut(S::LANES)
-                .enumerate()
-            {
-                s.store(a[v], d);
+            for (&v, part) in a.iter().zip(yw[out(r)].chunks_exact_mut(S::LANES)) {
+                s.store(v, part);
             }
         }
     }

@@ -271,7 +271,7 @@ fn pack_b<const NR: usize>(blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
     let panels = nc.div_ceil(NR);
     let out = &mut out[..panels * kc * NR];
     let per = if parallel {
-        panels.div_ceil(rayon::current_num_threads().max(1))
+        super::part_len(panels, 1)
     } else {
         panels
     };
@@ -1132,19 +1132,7 @@ mod tests {
                             let mut c = vec![0.0f32; m * n];
                             for _ in 0..50 {
                                 c.fill(0.0);
-                                gemm_f32(
-                                    level,
-                                    m,
-                                    k,
-                                    n,
-                                    &a,
-                                    Trans::No,
-                                    &b,
-                                    Trans::No,
-                                    &mut c,
-                                    false,
-                                    None,
-                                );
+                                add_product(level, (m, k, n), &a, Trans::No, &b, Trans::No, &mut c);
                             }
                             c
                         })
@@ -1187,6 +1175,20 @@ mod tests {
         c
     }
 
+    /// `C += op(A) op(B)` at `level`, `B` packed by the product itself: the product most
+    /// tests check.
+    fn add_product(
+        level: Level,
+        (m, k, n): (usize, usize, usize),
+        a: &[f32],
+        ta: Trans,
+        b: &[f32],
+        tb: Trans,
+        c: &mut [f32],
+    ) {
+        gemm_f32(level, m, k, n, a, ta, b, tb, c, false, None)
+    }
+
     fn vals(len: usize, seed: u64) -> Vec<f32> {
         let mut r = crate::rng::Rng::seed(seed);
         (0..len).map(|_| r.uniform(-1.0, 1.0) as f32).collect()
@@ -1207,7 +1209,7 @@ mod tests {
             for level in crate::kernels::simd::available_levels() {
                 let mut c = vals(m * n, seed + 2);
                 let c0 = c.clone();
-                gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, false, None);
+                add_product(level, (m, k, n), &a, ta, &b, tb, &mut c);
                 for i in 0..m * n {
                     let want = r[i] + c0[i] as f64;
                     prop_assert!((c[i] as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()), "{level} ({m},{k},{n}) {i}: {} vs {want}", c[i]);
@@ -1233,7 +1235,7 @@ mod tests {
                     let b = vals(k * n, (k + n) as u64);
                     let r = reference(m, k, n, &a, ta, &b, tb);
                     let mut c = vec![0.0; m * n];
-                    gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut c, false, None);
+                    add_product(level, (m, k, n), &a, ta, &b, tb, &mut c);
                     for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                         assert!(
                             (got as f64 - want).abs()
@@ -1290,19 +1292,7 @@ mod tests {
                 for level in crate::kernels::simd::available_levels() {
                     let mut c = vec![0.5; m * n];
                     pool.install(|| {
-                        gemm_f32(
-                            level,
-                            m,
-                            k,
-                            n,
-                            &a,
-                            Trans::No,
-                            &b,
-                            Trans::Yes,
-                            &mut c,
-                            false,
-                            None,
-                        )
+                        add_product(level, (m, k, n), &a, Trans::No, &b, Trans::Yes, &mut c)
                     });
                     for i in (0..m * n).step_by(7) {
                         let want = r[i] + 0.5;
@@ -1339,7 +1329,7 @@ mod tests {
                         let b = vals(k * n, 4);
                         let (mut added, mut written) = (vec![0.0; m * n], vec![f32::NAN; m * n]);
                         pool.install(|| {
-                            gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut added, false, None);
+                            add_product(level, (m, k, n), &a, ta, &b, tb, &mut added);
                             gemm_f32(level, m, k, n, &a, ta, &b, tb, &mut written, true, None);
                         });
                         let bits = |c: &[f32]| c.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
@@ -1372,37 +1362,14 @@ mod tests {
             .build()
             .unwrap();
         for level in crate::kernels::simd::available_levels() {
+            let product = |c: &mut [f32]| {
+                gemm_f32(level, m, k, n, &a, Trans::No, &b, Trans::No, c, true, None)
+            };
             let mut want = vec![0.0; m * n];
-            one.install(|| {
-                gemm_f32(
-                    level,
-                    m,
-                    k,
-                    n,
-                    &a,
-                    Trans::No,
-                    &b,
-                    Trans::No,
-                    &mut want,
-                    true,
-                    None,
-                )
-            });
+            one.install(|| product(&mut want));
             // from this test's own thread, not a pool's: the global pool takes the product
             let mut got = vec![f32::NAN; m * n];
-            gemm_f32(
-                level,
-                m,
-                k,
-                n,
-                &a,
-                Trans::No,
-                &b,
-                Trans::No,
-                &mut got,
-                true,
-                None,
-            );
+            product(&mut got);
             assert!(
                 want.iter()
                     .zip(&got)
@@ -1438,19 +1405,7 @@ mod tests {
                     for level in crate::kernels::simd::available_levels() {
                         let (mut want, mut got) = (vals(m * n, 9), vals(m * n, 9));
                         pool.install(|| {
-                            gemm_f32(
-                                level,
-                                m,
-                                k,
-                                n,
-                                &a,
-                                Trans::No,
-                                &b,
-                                tb,
-                                &mut want,
-                                false,
-                                None,
-                            );
+                            add_product(level, (m, k, n), &a, Trans::No, &b, tb, &mut want);
                             let pre = packs_b(level, m, Trans::No)
                                 .then(|| pack_whole_b(level, m, k, n, &b, tb));
                             gemm_f32(
@@ -1537,19 +1492,7 @@ mod tests {
             let mut fma: Option<Vec<f32>> = None;
             for &level in &levels {
                 let mut c = vec![0.0; m * n];
-                gemm_f32(
-                    level,
-                    m,
-                    k,
-                    n,
-                    &a,
-                    Trans::No,
-                    &b,
-                    Trans::No,
-                    &mut c,
-                    false,
-                    None,
-                );
+                add_product(level, (m, k, n), &a, Trans::No, &b, Trans::No, &mut c);
                 for (i, (&got, &want)) in c.iter().zip(&r).enumerate() {
                     assert!(
                         (got as f64 - want).abs() <= 1e-5 * (k as f64).sqrt() * (1.0 + want.abs()),
