@@ -113,6 +113,39 @@ fn step_params_updates_through_gradients() {
     assert_eq!(b.to_vec(), vec![0.5 - 0.1]);
 }
 
+/// A network served between training steps (inference keeps each weight's packing for the
+/// product kernel; a traced forward packs afresh): every prediction uses the weights as they
+/// are now, the same bits as the traced forward and as a copy made fresh from their values.
+#[test]
+fn inference_between_steps_sees_every_update() {
+    use stensor::nn::{Forward, Linear};
+    let mut rng = Rng::seed(3);
+    let mut fc = Linear::<U40, U24>::new(&mut rng);
+    let x = Tensor::<(U16, U40)>::rand_uniform(5, -1.0, 1.0);
+    let mut opt = SGD::new(0.5).with_momentum(0.9);
+    let bits = |v: Vec<f32>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+    let mut seen = vec![];
+    for step in 0..4 {
+        let served = bits(fc.forward(x.clone()).to_vec());
+        let traced = bits(fc.forward(x.clone().trace_no_grad()).to_vec());
+        let copy = Linear::<U40, U24>::from_params(
+            Tensor::from_vec(fc.weight.to_vec()).unwrap(),
+            fc.bias
+                .as_ref()
+                .map(|b| Tensor::from_vec(b.to_vec()).unwrap()),
+        );
+        let fresh = bits(copy.forward(x.clone()).to_vec());
+        assert_eq!(served, traced, "step {step}");
+        assert_eq!(served, fresh, "step {step}");
+        seen.push(served);
+        let loss = fc.forward(x.clone().trace_no_grad()).square().mean();
+        opt.step(&mut fc, &loss.backward());
+        // and a change by hand, between steps
+        fc.weight.as_mut_slice()[step] += 0.125;
+    }
+    assert!(seen.windows(2).all(|w| w[0] != w[1]));
+}
+
 /// Advances a schedule one step, returning the rate and momentum it was at.
 type Stepper = Box<dyn FnMut(&mut SGD<f64>) -> (f64, f64)>;
 

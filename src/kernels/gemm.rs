@@ -8,6 +8,7 @@
 
 use crate::element::Element;
 use rayon::prelude::*;
+use std::sync::{Arc, Mutex, Weak};
 
 const KC: usize = 256;
 const NC: usize = 512;
@@ -196,6 +197,163 @@ impl<'a, E: Element> PreparedB<'a, E> {
     }
 }
 
+/// Whole `op(B)`s packed for the `f32` kernel and kept between products, for weights used
+/// again and again unchanged (a network serving requests): packing a layer's weight had taken
+/// a tenth of a batch-1 encoder layer's time on one thread, every call.
+///
+/// An entry is keyed by the weight's buffer and holds only a [`Weak`] handle to it, which is
+/// what makes reuse sound: while a handle is alive the buffer's allocation is not reused, and a
+/// buffer cannot change in place (`Arc::make_mut` moves it out when weak handles exist, and
+/// `Arc::get_mut` refuses), so an entry whose handle still upgrades to the caller's own buffer
+/// was packed from these very values. An optimizer step that writes the weight therefore
+/// retires its entry at no cost (the step moves the buffer's 24-byte header, not its values);
+/// entries of dropped or changed weights are removed at the next miss, and the live ones are
+/// bounded by [`KEPT_MAX_BYTES`] (the first made go first).
+struct KeptB {
+    /// The weight's buffer, type-erased: only its address and liveness are used.
+    owner: Weak<dyn Send + Sync>,
+    key: KeptKey,
+    packed: Arc<super::gemm_f32::PackedB>,
+}
+
+/// A [`KeptB`] entry's product: the first value of `B` within the buffer, then `k`, `n`, `B`'s
+/// layout and the inner-dimension block (`kc`) and level it was packed for.
+type KeptKey = (usize, usize, usize, Trans, usize, super::simd::Level);
+
+/// The most packed bytes [`KeptB`] entries hold at once.
+const KEPT_MAX_BYTES: usize = 256 << 20;
+
+static KEPT_B: Mutex<Vec<KeptB>> = Mutex::new(Vec::new());
+
+/// [`gemm`]`(m, k, n, a, Trans::No, &b[at..at + k * n], tb, c, accumulate)`, where `b` is a
+/// weight that later products use unchanged: for `f32`, `op(B)` is packed once and kept (see
+/// [`KeptB`]) instead of packed at every product.
+///
+/// # Panics
+/// If `a` is not `m x k`, `b` has no `k x n` values from `at`, or `c` is not `m x n`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn gemm_kept_b<E: Element>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &Arc<Vec<E>>,
+    at: usize,
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    let level = super::simd::level();
+    gemm_kept_b_at(level, m, k, n, a, b, at, tb, c, accumulate)
+}
+
+/// [`gemm_kept_b`] at `level`.
+#[allow(clippy::too_many_arguments)]
+fn gemm_kept_b_at<E: Element>(
+    level: super::simd::Level,
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[E],
+    b: &Arc<Vec<E>>,
+    at: usize,
+    tb: Trans,
+    c: &mut [E],
+    accumulate: bool,
+) {
+    let bs = &b[at..at + k * n];
+    let packs = k > 0 && n > 0 && super::gemm_f32::packs_b(level, m, Trans::No);
+    match (E::as_vector(a), E::as_vector(bs), E::as_vector_mut(c)) {
+        (Some(af), Some(bf), Some(cf)) if packs => {
+            let p = Product {
+                m,
+                k,
+                n,
+                a: af,
+                b: bf,
+                tb,
+                c: cf,
+                accumulate,
+            };
+            gemm_kept_f32(level, p, b.clone(), at)
+        }
+        _ => gemm(m, k, n, a, Trans::No, bs, tb, c, accumulate),
+    }
+}
+
+/// The `f32` operands of a [`gemm_kept_b`] product.
+struct Product<'a> {
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &'a [f32],
+    b: &'a [f32],
+    tb: Trans,
+    c: &'a mut [f32],
+    accumulate: bool,
+}
+
+/// [`gemm_kept_b`] for `f32`, `owner` the buffer that holds `p.b` from `at`. Not generic, so
+/// compiled once in the library rather than in every crate with a linear layer.
+fn gemm_kept_f32(
+    level: super::simd::Level,
+    p: Product<'_>,
+    owner: Arc<dyn Send + Sync>,
+    at: usize,
+) {
+    let Product {
+        m,
+        k,
+        n,
+        a,
+        b,
+        tb,
+        c,
+        accumulate,
+    } = p;
+    assert!(
+        a.len() == m * k && c.len() == m * n,
+        "gemm: A or C is not {m}x{k} or {m}x{n}"
+    );
+    let key = (at, k, n, tb, super::gemm_f32::kc_for(m), level);
+    let packed = kept_b(owner, key, || {
+        super::gemm_f32::pack_whole_b(level, m, k, n, b, tb)
+    });
+    let pre = Some(&*packed);
+    super::gemm_f32::gemm_f32(level, m, k, n, a, Trans::No, b, tb, c, !accumulate, pre);
+}
+
+/// The kept packing of `owner`'s values for `key`, made with `pack` (outside the lock) when
+/// there is none.
+fn kept_b(
+    owner: Arc<dyn Send + Sync>,
+    key: KeptKey,
+    pack: impl FnOnce() -> super::gemm_f32::PackedB,
+) -> Arc<super::gemm_f32::PackedB> {
+    let addr = Arc::as_ptr(&owner).cast::<()>();
+    let mine = |e: &KeptB| e.owner.as_ptr().cast::<()>() == addr && e.owner.strong_count() > 0;
+    let kept = KEPT_B.lock().unwrap_or_else(|e| e.into_inner());
+    if let Some(e) = kept.iter().find(|e| mine(e) && e.key == key) {
+        return e.packed.clone();
+    }
+    drop(kept);
+    let packed = Arc::new(pack());
+    let entry = KeptB {
+        owner: Arc::downgrade(&owner),
+        key,
+        packed: packed.clone(),
+    };
+    drop(owner);
+    let mut kept = KEPT_B.lock().unwrap_or_else(|e| e.into_inner());
+    kept.retain(|e| e.owner.strong_count() > 0 && !(mine(e) && e.key == key));
+    kept.push(entry);
+    let mut bytes: usize = kept.iter().map(|e| e.packed.bytes()).sum();
+    while bytes > KEPT_MAX_BYTES && kept.len() > 1 {
+        bytes -= kept.remove(0).packed.bytes();
+    }
+    packed
+}
+
 /// `batch` independent products `C_i (+)= op(A_i) op(B_i)`, the operands stored one after the
 /// other (each as for [`gemm`]).
 ///
@@ -309,6 +467,110 @@ fn gemm_rows_with<E: Element>(
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// How many live entries `b`'s buffer has.
+    fn entries_of(b: &Arc<Vec<f32>>) -> usize {
+        let addr = Arc::as_ptr(b).cast::<()>();
+        let kept = KEPT_B.lock().unwrap();
+        kept.iter()
+            .filter(|e| e.owner.as_ptr().cast::<()>() == addr && e.owner.strong_count() > 0)
+            .count()
+    }
+
+    #[test]
+    fn kept_weights_give_the_plain_products_bits_and_follow_every_change() {
+        let vals = |len: usize, seed: usize| -> Vec<f32> {
+            (0..len)
+                .map(|i| ((i * 7919 + seed * 104_729) % 2003) as f32 / 1001.0 - 1.0)
+                .collect()
+        };
+        let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+        // rows below and above the short inner block's limit, odd sizes, a weight whose
+        // second block of rows is the product's `B` (a stacked projection)
+        for (m, k, n) in [(7, 15, 17), (33, 1, 7), (130, 257, 33), (17, 600, 65)] {
+            for tb in [Trans::No, Trans::Yes] {
+                for level in crate::kernels::simd::available_levels() {
+                    let a = vals(m * k, m);
+                    let at = k * n;
+                    let mut w = Arc::new(vals(3 * k * n, n));
+                    let plain = |w: &[f32]| {
+                        let mut c = vals(m * n, 3);
+                        let b = &w[at..at + k * n];
+                        super::super::gemm_f32(
+                            level,
+                            m,
+                            k,
+                            n,
+                            &a,
+                            Trans::No,
+                            b,
+                            tb,
+                            &mut c,
+                            false,
+                            None,
+                        );
+                        c
+                    };
+                    let kept = |w: &Arc<Vec<f32>>| {
+                        let mut c = vals(m * n, 3);
+                        gemm_kept_b_at(level, m, k, n, &a, w, at, tb, &mut c, true);
+                        c
+                    };
+                    let packs = super::super::gemm_f32::packs_b(level, m, Trans::No);
+                    // the first product packs and keeps, the second takes the kept packing
+                    for round in 0..2 {
+                        assert_eq!(
+                            bits(&kept(&w)),
+                            bits(&plain(&w)),
+                            "{m}x{k}x{n} {tb:?} {level:?} {round}"
+                        );
+                        assert_eq!(entries_of(&w), usize::from(packs));
+                    }
+                    // a change in place (an optimizer's step) is seen at once
+                    Arc::make_mut(&mut w)[at + k * n - 1] += 1.5;
+                    Arc::make_mut(&mut w)[at] -= 0.25;
+                    assert_eq!(entries_of(&w), 0);
+                    assert_eq!(
+                        bits(&kept(&w)),
+                        bits(&plain(&w)),
+                        "{m}x{k}x{n} {tb:?} {level:?} changed"
+                    );
+                    // a clone shares the packing; one changed in place goes its own way
+                    let mut other = w.clone();
+                    assert_eq!(bits(&kept(&other)), bits(&plain(&w)));
+                    Arc::make_mut(&mut other)[at + 1] = 4.0;
+                    assert_eq!(bits(&kept(&other)), bits(&plain(&other)));
+                    assert_eq!(bits(&kept(&w)), bits(&plain(&w)));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kept_packings_of_dropped_weights_are_let_go() {
+        let level = crate::kernels::simd::level();
+        let (m, k, n) = (40, 64, 48);
+        let a = vec![0.5f32; m * k];
+        let w = Arc::new(vec![0.25f32; k * n]);
+        let handle = Arc::downgrade(&w);
+        let mut c = vec![0.0f32; m * n];
+        gemm_kept_b_at(level, m, k, n, &a, &w, 0, Trans::Yes, &mut c, false);
+        assert!(c.iter().all(|&v| v == 8.0));
+        let held = |h: &Weak<Vec<f32>>| {
+            KEPT_B
+                .lock()
+                .unwrap()
+                .iter()
+                .any(|e| e.owner.as_ptr().cast::<()>() == h.as_ptr().cast::<()>())
+        };
+        assert!(held(&handle));
+        drop(w);
+        // the next packing removes the dead entry
+        let w2 = Arc::new(vec![1.0f32; k * n]);
+        gemm_kept_b_at(level, m, k, n, &a, &w2, 0, Trans::Yes, &mut c, false);
+        assert!(c.iter().all(|&v| v == 32.0));
+        assert!(!held(&handle));
+    }
 
     fn reference(
         m: usize,

@@ -48,7 +48,7 @@ const MC: usize = 120;
 const NC: usize = 1024;
 
 /// Inner steps per block for a product of `m` rows.
-fn kc_for(m: usize) -> usize {
+pub(super) fn kc_for(m: usize) -> usize {
     if m <= MC {
         KC_SHORT
     } else {
@@ -190,6 +190,11 @@ pub(crate) struct PackedB {
 }
 
 impl PackedB {
+    /// The packed values' size in bytes.
+    pub(super) fn bytes(&self) -> usize {
+        std::mem::size_of_val(self.data.as_slice())
+    }
+
     /// The panels of columns `j0..j0 + nc` (`j0` a multiple of the tile width) for the block
     /// of inner steps starting at `p0` (a multiple of the block).
     fn block(&self, p0: usize, j0: usize, nc: usize) -> &[f32] {

@@ -9,6 +9,11 @@ impl<X: Shape, E: Element, T: TapeMode<E>> Tensor<X, E, T> {
     /// `x W^T + b` over the last dim (`F.linear(x, weight, bias)`): `I` features in, `O` out,
     /// the weight `(O, I)` and the optional bias `(O,)`, at any rank from 1 to 5.
     ///
+    /// Untraced (inference), an `f32` weight's layout for the matrix-product kernel is made
+    /// once and kept for the next calls while the weight is unchanged (a copy the weight's
+    /// size, at most 256 MiB for all weights together); any change to the weight, an
+    /// optimizer's step or a write by hand, is seen by the next call.
+    ///
     /// ```
     /// use stensor::prelude::*;
     /// let w = Tensor::<(U1, U2)>::from_array([[1.0, 2.0]]);
@@ -86,17 +91,23 @@ where
         Some((b, at)) => kernels::repeat(&b.as_slice()[at..at + out], m),
         None => kernels::zeros(m * out),
     };
-    gemm(
-        m,
-        inp,
-        out,
-        &xv,
-        Trans::No,
-        &wv[w0..w1],
-        Trans::Yes,
-        &mut y,
-        true,
-    );
+    if T::TRACED {
+        gemm(
+            m,
+            inp,
+            out,
+            &xv,
+            Trans::No,
+            &wv[w0..w1],
+            Trans::Yes,
+            &mut y,
+            true,
+        );
+    } else {
+        // inference: the weight serves call after call unchanged, so its packing is kept (a
+        // training step's forward would retire it at the optimizer's step)
+        kernels::gemm_kept_b(m, inp, out, &xv, &wv, w0, Trans::Yes, &mut y, true);
+    }
     let (tx, nx) = x.as_input();
     let tw = w.grad_target();
     let tb = b.map(|(b, at)| (b.grad_target(), at));
