@@ -244,23 +244,6 @@ pub(crate) fn gemm_kept_b<E: Element>(
     accumulate: bool,
 ) {
     let level = super::simd::level();
-    gemm_kept_b_at(level, m, k, n, a, b, at, tb, c, accumulate)
-}
-
-/// [`gemm_kept_b`] at `level`.
-#[allow(clippy::too_many_arguments)]
-fn gemm_kept_b_at<E: Element>(
-    level: super::simd::Level,
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &[E],
-    b: &Arc<Vec<E>>,
-    at: usize,
-    tb: Trans,
-    c: &mut [E],
-    accumulate: bool,
-) {
     let bs = &b[at..at + k * n];
     let packs = k > 0 && n > 0 && super::gemm_f32::packs_b(level, m, Trans::No);
     match (E::as_vector(a), E::as_vector(bs), E::as_vector_mut(c)) {
@@ -465,6 +448,8 @@ fn gemm_rows_with<E: Element>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::gemm_f32::packs_b;
+    use super::super::simd::{at_level, available_levels};
     use super::*;
     use proptest::prelude::*;
 
@@ -489,7 +474,7 @@ mod tests {
         // second block of rows is the product's `B` (a stacked projection)
         for (m, k, n) in [(7, 15, 17), (33, 1, 7), (130, 257, 33), (17, 600, 65)] {
             for tb in [Trans::No, Trans::Yes] {
-                for level in crate::kernels::simd::available_levels() {
+                for level in available_levels() {
                     let a = vals(m * k, m);
                     let at = k * n;
                     let mut w = Arc::new(vals(3 * k * n, n));
@@ -513,10 +498,10 @@ mod tests {
                     };
                     let kept = |w: &Arc<Vec<f32>>| {
                         let mut c = vals(m * n, 3);
-                        gemm_kept_b_at(level, m, k, n, &a, w, at, tb, &mut c, true);
+                        at_level(level, || gemm_kept_b(m, k, n, &a, w, at, tb, &mut c, true));
                         c
                     };
-                    let packs = super::super::gemm_f32::packs_b(level, m, Trans::No);
+                    let packs = packs_b(level, m, Trans::No);
                     // the first product packs and keeps, the second takes the kept packing
                     for round in 0..2 {
                         assert_eq!(
@@ -548,13 +533,12 @@ mod tests {
 
     #[test]
     fn kept_packings_of_dropped_weights_are_let_go() {
-        let level = crate::kernels::simd::level();
         let (m, k, n) = (40, 64, 48);
         let a = vec![0.5f32; m * k];
         let w = Arc::new(vec![0.25f32; k * n]);
         let handle = Arc::downgrade(&w);
         let mut c = vec![0.0f32; m * n];
-        gemm_kept_b_at(level, m, k, n, &a, &w, 0, Trans::Yes, &mut c, false);
+        gemm_kept_b(m, k, n, &a, &w, 0, Trans::Yes, &mut c, false);
         assert!(c.iter().all(|&v| v == 8.0));
         let held = |h: &Weak<Vec<f32>>| {
             KEPT_B
@@ -567,7 +551,7 @@ mod tests {
         drop(w);
         // the next packing removes the dead entry
         let w2 = Arc::new(vec![1.0f32; k * n]);
-        gemm_kept_b_at(level, m, k, n, &a, &w2, 0, Trans::Yes, &mut c, false);
+        gemm_kept_b(m, k, n, &a, &w2, 0, Trans::Yes, &mut c, false);
         assert!(c.iter().all(|&v| v == 32.0));
         assert!(!held(&handle));
     }
