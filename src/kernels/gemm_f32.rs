@@ -63,6 +63,13 @@ const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 /// the pool whole (see [`gemm_level`]); below, the hand-over costs more than it saves (the
 /// 256-square product on two threads ran 7% slower handed over).
 const POOL_MIN_FLOPS: usize = 1 << 28;
+/// Most panels of `B` in a block for which the microkernel reads `A`'s rows where they are
+/// stored rather than packed (whole tiles of `A` stored by rows). Packing `A` pays for itself
+/// when each packed panel meets many `B` panels; with few, the packing pass costs more than
+/// the six strided streams it saves, most on two threads, where each thread of a column split
+/// packs all of `A`. From about 48 panels on one thread the packed panel's single stream
+/// reads faster than six strided ones.
+const DIRECT_A_PANELS: usize = 24;
 /// Cache lines ahead at which packing `A` asks for each row's coming values.
 const PACK_AHEAD: usize = 8;
 
@@ -398,12 +405,11 @@ fn pack_b_nr<'b>(nr: usize, blk: BBlock<'_>, buf: &'b mut Vec<Line>, parallel: b
     out
 }
 
-/// Packs op(A)[i0..i0+mc, p0..p0+kc] into panels of `MR` rows: for each panel, for each `p`,
-/// `MR` values (zero past the edge). `buf` grows to fit and is not cleared (every value is
-/// written, padding included: see [`grow`]); returns the packed values.
-#[allow(clippy::too_many_arguments)]
-fn pack_a<'o, const MR: usize>(
-    a: &[f32],
+/// The rows `i0..i0 + mc` of `op(A)` and its columns `p0..p0 + kc`: one row block of `A`
+/// for one block of the inner dimension, read where it is stored.
+#[derive(Clone, Copy)]
+struct ABlock<'a> {
+    a: &'a [f32],
     ta: Trans,
     m: usize,
     k: usize,
@@ -411,81 +417,99 @@ fn pack_a<'o, const MR: usize>(
     mc: usize,
     p0: usize,
     kc: usize,
-    buf: &'o mut Vec<f32>,
-) -> &'o [f32] {
-    let len = mc.div_ceil(MR) * kc * MR;
-    if buf.len() < len {
-        buf.resize(len, 0.0);
+}
+
+impl<'a> ABlock<'a> {
+    /// Panel `q`'s first row and valid rows.
+    fn panel_rows<const MR: usize>(&self, q: usize) -> (usize, usize) {
+        let ib = self.i0 + q * MR;
+        (ib, MR.min(self.i0 + self.mc - ib))
     }
-    let out = &mut buf[..len];
-    for (q, panel) in out.chunks_exact_mut(kc * MR).enumerate() {
-        let ib = i0 + q * MR;
-        let h = MR.min(i0 + mc - ib);
-        match ta {
-            Trans::No => {
-                // The tile's rows read side by side, each panel step written whole
-                // (contiguous stores), rather than one row at a time striding through the
-                // panel value by value.
-                let rows: [&[f32]; MR] = std::array::from_fn(|i| {
-                    if i < h {
-                        &a[(ib + i) * k + p0..][..kc]
-                    } else {
-                        &ZEROS[..kc]
-                    }
-                });
-                // four rows at a time as transposed 4 x 4 blocks (four loads, four stores of
-                // four values, where one value at a time took sixteen of each), a tile's last
-                // two rows (six-row tiles) as pairs; all the rows advance together, each one's
-                // coming lines asked for ahead (a row left out waited on every line from L3)
-                let (g4, kc4) = (MR - MR % 4, kc - kc % 4);
-                for p in (0..kc4).step_by(4) {
-                    if p % 16 == 0 {
-                        for row in &rows {
-                            if let Some(ahead) = row.get(p + 16 * PACK_AHEAD..) {
-                                prefetch(ahead);
-                            }
-                        }
-                    }
-                    for g in (0..g4).step_by(4) {
-                        let cols = transpose4(std::array::from_fn(|r| {
-                            rows[g + r][p..p + 4].try_into().expect("4 values")
-                        }));
-                        for (i, col) in cols.iter().enumerate() {
-                            panel[(p + i) * MR + g..][..4].copy_from_slice(col);
-                        }
-                    }
-                    if MR - g4 == 2 {
-                        let (x, y) = (&rows[g4][p..p + 4], &rows[g4 + 1][p..p + 4]);
-                        for i in 0..4 {
-                            panel[(p + i) * MR + g4..][..2].copy_from_slice(&[x[i], y[i]]);
+
+    /// Panel `q`'s rows where `A` is stored by rows and the panel is whole: `A`, the index of
+    /// the panel's first value, the distance between rows.
+    fn rows<const MR: usize>(&self, q: usize) -> Option<(&'a [f32], usize, usize)> {
+        let (ib, h) = self.panel_rows::<MR>(q);
+        (self.ta == Trans::No && h == MR).then_some((self.a, ib * self.k + self.p0, self.k))
+    }
+}
+
+/// Packs panel `q` of `blk` (`MR` of its rows, zero past its end) into `panel`: for each `p`,
+/// the `MR` values of column `p`. Every value is written, padding included (see [`grow`]).
+fn pack_panel<const MR: usize>(blk: ABlock<'_>, q: usize, panel: &mut [f32]) {
+    let ABlock {
+        a,
+        ta,
+        m,
+        k,
+        p0,
+        kc,
+        ..
+    } = blk;
+    let (ib, h) = blk.panel_rows::<MR>(q);
+    match ta {
+        Trans::No => {
+            // The tile's rows read side by side, each panel step written whole
+            // (contiguous stores), rather than one row at a time striding through the
+            // panel value by value.
+            let rows: [&[f32]; MR] = std::array::from_fn(|i| {
+                if i < h {
+                    &a[(ib + i) * k + p0..][..kc]
+                } else {
+                    &ZEROS[..kc]
+                }
+            });
+            // four rows at a time as transposed 4 x 4 blocks (four loads, four stores of
+            // four values, where one value at a time took sixteen of each), a tile's last
+            // two rows (six-row tiles) as pairs; all the rows advance together, each one's
+            // coming lines asked for ahead (a row left out waited on every line from L3)
+            let (g4, kc4) = (MR - MR % 4, kc - kc % 4);
+            for p in (0..kc4).step_by(4) {
+                if p % 16 == 0 {
+                    for row in &rows {
+                        if let Some(ahead) = row.get(p + 16 * PACK_AHEAD..) {
+                            prefetch(ahead);
                         }
                     }
                 }
-                let paired = if MR - g4 == 2 { MR } else { g4 };
-                for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                    let from = if p < kc4 { paired } else { 0 };
-                    for (d, row) in dst[from..].iter_mut().zip(&rows[from..]) {
-                        *d = row[p];
+                for g in (0..g4).step_by(4) {
+                    let cols = transpose4(std::array::from_fn(|r| {
+                        rows[g + r][p..p + 4].try_into().expect("4 values")
+                    }));
+                    for (i, col) in cols.iter().enumerate() {
+                        panel[(p + i) * MR + g..][..4].copy_from_slice(col);
+                    }
+                }
+                if MR - g4 == 2 {
+                    let (x, y) = (&rows[g4][p..p + 4], &rows[g4 + 1][p..p + 4]);
+                    for i in 0..4 {
+                        panel[(p + i) * MR + g4..][..2].copy_from_slice(&[x[i], y[i]]);
                     }
                 }
             }
-            Trans::Yes => {
-                for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
-                    let col = &a[(p0 + p) * m + ib..(p0 + p) * m + ib + h];
-                    if h == MR {
-                        // a copy of a known length, moved in registers (a call to memmove
-                        // for twelve values costs more than the copy)
-                        let dst: &mut [f32; MR] = dst.try_into().expect("MR values");
-                        *dst = col.try_into().expect("MR values");
-                    } else {
-                        dst[..h].copy_from_slice(col);
-                        dst[h..].fill(0.0);
-                    }
+            let paired = if MR - g4 == 2 { MR } else { g4 };
+            for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                let from = if p < kc4 { paired } else { 0 };
+                for (d, row) in dst[from..].iter_mut().zip(&rows[from..]) {
+                    *d = row[p];
+                }
+            }
+        }
+        Trans::Yes => {
+            for (p, dst) in panel.chunks_exact_mut(MR).enumerate() {
+                let col = &a[(p0 + p) * m + ib..(p0 + p) * m + ib + h];
+                if h == MR {
+                    // a copy of a known length, moved in registers (a call to memmove
+                    // for twelve values costs more than the copy)
+                    let dst: &mut [f32; MR] = dst.try_into().expect("MR values");
+                    *dst = col.try_into().expect("MR values");
+                } else {
+                    dst[..h].copy_from_slice(col);
+                    dst[h..].fill(0.0);
                 }
             }
         }
     }
-    out
 }
 
 /// Steps of the microkernel's loop per pass at a level with 32 registers: four unrolled run
@@ -562,6 +586,40 @@ fn step<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
+/// [`micro`] for a panel of `A` read where it is stored (`rows`: `A`, the index of the panel's
+/// first value, the distance between its rows) rather than packed.
+#[inline(always)]
+fn micro_rows<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    rows: (&[f32], usize, usize),
+    kc: usize,
+    b: &[f32],
+    next: Option<&[f32]>,
+) -> [[S::F; NV]; MR] {
+    let nr = NV * S::LANES;
+    let mut c = [[s.zero(); NV]; MR];
+    let (a, start, ld) = rows;
+    assert!(start + (MR - 1) * ld + kc <= a.len() && b.len() >= kc * nr);
+    for p in 0..kc {
+        if let Some(next) = next {
+            prefetch_l2(&next[p * nr..]);
+        }
+        // SAFETY: `p < kc` and `i < MR`, so each index is below the bound asserted above, and
+        // `p * nr + v * LANES + LANES <= kc * nr <= b.len()`.
+        #[allow(unsafe_code)]
+        unsafe {
+            let bv: [S::F; NV] = std::array::from_fn(|v| s.load_at(b, p * nr + v * S::LANES));
+            for (i, ci) in c.iter_mut().enumerate() {
+                let ai = s.splat(*a.get_unchecked(start + i * ld + p));
+                for (cv, &b) in ci.iter_mut().zip(&bv) {
+                    *cv = s.mul_add(ai, b, *cv);
+                }
+            }
+        }
+    }
+    c
+}
+
 /// `C[row0.., j0..] += tile` for the valid `h x w` part, or `= tile` when `fresh` (the first
 /// block of inner steps of a product that overwrites `C`).
 #[allow(clippy::too_many_arguments)]
@@ -598,27 +656,29 @@ fn store<S: Simd, const MR: usize, const NV: usize>(
     }
 }
 
-/// The tiles of one packed row block of `A` (`pa`) against the packed column panels of `B`
-/// (`bp`), added to `c` from its column `col0` (written over it when `fresh`).
+/// The tiles of one row block of `A` against the packed column panels of `B` (`bp`), added
+/// to `c` from its column `col0` (written over it when `fresh`). Whole panels of `A` stored by
+/// rows are read where they are; the others are packed into `pa` on the first pass.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn block<S: Simd, const MR: usize, const NV: usize>(
     s: S,
-    pa: &[f32],
+    ablk: ABlock<'_>,
+    pa: &mut [f32],
     bp: &[f32],
-    kc: usize,
-    mc: usize,
     nc: usize,
     c: &mut CBlock<'_>,
     col0: usize,
     fresh: bool,
 ) {
+    let (kc, mc) = (ablk.kc, ablk.mc);
     let nr = NV * S::LANES;
+    let direct = bp.len() / (kc * nr) <= DIRECT_A_PANELS;
     for (q, bpanel) in bp.chunks_exact(kc * nr).enumerate() {
         let jb = q * nr;
         let w = nr.min(nc - jb);
         let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
-        for (r, apanel) in pa.chunks_exact(kc * MR).enumerate() {
+        for (r, apanel) in pa.chunks_exact_mut(kc * MR).enumerate() {
             let h = MR.min(mc - r * MR);
             // the tile's rows of `C`, which the store reads after `kc` steps: fetched now, so
             // that their (mostly L3) latency hides behind the multiply-adds
@@ -627,7 +687,16 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
                 prefetch(row);
                 prefetch(&row[w - 1..]);
             }
-            let acc = micro::<S, MR, NV>(s, apanel, bpanel, next.filter(|_| r == 0));
+            let next = next.filter(|_| r == 0);
+            let acc = match ablk.rows::<MR>(r) {
+                Some(rows) if direct => micro_rows::<S, MR, NV>(s, rows, kc, bpanel, next),
+                _ => {
+                    if q == 0 {
+                        pack_panel::<MR>(ablk, r, apanel);
+                    }
+                    micro::<S, MR, NV>(s, apanel, bpanel, next)
+                }
+            };
             store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc, fresh);
         }
     }
@@ -994,13 +1063,25 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
             };
             let task = |pa: &mut Kept<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
                 let mc = c_rows.rows;
-                let pa = pack_a::<MR>(a, ta, m, k, i0, mc, p0, kc, &mut pa.buf);
+                let ablk = ABlock {
+                    a,
+                    ta,
+                    m,
+                    k,
+                    i0,
+                    mc,
+                    p0,
+                    kc,
+                };
+                let len = mc.div_ceil(MR) * kc * MR;
+                if pa.buf.len() < len {
+                    pa.buf.resize(len, 0.0);
+                }
                 let col0 = j0 - cols.start;
                 s.run(Block::<MR, NV> {
-                    pa,
+                    ablk,
+                    pa: &mut pa.buf[..len],
                     bp,
-                    kc,
-                    mc,
                     nc,
                     c: c_rows,
                     col0,
@@ -1054,10 +1135,9 @@ impl<S: Simd> Kernel<S> for FewRows<'_> {
 
 /// [`block`] as a [`Kernel`].
 struct Block<'a, const MR: usize, const NV: usize> {
-    pa: &'a [f32],
+    ablk: ABlock<'a>,
+    pa: &'a mut [f32],
     bp: &'a [f32],
-    kc: usize,
-    mc: usize,
     nc: usize,
     c: CBlock<'a>,
     col0: usize,
@@ -1069,16 +1149,15 @@ impl<S: Simd, const MR: usize, const NV: usize> Kernel<S> for Block<'_, MR, NV> 
     #[inline(always)]
     fn run(self, s: S) {
         let Block {
+            ablk,
             pa,
             bp,
-            kc,
-            mc,
             nc,
             mut c,
             col0,
             fresh,
         } = self;
-        block::<S, MR, NV>(s, pa, bp, kc, mc, nc, &mut c, col0, fresh)
+        block::<S, MR, NV>(s, ablk, pa, bp, nc, &mut c, col0, fresh)
     }
 }
 
@@ -1303,6 +1382,53 @@ mod tests {
                         let want = r[i] + 0.5;
                         assert!((c[i] as f64 - want).abs() < 1e-3, "{m}x{k}x{n} {level} {i}");
                     }
+                }
+            }
+        }
+    }
+
+    /// A block with few `B` panels reads `A` where it is stored, one with many packs it: the
+    /// same chain of multiply-adds per value, so the first columns of a wide product (packed)
+    /// and the same columns as a narrow product (read in place) have the same bits, for row
+    /// counts with and without a partial last tile and one or two blocks of inner steps.
+    #[test]
+    fn a_read_in_place_or_packed_gives_the_same_bits() {
+        for level in crate::kernels::simd::available_levels() {
+            let nr = tile(level).1;
+            let wide = (DIRECT_A_PANELS + 3) * nr + 5;
+            for (m, k) in [(37, 33), (130, 600), (12, 7)] {
+                let narrow = 2 * nr + 3;
+                let a = vals(m * k, (m + k) as u64);
+                let b = vals(k * wide, 5);
+                let b_narrow: Vec<f32> = b
+                    .chunks_exact(wide)
+                    .flat_map(|row| row[..narrow].to_vec())
+                    .collect();
+                let mut cw = vals(m * wide, 8);
+                let mut cn: Vec<f32> = cw
+                    .chunks_exact(wide)
+                    .flat_map(|r| r[..narrow].to_vec())
+                    .collect();
+                add_product(level, (m, k, wide), &a, Trans::No, &b, Trans::No, &mut cw);
+                add_product(
+                    level,
+                    (m, k, narrow),
+                    &a,
+                    Trans::No,
+                    &b_narrow,
+                    Trans::No,
+                    &mut cn,
+                );
+                for (i, (w, n)) in cw
+                    .chunks_exact(wide)
+                    .zip(cn.chunks_exact(narrow))
+                    .enumerate()
+                {
+                    let (w, n): (Vec<u32>, Vec<u32>) = (
+                        w[..narrow].iter().map(|v| v.to_bits()).collect(),
+                        n.iter().map(|v| v.to_bits()).collect(),
+                    );
+                    assert_eq!(w, n, "{m}x{k} row {i} {level}");
                 }
             }
         }
