@@ -248,62 +248,41 @@ pub(crate) fn gemm_kept_b<E: Element>(
     let packs = k > 0 && n > 0 && super::gemm_f32::packs_b(level, m, Trans::No);
     match (E::as_vector(a), E::as_vector(bs), E::as_vector_mut(c)) {
         (Some(af), Some(bf), Some(cf)) if packs => {
-            let p = Product {
+            let pr = super::gemm_f32::Product {
                 m,
                 k,
                 n,
                 a: af,
+                ta: Trans::No,
                 b: bf,
                 tb,
-                c: cf,
-                accumulate,
+                fresh: !accumulate,
             };
-            gemm_kept_f32(level, p, b.clone(), at)
+            gemm_kept_f32(level, pr, cf, b.clone(), at)
         }
         _ => gemm(m, k, n, a, Trans::No, bs, tb, c, accumulate),
     }
 }
 
-/// The `f32` operands of a [`gemm_kept_b`] product.
-struct Product<'a> {
-    m: usize,
-    k: usize,
-    n: usize,
-    a: &'a [f32],
-    b: &'a [f32],
-    tb: Trans,
-    c: &'a mut [f32],
-    accumulate: bool,
-}
-
-/// [`gemm_kept_b`] for `f32`, `owner` the buffer that holds `p.b` from `at`. Not generic, so
+/// [`gemm_kept_b`] for `f32`, `owner` the buffer that holds `pr.b` from `at`. Not generic, so
 /// compiled once in the library rather than in every crate with a linear layer.
 fn gemm_kept_f32(
     level: super::simd::Level,
-    p: Product<'_>,
+    pr: super::gemm_f32::Product<'_>,
+    c: &mut [f32],
     owner: Arc<dyn Send + Sync>,
     at: usize,
 ) {
-    let Product {
-        m,
-        k,
-        n,
-        a,
-        b,
-        tb,
-        c,
-        accumulate,
-    } = p;
+    let (m, k, n, tb) = (pr.m, pr.k, pr.n, pr.tb);
     assert!(
-        a.len() == m * k && c.len() == m * n,
+        pr.a.len() == m * k && c.len() == m * n,
         "gemm: A or C is not {m}x{k} or {m}x{n}"
     );
     let key = (at, k, n, tb, super::gemm_f32::kc_for(m), level);
     let packed = kept_b(owner, key, || {
-        super::gemm_f32::pack_whole_b(level, m, k, n, b, tb)
+        super::gemm_f32::pack_whole_b(level, m, k, n, pr.b, tb)
     });
-    let pre = Some(&*packed);
-    super::gemm_f32::gemm_f32(level, m, k, n, a, Trans::No, b, tb, c, !accumulate, pre);
+    super::gemm_f32::gemm_product(level, pr, c, Some(&packed));
 }
 
 /// The kept packing of `owner`'s values for `key`, made with `pack` (outside the lock) when
