@@ -68,10 +68,11 @@ const POOL_MIN_FLOPS: usize = 1 << 28;
 /// Most panels of `B` in a block for which the microkernel reads `A`'s rows where they are
 /// stored rather than packed (whole tiles of `A` stored by rows), at `S`'s level. With AVX2
 /// the in-place loop runs as fast as the packed one (six strided streams from L2 against one),
-/// so packing, a pass of its own, never pays and every block reads `A` in place. The baseline
-/// (two multiplies and adds per broadcast where AVX2 has four fused ones) read 1024 columns
-/// 1.7% faster packed and 256 2% slower; the AVX-512 tile's packed loop is unrolled and the
-/// in-place one is not. Both pack from about 24 panels on, where packing paid when measured.
+/// so packing, a pass of its own, never pays and every block reads `A` in place. On the
+/// baseline (two multiplies and two adds per broadcast where AVX2 has two fused ones) every
+/// block in place ran the 1024-square product 1.7% slower and the 256-square 2% faster; the
+/// AVX-512 tile's packed loop is unrolled and the in-place one is not (not measured since).
+/// Both keep the limit of 24 panels found for AVX2 with the earlier in-place loop.
 fn direct_a_panels<S: Simd>() -> usize {
     match S::LEVEL {
         Level::Avx2 => usize::MAX,
