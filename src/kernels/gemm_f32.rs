@@ -62,17 +62,17 @@ static ZEROS: [f32; KC] = [0.0; KC];
 /// Below this many multiply-adds a product stays on one thread.
 const PARALLEL_MIN_FLOPS: usize = 1 << 21;
 /// From this many multiply-adds, a product split across the pool from outside it is handed to
-/// the pool whole (see [`gemm_level`]); below, the hand-over costs more than it saves (the
-/// 256-square product on two threads ran 7% slower handed over).
+/// the pool whole (see [`gemm_level`]); below, the hand-over (two wake-ups) costs more than
+/// it saves.
 const POOL_MIN_FLOPS: usize = 1 << 28;
 /// Most panels of `B` in a block for which the microkernel reads `A`'s rows where they are
 /// stored rather than packed (whole tiles of `A` stored by rows), at `S`'s level. With AVX2
 /// the in-place loop runs as fast as the packed one (six strided streams from L2 against one),
 /// so packing, a pass of its own, never pays and every block reads `A` in place. On the
-/// baseline (two multiplies and two adds per broadcast where AVX2 has two fused ones) every
-/// block in place ran the 1024-square product 1.7% slower and the 256-square 2% faster; the
-/// AVX-512 tile's packed loop is unrolled and the in-place one is not (not measured since).
-/// Both keep the limit of 24 panels found for AVX2 with the earlier in-place loop.
+/// baseline (two multiplies and two adds per broadcast where AVX2 has two fused ones) reading
+/// in place wins only for narrow blocks and loses for wide ones; the AVX-512 tile's packed
+/// loop is unrolled and the in-place one is not. Both keep the limit of 24 panels found for
+/// AVX2 with the earlier in-place loop (AVX-512 not measured since).
 fn direct_a_panels<S: Simd>() -> usize {
     match S::LEVEL {
         Level::Avx2 => usize::MAX,
@@ -619,7 +619,7 @@ fn step<S: Simd, const MR: usize, const NV: usize>(
 /// [`micro`] for a panel of `A` read where it is stored (`rows`: `A`, the index of the panel's
 /// first value, the distance between its rows) rather than packed. Each value goes from its
 /// load straight into its broadcast: gathered into an array first to call [`step`], the loads
-/// were scheduled ahead of the multiply-adds and the 256-square product ran an eighth slower.
+/// were scheduled ahead of the multiply-adds, which then waited on them.
 #[inline(always)]
 fn micro_rows<S: Simd, const MR: usize, const NV: usize>(
     s: S,
@@ -645,7 +645,7 @@ fn micro_rows<S: Simd, const MR: usize, const NV: usize>(
 /// loads, broadcasts and multiply-adds plus a counter and a pointer bump: indexed from `A`'s
 /// start, each broadcast had needed its address computed first, a step took 35 instructions
 /// where it now takes 24 (12 of them multiply-adds) and the front end, not the FMA units, set
-/// the pace (the 256-square product on one thread: 82.7 -> 84.3 GFLOP/s).
+/// the pace.
 #[inline(always)]
 fn micro_rows_loop<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
     s: S,
