@@ -5,7 +5,11 @@
 //!   padded at the edges so the microkernel always runs its full `MR x NR` tile. Packing
 //!   reads either orientation, so `A^T` and `B^T` are never materialised. Whole tiles of an
 //!   `A` stored by rows are read where they are instead (always with AVX2, in narrow blocks
-//!   at the other levels: see [`direct_a_panels`]).
+//!   at the other levels: see [`direct_a_panels`]). Where `A` is read in place, `B` is stored
+//!   by rows and one thread runs the block (each thread of a column split), `B` is not packed
+//!   in a pass of its own: the first tile against each panel reads `B` where it is stored and
+//!   writes the packed panel as it goes ([`micro_rows_fill`]), its loads overlapping the
+//!   tile's multiply-adds, and the block's other tiles read the packed copy.
 //! - The tile per level fills its register file without spilling: AVX-512 (32 registers)
 //!   `12 x 32`, 24 accumulators; AVX2 (16 registers) `6 x 16`, 12 accumulators plus two `B`
 //!   vectors and a broadcast; the 4-lane baseline `6 x 8`.
@@ -685,6 +689,61 @@ fn micro_rows_loop<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bo
     c
 }
 
+/// [`micro_rows`] against a panel of `B` read where it is stored (`src`: `B` stored by rows,
+/// the index of the panel's first value, the distance between its rows), each step's `B`
+/// values also written to `panel`, which then holds the packed panel: the first tile against
+/// each panel packs it, its loads overlapping the tile's multiply-adds, instead of a pass of
+/// its own over the block before the tiles.
+#[inline(always)]
+fn micro_rows_fill<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    (a, start, ld): (&[f32], usize, usize),
+    kc: usize,
+    (b, b0, ldb): (&[f32], usize, usize),
+    panel: &mut [f32],
+) -> [[S::F; NV]; MR] {
+    let nr = NV * S::LANES;
+    assert!(start + (MR - 1) * ld + kc <= a.len() && panel.len() >= kc * nr);
+    assert!(kc > 0 && b0 + (kc - 1) * ldb + nr <= b.len());
+    let mut c = [[s.zero(); NV]; MR];
+    // SAFETY: as in `micro_rows_loop` for `A`; `B`'s row `p < kc` is read at
+    // `b0 + p * ldb .. + nr`, within `b` by the assert; `dst` advances `nr` per step for `kc`
+    // steps and writes `nr` values each, within `panel`. Prefetches read nothing.
+    #[allow(unsafe_code)]
+    unsafe {
+        let rows: [*const f32; MR] = std::array::from_fn(|i| a.as_ptr().add(start + i * ld));
+        let mut dst = panel.as_mut_ptr();
+        for p in 0..kc {
+            let src = b.as_ptr().add(b0 + p * ldb);
+            if p + FILL_AHEAD < kc {
+                let ahead = std::slice::from_raw_parts(src.add(FILL_AHEAD * ldb), nr);
+                prefetch(ahead);
+                prefetch(&ahead[nr - 1..]);
+            }
+            let bv: [S::F; NV] = std::array::from_fn(|v| {
+                s.load_at(std::slice::from_raw_parts(src, nr), v * S::LANES)
+            });
+            for (v, &x) in bv.iter().enumerate() {
+                s.store(
+                    x,
+                    std::slice::from_raw_parts_mut(dst.add(v * S::LANES), S::LANES),
+                );
+            }
+            for (ci, row) in c.iter_mut().zip(&rows) {
+                let ai = s.splat(*row.add(p));
+                for (cv, &b) in ci.iter_mut().zip(&bv) {
+                    *cv = s.mul_add(ai, b, *cv);
+                }
+            }
+            dst = dst.add(nr);
+        }
+    }
+    c
+}
+
+/// Steps ahead at which [`micro_rows_fill`] asks for `B`'s coming rows.
+const FILL_AHEAD: usize = 16;
+
 /// `C[row0.., j0..] += tile` for the valid `h x w` part, or `= tile` when `fresh` (the first
 /// block of inner steps of a product that overwrites `C`).
 #[allow(clippy::too_many_arguments)]
@@ -730,7 +789,7 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
     s: S,
     ablk: ABlock<'_>,
     pa: &mut [f32],
-    bp: &[f32],
+    bpanels: BPanels<'_>,
     nc: usize,
     c: &mut CBlock<'_>,
     col0: usize,
@@ -738,20 +797,38 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
 ) {
     let (kc, mc) = (ablk.kc, ablk.mc);
     let nr = NV * S::LANES;
-    let direct = bp.len() / (kc * nr) <= direct_a_panels::<S>();
-    for (q, bpanel) in bp.chunks_exact(kc * nr).enumerate() {
+    let mut bpanels = bpanels;
+    let panels = bpanels.values().len() / (kc * nr);
+    let direct = panels <= direct_a_panels::<S>();
+    for q in 0..panels {
         let jb = q * nr;
         let w = nr.min(nc - jb);
-        let next = bp.get((q + 1) * kc * nr..(q + 2) * kc * nr);
-        for (r, apanel) in pa.chunks_exact_mut(kc * MR).enumerate() {
-            let h = MR.min(mc - r * MR);
-            // the tile's rows of `C`, which the store reads after `kc` steps: fetched now, so
-            // that their (mostly L3) latency hides behind the multiply-adds
-            for i in 0..h {
-                let row = &c.row(r * MR + i)[col0 + jb..][..w];
-                prefetch(row);
-                prefetch(&row[w - 1..]);
+        let range = q * kc * nr..(q + 1) * kc * nr;
+        // the tile against panel `q` that packs it, if any: the first, rows read in place
+        let mut r0 = 0;
+        if let BPanels::Fill(blk, buf) = &mut bpanels {
+            let panel = &mut buf[range.clone()];
+            match ablk.rows::<MR>(0) {
+                Some(rows) if direct && w == nr => {
+                    prefetch_tile(c, 0, col0 + jb, MR, w);
+                    let src = (blk.b, blk.p0 * blk.n + blk.j0 + jb, blk.n);
+                    let acc = micro_rows_fill::<S, MR, NV>(s, rows, kc, src, panel);
+                    store::<S, MR, NV>(s, c, 0, col0 + jb, MR, w, &acc, fresh);
+                    r0 = 1;
+                }
+                _ => pack_panels(nr, *blk, q, panel),
             }
+        }
+        let bp = bpanels.values();
+        let bpanel = &bp[range];
+        // (a panel packed by its first tile is not there yet to be asked for)
+        let next = match bpanels {
+            BPanels::Packed(_) => bp.get((q + 1) * kc * nr..(q + 2) * kc * nr),
+            BPanels::Fill(..) => None,
+        };
+        for (r, apanel) in pa.chunks_exact_mut(kc * MR).enumerate().skip(r0) {
+            let h = MR.min(mc - r * MR);
+            prefetch_tile(c, r * MR, col0 + jb, h, w);
             let next = next.filter(|_| r == 0);
             let acc = match ablk.rows::<MR>(r) {
                 Some(rows) if direct => micro_rows::<S, MR, NV>(s, rows, kc, bpanel, next),
@@ -764,6 +841,52 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
             };
             store::<S, MR, NV>(s, c, r * MR, col0 + jb, h, w, &acc, fresh);
         }
+    }
+}
+
+/// The `h` rows of `C` from `row0`, columns `j0..j0 + w`, which a tile's store reads after its
+/// `kc` steps: fetched at the tile's start, so that their (mostly L3) latency hides behind the
+/// multiply-adds.
+#[inline(always)]
+fn prefetch_tile(c: &mut CBlock<'_>, row0: usize, j0: usize, h: usize, w: usize) {
+    for i in 0..h {
+        let row = &c.row(row0 + i)[j0..][..w];
+        prefetch(row);
+        prefetch(&row[w - 1..]);
+    }
+}
+
+/// Where [`block`] finds `B`'s panels: packed already, or to be packed by its first tile
+/// against each panel (`B` stored by rows; the block's first row block only).
+enum BPanels<'a> {
+    Packed(&'a [f32]),
+    Fill(BBlock<'a>, &'a mut [f32]),
+}
+
+impl BPanels<'_> {
+    /// The panels' values (those of a `Fill` as far as they are packed).
+    fn values(&self) -> &[f32] {
+        match self {
+            BPanels::Packed(bp) => bp,
+            BPanels::Fill(_, buf) => buf,
+        }
+    }
+
+    /// The same panels for a shorter borrow.
+    fn reborrow(&mut self) -> BPanels<'_> {
+        match self {
+            BPanels::Packed(bp) => BPanels::Packed(bp),
+            BPanels::Fill(blk, buf) => BPanels::Fill(*blk, buf),
+        }
+    }
+}
+
+/// [`pack_rows`] for the tile width `nr`: the panels `q0..` of `blk` into `out`.
+fn pack_panels(nr: usize, blk: BBlock<'_>, q0: usize, out: &mut [f32]) {
+    match nr {
+        32 => pack_rows::<32>(blk, q0, out),
+        16 => pack_rows::<16>(blk, q0, out),
+        _ => pack_rows::<8>(blk, q0, out),
     }
 }
 
@@ -1122,44 +1245,65 @@ fn gemm_cols<S: Simd, const MR: usize, const NV: usize>(
                 j0,
                 nc,
             };
-            let bp = match pre {
-                Some(p) => p.block(p0, j0, nc),
-                None => pack_b_nr(nr, blk, &mut pb.buf, parallel),
-            };
-            let task = |pa: &mut Kept<f32>, (i0, c_rows): (usize, CBlock<'_>)| {
-                let mc = c_rows.rows;
-                let ablk = ABlock {
-                    a,
-                    ta,
-                    m,
-                    k,
-                    i0,
-                    mc,
-                    p0,
-                    kc,
-                };
-                let len = mc.div_ceil(MR) * kc * MR;
-                if pa.buf.len() < len {
-                    pa.buf.resize(len, 0.0);
+            // one thread, `A` read in place and `B` stored by rows: the first row block's
+            // first tile against each panel packs it (see [`micro_rows_fill`])
+            let fuse = pre.is_none()
+                && !parallel
+                && ta == Trans::No
+                && tb == Trans::No
+                && nc.div_ceil(nr) <= direct_a_panels::<S>();
+            let mut bpanels = match pre {
+                Some(p) => BPanels::Packed(p.block(p0, j0, nc)),
+                None if fuse => {
+                    let len = nc.div_ceil(nr) * kc * nr;
+                    grow(&mut pb.buf, len);
+                    BPanels::Fill(blk, &mut bytemuck::cast_slice_mut(&mut pb.buf)[..len])
                 }
-                let col0 = j0 - cols.start;
-                s.run(Block::<MR, NV> {
-                    ablk,
-                    pa: &mut pa.buf[..len],
-                    bp,
-                    nc,
-                    c: c_rows,
-                    col0,
-                    fresh: fresh && p0 == 0,
-                });
+                None => BPanels::Packed(pack_b_nr(nr, blk, &mut pb.buf, parallel)),
             };
+            let task =
+                |pa: &mut Kept<f32>, (i0, c_rows): (usize, CBlock<'_>), bpanels: BPanels<'_>| {
+                    let mc = c_rows.rows;
+                    let ablk = ABlock {
+                        a,
+                        ta,
+                        m,
+                        k,
+                        i0,
+                        mc,
+                        p0,
+                        kc,
+                    };
+                    let len = mc.div_ceil(MR) * kc * MR;
+                    if pa.buf.len() < len {
+                        pa.buf.resize(len, 0.0);
+                    }
+                    let col0 = j0 - cols.start;
+                    s.run(Block::<MR, NV> {
+                        ablk,
+                        pa: &mut pa.buf[..len],
+                        bp: bpanels,
+                        nc,
+                        c: c_rows,
+                        col0,
+                        fresh: fresh && p0 == 0,
+                    });
+                };
             let blocks = c.reborrow().split_rows(&bounds);
             if parallel {
-                blocks
-                    .into_par_iter()
-                    .for_each_init(|| Kept::take(&PACK_A), task);
+                let bp = bpanels.values();
+                blocks.into_par_iter().for_each_init(
+                    || Kept::take(&PACK_A),
+                    |pa, x| task(pa, x, BPanels::Packed(bp)),
+                );
             } else {
-                blocks.into_iter().for_each(|x| task(&mut pa, x));
+                for x in blocks {
+                    task(&mut pa, x, bpanels.reborrow());
+                    // the first row block packed every panel
+                    if let BPanels::Fill(_, buf) = bpanels {
+                        bpanels = BPanels::Packed(buf);
+                    }
+                }
             }
         }
     }
@@ -1202,7 +1346,7 @@ impl<S: Simd> Kernel<S> for FewRows<'_> {
 struct Block<'a, const MR: usize, const NV: usize> {
     ablk: ABlock<'a>,
     pa: &'a mut [f32],
-    bp: &'a [f32],
+    bp: BPanels<'a>,
     nc: usize,
     c: CBlock<'a>,
     col0: usize,
@@ -1454,25 +1598,47 @@ mod tests {
 
     /// Whether a tile of `A` is read where it is stored (a whole tile of `A` stored by rows,
     /// in a block with few enough `B` panels) or packed (`A` stored transposed, a partial
-    /// tile, or at AVX-512 a block with many panels), each value of `C` gets the same chain of
-    /// multiply-adds: the product of `A` and of the same `A` stored transposed have the same
-    /// bits, for products narrow and wide, row counts with and without a partial last tile,
-    /// and one or two blocks of inner steps.
+    /// tile, or at AVX-512 a block with many panels), and whether a panel of `B` is packed by
+    /// the first tile against it (both stored by rows, one thread per column range) or ahead
+    /// of the tiles (`B` stored transposed), each value of `C` gets the same chain of
+    /// multiply-adds: the products of `A` and `B`, of `A` stored transposed and `B`, and of
+    /// `A` and `B` stored transposed have the same bits, for products narrow and wide (a
+    /// partial last panel), row counts with and without a partial last tile, and one or two
+    /// blocks of inner steps.
     #[test]
-    fn a_read_in_place_or_packed_gives_the_same_bits() {
+    fn operands_read_in_place_or_packed_give_the_same_bits() {
         for level in crate::kernels::simd::available_levels() {
             let nr = tile(level).1;
-            for n in [2 * nr + 3, 27 * nr + 5] {
+            for n in [2 * nr + 3, 27 * nr + 5, 4 * nr] {
                 for (m, k) in [(37, 33), (130, 600), (12, 7)] {
                     let a = vals(m * k, (m + k) as u64);
                     let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
                     let b = vals(k * n, 5);
+                    let bt: Vec<f32> = (0..n * k).map(|x| b[(x % k) * n + x / k]).collect();
                     let mut rows = vals(m * n, 8);
-                    let mut cols = rows.clone();
+                    let (mut a_cols, mut b_cols) = (rows.clone(), rows.clone());
                     add_product(level, (m, k, n), &a, Trans::No, &b, Trans::No, &mut rows);
-                    add_product(level, (m, k, n), &at, Trans::Yes, &b, Trans::No, &mut cols);
+                    add_product(
+                        level,
+                        (m, k, n),
+                        &at,
+                        Trans::Yes,
+                        &b,
+                        Trans::No,
+                        &mut a_cols,
+                    );
+                    add_product(
+                        level,
+                        (m, k, n),
+                        &a,
+                        Trans::No,
+                        &bt,
+                        Trans::Yes,
+                        &mut b_cols,
+                    );
                     let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
-                    assert_eq!(bits(&rows), bits(&cols), "{m}x{k}x{n} {level}");
+                    assert_eq!(bits(&rows), bits(&a_cols), "{m}x{k}x{n} {level}: A");
+                    assert_eq!(bits(&rows), bits(&b_cols), "{m}x{k}x{n} {level}: B");
                 }
             }
         }
