@@ -42,10 +42,12 @@ use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Steps of the inner dimension per block, for a product of more than [`MC`] rows. Each block
-/// ends with a pass that reads and writes every tile of `C`; at 512 the 1024-square product
-/// makes two such passes, not four. The `B` panel (`KC x NR`) then outgrows L1 and streams
-/// from L2, which the microkernel's two loads per step allow when many row panels share it.
-const KC: usize = 512;
+/// ends with a pass that reads and writes every tile of `C`, and each tile's call of the
+/// microkernel has a fixed cost (its start, the store of its tile), both spread over `KC`
+/// steps: the 1024-square product makes one such pass. The `B` panel (`KC x NR`) outgrows L1
+/// and streams from L2, which the microkernel's two loads per step allow; the row block of
+/// `A` (`MC x KC`) still fits L2 beside it. At 2048 the panel's stream ran slower again.
+const KC: usize = 1024;
 /// Steps per block for a product of at most [`MC`] rows (a batch-64 layer): its few row
 /// panels each stream the `B` panel, which at 256 steps (32 KB at AVX-512) stays in L1
 /// between them; the `64 x 784 x 512` product runs a third faster than at 512.
@@ -1610,7 +1612,7 @@ mod tests {
         for level in crate::kernels::simd::available_levels() {
             let nr = tile(level).1;
             for n in [2 * nr + 3, 27 * nr + 5, 4 * nr] {
-                for (m, k) in [(37, 33), (130, 600), (12, 7)] {
+                for (m, k) in [(37, 33), (130, 1100), (12, 7)] {
                     let a = vals(m * k, (m + k) as u64);
                     let at: Vec<f32> = (0..k * m).map(|x| a[(x % m) * k + x / m]).collect();
                     let b = vals(k * n, 5);
@@ -1655,7 +1657,7 @@ mod tests {
             (3, 33, 40),
             (20, 0, 30),
             (33, 700, 47),
-            (130, 600, 20),
+            (130, 1100, 20),
             (40, 300, 400),
         ];
         for threads in [1, 3] {
@@ -1730,7 +1732,7 @@ mod tests {
             (13, 1, 33),
             (33, 300, 1100),
             (17, 600, 65),
-            (130, 257, 15),
+            (130, 1030, 15),
             (300, 33, 70),
             (1, 65, 33),
             (5, 17, 7),
