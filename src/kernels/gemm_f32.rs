@@ -708,9 +708,12 @@ fn micro_rows_fill<S: Simd, const MR: usize, const NV: usize>(
     assert!(start + (MR - 1) * ld + kc <= a.len() && panel.len() >= kc * nr);
     assert!(kc > 0 && b0 + (kc - 1) * ldb + nr <= b.len());
     let mut c = [[s.zero(); NV]; MR];
-    // SAFETY: as in `micro_rows_loop` for `A`; `B`'s row `p < kc` is read at
-    // `b0 + p * ldb .. + nr`, within `b` by the assert; `dst` advances `nr` per step for `kc`
-    // steps and writes `nr` values each, within `panel`. Prefetches read nothing.
+    // SAFETY: by the asserts, row `i < MR` of `A`, whose pointer starts at `start + i * ld`,
+    // is read at offsets `p < kc`, within `a`; `B`'s row `p < kc` is read (and the row
+    // `FILL_AHEAD` further on prefetched, only while it is one of them) at
+    // `b0 + p * ldb .. + nr`, within `b`; `dst` advances `nr` per step for `kc` steps and
+    // writes `nr` values each, within `panel`, which aliases neither `a` nor `b` (it is
+    // borrowed mutably).
     #[allow(unsafe_code)]
     unsafe {
         let rows: [*const f32; MR] = std::array::from_fn(|i| a.as_ptr().add(start + i * ld));
