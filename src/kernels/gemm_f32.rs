@@ -268,11 +268,7 @@ pub(crate) fn pack_whole_b(
             nc: n,
         };
         let part = &mut out[p0 * width..][..width * blk.kc];
-        match nr {
-            32 => pack_b::<32>(blk, part, super::may_split()),
-            16 => pack_b::<16>(blk, part, super::may_split()),
-            _ => pack_b::<8>(blk, part, super::may_split()),
-        }
+        pack_b_at(nr, blk, part, super::may_split());
     }
     PackedB {
         level,
@@ -418,12 +414,17 @@ fn pack_b_nr<'b>(nr: usize, blk: BBlock<'_>, buf: &'b mut Vec<Line>, parallel: b
     let len = blk.nc.div_ceil(nr) * blk.kc * nr;
     grow(buf, len);
     let out = &mut bytemuck::cast_slice_mut(buf)[..len];
+    pack_b_at(nr, blk, out, parallel);
+    out
+}
+
+/// [`pack_b`] for the tile width `nr` (32, 16 or 8).
+fn pack_b_at(nr: usize, blk: BBlock<'_>, out: &mut [f32], parallel: bool) {
     match nr {
         32 => pack_b::<32>(blk, out, parallel),
         16 => pack_b::<16>(blk, out, parallel),
         _ => pack_b::<8>(blk, out, parallel),
     }
-    out
 }
 
 /// The rows `i0..i0 + mc` of `op(A)` and its columns `p0..p0 + kc`: one row block of `A`
@@ -635,104 +636,93 @@ fn micro_rows<S: Simd, const MR: usize, const NV: usize>(
     next: Option<&[f32]>,
 ) -> [[S::F; NV]; MR] {
     let nr = NV * S::LANES;
-    let (a, start, ld) = rows;
-    assert!(start + (MR - 1) * ld + kc <= a.len() && b.len() >= kc * nr);
     match next {
         Some(next) => {
-            assert!(next.len() >= kc * nr);
-            micro_rows_loop::<S, MR, NV, true>(s, rows, kc, b, next)
+            micro_rows_loop::<S, MR, NV, true, false>(s, rows, kc, (b, nr), next, &mut [])
         }
-        None => micro_rows_loop::<S, MR, NV, false>(s, rows, kc, b, b),
+        None => micro_rows_loop::<S, MR, NV, false, false>(s, rows, kc, (b, nr), &[], &mut []),
     }
 }
 
-/// [`micro_rows`]'s loop, with the prefetch of `next` compiled in only where it is asked for
-/// (`PREFETCH`). `A`'s rows and `B`'s panel are walked by pointer, so that a step is its
-/// loads, broadcasts and multiply-adds plus a counter and a pointer bump: indexed from `A`'s
-/// start, each broadcast had needed its address computed first, a step took 35 instructions
-/// where it now takes 24 (12 of them multiply-adds) and the front end, not the FMA units, set
-/// the pace.
+/// [`micro_rows`] against a panel of `B` read where it is stored (`src`: `B` from the panel's
+/// first value, the distance between its rows), each step's `B` values also written to
+/// `panel`, which then holds the packed panel: the first tile against each panel packs it,
+/// its loads overlapping the tile's multiply-adds, instead of a pass of its own over the
+/// block before the tiles.
 #[inline(always)]
-fn micro_rows_loop<S: Simd, const MR: usize, const NV: usize, const PREFETCH: bool>(
+fn micro_rows_fill<S: Simd, const MR: usize, const NV: usize>(
+    s: S,
+    rows: (&[f32], usize, usize),
+    kc: usize,
+    src: (&[f32], usize),
+    panel: &mut [f32],
+) -> [[S::F; NV]; MR] {
+    micro_rows_loop::<S, MR, NV, false, true>(s, rows, kc, src, &[], panel)
+}
+
+/// The loop of [`micro_rows`] and [`micro_rows_fill`]: `B`'s rows `ldb` apart (the packed
+/// panel's width, or `B`'s row length where it is read in place), the prefetch of `next`
+/// (`PREFETCH`) and the writing of each step's `B` values to `fill` (`FILL`, which also asks
+/// for `B`'s coming rows) compiled in only where they are asked for: tested in the loop, an
+/// option had cost every step a test and a branch. `A`'s rows and `B` are walked by pointer,
+/// so that a step is little more than its loads, broadcasts and multiply-adds: indexed from
+/// `A`'s start, each broadcast had needed its address computed in full first, and the front
+/// end, not the FMA units, had set the pace.
+#[inline(always)]
+fn micro_rows_loop<
+    S: Simd,
+    const MR: usize,
+    const NV: usize,
+    const PREFETCH: bool,
+    const FILL: bool,
+>(
     s: S,
     (a, start, ld): (&[f32], usize, usize),
     kc: usize,
-    b: &[f32],
+    (b, ldb): (&[f32], usize),
     next: &[f32],
+    fill: &mut [f32],
 ) -> [[S::F; NV]; MR] {
     let nr = NV * S::LANES;
+    // the packed panel's rows are `nr` apart, known when the loop is compiled
+    let ldb = if FILL { ldb } else { nr };
+    assert!(start + (MR - 1) * ld + kc <= a.len());
+    assert!(kc == 0 || (kc - 1) * ldb + nr <= b.len());
+    assert!(!PREFETCH || next.len() >= kc * nr);
+    assert!(!FILL || fill.len() >= kc * nr);
     let mut c = [[s.zero(); NV]; MR];
-    // SAFETY: the caller asserted `start + (MR - 1) * ld + kc <= a.len()`,
-    // `b.len() >= kc * nr` and (with `PREFETCH`) `next.len() >= kc * nr`. Row `i`'s pointer
-    // starts at `start + i * ld` and is read at offsets `p < kc`; `bp` and `np` advance `nr`
-    // per step for `kc` steps, each step reading `nr` values of `b` from `bp`; `np` is only
-    // prefetched (no read) and stays within `next`.
+    // SAFETY: by the asserts, row `i < MR` of `A`, whose pointer starts at `start + i * ld`,
+    // is read at offsets `p < kc`, within `a`; `bp` is at `p * ldb` at step `p < kc` and
+    // `nr` values are read from it, within `b` (with `FILL`, the row `FILL_AHEAD` further on
+    // is prefetched only while it is one of those rows); `np` and `dst` advance `nr` per step
+    // for `kc` steps, `np` only prefetched and staying within `next` (with `PREFETCH`), `dst`
+    // writing `nr` values each within `fill` (with `FILL`), which aliases neither `a` nor `b`
+    // (it is borrowed mutably).
     #[allow(unsafe_code)]
     unsafe {
         let rows: [*const f32; MR] = std::array::from_fn(|i| a.as_ptr().add(start + i * ld));
-        let (mut bp, mut np) = (b.as_ptr(), next.as_ptr());
+        let (mut bp, mut np, mut dst) = (b.as_ptr(), next.as_ptr(), fill.as_mut_ptr());
         for p in 0..kc {
             if PREFETCH {
                 prefetch_l2(std::slice::from_raw_parts(np, 1));
                 np = np.add(nr);
             }
-            let bv: [S::F; NV] = std::array::from_fn(|v| {
-                s.load_at(std::slice::from_raw_parts(bp, nr), v * S::LANES)
-            });
-            for (ci, row) in c.iter_mut().zip(&rows) {
-                let ai = s.splat(*row.add(p));
-                for (cv, &b) in ci.iter_mut().zip(&bv) {
-                    *cv = s.mul_add(ai, b, *cv);
-                }
-            }
-            bp = bp.add(nr);
-        }
-    }
-    c
-}
-
-/// [`micro_rows`] against a panel of `B` read where it is stored (`src`: `B` stored by rows,
-/// the index of the panel's first value, the distance between its rows), each step's `B`
-/// values also written to `panel`, which then holds the packed panel: the first tile against
-/// each panel packs it, its loads overlapping the tile's multiply-adds, instead of a pass of
-/// its own over the block before the tiles.
-#[inline(always)]
-fn micro_rows_fill<S: Simd, const MR: usize, const NV: usize>(
-    s: S,
-    (a, start, ld): (&[f32], usize, usize),
-    kc: usize,
-    (b, b0, ldb): (&[f32], usize, usize),
-    panel: &mut [f32],
-) -> [[S::F; NV]; MR] {
-    let nr = NV * S::LANES;
-    assert!(start + (MR - 1) * ld + kc <= a.len() && panel.len() >= kc * nr);
-    assert!(kc > 0 && b0 + (kc - 1) * ldb + nr <= b.len());
-    let mut c = [[s.zero(); NV]; MR];
-    // SAFETY: by the asserts, row `i < MR` of `A`, whose pointer starts at `start + i * ld`,
-    // is read at offsets `p < kc`, within `a`; `B`'s row `p < kc` is read (and the row
-    // `FILL_AHEAD` further on prefetched, only while it is one of them) at
-    // `b0 + p * ldb .. + nr`, within `b`; `dst` advances `nr` per step for `kc` steps and
-    // writes `nr` values each, within `panel`, which aliases neither `a` nor `b` (it is
-    // borrowed mutably).
-    #[allow(unsafe_code)]
-    unsafe {
-        let rows: [*const f32; MR] = std::array::from_fn(|i| a.as_ptr().add(start + i * ld));
-        let mut dst = panel.as_mut_ptr();
-        for p in 0..kc {
-            let src = b.as_ptr().add(b0 + p * ldb);
-            if p + FILL_AHEAD < kc {
-                let ahead = std::slice::from_raw_parts(src.add(FILL_AHEAD * ldb), nr);
+            if FILL && p + FILL_AHEAD < kc {
+                let ahead = std::slice::from_raw_parts(bp.add(FILL_AHEAD * ldb), nr);
                 prefetch(ahead);
                 prefetch(&ahead[nr - 1..]);
             }
             let bv: [S::F; NV] = std::array::from_fn(|v| {
-                s.load_at(std::slice::from_raw_parts(src, nr), v * S::LANES)
+                s.load_at(std::slice::from_raw_parts(bp, nr), v * S::LANES)
             });
-            for (v, &x) in bv.iter().enumerate() {
-                s.store(
-                    x,
-                    std::slice::from_raw_parts_mut(dst.add(v * S::LANES), S::LANES),
-                );
+            if FILL {
+                for (v, &x) in bv.iter().enumerate() {
+                    s.store(
+                        x,
+                        std::slice::from_raw_parts_mut(dst.add(v * S::LANES), S::LANES),
+                    );
+                }
+                dst = dst.add(nr);
             }
             for (ci, row) in c.iter_mut().zip(&rows) {
                 let ai = s.splat(*row.add(p));
@@ -740,7 +730,7 @@ fn micro_rows_fill<S: Simd, const MR: usize, const NV: usize>(
                     *cv = s.mul_add(ai, b, *cv);
                 }
             }
-            dst = dst.add(nr);
+            bp = bp.add(ldb);
         }
     }
     c
@@ -816,12 +806,19 @@ fn block<S: Simd, const MR: usize, const NV: usize>(
             match ablk.rows::<MR>(0) {
                 Some(rows) if direct && w == nr => {
                     prefetch_tile(c, 0, col0 + jb, MR, w);
-                    let src = (blk.b, blk.p0 * blk.n + blk.j0 + jb, blk.n);
+                    let src = (&blk.b[blk.p0 * blk.n + blk.j0 + jb..], blk.n);
                     let acc = micro_rows_fill::<S, MR, NV>(s, rows, kc, src, panel);
                     store::<S, MR, NV>(s, c, 0, col0 + jb, MR, w, &acc, fresh);
                     r0 = 1;
                 }
-                _ => pack_panels(nr, *blk, q, panel),
+                _ => {
+                    let one = BBlock {
+                        j0: blk.j0 + jb,
+                        nc: w,
+                        ..*blk
+                    };
+                    pack_b_at(nr, one, panel, false)
+                }
             }
         }
         let bp = bpanels.values();
@@ -883,15 +880,6 @@ impl BPanels<'_> {
             BPanels::Packed(bp) => BPanels::Packed(bp),
             BPanels::Fill(blk, buf) => BPanels::Fill(*blk, buf),
         }
-    }
-}
-
-/// [`pack_rows`] for the tile width `nr`: the panels `q0..` of `blk` into `out`.
-fn pack_panels(nr: usize, blk: BBlock<'_>, q0: usize, out: &mut [f32]) {
-    match nr {
-        32 => pack_rows::<32>(blk, q0, out),
-        16 => pack_rows::<16>(blk, q0, out),
-        _ => pack_rows::<8>(blk, q0, out),
     }
 }
 
